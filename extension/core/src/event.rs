@@ -1,0 +1,86 @@
+//! The canonical analytics event: one row of `tally.events_hot` and one row of a
+//! compacted segment. Every layer (gateway ingest, hot table, segment codecs, query
+//! kernels) speaks this schema, so its field list is the one place a column is added.
+
+/// A web or product analytics event after enrichment.
+///
+/// Optional fields are `None` when the source did not send them (no referrer, no UTM
+/// tags, no revenue); they surface as SQL NULL so analysts can `WHERE referrer IS NULL`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    /// The site (data source) the event belongs to; `tally.sites.site_id`.
+    pub site_id: i32,
+    /// When it happened, microseconds since the Unix epoch, UTC (Postgres `timestamptz`
+    /// resolution, so a round trip through SQL is lossless).
+    pub ts: i64,
+    /// `pageview`, `engagement` or a custom event name.
+    pub name: String,
+    /// Cookieless visitor id: a hash of a daily salt, site, IP and user agent.
+    pub visitor_id: i64,
+    /// Visit id; a visit ends after 30 minutes without events.
+    pub session_id: i64,
+    pub hostname: String,
+    pub pathname: String,
+    /// Full referrer URL as the browser sent it.
+    pub referrer: Option<String>,
+    /// Referrer grouped into a source (`Google`, `Twitter`, a UTM source, `Direct`).
+    pub referrer_source: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
+    /// ISO 3166-2 subdivision code, e.g. `DE-BE`.
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub browser: Option<String>,
+    pub browser_version: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    /// `desktop`, `mobile`, `tablet` or `bot`-free other classes from the UA parser.
+    pub device: Option<String>,
+    /// Viewport width in CSS pixels as the tracker reported it.
+    pub screen_width: Option<i32>,
+    /// Time the page was in the foreground, for `engagement` events.
+    pub engagement_ms: Option<i32>,
+    /// Revenue in millionths of the currency unit, so sums stay exact integers.
+    pub revenue_micros: Option<i64>,
+    /// ISO 4217 currency code of `revenue_micros`.
+    pub revenue_currency: Option<String>,
+    /// Custom properties, string keys to string values, in the order they were sent.
+    pub props: Vec<(String, String)>,
+}
+
+/// The columns of [`Event`] in storage order: the names of `tally.events_hot`'s columns
+/// and of a segment's column blocks. Keep in step with the struct and `sql/`.
+pub const COLUMNS: &[&str] = &[
+    "site_id",
+    "ts",
+    "name",
+    "visitor_id",
+    "session_id",
+    "hostname",
+    "pathname",
+    "referrer",
+    "referrer_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "country",
+    "region",
+    "city",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "screen_width",
+    "engagement_ms",
+    "revenue_micros",
+    "revenue_currency",
+    "props",
+];

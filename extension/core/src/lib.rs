@@ -1,0 +1,5 @@
+//! Tally's core: everything that can be written, tested and benchmarked without a
+//! PostgreSQL server. The `tally` extension crate binds these modules to SQL and the
+//! gateway uses the event schema; nothing here depends on either of them.
+
+pub mod event;

@@ -1,0 +1,102 @@
+//! Gateway settings. Every field is a command-line flag and an environment variable
+//! (`TALLY_*`), so the same binary runs from a shell, a systemd unit or a container;
+//! `tally-gateway --help` prints them with their defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tally-gateway", version, about = "Tally gateway: ingest, API and dashboard")]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve ingestion, the API and the dashboard (the default).
+    Serve(ServeConfig),
+    /// Load generated demo traffic into a site, creating the site if needed.
+    Seed(SeedConfig),
+}
+
+/// Where Postgres is. Shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DbConfig {
+    /// libpq-style connection string of the database that has `CREATE EXTENSION tally`.
+    /// Several hosts with `target_session_attrs=read-write` give failover to a promoted standby.
+    #[arg(long, env = "TALLY_DATABASE_URL", default_value = "host=127.0.0.1 port=54315 user=postgres dbname=tally")]
+    pub database_url: String,
+
+    /// Connections in the pool. The batch writer holds one while it flushes; API reads share the rest.
+    #[arg(long, env = "TALLY_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on. Loopback by default: put a TLS proxy in front, or bind 0.0.0.0 deliberately.
+    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8710")]
+    pub listen: SocketAddr,
+
+    /// Flush a batch once it holds this many events. Larger batches amortise the COPY round trip;
+    /// 1000 keeps one flush well under a millisecond of server time.
+    #[arg(long, env = "TALLY_BATCH_MAX_EVENTS", default_value_t = 1000)]
+    pub batch_max_events: usize,
+
+    /// Flush a non-empty batch after this many milliseconds even if it is not full, so a quiet
+    /// site's events still show up in the dashboard within a fraction of a second.
+    #[arg(long, env = "TALLY_BATCH_MAX_WAIT_MS", default_value_t = 50)]
+    pub batch_max_wait_ms: u64,
+
+    /// Requests waiting for the batch writer before new ones get 503 + Retry-After.
+    /// Bounds the memory held by events that are not yet committed.
+    #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 10_000)]
+    pub queue_capacity: usize,
+
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Directory with the built dashboard, served at `/`.
+    #[arg(long, env = "TALLY_DASHBOARD_DIR", default_value = "dashboards")]
+    pub dashboard_dir: PathBuf,
+
+    /// Take the client address from the first `X-Forwarded-For` entry. Enable only behind a proxy
+    /// you run: otherwise clients choose their own visitor id.
+    #[arg(long, env = "TALLY_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+}
+
+impl ServeConfig {
+    /// The settings `serve` would run with given no flags: defaults overridden by any
+    /// `TALLY_*` variables. Lets tests and tools start from the documented defaults.
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        Wrap::parse_from(["tally-gateway"]).serve
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedConfig {
+    /// Domain of the site to fill; created when missing.
+    #[arg(long, default_value = "demo.tally.local")]
+    pub domain: String,
+    /// How many events to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: u64,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Random seed, so the same command loads the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

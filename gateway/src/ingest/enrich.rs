@@ -1,0 +1,116 @@
+//! Enrichment of a validated event from its URL and referrer: hostname, pathname, UTM
+//! tags and referrer source. Pure functions, so the rules are unit-tested here.
+
+use url::Url;
+
+/// The page-derived fields of an event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PageFields {
+    pub hostname: String,
+    pub pathname: String,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+}
+
+/// The referrer-derived fields of an event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReferrerFields {
+    pub referrer: Option<String>,
+    pub referrer_source: Option<String>,
+}
+
+/// Dimension values longer than this are cut: they are group-by keys, and a 10 KB
+/// campaign name is a tracking bug, not a campaign.
+const MAX_DIMENSION_LEN: usize = 500;
+
+/// Hostname without a leading `www.`, so `www.a.com` and `a.com` count as one site host.
+pub fn clean_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
+}
+
+pub fn page_fields(url: &Url) -> PageFields {
+    let mut fields = PageFields {
+        hostname: url.host_str().map(clean_host).unwrap_or_default(),
+        pathname: cut(url.path()),
+        ..PageFields::default()
+    };
+    for (key, value) in url.query_pairs() {
+        let value = cut(value.trim());
+        if value.is_empty() {
+            continue;
+        }
+        let slot = match key.as_ref() {
+            "utm_source" | "ref" | "source" => &mut fields.utm_source,
+            "utm_medium" => &mut fields.utm_medium,
+            "utm_campaign" => &mut fields.utm_campaign,
+            "utm_term" => &mut fields.utm_term,
+            "utm_content" => &mut fields.utm_content,
+            _ => continue,
+        };
+        // The first occurrence wins, as in Plausible; `ref` only fills an absent utm_source.
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+    fields
+}
+
+/// Referrer fields for a page on `site_host`. A referrer from the site itself is internal
+/// navigation, not a source, and is dropped. The source is the UTM source when tagged,
+/// otherwise the referring host.
+pub fn referrer_fields(referrer: Option<&Url>, site_host: &str, utm_source: Option<&str>) -> ReferrerFields {
+    let external = referrer.filter(|r| r.host_str().map(clean_host).as_deref() != Some(site_host));
+    let referrer_source = utm_source
+        .map(str::to_string)
+        .or_else(|| external.and_then(|r| r.host_str()).map(clean_host));
+    ReferrerFields { referrer: external.map(|r| cut(r.as_str())), referrer_source }
+}
+
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_DIMENSION_LEN {
+        return s.to_string();
+    }
+    let mut end = MAX_DIMENSION_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_fields_take_path_host_and_utm() {
+        let url = Url::parse("https://WWW.Example.com/docs/a?utm_source=news&utm_campaign=launch&ref=x&utm_medium=").unwrap();
+        let f = page_fields(&url);
+        assert_eq!(f.hostname, "example.com");
+        assert_eq!(f.pathname, "/docs/a");
+        assert_eq!(f.utm_source.as_deref(), Some("news"));
+        assert_eq!(f.utm_campaign.as_deref(), Some("launch"));
+        assert_eq!(f.utm_medium, None);
+    }
+
+    #[test]
+    fn internal_referrers_are_not_sources() {
+        let internal = Url::parse("https://www.example.com/home").unwrap();
+        assert_eq!(referrer_fields(Some(&internal), "example.com", None), ReferrerFields::default());
+        let google = Url::parse("https://www.google.com/search?q=x").unwrap();
+        let f = referrer_fields(Some(&google), "example.com", None);
+        assert_eq!(f.referrer_source.as_deref(), Some("google.com"));
+        let tagged = referrer_fields(Some(&google), "example.com", Some("newsletter"));
+        assert_eq!(tagged.referrer_source.as_deref(), Some("newsletter"));
+    }
+
+    #[test]
+    fn long_values_are_cut_on_char_boundaries() {
+        let long = "é".repeat(400);
+        assert!(cut(&long).len() <= MAX_DIMENSION_LEN);
+        assert!(cut(&long).chars().all(|c| c == 'é'));
+    }
+}

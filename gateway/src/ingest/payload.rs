@@ -1,0 +1,256 @@
+//! Parsing and validating the body of `POST /api/event`.
+//!
+//! The body is Plausible's, so its tracker script and server-side integrations work
+//! unchanged: long keys (`name`, `url`, `domain`, `referrer`, `props`, `revenue`,
+//! `interactive`) or the tracker's short ones (`n`, `u`, `d`, `r`, `p`/`m`, `$`, `i`).
+//! Fields are read one by one from a JSON value rather than through a derive so every
+//! error names the field at fault.
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::error::ApiError;
+
+/// Plausible's limit: more custom properties than this are a client bug, not analytics.
+pub const MAX_PROPS: usize = 30;
+/// Property keys longer than this are rejected (Plausible uses the same bound).
+pub const MAX_PROP_KEY_LEN: usize = 300;
+/// Property values longer than this are rejected; long enough for a URL or a title.
+pub const MAX_PROP_VALUE_LEN: usize = 2000;
+/// Event names longer than this are rejected; names are a dimension, not free text.
+pub const MAX_NAME_LEN: usize = 120;
+/// URLs longer than this are rejected; browsers cap near 2 MB but no page path needs more.
+pub const MAX_URL_LEN: usize = 4096;
+
+/// An event as the client described it, validated but not yet enriched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingEvent {
+    pub name: String,
+    pub url: Url,
+    /// One or more site domains; Plausible lets one page report to several sites.
+    pub domains: Vec<String>,
+    pub referrer: Option<Url>,
+    pub props: Vec<(String, String)>,
+    pub revenue: Option<Revenue>,
+    /// `false` for events that must not end a bounce (Plausible's `interactive: false`).
+    pub interactive: bool,
+    /// Viewport width in CSS pixels (`w` from the tracker).
+    pub screen_width: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revenue {
+    /// Millionths of the currency unit.
+    pub micros: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+}
+
+/// Parses a request body into an [`IncomingEvent`].
+pub fn parse_event(body: &[u8]) -> Result<IncomingEvent, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("body", format!("body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::bad_request("body", "body must be a JSON object"));
+    };
+    let name = required_str(&obj, &["name", "n"])?;
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(ApiError::bad_request("name", format!("name must be 1 to {MAX_NAME_LEN} characters")));
+    }
+    let url = parse_url(&required_str(&obj, &["url", "u"])?, "url")?;
+    let domains = parse_domains(&required_str(&obj, &["domain", "d"])?)?;
+    let referrer = match optional(&obj, &["referrer", "r"]) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        // A referrer we cannot parse is still a referrer the browser sent: keep it out of the
+        // source breakdown rather than rejecting a valid pageview.
+        Some(Value::String(s)) => Url::parse(s).ok(),
+        Some(_) => return Err(ApiError::bad_request("referrer", "referrer must be a string")),
+    };
+    let props = match optional(&obj, &["props", "p", "meta", "m"]) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => parse_props(v)?,
+    };
+    let revenue = match optional(&obj, &["revenue", "$"]) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(parse_revenue(v)?),
+    };
+    let interactive = match optional(&obj, &["interactive", "i"]) {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("interactive", "interactive must be a boolean")),
+    };
+    let screen_width = match optional(&obj, &["screen_width", "w"]) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(w) if (0..=100_000).contains(&w) => Some(w as i32),
+            _ => return Err(ApiError::bad_request("screen_width", "screen_width must be an integer from 0 to 100000")),
+        },
+        Some(_) => return Err(ApiError::bad_request("screen_width", "screen_width must be an integer")),
+    };
+    Ok(IncomingEvent { name, url, domains, referrer, props, revenue, interactive, screen_width })
+}
+
+fn optional<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| obj.get(*k))
+}
+
+fn required_str(obj: &Map<String, Value>, keys: &[&str]) -> Result<String, ApiError> {
+    let field = keys[0];
+    match optional(obj, keys) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        None | Some(Value::Null) => Err(ApiError::bad_request(field, format!("{field} is required"))),
+        Some(_) => Err(ApiError::bad_request(field, format!("{field} must be a string"))),
+    }
+}
+
+fn parse_url(raw: &str, field: &str) -> Result<Url, ApiError> {
+    if raw.len() > MAX_URL_LEN {
+        return Err(ApiError::bad_request(field, format!("{field} is longer than {MAX_URL_LEN} bytes")));
+    }
+    let url = Url::parse(raw).map_err(|e| ApiError::bad_request(field, format!("{field} is not a valid absolute URL: {e}")))?;
+    if url.host_str().is_none() && url.scheme() != "app" {
+        return Err(ApiError::bad_request(field, format!("{field} has no host")));
+    }
+    Ok(url)
+}
+
+fn parse_domains(raw: &str) -> Result<Vec<String>, ApiError> {
+    let domains: Vec<String> = raw
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if domains.is_empty() {
+        return Err(ApiError::bad_request("domain", "domain must name at least one site"));
+    }
+    if domains.len() > 10 {
+        return Err(ApiError::bad_request("domain", "domain names more than 10 sites"));
+    }
+    Ok(domains)
+}
+
+fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
+    // Older trackers send props as a JSON-encoded string.
+    let decoded;
+    let value = match value {
+        Value::String(s) => {
+            decoded = serde_json::from_str::<Value>(s)
+                .map_err(|_| ApiError::bad_request("props", "props must be a JSON object"))?;
+            &decoded
+        }
+        v => v,
+    };
+    let Value::Object(map) = value else {
+        return Err(ApiError::bad_request("props", "props must be a JSON object"));
+    };
+    if map.len() > MAX_PROPS {
+        return Err(ApiError::bad_request("props", format!("props has more than {MAX_PROPS} keys")));
+    }
+    let mut props = Vec::with_capacity(map.len());
+    for (key, v) in map {
+        let field = format!("props.{key}");
+        if key.is_empty() || key.len() > MAX_PROP_KEY_LEN {
+            return Err(ApiError::bad_request(field, format!("property keys must be 1 to {MAX_PROP_KEY_LEN} characters")));
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            // Plausible drops null properties; an absent value is no value.
+            Value::Null => continue,
+            Value::Array(_) | Value::Object(_) => {
+                return Err(ApiError::bad_request(field, "property values must be strings, numbers or booleans"))
+            }
+        };
+        if text.len() > MAX_PROP_VALUE_LEN {
+            return Err(ApiError::bad_request(field, format!("property values must be at most {MAX_PROP_VALUE_LEN} characters")));
+        }
+        props.push((key.clone(), text));
+    }
+    Ok(props)
+}
+
+fn parse_revenue(value: &Value) -> Result<Revenue, ApiError> {
+    let Value::Object(obj) = value else {
+        return Err(ApiError::bad_request("revenue", "revenue must be an object with amount and currency"));
+    };
+    let amount = match obj.get("amount") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => return Err(ApiError::bad_request("revenue.amount", "revenue.amount must be a number")),
+    };
+    let micros = decimal_to_micros(&amount)
+        .ok_or_else(|| ApiError::bad_request("revenue.amount", "revenue.amount must be a decimal number with at most 6 fractional digits"))?;
+    let currency = match obj.get("currency") {
+        Some(Value::String(s)) if s.len() == 3 && s.chars().all(|c| c.is_ascii_alphabetic()) => s.to_ascii_uppercase(),
+        _ => return Err(ApiError::bad_request("revenue.currency", "revenue.currency must be a 3-letter ISO 4217 code")),
+    };
+    Ok(Revenue { micros, currency })
+}
+
+/// Converts a decimal string to millionths exactly (no float rounding of money).
+fn decimal_to_micros(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() || frac_part.len() > 6 || !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = int_part.parse().ok()?;
+    let frac: i64 = if frac_part.is_empty() { 0 } else { format!("{frac_part:0<6}").parse().ok()? };
+    let micros = whole.checked_mul(1_000_000)?.checked_add(frac)?;
+    Some(if neg { -micros } else { micros })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> String {
+        match parse_event(body.as_bytes()) {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_plausible_long_and_short_keys() {
+        let long = parse_event(br#"{"name":"pageview","url":"https://a.com/x?y=1","domain":"a.com","referrer":"https://g.com/"}"#).unwrap();
+        let short = parse_event(br#"{"n":"pageview","u":"https://a.com/x?y=1","d":"a.com","r":"https://g.com/"}"#).unwrap();
+        assert_eq!(long, short);
+        assert_eq!(long.domains, vec!["a.com"]);
+        assert_eq!(long.referrer.unwrap().host_str(), Some("g.com"));
+    }
+
+    #[test]
+    fn props_accept_scalars_and_json_strings() {
+        let e = parse_event(br#"{"n":"Signup","u":"https://a.com/","d":"a.com","p":"{\"plan\":\"pro\",\"seats\":3,\"trial\":true,\"gone\":null}"}"#).unwrap();
+        assert_eq!(e.props, vec![("plan".into(), "pro".into()), ("seats".into(), "3".into()), ("trial".into(), "true".into())]);
+    }
+
+    #[test]
+    fn revenue_is_exact_micros() {
+        let e = parse_event(br#"{"n":"Purchase","u":"https://a.com/","d":"a.com","revenue":{"amount":"19.99","currency":"eur"}}"#).unwrap();
+        assert_eq!(e.revenue, Some(Revenue { micros: 19_990_000, currency: "EUR".into() }));
+        assert_eq!(decimal_to_micros("-0.000001"), Some(-1));
+        assert_eq!(decimal_to_micros("1e3"), None);
+        assert_eq!(decimal_to_micros("99999999999999999"), None);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of("{"), "body");
+        assert_eq!(field_of("[]"), "body");
+        assert_eq!(field_of(r#"{"url":"https://a.com/","domain":"a.com"}"#), "name");
+        assert_eq!(field_of(r#"{"name":"x","domain":"a.com"}"#), "url");
+        assert_eq!(field_of(r#"{"name":"x","url":"not a url","domain":"a.com"}"#), "url");
+        assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":" , "}"#), "domain");
+        assert_eq!(field_of(r#"{"name":5,"url":"https://a.com/","domain":"a.com"}"#), "name");
+        assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","props":{"k":[1]}}"#), "props.k");
+        assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","revenue":{"amount":1}}"#), "revenue.currency");
+        assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","interactive":"yes"}"#), "interactive");
+    }
+}

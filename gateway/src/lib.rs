@@ -1,0 +1,50 @@
+//! Tally's gateway as a library: `app` builds the router so tests drive the same
+//! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
+
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod pool;
+pub mod routes;
+//TEMP pub mod seed;
+pub mod sites;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use deadpool_postgres::Pool;
+use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServeConfig;
+use crate::state::AppState;
+
+/// The whole HTTP surface: API routes, then the dashboard's static files.
+pub fn app(state: AppState) -> Router {
+    let dashboard = ServeDir::new(&state.config.dashboard_dir);
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(routes::ingest::router())
+        .merge(routes::events::router())
+        .merge(routes::health::router())
+        .fallback_service(dashboard)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting, finishes
+/// in-flight requests and flushes every accepted event before returning.
+pub async fn serve(pool: Pool, config: ServeConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let (state, writer) = AppState::start(pool, config);
+    let router = app(state);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    // The router (and with it every batcher handle) is gone: the writer drains and ends.
+    writer.await.map_err(std::io::Error::other)
+}

@@ -1,0 +1,5 @@
+//! HTTP routes, one file per resource; `app` merges them.
+
+pub mod events;
+pub mod health;
+pub mod ingest;

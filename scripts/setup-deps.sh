@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Tally needs on Debian 12. Idempotent: each
+# step checks first, so a run with everything present takes about a second.
+source "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(
+    postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+    # Peers that the sketch tests compare against byte for byte.
+    postgresql-15-hll postgresql-15-tdigest
+    # bindgen (pgrx) needs libclang; runuser/sudo to act as the postgres user.
+    libclang-dev clang pkg-config sudo util-linux curl ca-certificates
+)
+PGRX_VERSION=0.18.1
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing apt packages: ${missing[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts its default cluster on 5432; Tally runs its own clusters, so leave that one alone.
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+    log "installing cargo-pgrx $PGRX_VERSION (a few minutes, once)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet
+fi
+
+if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    log "initialising pgrx for the system PostgreSQL 15"
+    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+fi

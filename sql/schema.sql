@@ -1,0 +1,92 @@
+-- Tally's tables and plain-SQL functions, loaded first by CREATE EXTENSION tally.
+-- Everything lives in schema `tally` (created from tally.control).
+-- Data tables are registered with pg_extension_config_dump so pg_dump includes their rows.
+
+-- Sites: one per tracked domain (a "data source"). Everything else is keyed by site_id.
+CREATE TABLE tally.sites (
+    site_id    int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    domain     text NOT NULL UNIQUE CHECK (domain = lower(domain) AND domain <> ''),
+    -- IANA zone for "today", day boundaries and hourly charts of this site.
+    timezone   text NOT NULL DEFAULT 'UTC',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('tally.sites', '');
+
+-- Creates a site, or returns the existing one with that domain.
+CREATE FUNCTION tally.create_site(domain text, timezone text DEFAULT 'UTC')
+RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    id int;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = timezone) THEN
+        RAISE EXCEPTION 'unknown time zone "%"', timezone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA zone name from pg_timezone_names, e.g. Europe/Berlin.';
+    END IF;
+    INSERT INTO tally.sites AS s (domain, timezone)
+    VALUES (lower(btrim(create_site.domain)), create_site.timezone)
+    ON CONFLICT ON CONSTRAINT sites_domain_key DO UPDATE SET timezone = s.timezone
+    RETURNING s.site_id INTO id;
+    RETURN id;
+END $$;
+
+-- Hot rows: every event lands here first and is visible to queries at COMMIT.
+-- Column order is tally_core::event::COLUMNS; the gateway writes it with binary COPY.
+CREATE TABLE tally.events_hot (
+    site_id          int NOT NULL,
+    ts               timestamptz NOT NULL,
+    name             text NOT NULL,
+    visitor_id       bigint NOT NULL,
+    session_id       bigint NOT NULL,
+    hostname         text NOT NULL,
+    pathname         text NOT NULL,
+    referrer         text,
+    referrer_source  text,
+    utm_source       text,
+    utm_medium       text,
+    utm_campaign     text,
+    utm_term         text,
+    utm_content      text,
+    country          text,
+    region           text,
+    city             text,
+    browser          text,
+    browser_version  text,
+    os               text,
+    os_version       text,
+    device           text,
+    screen_width     int,
+    engagement_ms    int,
+    -- Millionths of revenue_currency, so sums are exact integers.
+    revenue_micros   bigint,
+    revenue_currency text,
+    -- Custom properties: a JSON object of string keys to string values.
+    props            jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
+SELECT pg_catalog.pg_extension_config_dump('tally.events_hot', '');
+
+-- Every event of every site, as analysts query it from psql.
+CREATE VIEW tally.events AS
+SELECT * FROM tally.events_hot;
+
+-- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
+-- a restored database starts new salts, which is the point of destroying old ones.
+CREATE TABLE tally.salts (
+    day  date PRIMARY KEY,
+    salt bytea NOT NULL CHECK (length(salt) = 16)
+);
+
+-- The salt of `day`, created on first use; salts older than yesterday are destroyed so
+-- nobody can recompute a visitor id from an IP address after the fact.
+CREATE FUNCTION tally.daily_salt(day date) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+    s bytea;
+BEGIN
+    DELETE FROM tally.salts WHERE salts.day < daily_salt.day - 1;
+    -- gen_random_uuid() is core PostgreSQL and cryptographically random (122 bits).
+    INSERT INTO tally.salts VALUES (daily_salt.day, uuid_send(gen_random_uuid()))
+    ON CONFLICT DO NOTHING;
+    SELECT salts.salt INTO s FROM tally.salts WHERE salts.day = daily_salt.day;
+    RETURN s;
+END $$;

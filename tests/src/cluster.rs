@@ -1,0 +1,78 @@
+//! The test run's PostgreSQL cluster and per-test databases.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use tokio_postgres::{Client, NoTls, Row};
+
+/// Where the cluster of this test run lives; `./dev test` sets both and starts clean.
+fn cluster_dir() -> String {
+    std::env::var("TALLY_TEST_CLUSTER_DIR").unwrap_or_else(|_| "/var/lib/tally/test".into())
+}
+
+pub fn cluster_port() -> u16 {
+    std::env::var("TALLY_TEST_PGPORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54316)
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Makes sure the cluster runs, once per test process (the script itself serialises
+/// concurrent processes and is a no-op when the cluster is up).
+fn ensure_cluster() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let status = Command::new(repo_root().join("scripts/pgcluster.sh"))
+            .args(["ensure", &cluster_dir(), &cluster_port().to_string()])
+            .status()
+            .expect("run scripts/pgcluster.sh");
+        assert!(status.success(), "scripts/pgcluster.sh ensure failed: is the extension installed? Run ./dev test");
+    });
+}
+
+/// libpq-style URL of database `db` in the test cluster.
+pub fn url_of(db: &str) -> String {
+    format!("host=127.0.0.1 port={} user=postgres dbname={db}", cluster_port())
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A database of its own for one test, with `CREATE EXTENSION tally CASCADE` done.
+/// Databases are not dropped: the cluster is thrown away at the start of the next run.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub client: Client,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        ensure_cluster();
+        let name = format!("t_{}_{}_{:08x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
+        let admin = connect(&url_of("postgres")).await;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let url = url_of(&name);
+        let client = connect(&url).await;
+        client.batch_execute("CREATE EXTENSION tally CASCADE").await.expect("CREATE EXTENSION tally");
+        TestDb { name, url, client }
+    }
+
+    pub async fn query(&self, sql: &str) -> Vec<Row> {
+        self.client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The single value of a one-row, one-column query.
+    pub async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
+        self.client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    }
+}

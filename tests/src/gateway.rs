@@ -1,0 +1,64 @@
+//! A real gateway for one test: the library's `serve` on a free loopback port, talking
+//! to the test's database, stopped (and flushed) by [`TestGateway::shutdown`].
+
+use serde_json::Value;
+use tally_gateway::config::ServeConfig;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cluster::{repo_root, TestDb};
+
+/// A desktop Firefox, so events are not dropped as bots.
+pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0";
+
+pub struct TestGateway {
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestGateway {
+    pub async fn start(db: &TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
+        let mut config = ServeConfig::from_env();
+        config.dashboard_dir = repo_root().join("dashboards");
+        configure(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("bound address"));
+        let pool = tally_gateway::pool::build(&db.url, 4).expect("pool");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tally_gateway::serve(pool, config, listener, async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().user_agent(BROWSER_UA).build().expect("http client");
+        TestGateway { base, http, stop: Some(stop), task: Some(task) }
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self.http.post(format!("{}{path}", self.base)).json(body).send().await.expect("POST");
+        decode(resp).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
+        decode(resp).await
+    }
+
+    /// Stops accepting, waits for in-flight requests and the final flush.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("gateway task").expect("gateway serve");
+        }
+    }
+}
+
+async fn decode(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("response body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}

@@ -1,0 +1,55 @@
+//! The integration-test harness. A test reads:
+//!
+//! ```ignore
+//! let t = tally_tests::Tally::start().await;          // fresh database + gateway
+//! t.sql("SELECT tally.create_site('a.com')").await;
+//! let resp = t.post("/api/event", json!({...})).await;
+//! ```
+//!
+//! One PostgreSQL cluster serves the whole test run (created by `scripts/pgcluster.sh`,
+//! the same script `./dev up` uses); every test gets its own database with the
+//! extension created, and its own gateway on a free loopback port.
+
+pub mod cluster;
+pub mod gateway;
+
+pub use cluster::TestDb;
+pub use gateway::TestGateway;
+
+use serde_json::Value;
+use tokio_postgres::Row;
+
+/// A test's world: its database and a gateway serving it.
+pub struct Tally {
+    pub db: TestDb,
+    pub gateway: TestGateway,
+}
+
+impl Tally {
+    /// A fresh database with `tally` installed and a gateway with default settings.
+    pub async fn start() -> Tally {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Tally::start`], with gateway settings adjusted by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut tally_gateway::config::ServeConfig)) -> Tally {
+        let db = TestDb::create().await;
+        let gateway = TestGateway::start(&db, configure).await;
+        Tally { db, gateway }
+    }
+
+    /// Runs SQL and returns its rows.
+    pub async fn sql(&self, query: &str) -> Vec<Row> {
+        self.db.query(query).await
+    }
+
+    /// `POST path` with a JSON body and a desktop browser's user agent.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.gateway.post_json(path, &body).await
+    }
+
+    /// `GET path`, decoded as JSON.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.gateway.get_json(path).await
+    }
+}
