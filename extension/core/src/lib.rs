@@ -2,4 +2,8 @@
 //! PostgreSQL server. The `tally` extension crate binds these modules to SQL and the
 //! gateway uses the event schema; nothing here depends on either of them.
 
+pub mod codec;
+#[cfg(feature = "datagen")]
+pub mod datagen;
 pub mod event;
+pub mod segment;

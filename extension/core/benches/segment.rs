@@ -1,0 +1,50 @@
+//! Segment decode speed on realistic data, in events per second on one core.
+//!
+//! `cargo bench --bench segment --features datagen`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tally_core::datagen::{Config, DataGen};
+use tally_core::event::{Event, COLUMNS};
+use tally_core::segment::{build, SegmentReader};
+
+fn segment_benches(c: &mut Criterion) {
+    // One day of the biggest site in a 300K-event month: a typical large segment.
+    let events: Vec<Event> = DataGen::new(Config {
+        events: 300_000,
+        ..Config::default()
+    })
+    .filter(|e| e.site_id == 1)
+    .take_while(|e| e.ts < Config::default().start_ts + 86_400_000_000)
+    .collect();
+    let segment = build(&events).unwrap();
+    let mut group = c.benchmark_group("segment");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("open", |b| {
+        b.iter(|| SegmentReader::open(black_box(&segment.bytes)).unwrap())
+    });
+    let reader = SegmentReader::open(&segment.bytes).unwrap();
+    group.bench_function("decode_ts_pathname", |b| {
+        b.iter(|| reader.columns(black_box(&["ts", "pathname"])).unwrap())
+    });
+    group.bench_function("decode_all_columns", |b| {
+        b.iter(|| reader.columns(black_box(COLUMNS)).unwrap())
+    });
+    group.bench_function("materialize_events", |b| {
+        b.iter(|| reader.events().unwrap())
+    });
+    group.bench_function("build", |b| b.iter(|| build(black_box(&events)).unwrap()));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = segment_benches
+}
+criterion_main!(benches);

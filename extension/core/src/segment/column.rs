@@ -1,0 +1,191 @@
+//! Decoded column vectors, and the block payload of each column kind.
+
+use crate::codec::dict::{self, DictColumn};
+use crate::codec::props::{self, PropsColumn};
+use crate::codec::{ints, Cursor, DecodeError};
+
+use super::runs::{Level, Runs};
+use super::schema::{Kind, Values};
+
+/// A decoded column, one entry per row in segment order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    /// Integer columns; `i32` fields are widened.
+    Int(IntColumn),
+    /// String columns as dictionary + codes, so kernels filter and group on codes.
+    Str(DictColumn),
+    /// Custom properties.
+    Props(PropsColumn),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Int(c) => c.values.len(),
+            Column::Str(c) => c.len(),
+            Column::Props(c) => c.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Integer values with an optional validity vector (`None`: no NULLs). NULL rows hold
+/// 0 in `values`, so kernels can run over `values` without branching and mask after.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IntColumn {
+    pub values: Vec<i64>,
+    pub validity: Option<Vec<bool>>,
+}
+
+impl IntColumn {
+    /// The value of `row`, `None` for NULL or a row past the end.
+    pub fn get(&self, row: usize) -> Option<i64> {
+        let valid = self
+            .validity
+            .as_ref()
+            .is_none_or(|v| v.get(row) == Some(&true));
+        self.values.get(row).copied().filter(|_| valid)
+    }
+}
+
+/// How a nullable integer block records its NULLs.
+const NO_NULLS: u8 = 0;
+const ALL_NULL: u8 = 1;
+const SOME_NULLS: u8 = 2;
+
+/// Encodes one column block: `[u8 level][payload]`, at the coarsest level the values
+/// allow.
+pub(crate) fn encode_block(values: &Values<'_>, runs: &Runs) -> Vec<u8> {
+    let level = match values {
+        Values::Int(v) => runs.level_of(v),
+        Values::NullableInt(v) => runs.level_of(v),
+        Values::Str(v) => runs.level_of(v),
+        Values::Props(_) => Level::Row,
+    };
+    let mut out = vec![level as u8];
+    match values {
+        Values::Int(v) => ints::encode_into(&runs.at_level(level, v), &mut out),
+        Values::NullableInt(v) => encode_nullable(&runs.at_level(level, v), &mut out),
+        Values::Str(v) => {
+            dict::encode_into(&DictColumn::from_values(&runs.at_level(level, v)), &mut out)
+        }
+        Values::Props(rows) => props::encode_into(&PropsColumn::from_rows(rows), &mut out),
+    }
+    out
+}
+
+/// Decodes a column block of `kind` into one value per row.
+pub(crate) fn decode_block(
+    kind: Kind,
+    bytes: &[u8],
+    runs: &Runs,
+    rows: usize,
+) -> Result<Column, DecodeError> {
+    let mut cur = Cursor::new(bytes);
+    let level = Level::from_byte(cur.u8("column level")?)?;
+    let units = runs.units(level, rows);
+    let column = match kind {
+        Kind::Int => {
+            let values = ints::decode_from(&mut cur)?;
+            check_len(values.len(), units)?;
+            Column::Int(IntColumn {
+                values: runs.expand(level, values)?,
+                validity: None,
+            })
+        }
+        Kind::NullableInt => {
+            let IntColumn { values, validity } = decode_nullable(&mut cur, units)?;
+            Column::Int(IntColumn {
+                values: runs.expand(level, values)?,
+                validity: validity.map(|v| runs.expand(level, v)).transpose()?,
+            })
+        }
+        Kind::Str => {
+            let mut column = dict::decode_from(&mut cur)?;
+            check_len(column.codes.len(), units)?;
+            column.codes = runs.expand(level, column.codes)?;
+            Column::Str(column)
+        }
+        Kind::Props => {
+            if level != Level::Row {
+                return Err(DecodeError::Invalid("properties level"));
+            }
+            Column::Props(props::decode_from(&mut cur)?)
+        }
+    };
+    cur.finish()?;
+    check_len(column.len(), rows)?;
+    Ok(column)
+}
+
+/// `[u8 null mode][integer block(validity 0/1) if some NULLs][integer block(present values) unless all NULL]`.
+fn encode_nullable(values: &[Option<i64>], out: &mut Vec<u8>) {
+    let present: Vec<i64> = values.iter().flatten().copied().collect();
+    if present.len() == values.len() {
+        out.push(NO_NULLS);
+    } else if present.is_empty() {
+        out.push(ALL_NULL);
+        return;
+    } else {
+        out.push(SOME_NULLS);
+        let validity: Vec<i64> = values.iter().map(|v| i64::from(v.is_some())).collect();
+        ints::encode_into(&validity, out);
+    }
+    ints::encode_into(&present, out);
+}
+
+fn decode_nullable(cur: &mut Cursor<'_>, units: usize) -> Result<IntColumn, DecodeError> {
+    match cur.u8("null mode")? {
+        NO_NULLS => {
+            let values = ints::decode_from(cur)?;
+            check_len(values.len(), units)?;
+            Ok(IntColumn {
+                values,
+                validity: None,
+            })
+        }
+        ALL_NULL => Ok(IntColumn {
+            values: vec![0; units],
+            validity: Some(vec![false; units]),
+        }),
+        SOME_NULLS => {
+            let validity = ints::decode_from(cur)?
+                .into_iter()
+                .map(|v| match v {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    _ => Err(DecodeError::Invalid("validity flag")),
+                })
+                .collect::<Result<Vec<bool>, _>>()?;
+            check_len(validity.len(), units)?;
+            let mut present = ints::decode_from(cur)?.into_iter();
+            let mut values = Vec::with_capacity(units);
+            for &valid in &validity {
+                values.push(match valid {
+                    true => present
+                        .next()
+                        .ok_or(DecodeError::Invalid("present value count"))?,
+                    false => 0,
+                });
+            }
+            if present.next().is_some() {
+                return Err(DecodeError::Invalid("present value count"));
+            }
+            Ok(IntColumn {
+                values,
+                validity: Some(validity),
+            })
+        }
+        _ => Err(DecodeError::Invalid("null mode")),
+    }
+}
+
+fn check_len(actual: usize, expected: usize) -> Result<(), DecodeError> {
+    if actual != expected {
+        return Err(DecodeError::Invalid("column length"));
+    }
+    Ok(())
+}

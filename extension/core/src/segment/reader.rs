@@ -1,0 +1,128 @@
+//! Reading a segment: header, checksum and directory up front, column blocks only
+//! when asked for.
+
+use crate::codec::{Cursor, DecodeError};
+use crate::event::{Event, COLUMNS};
+
+use super::column::{decode_block, Column};
+use super::runs::Runs;
+use super::schema::{assign, index_of, kind};
+use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
+
+/// Bytes of the trailing CRC32.
+const CHECKSUM_LEN: usize = 4;
+
+/// A parsed segment borrowing its bytes (the detoasted bytea), decoding columns on
+/// demand.
+#[derive(Debug, Clone)]
+pub struct SegmentReader<'a> {
+    zone: ZoneMap,
+    runs: Runs,
+    /// Bytes of magic, header, visit structure and directory, for size accounting.
+    header_len: usize,
+    /// Each column's block, by index in [`COLUMNS`]; `None` if not stored.
+    blocks: Vec<Option<&'a [u8]>>,
+}
+
+impl<'a> SegmentReader<'a> {
+    /// Verifies the checksum and parses header, visit structure and column directory.
+    pub fn open(bytes: &'a [u8]) -> Result<Self, SegmentError> {
+        if bytes.len() < MAGIC.len() + 1 + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
+            return Err(SegmentError::BadMagic);
+        }
+        let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        let mut stored = [0u8; CHECKSUM_LEN];
+        stored.copy_from_slice(checksum);
+        if crc32fast::hash(body) != u32::from_le_bytes(stored) {
+            return Err(SegmentError::Checksum);
+        }
+
+        let mut cur = Cursor::new(&body[MAGIC.len()..]);
+        let version = cur.u8("version")?;
+        if version != VERSION {
+            return Err(SegmentError::UnsupportedVersion(version));
+        }
+        let rows = cur.count(MAX_ROWS, "row count")?;
+        let ts_min = cur.varint_i64("ts_min")?;
+        let ts_max = cur.varint_i64("ts_max")?;
+        let runs = Runs::decode_from(&mut cur, rows)?;
+
+        let stored_columns = cur.count(COLUMNS.len(), "column count")?;
+        let mut lengths = vec![None; COLUMNS.len()];
+        for _ in 0..stored_columns {
+            let column = cur.count(COLUMNS.len() - 1, "column index")?;
+            let len = cur.count(body.len(), "column block length")?;
+            if lengths[column].replace(len).is_some() {
+                return Err(DecodeError::Invalid("duplicate column").into());
+            }
+        }
+        let header_len = body.len() - cur.remaining();
+        let mut blocks = vec![None; COLUMNS.len()];
+        for column in 0..COLUMNS.len() {
+            if let Some(len) = lengths[column] {
+                blocks[column] = Some(cur.take(len, "column block")?);
+            }
+        }
+        cur.finish()?;
+        Ok(Self {
+            zone: ZoneMap {
+                rows,
+                ts_min,
+                ts_max,
+            },
+            runs,
+            header_len,
+            blocks,
+        })
+    }
+
+    pub fn zone(&self) -> ZoneMap {
+        self.zone
+    }
+
+    pub fn rows(&self) -> usize {
+        self.zone.rows
+    }
+
+    /// Decodes the column `name` (one of [`COLUMNS`]).
+    pub fn column(&self, name: &str) -> Result<Column, SegmentError> {
+        self.column_at(index_of(name)?)
+    }
+
+    /// Decodes the named columns, in the order given.
+    pub fn columns(&self, names: &[&str]) -> Result<Vec<Column>, SegmentError> {
+        names.iter().map(|name| self.column(name)).collect()
+    }
+
+    /// Materializes every row, in storage order (visitor_id, session_id, ts).
+    pub fn events(&self) -> Result<Vec<Event>, SegmentError> {
+        let mut events = vec![Event::default(); self.zone.rows];
+        for column in 0..COLUMNS.len() {
+            assign(column, &self.column_at(column)?, &mut events)?;
+        }
+        Ok(events)
+    }
+
+    /// Encoded bytes per column, with the header, visit structure, directory and
+    /// checksum reported as `"(header)"`: the input of size analysis.
+    pub fn column_sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut sizes = vec![("(header)", self.header_len + CHECKSUM_LEN)];
+        for (column, block) in self.blocks.iter().enumerate() {
+            if let Some(block) = block {
+                sizes.push((COLUMNS[column], block.len()));
+            }
+        }
+        sizes
+    }
+
+    fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
+        let name = COLUMNS[column];
+        let block = self.blocks[column].ok_or(SegmentError::MissingColumn(name))?;
+        Ok(decode_block(
+            kind(column),
+            block,
+            &self.runs,
+            self.zone.rows,
+        )?)
+    }
+}

@@ -1,0 +1,176 @@
+//! The mapping between [`Event`] fields and segment columns: the one place that knows
+//! which field a name in [`COLUMNS`] is and what type it stores as.
+
+use crate::event::{Event, COLUMNS};
+
+use super::column::{Column, IntColumn};
+use super::SegmentError;
+
+/// Storage type of a column, which fixes its block payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Int,
+    NullableInt,
+    Str,
+    Props,
+}
+
+/// One column's values taken out of sorted events, ready to encode.
+pub(crate) enum Values<'a> {
+    Int(Vec<i64>),
+    NullableInt(Vec<Option<i64>>),
+    Str(Vec<Option<&'a str>>),
+    Props(Vec<&'a [(String, String)]>),
+}
+
+impl Values<'_> {
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Values::Int(_) => Kind::Int,
+            Values::NullableInt(_) => Kind::NullableInt,
+            Values::Str(_) => Kind::Str,
+            Values::Props(_) => Kind::Props,
+        }
+    }
+}
+
+/// The index in [`COLUMNS`] of `name`.
+pub(crate) fn index_of(name: &str) -> Result<usize, SegmentError> {
+    COLUMNS
+        .iter()
+        .position(|c| *c == name)
+        .ok_or_else(|| SegmentError::UnknownColumn(name.to_owned()))
+}
+
+pub(crate) fn kind(column: usize) -> Kind {
+    extract(column, &[]).kind()
+}
+
+/// The values of column `column` (an index into [`COLUMNS`]) of `rows`.
+pub(crate) fn extract<'a>(column: usize, rows: &[&'a Event]) -> Values<'a> {
+    let int = |f: fn(&Event) -> i64| Values::Int(rows.iter().map(|e| f(e)).collect());
+    let opt_int =
+        |f: fn(&Event) -> Option<i64>| Values::NullableInt(rows.iter().map(|e| f(e)).collect());
+    let text = |f: for<'e> fn(&'e Event) -> Option<&'e str>| {
+        Values::Str(rows.iter().map(|e| f(e)).collect())
+    };
+    match COLUMNS[column] {
+        "site_id" => int(|e| e.site_id.into()),
+        "ts" => int(|e| e.ts),
+        "name" => text(|e| Some(&e.name)),
+        "visitor_id" => int(|e| e.visitor_id),
+        "session_id" => int(|e| e.session_id),
+        "hostname" => text(|e| Some(&e.hostname)),
+        "pathname" => text(|e| Some(&e.pathname)),
+        "referrer" => text(|e| e.referrer.as_deref()),
+        "referrer_source" => text(|e| e.referrer_source.as_deref()),
+        "utm_source" => text(|e| e.utm_source.as_deref()),
+        "utm_medium" => text(|e| e.utm_medium.as_deref()),
+        "utm_campaign" => text(|e| e.utm_campaign.as_deref()),
+        "utm_term" => text(|e| e.utm_term.as_deref()),
+        "utm_content" => text(|e| e.utm_content.as_deref()),
+        "country" => text(|e| e.country.as_deref()),
+        "region" => text(|e| e.region.as_deref()),
+        "city" => text(|e| e.city.as_deref()),
+        "browser" => text(|e| e.browser.as_deref()),
+        "browser_version" => text(|e| e.browser_version.as_deref()),
+        "os" => text(|e| e.os.as_deref()),
+        "os_version" => text(|e| e.os_version.as_deref()),
+        "device" => text(|e| e.device.as_deref()),
+        "screen_width" => opt_int(|e| e.screen_width.map(i64::from)),
+        "engagement_ms" => opt_int(|e| e.engagement_ms.map(i64::from)),
+        "revenue_micros" => opt_int(|e| e.revenue_micros),
+        "revenue_currency" => text(|e| e.revenue_currency.as_deref()),
+        "props" => Values::Props(rows.iter().map(|e| e.props.as_slice()).collect()),
+        other => unreachable!("column {other} is in COLUMNS but not mapped to a field"),
+    }
+}
+
+/// Writes a decoded column back into `events` (one per row, in segment order).
+pub(crate) fn assign(
+    column: usize,
+    data: &Column,
+    events: &mut [Event],
+) -> Result<(), SegmentError> {
+    let name = COLUMNS[column];
+    let bad = |reason| SegmentError::BadColumn {
+        column: name,
+        reason,
+    };
+    let i32_of = |v: i64| i32::try_from(v).map_err(|_| bad("value out of i32 range"));
+    match data {
+        Column::Str(dict) => {
+            for (event, &code) in events.iter_mut().zip(&dict.codes) {
+                let value = dict.resolve(code).map(str::to_owned);
+                let required = |v: Option<String>| v.ok_or(bad("NULL in a NOT NULL column"));
+                match name {
+                    "name" => event.name = required(value)?,
+                    "hostname" => event.hostname = required(value)?,
+                    "pathname" => event.pathname = required(value)?,
+                    "referrer" => event.referrer = value,
+                    "referrer_source" => event.referrer_source = value,
+                    "utm_source" => event.utm_source = value,
+                    "utm_medium" => event.utm_medium = value,
+                    "utm_campaign" => event.utm_campaign = value,
+                    "utm_term" => event.utm_term = value,
+                    "utm_content" => event.utm_content = value,
+                    "country" => event.country = value,
+                    "region" => event.region = value,
+                    "city" => event.city = value,
+                    "browser" => event.browser = value,
+                    "browser_version" => event.browser_version = value,
+                    "os" => event.os = value,
+                    "os_version" => event.os_version = value,
+                    "device" => event.device = value,
+                    "revenue_currency" => event.revenue_currency = value,
+                    _ => return Err(bad("expected a string column")),
+                }
+            }
+        }
+        Column::Props(props) => {
+            if name != "props" {
+                return Err(bad("unexpected properties column"));
+            }
+            for (row, event) in events.iter_mut().enumerate() {
+                event.props = props
+                    .row(row)
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+            }
+        }
+        Column::Int(IntColumn { values, validity }) => {
+            for (row, (event, &v)) in events.iter_mut().zip(values).enumerate() {
+                let valid = validity
+                    .as_ref()
+                    .is_none_or(|bits| bits.get(row) == Some(&true));
+                let present = valid.then_some(v);
+                let required = |v: Option<i64>| v.ok_or(bad("NULL in a NOT NULL column"));
+                match name {
+                    "site_id" => event.site_id = i32_of(required(present)?)?,
+                    "ts" => event.ts = required(present)?,
+                    "visitor_id" => event.visitor_id = required(present)?,
+                    "session_id" => event.session_id = required(present)?,
+                    "screen_width" => event.screen_width = present.map(i32_of).transpose()?,
+                    "engagement_ms" => event.engagement_ms = present.map(i32_of).transpose()?,
+                    "revenue_micros" => event.revenue_micros = present,
+                    _ => return Err(bad("expected an integer column")),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_maps_to_a_field() {
+        for column in 0..COLUMNS.len() {
+            let _ = kind(column);
+        }
+        assert_eq!(index_of("props").unwrap(), COLUMNS.len() - 1);
+        assert!(index_of("nope").is_err());
+    }
+}
