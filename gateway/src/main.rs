@@ -8,9 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
     let cli = Cli::parse();
     let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
     match cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::from_env())) {
@@ -20,7 +18,9 @@ async fn main() -> anyhow::Result<()> {
             serve(pool, config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
-        Command::Seed(_config) => { todo!() } //TEMP
+        Command::Seed(_config) => {
+            todo!()
+        } //TEMP
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! batch writer path as live ingest, so the demo exercises what production runs.
 
 use deadpool_postgres::Pool;
-use tally_core::datagen::{DataGen, GenConfig};
+use tally_core::datagen::{Config as GenConfig, DataGen};
 
 use crate::config::SeedConfig;
 use crate::ingest::store;
