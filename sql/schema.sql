@@ -8,6 +8,8 @@ CREATE TABLE tally.sites (
     domain     text NOT NULL UNIQUE CHECK (domain = lower(domain) AND domain <> ''),
     -- IANA zone for "today", day boundaries and hourly charts of this site.
     timezone   text NOT NULL DEFAULT 'UTC',
+    -- Events older than this are dropped by tally.apply_retention(); NULL keeps them forever.
+    retention  interval CHECK (retention > interval '0'),
     created_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('tally.sites', '');
@@ -66,9 +68,6 @@ CREATE TABLE tally.events_hot (
 CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
 SELECT pg_catalog.pg_extension_config_dump('tally.events_hot', '');
 
--- Every event of every site, as analysts query it from psql.
-CREATE VIEW tally.events AS
-SELECT * FROM tally.events_hot;
 
 -- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
 -- a restored database starts new salts, which is the point of destroying old ones.

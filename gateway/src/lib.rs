@@ -6,7 +6,7 @@ pub mod error;
 pub mod ingest;
 pub mod pool;
 pub mod routes;
-//TEMP pub mod seed;
+pub mod seed;
 pub mod sites;
 pub mod state;
 

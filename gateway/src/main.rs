@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use tally_gateway::config::{Cli, Command, ServeConfig};
-use tally_gateway::{pool, serve};
+use tally_gateway::{pool, seed, serve};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -18,9 +18,10 @@ async fn main() -> anyhow::Result<()> {
             serve(pool, config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
-        Command::Seed(_config) => {
-            todo!()
-        } //TEMP
+        Command::Seed(config) => {
+            let stored = seed::run(&pool, &config).await?;
+            println!("seeded {stored} events into {}", config.domain);
+        }
     }
     Ok(())
 }
