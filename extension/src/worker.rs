@@ -41,6 +41,10 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        // A standby replays the primary's compaction from WAL; it has nothing to do.
+        if unsafe { pg_sys::RecoveryInProgress() } {
+            continue;
+        }
         // Drain the hot table in bounded transactions.
         loop {
             let moved = BackgroundWorker::transaction(|| {
