@@ -19,7 +19,7 @@ use crate::gucs;
 
 /// Key of the advisory lock held by compaction, retention and erasure: any value
 /// unlikely to collide with an application's own advisory locks ("tally" in ASCII).
-pub const STORAGE_LOCK: i64 = 0x7461_6c6c_79;
+pub const STORAGE_LOCK: i64 = 0x0074_616c_6c79;
 
 const DAY_US: i64 = 86_400_000_000;
 
