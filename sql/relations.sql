@@ -1,9 +1,9 @@
--- The relations analysts query: every event, hot and compacted, with the columns of
--- tally.events_hot. Loaded after the Rust functions they call.
+-- The relations analysts query: every event, hot and compacted, as rows of type
+-- tally.event. Loaded after the Rust functions they call.
 
 -- The rows of one segment.
 CREATE FUNCTION tally.segment_rows(segment_id bigint, data bytea)
-RETURNS SETOF tally.events_hot LANGUAGE sql STABLE PARALLEL SAFE AS $$
+RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT u.*
     FROM tally.segment_arrays(segment_id, data) a,
          unnest(a.site_id, a.ts, a.name, a.visitor_id, a.session_id, a.hostname, a.pathname,
@@ -16,8 +16,8 @@ $$;
 -- Every event of one site in [from_ts, to_ts): only the segments whose zone map
 -- overlaps the range are read, so a one-day query decodes one day of segments.
 CREATE FUNCTION tally.events(site_id int, from_ts timestamptz, to_ts timestamptz)
-RETURNS SETOF tally.events_hot LANGUAGE sql STABLE AS $$
-    SELECT h.* FROM tally.events_hot h
+RETURNS SETOF tally.event LANGUAGE sql STABLE AS $$
+    SELECT h.site_id, h.ts, h.name, h.visitor_id, h.session_id, h.hostname, h.pathname, h.referrer, h.referrer_source, h.utm_source, h.utm_medium, h.utm_campaign, h.utm_term, h.utm_content, h.country, h.region, h.city, h.browser, h.browser_version, h.os, h.os_version, h.device, h.screen_width, h.engagement_ms, h.revenue_micros, h.revenue_currency, h.props FROM tally.events_hot h
     WHERE h.site_id = events.site_id AND h.ts >= from_ts AND h.ts < to_ts
     UNION ALL
     SELECT r.*
@@ -30,7 +30,7 @@ $$;
 -- so `WHERE site_id = ...` reaches the segments' index; for time bounds that skip
 -- segments too, call tally.events(site_id, from_ts, to_ts).
 CREATE VIEW tally.events AS
-    SELECT h.* FROM tally.events_hot h
+    SELECT h.site_id, h.ts, h.name, h.visitor_id, h.session_id, h.hostname, h.pathname, h.referrer, h.referrer_source, h.utm_source, h.utm_medium, h.utm_campaign, h.utm_term, h.utm_content, h.country, h.region, h.city, h.browser, h.browser_version, h.os, h.os_version, h.device, h.screen_width, h.engagement_ms, h.revenue_micros, h.revenue_currency, h.props FROM tally.events_hot h
     UNION ALL
     SELECT s.site_id, r.ts, r.name, r.visitor_id, r.session_id, r.hostname, r.pathname, r.referrer, r.referrer_source, r.utm_source, r.utm_medium, r.utm_campaign, r.utm_term, r.utm_content, r.country, r.region, r.city, r.browser, r.browser_version, r.os, r.os_version, r.device, r.screen_width, r.engagement_ms, r.revenue_micros, r.revenue_currency, r.props
     FROM tally.segments s, tally.segment_rows(s.segment_id, s.data) r;

@@ -1,5 +1,18 @@
--- Columnar storage: compressed segments, the relation analysts query, retention and
--- erasure. Loaded after schema.sql; the Rust functions it calls are declared by pgrx.
+-- Columnar storage: the hot partitions and compressed segments. Loaded after the Rust
+-- function tally.hot_generation().
+
+-- The hot ring: HOT_PARTITIONS (extension/src/storage/hot.rs) partitions, one per
+-- generation. A writer's rows go to the partition of its transaction's time slot.
+ALTER TABLE tally.events_hot ALTER COLUMN gen SET DEFAULT tally.hot_generation();
+CREATE TABLE tally.events_hot_0 PARTITION OF tally.events_hot FOR VALUES IN (0);
+CREATE TABLE tally.events_hot_1 PARTITION OF tally.events_hot FOR VALUES IN (1);
+CREATE TABLE tally.events_hot_2 PARTITION OF tally.events_hot FOR VALUES IN (2);
+CREATE TABLE tally.events_hot_3 PARTITION OF tally.events_hot FOR VALUES IN (3);
+-- pg_dump dumps a partitioned table's rows through its partitions.
+SELECT pg_catalog.pg_extension_config_dump('tally.events_hot_0', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.events_hot_1', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.events_hot_2', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.events_hot_3', '');
 
 -- One row per segment: every event of one site and UTC day (or a part of one) in
 -- tally-core's columnar format, with the zone map in plain columns so scans skip

@@ -13,11 +13,6 @@ pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CS
 /// small (queries on it are row-at-a-time), long enough that each pass moves a batch.
 pub static COMPACTION_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
-/// Hot rows moved per transaction. Bounds the memory of one pass (~300 bytes a row
-/// while in flight) and the length of the transaction; a pass loops until the hot
-/// table is drained.
-pub static COMPACTION_BATCH_ROWS: GucSetting<i32> = GucSetting::<i32>::new(500_000);
-
 /// A (site, day) with this many small segments is merged into one: each pass adds a
 /// segment per active site-day, and many small segments compress worse and scan slower.
 pub static MERGE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(8);
@@ -40,16 +35,6 @@ pub fn init() {
         3_600_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
-        c"tally.compaction_batch_rows",
-        c"Hot rows moved into segments per compaction transaction.",
-        c"",
-        &COMPACTION_BATCH_ROWS,
-        1_000,
-        4_000_000,
-        GucContext::Userset,
-        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"tally.merge_threshold",

@@ -16,7 +16,7 @@ mod worker;
 // `bootstrap` puts schema.sql before every generated function; the others are ordered
 // against the Rust functions they use.
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
-pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage");
+pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
 pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
 
 #[pg_guard]

@@ -45,38 +45,26 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         if unsafe { pg_sys::RecoveryInProgress() } {
             continue;
         }
-        // Drain the hot table in bounded transactions.
-        loop {
-            let moved = BackgroundWorker::transaction(|| {
-                Spi::connect_mut(|client| {
-                    let installed = client
-                        .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
-                        .map(|rows| !rows.is_empty())
-                        .unwrap_or(false);
-                    if !installed {
-                        return 0;
-                    }
-                    let locked: bool = client
-                        .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[compact::STORAGE_LOCK.into()])
-                        .ok()
-                        .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
-                        .unwrap_or(false);
-                    if !locked {
-                        return 0;
-                    }
-                    let batch = i64::from(gucs::COMPACTION_BATCH_ROWS.get());
-                    let stats = compact::compact(client, batch);
-                    if stats.hot_rows >= batch {
-                        stats.hot_rows
-                    } else {
-                        0
-                    }
-                })
-            });
-            if moved == 0 || BackgroundWorker::sigterm_received() {
-                break;
-            }
-        }
+        BackgroundWorker::transaction(|| {
+            Spi::connect_mut(|client| {
+                let installed = client
+                    .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
+                    .map(|rows| !rows.is_empty())
+                    .unwrap_or(false);
+                if !installed {
+                    return;
+                }
+                // A manual tally.compact() holds the lock: this pass has nothing to add.
+                let locked: bool = client
+                    .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[compact::STORAGE_LOCK.into()])
+                    .ok()
+                    .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
+                    .unwrap_or(false);
+                if locked {
+                    compact::compact(client, false);
+                }
+            })
+        });
     }
     log!("tally compaction worker stopped");
 }

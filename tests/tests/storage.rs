@@ -44,10 +44,14 @@ async fn compaction_moves_every_event_into_segments_unchanged() {
 
 #[tokio::test]
 async fn small_segments_of_a_day_merge_into_one() {
-    let db = loaded(6_000, 2, 1).await;
+    // Each pass writes a segment per site and day; past days are merged back to one.
+    let db = loaded(2_000, 2, 1).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(2_000, 2, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(2_000, 2, 1, END_US).await;
     let before = fingerprint(&db).await;
-    // Many small passes leave many segments per day; past days are merged to one each.
-    db.query("SET tally.compaction_batch_rows = 1000").await;
+    assert_eq!(before.0, 6_000);
     db.query("SELECT tally.compact()").await;
     let per_day: Vec<i64> = db.query("SELECT count(*) FROM tally.segments GROUP BY day").await.iter().map(|r| r.get(0)).collect();
     assert!(per_day.iter().all(|&n| n == 1), "segments per day after merging: {per_day:?}");
@@ -58,6 +62,7 @@ async fn small_segments_of_a_day_merge_into_one() {
 async fn ranged_reads_touch_only_overlapping_segments_and_name_corrupt_ones() {
     let db = loaded(10_000, 5, 1).await;
     db.query("SELECT tally.compact()").await;
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.segments WHERE day = '2024-03-27'").await, 1);
     let day_count: i64 = db.value("SELECT count(*) FROM tally.events WHERE site_id = 1 AND ts >= '2024-03-29' AND ts < '2024-03-30'").await;
     assert!(day_count > 0);
     // Damage the segment of another day: a one-day read never decodes it...
@@ -74,8 +79,9 @@ async fn ranged_reads_touch_only_overlapping_segments_and_name_corrupt_ones() {
 
 #[tokio::test]
 async fn the_view_and_the_ranged_function_agree_with_hot_and_compacted_rows_mixed() {
-    let db = loaded(8_000, 4, 2).await;
-    db.query("SELECT tally.compact(5000)").await;
+    let db = loaded(5_000, 4, 2).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(3_000, 4, 2, END_US).await;
     assert!(db.value::<i64>("SELECT count(*) FROM tally.events_hot").await > 0, "some rows stay hot");
     let via_view: Vec<(String, i64)> = db
         .query("SELECT pathname, count(*) FROM tally.events WHERE site_id = 2 AND ts >= '2024-03-28' AND ts < '2024-03-30' GROUP BY 1 ORDER BY 1")
@@ -95,8 +101,9 @@ async fn the_view_and_the_ranged_function_agree_with_hot_and_compacted_rows_mixe
 
 #[tokio::test]
 async fn retention_drops_only_expired_events() {
-    let db = loaded(10_000, 10, 2).await;
-    db.query("SELECT tally.compact(6000)").await;
+    let db = loaded(6_000, 10, 2).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(4_000, 10, 2, END_US).await;
     // Site 1 keeps 3 days counted back from the data's end; site 2 keeps everything.
     let horizon = "(TIMESTAMPTZ '2024-03-31' - interval '3 days')";
     let expected_kept: i64 = db.value(&format!("SELECT count(*) FROM tally.events WHERE site_id <> 1 OR ts >= {horizon}")).await;
@@ -110,8 +117,9 @@ async fn retention_drops_only_expired_events() {
 
 #[tokio::test]
 async fn erasing_a_visitor_removes_their_events_everywhere() {
-    let db = loaded(10_000, 3, 1).await;
-    db.query("SELECT tally.compact(7000)").await;
+    let db = loaded(7_000, 3, 1).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(3_000, 3, 1, END_US).await;
     // The visitor with the most events, so they are spread over hot rows and segments.
     let visitor: i64 = db.value("SELECT visitor_id FROM tally.events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").await;
     let theirs: i64 = db.value(&format!("SELECT count(*) FROM tally.events WHERE visitor_id = {visitor}")).await;
@@ -123,8 +131,9 @@ async fn erasing_a_visitor_removes_their_events_everywhere() {
 
 #[tokio::test]
 async fn pg_dump_and_restore_carry_segments_and_hot_rows() {
-    let db = loaded(5_000, 3, 2).await;
-    db.query("SELECT tally.compact(3000)").await;
+    let db = loaded(3_000, 3, 2).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(2_000, 3, 2, END_US).await;
     let before = fingerprint(&db).await;
     let restored = format!("{}_restored", db.name);
     connect(&url_of("postgres")).await.batch_execute(&format!("CREATE DATABASE {restored}")).await.unwrap();

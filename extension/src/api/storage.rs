@@ -3,26 +3,25 @@
 
 use pgrx::prelude::*;
 
-use crate::storage::{arrays, compact, erase, retention};
+use crate::storage::{arrays, compact, erase, hot, retention};
 
-/// Moves hot rows into segments until the hot table is empty (or `max_rows` moved),
-/// then merges small segments. Returns the hot rows moved. Safe to call while the
+/// Moves hot rows into segments and merges small segments. Drains every hot partition
+/// no longer written to, or all of them with `include_current` (new writes then wait
+/// for the call to finish). Returns the hot rows moved. Safe to call while the
 /// background worker runs: both take the same lock.
 #[pg_extern(volatile, parallel_unsafe)]
-fn compact(max_rows: default!(Option<i64>, "NULL")) -> i64 {
-    let batch = i64::from(crate::gucs::COMPACTION_BATCH_ROWS.get());
-    let limit = max_rows.unwrap_or(i64::MAX).max(0);
+fn compact(include_current: default!(bool, true)) -> i64 {
     Spi::connect_mut(|client| {
         compact::lock_storage(client);
-        let mut moved = 0i64;
-        loop {
-            let stats = compact::compact(client, batch.min(limit - moved));
-            moved += stats.hot_rows;
-            if stats.hot_rows < batch || moved >= limit {
-                return moved;
-            }
-        }
+        compact::compact(client, include_current).hot_rows
     })
+}
+
+/// The hot partition (`gen`) rows written by the current transaction go to; the
+/// default of `tally.events_hot.gen`.
+#[pg_extern(stable, parallel_safe)]
+fn hot_generation() -> i16 {
+    hot::current_generation()
 }
 
 /// Decodes segment `data` into one array per column (`tally.event_arrays`). Corrupt

@@ -14,7 +14,8 @@ use pgrx::spi::SpiClient;
 use tally_core::event::Event;
 use tally_core::segment::{self, SegmentReader};
 
-use super::arrays::{events_from_arrays, from_unix_us, HOT_ARRAYS_SQL};
+use super::arrays::from_unix_us;
+use super::{hot, hot_scan};
 use crate::gucs;
 
 /// Key of the advisory lock held by compaction, retention and erasure: any value
@@ -38,27 +39,40 @@ pub fn lock_storage(client: &SpiClient) {
         .unwrap_or_else(|e| error!("taking the storage lock: {e}"));
 }
 
-/// Moves up to `max_rows` hot rows into segments, then merges days that have too many
-/// segments. Call inside a transaction with the storage lock held.
-pub fn compact(client: &mut SpiClient, max_rows: i64) -> CompactStats {
+/// Drains hot partitions into segments, then merges days that have too many segments.
+/// Every partition but the one being written is drained; with `include_current` that
+/// one too (its writers wait for the lock meanwhile). Call inside a transaction with
+/// the storage lock held.
+pub fn compact(client: &mut SpiClient, include_current: bool) -> CompactStats {
     let mut stats = CompactStats::default();
-    let query = format!(
-        "WITH moved AS (DELETE FROM tally.events_hot WHERE ctid = ANY(ARRAY(SELECT ctid FROM tally.events_hot LIMIT $1)) RETURNING *) \
-         SELECT site_id, {HOT_ARRAYS_SQL} FROM moved GROUP BY site_id"
-    );
-    let mut by_site_day: BTreeMap<(i32, i64), Vec<Event>> = BTreeMap::new();
-    let rows = client.update(query.as_str(), None, &[max_rows.into()]).unwrap_or_else(|e| error!("reading hot rows: {e}"));
-    for row in rows {
-        for event in events_from_arrays(&row, 2) {
-            stats.hot_rows += 1;
-            by_site_day.entry((event.site_id, event.ts.div_euclid(DAY_US))).or_default().push(event);
+    let current = hot::current_generation();
+    for gen in 0..hot::HOT_PARTITIONS as i16 {
+        if gen == current && !include_current {
+            continue;
         }
-    }
-    for ((site_id, day), events) in &by_site_day {
-        stats.segments_written += write_segments(client, *site_id, *day, events);
+        drain_partition(client, gen, &mut stats);
     }
     stats.segments_merged = merge_days(client);
     stats
+}
+
+/// Moves every row of partition `gen` into segments and truncates it. A partition holds
+/// one slot of a few seconds, so its rows fit in memory at once. EXCLUSIVE mode
+/// waits for writers still committing into the partition and keeps new ones out, while
+/// readers go on; TRUNCATE then drops the rows at commit, atomically with the inserts.
+fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats) {
+    let table = format!("tally.events_hot_{gen}");
+    let fail = |e: pgrx::spi::SpiError| -> ! { error!("compacting {table}: {e}") };
+    client.update(format!("LOCK TABLE {table} IN EXCLUSIVE MODE").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
+    let mut by_site_day: BTreeMap<(i32, i64), Vec<Event>> = BTreeMap::new();
+    hot_scan::scan(&table, |event| {
+        stats.hot_rows += 1;
+        by_site_day.entry((event.site_id, event.ts.div_euclid(DAY_US))).or_default().push(event);
+    });
+    for ((site_id, day), events) in &by_site_day {
+        stats.segments_written += write_segments(client, *site_id, *day, events);
+    }
+    client.update(format!("TRUNCATE {table}").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
 }
 
 /// Encodes `events` (one site, one UTC day) as segments of at most `MAX_ROWS` rows and

@@ -5,4 +5,6 @@
 pub mod arrays;
 pub mod compact;
 pub mod erase;
+pub mod hot;
+pub mod hot_scan;
 pub mod retention;
