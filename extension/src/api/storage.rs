@@ -28,7 +28,7 @@ fn hot_generation() -> i16 {
 /// bytes raise an error naming `segment_id`; no row is ever returned wrongly.
 #[pg_extern(stable, parallel_safe, requires = ["storage"])]
 fn segment_arrays(segment_id: i64, data: &[u8]) -> pgrx::composite_type!('static, "tally.event_arrays") {
-    arrays::events_to_arrays(&compact::decode(segment_id, data))
+    arrays::segment_arrays(segment_id, data)
 }
 
 /// Drops events older than each site's `retention`. Returns the events removed.

@@ -4,7 +4,8 @@
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
-use tally_core::event::Event;
+use tally_core::event::COLUMNS;
+use tally_core::segment::{Column, SegmentError, SegmentReader};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
@@ -32,49 +33,38 @@ pub fn props_from_json(json: serde_json::Value) -> Vec<(String, String)> {
     }
 }
 
-/// `events` as a `tally.event_arrays` value.
-pub fn events_to_arrays(events: &[Event]) -> PgHeapTuple<'static, AllocatedByRust> {
+/// The `tally.event_arrays` value of a stored segment, built column by column from
+/// the decoded blocks: strings come straight from each column's dictionary, so no
+/// per-row `Event` or `String` is made. Corrupt bytes raise an error naming the segment.
+pub fn segment_arrays(segment_id: i64, bytes: &[u8]) -> PgHeapTuple<'static, AllocatedByRust> {
+    let fail = |e: SegmentError| -> ! { error!("segment {segment_id} of tally.segments cannot be decoded: {e}") };
+    let reader = SegmentReader::open(bytes).unwrap_or_else(|e| fail(e));
+    let columns = reader.columns(COLUMNS).unwrap_or_else(|e| fail(e));
     let mut t = PgHeapTuple::new_composite_type("tally.event_arrays").unwrap_or_else(|e| error!("tally.event_arrays: {e}"));
-    macro_rules! set {
-        ($name:literal, $values:expr) => {
-            t.set_by_name($name, $values).unwrap_or_else(|e| error!("tally.event_arrays.{}: {e}", $name))
+    for (&name, column) in COLUMNS.iter().zip(columns) {
+        let set = match column {
+            Column::Int(c) => {
+                let values = (0..c.values.len()).map(|row| c.get(row));
+                match name {
+                    "ts" => t.set_by_name(name, values.map(|v| v.map(from_unix_us)).collect::<Vec<_>>()),
+                    "site_id" | "screen_width" | "engagement_ms" => {
+                        t.set_by_name(name, values.map(|v| v.map(|x| x as i32)).collect::<Vec<_>>())
+                    }
+                    _ => t.set_by_name(name, values.collect::<Vec<_>>()),
+                }
+            }
+            Column::Str(d) => t.set_by_name(name, d.codes.iter().map(|&code| d.resolve(code)).collect::<Vec<_>>()),
+            Column::Props(p) => t.set_by_name(
+                name,
+                (0..p.len())
+                    .map(|row| {
+                        let map = p.row(row).map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+                        JsonB(serde_json::Value::Object(map))
+                    })
+                    .collect::<Vec<_>>(),
+            ),
         };
+        set.unwrap_or_else(|e| error!("tally.event_arrays.{name}: {e}"));
     }
-    set!("site_id", events.iter().map(|e| e.site_id).collect::<Vec<_>>());
-    set!("ts", events.iter().map(|e| from_unix_us(e.ts)).collect::<Vec<_>>());
-    set!("name", events.iter().map(|e| e.name.clone()).collect::<Vec<_>>());
-    set!("visitor_id", events.iter().map(|e| e.visitor_id).collect::<Vec<_>>());
-    set!("session_id", events.iter().map(|e| e.session_id).collect::<Vec<_>>());
-    set!("hostname", events.iter().map(|e| e.hostname.clone()).collect::<Vec<_>>());
-    set!("pathname", events.iter().map(|e| e.pathname.clone()).collect::<Vec<_>>());
-    set!("referrer", events.iter().map(|e| e.referrer.clone()).collect::<Vec<_>>());
-    set!("referrer_source", events.iter().map(|e| e.referrer_source.clone()).collect::<Vec<_>>());
-    set!("utm_source", events.iter().map(|e| e.utm_source.clone()).collect::<Vec<_>>());
-    set!("utm_medium", events.iter().map(|e| e.utm_medium.clone()).collect::<Vec<_>>());
-    set!("utm_campaign", events.iter().map(|e| e.utm_campaign.clone()).collect::<Vec<_>>());
-    set!("utm_term", events.iter().map(|e| e.utm_term.clone()).collect::<Vec<_>>());
-    set!("utm_content", events.iter().map(|e| e.utm_content.clone()).collect::<Vec<_>>());
-    set!("country", events.iter().map(|e| e.country.clone()).collect::<Vec<_>>());
-    set!("region", events.iter().map(|e| e.region.clone()).collect::<Vec<_>>());
-    set!("city", events.iter().map(|e| e.city.clone()).collect::<Vec<_>>());
-    set!("browser", events.iter().map(|e| e.browser.clone()).collect::<Vec<_>>());
-    set!("browser_version", events.iter().map(|e| e.browser_version.clone()).collect::<Vec<_>>());
-    set!("os", events.iter().map(|e| e.os.clone()).collect::<Vec<_>>());
-    set!("os_version", events.iter().map(|e| e.os_version.clone()).collect::<Vec<_>>());
-    set!("device", events.iter().map(|e| e.device.clone()).collect::<Vec<_>>());
-    set!("screen_width", events.iter().map(|e| e.screen_width).collect::<Vec<_>>());
-    set!("engagement_ms", events.iter().map(|e| e.engagement_ms).collect::<Vec<_>>());
-    set!("revenue_micros", events.iter().map(|e| e.revenue_micros).collect::<Vec<_>>());
-    set!("revenue_currency", events.iter().map(|e| e.revenue_currency.clone()).collect::<Vec<_>>());
-    set!(
-        "props",
-        events
-            .iter()
-            .map(|e| {
-                let map = e.props.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-                JsonB(serde_json::Value::Object(map))
-            })
-            .collect::<Vec<_>>()
-    );
     t
 }
