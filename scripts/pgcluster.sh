@@ -48,10 +48,14 @@ CONF
         as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     fi
     if ! running; then
-        # pg_ctl copes with a stale postmaster.pid left by a crash or kill -9.
-        as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null \
+        # pg_ctl copes with a stale postmaster.pid left by a crash or kill -9. The server must
+        # not inherit the lock descriptor, or it would hold the lock for as long as it runs.
+        as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null 9>&- \
             || { tail -20 "$dir/server.log" >&2; die "cluster in $dir did not start"; }
     fi
+    # The tally background worker compacts database `tally` (tally.worker_database).
+    as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tally'" | grep -q 1 \
+        || as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -c "CREATE DATABASE tally" >/dev/null
 }
 
 case "$cmd" in

@@ -8,6 +8,8 @@ CREATE TABLE tally.sites (
     domain     text NOT NULL UNIQUE CHECK (domain = lower(domain) AND domain <> ''),
     -- IANA zone for "today", day boundaries and hourly charts of this site.
     timezone   text NOT NULL DEFAULT 'UTC',
+    -- Events older than this are dropped by tally.apply_retention(); NULL keeps them forever.
+    retention  interval CHECK (retention > interval '0'),
     created_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('tally.sites', '');
@@ -32,6 +34,10 @@ END $$;
 
 -- Hot rows: every event lands here first and is visible to queries at COMMIT.
 -- Column order is tally_core::event::COLUMNS; the gateway writes it with binary COPY.
+--
+-- The table is a ring of partitions by `gen`, the time slot of the writing transaction
+-- (tally.hot_generation()). Compaction drains a partition nobody writes any more and
+-- TRUNCATEs it in the same transaction: no per-row DELETE, no dead tuples, no vacuum.
 CREATE TABLE tally.events_hot (
     site_id          int NOT NULL,
     ts               timestamptz NOT NULL,
@@ -61,14 +67,43 @@ CREATE TABLE tally.events_hot (
     revenue_micros   bigint,
     revenue_currency text,
     -- Custom properties: a JSON object of string keys to string values.
-    props            jsonb NOT NULL DEFAULT '{}'
-);
+    props            jsonb NOT NULL DEFAULT '{}',
+    gen              smallint NOT NULL
+) PARTITION BY LIST (gen);
 CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
-SELECT pg_catalog.pg_extension_config_dump('tally.events_hot', '');
 
--- Every event of every site, as analysts query it from psql.
-CREATE VIEW tally.events AS
-SELECT * FROM tally.events_hot;
+-- One event as analysts see it: the columns of tally.events_hot without `gen`.
+CREATE TYPE tally.event AS (
+    site_id          int,
+    ts               timestamptz,
+    name             text,
+    visitor_id       bigint,
+    session_id       bigint,
+    hostname         text,
+    pathname         text,
+    referrer         text,
+    referrer_source  text,
+    utm_source       text,
+    utm_medium       text,
+    utm_campaign     text,
+    utm_term         text,
+    utm_content      text,
+    country          text,
+    region           text,
+    city             text,
+    browser          text,
+    browser_version  text,
+    os               text,
+    os_version       text,
+    device           text,
+    screen_width     int,
+    engagement_ms    int,
+    -- Millionths of revenue_currency, so sums are exact integers.
+    revenue_micros   bigint,
+    revenue_currency text,
+    -- Custom properties: a JSON object of string keys to string values.
+    props            jsonb
+);
 
 -- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
 -- a restored database starts new salts, which is the point of destroying old ones.

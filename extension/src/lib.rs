@@ -5,11 +5,28 @@
 
 use pgrx::prelude::*;
 
+mod api;
+mod gucs;
+mod storage;
+mod worker;
+
 ::pgrx::pg_module_magic!(name, version);
 
-// Tables, roles and plain-SQL functions, written by hand in `sql/` so they read as SQL.
-// `bootstrap` puts them before every generated function, which may then refer to them.
+// Tables, types and plain-SQL functions, written by hand in `sql/` so they read as SQL.
+// `bootstrap` puts schema.sql before every generated function; the others are ordered
+// against the Rust functions they use.
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
+pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    // The worker can only be registered while shared_preload_libraries load.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
+}
 
 /// The version of the loaded extension library, which can differ from the installed
 /// SQL version (`pg_extension.extversion`) after an upgrade until `ALTER EXTENSION`.

@@ -90,6 +90,10 @@ pub struct SeedConfig {
     /// Domain of the site to fill; created when missing.
     #[arg(long, default_value = "demo.tally.local")]
     pub domain: String,
+    /// Sites to spread the traffic over (Zipf-sized): the first is `--domain`, the others
+    /// `site2.<domain>`, `site3.<domain>`, ...
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sites: u32,
     /// How many events to generate.
     #[arg(long, default_value_t = 200_000)]
     pub events: u64,

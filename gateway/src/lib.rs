@@ -6,7 +6,7 @@ pub mod error;
 pub mod ingest;
 pub mod pool;
 pub mod routes;
-//TEMP pub mod seed;
+pub mod seed;
 pub mod sites;
 pub mod state;
 
@@ -39,12 +39,20 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting, finishes
 /// in-flight requests and flushes every accepted event before returning.
-pub async fn serve(pool: Pool, config: ServeConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    pool: Pool,
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (state, writer) = AppState::start(pool, config);
+    let batcher = state.batcher.clone();
     let router = app(state);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let shutdown = async move {
+        shutdown.await;
+        batcher.drain();
+    };
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
     writer.await.map_err(std::io::Error::other)
 }

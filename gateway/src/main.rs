@@ -2,15 +2,13 @@
 
 use clap::Parser;
 use tally_gateway::config::{Cli, Command, ServeConfig};
-use tally_gateway::{pool, serve};
+use tally_gateway::{pool, seed, serve};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
     let cli = Cli::parse();
     let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
     match cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::from_env())) {
@@ -20,7 +18,10 @@ async fn main() -> anyhow::Result<()> {
             serve(pool, config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
-        Command::Seed(_config) => { todo!() } //TEMP
+        Command::Seed(config) => {
+            let stored = seed::run(&pool, &config).await?;
+            println!("seeded {stored} events into {}", config.domain);
+        }
     }
     Ok(())
 }

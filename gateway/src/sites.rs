@@ -32,9 +32,7 @@ impl Sites {
             return Ok(Some(site.clone()));
         }
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt("SELECT site_id, domain, timezone FROM tally.sites WHERE domain = $1", &[&domain])
-            .await?;
+        let row = client.query_opt("SELECT site_id, domain, timezone FROM tally.sites WHERE domain = $1", &[&domain]).await?;
         let Some(row) = row else { return Ok(None) };
         let site = Site { site_id: row.get(0), domain: row.get(1), timezone: row.get(2) };
         self.known.write().expect("site cache poisoned").insert(site.domain.clone(), site.clone());

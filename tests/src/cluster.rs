@@ -71,6 +71,21 @@ impl TestDb {
         self.client.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Loads generated traffic (ending at `end_us`) straight into the hot table through
+    /// the gateway's batch writer, and returns how many events were stored.
+    pub async fn load(&self, events: u64, days: u32, sites: u32, end_us: i64) -> u64 {
+        let pool = tally_gateway::pool::build(&self.url, 2).expect("pool");
+        for site in 1..=sites {
+            self.client.execute("SELECT tally.create_site($1)", &[&format!("site{site}.example")]).await.expect("create site");
+        }
+        let config = tally_core::datagen::Config { seed: 7, sites, days, events, start_ts: end_us - i64::from(days) * 86_400_000_000 };
+        let all: Vec<_> = tally_core::datagen::DataGen::new(config).collect();
+        for chunk in all.chunks(20_000) {
+            tally_gateway::ingest::store::write_batch(&pool, chunk).await.expect("write batch");
+        }
+        all.len() as u64
+    }
+
     /// The single value of a one-row, one-column query.
     pub async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)

@@ -1,6 +1,6 @@
 //! The integration-test harness. A test reads:
 //!
-//! ```ignore
+//! ```text
 //! let t = tally_tests::Tally::start().await;          // fresh database + gateway
 //! t.sql("SELECT tally.create_site('a.com')").await;
 //! let resp = t.post("/api/event", json!({...})).await;

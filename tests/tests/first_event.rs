@@ -57,7 +57,8 @@ async fn posted_event_reads_back_through_sql_and_http() {
 async fn psql_sees_committed_events() {
     let t = with_site("docs.example").await;
     for path in ["/a", "/b", "/a"] {
-        let (status, _) = t.post("/api/event", json!({"n": "pageview", "u": format!("https://docs.example{path}"), "d": "docs.example"})).await;
+        let (status, _) =
+            t.post("/api/event", json!({"n": "pageview", "u": format!("https://docs.example{path}"), "d": "docs.example"})).await;
         assert_eq!(status, 202);
     }
     let out = std::process::Command::new("psql")
@@ -87,7 +88,10 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
         (json!({"name": "pageview", "url": "/relative", "domain": "a.example"}), "url"),
         (json!({"name": "pageview", "url": "https://a.example/", "domain": "nope.example"}), "domain"),
         (json!({"name": "pageview", "url": "https://a.example/", "domain": "a.example", "props": {"k": {"x": 1}}}), "props.k"),
-        (json!({"name": "pageview", "url": "https://a.example/", "domain": "a.example", "revenue": {"amount": "ten", "currency": "EUR"}}), "revenue.amount"),
+        (
+            json!({"name": "pageview", "url": "https://a.example/", "domain": "a.example", "revenue": {"amount": "ten", "currency": "EUR"}}),
+            "revenue.amount",
+        ),
         (json!(["not", "an", "object"]), "body"),
     ];
     for (body, field) in cases {

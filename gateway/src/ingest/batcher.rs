@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tally_core::event::Event;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::store;
@@ -29,6 +29,7 @@ struct Submission {
 #[derive(Clone)]
 pub struct Batcher {
     tx: mpsc::Sender<Submission>,
+    draining: Arc<watch::Sender<bool>>,
 }
 
 /// Settings of the writer, from the gateway config.
@@ -44,8 +45,16 @@ impl Batcher {
     /// what it holds and ends, so awaiting the handle on shutdown loses nothing accepted.
     pub fn start(pool: Pool, limits: BatchLimits) -> (Batcher, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(limits.queue_capacity.max(1));
-        let handle = tokio::spawn(run_writer(pool, limits, rx));
-        (Batcher { tx }, handle)
+        let (draining, drain_rx) = watch::channel(false);
+        let handle = tokio::spawn(run_writer(pool, limits, rx, drain_rx));
+        (Batcher { tx, draining: Arc::new(draining) }, handle)
+    }
+
+    /// Stops waiting for batches to fill: from now on every batch is written as soon as
+    /// the writer picks it up. Called when shutdown begins, so in-flight requests get their
+    /// answer (and the process exits) without sitting out the batch window.
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
     }
 
     /// Queues `events` and waits until they are committed.
@@ -63,19 +72,34 @@ impl Batcher {
     }
 }
 
-async fn run_writer(pool: Pool, limits: BatchLimits, mut rx: mpsc::Receiver<Submission>) {
+async fn run_writer(pool: Pool, limits: BatchLimits, mut rx: mpsc::Receiver<Submission>, mut draining: watch::Receiver<bool>) {
     while let Some(first) = rx.recv().await {
         let deadline = tokio::time::Instant::now() + limits.max_wait;
         let mut count = first.events.len();
         let mut batch = vec![first];
         while count < limits.max_events {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(next)) => {
-                    count += next.events.len();
-                    batch.push(next);
+            if *draining.borrow() {
+                // Take what is already queued, without waiting for more.
+                match rx.try_recv() {
+                    Ok(next) => {
+                        count += next.events.len();
+                        batch.push(next);
+                        continue;
+                    }
+                    Err(_) => break,
                 }
-                // Deadline reached, or every sender is gone: flush what we have.
-                Ok(None) | Err(_) => break,
+            }
+            tokio::select! {
+                next = tokio::time::timeout_at(deadline, rx.recv()) => match next {
+                    Ok(Some(next)) => {
+                        count += next.events.len();
+                        batch.push(next);
+                    }
+                    // Deadline reached, or every sender is gone: flush what we have.
+                    Ok(None) | Err(_) => break,
+                },
+                // Shutdown began: loop round to take what is queued and flush.
+                _ = draining.changed() => {}
             }
         }
         flush(&pool, batch).await;

@@ -33,11 +33,8 @@ pub fn clean_host(host: &str) -> String {
 }
 
 pub fn page_fields(url: &Url) -> PageFields {
-    let mut fields = PageFields {
-        hostname: url.host_str().map(clean_host).unwrap_or_default(),
-        pathname: cut(url.path()),
-        ..PageFields::default()
-    };
+    let mut fields =
+        PageFields { hostname: url.host_str().map(clean_host).unwrap_or_default(), pathname: cut(url.path()), ..PageFields::default() };
     for (key, value) in url.query_pairs() {
         let value = cut(value.trim());
         if value.is_empty() {
@@ -64,9 +61,7 @@ pub fn page_fields(url: &Url) -> PageFields {
 /// otherwise the referring host.
 pub fn referrer_fields(referrer: Option<&Url>, site_host: &str, utm_source: Option<&str>) -> ReferrerFields {
     let external = referrer.filter(|r| r.host_str().map(clean_host).as_deref() != Some(site_host));
-    let referrer_source = utm_source
-        .map(str::to_string)
-        .or_else(|| external.and_then(|r| r.host_str()).map(clean_host));
+    let referrer_source = utm_source.map(str::to_string).or_else(|| external.and_then(|r| r.host_str()).map(clean_host));
     ReferrerFields { referrer: external.map(|r| cut(r.as_str())), referrer_source }
 }
 

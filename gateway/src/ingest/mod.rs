@@ -40,7 +40,14 @@ pub struct ClientContext {
 
 /// Builds the stored event for one site from a validated request. `visitor_id` and
 /// `session_id` come from [`visitor`] and [`session`], which need shared state.
-pub fn build_event(incoming: &IncomingEvent, site: &Site, client: &user_agent::ClientFields, ts: i64, visitor_id: i64, session_id: i64) -> Event {
+pub fn build_event(
+    incoming: &IncomingEvent,
+    site: &Site,
+    client: &user_agent::ClientFields,
+    ts: i64,
+    visitor_id: i64,
+    session_id: i64,
+) -> Event {
     let page = enrich::page_fields(&incoming.url);
     let referrer = enrich::referrer_fields(incoming.referrer.as_ref(), &page.hostname, page.utm_source.as_deref());
     Event {

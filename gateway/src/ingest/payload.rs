@@ -48,8 +48,7 @@ pub struct Revenue {
 
 /// Parses a request body into an [`IncomingEvent`].
 pub fn parse_event(body: &[u8]) -> Result<IncomingEvent, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("body", format!("body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("body is not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
         return Err(ApiError::bad_request("body", "body must be a JSON object"));
     };
@@ -116,11 +115,7 @@ fn parse_url(raw: &str, field: &str) -> Result<Url, ApiError> {
 }
 
 fn parse_domains(raw: &str) -> Result<Vec<String>, ApiError> {
-    let domains: Vec<String> = raw
-        .split(',')
-        .map(|d| d.trim().to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect();
+    let domains: Vec<String> = raw.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect();
     if domains.is_empty() {
         return Err(ApiError::bad_request("domain", "domain must name at least one site"));
     }
@@ -135,8 +130,7 @@ fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
     let decoded;
     let value = match value {
         Value::String(s) => {
-            decoded = serde_json::from_str::<Value>(s)
-                .map_err(|_| ApiError::bad_request("props", "props must be a JSON object"))?;
+            decoded = serde_json::from_str::<Value>(s).map_err(|_| ApiError::bad_request("props", "props must be a JSON object"))?;
             &decoded
         }
         v => v,
@@ -180,8 +174,9 @@ fn parse_revenue(value: &Value) -> Result<Revenue, ApiError> {
         Some(Value::String(s)) => s.trim().to_string(),
         _ => return Err(ApiError::bad_request("revenue.amount", "revenue.amount must be a number")),
     };
-    let micros = decimal_to_micros(&amount)
-        .ok_or_else(|| ApiError::bad_request("revenue.amount", "revenue.amount must be a decimal number with at most 6 fractional digits"))?;
+    let micros = decimal_to_micros(&amount).ok_or_else(|| {
+        ApiError::bad_request("revenue.amount", "revenue.amount must be a decimal number with at most 6 fractional digits")
+    })?;
     let currency = match obj.get("currency") {
         Some(Value::String(s)) if s.len() == 3 && s.chars().all(|c| c.is_ascii_alphabetic()) => s.to_ascii_uppercase(),
         _ => return Err(ApiError::bad_request("revenue.currency", "revenue.currency must be a 3-letter ISO 4217 code")),
@@ -196,7 +191,11 @@ fn decimal_to_micros(s: &str) -> Option<i64> {
         None => (false, s),
     };
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
-    if int_part.is_empty() || frac_part.len() > 6 || !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+    if int_part.is_empty()
+        || frac_part.len() > 6
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let whole: i64 = int_part.parse().ok()?;
@@ -227,7 +226,10 @@ mod tests {
 
     #[test]
     fn props_accept_scalars_and_json_strings() {
-        let e = parse_event(br#"{"n":"Signup","u":"https://a.com/","d":"a.com","p":"{\"plan\":\"pro\",\"seats\":3,\"trial\":true,\"gone\":null}"}"#).unwrap();
+        let e = parse_event(
+            br#"{"n":"Signup","u":"https://a.com/","d":"a.com","p":"{\"plan\":\"pro\",\"seats\":3,\"trial\":true,\"gone\":null}"}"#,
+        )
+        .unwrap();
         assert_eq!(e.props, vec![("plan".into(), "pro".into()), ("seats".into(), "3".into()), ("trial".into(), "true".into())]);
     }
 

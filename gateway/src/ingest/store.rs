@@ -55,11 +55,33 @@ pub async fn write_batch(pool: &Pool, events: &[Event]) -> Result<(), DbError> {
         let ts: DateTime<Utc> = DateTime::from_timestamp_micros(e.ts).expect("validated timestamps are in range");
         let props = Value::Object(e.props.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
         let row: [&(dyn ToSql + Sync); 27] = [
-            &e.site_id, &ts, &e.name, &e.visitor_id, &e.session_id, &e.hostname, &e.pathname,
-            &e.referrer, &e.referrer_source, &e.utm_source, &e.utm_medium, &e.utm_campaign,
-            &e.utm_term, &e.utm_content, &e.country, &e.region, &e.city, &e.browser,
-            &e.browser_version, &e.os, &e.os_version, &e.device, &e.screen_width,
-            &e.engagement_ms, &e.revenue_micros, &e.revenue_currency, &props,
+            &e.site_id,
+            &ts,
+            &e.name,
+            &e.visitor_id,
+            &e.session_id,
+            &e.hostname,
+            &e.pathname,
+            &e.referrer,
+            &e.referrer_source,
+            &e.utm_source,
+            &e.utm_medium,
+            &e.utm_campaign,
+            &e.utm_term,
+            &e.utm_content,
+            &e.country,
+            &e.region,
+            &e.city,
+            &e.browser,
+            &e.browser_version,
+            &e.os,
+            &e.os_version,
+            &e.device,
+            &e.screen_width,
+            &e.engagement_ms,
+            &e.revenue_micros,
+            &e.revenue_currency,
+            &props,
         ];
         writer.as_mut().write(&row).await?;
     }

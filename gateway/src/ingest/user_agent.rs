@@ -26,7 +26,7 @@ pub fn client_fields(user_agent: &str) -> ClientFields {
     };
     ClientFields {
         browser: known(ua.name),
-        browser_version: known(&ua.version),
+        browser_version: known(ua.version),
         os: known(ua.os),
         os_version: known(&ua.os_version),
         device,
@@ -40,7 +40,9 @@ mod tests {
 
     #[test]
     fn parses_a_desktop_browser() {
-        let f = client_fields("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36");
+        let f = client_fields(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        );
         assert_eq!(f.browser.as_deref(), Some("Chrome"));
         assert_eq!(f.os.as_deref(), Some("Windows 10"));
         assert_eq!(f.device.as_deref(), Some("desktop"));

@@ -29,11 +29,7 @@ async fn list_events(State(state): State<AppState>, Query(params): Query<HashMap
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ApiError::bad_request("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}")))?,
     };
-    let site = state
-        .sites
-        .by_domain(&domain.to_ascii_lowercase())
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such site".into()))?;
+    let site = state.sites.by_domain(&domain.to_ascii_lowercase()).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))?;
     let client = state.pool.get().await?;
     let rows = client
         .query(

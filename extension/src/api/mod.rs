@@ -1,0 +1,3 @@
+//! Every `#[pg_extern]` of the extension, one file per SQL area.
+
+pub mod storage;

@@ -1,0 +1,49 @@
+//! Every setting of the extension, each with why it exists. Set them in
+//! postgresql.conf (`tally.*`); the worker re-reads them on SIGHUP.
+
+use std::ffi::CString;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// Database the background worker compacts; empty disables the worker. One database
+/// per cluster keeps the worker count fixed (Postgres needs it at start-up).
+pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"tally"));
+
+/// Milliseconds between compaction passes. Short enough that the hot table stays
+/// small (queries on it are row-at-a-time), long enough that each pass moves a batch.
+pub static COMPACTION_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
+
+/// A (site, day) with this many small segments is merged into one: each pass adds a
+/// segment per active site-day, and many small segments compress worse and scan slower.
+pub static MERGE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(8);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"tally.worker_database",
+        c"Database whose events the tally background worker compacts (empty: no worker).",
+        c"Needs a restart to change.",
+        &WORKER_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tally.compaction_interval_ms",
+        c"Milliseconds between compaction passes of the background worker.",
+        c"",
+        &COMPACTION_INTERVAL_MS,
+        100,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"tally.merge_threshold",
+        c"Small segments of one site and day that trigger a merge.",
+        c"",
+        &MERGE_THRESHOLD,
+        2,
+        10_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}

@@ -1,0 +1,42 @@
+//! Erasure of one visitor's events everywhere (a GDPR request): hot rows are deleted
+//! and every segment holding one of the visitor's rows is rewritten without them.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use super::compact::{decode, write_segments};
+
+/// Removes every event of `visitor_id` on `site_id`. Returns how many were removed.
+pub fn erase_visitor(client: &mut SpiClient, site_id: i32, visitor_id: i64) -> i64 {
+    let hot = client
+        .update("DELETE FROM tally.events_hot WHERE site_id = $1 AND visitor_id = $2", None, &[site_id.into(), visitor_id.into()])
+        .unwrap_or_else(|e| error!("erasing hot rows: {e}"));
+    let mut removed = hot.len() as i64;
+    let segments: Vec<(i64, i32, Vec<u8>)> = client
+        .select("SELECT segment_id, (day - DATE '1970-01-01')::int, data FROM tally.segments WHERE site_id = $1", None, &[site_id.into()])
+        .unwrap_or_else(|e| error!("reading segments: {e}"))
+        .map(|row| {
+            (
+                row.get(1).ok().flatten().unwrap_or_default(),
+                row.get(2).ok().flatten().unwrap_or_default(),
+                row.get(3).ok().flatten().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (segment_id, day, bytes) in segments {
+        let events = decode(segment_id, &bytes);
+        if !events.iter().any(|e| e.visitor_id == visitor_id) {
+            continue;
+        }
+        let before = events.len();
+        let kept: Vec<_> = events.into_iter().filter(|e| e.visitor_id != visitor_id).collect();
+        removed += (before - kept.len()) as i64;
+        client
+            .update("DELETE FROM tally.segments WHERE segment_id = $1", None, &[segment_id.into()])
+            .unwrap_or_else(|e| error!("erasing from segment {segment_id}: {e}"));
+        if !kept.is_empty() {
+            write_segments(client, site_id, i64::from(day), &kept);
+        }
+    }
+    removed
+}

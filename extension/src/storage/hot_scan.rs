@@ -1,0 +1,81 @@
+//! Reads a hot partition straight from its heap: each tuple is deformed once and its
+//! fields turned into an `Event`, with no SQL aggregation or intermediate arrays in
+//! between. This is compaction's hot loop, so it stays close to the storage layer.
+
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+use tally_core::event::Event;
+
+use super::arrays::{props_from_json, to_unix_us};
+
+/// Attributes of a hot partition: the 27 event columns and `gen`.
+const HOT_ATTRS: usize = 28;
+
+/// Calls `each` with every row of `table` (a `tally.events_hot_N` partition).
+///
+/// The caller holds a lock that excludes writers, so a fresh snapshot taken here sees
+/// every row the partition holds, and the TRUNCATE that follows removes nothing unseen.
+pub fn scan(table: &str, mut each: impl FnMut(Event)) {
+    // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction;
+    // the scan and snapshot are released before returning.
+    unsafe {
+        let rel = PgRelation::open_with_name(table).unwrap_or_else(|e| error!("opening {table}: {e}"));
+        let desc = rel.tuple_desc();
+        if desc.len() != HOT_ATTRS {
+            error!("{table} has {} columns, expected {HOT_ATTRS}: the extension's SQL and library differ", desc.len());
+        }
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let scan = pg_sys::table_beginscan(rel.as_ptr(), snapshot, 0, std::ptr::null_mut());
+        let mut values = [pg_sys::Datum::from(0usize); HOT_ATTRS];
+        let mut nulls = [false; HOT_ATTRS];
+        loop {
+            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tuple.is_null() {
+                break;
+            }
+            pg_sys::heap_deform_tuple(tuple, desc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
+            each(event_of(&values, &nulls));
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::UnregisterSnapshot(snapshot);
+    }
+}
+
+/// Builds the event of one deformed hot tuple (attributes in COLUMNS order).
+unsafe fn event_of(v: &[pg_sys::Datum; HOT_ATTRS], n: &[bool; HOT_ATTRS]) -> Event {
+    unsafe {
+        let text = |i: usize| String::from_datum(v[i], n[i]);
+        let int4 = |i: usize| i32::from_datum(v[i], n[i]);
+        let int8 = |i: usize| i64::from_datum(v[i], n[i]);
+        let props = JsonB::from_datum(v[26], n[26]).map(|JsonB(json)| props_from_json(json));
+        Event {
+            site_id: int4(0).unwrap_or_default(),
+            ts: TimestampWithTimeZone::from_datum(v[1], n[1]).map(to_unix_us).unwrap_or_default(),
+            name: text(2).unwrap_or_default(),
+            visitor_id: int8(3).unwrap_or_default(),
+            session_id: int8(4).unwrap_or_default(),
+            hostname: text(5).unwrap_or_default(),
+            pathname: text(6).unwrap_or_default(),
+            referrer: text(7),
+            referrer_source: text(8),
+            utm_source: text(9),
+            utm_medium: text(10),
+            utm_campaign: text(11),
+            utm_term: text(12),
+            utm_content: text(13),
+            country: text(14),
+            region: text(15),
+            city: text(16),
+            browser: text(17),
+            browser_version: text(18),
+            os: text(19),
+            os_version: text(20),
+            device: text(21),
+            screen_width: int4(22),
+            engagement_ms: int4(23),
+            revenue_micros: int8(24),
+            revenue_currency: text(25),
+            props: props.unwrap_or_default(),
+        }
+    }
+}

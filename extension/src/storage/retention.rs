@@ -1,0 +1,66 @@
+//! Per-site retention: events older than `tally.sites.retention` are dropped.
+//!
+//! Whole segments past the horizon are deleted; a segment straddling it is rewritten
+//! without the expired rows, so no expired event stays readable.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use super::arrays::to_unix_us;
+use super::compact::{decode, write_segments};
+
+/// Applies every site's retention. Returns the number of events removed.
+pub fn apply(client: &mut SpiClient) -> i64 {
+    let mut removed = 0i64;
+    let hot = client
+        .update(
+            "DELETE FROM tally.events_hot h USING tally.sites s \
+             WHERE h.site_id = s.site_id AND s.retention IS NOT NULL AND h.ts < now() - s.retention",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("retention of hot rows: {e}"));
+    removed += hot.len() as i64;
+    let whole = client
+        .update(
+            "DELETE FROM tally.segments g USING tally.sites s \
+             WHERE g.site_id = s.site_id AND s.retention IS NOT NULL AND g.max_ts < now() - s.retention \
+             RETURNING g.row_count",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("retention of segments: {e}"));
+    for row in whole {
+        removed += i64::from(row.get::<i32>(1).ok().flatten().unwrap_or_default());
+    }
+    let straddling: Vec<(i64, i32, i32, TimestampWithTimeZone, Vec<u8>)> = client
+        .update(
+            "DELETE FROM tally.segments g USING tally.sites s \
+             WHERE g.site_id = s.site_id AND s.retention IS NOT NULL AND g.min_ts < now() - s.retention \
+             RETURNING g.segment_id, g.site_id, (g.day - DATE '1970-01-01')::int, now() - s.retention, g.data",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("retention of segments: {e}"))
+        .map(|row| {
+            (
+                row.get(1).ok().flatten().unwrap_or_default(),
+                row.get(2).ok().flatten().unwrap_or_default(),
+                row.get(3).ok().flatten().unwrap_or_default(),
+                row.get(4).ok().flatten().unwrap_or_else(|| error!("retention horizon is NULL")),
+                row.get(5).ok().flatten().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (segment_id, site_id, day, horizon, bytes) in straddling {
+        let horizon = to_unix_us(horizon);
+        let events = decode(segment_id, &bytes);
+        let before = events.len();
+        let kept: Vec<_> = events.into_iter().filter(|e| e.ts >= horizon).collect();
+        removed += (before - kept.len()) as i64;
+        if !kept.is_empty() {
+            write_segments(client, site_id, i64::from(day), &kept);
+        }
+    }
+    removed
+}

@@ -1,0 +1,70 @@
+//! The background worker: compacts hot rows every `tally.compaction_interval_ms` in
+//! `tally.worker_database`. pg_cron's one-minute granularity is too coarse for a hot
+//! table taking 300k rows a second, hence a worker of our own.
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use crate::gucs;
+use crate::storage::compact;
+
+/// Registers the worker; called from `_PG_init` while shared libraries preload.
+pub fn register() {
+    let enabled = gucs::WORKER_DATABASE.get().is_some_and(|db| !db.as_bytes().is_empty());
+    if !enabled {
+        return;
+    }
+    BackgroundWorkerBuilder::new("tally compaction")
+        .set_type("tally compaction")
+        .set_library("tally")
+        .set_function("tally_worker_main")
+        .enable_spi_access()
+        // After an error (say the database does not exist yet), try again shortly.
+        .set_restart_time(Some(Duration::from_secs(10)))
+        .load();
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = gucs::WORKER_DATABASE.get().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    log!("tally compaction worker started on database {database}");
+    loop {
+        let interval = Duration::from_millis(gucs::COMPACTION_INTERVAL_MS.get().max(100) as u64);
+        if !BackgroundWorker::wait_latch(Some(interval)) {
+            break;
+        }
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        // A standby replays the primary's compaction from WAL; it has nothing to do.
+        if unsafe { pg_sys::RecoveryInProgress() } {
+            continue;
+        }
+        BackgroundWorker::transaction(|| {
+            Spi::connect_mut(|client| {
+                let installed = client
+                    .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
+                    .map(|rows| !rows.is_empty())
+                    .unwrap_or(false);
+                if !installed {
+                    return;
+                }
+                // A manual tally.compact() holds the lock: this pass has nothing to add.
+                let locked: bool = client
+                    .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[compact::STORAGE_LOCK.into()])
+                    .ok()
+                    .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
+                    .unwrap_or(false);
+                if locked {
+                    compact::compact(client, false);
+                }
+            })
+        });
+    }
+    log!("tally compaction worker stopped");
+}
