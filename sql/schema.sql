@@ -32,47 +32,9 @@ BEGIN
     RETURN id;
 END $$;
 
--- Hot rows: every event lands here first and is visible to queries at COMMIT.
--- Column order is tally_core::event::COLUMNS; the gateway writes it with binary COPY.
---
--- The table is a ring of partitions by `gen`, the time slot of the writing transaction
--- (tally.hot_generation()). Compaction drains a partition nobody writes any more and
--- TRUNCATEs it in the same transaction: no per-row DELETE, no dead tuples, no vacuum.
-CREATE TABLE tally.events_hot (
-    site_id          int NOT NULL,
-    ts               timestamptz NOT NULL,
-    name             text NOT NULL,
-    visitor_id       bigint NOT NULL,
-    session_id       bigint NOT NULL,
-    hostname         text NOT NULL,
-    pathname         text NOT NULL,
-    referrer         text,
-    referrer_source  text,
-    utm_source       text,
-    utm_medium       text,
-    utm_campaign     text,
-    utm_term         text,
-    utm_content      text,
-    country          text,
-    region           text,
-    city             text,
-    browser          text,
-    browser_version  text,
-    os               text,
-    os_version       text,
-    device           text,
-    screen_width     int,
-    engagement_ms    int,
-    -- Millionths of revenue_currency, so sums are exact integers.
-    revenue_micros   bigint,
-    revenue_currency text,
-    -- Custom properties: a JSON object of string keys to string values.
-    props            jsonb NOT NULL DEFAULT '{}',
-    gen              smallint NOT NULL
-) PARTITION BY LIST (gen);
-CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
-
--- One event as analysts see it: the columns of tally.events_hot without `gen`.
+-- One event: the columns of every row analysts read (tally.events) and, with `gen`, of
+-- the hot table. Column order is tally_core::event::COLUMNS; the gateway writes it with
+-- binary COPY.
 CREATE TYPE tally.event AS (
     site_id          int,
     ts               timestamptz,
@@ -104,6 +66,27 @@ CREATE TYPE tally.event AS (
     -- Custom properties: a JSON object of string keys to string values.
     props            jsonb
 );
+
+-- Hot rows: every event lands here first and is visible to queries at COMMIT.
+--
+-- The table is a ring of partitions by `gen`, the time slot of the writing transaction
+-- (tally.hot_generation()). Compaction drains a partition nobody writes any more and
+-- TRUNCATEs it in the same transaction: no per-row DELETE, no dead tuples, no vacuum.
+CREATE TABLE tally.events_hot (
+    LIKE tally.event,
+    gen smallint NOT NULL
+) PARTITION BY LIST (gen);
+ALTER TABLE tally.events_hot
+    ALTER COLUMN site_id SET NOT NULL,
+    ALTER COLUMN ts SET NOT NULL,
+    ALTER COLUMN name SET NOT NULL,
+    ALTER COLUMN visitor_id SET NOT NULL,
+    ALTER COLUMN session_id SET NOT NULL,
+    ALTER COLUMN hostname SET NOT NULL,
+    ALTER COLUMN pathname SET NOT NULL,
+    ALTER COLUMN props SET NOT NULL,
+    ALTER COLUMN props SET DEFAULT '{}';
+CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
 
 -- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
 -- a restored database starts new salts, which is the point of destroying old ones.

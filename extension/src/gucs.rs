@@ -17,6 +17,10 @@ pub static COMPACTION_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5_00
 /// segment per active site-day, and many small segments compress worse and scan slower.
 pub static MERGE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(8);
 
+/// Seconds between the worker's retention passes. Retention works in whole days, so
+/// there is no point in checking more often than a few times an hour.
+pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"tally.worker_database",
@@ -35,6 +39,16 @@ pub fn init() {
         3_600_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"tally.retention_interval_s",
+        c"Seconds between the background worker's retention passes.",
+        c"",
+        &RETENTION_INTERVAL_S,
+        10,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
         c"tally.merge_threshold",

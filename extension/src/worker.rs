@@ -1,14 +1,14 @@
-//! The background worker: compacts hot rows every `tally.compaction_interval_ms` in
-//! `tally.worker_database`. pg_cron's one-minute granularity is too coarse for a hot
+//! The background worker: compacts hot rows every `tally.compaction_interval_ms` and
+//! applies retention every `tally.retention_interval_s` in `tally.worker_database`. pg_cron's one-minute granularity is too coarse for a hot
 //! table taking 300k rows a second, hence a worker of our own.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use crate::gucs;
-use crate::storage::compact;
+use crate::storage::{compact, retention};
 
 /// Registers the worker; called from `_PG_init` while shared libraries preload.
 pub fn register() {
@@ -33,6 +33,7 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
     let database = gucs::WORKER_DATABASE.get().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     log!("tally compaction worker started on database {database}");
+    let mut last_retention: Option<Instant> = None;
     loop {
         let interval = Duration::from_millis(gucs::COMPACTION_INTERVAL_MS.get().max(100) as u64);
         if !BackgroundWorker::wait_latch(Some(interval)) {
@@ -45,14 +46,16 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         if unsafe { pg_sys::RecoveryInProgress() } {
             continue;
         }
-        BackgroundWorker::transaction(|| {
+        let retention_due = Duration::from_secs(gucs::RETENTION_INTERVAL_S.get().max(10) as u64);
+        let run_retention = last_retention.is_none_or(|t: Instant| t.elapsed() >= retention_due);
+        let retention_ran = BackgroundWorker::transaction(|| {
             Spi::connect_mut(|client| {
                 let installed = client
                     .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
                     .map(|rows| !rows.is_empty())
                     .unwrap_or(false);
                 if !installed {
-                    return;
+                    return false;
                 }
                 // A manual tally.compact() holds the lock: this pass has nothing to add.
                 let locked: bool = client
@@ -60,11 +63,19 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
                     .ok()
                     .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
                     .unwrap_or(false);
-                if locked {
-                    compact::compact(client, false);
+                if !locked {
+                    return false;
                 }
+                compact::compact(client, false);
+                if run_retention {
+                    retention::apply(client);
+                }
+                run_retention
             })
         });
+        if retention_ran {
+            last_retention = Some(Instant::now());
+        }
     }
     log!("tally compaction worker stopped");
 }

@@ -1,6 +1,6 @@
 //! Segments are ordinary WAL-logged rows: a streaming standby started here from a base
 //! backup answers every query the same as the primary, and the background worker
-//! compacts the worker database without being asked.
+//! compacts and applies retention in the worker database without being asked.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
 }
 
 #[tokio::test]
-async fn the_background_worker_compacts_the_worker_database() {
+async fn the_background_worker_compacts_and_applies_retention() {
     // The cluster's worker compacts database `tally` every tally.compaction_interval_ms.
     let admin = connect(&url_of("tally")).await;
     // The database outlives a test run when tests are re-run by hand: start it afresh.
@@ -92,4 +92,16 @@ async fn the_background_worker_compacts_the_worker_database() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(db.value::<i64>("SELECT sum(row_count)::int8 FROM tally.segments").await, 3_000);
+
+    // Retention runs in the same worker: a one-day retention removes these 2024 events.
+    db.query("ALTER SYSTEM SET tally.retention_interval_s = 10").await;
+    db.query("SELECT pg_reload_conf()").await;
+    db.query("UPDATE tally.sites SET retention = interval '1 day'").await;
+    let started = Instant::now();
+    while db.value::<i64>("SELECT count(*) FROM tally.events").await > 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not apply retention within a minute");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    db.query("ALTER SYSTEM RESET tally.retention_interval_s").await;
+    db.query("SELECT pg_reload_conf()").await;
 }
