@@ -32,10 +32,7 @@ fn bitpack_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("bitpack");
     group.throughput(Throughput::Elements(N as u64));
     for width in [1u32, 10, 20, 32] {
-        let values: Vec<u32> = noise(N, 1)
-            .iter()
-            .map(|v| (*v as u32) >> (32 - width))
-            .collect();
+        let values: Vec<u32> = noise(N, 1).iter().map(|v| (*v as u32) >> (32 - width)).collect();
         let bytes = bitpack::encode_u32(&values);
         group.bench_with_input(BenchmarkId::new("decode_u32", width), &bytes, |b, bytes| {
             b.iter(|| bitpack::decode_u32(black_box(bytes)).unwrap())
@@ -43,9 +40,7 @@ fn bitpack_benches(c: &mut Criterion) {
     }
     let wide: Vec<u64> = noise(N, 2).iter().map(|v| v >> 24).collect();
     let bytes = bitpack::encode(&wide);
-    group.bench_function("decode_u64/40", |b| {
-        b.iter(|| bitpack::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("decode_u64/40", |b| b.iter(|| bitpack::decode(black_box(&bytes)).unwrap()));
     group.finish();
 }
 
@@ -61,35 +56,19 @@ fn integer_benches(c: &mut Criterion) {
             t
         })
         .collect();
-    let small: Vec<i64> = noise(N, 4)
-        .iter()
-        .map(|v| 1000 + (v % 1000) as i64)
-        .collect();
-    let runs: Vec<i64> = noise(N / 4, 5)
-        .iter()
-        .flat_map(|v| std::iter::repeat_n((v % 300) as i64, 4))
-        .collect();
+    let small: Vec<i64> = noise(N, 4).iter().map(|v| 1000 + (v % 1000) as i64).collect();
+    let runs: Vec<i64> = noise(N / 4, 5).iter().flat_map(|v| std::iter::repeat_n((v % 300) as i64, 4)).collect();
 
     let bytes = frame::encode(&small);
-    group.bench_function("frame_decode", |b| {
-        b.iter(|| frame::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("frame_decode", |b| b.iter(|| frame::decode(black_box(&bytes)).unwrap()));
     let bytes = delta::encode(&ts);
-    group.bench_function("delta_decode", |b| {
-        b.iter(|| delta::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("delta_decode", |b| b.iter(|| delta::decode(black_box(&bytes)).unwrap()));
     let bytes = delta::encode_dod(&ts);
-    group.bench_function("delta_of_delta_decode", |b| {
-        b.iter(|| delta::decode_dod(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("delta_of_delta_decode", |b| b.iter(|| delta::decode_dod(black_box(&bytes)).unwrap()));
     let bytes = rle::encode(&runs);
-    group.bench_function("rle_decode", |b| {
-        b.iter(|| rle::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("rle_decode", |b| b.iter(|| rle::decode(black_box(&bytes)).unwrap()));
     let bytes = ints::encode(&small);
-    group.bench_function("ints_adaptive_decode", |b| {
-        b.iter(|| ints::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("ints_adaptive_decode", |b| b.iter(|| ints::decode(black_box(&bytes)).unwrap()));
     group.finish();
 }
 
@@ -106,43 +85,25 @@ fn string_benches(c: &mut Criterion) {
         })
         .collect();
     let bytes = dict::encode(&DictColumn::from_values(&rows));
-    group.bench_function("dict_decode", |b| {
-        b.iter(|| dict::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("dict_decode", |b| b.iter(|| dict::decode(black_box(&bytes)).unwrap()));
 
     let tagged = vec![("plan".to_owned(), "pro".to_owned())];
-    let prop_rows: Vec<&[(String, String)]> = noise(N, 7)
-        .iter()
-        .map(|v| {
-            if v % 10 == 0 {
-                tagged.as_slice()
-            } else {
-                &[][..]
-            }
-        })
-        .collect();
+    let prop_rows: Vec<&[(String, String)]> = noise(N, 7).iter().map(|v| if v % 10 == 0 { tagged.as_slice() } else { &[][..] }).collect();
     let bytes = props::encode(&PropsColumn::from_rows(&prop_rows));
-    group.bench_function("props_decode", |b| {
-        b.iter(|| props::decode(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("props_decode", |b| b.iter(|| props::decode(black_box(&bytes)).unwrap()));
     group.finish();
 
     let mut group = c.benchmark_group("block");
     let text: Vec<u8> = pages.join("\n").into_bytes().repeat(64);
     group.throughput(Throughput::Bytes(text.len() as u64));
     let bytes = block::compress(&text);
-    group.bench_function("zstd_decompress_bytes", |b| {
-        b.iter(|| block::decompress(black_box(&bytes)).unwrap())
-    });
+    group.bench_function("zstd_decompress_bytes", |b| b.iter(|| block::decompress(black_box(&bytes)).unwrap()));
     group.finish();
 }
 
 fn config() -> Criterion {
     // Short runs: the shared 2-core machine, and decode times are stable.
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+    Criterion::default().sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2))
 }
 
 criterion_group! {

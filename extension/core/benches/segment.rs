@@ -1,7 +1,8 @@
-//! Segment decode speed on realistic data, in events per second on one core.
+//! Segment decode and build speed on realistic data, in events per second on one core.
 //!
 //! `cargo bench --bench segment --features datagen`
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -12,31 +13,47 @@ use tally_core::segment::{build, SegmentReader};
 
 fn segment_benches(c: &mut Criterion) {
     // One day of the biggest site in a 300K-event month: a typical large segment.
-    let events: Vec<Event> = DataGen::new(Config {
-        events: 300_000,
-        ..Config::default()
-    })
-    .filter(|e| e.site_id == 1)
-    .take_while(|e| e.ts < Config::default().start_ts + 86_400_000_000)
-    .collect();
+    let events: Vec<Event> = DataGen::new(Config { events: 300_000, ..Config::default() })
+        .filter(|e| e.site_id == 1)
+        .take_while(|e| e.ts < Config::default().start_ts + 86_400_000_000)
+        .collect();
     let segment = build(&events).unwrap();
     let mut group = c.benchmark_group("segment");
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function("open", |b| {
-        b.iter(|| SegmentReader::open(black_box(&segment.bytes)).unwrap())
-    });
+    group.bench_function("open", |b| b.iter(|| SegmentReader::open(black_box(&segment.bytes)).unwrap()));
     let reader = SegmentReader::open(&segment.bytes).unwrap();
-    group.bench_function("decode_ts_pathname", |b| {
-        b.iter(|| reader.columns(black_box(&["ts", "pathname"])).unwrap())
-    });
-    group.bench_function("decode_all_columns", |b| {
-        b.iter(|| reader.columns(black_box(COLUMNS)).unwrap())
-    });
-    group.bench_function("materialize_events", |b| {
-        b.iter(|| reader.events().unwrap())
-    });
+    group.bench_function("decode_ts_pathname", |b| b.iter(|| reader.columns(black_box(&["ts", "pathname"])).unwrap()));
+    group.bench_function("decode_all_columns", |b| b.iter(|| reader.columns(black_box(COLUMNS)).unwrap()));
+    group.bench_function("materialize_events", |b| b.iter(|| reader.events().unwrap()));
     group.bench_function("build", |b| b.iter(|| build(black_box(&events)).unwrap()));
     group.finish();
+
+    // Compaction's workload: every site × UTC-day segment of the first week of the
+    // default 1M-event month (20 sites, Zipf sizes: ~40 to ~12K rows a segment).
+    let slices = day_slices(7);
+    let total: usize = slices.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("segment_build");
+    group.throughput(Throughput::Elements(total as u64));
+    group.bench_function("site_day_week", |b| {
+        b.iter(|| {
+            for slice in &slices {
+                black_box(build(black_box(slice)).unwrap());
+            }
+        })
+    });
+    group.finish();
+}
+
+/// The events of the default config's first `days` days, one `Vec` per site × day.
+fn day_slices(days: i64) -> Vec<Vec<Event>> {
+    const DAY_US: i64 = 86_400_000_000;
+    let config = Config::default();
+    let mut slices: BTreeMap<(i64, i32), Vec<Event>> = BTreeMap::new();
+    for event in DataGen::new(config).take_while(|e| e.ts < config.start_ts + days * DAY_US) {
+        let day = (event.ts - config.start_ts).div_euclid(DAY_US);
+        slices.entry((day, event.site_id)).or_default().push(event);
+    }
+    slices.into_values().collect()
 }
 
 criterion_group! {

@@ -75,11 +75,7 @@ impl Tally {
         println!("| column | bytes/event | share |");
         println!("|---|---:|---:|");
         for (column, bytes) in columns {
-            println!(
-                "| {column} | {:.3} | {:.1}% |",
-                per_event(*bytes),
-                100.0 * *bytes as f64 / self.bytes.max(1) as f64
-            );
+            println!("| {column} | {:.3} | {:.1}% |", per_event(*bytes), 100.0 * *bytes as f64 / self.bytes.max(1) as f64);
         }
     }
 }
@@ -95,12 +91,7 @@ struct Slicer {
 
 impl Slicer {
     fn new(width_us: i64) -> Self {
-        Self {
-            width_us,
-            current: i64::MIN,
-            open: BTreeMap::new(),
-            tally: Tally::default(),
-        }
+        Self { width_us, current: i64::MIN, open: BTreeMap::new(), tally: Tally::default() }
     }
 
     fn push(&mut self, event: &Event) {
@@ -109,10 +100,7 @@ impl Slicer {
             self.flush();
             self.current = slice;
         }
-        self.open
-            .entry(event.site_id)
-            .or_default()
-            .push(event.clone());
+        self.open.entry(event.site_id).or_default().push(event.clone());
     }
 
     fn flush(&mut self) {
@@ -123,11 +111,7 @@ impl Slicer {
 }
 
 fn main() {
-    let arg = |i: usize, default: u64| {
-        std::env::args()
-            .nth(i)
-            .map_or(default, |a| a.parse().expect("numeric argument"))
-    };
+    let arg = |i: usize, default: u64| std::env::args().nth(i).map_or(default, |a| a.parse().expect("numeric argument"));
     let defaults = Config::default();
     let config = Config {
         events: arg(1, defaults.events),
@@ -135,10 +119,7 @@ fn main() {
         days: arg(3, defaults.days.into()) as u32,
         ..defaults
     };
-    println!(
-        "# Segment size: {} events, {} sites, {} days, seed {}",
-        config.events, config.sites, config.days, config.seed
-    );
+    println!("# Segment size: {} events, {} sites, {} days, seed {}", config.events, config.sites, config.days, config.seed);
     let started = Instant::now();
     let mut hourly = Slicer::new(HOUR_US);
     let mut daily = Slicer::new(DAY_US);

@@ -40,13 +40,7 @@ pub struct Config {
 impl Default for Config {
     /// A month of 1M events over 20 sites from 2024-01-01 (a Monday).
     fn default() -> Self {
-        Self {
-            seed: 42,
-            sites: 20,
-            days: 30,
-            events: 1_000_000,
-            start_ts: 1_704_067_200_000_000,
-        }
+        Self { seed: 42, sites: 20, days: 30, events: 1_000_000, start_ts: 1_704_067_200_000_000 }
     }
 }
 
@@ -75,14 +69,8 @@ impl DataGen {
         let total_weight: f64 = site_weights.iter().sum();
         let total_minutes = i64::from(config.days.max(1)) * 24 * 60;
         let sessions = config.events as f64 / mean_events_per_session(config.seed);
-        let sites = site_weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Site::new(i as i32 + 1, w / total_weight, sessions, &mut rng))
-            .collect();
-        let activity_sum: f64 = (0..total_minutes)
-            .map(|m| activity(config.start_ts + m * MINUTE_US))
-            .sum();
+        let sites = site_weights.iter().enumerate().map(|(i, w)| Site::new(i as i32 + 1, w / total_weight, sessions, &mut rng)).collect();
+        let activity_sum: f64 = (0..total_minutes).map(|m| activity(config.start_ts + m * MINUTE_US)).sum();
         Self {
             config,
             rng,
@@ -111,11 +99,7 @@ impl DataGen {
             let events = self.sites[site].session(&mut self.rng, self.config.seed, start);
             for event in events {
                 self.seq += 1;
-                self.pending.push(Reverse(Pending {
-                    ts: event.ts,
-                    seq: self.seq,
-                    event,
-                }));
+                self.pending.push(Reverse(Pending { ts: event.ts, seq: self.seq, event }));
             }
         }
         let end = minute_start + MINUTE_US;
@@ -137,10 +121,7 @@ impl Iterator for DataGen {
         }
         while self.ready.is_empty() {
             self.advance_minute();
-            if self.minute > self.total_minutes * 4
-                && self.pending.is_empty()
-                && self.ready.is_empty()
-            {
+            if self.minute > self.total_minutes * 4 && self.pending.is_empty() && self.ready.is_empty() {
                 // Only reachable with a zero rate (events > 0 but no activity); stop
                 // rather than spin.
                 return None;
@@ -193,9 +174,7 @@ fn mean_events_per_session(seed: u64) -> f64 {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut site = Site::new(1, 1.0, 4000.0, &mut rng);
     let sample = 4000;
-    let events: usize = (0..sample)
-        .map(|_| site.session(&mut rng, seed, 0).len())
-        .sum();
+    let events: usize = (0..sample).map(|_| site.session(&mut rng, seed, 0).len()).sum();
     events as f64 / f64::from(sample)
 }
 
@@ -222,10 +201,7 @@ impl Site {
         let page_count = (15.0 + sessions.sqrt() * 2.0).min(4000.0) as usize;
         let mut pages: Vec<String> = CORE_PAGES.iter().map(|p| (*p).to_owned()).collect();
         while pages.len() < page_count {
-            let (a, b) = (
-                WORDS[rng.random_range(0..WORDS.len())],
-                WORDS[rng.random_range(0..WORDS.len())],
-            );
+            let (a, b) = (WORDS[rng.random_range(0..WORDS.len())], WORDS[rng.random_range(0..WORDS.len())]);
             let page = match rng.random_range(0..3) {
                 0 => format!("/docs/{a}/{b}"),
                 _ => format!("/blog/{a}-{b}-{}", pages.len()),
@@ -240,9 +216,7 @@ impl Site {
             // Three sessions per person on average over the period.
             people: (sessions / 3.0).max(1.0) as u64,
             tags_login: id % 4 == 0,
-            threads: (0..5)
-                .map(|_| rng.random_range(10_000_000..99_999_999))
-                .collect(),
+            threads: (0..5).map(|_| rng.random_range(10_000_000..99_999_999)).collect(),
         }
     }
 
@@ -278,11 +252,7 @@ impl Site {
                 ts += (lognormal(rng, 40.0, 1.0) * 1e6).min(25.0 * 60e6) as i64;
                 page = self.page_pick.sample(rng);
             }
-            let mut pageview = Event {
-                ts,
-                pathname: self.pages[page].clone(),
-                ..base.clone()
-            };
+            let mut pageview = Event { ts, pathname: self.pages[page].clone(), ..base.clone() };
             if self.tags_login {
                 pageview.props = vec![("logged_in".into(), logged_in.to_string())];
             }
@@ -308,7 +278,10 @@ impl Site {
     /// Fills referrer, source and UTM tags for a new session.
     fn traffic_source(&self, rng: &mut StdRng, event: &mut Event) {
         let (source, url) = REFERRERS[Zipf::small(rng, REFERRERS.len(), 1.3)];
-        event.referrer_source = Some(source.to_owned());
+        // The gateway stores NULL for direct visits (no referrer, no UTM source); a UTM
+        // source below still overrides. No random draw depends on this, so the rest of
+        // the stream is unchanged.
+        event.referrer_source = (source != "Direct").then(|| source.to_owned());
         event.referrer = url.map(|u| {
             let thread = self.threads[Zipf::small(rng, self.threads.len(), 1.0)];
             match source {
@@ -318,9 +291,7 @@ impl Site {
             }
         });
         if rng.random_bool(0.08) {
-            let pick = |rng: &mut StdRng, list: &[&str], s: f64| {
-                list[Zipf::small(rng, list.len(), s)].to_owned()
-            };
+            let pick = |rng: &mut StdRng, list: &[&str], s: f64| list[Zipf::small(rng, list.len(), s)].to_owned();
             event.utm_source = Some(pick(rng, UTM_SOURCES, 1.0));
             event.utm_medium = Some(pick(rng, UTM_MEDIUMS, 1.0));
             event.utm_campaign = Some(pick(rng, UTM_CAMPAIGNS, 1.2));
@@ -339,33 +310,15 @@ fn custom_event(rng: &mut StdRng, pageview: &Event) -> Option<Event> {
     let roll = rng.random::<f64>();
     let pick = |rng: &mut StdRng, list: &[&str]| list[Zipf::small(rng, list.len(), 1.0)].to_owned();
     let (name, props) = match roll {
-        r if r < 0.02 => (
-            "Signup",
-            vec![
-                ("plan".into(), pick(rng, PLANS)),
-                ("method".into(), pick(rng, SIGNUP_METHODS)),
-            ],
-        ),
+        r if r < 0.02 => ("Signup", vec![("plan".into(), pick(rng, PLANS)), ("method".into(), pick(rng, SIGNUP_METHODS))]),
         r if r < 0.03 => ("Purchase", vec![("plan".into(), pick(rng, PLANS))]),
-        r if r < 0.06 => (
-            "Outbound Link: Click",
-            vec![(
-                "url".into(),
-                format!("https://github.com/tally/repo{}", Zipf::small(rng, 40, 1.0)),
-            )],
-        ),
-        r if r < 0.07 => (
-            "404",
-            vec![("path".into(), format!("{}/old", pageview.pathname))],
-        ),
+        r if r < 0.06 => {
+            ("Outbound Link: Click", vec![("url".into(), format!("https://github.com/tally/repo{}", Zipf::small(rng, 40, 1.0)))])
+        }
+        r if r < 0.07 => ("404", vec![("path".into(), format!("{}/old", pageview.pathname))]),
         _ => return None,
     };
-    let mut event = Event {
-        ts: pageview.ts + rng.random_range(1_000_000..30_000_000),
-        name: name.into(),
-        props,
-        ..pageview.clone()
-    };
+    let mut event = Event { ts: pageview.ts + rng.random_range(1_000_000..30_000_000), name: name.into(), props, ..pageview.clone() };
     if name == "Purchase" {
         // Prices like 49.99: whole cents, log-normal around 40 units.
         let cents = lognormal(rng, 4000.0, 0.8).max(99.0) as i64;
@@ -393,20 +346,12 @@ impl Person {
     fn new(seed: u64, site: i32, person: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(mix(&[seed, site as u64, person, 0xbeef]));
         let (country, region, city) = if rng.random_bool(0.08) {
-            (
-                LONG_TAIL_COUNTRIES[rng.random_range(0..LONG_TAIL_COUNTRIES.len())],
-                None,
-                None,
-            )
+            (LONG_TAIL_COUNTRIES[rng.random_range(0..LONG_TAIL_COUNTRIES.len())], None, None)
         } else {
             let weights: Vec<f64> = COUNTRIES.iter().map(|c| c.1).collect();
             let (code, _, regions) = COUNTRIES[Discrete::new(&weights).sample(&mut rng)];
             let (region, cities) = regions[Zipf::small(&mut rng, regions.len(), 1.0)];
-            (
-                code,
-                Some(region),
-                Some(cities[Zipf::small(&mut rng, cities.len(), 1.0)]),
-            )
+            (code, Some(region), Some(cities[Zipf::small(&mut rng, cities.len(), 1.0)]))
         };
         let os_weights: Vec<f64> = OSES.iter().map(|o| o.1).collect();
         let (os, _, os_versions, devices) = OSES[Discrete::new(&os_weights).sample(&mut rng)];
@@ -418,10 +363,7 @@ impl Person {
                 BROWSERS[Discrete::new(&weights).sample(&mut rng)]
             }
         };
-        let widths = SCREEN_WIDTHS
-            .iter()
-            .find(|(d, _)| *d == device)
-            .map_or(&[][..], |(_, w)| w);
+        let widths = SCREEN_WIDTHS.iter().find(|(d, _)| *d == device).map_or(&[][..], |(_, w)| w);
         Self {
             country,
             region,
@@ -432,8 +374,7 @@ impl Person {
             os_version: os_versions[Zipf::small(&mut rng, os_versions.len(), 1.5)],
             device,
             // A few trackers report no viewport (blocked script features).
-            screen_width: (!widths.is_empty() && rng.random_bool(0.97))
-                .then(|| widths[Zipf::small(&mut rng, widths.len(), 1.0)]),
+            screen_width: (!widths.is_empty() && rng.random_bool(0.97)).then(|| widths[Zipf::small(&mut rng, widths.len(), 1.0)]),
         }
     }
 
@@ -489,9 +430,7 @@ impl Discrete {
     fn sample(&self, rng: &mut StdRng) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(0.0);
         let x = rng.random::<f64>() * total;
-        self.cumulative
-            .partition_point(|&c| c <= x)
-            .min(self.cumulative.len().saturating_sub(1))
+        self.cumulative.partition_point(|&c| c <= x).min(self.cumulative.len().saturating_sub(1))
     }
 }
 
@@ -500,9 +439,7 @@ struct Zipf(Discrete);
 
 impl Zipf {
     fn new(n: usize, s: f64) -> Self {
-        Zipf(Discrete::new(
-            &(0..n).map(|i| zipf_weight(i, s)).collect::<Vec<_>>(),
-        ))
+        Zipf(Discrete::new(&(0..n).map(|i| zipf_weight(i, s)).collect::<Vec<_>>()))
     }
 
     fn sample(&self, rng: &mut StdRng) -> usize {
@@ -522,9 +459,7 @@ fn poisson(rng: &mut StdRng, lambda: f64) -> u64 {
         return 0;
     }
     if lambda > 30.0 {
-        return (lambda + lambda.sqrt() * standard_normal(rng))
-            .round()
-            .max(0.0) as u64;
+        return (lambda + lambda.sqrt() * standard_normal(rng)).round().max(0.0) as u64;
     }
     let limit = (-lambda).exp();
     let mut product = rng.random::<f64>();
@@ -553,13 +488,7 @@ mod tests {
     use super::*;
 
     fn small() -> Config {
-        Config {
-            seed: 7,
-            sites: 5,
-            days: 3,
-            events: 20_000,
-            ..Config::default()
-        }
+        Config { seed: 7, sites: 5, days: 3, events: 20_000, ..Config::default() }
     }
 
     #[test]
@@ -568,9 +497,7 @@ mod tests {
         assert_eq!(events.len(), 20_000);
         assert!(events.windows(2).all(|w| w[0].ts <= w[1].ts));
         assert_eq!(events, DataGen::new(small()).collect::<Vec<_>>());
-        let other: Vec<Event> = DataGen::new(Config { seed: 8, ..small() })
-            .take(100)
-            .collect();
+        let other: Vec<Event> = DataGen::new(Config { seed: 8, ..small() }).take(100).collect();
         assert_ne!(events[..100], other[..]);
     }
 
@@ -581,14 +508,10 @@ mod tests {
         let end = config.start_ts + i64::from(config.days) * DAY_US;
         let last = events.last().map_or(0, |e| e.ts);
         // Calibration is statistical: the last event lands near the end of the range.
-        assert!(
-            last > end - 12 * HOUR_US && last < end + 12 * HOUR_US,
-            "{last} vs {end}"
-        );
+        assert!(last > end - 12 * HOUR_US && last < end + 12 * HOUR_US, "{last} vs {end}");
         let per_site = |id| events.iter().filter(|e| e.site_id == id).count();
         assert!(per_site(1) > per_site(5) * 3);
-        let sessions: std::collections::HashSet<i64> =
-            events.iter().map(|e| e.session_id).collect();
+        let sessions: std::collections::HashSet<i64> = events.iter().map(|e| e.session_id).collect();
         let per_session = events.len() as f64 / sessions.len() as f64;
         assert!((2.0..8.0).contains(&per_session), "{per_session}");
         assert!(events.iter().any(|e| e.revenue_micros.is_some()));

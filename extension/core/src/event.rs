@@ -23,7 +23,8 @@ pub struct Event {
     pub pathname: String,
     /// Full referrer URL as the browser sent it.
     pub referrer: Option<String>,
-    /// Referrer grouped into a source (`Google`, `Twitter`, a UTM source, `Direct`).
+    /// Referrer grouped into a source (`Google`, `Twitter`, a UTM source); NULL for a
+    /// direct visit (no referrer and no UTM source).
     pub referrer_source: Option<String>,
     pub utm_source: Option<String>,
     pub utm_medium: Option<String>,

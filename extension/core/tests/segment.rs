@@ -6,13 +6,7 @@ use tally_core::segment::{build, Column, SegmentError, SegmentReader};
 
 /// Strings that exercise the dictionary: empty, shared, unicode and arbitrary.
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just(String::new()),
-        Just("/".to_owned()),
-        Just("Zürich 東京 🚀".to_owned()),
-        "[a-c]{1,3}",
-        any::<String>(),
-    ]
+    prop_oneof![Just(String::new()), Just("/".to_owned()), Just("Zürich 東京 🚀".to_owned()), "[a-c]{1,3}", any::<String>(),]
 }
 
 fn opt_text() -> impl Strategy<Value = Option<String>> {
@@ -25,51 +19,17 @@ fn id() -> impl Strategy<Value = i64> {
 }
 
 fn opt_i32() -> impl Strategy<Value = Option<i32>> {
-    prop_oneof![
-        Just(None),
-        Just(Some(i32::MIN)),
-        Just(Some(i32::MAX)),
-        any::<i32>().prop_map(Some)
-    ]
+    prop_oneof![Just(None), Just(Some(i32::MIN)), Just(Some(i32::MAX)), any::<i32>().prop_map(Some)]
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    let keys = (
-        any::<i32>(),
-        any::<i64>(),
-        text(),
-        id(),
-        id(),
-        text(),
-        text(),
-    );
-    let traffic = (
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-    );
-    let client = (
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
-    );
+    let keys = (any::<i32>(), any::<i64>(), text(), id(), id(), text(), text());
+    let traffic = (opt_text(), opt_text(), opt_text(), opt_text(), opt_text(), opt_text(), opt_text());
+    let client = (opt_text(), opt_text(), opt_text(), opt_text(), opt_text(), opt_text(), opt_text(), opt_text());
     let numbers = (
         opt_i32(),
         opt_i32(),
-        prop_oneof![
-            Just(None),
-            Just(Some(i64::MIN)),
-            any::<i64>().prop_map(Some)
-        ],
+        prop_oneof![Just(None), Just(Some(i64::MIN)), any::<i64>().prop_map(Some)],
         opt_text(),
         proptest::collection::vec((text(), text()), 0..3),
     );
@@ -117,11 +77,7 @@ fn visits() -> impl Strategy<Value = Vec<Event>> {
         visits
             .into_iter()
             .flat_map(|(visit, len)| {
-                (0..len).map(move |i| Event {
-                    ts: visit.ts.wrapping_add(i as i64 * 1_000_000),
-                    pathname: format!("/{i}"),
-                    ..visit.clone()
-                })
+                (0..len).map(move |i| Event { ts: visit.ts.wrapping_add(i as i64 * 1_000_000), pathname: format!("/{i}"), ..visit.clone() })
             })
             .collect()
     })
@@ -181,13 +137,7 @@ fn zero_and_one_row_segments() {
 #[test]
 fn every_truncation_is_an_error() {
     let events: Vec<Event> = (0..50)
-        .map(|i| Event {
-            ts: i,
-            visitor_id: i / 7,
-            session_id: i / 3,
-            pathname: format!("/p{}", i % 5),
-            ..Event::default()
-        })
+        .map(|i| Event { ts: i, visitor_id: i / 7, session_id: i / 3, pathname: format!("/p{}", i % 5), ..Event::default() })
         .collect();
     let bytes = build(&events).unwrap().bytes;
     for cut in 0..bytes.len() {
@@ -198,50 +148,24 @@ fn every_truncation_is_an_error() {
 #[test]
 fn only_requested_columns_are_decoded_and_typed() {
     let events = vec![
-        Event {
-            ts: 5,
-            pathname: "/b".into(),
-            screen_width: Some(1280),
-            ..Event::default()
-        },
-        Event {
-            ts: 9,
-            visitor_id: 1,
-            pathname: "/a".into(),
-            ..Event::default()
-        },
+        Event { ts: 5, pathname: "/b".into(), screen_width: Some(1280), ..Event::default() },
+        Event { ts: 9, visitor_id: 1, pathname: "/a".into(), ..Event::default() },
     ];
     let segment = build(&events).unwrap();
-    assert_eq!(
-        (segment.zone.ts_min, segment.zone.ts_max, segment.zone.rows),
-        (5, 9, 2)
-    );
+    assert_eq!((segment.zone.ts_min, segment.zone.ts_max, segment.zone.rows), (5, 9, 2));
     let reader = SegmentReader::open(&segment.bytes).unwrap();
     let columns = reader.columns(&["pathname", "screen_width"]).unwrap();
-    let Column::Str(paths) = &columns[0] else {
-        panic!("pathname is a string column")
-    };
+    let Column::Str(paths) = &columns[0] else { panic!("pathname is a string column") };
     assert_eq!(paths.dict, ["/a", "/b"]);
     assert_eq!(paths.codes, [2, 1]);
-    let Column::Int(widths) = &columns[1] else {
-        panic!("screen_width is an integer column")
-    };
+    let Column::Int(widths) = &columns[1] else { panic!("screen_width is an integer column") };
     assert_eq!((widths.get(0), widths.get(1)), (Some(1280), None));
-    assert_eq!(
-        reader.column("nope"),
-        Err(SegmentError::UnknownColumn("nope".into()))
-    );
+    assert_eq!(reader.column("nope"), Err(SegmentError::UnknownColumn("nope".into())));
     assert_eq!(reader.column_sizes().len(), COLUMNS.len() + 1);
 }
 
 #[test]
 fn foreign_bytes_are_not_a_segment() {
-    assert_eq!(
-        SegmentReader::open(b"hello world").unwrap_err(),
-        SegmentError::BadMagic
-    );
-    assert_eq!(
-        SegmentReader::open(&[]).unwrap_err(),
-        SegmentError::BadMagic
-    );
+    assert_eq!(SegmentReader::open(b"hello world").unwrap_err(), SegmentError::BadMagic);
+    assert_eq!(SegmentReader::open(&[]).unwrap_err(), SegmentError::BadMagic);
 }

@@ -89,14 +89,40 @@ pub fn unpack_u32(cur: &mut Cursor<'_>, n: usize, width: u8) -> Result<Vec<u32>,
 }
 
 /// Packs `values`, each of which must fit in `width` (≤ 64) bits.
+///
+/// Each plane is narrowed a block at a time into a stack buffer, so no intermediate
+/// `Vec<u32>` is built.
 pub fn pack_u64_into(values: &[u64], width: u8, out: &mut Vec<u8>) {
     debug_assert!(width <= 64);
-    let low: Vec<u32> = values.iter().map(|&v| v as u32).collect();
-    pack_u32_into(&low, width.min(32), out);
+    pack_plane(values, 0, width.min(32), out);
     if width > 32 {
-        let high: Vec<u32> = values.iter().map(|&v| (v >> 32) as u32).collect();
-        pack_u32_into(&high, width - 32, out);
+        pack_plane(values, 32, width - 32, out);
     }
+}
+
+/// Packs bits `shift..shift + 32` of every value as [`pack_u32_into`] would.
+fn pack_plane(values: &[u64], shift: u32, width: u8, out: &mut Vec<u8>) {
+    if width == 0 {
+        return;
+    }
+    let packer = BitPacker4x::new();
+    let block_bytes = BLOCK_LEN * usize::from(width) / 8;
+    let mut buffer = [0u32; BLOCK_LEN];
+    let blocks = values.chunks_exact(BLOCK_LEN);
+    let tail = blocks.remainder();
+    out.reserve(packed_len(values.len(), width));
+    for block in blocks {
+        for (slot, &v) in buffer.iter_mut().zip(block) {
+            *slot = (v >> shift) as u32;
+        }
+        let start = out.len();
+        out.resize(start + block_bytes, 0);
+        packer.compress(&buffer, &mut out[start..], width);
+    }
+    for (slot, &v) in buffer.iter_mut().zip(tail) {
+        *slot = (v >> shift) as u32;
+    }
+    pack_scalar(&buffer[..tail.len()], width, out);
 }
 
 /// Unpacks `n` values of `width` bits written by [`pack_u64_into`]. Planes are
@@ -128,12 +154,7 @@ pub fn unpack_u64(cur: &mut Cursor<'_>, n: usize, width: u8) -> Result<Vec<u64>,
 
 /// Unpacks `n` values of `width` (≤ 32) bits from exactly [`packed_len`] bytes,
 /// handing them to `f` one block (at most [`BLOCK_LEN`] values) at a time.
-fn for_each_block(
-    bytes: &[u8],
-    n: usize,
-    width: u8,
-    mut f: impl FnMut(&[u32]),
-) -> Result<(), DecodeError> {
+fn for_each_block(bytes: &[u8], n: usize, width: u8, mut f: impl FnMut(&[u32])) -> Result<(), DecodeError> {
     let mut buffer = [0u32; BLOCK_LEN];
     let full = n / BLOCK_LEN;
     let tail = n % BLOCK_LEN;
@@ -203,11 +224,7 @@ pub fn decode_u32(bytes: &[u8]) -> Result<Vec<u32>, DecodeError> {
 
 fn check_count(n: usize) -> Result<(), DecodeError> {
     if n > MAX_VALUES {
-        return Err(DecodeError::TooLarge {
-            what: "value count",
-            value: n as u64,
-            limit: MAX_VALUES as u64,
-        });
+        return Err(DecodeError::TooLarge { what: "value count", value: n as u64, limit: MAX_VALUES as u64 });
     }
     Ok(())
 }
@@ -239,9 +256,7 @@ fn unpack_scalar(bytes: &[u8], out: &mut [u32], width: u8) -> Result<(), DecodeE
     let mut pending = 0u32;
     for slot in out {
         while pending < u32::from(width) {
-            let byte = input
-                .next()
-                .ok_or(DecodeError::Truncated("bit-packed tail"))?;
+            let byte = input.next().ok_or(DecodeError::Truncated("bit-packed tail"))?;
             acc |= u64::from(*byte) << pending;
             pending += 8;
         }
@@ -262,11 +277,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn masked(values: Vec<u64>, width: u8) -> Vec<u64> {
-        let mask = if width == 64 {
-            u64::MAX
-        } else {
-            (1u64 << width) - 1
-        };
+        let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
         values.into_iter().map(|v| v & mask).collect()
     }
 

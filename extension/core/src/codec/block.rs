@@ -3,13 +3,18 @@
 //! codecs cannot see (shared URL prefixes in a dictionary, skewed byte-aligned codes).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+
+use zstd::bulk::{Compressor, Decompressor};
 
 use super::{put_varint, Cursor, DecodeError};
 
-/// zstd level for compaction output. Compaction runs in the background and segments
-/// are written once and read many times, so a mid level buys ratio at a CPU cost
-/// nobody waits on; decompression speed does not depend on the level.
-const ZSTD_LEVEL: i32 = 9;
+/// zstd level for compaction output. Compaction must keep up with ingest on one core,
+/// and the blocks zstd sees are small, byte-aligned integer planes and front-coded
+/// dictionaries where a higher level finds almost nothing more (measured on datagen
+/// site × day segments; see BENCH_NOTES.md): level 9 cost 3–4x the CPU of the whole
+/// build for a fraction of a percent. Decompression speed does not depend on the level.
+const ZSTD_LEVEL: i32 = 3;
 
 /// Largest decompressed/compressed ratio a decoder accepts, and so the encoder keeps
 /// raw anything that compresses better. It bounds what a forged length makes the
@@ -23,14 +28,27 @@ const RATIO_SLACK: usize = 4096;
 const MODE_RAW: u8 = 0;
 const MODE_ZSTD: u8 = 1;
 
+/// A compression context and output buffer per thread: creating a zstd context (and
+/// sizing its tables) per block cost more than compressing the small blocks themselves.
+struct Scratch {
+    compressor: Compressor<'static>,
+    frame: Vec<u8>,
+}
+
+thread_local! {
+    static COMPRESS: RefCell<Option<Scratch>> = const { RefCell::new(None) };
+    static DECOMPRESS: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// Writes `[0][varint len][bytes]` or `[1][varint raw len][varint zstd len][frame]`.
 pub fn compress_into(raw: &[u8], out: &mut Vec<u8>) {
-    if let Some(compressed) = zstd_if_smaller(raw) {
+    let stored = with_zstd_if_smaller(raw, |compressed| {
         out.push(MODE_ZSTD);
         put_varint(out, raw.len() as u64);
         put_varint(out, compressed.len() as u64);
-        out.extend_from_slice(&compressed);
-    } else {
+        out.extend_from_slice(compressed);
+    });
+    if !stored {
         out.push(MODE_RAW);
         put_varint(out, raw.len() as u64);
         out.extend_from_slice(raw);
@@ -50,14 +68,9 @@ pub fn decompress_from<'a>(cur: &mut Cursor<'a>) -> Result<Cow<'a, [u8]>, Decode
             let frame = cur.take(len, "zstd block")?;
             let limit = ratio_limit(frame.len());
             if raw_len > limit {
-                return Err(DecodeError::TooLarge {
-                    what: "decompressed length",
-                    value: raw_len as u64,
-                    limit: limit as u64,
-                });
+                return Err(DecodeError::TooLarge { what: "decompressed length", value: raw_len as u64, limit: limit as u64 });
             }
-            let raw = zstd::bulk::decompress(frame, raw_len)
-                .map_err(|e| DecodeError::Zstd(e.to_string()))?;
+            let raw = decompress_frame(frame, raw_len)?;
             if raw.len() != raw_len {
                 return Err(DecodeError::Invalid("decompressed length"));
             }
@@ -81,17 +94,51 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
 }
 
 fn ratio_limit(compressed_len: usize) -> usize {
-    compressed_len
-        .saturating_mul(MAX_RATIO)
-        .saturating_add(RATIO_SLACK)
+    compressed_len.saturating_mul(MAX_RATIO).saturating_add(RATIO_SLACK)
 }
 
-fn zstd_if_smaller(raw: &[u8]) -> Option<Vec<u8>> {
-    let compressed = zstd::bulk::compress(raw, ZSTD_LEVEL).ok()?;
-    // A varint of the compressed length is the extra header field zstd mode carries.
-    let header = 10;
-    (compressed.len() + header < raw.len() && raw.len() <= ratio_limit(compressed.len()))
-        .then_some(compressed)
+/// Compresses `raw` with the thread's context and hands the frame to `store` if it is
+/// worth keeping; returns whether it was.
+fn with_zstd_if_smaller(raw: &[u8], store: impl FnOnce(&[u8])) -> bool {
+    COMPRESS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let Ok(compressor) = Compressor::new(ZSTD_LEVEL) else {
+                return false;
+            };
+            *slot = Some(Scratch { compressor, frame: Vec::new() });
+        }
+        let Some(Scratch { compressor, frame }) = slot.as_mut() else {
+            return false;
+        };
+        frame.clear();
+        frame.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        if compressor.compress_to_buffer(raw, frame).is_err() {
+            return false;
+        }
+        // A varint of the compressed length is the extra header field zstd mode carries.
+        let header = 10;
+        let keep = frame.len() + header < raw.len() && raw.len() <= ratio_limit(frame.len());
+        if keep {
+            store(frame);
+        }
+        keep
+    })
+}
+
+/// Decompresses one frame of `raw_len` bytes with the thread's context.
+fn decompress_frame(frame: &[u8], raw_len: usize) -> Result<Vec<u8>, DecodeError> {
+    let zstd_error = |e: std::io::Error| DecodeError::Zstd(e.to_string());
+    DECOMPRESS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Decompressor::new().map_err(zstd_error)?);
+        }
+        match slot.as_mut() {
+            Some(decompressor) => decompressor.decompress(frame, raw_len).map_err(zstd_error),
+            None => Err(DecodeError::Invalid("zstd context")),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -128,9 +175,6 @@ mod tests {
         put_varint(&mut bytes, zeros.len() as u64);
         put_varint(&mut bytes, frame.len() as u64);
         bytes.extend_from_slice(&frame);
-        assert!(matches!(
-            decompress(&bytes),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(decompress(&bytes), Err(DecodeError::TooLarge { .. })));
     }
 }

@@ -95,11 +95,7 @@ impl<'a> Cursor<'a> {
     pub fn count(&mut self, limit: usize, what: &'static str) -> Result<usize, DecodeError> {
         let value = self.varint(what)?;
         if value > limit as u64 {
-            return Err(DecodeError::TooLarge {
-                what,
-                value,
-                limit: limit as u64,
-            });
+            return Err(DecodeError::TooLarge { what, value, limit: limit as u64 });
         }
         Ok(value as usize)
     }

@@ -12,10 +12,7 @@ pub fn encode_into(values: &[i64], byte_aligned: bool, out: &mut Vec<u8>) {
         return;
     };
     put_varint(out, zigzag(first));
-    let deltas: Vec<u64> = values
-        .windows(2)
-        .map(|w| zigzag(w[1].wrapping_sub(w[0])))
-        .collect();
+    let deltas: Vec<u64> = values.windows(2).map(|w| zigzag(w[1].wrapping_sub(w[0]))).collect();
     pack(&deltas, byte_aligned, out);
 }
 
@@ -50,10 +47,7 @@ pub fn encode_dod_into(values: &[i64], byte_aligned: bool, out: &mut Vec<u8>) {
         return;
     };
     put_varint(out, zigzag(first_delta));
-    let dods: Vec<u64> = deltas
-        .windows(2)
-        .map(|w| zigzag(w[1].wrapping_sub(w[0])))
-        .collect();
+    let dods: Vec<u64> = deltas.windows(2).map(|w| zigzag(w[1].wrapping_sub(w[0]))).collect();
     pack(&dods, byte_aligned, out);
 }
 
@@ -145,9 +139,7 @@ mod tests {
 
     #[test]
     fn steady_timestamps_cost_almost_nothing() {
-        let ts: Vec<i64> = (0..10_000)
-            .map(|i| 1_700_000_000_000_000 + i * 1_000_000)
-            .collect();
+        let ts: Vec<i64> = (0..10_000).map(|i| 1_700_000_000_000_000 + i * 1_000_000).collect();
         assert!(encode_dod(&ts).len() < 20, "{}", encode_dod(&ts).len());
         // Plain deltas are all 1e6: 21 bits each, still far below the 8 bytes raw.
         assert!(encode(&ts).len() < 10_000 * 21 / 8 + 20);

@@ -3,7 +3,8 @@
 //! touch the strings only to print results; sorted order means a range of strings is
 //! a range of codes.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{block, ints, put_varint, Cursor, DecodeError, MAX_VALUES};
 
@@ -20,18 +21,11 @@ pub struct DictColumn {
 impl DictColumn {
     /// Builds the sorted dictionary and the codes of `values`.
     pub fn from_values(values: &[Option<&str>]) -> Self {
-        let distinct: BTreeSet<&str> = values.iter().copied().flatten().collect();
-        let dict: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
-        let codes = values
-            .iter()
-            .map(|v| match *v {
-                None => NULL_CODE,
-                Some(s) => dict
-                    .binary_search_by(|d| d.as_str().cmp(s))
-                    .map_or(NULL_CODE, |i| i as u32 + 1),
-            })
-            .collect();
-        Self { dict, codes }
+        let mut builder = DictBuilder::with_capacity(values.len());
+        for &value in values {
+            builder.push(value);
+        }
+        builder.finish()
     }
 
     pub fn len(&self) -> usize {
@@ -55,10 +49,142 @@ impl DictColumn {
 
     /// The code of `value`, so a filter `col = 'x'` becomes an integer compare.
     pub fn code_of(&self, value: &str) -> Option<u32> {
-        self.dict
-            .binary_search_by(|d| d.as_str().cmp(value))
-            .ok()
-            .map(|i| i as u32 + 1)
+        self.dict.binary_search_by(|d| d.as_str().cmp(value)).ok().map(|i| i as u32 + 1)
+    }
+}
+
+/// String equality without a libc `memcmp` call for the short strings (codes, names,
+/// paths) that make up most columns: the call overhead dominated building segments.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.as_ptr() == b.as_ptr() {
+        return true;
+    }
+    let mut x = a.chunks_exact(8);
+    let mut y = b.chunks_exact(8);
+    for (p, q) in (&mut x).zip(&mut y) {
+        if word(p) != word(q) {
+            return false;
+        }
+    }
+    word(x.remainder()) == word(y.remainder())
+}
+
+/// Up to 8 bytes as a zero-padded integer (slice `==` would call `memcmp`).
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+}
+
+/// A dictionary key hashed with [`FxHasher`] and compared with [`same`].
+#[derive(Clone, Copy)]
+struct Key<'a>(&'a str);
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        same(self.0, other.0)
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+    }
+}
+
+/// FxHash (rustc's hasher): a multiply and rotate per 8 bytes. Dictionary keys come
+/// from one segment's own rows, so HashDoS resistance buys nothing here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        self.add(word(rest) ^ (rest.len() as u64) << 59);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds a [`DictColumn`] one value at a time, so a caller can code many columns in
+/// one pass over its rows.
+///
+/// One hash lookup per value (none when it repeats the previous one, as sorted segment
+/// columns mostly do) assigns codes in order of first appearance; [`DictBuilder::finish`]
+/// sorts the distinct values once and remaps the codes, instead of comparing strings
+/// O(log d) times per row.
+pub struct DictBuilder<'a> {
+    first_seen: Vec<&'a str>,
+    index: HashMap<Key<'a>, u32, BuildHasherDefault<FxHasher>>,
+    codes: Vec<u32>,
+    previous: Option<(&'a str, u32)>,
+}
+
+impl<'a> DictBuilder<'a> {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self { first_seen: Vec::new(), index: HashMap::default(), codes: Vec::with_capacity(rows), previous: None }
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: Option<&'a str>) {
+        let code = match value {
+            None => NULL_CODE,
+            Some(s) => match self.previous {
+                Some((p, code)) if same(p, s) => code,
+                _ => {
+                    let first_seen = &mut self.first_seen;
+                    let code = *self.index.entry(Key(s)).or_insert_with(|| {
+                        first_seen.push(s);
+                        first_seen.len() as u32
+                    });
+                    self.previous = Some((s, code));
+                    code
+                }
+            },
+        };
+        self.codes.push(code);
+    }
+
+    pub fn finish(self) -> DictColumn {
+        let Self { first_seen, mut codes, .. } = self;
+        let mut order: Vec<u32> = (0..first_seen.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| first_seen[a as usize].cmp(first_seen[b as usize]));
+        // remap[first-seen code] = sorted code; slot 0 keeps NULL_CODE.
+        let mut remap = vec![NULL_CODE; first_seen.len() + 1];
+        for (rank, &seen) in order.iter().enumerate() {
+            remap[seen as usize + 1] = rank as u32 + 1;
+        }
+        for code in &mut codes {
+            *code = remap[*code as usize];
+        }
+        let dict = order.iter().map(|&seen| first_seen[seen as usize].to_owned()).collect();
+        DictColumn { dict, codes }
     }
 }
 
@@ -77,11 +203,7 @@ pub fn encode_into(column: &DictColumn, out: &mut Vec<u8>) {
     let mut shared = Vec::with_capacity(column.dict.len());
     let mut previous: &[u8] = &[];
     for s in &column.dict {
-        let common = previous
-            .iter()
-            .zip(s.as_bytes())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let common = previous.iter().zip(s.as_bytes()).take_while(|(a, b)| a == b).count();
         shared.push(common);
         previous = s.as_bytes();
     }
@@ -118,32 +240,21 @@ fn decode_dictionary(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
     let mut cur = Cursor::new(bytes);
     // Every string has at least two one-byte varints, which bounds the count by the input.
     let count = cur.count(cur.remaining().min(MAX_VALUES), "dictionary size")?;
-    let mut varints = |what| -> Result<Vec<usize>, DecodeError> {
-        (0..count)
-            .map(|_| cur.count(MAX_DICTIONARY_BYTES, what))
-            .collect()
-    };
+    let mut varints = |what| -> Result<Vec<usize>, DecodeError> { (0..count).map(|_| cur.count(MAX_DICTIONARY_BYTES, what)).collect() };
     let shared = varints("shared prefix length")?;
     let suffixes = varints("suffix length")?;
     let mut dict = Vec::with_capacity(count);
     let mut previous: Vec<u8> = Vec::new();
     let mut total = 0usize;
     for (common, len) in shared.into_iter().zip(suffixes) {
-        let prefix = previous
-            .get(..common)
-            .ok_or(DecodeError::Invalid("shared prefix length"))?;
+        let prefix = previous.get(..common).ok_or(DecodeError::Invalid("shared prefix length"))?;
         total = total.saturating_add(common + len);
         if total > MAX_DICTIONARY_BYTES {
-            return Err(DecodeError::TooLarge {
-                what: "dictionary bytes",
-                value: total as u64,
-                limit: MAX_DICTIONARY_BYTES as u64,
-            });
+            return Err(DecodeError::TooLarge { what: "dictionary bytes", value: total as u64, limit: MAX_DICTIONARY_BYTES as u64 });
         }
         let mut value = prefix.to_vec();
         value.extend_from_slice(cur.take(len, "dictionary suffix")?);
-        let s =
-            String::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?;
+        let s = String::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?;
         previous = s.as_bytes().to_vec();
         dict.push(s);
     }
@@ -170,12 +281,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn strings() -> impl Strategy<Value = Vec<Option<String>>> {
-        let value = prop_oneof![
-            Just(None),
-            Just(Some(String::new())),
-            "[a-c]{0,3}".prop_map(Some),
-            any::<String>().prop_map(Some),
-        ];
+        let value = prop_oneof![Just(None), Just(Some(String::new())), "[a-c]{0,3}".prop_map(Some), any::<String>().prop_map(Some),];
         proptest::collection::vec(value, 0..200)
     }
 
@@ -206,16 +312,10 @@ mod tests {
 
     #[test]
     fn front_coding_shares_prefixes() {
-        let paths: Vec<String> = (0..100)
-            .map(|i| format!("/blog/some-long-post-title-{i}"))
-            .collect();
+        let paths: Vec<String> = (0..100).map(|i| format!("/blog/some-long-post-title-{i}")).collect();
         let values: Vec<Option<&str>> = paths.iter().map(|p| Some(p.as_str())).collect();
         let bytes = encode(&DictColumn::from_values(&values));
-        assert!(
-            bytes.len() < paths.iter().map(String::len).sum::<usize>() / 4,
-            "{}",
-            bytes.len()
-        );
+        assert!(bytes.len() < paths.iter().map(String::len).sum::<usize>() / 4, "{}", bytes.len());
     }
 
     #[test]
@@ -223,10 +323,7 @@ mod tests {
         let mut bytes = Vec::new();
         block::compress_into(&[1, 3, 1, b'x'], &mut bytes);
         ints::encode_into(&[1], &mut bytes);
-        assert_eq!(
-            decode(&bytes),
-            Err(DecodeError::Invalid("shared prefix length"))
-        );
+        assert_eq!(decode(&bytes), Err(DecodeError::Invalid("shared prefix length")));
     }
 
     #[test]

@@ -12,11 +12,7 @@ pub enum DecodeError {
     Invalid(&'static str),
     /// A declared count or size exceeds what a sane encoder produces.
     #[error("{what} of {value} exceeds the limit of {limit}")]
-    TooLarge {
-        what: &'static str,
-        value: u64,
-        limit: u64,
-    },
+    TooLarge { what: &'static str, value: u64, limit: u64 },
     /// A standalone encoding had bytes left over after its last field.
     #[error("{0} trailing bytes after the encoded value")]
     TrailingBytes(usize),

@@ -7,10 +7,7 @@ use super::{bitpack, put_varint, zigzag, Cursor, DecodeError, MAX_VALUES};
 /// Writes `[varint n][zigzag varint base][u8 width][packed offsets]`.
 pub fn encode_into(values: &[i64], byte_aligned: bool, out: &mut Vec<u8>) {
     let base = values.iter().copied().min().unwrap_or(0);
-    let offsets: Vec<u64> = values
-        .iter()
-        .map(|&v| v.wrapping_sub(base) as u64)
-        .collect();
+    let offsets: Vec<u64> = values.iter().map(|&v| v.wrapping_sub(base) as u64).collect();
     let width = bitpack::width_for(&offsets, byte_aligned);
     put_varint(out, values.len() as u64);
     put_varint(out, zigzag(base));
@@ -23,10 +20,7 @@ pub fn decode_from(cur: &mut Cursor<'_>) -> Result<Vec<i64>, DecodeError> {
     let base = cur.varint_i64("frame base")?;
     let width = cur.u8("bit width")?;
     let offsets = bitpack::unpack_u64(cur, n, width)?;
-    Ok(offsets
-        .into_iter()
-        .map(|o| base.wrapping_add(o as i64))
-        .collect())
+    Ok(offsets.into_iter().map(|o| base.wrapping_add(o as i64)).collect())
 }
 
 pub fn encode(values: &[i64]) -> Vec<u8> {
@@ -65,9 +59,6 @@ mod tests {
     fn narrow_ranges_pack_narrow() {
         let values: Vec<i64> = (0..1024).map(|i| 1_000_000 + i % 100).collect();
         assert!(encode(&values).len() <= 6 + 1024 * 7 / 8);
-        assert_eq!(
-            decode(&encode(&[i64::MIN, i64::MAX, 0])).unwrap(),
-            [i64::MIN, i64::MAX, 0]
-        );
+        assert_eq!(decode(&encode(&[i64::MIN, i64::MAX, 0])).unwrap(), [i64::MIN, i64::MAX, 0]);
     }
 }

@@ -26,15 +26,8 @@ impl PropsColumn {
         let pairs: Vec<&(String, String)> = rows.iter().copied().flatten().collect();
         let keys: Vec<Option<&str>> = pairs.iter().map(|(k, _)| Some(k.as_str())).collect();
         let values: Vec<Option<&str>> = pairs.iter().map(|(_, v)| Some(v.as_str())).collect();
-        let (keys, values) = (
-            DictColumn::from_values(&keys),
-            DictColumn::from_values(&values),
-        );
-        Self {
-            offsets,
-            keys,
-            values,
-        }
+        let (keys, values) = (DictColumn::from_values(&keys), DictColumn::from_values(&values));
+        Self { offsets, keys, values }
     }
 
     /// Number of rows.
@@ -56,11 +49,7 @@ impl PropsColumn {
 
 /// Writes `[integer block(pair count per row)][dict(keys)][dict(values)]`.
 pub fn encode_into(column: &PropsColumn, out: &mut Vec<u8>) {
-    let counts: Vec<i64> = column
-        .offsets
-        .windows(2)
-        .map(|w| i64::from(w[1] - w[0]))
-        .collect();
+    let counts: Vec<i64> = column.offsets.windows(2).map(|w| i64::from(w[1] - w[0])).collect();
     ints::encode_into(&counts, out);
     dict::encode_into(&column.keys, out);
     dict::encode_into(&column.values, out);
@@ -75,11 +64,7 @@ pub fn decode_from(cur: &mut Cursor<'_>) -> Result<PropsColumn, DecodeError> {
         let count = u64::try_from(count).map_err(|_| DecodeError::Invalid("property count"))?;
         total += count;
         if total > MAX_VALUES as u64 {
-            return Err(DecodeError::TooLarge {
-                what: "property pairs",
-                value: total,
-                limit: MAX_VALUES as u64,
-            });
+            return Err(DecodeError::TooLarge { what: "property pairs", value: total, limit: MAX_VALUES as u64 });
         }
         offsets.push(total as u32);
     }
@@ -92,11 +77,7 @@ pub fn decode_from(cur: &mut Cursor<'_>) -> Result<PropsColumn, DecodeError> {
     if keys.codes.contains(&NULL_CODE) || values.codes.contains(&NULL_CODE) {
         return Err(DecodeError::Invalid("null property"));
     }
-    Ok(PropsColumn {
-        offsets,
-        keys,
-        values,
-    })
+    Ok(PropsColumn { offsets, keys, values })
 }
 
 pub fn encode(column: &PropsColumn) -> Vec<u8> {

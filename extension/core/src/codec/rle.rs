@@ -38,11 +38,7 @@ pub fn expand<T: Clone>(values: &[T], lengths: &[u32]) -> Result<Vec<T>, DecodeE
 pub fn total_len(lengths: &[u32]) -> Result<usize, DecodeError> {
     let total: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
     if total > MAX_VALUES as u64 {
-        return Err(DecodeError::TooLarge {
-            what: "run total",
-            value: total,
-            limit: MAX_VALUES as u64,
-        });
+        return Err(DecodeError::TooLarge { what: "run total", value: total, limit: MAX_VALUES as u64 });
     }
     Ok(total as usize)
 }
@@ -118,10 +114,7 @@ mod tests {
 
     #[test]
     fn oversized_totals_are_refused() {
-        assert!(matches!(
-            expand(&[1u8, 2], &[u32::MAX, u32::MAX]),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(expand(&[1u8, 2], &[u32::MAX, u32::MAX]), Err(DecodeError::TooLarge { .. })));
         assert!(expand(&[1u8], &[1, 2]).is_err());
     }
 }

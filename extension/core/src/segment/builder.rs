@@ -5,7 +5,7 @@ use crate::event::{Event, COLUMNS};
 
 use super::column::encode_block;
 use super::runs::Runs;
-use super::schema::extract;
+use super::schema::{extract, string_columns, Values};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
 
 /// An encoded segment and the zone map the catalog stores beside it.
@@ -20,19 +20,20 @@ pub struct Segment {
 /// [`super::SegmentReader::events`] returns them in.
 pub fn build(events: &[Event]) -> Result<Segment, SegmentError> {
     if events.len() > MAX_ROWS {
-        return Err(SegmentError::TooManyRows {
-            rows: events.len(),
-            limit: MAX_ROWS,
-        });
+        return Err(SegmentError::TooManyRows { rows: events.len(), limit: MAX_ROWS });
     }
-    let mut rows: Vec<&Event> = events.iter().collect();
-    rows.sort_by_key(|e| (e.visitor_id, e.session_id, e.ts));
+    // Sort precomputed keys (the input index last, so the unstable sort keeps ties in
+    // input order like a stable sort) instead of chasing event pointers per compare.
+    let mut keys: Vec<(i64, i64, i64, u32)> =
+        events.iter().enumerate().map(|(i, e)| (e.visitor_id, e.session_id, e.ts, i as u32)).collect();
+    keys.sort_unstable();
+    let order: Vec<u32> = keys.iter().map(|k| k.3).collect();
     let zone = ZoneMap {
-        rows: rows.len(),
+        rows: events.len(),
         ts_min: events.iter().map(|e| e.ts).min().unwrap_or(0),
         ts_max: events.iter().map(|e| e.ts).max().unwrap_or(0),
     };
-    let runs = Runs::from_sorted(&rows);
+    let runs = Runs::from_sorted_keys(keys.iter().map(|k| (k.0, k.1)));
 
     let mut bytes = Vec::with_capacity(events.len() * 16);
     bytes.extend_from_slice(&MAGIC);
@@ -42,17 +43,26 @@ pub fn build(events: &[Event]) -> Result<Segment, SegmentError> {
     put_varint(&mut bytes, zigzag(zone.ts_max));
     runs.encode_into(&mut bytes);
 
-    let blocks: Vec<Vec<u8>> = (0..COLUMNS.len())
-        .map(|column| encode_block(&extract(column, &rows), &runs))
-        .collect();
-    put_varint(&mut bytes, blocks.len() as u64);
-    for (column, block) in blocks.iter().enumerate() {
+    // All blocks go into one buffer; the directory needs their lengths first.
+    let mut blocks = Vec::with_capacity(events.len() * 16);
+    let mut ends = Vec::with_capacity(COLUMNS.len());
+    let mut strings = string_columns(events, &order);
+    for (column, dict) in strings.iter_mut().enumerate() {
+        let values = match dict.take() {
+            Some(dict) => Values::Str(dict),
+            None => extract(column, events, &order),
+        };
+        encode_block(values, &runs, &mut blocks);
+        ends.push(blocks.len());
+    }
+    put_varint(&mut bytes, ends.len() as u64);
+    let mut start = 0;
+    for (column, &end) in ends.iter().enumerate() {
         put_varint(&mut bytes, column as u64);
-        put_varint(&mut bytes, block.len() as u64);
+        put_varint(&mut bytes, (end - start) as u64);
+        start = end;
     }
-    for block in &blocks {
-        bytes.extend_from_slice(block);
-    }
+    bytes.extend_from_slice(&blocks);
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     Ok(Segment { bytes, zone })

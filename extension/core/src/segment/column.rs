@@ -43,10 +43,7 @@ pub struct IntColumn {
 impl IntColumn {
     /// The value of `row`, `None` for NULL or a row past the end.
     pub fn get(&self, row: usize) -> Option<i64> {
-        let valid = self
-            .validity
-            .as_ref()
-            .is_none_or(|v| v.get(row) == Some(&true));
+        let valid = self.validity.as_ref().is_none_or(|v| v.get(row) == Some(&true));
         self.values.get(row).copied().filter(|_| valid)
     }
 }
@@ -57,33 +54,41 @@ const ALL_NULL: u8 = 1;
 const SOME_NULLS: u8 = 2;
 
 /// Encodes one column block: `[u8 level][payload]`, at the coarsest level the values
-/// allow.
-pub(crate) fn encode_block(values: &Values<'_>, runs: &Runs) -> Vec<u8> {
-    let level = match values {
-        Values::Int(v) => runs.level_of(v),
-        Values::NullableInt(v) => runs.level_of(v),
-        Values::Str(v) => runs.level_of(v),
-        Values::Props(_) => Level::Row,
-    };
-    let mut out = vec![level as u8];
+/// allow. String columns are dictionary-coded first, so finding their level compares
+/// `u32` codes rather than strings (the dictionary is the same at every level, since
+/// a value constant within units appears in the first row of one).
+pub(crate) fn encode_block(values: Values<'_>, runs: &Runs, out: &mut Vec<u8>) {
     match values {
-        Values::Int(v) => ints::encode_into(&runs.at_level(level, v), &mut out),
-        Values::NullableInt(v) => encode_nullable(&runs.at_level(level, v), &mut out),
-        Values::Str(v) => {
-            dict::encode_into(&DictColumn::from_values(&runs.at_level(level, v)), &mut out)
+        Values::Int(v) => {
+            let level = runs.level_of(&v);
+            out.push(level as u8);
+            match level {
+                Level::Row => ints::encode_into(&v, out),
+                _ => ints::encode_into(&runs.at_level(level, &v), out),
+            }
         }
-        Values::Props(rows) => props::encode_into(&PropsColumn::from_rows(rows), &mut out),
+        Values::NullableInt(v) => {
+            let level = runs.level_of(&v);
+            out.push(level as u8);
+            encode_nullable(&runs.at_level(level, &v), out);
+        }
+        Values::Str(mut column) => {
+            let level = runs.level_of(&column.codes);
+            out.push(level as u8);
+            if level != Level::Row {
+                column.codes = runs.at_level(level, &column.codes);
+            }
+            dict::encode_into(&column, out);
+        }
+        Values::Props(rows) => {
+            out.push(Level::Row as u8);
+            props::encode_into(&PropsColumn::from_rows(&rows), out);
+        }
     }
-    out
 }
 
 /// Decodes a column block of `kind` into one value per row.
-pub(crate) fn decode_block(
-    kind: Kind,
-    bytes: &[u8],
-    runs: &Runs,
-    rows: usize,
-) -> Result<Column, DecodeError> {
+pub(crate) fn decode_block(kind: Kind, bytes: &[u8], runs: &Runs, rows: usize) -> Result<Column, DecodeError> {
     let mut cur = Cursor::new(bytes);
     let level = Level::from_byte(cur.u8("column level")?)?;
     let units = runs.units(level, rows);
@@ -91,17 +96,11 @@ pub(crate) fn decode_block(
         Kind::Int => {
             let values = ints::decode_from(&mut cur)?;
             check_len(values.len(), units)?;
-            Column::Int(IntColumn {
-                values: runs.expand(level, values)?,
-                validity: None,
-            })
+            Column::Int(IntColumn { values: runs.expand(level, values)?, validity: None })
         }
         Kind::NullableInt => {
             let IntColumn { values, validity } = decode_nullable(&mut cur, units)?;
-            Column::Int(IntColumn {
-                values: runs.expand(level, values)?,
-                validity: validity.map(|v| runs.expand(level, v)).transpose()?,
-            })
+            Column::Int(IntColumn { values: runs.expand(level, values)?, validity: validity.map(|v| runs.expand(level, v)).transpose()? })
         }
         Kind::Str => {
             let mut column = dict::decode_from(&mut cur)?;
@@ -142,15 +141,9 @@ fn decode_nullable(cur: &mut Cursor<'_>, units: usize) -> Result<IntColumn, Deco
         NO_NULLS => {
             let values = ints::decode_from(cur)?;
             check_len(values.len(), units)?;
-            Ok(IntColumn {
-                values,
-                validity: None,
-            })
+            Ok(IntColumn { values, validity: None })
         }
-        ALL_NULL => Ok(IntColumn {
-            values: vec![0; units],
-            validity: Some(vec![false; units]),
-        }),
+        ALL_NULL => Ok(IntColumn { values: vec![0; units], validity: Some(vec![false; units]) }),
         SOME_NULLS => {
             let validity = ints::decode_from(cur)?
                 .into_iter()
@@ -165,19 +158,14 @@ fn decode_nullable(cur: &mut Cursor<'_>, units: usize) -> Result<IntColumn, Deco
             let mut values = Vec::with_capacity(units);
             for &valid in &validity {
                 values.push(match valid {
-                    true => present
-                        .next()
-                        .ok_or(DecodeError::Invalid("present value count"))?,
+                    true => present.next().ok_or(DecodeError::Invalid("present value count"))?,
                     false => 0,
                 });
             }
             if present.next().is_some() {
                 return Err(DecodeError::Invalid("present value count"));
             }
-            Ok(IntColumn {
-                values,
-                validity: Some(validity),
-            })
+            Ok(IntColumn { values, validity: Some(validity) })
         }
         _ => Err(DecodeError::Invalid("null mode")),
     }

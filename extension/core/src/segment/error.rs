@@ -17,10 +17,7 @@ pub enum SegmentError {
     #[error("column {0} is not stored in this segment")]
     MissingColumn(&'static str),
     #[error("column {column}: {reason}")]
-    BadColumn {
-        column: &'static str,
-        reason: &'static str,
-    },
+    BadColumn { column: &'static str, reason: &'static str },
     #[error("{rows} rows exceed the segment limit of {limit}")]
     TooManyRows { rows: usize, limit: usize },
 }

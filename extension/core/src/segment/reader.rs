@@ -64,16 +64,7 @@ impl<'a> SegmentReader<'a> {
             }
         }
         cur.finish()?;
-        Ok(Self {
-            zone: ZoneMap {
-                rows,
-                ts_min,
-                ts_max,
-            },
-            runs,
-            header_len,
-            blocks,
-        })
+        Ok(Self { zone: ZoneMap { rows, ts_min, ts_max }, runs, header_len, blocks })
     }
 
     pub fn zone(&self) -> ZoneMap {
@@ -118,11 +109,6 @@ impl<'a> SegmentReader<'a> {
     fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
         let name = COLUMNS[column];
         let block = self.blocks[column].ok_or(SegmentError::MissingColumn(name))?;
-        Ok(decode_block(
-            kind(column),
-            block,
-            &self.runs,
-            self.zone.rows,
-        )?)
+        Ok(decode_block(kind(column), block, &self.runs, self.zone.rows)?)
     }
 }

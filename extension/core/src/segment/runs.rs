@@ -3,6 +3,7 @@
 //! stored once per unit at that [`Level`] and expanded with these run lengths.
 
 use crate::codec::{ints, rle, Cursor, DecodeError};
+#[cfg(test)]
 use crate::event::Event;
 
 /// The granularity a column block stores values at.
@@ -36,21 +37,35 @@ pub(crate) struct Runs {
 
 impl Runs {
     /// The structure of rows already sorted by (visitor_id, session_id, ts).
+    #[cfg(test)]
     pub(crate) fn from_sorted(rows: &[&Event]) -> Self {
-        let (sessions, session_rows) = rle::runs(
-            &rows
-                .iter()
-                .map(|e| (e.visitor_id, e.session_id))
-                .collect::<Vec<_>>(),
-        );
-        let (_, visitor_sessions) =
-            rle::runs(&sessions.iter().map(|(v, _)| *v).collect::<Vec<_>>());
-        let (_, visitor_rows) = rle::runs(&rows.iter().map(|e| e.visitor_id).collect::<Vec<_>>());
-        Self {
-            session_rows,
-            visitor_sessions,
-            visitor_rows,
+        Self::from_sorted_keys(rows.iter().map(|e| (e.visitor_id, e.session_id)))
+    }
+
+    /// The structure of rows given their (visitor_id, session_id) in sorted order.
+    pub(crate) fn from_sorted_keys(keys: impl IntoIterator<Item = (i64, i64)>) -> Self {
+        let mut runs = Self::default();
+        let mut previous: Option<(i64, i64)> = None;
+        for (visitor, session) in keys {
+            match previous {
+                Some((v, s)) if v == visitor && s == session => {
+                    *runs.session_rows.last_mut().expect("a session is open") += 1;
+                    *runs.visitor_rows.last_mut().expect("a visitor is open") += 1;
+                }
+                Some((v, _)) if v == visitor => {
+                    runs.session_rows.push(1);
+                    *runs.visitor_sessions.last_mut().expect("a visitor is open") += 1;
+                    *runs.visitor_rows.last_mut().expect("a visitor is open") += 1;
+                }
+                _ => {
+                    runs.session_rows.push(1);
+                    runs.visitor_sessions.push(1);
+                    runs.visitor_rows.push(1);
+                }
+            }
+            previous = Some((visitor, session));
         }
+        runs
     }
 
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
@@ -65,12 +80,7 @@ impl Runs {
         let lengths = |cur: &mut Cursor<'_>| -> Result<Vec<u32>, DecodeError> {
             ints::decode_from(cur)?
                 .into_iter()
-                .map(|n| {
-                    u32::try_from(n)
-                        .ok()
-                        .and_then(|n| n.checked_add(1))
-                        .ok_or(DecodeError::Invalid("run length"))
-                })
+                .map(|n| u32::try_from(n).ok().and_then(|n| n.checked_add(1)).ok_or(DecodeError::Invalid("run length")))
                 .collect()
         };
         let session_rows = lengths(cur)?;
@@ -87,11 +97,7 @@ impl Runs {
             // Totals were checked above, so the sum stays within MAX_VALUES.
             visitor_rows.push(sessions.by_ref().take(n as usize).sum());
         }
-        Ok(Self {
-            session_rows,
-            visitor_sessions,
-            visitor_rows,
-        })
+        Ok(Self { session_rows, visitor_sessions, visitor_rows })
     }
 
     /// Rows per unit at `level`; `None` at row level, where each row is its own unit.
@@ -105,10 +111,7 @@ impl Runs {
 
     /// The coarsest level at which `values` (one per row) are constant within units.
     pub(crate) fn level_of<T: PartialEq>(&self, values: &[T]) -> Level {
-        [Level::Visitor, Level::Session]
-            .into_iter()
-            .find(|&level| self.constant_within(level, values))
-            .unwrap_or(Level::Row)
+        [Level::Visitor, Level::Session].into_iter().find(|&level| self.constant_within(level, values)).unwrap_or(Level::Row)
     }
 
     fn constant_within<T: PartialEq>(&self, level: Level, values: &[T]) -> bool {
@@ -138,11 +141,7 @@ impl Runs {
     }
 
     /// Expands one value per unit at `level` back to one per row.
-    pub(crate) fn expand<T: Clone>(
-        &self,
-        level: Level,
-        values: Vec<T>,
-    ) -> Result<Vec<T>, DecodeError> {
+    pub(crate) fn expand<T: Clone>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         match self.unit_rows(level) {
             None => Ok(values),
             Some(units) => rle::expand(&values, units),
@@ -160,11 +159,7 @@ mod tests {
     use super::*;
 
     fn event(visitor_id: i64, session_id: i64) -> Event {
-        Event {
-            visitor_id,
-            session_id,
-            ..Event::default()
-        }
+        Event { visitor_id, session_id, ..Event::default() }
     }
 
     #[test]
@@ -180,17 +175,11 @@ mod tests {
         assert_eq!(runs.level_of(&["a", "b", "b", "b"]), Level::Row);
         let per_session = runs.at_level(Level::Session, &[5, 5, 6, 7]);
         assert_eq!(per_session, [5, 6, 7]);
-        assert_eq!(
-            runs.expand(Level::Session, per_session).unwrap(),
-            [5, 5, 6, 7]
-        );
+        assert_eq!(runs.expand(Level::Session, per_session).unwrap(), [5, 5, 6, 7]);
 
         let mut bytes = Vec::new();
         runs.encode_into(&mut bytes);
-        assert_eq!(
-            Runs::decode_from(&mut Cursor::new(&bytes), 4).unwrap(),
-            runs
-        );
+        assert_eq!(Runs::decode_from(&mut Cursor::new(&bytes), 4).unwrap(), runs);
         assert!(Runs::decode_from(&mut Cursor::new(&bytes), 5).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The mapping between [`Event`] fields and segment columns: the one place that knows
 //! which field a name in [`COLUMNS`] is and what type it stores as.
 
+use crate::codec::dict::{DictBuilder, DictColumn};
 use crate::event::{Event, COLUMNS};
 
 use super::column::{Column, IntColumn};
@@ -19,7 +20,8 @@ pub(crate) enum Kind {
 pub(crate) enum Values<'a> {
     Int(Vec<i64>),
     NullableInt(Vec<Option<i64>>),
-    Str(Vec<Option<&'a str>>),
+    /// Dictionary-coded, codes in row order.
+    Str(DictColumn),
     Props(Vec<&'a [(String, String)]>),
 }
 
@@ -36,67 +38,98 @@ impl Values<'_> {
 
 /// The index in [`COLUMNS`] of `name`.
 pub(crate) fn index_of(name: &str) -> Result<usize, SegmentError> {
-    COLUMNS
-        .iter()
-        .position(|c| *c == name)
-        .ok_or_else(|| SegmentError::UnknownColumn(name.to_owned()))
+    COLUMNS.iter().position(|c| *c == name).ok_or_else(|| SegmentError::UnknownColumn(name.to_owned()))
 }
 
 pub(crate) fn kind(column: usize) -> Kind {
-    extract(column, &[]).kind()
+    extract(column, &[], &[]).kind()
 }
 
-/// The values of column `column` (an index into [`COLUMNS`]) of `rows`.
-pub(crate) fn extract<'a>(column: usize, rows: &[&'a Event]) -> Values<'a> {
-    let int = |f: fn(&Event) -> i64| Values::Int(rows.iter().map(|e| f(e)).collect());
-    let opt_int =
-        |f: fn(&Event) -> Option<i64>| Values::NullableInt(rows.iter().map(|e| f(e)).collect());
-    let text = |f: for<'e> fn(&'e Event) -> Option<&'e str>| {
-        Values::Str(rows.iter().map(|e| f(e)).collect())
-    };
+/// The values of column `column` (an index into [`COLUMNS`]) of `events`, in the row
+/// order `order` (indices into `events`).
+///
+/// Fields are read in input order, which walks the (large) events sequentially, and
+/// then permuted: reading them in sorted order jumps between events once per column.
+pub(crate) fn extract<'a>(column: usize, events: &'a [Event], order: &[u32]) -> Values<'a> {
+    fn gather<'a, T: Copy>(events: &'a [Event], order: &[u32], f: impl Fn(&'a Event) -> T) -> Vec<T> {
+        let fields: Vec<T> = events.iter().map(f).collect();
+        order.iter().map(|&i| fields[i as usize]).collect()
+    }
+    let int = |f: fn(&Event) -> i64| Values::Int(gather(events, order, f));
+    let opt_int = |f: fn(&Event) -> Option<i64>| Values::NullableInt(gather(events, order, f));
+    if let Some(field) = text_field(column) {
+        let mut builder = DictBuilder::with_capacity(order.len());
+        for &i in order {
+            builder.push(field(&events[i as usize]));
+        }
+        return Values::Str(builder.finish());
+    }
     match COLUMNS[column] {
         "site_id" => int(|e| e.site_id.into()),
         "ts" => int(|e| e.ts),
-        "name" => text(|e| Some(&e.name)),
         "visitor_id" => int(|e| e.visitor_id),
         "session_id" => int(|e| e.session_id),
-        "hostname" => text(|e| Some(&e.hostname)),
-        "pathname" => text(|e| Some(&e.pathname)),
-        "referrer" => text(|e| e.referrer.as_deref()),
-        "referrer_source" => text(|e| e.referrer_source.as_deref()),
-        "utm_source" => text(|e| e.utm_source.as_deref()),
-        "utm_medium" => text(|e| e.utm_medium.as_deref()),
-        "utm_campaign" => text(|e| e.utm_campaign.as_deref()),
-        "utm_term" => text(|e| e.utm_term.as_deref()),
-        "utm_content" => text(|e| e.utm_content.as_deref()),
-        "country" => text(|e| e.country.as_deref()),
-        "region" => text(|e| e.region.as_deref()),
-        "city" => text(|e| e.city.as_deref()),
-        "browser" => text(|e| e.browser.as_deref()),
-        "browser_version" => text(|e| e.browser_version.as_deref()),
-        "os" => text(|e| e.os.as_deref()),
-        "os_version" => text(|e| e.os_version.as_deref()),
-        "device" => text(|e| e.device.as_deref()),
         "screen_width" => opt_int(|e| e.screen_width.map(i64::from)),
         "engagement_ms" => opt_int(|e| e.engagement_ms.map(i64::from)),
         "revenue_micros" => opt_int(|e| e.revenue_micros),
-        "revenue_currency" => text(|e| e.revenue_currency.as_deref()),
-        "props" => Values::Props(rows.iter().map(|e| e.props.as_slice()).collect()),
+        "props" => Values::Props(gather(events, order, |e| e.props.as_slice())),
         other => unreachable!("column {other} is in COLUMNS but not mapped to a field"),
     }
 }
 
+/// How a string column reads its field.
+type TextField = for<'e> fn(&'e Event) -> Option<&'e str>;
+
+/// The field of string column `column`, `None` for a column of another kind.
+fn text_field(column: usize) -> Option<TextField> {
+    Some(match COLUMNS[column] {
+        "name" => |e| Some(&e.name),
+        "hostname" => |e| Some(&e.hostname),
+        "pathname" => |e| Some(&e.pathname),
+        "referrer" => |e| e.referrer.as_deref(),
+        "referrer_source" => |e| e.referrer_source.as_deref(),
+        "utm_source" => |e| e.utm_source.as_deref(),
+        "utm_medium" => |e| e.utm_medium.as_deref(),
+        "utm_campaign" => |e| e.utm_campaign.as_deref(),
+        "utm_term" => |e| e.utm_term.as_deref(),
+        "utm_content" => |e| e.utm_content.as_deref(),
+        "country" => |e| e.country.as_deref(),
+        "region" => |e| e.region.as_deref(),
+        "city" => |e| e.city.as_deref(),
+        "browser" => |e| e.browser.as_deref(),
+        "browser_version" => |e| e.browser_version.as_deref(),
+        "os" => |e| e.os.as_deref(),
+        "os_version" => |e| e.os_version.as_deref(),
+        "device" => |e| e.device.as_deref(),
+        "revenue_currency" => |e| e.revenue_currency.as_deref(),
+        _ => return None,
+    })
+}
+
+/// Every string column of `events` in row order `order`, dictionary-coded in one pass
+/// over the rows (indexed like [`COLUMNS`], `None` for other kinds). An event's
+/// strings sit next to each other on the heap, so reading them row by row touches
+/// each cache line once instead of once per column.
+pub(crate) fn string_columns(events: &[Event], order: &[u32]) -> Vec<Option<DictColumn>> {
+    let fields: Vec<(usize, TextField)> = (0..COLUMNS.len()).filter_map(|c| text_field(c).map(|f| (c, f))).collect();
+    let mut builders: Vec<DictBuilder<'_>> = fields.iter().map(|_| DictBuilder::with_capacity(order.len())).collect();
+    for &i in order {
+        let event = &events[i as usize];
+        for ((_, field), builder) in fields.iter().zip(&mut builders) {
+            builder.push(field(event));
+        }
+    }
+    let mut columns: Vec<Option<DictColumn>> = (0..COLUMNS.len()).map(|_| None).collect();
+    for ((column, _), builder) in fields.iter().zip(builders) {
+        columns[*column] = Some(builder.finish());
+    }
+    columns
+}
+
 /// Writes a decoded column back into `events` (one per row, in segment order).
-pub(crate) fn assign(
-    column: usize,
-    data: &Column,
-    events: &mut [Event],
-) -> Result<(), SegmentError> {
+pub(crate) fn assign(column: usize, data: &Column, events: &mut [Event]) -> Result<(), SegmentError> {
     let name = COLUMNS[column];
-    let bad = |reason| SegmentError::BadColumn {
-        column: name,
-        reason,
-    };
+    let bad = |reason| SegmentError::BadColumn { column: name, reason };
     let i32_of = |v: i64| i32::try_from(v).map_err(|_| bad("value out of i32 range"));
     match data {
         Column::Str(dict) => {
@@ -132,17 +165,12 @@ pub(crate) fn assign(
                 return Err(bad("unexpected properties column"));
             }
             for (row, event) in events.iter_mut().enumerate() {
-                event.props = props
-                    .row(row)
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
+                event.props = props.row(row).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
             }
         }
         Column::Int(IntColumn { values, validity }) => {
             for (row, (event, &v)) in events.iter_mut().zip(values).enumerate() {
-                let valid = validity
-                    .as_ref()
-                    .is_none_or(|bits| bits.get(row) == Some(&true));
+                let valid = validity.as_ref().is_none_or(|bits| bits.get(row) == Some(&true));
                 let present = valid.then_some(v);
                 let required = |v: Option<i64>| v.ok_or(bad("NULL in a NOT NULL column"));
                 match name {
