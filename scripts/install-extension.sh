@@ -7,7 +7,9 @@ cd "$TALLY_ROOT"
 
 libdir=$("$PG_CONFIG" --pkglibdir)
 sharedir=$("$PG_CONFIG" --sharedir)
-stamp_file="$TALLY_ROOT/target/tally-extension.stamp"
+# The stamp lives beside the installed files: it says what is installed there, whichever
+# work tree or target directory built it.
+stamp_file="$sharedir/extension/tally.stamp"
 # Everything the extension build reads: its crates, the shipped SQL, the lock file.
 stamp=$(find extension sql Cargo.toml Cargo.lock -type f \
             -not -path '*/target/*' -not -path 'extension/core/fuzz/*' -print0 2>/dev/null \
@@ -19,5 +21,4 @@ if [ -f "$libdir/tally.so" ] && [ -f "$sharedir/extension/tally.control" ] \
 fi
 log "building and installing the tally extension (release)"
 (cd extension && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
-mkdir -p "$(dirname "$stamp_file")"
 echo "$stamp" > "$stamp_file"

@@ -6,12 +6,17 @@ set -euo pipefail
 TALLY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TALLY_ROOT
 # Debian's own pg_config; /usr/bin/pg_config is a wrapper that pgrx cannot use.
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PG_BIN=/usr/lib/postgresql/15/bin
-export PG_CONFIG PG_BIN
+SYSTEM_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# TALLY_PG_CONFIG points the extension install and the clusters at another copy of the
+# same PostgreSQL 15 (a relocated copy of Debian's tree), so several work trees can
+# build, install and test different versions of the extension side by side.
+PG_CONFIG=${TALLY_PG_CONFIG:-$SYSTEM_PG_CONFIG}
+PG_BIN=$(dirname "$PG_CONFIG")
+export SYSTEM_PG_CONFIG PG_CONFIG PG_BIN
 # Clusters live outside the checkout: the postgres OS user must be able to reach them,
 # and a clone under /root is not traversable by it.
 TALLY_STATE=${TALLY_STATE:-/var/lib/tally}
+export TALLY_STATE
 export DEBIAN_FRONTEND=noninteractive
 # cargo installed by rustup may not be on PATH in a non-login shell.
 [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"

@@ -28,7 +28,7 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet
 fi
 
-if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+if ! grep -qs "pg15 = \"$SYSTEM_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
     log "initialising pgrx for the system PostgreSQL 15"
-    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+    cargo pgrx init --pg15 "$SYSTEM_PG_CONFIG" >/dev/null
 fi

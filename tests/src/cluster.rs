@@ -7,9 +7,22 @@ use std::sync::OnceLock;
 
 use tokio_postgres::{Client, NoTls, Row};
 
+/// Where the project's clusters live (`TALLY_STATE` of `scripts/lib.sh`); tests put the
+/// extra clusters they start (standbys, lifecycle checks) there too.
+pub fn state_dir() -> String {
+    std::env::var("TALLY_STATE").unwrap_or_else(|_| "/var/lib/tally".into())
+}
+
 /// Where the cluster of this test run lives; `./dev test` sets both and starts clean.
 fn cluster_dir() -> String {
-    std::env::var("TALLY_TEST_CLUSTER_DIR").unwrap_or_else(|_| "/var/lib/tally/test".into())
+    std::env::var("TALLY_TEST_CLUSTER_DIR").unwrap_or_else(|_| format!("{}/test", state_dir()))
+}
+
+/// The path of a PostgreSQL program, from the installation the scripts use (`PG_BIN`,
+/// exported by `scripts/lib.sh`), so a standby runs the same build as the primary.
+pub fn pg_program(name: &str) -> String {
+    let bin = std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+    format!("{bin}/{name}")
 }
 
 pub fn cluster_port() -> u16 {

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tally_tests::cluster::{connect, repo_root};
+use tally_tests::cluster::{connect, repo_root, state_dir};
 
 /// Runs `pgcluster.sh` under a time limit, so a hang fails the test instead of CI.
 fn pgcluster(args: &[&str]) {
@@ -19,7 +19,7 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn ensure_twice_and_after_kill_9_keeps_committed_data() {
-    let dir = format!("/var/lib/tally/lifecycle-{}", std::process::id());
+    let dir = format!("{}/lifecycle-{}", state_dir(), std::process::id());
     let port = free_port().to_string();
     let url = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres");
     pgcluster(&["destroy", &dir]);

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tally_tests::cluster::{cluster_port, connect, url_of};
+use tally_tests::cluster::{cluster_port, connect, pg_program, state_dir, url_of};
 use tally_tests::TestDb;
 
 const END_US: i64 = 1_711_843_200_000_000;
@@ -23,7 +23,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
     db.query("SELECT tally.compact()").await;
     db.load(2_000, 3, 2, END_US).await;
 
-    let dir = format!("/var/lib/tally/standby-{}", std::process::id());
+    let dir = format!("{}/standby-{}", state_dir(), std::process::id());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -31,7 +31,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
     assert!(Command::new("chmod").args(["700", &dir]).status().unwrap().success());
     let primary_port = cluster_port().to_string();
     as_postgres(&[
-        "/usr/lib/postgresql/15/bin/pg_basebackup",
+        &pg_program("pg_basebackup"),
         "-D",
         &dir,
         "-R",
@@ -47,7 +47,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
         "postgres",
     ]);
     let options = format!("-p {port} -c unix_socket_directories={dir}");
-    as_postgres(&["/usr/lib/postgresql/15/bin/pg_ctl", "-D", &dir, "-o", &options, "-l", &format!("{dir}/server.log"), "-w", "start"]);
+    as_postgres(&[&pg_program("pg_ctl"), "-D", &dir, "-o", &options, "-l", &format!("{dir}/server.log"), "-w", "start"]);
 
     // Changes after the base backup arrive by streaming: compact the rest, add hot rows.
     db.query("SELECT tally.compact()").await;
@@ -74,7 +74,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
     let on_standby: i64 = standby.query_one(ranged, &[]).await.unwrap().get(0);
     assert_eq!(on_primary, on_standby);
     drop(standby);
-    as_postgres(&["/usr/lib/postgresql/15/bin/pg_ctl", "-D", &dir, "-m", "immediate", "-w", "stop"]);
+    as_postgres(&[&pg_program("pg_ctl"), "-D", &dir, "-m", "immediate", "-w", "stop"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
