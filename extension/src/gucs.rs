@@ -13,9 +13,15 @@ pub static WORKER_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CS
 /// small (queries on it are row-at-a-time), long enough that each pass moves a batch.
 pub static COMPACTION_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
-/// A (site, day) with this many small segments is merged into one: each pass adds a
+/// Segments of one size tier of a (site, day) that trigger a merge (also the tier base,
+/// see `storage::compact::merge_days`): each pass adds a
 /// segment per active site-day, and many small segments compress worse and scan slower.
 pub static MERGE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(8);
+
+/// Threads that encode segments during compaction. Encoding is most of compaction's
+/// CPU and needs no Postgres state, so it scales with cores; the default of 2 leaves
+/// the rest of a small machine to ingest and queries.
+pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
 /// Seconds between the worker's retention passes. Retention works in whole days, so
 /// there is no point in checking more often than a few times an hour.
@@ -51,8 +57,18 @@ pub fn init() {
         GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
+        c"tally.compaction_threads",
+        c"Threads that encode segments during compaction.",
+        c"",
+        &COMPACTION_THREADS,
+        1,
+        64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
         c"tally.merge_threshold",
-        c"Small segments of one site and day that trigger a merge.",
+        c"Segments of one size tier of a site and day that trigger a merge.",
         c"",
         &MERGE_THRESHOLD,
         2,

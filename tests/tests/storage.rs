@@ -58,6 +58,45 @@ async fn small_segments_of_a_day_merge_into_one() {
     assert_eq!(fingerprint(&db).await, before);
 }
 
+/// Adds `rows` hot events of site 1 at the current time and compacts them.
+async fn compact_rows_now(db: &TestDb, rows: i32) {
+    db.client
+        .execute(
+            "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname) \
+             SELECT 1, now(), 'pageview', g, g, 'a.example', '/p' || g % 7 FROM generate_series(1, $1) g",
+            &[&rows],
+        )
+        .await
+        .unwrap();
+    db.query("SELECT tally.compact()").await;
+}
+
+#[tokio::test]
+async fn todays_merges_join_like_sizes_and_leave_a_large_segment_alone() {
+    let db = TestDb::create().await;
+    db.query("SELECT tally.create_site('a.example')").await;
+    db.query("SET tally.merge_threshold = 2").await;
+    let day: String = db.value("SELECT ((now() AT TIME ZONE 'UTC')::date)::text").await;
+    compact_rows_now(&db, 5_000).await;
+    let large: i64 = db.value("SELECT segment_id FROM tally.segments").await;
+    for _ in 0..4 {
+        compact_rows_now(&db, 10).await;
+    }
+    // A merge's output joins its new tier's merges on the next pass.
+    db.query("SELECT tally.compact()").await;
+    // Tiers of base 2: 5,000 rows alone in tier 12; the four 10-row segments merged
+    // pairwise (tier 3 -> 4) and then once more (tier 5), one segment of 40 rows.
+    let sizes: Vec<i32> = db.query("SELECT row_count FROM tally.segments ORDER BY row_count").await.iter().map(|r| r.get(0)).collect();
+    let survivor: i64 = db.value("SELECT count(*) FROM tally.segments WHERE row_count = 5000").await;
+    if db.value::<String>("SELECT ((now() AT TIME ZONE 'UTC')::date)::text").await != day {
+        return; // midnight UTC passed: the day is a past day now, merged whole by design
+    }
+    assert_eq!(sizes, [40, 5_000], "like sizes merge, the large segment stays");
+    assert_eq!(survivor, 1);
+    assert_eq!(db.value::<i64>(&format!("SELECT count(*) FROM tally.segments WHERE segment_id = {large}")).await, 1, "never rewritten");
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.events").await, 5_040);
+}
+
 #[tokio::test]
 async fn ranged_reads_touch_only_overlapping_segments_and_name_corrupt_ones() {
     let db = loaded(10_000, 5, 1).await;

@@ -15,7 +15,7 @@ use tally_core::event::Event;
 use tally_core::segment::{self, SegmentReader};
 
 use super::arrays::from_unix_us;
-use super::{hot, hot_scan};
+use super::{hot, hot_scan, parallel};
 use crate::gucs;
 
 /// Key of the advisory lock held by compaction, retention and erasure: any value
@@ -69,35 +69,42 @@ fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats) {
         stats.hot_rows += 1;
         by_site_day.entry((event.site_id, event.ts.div_euclid(DAY_US))).or_default().push(event);
     });
-    for ((site_id, day), events) in &by_site_day {
-        stats.segments_written += write_segments(client, *site_id, *day, events);
-    }
+    let slices: Vec<((i32, i64), &[Event])> = by_site_day.iter().map(|(&key, events)| (key, events.as_slice())).collect();
+    stats.segments_written += write_slices(client, &slices);
     client.update(format!("TRUNCATE {table}").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
 }
 
 /// Encodes `events` (one site, one UTC day) as segments of at most `MAX_ROWS` rows and
 /// inserts them. Returns how many segments were written.
 pub fn write_segments(client: &mut SpiClient, site_id: i32, day: i64, events: &[Event]) -> i64 {
+    write_slices(client, &[((site_id, day), events)])
+}
+
+/// [`write_segments`] for many (site, UTC day) slices at once: they are encoded in
+/// parallel ([`parallel::build_all`]), then inserted in order.
+fn write_slices(client: &mut SpiClient, slices: &[((i32, i64), &[Event])]) -> i64 {
+    let events: Vec<&[Event]> = slices.iter().map(|&(_, events)| events).collect();
     let mut written = 0;
-    for chunk in events.chunks(segment::MAX_ROWS) {
-        let seg = segment::build(chunk).unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}"));
-        let args: [DatumWithOid; 6] = [
-            site_id.into(),
-            (day as i32).into(),
-            from_unix_us(seg.zone.ts_min).into(),
-            from_unix_us(seg.zone.ts_max).into(),
-            (seg.zone.rows as i32).into(),
-            seg.bytes.as_slice().into(),
-        ];
-        client
-            .update(
-                "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data) \
-                 VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6)",
-                None,
-                &args,
-            )
-            .unwrap_or_else(|e| error!("inserting a segment of site {site_id}: {e}"));
-        written += 1;
+    for (&((site_id, day), _), built) in slices.iter().zip(parallel::build_all(&events)) {
+        for seg in built.unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}")) {
+            let args: [DatumWithOid; 6] = [
+                site_id.into(),
+                (day as i32).into(),
+                from_unix_us(seg.zone.ts_min).into(),
+                from_unix_us(seg.zone.ts_max).into(),
+                (seg.zone.rows as i32).into(),
+                seg.bytes.as_slice().into(),
+            ];
+            client
+                .update(
+                    "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data) \
+                     VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6)",
+                    None,
+                    &args,
+                )
+                .unwrap_or_else(|e| error!("inserting a segment of site {site_id}: {e}"));
+            written += 1;
+        }
     }
     written
 }
@@ -109,18 +116,31 @@ pub fn decode(segment_id: i64, bytes: &[u8]) -> Vec<Event> {
         .unwrap_or_else(|e| error!("segment {segment_id} of tally.segments cannot be decoded: {e}"))
 }
 
-/// Rewrites every (site, day) whose small segments reached `tally.merge_threshold`, or
-/// that has more than one small segment and lies before today (UTC), as one segment per
-/// `MAX_ROWS` rows. Returns how many segments were merged away.
+/// Merges small segments (under half of `MAX_ROWS`), in tiers like a log-structured
+/// merge tree so that an event is rewritten a few times at most, however long the day:
+///
+/// - a day still being written (today, UTC) merges the segments of one size tier
+///   (`floor(log_T(rows))`, T = `tally.merge_threshold`) once T of them are there. Each
+///   pass adds one small segment per active site-day; merging only like sizes rewrites
+///   an event about log_T(day rows / pass rows) times. Merging every small segment into
+///   one instead rewrote the whole day every T passes: about a thousand rewrites of
+///   each event of a site with a few events a second.
+/// - a past day with more than one small segment is merged into one segment per
+///   `MAX_ROWS` rows, once: reads of finished days then decode one segment.
+///
+/// Returns how many segments were merged away.
 fn merge_days(client: &mut SpiClient) -> i64 {
-    // Segments at least half full are left alone: merging them gains little and costs a rewrite.
     let small = (segment::MAX_ROWS / 2) as i32;
     let threshold = gucs::MERGE_THRESHOLD.get();
     let groups: Vec<(i32, i32, Vec<i64>)> = client
         .select(
-            "SELECT site_id, (day - DATE '1970-01-01')::int, array_agg(segment_id ORDER BY segment_id) \
-             FROM tally.segments WHERE row_count < $1 GROUP BY site_id, day \
-             HAVING count(*) >= $2 OR (count(*) > 1 AND day < (now() AT TIME ZONE 'UTC')::date)",
+            "WITH small AS ( \
+                 SELECT site_id, day, segment_id, day < (now() AT TIME ZONE 'UTC')::date AS past, \
+                        floor(ln(greatest(row_count, 1)) / ln($2::float8))::int AS tier \
+                 FROM tally.segments WHERE row_count < $1) \
+             SELECT site_id, (day - DATE '1970-01-01')::int, array_agg(segment_id ORDER BY segment_id) \
+             FROM small GROUP BY site_id, day, past, CASE WHEN past THEN -1 ELSE tier END \
+             HAVING CASE WHEN past THEN count(*) > 1 ELSE count(*) >= $2 END",
             None,
             &[small.into(), threshold.into()],
         )
@@ -133,6 +153,7 @@ fn merge_days(client: &mut SpiClient) -> i64 {
         })
         .collect();
     let mut merged = 0;
+    let mut batch: Vec<((i32, i64), Vec<Event>)> = Vec::new();
     for (site_id, day, ids) in groups {
         let mut events = Vec::new();
         let deleted = client
@@ -145,8 +166,24 @@ fn merge_days(client: &mut SpiClient) -> i64 {
         }
         // Keep time order across the chunks so each merged segment covers a narrow range.
         events.sort_by_key(|e| e.ts);
-        write_segments(client, site_id, i64::from(day), &events);
         merged += ids.len() as i64;
+        batch.push(((site_id, i64::from(day)), events));
+        if batch.iter().map(|(_, e)| e.len()).sum::<usize>() >= MERGE_BATCH_ROWS {
+            write_merged(client, &mut batch);
+        }
     }
+    write_merged(client, &mut batch);
     merged
+}
+
+/// Decoded events held at once by merges before they are encoded in parallel: enough
+/// slices to keep every encoding thread busy, few enough (about 0.5 KiB an event in
+/// memory) to stay well inside a backend's comfortable memory use.
+const MERGE_BATCH_ROWS: usize = 1 << 20;
+
+/// Writes and empties a batch of merged slices.
+fn write_merged(client: &mut SpiClient, batch: &mut Vec<((i32, i64), Vec<Event>)>) {
+    let slices: Vec<((i32, i64), &[Event])> = batch.iter().map(|(key, events)| (*key, events.as_slice())).collect();
+    write_slices(client, &slices);
+    batch.clear();
 }

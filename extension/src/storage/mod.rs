@@ -7,4 +7,5 @@ pub mod compact;
 pub mod erase;
 pub mod hot;
 pub mod hot_scan;
+pub mod parallel;
 pub mod retention;

@@ -1,0 +1,49 @@
+//! Segment encoding on several cores. Encoding is pure Rust (`tally_core::segment`) and
+//! is most of compaction's CPU, so it runs in scoped threads while the backend's own
+//! thread does every Postgres call (SPI, errors) before and after.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use tally_core::event::Event;
+use tally_core::segment::{self, Segment, SegmentError};
+
+use crate::gucs;
+
+/// Encodes each slice as segments of at most `MAX_ROWS` rows, in input order, using up
+/// to `tally.compaction_threads` threads.
+pub fn build_all(slices: &[&[Event]]) -> Vec<Result<Vec<Segment>, SegmentError>> {
+    let build = |events: &[Event]| events.chunks(segment::MAX_ROWS).map(segment::build).collect();
+    let threads = (gucs::COMPACTION_THREADS.get().max(1) as usize).min(slices.len());
+    if threads <= 1 {
+        return slices.iter().map(|s| build(s)).collect();
+    }
+    let results: Vec<OnceLock<Result<Vec<Segment>, SegmentError>>> = slices.iter().map(|_| OnceLock::new()).collect();
+    // Largest slices first, so one big site-day does not start last and run alone.
+    let mut order: Vec<usize> = (0..slices.len()).collect();
+    order.sort_unstable_by_key(|&i| std::cmp::Reverse(slices[i].len()));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                block_signals();
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let _ = results[i].set(build(slices[i]));
+                }
+            });
+        }
+    });
+    // A worker's panic re-panics out of the scope above, so every slot is set here.
+    results.into_iter().map(|r| r.into_inner().expect("every slice is built once the scope ends")).collect()
+}
+
+/// Keeps Postgres's signal handlers (cancel, terminate, latch wake-ups) on the backend's
+/// own thread: they touch backend state that only that thread may.
+fn block_signals() {
+    // SAFETY: a fully initialised empty-then-filled set, applied to the calling thread.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
