@@ -32,7 +32,14 @@ pub fn cardinality(params: &Params, regs: &[u8]) -> Result<f64, HllError> {
     } else if estimator <= large_cutoff {
         estimator
     } else {
-        (two_to_l as i64).wrapping_neg() as f64 * (1.0 - estimator / two_to_l as f64).ln()
+        let large = (two_to_l as i64).wrapping_neg() as f64 * (1.0 - estimator / two_to_l as f64).ln();
+        // With a wrapped 2^L the logarithm's argument can be negative: postgresql-hll
+        // then returns NaN, and its bits are the positive quiet NaN; so are these.
+        if large.is_nan() {
+            f64::NAN
+        } else {
+            large
+        }
     })
 }
 
