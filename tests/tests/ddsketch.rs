@@ -45,11 +45,11 @@ async fn parallel_aggregation_and_union_give_the_serial_sketch() {
     let plan: Vec<String> = db.query("EXPLAIN SELECT tally.ddsketch_agg(ms) FROM d").await.iter().map(|r| r.get(0)).collect();
     assert!(plan.iter().any(|l| l.contains("Partial Aggregate")), "{plan:#?}");
     assert_eq!(db.value::<String>("SELECT tally.ddsketch_agg(ms)::text FROM d").await, serial);
-    let unioned: String = db
-        .value("SELECT tally.ddsketch_union_agg(s)::text FROM (SELECT tally.ddsketch_agg(ms) s FROM d GROUP BY ms::int8 % 13) x")
-        .await;
+    let unioned: String =
+        db.value("SELECT tally.ddsketch_union_agg(s)::text FROM (SELECT tally.ddsketch_agg(ms) s FROM d GROUP BY ms::int8 % 13) x").await;
     assert_eq!(unioned, serial);
-    let round_trip: bool = db.value("SELECT tally.ddsketch_agg(ms)::text::tally.ddsketch::text = tally.ddsketch_agg(ms)::text FROM d").await;
+    let round_trip: bool =
+        db.value("SELECT tally.ddsketch_agg(ms)::text::tally.ddsketch::text = tally.ddsketch_agg(ms)::text FROM d").await;
     assert!(round_trip);
 }
 
@@ -63,10 +63,7 @@ async fn bad_input_is_refused_with_a_named_error() {
         ("SELECT tally.ddsketch_quantile(tally.ddsketch_agg(x), 1.5) FROM (VALUES (1.0)) v(x)", "outside [0, 1]"),
     ];
     for (sql, expected) in cases {
-        let err = db.client.query(sql, &[]).await.expect_err(sql);
-        let e = err.as_db_error().unwrap_or_else(|| panic!("{sql}: {err}"));
-        assert!(e.message().contains(expected), "{sql}: {}", e.message());
-        assert!(e.hint().is_some(), "{sql}: no hint");
+        db.assert_error_with_hint(sql, expected).await;
     }
     assert_eq!(db.value::<Option<String>>("SELECT tally.ddsketch_agg(x)::text FROM (VALUES (NULL::float8)) v(x)").await, None);
 }

@@ -159,12 +159,8 @@ async fn aggregates_run_in_parallel_plans_with_the_same_result() {
         )
         .await
         .unwrap();
-    let plan: Vec<String> = db
-        .query("EXPLAIN SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor)) FROM v")
-        .await
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> =
+        db.query("EXPLAIN SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor)) FROM v").await.iter().map(|r| r.get(0)).collect();
     assert!(plan.iter().any(|l| l.contains("Partial Aggregate")), "{plan:#?}");
     let parallel: String = db.value("SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor))::text FROM v").await;
     assert_eq!(parallel, serial);
@@ -191,10 +187,7 @@ async fn malformed_values_are_refused_with_a_named_error() {
         ("SELECT tally.hll_cardinality(tally.hll_add(tally.hll_empty(3, 5, 0), tally.hll_hash_bigint(1)))", "more than 8 registers"),
     ];
     for (sql, expected) in cases {
-        let err = db.client.query(sql, &[]).await.expect_err(sql);
-        let e = err.as_db_error().unwrap_or_else(|| panic!("{sql}: {err}"));
-        assert!(e.message().contains(expected), "{sql}: {}", e.message());
-        assert!(e.hint().is_some_and(|h| !h.is_empty()), "{sql}: no hint");
+        db.assert_error_with_hint(sql, expected).await;
     }
     // The connection survived every one of them.
     assert_eq!(db.value::<i32>("SELECT 1").await, 1);

@@ -36,11 +36,7 @@ impl Touched {
 
 /// Recomputes the rollup hours the drained events affect. Returns rows written.
 pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
-    touched
-        .0
-        .iter()
-        .map(|(&site, &(first, last))| recompute(client, site, first - AFFECTS_BEFORE_US, last + AFFECTS_AFTER_US))
-        .sum()
+    touched.0.iter().map(|(&site, &(first, last))| recompute(client, site, first - AFFECTS_BEFORE_US, last + AFFECTS_AFTER_US)).sum()
 }
 
 /// Recomputes the rollup hours of `site` overlapping [from_us, to_us).

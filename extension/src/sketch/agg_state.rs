@@ -27,7 +27,7 @@ pub fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, value: T) -> Internal {
 ///
 /// Every aggregate passes one `T` through all its support functions, so the pointer
 /// behind a non-NULL state is always a `T` made by [`new_state`].
-pub fn state_mut<'a, T>(fcinfo: pg_sys::FunctionCallInfo, internal: &'a mut Option<Internal>, init: impl FnOnce() -> T) -> &'a mut T {
+pub fn state_mut<T>(fcinfo: pg_sys::FunctionCallInfo, internal: &mut Option<Internal>, init: impl FnOnce() -> T) -> &mut T {
     let internal = internal.get_or_insert_with(|| new_state(fcinfo, init()));
     // SAFETY: see above.
     unsafe { internal.get_mut::<T>() }.unwrap_or_else(|| error!("sketch aggregate state missing"))

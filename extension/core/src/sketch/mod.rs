@@ -4,6 +4,6 @@
 //! union equals the union of sketches, whatever the order; rollups and parallel
 //! aggregates rely on that.
 
-pub mod hash;
 pub mod ddsketch;
+pub mod hash;
 pub mod hll;

@@ -10,8 +10,8 @@ mod format;
 mod store;
 
 pub use format::DDSketchError;
-pub use store::MAX_BUCKETS;
 use store::Store;
+pub use store::MAX_BUCKETS;
 
 /// Relative accuracy of every quantile: 1%, a good fit for durations shown rounded
 /// to the second, at about 460 buckets from 1 ms to 100 000 s.

@@ -81,7 +81,7 @@ pub fn decode(bytes: &[u8]) -> Result<Hll, HllError> {
         UNDEFINED => Repr::Undefined,
         EMPTY => Repr::Empty,
         EXPLICIT => {
-            if body.len() % 8 != 0 {
+            if !body.len().is_multiple_of(8) {
                 return Err(size_error("explicit", "the elements after the header are not a multiple of 8 bytes"));
             }
             if body.len() / 8 > MAX_EXPTHRESH as usize {

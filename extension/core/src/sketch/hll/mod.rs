@@ -183,11 +183,7 @@ struct Registers {
 
 impl Registers {
     fn of(params: &Params) -> Registers {
-        Registers {
-            mask: (params.registers() - 1) as u64,
-            log2m: u32::from(params.log2m),
-            max: ((1u32 << params.regwidth) - 1) as u8,
-        }
+        Registers { mask: (params.registers() - 1) as u64, log2m: u32::from(params.log2m), max: ((1u32 << params.regwidth) - 1) as u8 }
     }
 
     /// The low log2m bits pick the register; the rest give the position of their
