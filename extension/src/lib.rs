@@ -7,6 +7,8 @@ use pgrx::prelude::*;
 
 mod api;
 mod gucs;
+mod rollup;
+mod sketch;
 mod storage;
 mod worker;
 
@@ -18,6 +20,10 @@ mod worker;
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
 pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
+// Sketch types and aggregates, declared by hand against `sql = false` Rust functions.
+pgrx::extension_sql_file!("../../sql/hll.sql", name = "hll");
+pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires = ["hll"]);
+pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

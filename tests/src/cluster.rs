@@ -99,6 +99,15 @@ impl TestDb {
         all.len() as u64
     }
 
+    /// Runs `sql`, which must fail with an error whose message contains `expected` and
+    /// which carries a hint (what every bad-input error of the extension gives).
+    pub async fn assert_error_with_hint(&self, sql: &str, expected: &str) {
+        let err = self.client.query(sql, &[]).await.expect_err(sql);
+        let e = err.as_db_error().unwrap_or_else(|| panic!("{sql}: {err}"));
+        assert!(e.message().contains(expected), "{sql}: {}", e.message());
+        assert!(e.hint().is_some_and(|h| !h.is_empty()), "{sql}: no hint");
+    }
+
     /// The single value of a one-row, one-column query.
     pub async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)

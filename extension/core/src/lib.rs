@@ -7,3 +7,4 @@ pub mod codec;
 pub mod datagen;
 pub mod event;
 pub mod segment;
+pub mod sketch;

@@ -16,7 +16,7 @@ use tally_core::segment::{self, SegmentReader};
 
 use super::arrays::from_unix_us;
 use super::{hot, hot_scan, parallel};
-use crate::gucs;
+use crate::{gucs, rollup};
 
 /// Key of the advisory lock held by compaction, retention and erasure: any value
 /// unlikely to collide with an application's own advisory locks ("tally" in ASCII).
@@ -39,20 +39,23 @@ pub fn lock_storage(client: &SpiClient) {
         .unwrap_or_else(|e| error!("taking the storage lock: {e}"));
 }
 
-/// Drains hot partitions into segments, then merges days that have too many segments.
+/// Drains hot partitions into segments, merges days that have too many segments, and
+/// recomputes the rollup hours the drained events affect.
 /// Every partition but the one being written is drained; with `include_current` that
 /// one too (its writers wait for the lock meanwhile). Call inside a transaction with
 /// the storage lock held.
 pub fn compact(client: &mut SpiClient, include_current: bool) -> CompactStats {
     let mut stats = CompactStats::default();
+    let mut touched = rollup::Touched::default();
     let current = hot::current_generation();
     for gen in 0..hot::HOT_PARTITIONS as i16 {
         if gen == current && !include_current {
             continue;
         }
-        drain_partition(client, gen, &mut stats);
+        drain_partition(client, gen, &mut stats, &mut touched);
     }
     stats.segments_merged = merge_days(client);
+    rollup::refresh(client, &touched);
     stats
 }
 
@@ -60,13 +63,14 @@ pub fn compact(client: &mut SpiClient, include_current: bool) -> CompactStats {
 /// one slot of a few seconds, so its rows fit in memory at once. EXCLUSIVE mode
 /// waits for writers still committing into the partition and keeps new ones out, while
 /// readers go on; TRUNCATE then drops the rows at commit, atomically with the inserts.
-fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats) {
+fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats, touched: &mut rollup::Touched) {
     let table = format!("tally.events_hot_{gen}");
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("compacting {table}: {e}") };
     client.update(format!("LOCK TABLE {table} IN EXCLUSIVE MODE").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
     let mut by_site_day: BTreeMap<(i32, i64), Vec<Event>> = BTreeMap::new();
     hot_scan::scan(&table, |event| {
         stats.hot_rows += 1;
+        touched.note(&event);
         by_site_day.entry((event.site_id, event.ts.div_euclid(DAY_US))).or_default().push(event);
     });
     let slices: Vec<((i32, i64), &[Event])> = by_site_day.iter().map(|(&key, events)| (key, events.as_slice())).collect();
