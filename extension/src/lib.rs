@@ -18,6 +18,7 @@ mod worker;
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
 pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
+pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
