@@ -135,6 +135,7 @@ async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
     let spooled =
         std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
     assert!(spooled > 0, "batches wait in the spool");
+    eprintln!("{spooled} batches spooled during the outage");
 
     gateway.kill_9();
     gateway = start_gateway(&db_url, &spool, gw_port);
@@ -171,6 +172,7 @@ async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
     assert!(duplicated.is_empty(), "events stored twice: {:?}", &duplicated[..duplicated.len().min(5)]);
     assert_eq!(unknown, 0);
     assert!(acked_keys.len() >= 1000, "enough load to mean something: {}", acked_keys.len());
+    eprintln!("{} events acknowledged, {} sent, {} stored", acked_keys.len(), outcomes.len(), counts.len());
     let left = std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
     assert_eq!(left, 0, "the spool drained");
 

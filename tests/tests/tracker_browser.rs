@@ -4,10 +4,10 @@
 //! this test checks what was stored.
 
 use std::io::Read;
-use std::process::Command;
 
 use tally_tests::cluster::repo_root;
 use tally_tests::Tally;
+use tokio::process::Command;
 
 #[tokio::test]
 async fn tracker_is_small() {
@@ -32,8 +32,13 @@ async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_a
     let t = Tally::start_with(|c| c.dashboard_dir = repo_root().join("tests/browser/site")).await;
     t.sql("SELECT tally.create_site('demo.test')").await;
 
-    let out =
-        Command::new("timeout").args(["120", "node", "run.mjs", &t.gateway.base]).current_dir(&browser_dir).output().expect("run node");
+    // Asynchronously: the gateway under test runs on this test's runtime.
+    let out = Command::new("timeout")
+        .args(["120", "node", "run.mjs", &t.gateway.base])
+        .current_dir(&browser_dir)
+        .output()
+        .await
+        .expect("run node");
     assert!(
         out.status.success(),
         "browser run failed:\n{}\n{}",
