@@ -19,9 +19,13 @@ pub const CACHE_TTL: Duration = Duration::from_secs(30);
 /// flood of made-up keys can take.
 const MAX_CACHED: usize = 10_000;
 
+/// A lookup's answer (the key's site, or none) and when it was made.
+type Cached = (Option<Site>, Instant);
+
 pub struct IngestKeys {
     pool: Pool,
-    cache: RwLock<HashMap<[u8; 32], (Option<Site>, Instant)>>,
+    /// By SHA-256 of the key.
+    cache: RwLock<HashMap<[u8; 32], Cached>>,
 }
 
 impl IngestKeys {

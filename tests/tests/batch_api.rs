@@ -184,15 +184,10 @@ async fn location_comes_from_the_mmdb_file_or_a_trusted_header() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let rows = t.sql("SELECT pathname, country, region, city FROM tally.events ORDER BY pathname").await;
-    let got: Vec<(String, Option<String>, Option<String>, Option<String>)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
-    assert_eq!(
-        got,
-        vec![
-            ("/fr".into(), Some("FR".into()), None, None),
-            ("/uk".into(), Some("GB".into()), Some("GB-ENG".into()), Some("London".into())),
-        ]
-    );
+    let rows = t
+        .sql("SELECT concat_ws(' ', pathname, coalesce(country, '-'), coalesce(region, '-'), coalesce(city, '-')) FROM tally.events ORDER BY pathname")
+        .await;
+    let got: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(got, vec!["/fr FR - -", "/uk GB GB-ENG London"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
