@@ -189,5 +189,22 @@ async fn location_comes_from_the_mmdb_file_or_a_trusted_header() {
         .await;
     let got: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(got, vec!["/fr FR - -", "/uk GB GB-ENG London"]);
+    let with_ip: i64 = t.db.value("SELECT count(*) FROM tally.events e WHERE e::text LIKE '%81.2.69%'").await;
+    assert_eq!(with_ip, 0, "the IP address is used, never stored");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn visitor_salts_rotate_daily_and_old_ones_are_destroyed() {
+    let t = Tally::start().await;
+    let salt = |day: &str| format!("SELECT tally.daily_salt('{day}')");
+    let d1: Vec<u8> = t.db.value(&salt("2030-01-01")).await;
+    assert_eq!(d1, t.db.value::<Vec<u8>>(&salt("2030-01-01")).await, "one salt per day, shared by every gateway");
+    let d2: Vec<u8> = t.db.value(&salt("2030-01-02")).await;
+    assert_ne!(d1, d2);
+    let kept: i64 = t.db.value("SELECT count(*) FROM tally.salts WHERE day = '2030-01-01'").await;
+    assert_eq!(kept, 1, "yesterday's salt stays for events arriving around midnight");
+    let _: Vec<u8> = t.db.value(&salt("2030-01-03")).await;
+    let days: Vec<String> = t.sql("SELECT day::text FROM tally.salts ORDER BY day").await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(days, vec!["2030-01-02", "2030-01-03"], "older salts are destroyed");
 }
