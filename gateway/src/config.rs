@@ -48,10 +48,18 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_BATCH_MAX_EVENTS", default_value_t = 1000)]
     pub batch_max_events: usize,
 
-    /// Flush a non-empty batch after this many milliseconds even if it is not full, so a quiet
-    /// site's events still show up in the dashboard within a fraction of a second.
-    #[arg(long, env = "TALLY_BATCH_MAX_WAIT_MS", default_value_t = 50)]
+    /// How long a batch may wait for more events after its first one, in milliseconds.
+    /// 0 (group commit) writes whatever is queued as soon as the writer is free: requests
+    /// pile up while a batch commits, so batches grow with the load and a quiet site's
+    /// events are committed at once. A positive value trades latency for larger batches.
+    #[arg(long, env = "TALLY_BATCH_MAX_WAIT_MS", default_value_t = 0)]
     pub batch_max_wait_ms: u64,
+
+    /// Batches written to Postgres at once, each in its own transaction on its own
+    /// connection: one COPY uses one Postgres core, so 2 lets a two-core server use both
+    /// while the gateway gathers the next batch. Keep it below --db-pool-size.
+    #[arg(long, env = "TALLY_WRITERS", default_value_t = 2)]
+    pub writers: usize,
 
     /// Events held in memory (queued or being written) before new requests get 503 +
     /// Retry-After. Bounds the memory of events not yet committed: about 1 KB each.

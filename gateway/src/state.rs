@@ -34,6 +34,7 @@ impl AppState {
             max_events: config.batch_max_events,
             max_wait: std::time::Duration::from_millis(config.batch_max_wait_ms),
             queue_capacity: config.queue_capacity,
+            writers: config.writers,
         };
         let spool = Spool::open(&config.spool_dir, config.spool_max_bytes)?;
         let geo_headers = GeoHeaders {

@@ -1,12 +1,15 @@
 //! The write buffer between request handlers and Postgres.
 //!
-//! Handlers submit their events and wait; one writer task gathers submissions until the
-//! batch holds `max_events` or `max_wait` has passed since its first event, encodes the
-//! batch once and writes it in one transaction, then answers every waiting handler. A
+//! Handlers submit their events and wait; one writer task takes every submission queued
+//! (up to `max_events`), lingers for more until `max_wait` has passed since the first,
+//! encodes the batch once and writes it in one transaction, then answers every waiting
+//! handler. With `max_wait` 0 this is group commit: no waiting when the load is light,
+//! and batches grow by themselves under load, as requests queue while one commits. A
 //! handler therefore answers 202 only after COMMIT, or, while Postgres is unreachable,
 //! after the batch is fsync'd to the [`Spool`], from which the replayer commits it later.
-//! Once anything is spooled, later batches are spooled behind it, so batches reach
-//! Postgres in the order they were accepted.
+//! Once anything is spooled, later batches are spooled behind it, so spooled batches
+//! reach Postgres in the order they were accepted. Up to `writers` batches are written at
+//! once (each in its own transaction), so Postgres can use more than one core.
 //!
 //! Memory is bounded by a semaphore counting the events held (queued or being written):
 //! a submission that would pass `queue_capacity` fails at once, and its handler answers
@@ -68,6 +71,8 @@ pub struct BatchLimits {
     pub max_wait: Duration,
     /// Events held in memory at most, queued or being written.
     pub queue_capacity: usize,
+    /// Batches written at once, each on its own connection.
+    pub writers: usize,
 }
 
 /// The background tasks; await [`Tasks::finish`] after the last [`Batcher`] is dropped.
@@ -139,22 +144,32 @@ async fn run_writer(
     mut rx: mpsc::UnboundedReceiver<Submission>,
     mut draining: watch::Receiver<bool>,
 ) {
-    while let Some(first) = rx.recv().await {
+    let writers = limits.writers.max(1);
+    let slots = Arc::new(Semaphore::new(writers));
+    loop {
+        // Gather only once a write slot is free, so a batch takes everything that queued
+        // while the previous ones were committing.
+        let slot = slots.clone().acquire_owned().await.expect("write slots are never closed");
+        let Some(first) = rx.recv().await else { break };
         let deadline = tokio::time::Instant::now() + limits.max_wait;
         let mut count = first.events.len();
         let mut batch = vec![first];
-        while count < limits.max_events {
-            if *draining.borrow() {
-                // Take what is already queued, without waiting for more.
+        loop {
+            // Take everything already queued: under load, requests pile up while the
+            // previous batch commits, so batches grow with the load (group commit).
+            while count < limits.max_events {
                 match rx.try_recv() {
                     Ok(next) => {
                         count += next.events.len();
                         batch.push(next);
-                        continue;
                     }
                     Err(_) => break,
                 }
             }
+            if count >= limits.max_events || *draining.borrow() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            // Linger for more until the deadline (only when max_wait > 0).
             tokio::select! {
                 next = tokio::time::timeout_at(deadline, rx.recv()) => match next {
                     Ok(Some(next)) => {
@@ -168,16 +183,22 @@ async fn run_writer(
                 _ = draining.changed() => {}
             }
         }
-        let result = flush(&pool, &spool, &batch).await.map_err(Arc::new);
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "batch not accepted");
-        }
-        wake.notify_one();
-        for submission in batch {
-            // A handler that gave up (client disconnected) no longer listens; nothing to do.
-            let _ = submission.done.send(result.clone());
-        }
+        let (pool, spool, wake) = (pool.clone(), spool.clone(), wake.clone());
+        tokio::spawn(async move {
+            let result = flush(&pool, &spool, &batch).await.map_err(Arc::new);
+            drop(slot);
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "batch not accepted");
+            }
+            wake.notify_one();
+            for submission in batch {
+                // A handler that gave up (client disconnected) no longer listens; nothing to do.
+                let _ = submission.done.send(result.clone());
+            }
+        });
     }
+    // Every sender is gone: wait for the batches still being written.
+    let _ = slots.acquire_many(writers as u32).await;
 }
 
 /// Commits the batch, or spools it when Postgres is unreachable or the spool already
