@@ -65,8 +65,8 @@ CREATE TABLE tally.ingest_event_ids (
 );
 
 -- Forgets idempotency records older than `keep`: a batch or event id resent after that
--- is stored again. The gateway calls it hourly; 30 days outlasts any spool outage or
--- client retry policy.
+-- is stored again. Every gateway calls it hourly with 30 days, which outlasts any spool
+-- outage or client retry policy.
 CREATE FUNCTION tally.prune_ingest_ids(keep interval DEFAULT interval '30 days')
 RETURNS bigint LANGUAGE sql AS $$
     WITH b AS (DELETE FROM tally.ingest_batches WHERE committed_at < now() - keep RETURNING 1),

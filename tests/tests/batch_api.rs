@@ -62,6 +62,17 @@ async fn batches_with_event_ids_are_stored_once_with_their_timestamps() {
     assert_eq!((status, body["accepted"].clone()), (202, json!(2)));
     let ids: i64 = t.db.value("SELECT count(*) FROM tally.events WHERE name = 'signup'").await;
     assert_eq!(ids, 2, "e-1 once, e-3 once");
+
+    // Idempotency records expire: after pruning, an old id is stored again.
+    let pruned: i64 = t.db.value("SELECT tally.prune_ingest_ids(interval '0')").await;
+    assert!(pruned >= 3 + 3, "three batches and three event ids: {pruned}");
+    let (status, _) = t
+        .gateway
+        .post_raw("/api/v1/events", &[("authorization", &format!("Bearer {key}")), ("content-type", "application/x-ndjson")], ndjson)
+        .await;
+    assert_eq!(status, 202);
+    let again: i64 = t.db.value("SELECT count(*) FROM tally.events WHERE name = 'signup'").await;
+    assert_eq!(again, 4);
 }
 
 #[tokio::test]

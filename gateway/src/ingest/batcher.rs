@@ -36,6 +36,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between replay attempts: how late the spool notices Postgres is back.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often old idempotency records are pruned: hourly keeps the tables small without
+/// adding measurable load (several gateways doing it is harmless).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long batch and event ids are remembered: far longer than any spool outage or
+/// client retry policy, so a retry inside it is never stored twice.
+const KEEP_IDS: Duration = Duration::from_secs(30 * 86_400);
 
 /// Why a batch was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +85,7 @@ pub struct BatchLimits {
 pub struct Tasks {
     writer: JoinHandle<()>,
     replayer: JoinHandle<()>,
+    pruner: JoinHandle<()>,
     stop_replay: watch::Sender<bool>,
 }
 
@@ -88,6 +95,7 @@ impl Tasks {
     pub async fn finish(self) -> Result<(), tokio::task::JoinError> {
         self.writer.await?;
         self.stop_replay.send_replace(true);
+        self.pruner.await?;
         self.replayer.await
     }
 }
@@ -101,10 +109,11 @@ impl Batcher {
         let (stop_replay, stop_rx) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let writer = tokio::spawn(run_writer(pool.clone(), spool.clone(), wake.clone(), limits, rx, drain_rx));
+        let pruner = tokio::spawn(run_pruner(pool.clone(), stop_rx.clone()));
         let replayer = tokio::spawn(run_replayer(pool, spool, wake, stop_rx));
         let room = Arc::new(Semaphore::new(limits.queue_capacity.max(1)));
         let batcher = Batcher { tx, room, capacity: limits.queue_capacity.max(1), draining: Arc::new(draining) };
-        (batcher, Tasks { writer, replayer, stop_replay })
+        (batcher, Tasks { writer, replayer, pruner, stop_replay })
     }
 
     /// Stops waiting for batches to fill: from now on every batch is written as soon as
@@ -279,6 +288,20 @@ async fn run_replayer(pool: Pool, spool: Arc<Spool>, wake: Arc<Notify>, mut stop
                 tracing::error!(error = %e, "Postgres refused a spooled batch");
                 quarantine(&spool, entry).await;
             }
+        }
+    }
+}
+
+/// Prunes old idempotency records every [`PRUNE_EVERY`] until stopped.
+async fn run_pruner(pool: Pool, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        match store::prune_ids(&pool, KEEP_IDS).await {
+            Ok(n) => tracing::debug!(deleted = n, "pruned idempotency records"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency records"),
         }
     }
 }

@@ -71,3 +71,12 @@ pub async fn write_batch(pool: &Pool, batch: &EncodedBatch) -> Result<Written, D
 pub async fn write_events(pool: &Pool, events: &[Event]) -> Result<Written, DbError> {
     write_batch(pool, &EncodedBatch::encode(events.iter().map(|e| (e, None)))).await
 }
+
+/// Forgets idempotency records older than `keep` (`tally.prune_ingest_ids`); returns
+/// how many were deleted.
+pub async fn prune_ids(pool: &Pool, keep: std::time::Duration) -> Result<i64, DbError> {
+    let client = pool.get().await?;
+    let keep = format!("{} seconds", keep.as_secs());
+    let row = client.query_one("SELECT tally.prune_ingest_ids($1::text::interval)", &[&keep]).await?;
+    Ok(row.get(0))
+}
