@@ -32,3 +32,23 @@ if ! grep -qs "pg15 = \"$SYSTEM_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.t
     log "initialising pgrx for the system PostgreSQL 15"
     cargo pgrx init --pg15 "$SYSTEM_PG_CONFIG" >/dev/null
 fi
+
+# --- Ingest (issue 7): the tracker's browser test drives Debian's Chromium with the npm
+# package playwright-core (tests/browser, pinned by its package-lock.json).
+if ! command -v chromium >/dev/null 2>&1; then
+    log "installing chromium (tracker browser test)"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    log "installing nodejs and npm (tracker browser test)"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+browser_dir="$TALLY_ROOT/tests/browser"
+lock_sha=$(sha256sum "$browser_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$browser_dir/node_modules/.tally-lock-sha" 2>/dev/null)" != "$lock_sha" ]; then
+    log "installing npm packages in tests/browser"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock_sha" > "$browser_dir/node_modules/.tally-lock-sha"
+fi

@@ -24,6 +24,7 @@ pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", require
 pgrx::extension_sql_file!("../../sql/hll.sql", name = "hll");
 pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires = ["hll"]);
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
+pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

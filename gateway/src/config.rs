@@ -48,15 +48,53 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_BATCH_MAX_EVENTS", default_value_t = 1000)]
     pub batch_max_events: usize,
 
-    /// Flush a non-empty batch after this many milliseconds even if it is not full, so a quiet
-    /// site's events still show up in the dashboard within a fraction of a second.
-    #[arg(long, env = "TALLY_BATCH_MAX_WAIT_MS", default_value_t = 50)]
+    /// How long a batch may wait for more events after its first one, in milliseconds.
+    /// 0 (group commit) writes whatever is queued as soon as the writer is free: requests
+    /// pile up while a batch commits, so batches grow with the load and a quiet site's
+    /// events are committed at once. A positive value trades latency for larger batches.
+    #[arg(long, env = "TALLY_BATCH_MAX_WAIT_MS", default_value_t = 0)]
     pub batch_max_wait_ms: u64,
 
-    /// Requests waiting for the batch writer before new ones get 503 + Retry-After.
-    /// Bounds the memory held by events that are not yet committed.
-    #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 10_000)]
+    /// Batches written to Postgres at once, each in its own transaction on its own
+    /// connection: one COPY uses one Postgres core, so 2 lets a two-core server use both
+    /// while the gateway gathers the next batch. Keep it below --db-pool-size.
+    #[arg(long, env = "TALLY_WRITERS", default_value_t = 2)]
+    pub writers: usize,
+
+    /// Events held in memory (queued or being written) before new requests get 503 +
+    /// Retry-After. Bounds the memory of events not yet committed: about 1 KB each.
+    #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 100_000)]
     pub queue_capacity: usize,
+
+    /// Directory of the disk spool that holds accepted batches while Postgres is
+    /// unreachable. One gateway process per directory.
+    #[arg(long, env = "TALLY_SPOOL_DIR", default_value = ".tally/spool")]
+    pub spool_dir: PathBuf,
+
+    /// Largest size of the spool in bytes; beyond it requests get 503 + Retry-After
+    /// instead of filling the disk. 1 GiB holds about two million events.
+    #[arg(long, env = "TALLY_SPOOL_MAX_BYTES", default_value_t = 1 << 30)]
+    pub spool_max_bytes: u64,
+
+    /// A MaxMind DB file (GeoLite2-City or GeoIP2-City format) for country, region and
+    /// city. Without it, location comes only from the trusted proxy headers below.
+    #[arg(long, env = "TALLY_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+
+    /// Header with the client's ISO country code set by a trusted proxy or CDN (e.g.
+    /// `CF-IPCountry`). Read only with --trust-proxy; wins over the MMDB file.
+    #[arg(long, env = "TALLY_GEO_COUNTRY_HEADER")]
+    pub geo_country_header: Option<String>,
+
+    /// Header with the client's ISO 3166-2 region code from a trusted proxy (e.g.
+    /// `CF-Region-Code` combined by the proxy into `DE-BE`). Read only with --trust-proxy.
+    #[arg(long, env = "TALLY_GEO_REGION_HEADER")]
+    pub geo_region_header: Option<String>,
+
+    /// Header with the client's city name from a trusted proxy (e.g. `CF-IPCity`). Read
+    /// only with --trust-proxy.
+    #[arg(long, env = "TALLY_GEO_CITY_HEADER")]
+    pub geo_city_header: Option<String>,
 
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 1 << 20)]

@@ -12,6 +12,9 @@ pub enum ApiError {
     /// The request is malformed; `field` names the JSON field or query parameter at fault.
     #[error("{message}")]
     BadRequest { field: String, message: String },
+    /// The request lacks valid credentials (e.g. an ingest key); the message says which.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The named thing does not exist (or the caller may not know it does).
     #[error("{0}")]
     NotFound(String),
@@ -39,7 +42,36 @@ pub enum DbError {
     Postgres(#[from] tokio_postgres::Error),
     /// One failed batch flush, reported to every request whose events were in it.
     #[error("{0}")]
-    Shared(std::sync::Arc<DbError>),
+    Flush(std::sync::Arc<crate::ingest::batcher::FlushError>),
+    /// A statement took longer than the gateway waits for one.
+    #[error("database did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl DbError {
+    /// Whether the failure says nothing about the data: Postgres was unreachable,
+    /// restarting, overloaded or too slow, so the same write may succeed later (and the
+    /// ingest path spools it). Errors about the data itself (a constraint, a type) are
+    /// not transient: retrying them would fail forever.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Pool(_) | DbError::Timeout(_) => true,
+            DbError::Postgres(e) => match e.code() {
+                // No SQLSTATE: the connection failed or closed under us.
+                None => true,
+                Some(code) => {
+                    let code = code.code();
+                    // 08 connection exception, 53 insufficient resources, 57P0x shutdown or
+                    // startup, 40001/40P01 serialization failure or deadlock.
+                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "40001" || code == "40P01"
+                }
+            },
+            DbError::Flush(e) => match &**e {
+                crate::ingest::batcher::FlushError::Database(db) => db.is_transient(),
+                crate::ingest::batcher::FlushError::Spool(_) => false,
+            },
+        }
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
@@ -59,9 +91,23 @@ impl ApiError {
         ApiError::BadRequest { field: field.into(), message: message.into() }
     }
 
+    /// A short fixed label for metrics: why the request was refused.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Database(_) => "database",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -76,7 +122,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = match &self {
             ApiError::BadRequest { field, message } => json!({ "error": message, "field": field }),
-            ApiError::NotFound(message) => json!({ "error": message }),
+            ApiError::NotFound(message) | ApiError::Unauthorized(message) => json!({ "error": message }),
             ApiError::PayloadTooLarge | ApiError::Overloaded { .. } => json!({ "error": self.to_string() }),
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");

@@ -1,9 +1,12 @@
 //! Tally's gateway as a library: `app` builds the router so tests drive the same
 //! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod keys;
+pub mod metrics;
 pub mod pool;
 pub mod routes;
 pub mod seed;
@@ -31,6 +34,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ingest::router())
         .merge(routes::events::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
+        .merge(routes::tracker::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
@@ -45,7 +50,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (state, writer) = AppState::start(pool, config);
+    let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
     let batcher = state.batcher.clone();
     let router = app(state);
     let shutdown = async move {
@@ -54,5 +59,5 @@ pub async fn serve(
     };
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
-    writer.await.map_err(std::io::Error::other)
+    tasks.finish().await.map_err(std::io::Error::other)
 }

@@ -1,12 +1,25 @@
 //! The Postgres connection pool, from a libpq-style connection string.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
+
+/// How long opening a connection or waiting for a free one may take. Short, so an
+/// unreachable Postgres turns into a spooled batch or a 503 quickly instead of a hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Builds a pool of at most `size` connections. Connections open lazily, so the gateway
 /// starts (and answers /healthz with 503) while Postgres is still coming up.
 pub fn build(database_url: &str, size: usize) -> anyhow::Result<Pool> {
-    let pg: tokio_postgres::Config = database_url.parse()?;
+    let mut pg: tokio_postgres::Config = database_url.parse()?;
+    pg.connect_timeout(CONNECT_TIMEOUT);
     let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    Ok(Pool::builder(manager).max_size(size).build()?)
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .build()?)
 }

@@ -38,13 +38,13 @@ pub async fn run(pool: &Pool, config: &SeedConfig) -> anyhow::Result<u64> {
         event.hostname.clone_from(domain);
         chunk.push(event);
         if chunk.len() == CHUNK {
-            store::write_batch(pool, &chunk).await?;
+            store::write_events(pool, &chunk).await?;
             stored += chunk.len() as u64;
             chunk.clear();
         }
     }
     if !chunk.is_empty() {
-        store::write_batch(pool, &chunk).await?;
+        store::write_events(pool, &chunk).await?;
         stored += chunk.len() as u64;
     }
     Ok(stored)

@@ -29,6 +29,18 @@ pub fn cluster_port() -> u16 {
     std::env::var("TALLY_TEST_PGPORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54316)
 }
 
+/// A free loopback TCP port (for a cluster or gateway a test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().expect("bound address").port()
+}
+
+/// Runs `scripts/pgcluster.sh` under a time limit, so a hang fails the test instead of CI.
+pub fn pgcluster(args: &[&str]) {
+    let status =
+        Command::new("timeout").arg("120").arg(repo_root().join("scripts/pgcluster.sh")).args(args).status().expect("run pgcluster.sh");
+    assert!(status.success(), "pgcluster.sh {args:?} failed or hung: {status}");
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
@@ -94,7 +106,7 @@ impl TestDb {
         let config = tally_core::datagen::Config { seed: 7, sites, days, events, start_ts: end_us - i64::from(days) * 86_400_000_000 };
         let all: Vec<_> = tally_core::datagen::DataGen::new(config).collect();
         for chunk in all.chunks(20_000) {
-            tally_gateway::ingest::store::write_batch(&pool, chunk).await.expect("write batch");
+            tally_gateway::ingest::store::write_events(&pool, chunk).await.expect("write batch");
         }
         all.len() as u64
     }

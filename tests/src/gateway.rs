@@ -1,6 +1,8 @@
 //! A real gateway for one test: the library's `serve` on a free loopback port, talking
 //! to the test's database, stopped (and flushed) by [`TestGateway::shutdown`].
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use serde_json::Value;
 use tally_gateway::config::ServeConfig;
 use tokio::net::TcpListener;
@@ -21,8 +23,16 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(db: &TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
+        static SPOOLS: AtomicU32 = AtomicU32::new(0);
         let mut config = ServeConfig::from_env();
         config.dashboard_dir = repo_root().join("dashboards");
+        // Each gateway owns its spool: a shared one would replay into the wrong database.
+        config.spool_dir = std::env::temp_dir().join(format!(
+            "tally-test-spool-{}-{}-{}",
+            db.name,
+            std::process::id(),
+            SPOOLS.fetch_add(1, Ordering::Relaxed)
+        ));
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
@@ -38,6 +48,15 @@ impl TestGateway {
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
         let resp = self.http.post(format!("{}{path}", self.base)).json(body).send().await.expect("POST");
         decode(resp).await
+    }
+
+    /// `POST path` with a raw body and extra headers.
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        decode(req.send().await.expect("POST")).await
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {

@@ -4,18 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tally_tests::cluster::{connect, repo_root, state_dir};
-
-/// Runs `pgcluster.sh` under a time limit, so a hang fails the test instead of CI.
-fn pgcluster(args: &[&str]) {
-    let status =
-        Command::new("timeout").arg("120").arg(repo_root().join("scripts/pgcluster.sh")).args(args).status().expect("run pgcluster.sh");
-    assert!(status.success(), "pgcluster.sh {args:?} failed or hung: {status}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use tally_tests::cluster::{connect, free_port, pgcluster, state_dir};
 
 #[tokio::test]
 async fn ensure_twice_and_after_kill_9_keeps_committed_data() {

@@ -1,34 +1,72 @@
 //! The write buffer between request handlers and Postgres.
 //!
-//! Handlers submit their events and wait; one writer task gathers submissions until the
-//! batch holds `max_events` or `max_wait` has passed since its first event, writes the
-//! batch in one transaction, and then answers every waiting handler. A handler therefore
-//! answers 202 only after COMMIT. The queue is bounded: when it is full, `submit` fails
-//! at once and the handler answers 503 with Retry-After instead of growing memory.
+//! Handlers submit their events and wait; one writer task takes every submission queued
+//! (up to `max_events`), lingers for more until `max_wait` has passed since the first,
+//! encodes the batch once and writes it in one transaction, then answers every waiting
+//! handler. With `max_wait` 0 this is group commit: no waiting when the load is light,
+//! and batches grow by themselves under load, as requests queue while one commits. A
+//! handler therefore answers 202 only after COMMIT, or, while Postgres is unreachable,
+//! after the batch is fsync'd to the [`Spool`], from which the replayer commits it later.
+//! Once anything is spooled, later batches are spooled behind it, so spooled batches
+//! reach Postgres in the order they were accepted. Up to `writers` batches are written at
+//! once (each in its own transaction), so Postgres can use more than one core.
+//!
+//! Memory is bounded by a semaphore counting the events held (queued or being written):
+//! a submission that would pass `queue_capacity` fails at once, and its handler answers
+//! 503 with Retry-After.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use tally_core::event::Event;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::store;
+use super::encoded::{EncodedBatch, Pending};
+use super::spool::{Spool, SpoolError};
+use super::store::{self, Written};
 use crate::error::{ApiError, DbError};
+use crate::metrics;
+
+/// A write that takes longer than this is abandoned and its batch spooled: Postgres is
+/// hung or unreachable without refusing connections. If the write did commit after
+/// all, the batch id makes the replay a no-op.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// First pause of the replayer after a failed attempt; doubled up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between replay attempts: how late the spool notices Postgres is back.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often old idempotency records are pruned: hourly keeps the tables small without
+/// adding measurable load (several gateways doing it is harmless).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long batch and event ids are remembered: far longer than any spool outage or
+/// client retry policy, so a retry inside it is never stored twice.
+const KEEP_IDS: Duration = Duration::from_secs(30 * 86_400);
+
+/// Why a batch was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error(transparent)]
+    Database(DbError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
 
 /// What a waiting handler learns about its events.
-pub type FlushResult = Result<(), Arc<DbError>>;
+pub type FlushResult = Result<(), Arc<FlushError>>;
 
 struct Submission {
-    events: Vec<Event>,
+    events: Vec<Pending>,
     done: oneshot::Sender<FlushResult>,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// The submitting side, cloned into every handler.
 #[derive(Clone)]
 pub struct Batcher {
-    tx: mpsc::Sender<Submission>,
+    tx: mpsc::UnboundedSender<Submission>,
+    room: Arc<Semaphore>,
+    capacity: usize,
     draining: Arc<watch::Sender<bool>>,
 }
 
@@ -37,17 +75,45 @@ pub struct Batcher {
 pub struct BatchLimits {
     pub max_events: usize,
     pub max_wait: Duration,
+    /// Events held in memory at most, queued or being written.
     pub queue_capacity: usize,
+    /// Batches written at once, each on its own connection.
+    pub writers: usize,
+}
+
+/// The background tasks; await [`Tasks::finish`] after the last [`Batcher`] is dropped.
+pub struct Tasks {
+    writer: JoinHandle<()>,
+    replayer: JoinHandle<()>,
+    pruner: JoinHandle<()>,
+    stop_replay: watch::Sender<bool>,
+}
+
+impl Tasks {
+    /// Waits until every accepted event is committed or spooled, then stops the replayer
+    /// (what it has not replayed yet stays spooled for the next start).
+    pub async fn finish(self) -> Result<(), tokio::task::JoinError> {
+        self.writer.await?;
+        self.stop_replay.send_replace(true);
+        self.pruner.await?;
+        self.replayer.await
+    }
 }
 
 impl Batcher {
-    /// Starts the writer task. It runs until every `Batcher` clone is dropped, then flushes
-    /// what it holds and ends, so awaiting the handle on shutdown loses nothing accepted.
-    pub fn start(pool: Pool, limits: BatchLimits) -> (Batcher, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(limits.queue_capacity.max(1));
+    /// Starts the writer and the spool replayer. The writer runs until every `Batcher`
+    /// clone is dropped, then flushes what it holds and ends.
+    pub fn start(pool: Pool, spool: Arc<Spool>, limits: BatchLimits) -> (Batcher, Tasks) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let (draining, drain_rx) = watch::channel(false);
-        let handle = tokio::spawn(run_writer(pool, limits, rx, drain_rx));
-        (Batcher { tx, draining: Arc::new(draining) }, handle)
+        let (stop_replay, stop_rx) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let writer = tokio::spawn(run_writer(pool.clone(), spool.clone(), wake.clone(), limits, rx, drain_rx));
+        let pruner = tokio::spawn(run_pruner(pool.clone(), stop_rx.clone()));
+        let replayer = tokio::spawn(run_replayer(pool, spool, wake, stop_rx));
+        let room = Arc::new(Semaphore::new(limits.queue_capacity.max(1)));
+        let batcher = Batcher { tx, room, capacity: limits.queue_capacity.max(1), draining: Arc::new(draining) };
+        (batcher, Tasks { writer, replayer, pruner, stop_replay })
     }
 
     /// Stops waiting for batches to fill: from now on every batch is written as soon as
@@ -57,38 +123,62 @@ impl Batcher {
         self.draining.send_replace(true);
     }
 
-    /// Queues `events` and waits until they are committed.
-    pub async fn submit(&self, events: Vec<Event>) -> Result<(), ApiError> {
+    /// Queues `events` and waits until they are committed or spooled.
+    pub async fn submit(&self, events: Vec<Pending>) -> Result<(), ApiError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let n = u32::try_from(events.len()).ok().filter(|&n| n as usize <= self.capacity).ok_or(ApiError::PayloadTooLarge)?;
+        let permit = self.room.clone().try_acquire_many_owned(n).map_err(|_| ApiError::Overloaded { retry_after_secs: 1 })?;
+        metrics::queue_depth(self.capacity - self.room.available_permits());
         let (done, wait) = oneshot::channel();
-        self.tx.try_send(Submission { events, done }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ApiError::Overloaded { retry_after_secs: 1 },
-            mpsc::error::TrySendError::Closed(_) => ApiError::Overloaded { retry_after_secs: 5 },
-        })?;
+        self.tx.send(Submission { events, done, _permit: permit }).map_err(|_| ApiError::Overloaded { retry_after_secs: 5 })?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(db)) => Err(ApiError::Database(DbError::Shared(db))),
+            Ok(Err(e)) => Err(match &*e {
+                FlushError::Database(_) => ApiError::Database(DbError::Flush(e)),
+                FlushError::Spool(SpoolError::Full { .. }) => ApiError::Overloaded { retry_after_secs: 5 },
+                FlushError::Spool(_) => ApiError::Internal(anyhow::anyhow!("{e}")),
+            }),
             Err(_) => Err(ApiError::Internal(anyhow::anyhow!("batch writer stopped before answering"))),
         }
     }
 }
 
-async fn run_writer(pool: Pool, limits: BatchLimits, mut rx: mpsc::Receiver<Submission>, mut draining: watch::Receiver<bool>) {
-    while let Some(first) = rx.recv().await {
+async fn run_writer(
+    pool: Pool,
+    spool: Arc<Spool>,
+    wake: Arc<Notify>,
+    limits: BatchLimits,
+    mut rx: mpsc::UnboundedReceiver<Submission>,
+    mut draining: watch::Receiver<bool>,
+) {
+    let writers = limits.writers.max(1);
+    let slots = Arc::new(Semaphore::new(writers));
+    loop {
+        // Gather only once a write slot is free, so a batch takes everything that queued
+        // while the previous ones were committing.
+        let slot = slots.clone().acquire_owned().await.expect("write slots are never closed");
+        let Some(first) = rx.recv().await else { break };
         let deadline = tokio::time::Instant::now() + limits.max_wait;
         let mut count = first.events.len();
         let mut batch = vec![first];
-        while count < limits.max_events {
-            if *draining.borrow() {
-                // Take what is already queued, without waiting for more.
+        loop {
+            // Take everything already queued: under load, requests pile up while the
+            // previous batch commits, so batches grow with the load (group commit).
+            while count < limits.max_events {
                 match rx.try_recv() {
                     Ok(next) => {
                         count += next.events.len();
                         batch.push(next);
-                        continue;
                     }
                     Err(_) => break,
                 }
             }
+            if count >= limits.max_events || *draining.borrow() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            // Linger for more until the deadline (only when max_wait > 0).
             tokio::select! {
                 next = tokio::time::timeout_at(deadline, rx.recv()) => match next {
                     Ok(Some(next)) => {
@@ -102,25 +192,124 @@ async fn run_writer(pool: Pool, limits: BatchLimits, mut rx: mpsc::Receiver<Subm
                 _ = draining.changed() => {}
             }
         }
-        flush(&pool, batch).await;
+        let (pool, spool, wake) = (pool.clone(), spool.clone(), wake.clone());
+        tokio::spawn(async move {
+            let result = flush(&pool, &spool, &batch).await.map_err(Arc::new);
+            drop(slot);
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "batch not accepted");
+            }
+            wake.notify_one();
+            for submission in batch {
+                // A handler that gave up (client disconnected) no longer listens; nothing to do.
+                let _ = submission.done.send(result.clone());
+            }
+        });
+    }
+    // Every sender is gone: wait for the batches still being written.
+    let _ = slots.acquire_many(writers as u32).await;
+}
+
+/// Commits the batch, or spools it when Postgres is unreachable or the spool already
+/// holds earlier batches.
+async fn flush(pool: &Pool, spool: &Arc<Spool>, batch: &[Submission]) -> Result<(), FlushError> {
+    let encoded = EncodedBatch::encode(batch.iter().flat_map(|s| &s.events).map(|p| (&p.event, p.event_id.as_deref())));
+    if spool.is_empty() {
+        match write(pool, &encoded).await {
+            Ok(_) => return Ok(()),
+            Err(e) if !e.is_transient() => return Err(FlushError::Database(e)),
+            Err(e) => tracing::warn!(error = %e, "Postgres unreachable: spooling the batch"),
+        }
+    }
+    let spool = spool.clone();
+    let events = encoded.len();
+    tokio::task::spawn_blocking(move || spool.append(&encoded)).await.map_err(|e| SpoolError::Io(std::io::Error::other(e)))??;
+    metrics::spooled(events);
+    Ok(())
+}
+
+/// One timed, measured attempt to commit a batch.
+async fn write(pool: &Pool, batch: &EncodedBatch) -> Result<Written, DbError> {
+    let started = Instant::now();
+    let result = match tokio::time::timeout(WRITE_TIMEOUT, store::write_batch(pool, batch)).await {
+        Ok(result) => result,
+        Err(_) => Err(DbError::Timeout(WRITE_TIMEOUT)),
+    };
+    match &result {
+        Ok(written) => metrics::flushed(*written, started.elapsed()),
+        Err(_) => metrics::database_error(),
+    }
+    result
+}
+
+/// Commits spooled batches, oldest first, whenever there are any; retries with backoff
+/// while Postgres is unreachable.
+async fn run_replayer(pool: Pool, spool: Arc<Spool>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        metrics::spool_size(spool.size());
+        if *stop.borrow() {
+            return;
+        }
+        let Some(entry) = spool.oldest() else {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        };
+        let reader = spool.clone();
+        let batch = match tokio::task::spawn_blocking(move || reader.read(entry)).await.expect("spool read task") {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable spool file");
+                quarantine(&spool, entry).await;
+                continue;
+            }
+        };
+        match write(&pool, &batch).await {
+            Ok(written) => {
+                tracing::info!(?written, events = batch.len(), "replayed a spooled batch");
+                let spool = spool.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || spool.remove(entry)).await.expect("spool remove task") {
+                    tracing::error!(error = %e, "could not delete a replayed spool file");
+                }
+                backoff = MIN_BACKOFF;
+            }
+            Err(e) if e.is_transient() => {
+                tracing::debug!(error = %e, "Postgres still unreachable; spool waits");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Postgres refused a spooled batch");
+                quarantine(&spool, entry).await;
+            }
+        }
     }
 }
 
-async fn flush(pool: &Pool, batch: Vec<Submission>) {
-    let mut events = Vec::with_capacity(batch.iter().map(|s| s.events.len()).sum());
-    let mut waiters = Vec::with_capacity(batch.len());
-    for submission in batch {
-        events.extend(submission.events);
-        waiters.push(submission.done);
+/// Prunes old idempotency records every [`PRUNE_EVERY`] until stopped.
+async fn run_pruner(pool: Pool, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        match store::prune_ids(&pool, KEEP_IDS).await {
+            Ok(n) => tracing::debug!(deleted = n, "pruned idempotency records"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency records"),
+        }
     }
-    let started = std::time::Instant::now();
-    let result = store::write_batch(pool, &events).await.map_err(Arc::new);
-    match &result {
-        Ok(()) => tracing::debug!(events = events.len(), elapsed_ms = started.elapsed().as_millis() as u64, "flushed batch"),
-        Err(e) => tracing::warn!(events = events.len(), error = %e, "batch flush failed"),
-    }
-    for done in waiters {
-        // A handler that gave up (client disconnected) no longer listens; nothing to do.
-        let _ = done.send(result.clone());
+}
+
+async fn quarantine(spool: &Arc<Spool>, entry: super::spool::Entry) {
+    let spool = spool.clone();
+    match tokio::task::spawn_blocking(move || spool.quarantine(entry)).await.expect("spool quarantine task") {
+        Ok(path) => tracing::error!(path = %path.display(), "spooled batch moved aside"),
+        Err(e) => tracing::error!(error = %e, "could not move a spool file aside"),
     }
 }

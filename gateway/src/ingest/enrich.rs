@@ -32,9 +32,14 @@ pub fn clean_host(host: &str) -> String {
     host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
 }
 
-pub fn page_fields(url: &Url) -> PageFields {
+/// Page fields of `url`; with `hash_mode` the fragment is part of the path (`/app#/settings`).
+pub fn page_fields(url: &Url, hash_mode: bool) -> PageFields {
+    let path = match url.fragment() {
+        Some(fragment) if hash_mode => format!("{}#{fragment}", url.path()),
+        _ => url.path().to_string(),
+    };
     let mut fields =
-        PageFields { hostname: url.host_str().map(clean_host).unwrap_or_default(), pathname: cut(url.path()), ..PageFields::default() };
+        PageFields { hostname: url.host_str().map(clean_host).unwrap_or_default(), pathname: cut(&path), ..PageFields::default() };
     for (key, value) in url.query_pairs() {
         let value = cut(value.trim());
         if value.is_empty() {
@@ -58,10 +63,11 @@ pub fn page_fields(url: &Url) -> PageFields {
 
 /// Referrer fields for a page on `site_host`. A referrer from the site itself is internal
 /// navigation, not a source, and is dropped. The source is the UTM source when tagged,
-/// otherwise the referring host.
+/// else the referrer's name in the referrer list (`Google`, `Twitter`), else its host.
 pub fn referrer_fields(referrer: Option<&Url>, site_host: &str, utm_source: Option<&str>) -> ReferrerFields {
     let external = referrer.filter(|r| r.host_str().map(clean_host).as_deref() != Some(site_host));
-    let referrer_source = utm_source.map(str::to_string).or_else(|| external.and_then(|r| r.host_str()).map(clean_host));
+    let named = |r: &Url| super::referrer_source::known_source(r).map(|s| s.name.clone()).or_else(|| r.host_str().map(clean_host));
+    let referrer_source = utm_source.map(str::to_string).or_else(|| external.and_then(named));
     ReferrerFields { referrer: external.map(|r| cut(r.as_str())), referrer_source }
 }
 
@@ -83,12 +89,15 @@ mod tests {
     #[test]
     fn page_fields_take_path_host_and_utm() {
         let url = Url::parse("https://WWW.Example.com/docs/a?utm_source=news&utm_campaign=launch&ref=x&utm_medium=").unwrap();
-        let f = page_fields(&url);
+        let f = page_fields(&url, false);
         assert_eq!(f.hostname, "example.com");
         assert_eq!(f.pathname, "/docs/a");
         assert_eq!(f.utm_source.as_deref(), Some("news"));
         assert_eq!(f.utm_campaign.as_deref(), Some("launch"));
         assert_eq!(f.utm_medium, None);
+        let routed = Url::parse("https://a.com/app#/settings").unwrap();
+        assert_eq!(page_fields(&routed, true).pathname, "/app#/settings");
+        assert_eq!(page_fields(&routed, false).pathname, "/app");
     }
 
     #[test]
@@ -97,7 +106,9 @@ mod tests {
         assert_eq!(referrer_fields(Some(&internal), "example.com", None), ReferrerFields::default());
         let google = Url::parse("https://www.google.com/search?q=x").unwrap();
         let f = referrer_fields(Some(&google), "example.com", None);
-        assert_eq!(f.referrer_source.as_deref(), Some("google.com"));
+        assert_eq!(f.referrer_source.as_deref(), Some("Google"));
+        let blog = Url::parse("https://blog.example.org/post").unwrap();
+        assert_eq!(referrer_fields(Some(&blog), "example.com", None).referrer_source.as_deref(), Some("blog.example.org"));
         let tagged = referrer_fields(Some(&google), "example.com", Some("newsletter"));
         assert_eq!(tagged.referrer_source.as_deref(), Some("newsletter"));
     }

@@ -22,13 +22,12 @@ pub const MAX_NAME_LEN: usize = 120;
 /// URLs longer than this are rejected; browsers cap near 2 MB but no page path needs more.
 pub const MAX_URL_LEN: usize = 4096;
 
-/// An event as the client described it, validated but not yet enriched.
+/// An event as the client described it, validated but not yet enriched: the fields
+/// the Plausible body and the batch API share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingEvent {
     pub name: String,
     pub url: Url,
-    /// One or more site domains; Plausible lets one page report to several sites.
-    pub domains: Vec<String>,
     pub referrer: Option<Url>,
     pub props: Vec<(String, String)>,
     pub revenue: Option<Revenue>,
@@ -36,6 +35,17 @@ pub struct IncomingEvent {
     pub interactive: bool,
     /// Viewport width in CSS pixels (`w` from the tracker).
     pub screen_width: Option<i32>,
+    /// The site routes by URL fragment (`#/settings`), so the fragment is part of the
+    /// page path (`h` from the tracker, as in Plausible's hash mode).
+    pub hash_mode: bool,
+}
+
+/// The body of `POST /api/event`: an event and the sites it reports to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlausibleEvent {
+    /// One or more site domains; Plausible lets one page report to several sites.
+    pub domains: Vec<String>,
+    pub event: IncomingEvent,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,19 +56,25 @@ pub struct Revenue {
     pub currency: String,
 }
 
-/// Parses a request body into an [`IncomingEvent`].
-pub fn parse_event(body: &[u8]) -> Result<IncomingEvent, ApiError> {
+/// Parses a `POST /api/event` body.
+pub fn parse_event(body: &[u8]) -> Result<PlausibleEvent, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("body is not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
         return Err(ApiError::bad_request("body", "body must be a JSON object"));
     };
-    let name = required_str(&obj, &["name", "n"])?;
+    let event = parse_fields(&obj)?;
+    let domains = parse_domains(&required_str(&obj, &["domain", "d"])?)?;
+    Ok(PlausibleEvent { domains, event })
+}
+
+/// Parses the shared event fields of one JSON object (long or short keys).
+pub fn parse_fields(obj: &Map<String, Value>) -> Result<IncomingEvent, ApiError> {
+    let name = required_str(obj, &["name", "n"])?;
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(ApiError::bad_request("name", format!("name must be 1 to {MAX_NAME_LEN} characters")));
     }
-    let url = parse_url(&required_str(&obj, &["url", "u"])?, "url")?;
-    let domains = parse_domains(&required_str(&obj, &["domain", "d"])?)?;
-    let referrer = match optional(&obj, &["referrer", "r"]) {
+    let url = parse_url(&required_str(obj, &["url", "u"])?, "url")?;
+    let referrer = match optional(obj, &["referrer", "r"]) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         // A referrer we cannot parse is still a referrer the browser sent: keep it out of the
@@ -66,20 +82,20 @@ pub fn parse_event(body: &[u8]) -> Result<IncomingEvent, ApiError> {
         Some(Value::String(s)) => Url::parse(s).ok(),
         Some(_) => return Err(ApiError::bad_request("referrer", "referrer must be a string")),
     };
-    let props = match optional(&obj, &["props", "p", "meta", "m"]) {
+    let props = match optional(obj, &["props", "p", "meta", "m"]) {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => parse_props(v)?,
     };
-    let revenue = match optional(&obj, &["revenue", "$"]) {
+    let revenue = match optional(obj, &["revenue", "$"]) {
         None | Some(Value::Null) => None,
         Some(v) => Some(parse_revenue(v)?),
     };
-    let interactive = match optional(&obj, &["interactive", "i"]) {
+    let interactive = match optional(obj, &["interactive", "i"]) {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_request("interactive", "interactive must be a boolean")),
     };
-    let screen_width = match optional(&obj, &["screen_width", "w"]) {
+    let screen_width = match optional(obj, &["screen_width", "w"]) {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_i64() {
             Some(w) if (0..=100_000).contains(&w) => Some(w as i32),
@@ -87,14 +103,20 @@ pub fn parse_event(body: &[u8]) -> Result<IncomingEvent, ApiError> {
         },
         Some(_) => return Err(ApiError::bad_request("screen_width", "screen_width must be an integer")),
     };
-    Ok(IncomingEvent { name, url, domains, referrer, props, revenue, interactive, screen_width })
+    let hash_mode = match optional(obj, &["hash_mode", "h"]) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(_) => return Err(ApiError::bad_request("hash_mode", "hash_mode must be a boolean")),
+    };
+    Ok(IncomingEvent { name, url, referrer, props, revenue, interactive, screen_width, hash_mode })
 }
 
-fn optional<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
+pub(crate) fn optional<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| obj.get(*k))
 }
 
-fn required_str(obj: &Map<String, Value>, keys: &[&str]) -> Result<String, ApiError> {
+pub(crate) fn required_str(obj: &Map<String, Value>, keys: &[&str]) -> Result<String, ApiError> {
     let field = keys[0];
     match optional(obj, keys) {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -221,7 +243,7 @@ mod tests {
         let short = parse_event(br#"{"n":"pageview","u":"https://a.com/x?y=1","d":"a.com","r":"https://g.com/"}"#).unwrap();
         assert_eq!(long, short);
         assert_eq!(long.domains, vec!["a.com"]);
-        assert_eq!(long.referrer.unwrap().host_str(), Some("g.com"));
+        assert_eq!(long.event.referrer.unwrap().host_str(), Some("g.com"));
     }
 
     #[test]
@@ -230,13 +252,13 @@ mod tests {
             br#"{"n":"Signup","u":"https://a.com/","d":"a.com","p":"{\"plan\":\"pro\",\"seats\":3,\"trial\":true,\"gone\":null}"}"#,
         )
         .unwrap();
-        assert_eq!(e.props, vec![("plan".into(), "pro".into()), ("seats".into(), "3".into()), ("trial".into(), "true".into())]);
+        assert_eq!(e.event.props, vec![("plan".into(), "pro".into()), ("seats".into(), "3".into()), ("trial".into(), "true".into())]);
     }
 
     #[test]
     fn revenue_is_exact_micros() {
         let e = parse_event(br#"{"n":"Purchase","u":"https://a.com/","d":"a.com","revenue":{"amount":"19.99","currency":"eur"}}"#).unwrap();
-        assert_eq!(e.revenue, Some(Revenue { micros: 19_990_000, currency: "EUR".into() }));
+        assert_eq!(e.event.revenue, Some(Revenue { micros: 19_990_000, currency: "EUR".into() }));
         assert_eq!(decimal_to_micros("-0.000001"), Some(-1));
         assert_eq!(decimal_to_micros("1e3"), None);
         assert_eq!(decimal_to_micros("99999999999999999"), None);

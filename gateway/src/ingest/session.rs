@@ -1,7 +1,15 @@
 //! Visits: a visitor's events belong to one session until 30 minutes pass without an
-//! event. The gateway keeps the open sessions in memory; with several gateways behind a
-//! load balancer, route by client address (visitor ids are per IP) so each visitor's
-//! events meet the same tracker.
+//! event. The gateway keeps the open sessions in memory.
+//!
+//! Several gateway processes: the visitor id is the same whichever gateway computes it
+//! (the daily salt lives in Postgres), but open sessions are per process. Run them behind
+//! a load balancer that routes by client address (nginx `hash $remote_addr consistent`,
+//! HAProxy `balance source`), so a visitor's events meet the same session map; visitor
+//! ids are per IP, so this is exactly the stickiness needed. If a gateway dies or the
+//! pool changes, a visit in flight is split in two at that moment, never merged with
+//! another visitor's. Entry page, exit page and bounce are not stored: they are derived
+//! at query time from the events of a `session_id` ordered by `ts`, so they stay right
+//! whichever gateway wrote which event.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,10 +38,11 @@ impl Sessions {
     pub fn session_id(&self, site_id: i32, visitor_id: i64, ts: i64) -> i64 {
         let mut open = self.open.lock().expect("session map poisoned");
         if open.len() >= SWEEP_THRESHOLD {
-            open.retain(|_, s| ts - s.last_ts <= SESSION_TIMEOUT_US);
+            open.retain(|_, s| (ts - s.last_ts).abs() <= SESSION_TIMEOUT_US);
         }
         let entry = open.entry((site_id, visitor_id)).or_insert(OpenSession { id: rand::random(), last_ts: ts });
-        if ts - entry.last_ts > SESSION_TIMEOUT_US {
+        // Backfilled events may run backwards in time: a gap either way ends the visit.
+        if (ts - entry.last_ts).abs() > SESSION_TIMEOUT_US {
             *entry = OpenSession { id: rand::random(), last_ts: ts };
         }
         entry.last_ts = entry.last_ts.max(ts);
@@ -53,5 +62,8 @@ mod tests {
         assert_eq!(first, s.session_id(1, 9, 2 * SESSION_TIMEOUT_US));
         assert_ne!(first, s.session_id(1, 9, 3 * SESSION_TIMEOUT_US + 1));
         assert_ne!(s.session_id(2, 9, 0), s.session_id(1, 9, 3 * SESSION_TIMEOUT_US + 1));
+        // A backfilled event an hour before the visit starts its own visit.
+        let live = s.session_id(3, 9, 10 * SESSION_TIMEOUT_US);
+        assert_ne!(live, s.session_id(3, 9, 8 * SESSION_TIMEOUT_US));
     }
 }

@@ -1,6 +1,13 @@
 //! User agent → browser, OS and device class, with the `woothee` parser (a maintained,
 //! dependency-free rule set shared with several languages' implementations). Crawlers
-//! are recognised here so the pipeline can drop them.
+//! are recognised here so the pipeline can drop them: woothee's crawler class, plus the
+//! `isbot` crate's pattern list (a port of the widely used `isbot` npm list), which also
+//! knows monitoring tools, HTTP libraries, headless browsers and link previewers.
+
+use std::sync::LazyLock;
+
+/// The bot patterns compile into one regular expression; build it once.
+static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
 
 /// What the user agent says about the client.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -15,7 +22,7 @@ pub struct ClientFields {
 
 pub fn client_fields(user_agent: &str) -> ClientFields {
     let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
-        return ClientFields::default();
+        return ClientFields { is_bot: BOTS.is_bot(user_agent), ..ClientFields::default() };
     };
     let known = |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_string());
     let device = match ua.category {
@@ -30,7 +37,7 @@ pub fn client_fields(user_agent: &str) -> ClientFields {
         os: known(ua.os),
         os_version: known(&ua.os_version),
         device,
-        is_bot: ua.category == "crawler",
+        is_bot: ua.category == "crawler" || BOTS.is_bot(user_agent),
     }
 }
 
@@ -54,5 +61,12 @@ mod tests {
         let phone = client_fields("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1");
         assert_eq!(phone.device.as_deref(), Some("mobile"));
         assert!(client_fields("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)").is_bot);
+        // Not crawlers to woothee, but bots all the same.
+        assert!(
+            client_fields("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
+                .is_bot
+        );
+        assert!(client_fields("python-requests/2.31.0").is_bot);
+        assert!(client_fields("UptimeRobot/2.0").is_bot);
     }
 }

@@ -1,5 +1,10 @@
-//! `POST /api/event`: one event in Plausible's format, answered 202 after COMMIT.
+//! Ingestion endpoints, both answered 202 only after the events are committed (or
+//! durably spooled while Postgres is unreachable):
+//! - `POST /api/event`: one event in Plausible's format, from the tracker script;
+//! - `POST /api/v1/events`: a batch (JSON array or NDJSON) from a server or an app,
+//!   authenticated with the site's ingest key (`Authorization: Bearer <key>`).
 
+use std::cell::OnceCell;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
@@ -9,14 +14,37 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::ingest::{self, payload, user_agent, ClientContext, Drop};
+use crate::ingest::encoded::Pending;
+use crate::ingest::{self, batch, payload, user_agent, ClientContext};
+use crate::metrics;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/event", post(post_event))
+    Router::new().route("/api/event", post(post_event)).route("/api/v1/events", post(post_batch))
+}
+
+/// Counts the outcome of an ingest request for `/metrics`.
+fn measured(result: Result<(usize, Vec<Value>), ApiError>) -> Result<impl IntoResponse, ApiError> {
+    match result {
+        Ok((accepted, dropped)) => {
+            metrics::accepted(accepted);
+            Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "dropped": dropped }))))
+        }
+        Err(e) => {
+            metrics::rejected(e.reason());
+            Err(e)
+        }
+    }
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::bad_request("body", rejection.body_text()),
+    })
 }
 
 async fn post_event(
@@ -25,17 +53,16 @@ async fn post_event(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::bad_request("body", rejection.body_text()),
-    })?;
-    let incoming = payload::parse_event(&body)?;
-    let client = ClientContext {
-        ip: client_ip(&headers, peer, state.config.trust_proxy),
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
-        received_us: chrono::Utc::now().timestamp_micros(),
-    };
+    measured(plausible_event(&state, peer, &headers, body).await)
+}
 
+async fn plausible_event(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(usize, Vec<Value>), ApiError> {
+    let incoming = payload::parse_event(&body_bytes(body)?)?;
     let mut sites = Vec::with_capacity(incoming.domains.len());
     for domain in &incoming.domains {
         if let Some(site) = state.sites.by_domain(domain).await? {
@@ -43,24 +70,109 @@ async fn post_event(
         }
     }
     let sites = ingest::require_sites(sites)?;
-
+    let client = request_client(state, peer, headers, None, None, now_us());
     let fields = user_agent::client_fields(&client.user_agent);
-    if fields.is_bot {
-        return Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": 0, "dropped": [Drop::Bot] }))));
+    let salt = state.pipeline.visitors.salt(day_of(client.ts)).await?;
+    let mut events = Vec::with_capacity(sites.len());
+    for site in &sites {
+        match state.pipeline.event(&incoming.event, site, &client, &fields, &salt) {
+            Ok(event) => events.push(Pending { event, event_id: None }),
+            Err(drop) => {
+                metrics::dropped(drop.label(), 1);
+                return Ok((0, vec![json!(drop)]));
+            }
+        }
     }
-    let day = chrono::DateTime::from_timestamp_micros(client.received_us).expect("now is in range").date_naive();
-    let salt = state.visitors.salt(day).await?;
-    let events = sites
-        .iter()
-        .map(|site| {
-            let visitor_id = ingest::visitor::visitor_id(&salt, site.site_id, client.ip, &client.user_agent);
-            let session_id = state.sessions.session_id(site.site_id, visitor_id, client.received_us);
-            ingest::build_event(&incoming, site, &fields, client.received_us, visitor_id, session_id)
-        })
-        .collect::<Vec<_>>();
     let accepted = events.len();
     state.batcher.submit(events).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "dropped": [] }))))
+    Ok((accepted, Vec::new()))
+}
+
+async fn post_batch(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    measured(batch_events(&state, peer, &headers, body).await)
+}
+
+async fn batch_events(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(usize, Vec<Value>), ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("send the site's ingest key as `Authorization: Bearer <key>`".into()))?;
+    let site = state.keys.site_for(key.trim()).await?.ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest key".into()))?;
+    let now = now_us();
+    let mut events = batch::parse_batch(&body_bytes(body)?, now)?;
+    let salt = state.pipeline.visitors.salt(day_of(now)).await?;
+    // Sessions are assigned in time order, so a backfilled visit is one visit however
+    // its events were ordered in the request.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].ts.unwrap_or(now));
+    // Most batches come from one client: parse the request's user agent once.
+    let request_fields = OnceCell::new();
+    let mut pending = Vec::with_capacity(events.len());
+    let mut dropped = Vec::new();
+    for i in order {
+        let e = &mut events[i];
+        let own_agent = e.user_agent.is_some();
+        let client = request_client(state, peer, headers, e.ip, e.user_agent.take(), e.ts.unwrap_or(now));
+        let own_fields;
+        let fields = if own_agent {
+            own_fields = user_agent::client_fields(&client.user_agent);
+            &own_fields
+        } else {
+            request_fields.get_or_init(|| user_agent::client_fields(&client.user_agent))
+        };
+        match state.pipeline.event(&e.event, &site, &client, fields, &salt) {
+            Ok(event) => pending.push(Pending { event, event_id: e.id.take() }),
+            Err(drop) => {
+                metrics::dropped(drop.label(), 1);
+                dropped.push(json!({ "index": i, "reason": drop }));
+            }
+        }
+    }
+    let accepted = pending.len();
+    state.batcher.submit(pending).await?;
+    Ok((accepted, dropped))
+}
+
+/// The client of an event: the event's own IP and user agent when a server forwards
+/// them, otherwise the request's. Trusted proxy location headers describe the request's
+/// client, so they are read only when the IP is the request's too.
+fn request_client(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    user_agent: Option<String>,
+    ts: i64,
+) -> ClientContext {
+    let trust = state.config.trust_proxy;
+    let (ip, geo_headers) = match ip {
+        Some(ip) => (ip, None),
+        None => (client_ip(headers, peer, trust), trust.then_some(headers)),
+    };
+    let user_agent =
+        user_agent.unwrap_or_else(|| headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string());
+    ClientContext { ip, user_agent, ts, location: state.pipeline.geo.locate(ip, geo_headers) }
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// The UTC day whose visitor salt applies: the day the event arrived. (Backfilled
+/// events use today's salt too: past salts are destroyed, by design.)
+fn day_of(us: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_micros(us).expect("validated timestamps are in range").date_naive()
 }
 
 /// The client's address: the first `X-Forwarded-For` hop when the proxy is trusted,

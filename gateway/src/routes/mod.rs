@@ -3,3 +3,5 @@
 pub mod events;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
+pub mod tracker;

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Ingest benchmark: the release gateway on loopback under wrk (Debian's), against a
+# cluster of its own. Measures, each for DURATION seconds:
+#   baseline  GET /tally.js          the loopback HTTP ceiling of this machine (no parsing, no DB)
+#   batched   POST /api/v1/events    100 events per request, ingest key auth
+#   single    POST /api/event        one Plausible event per request
+# and prints a markdown table (req/s, events/s, p50/p99 acknowledgement latency, ratio
+# to the baseline) for benches/RESULTS.md. Every 202 is an event committed in Postgres;
+# the script checks the stored count against wrk's request count.
+#
+#   benches/ingest.sh [DURATION_SECONDS]      default 15
+#
+# Not part of ./dev test. Traffic goes to 127.0.0.1 only and stops after DURATION.
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TALLY_ROOT"
+
+DURATION=${1:-15}
+PORT=${TALLY_BENCH_PGPORT:-54318}
+GW_PORT=${TALLY_BENCH_GWPORT:-54319}
+DIR="$TALLY_STATE/bench-ingest"
+DB=bench
+URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
+BASE="http://127.0.0.1:$GW_PORT"
+CONNECTIONS=${TALLY_BENCH_CONNECTIONS:-64}
+WORK=$(mktemp -d)
+trap 'kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+scripts/setup-deps.sh
+scripts/install-extension.sh
+command -v wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+scripts/pgcluster.sh ensure "$DIR" "$PORT"
+cargo build --release -q -p tally-gateway
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+q -d "$DB" -c "CREATE EXTENSION tally CASCADE"
+site=$(q -d "$DB" -c "SELECT tally.create_site('bench.local')")
+key=$(q -d "$DB" -c "SELECT key FROM tally.create_ingest_key($site)")
+
+TALLY_DATABASE_URL="$URL" TALLY_LISTEN="127.0.0.1:$GW_PORT" TALLY_SPOOL_DIR="$WORK/spool" TALLY_LOG=warn \
+    "${CARGO_TARGET_DIR:-target}/release/tally-gateway" serve >"$WORK/gateway.log" 2>&1 &
+gw_pid=$!
+for _ in $(seq 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$BASE/healthz" >/dev/null || die "gateway did not start: $(tail -5 "$WORK/gateway.log")"
+
+UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+cat > "$WORK/batch.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.headers["User-Agent"] = "$UA"
+local events = {}
+for i = 1, 100 do
+  events[i] = '{"name":"pageview","url":"https://bench.local/page/' .. (i % 17) .. '?utm_source=bench","referrer":"https://www.google.com/","props":{"n":"' .. i .. '"}}'
+end
+wrk.body = "[" .. table.concat(events, ",") .. "]"
+LUA
+cat > "$WORK/single.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["User-Agent"] = "$UA"
+wrk.body = '{"n":"pageview","u":"https://bench.local/pricing?utm_source=bench","d":"bench.local","r":"https://www.google.com/","w":1280}'
+LUA
+
+# wrk prints "Requests/sec: N" and, with --latency, "50% 1.23ms" ... "99% 4.56ms".
+run() {
+    local name=$1 path=$2 script=${3:-}
+    log "$name: wrk -t2 -c$CONNECTIONS -d${DURATION}s $path"
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${script:+-s "$script"} "$BASE$path" > "$WORK/$name.out"
+}
+run baseline /tally.js
+run batched /api/v1/events "$WORK/batch.lua"
+run single /api/event "$WORK/single.lua"
+stored=$(q -d "$DB" -c "SELECT count(*) FROM tally.events")
+
+python3 - "$WORK" "$stored" "$DURATION" "$CONNECTIONS" "$(nproc)" <<'PY'
+import re, sys
+work, stored, duration, conns, cores = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+def parse(name):
+    text = open(f"{work}/{name}.out").read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return dict(rps=rps, total=total, p50=pct(50), p99=pct(99), non2xx=int(non2xx.group(1)) if non2xx else 0,
+                errors=errors.group(1) if errors else "none")
+b, bat, one = parse("baseline"), parse("batched"), parse("single")
+acked = (bat["total"] - bat["non2xx"]) * 100 + (one["total"] - one["non2xx"])
+print(f"wrk -t2 -c{conns} -d{duration}s on 127.0.0.1, {cores} cores shared by wrk, the gateway and Postgres\n")
+print("| run | requests/s | events/s | p50 | p99 | non-2xx | vs baseline req/s | target |")
+print("|---|---|---|---|---|---|---|---|")
+print(f"| baseline GET /tally.js | {b['rps']:,.0f} | - | {b['p50']:.2f} ms | {b['p99']:.2f} ms | {b['non2xx']} | 1.00 | - |")
+print(f"| batched, 100 events/request | {bat['rps']:,.0f} | {bat['rps']*100:,.0f} | {bat['p50']:.2f} ms | {bat['p99']:.2f} ms | {bat['non2xx']} | {bat['rps']/b['rps']:.2f} | 300,000 events/s, p99 < 50 ms |")
+print(f"| single event /api/event | {one['rps']:,.0f} | {one['rps']:,.0f} | {one['p50']:.2f} ms | {one['p99']:.2f} ms | {one['non2xx']} | {one['rps']/b['rps']:.2f} | 30,000 req/s, p99 < 50 ms |")
+print(f"\nstored events: {stored:,}; acknowledged by wrk's count: {acked:,} (wrk may count a few requests cut off at the end)")
+PY

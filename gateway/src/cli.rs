@@ -1,0 +1,45 @@
+//! Reads the command line, opens the pool and serves (or seeds demo data): the body of
+//! `tally-gateway`'s `main`, in the library so tests can build the same binary.
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Cli, Command, ServeConfig};
+use crate::{pool, seed, serve};
+
+/// Runs the gateway as the command line asks.
+pub async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    let cli = Cli::parse();
+    let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
+    match cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::from_env())) {
+        Command::Serve(config) => {
+            let listener = TcpListener::bind(config.listen).await?;
+            tracing::info!(address = %listener.local_addr()?, "tally gateway listening");
+            serve(pool, config, listener, shutdown_signal()).await?;
+            tracing::info!("stopped; every accepted event was flushed");
+        }
+        Command::Seed(config) => {
+            let stored = seed::run(&pool, &config).await?;
+            println!("seeded {stored} events into {}", config.domain);
+        }
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what systemd and `kill` send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

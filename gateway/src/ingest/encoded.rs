@@ -1,0 +1,316 @@
+//! A batch encoded once, as the rows of a binary COPY into `tally.events_hot`.
+//!
+//! The same bytes are streamed to Postgres and, when Postgres is unreachable, written to
+//! the disk spool: replaying a spooled batch sends exactly what the first attempt would
+//! have sent, under the same batch id, so the database's idempotency record recognises
+//! it. Each row keeps its site and optional client event id beside its bytes, so rows
+//! whose event id was already stored can be left out of the COPY.
+//!
+//! File layout (integers little-endian):
+//! ```text
+//! magic "TLYB" | version u8 | batch id [16] | row count u32
+//! per row: site_id i32 | id length u16 (u16::MAX = no id) | id bytes | row length u32 | COPY row bytes
+//! crc32 of everything above, u32
+//! ```
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tally_core::event::Event;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use uuid::Uuid;
+
+const MAGIC: &[u8; 4] = b"TLYB";
+const VERSION: u8 = 1;
+const NO_ID: u16 = u16::MAX;
+
+/// Binary COPY's fixed header: signature, flags, header-extension length.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// Binary COPY's trailer: a field count of -1.
+const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
+
+/// Column types of `tally.events_hot`, in `tally_core::event::COLUMNS` order.
+const TYPES: [Type; 27] = [
+    Type::INT4,        // site_id
+    Type::TIMESTAMPTZ, // ts
+    Type::TEXT,        // name
+    Type::INT8,        // visitor_id
+    Type::INT8,        // session_id
+    Type::TEXT,        // hostname
+    Type::TEXT,        // pathname
+    Type::TEXT,        // referrer
+    Type::TEXT,        // referrer_source
+    Type::TEXT,        // utm_source
+    Type::TEXT,        // utm_medium
+    Type::TEXT,        // utm_campaign
+    Type::TEXT,        // utm_term
+    Type::TEXT,        // utm_content
+    Type::TEXT,        // country
+    Type::TEXT,        // region
+    Type::TEXT,        // city
+    Type::TEXT,        // browser
+    Type::TEXT,        // browser_version
+    Type::TEXT,        // os
+    Type::TEXT,        // os_version
+    Type::TEXT,        // device
+    Type::INT4,        // screen_width
+    Type::INT4,        // engagement_ms
+    Type::INT8,        // revenue_micros
+    Type::TEXT,        // revenue_currency
+    Type::JSONB,       // props
+];
+
+/// An event on its way to storage, with the client's id for it if it sent one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub event: Event,
+    /// The batch API's optional `id`: the event is stored once per site and id.
+    pub event_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    site_id: i32,
+    event_id: Option<String>,
+    start: usize,
+    end: usize,
+}
+
+/// One batch, encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedBatch {
+    pub id: Uuid,
+    rows: Vec<Row>,
+    data: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("spool file is truncated")]
+    Truncated,
+    #[error("spool file has a bad magic number or version")]
+    Format,
+    #[error("spool file checksum mismatch")]
+    Checksum,
+}
+
+impl EncodedBatch {
+    /// Encodes events with their optional client ids under a fresh batch id.
+    pub fn encode<'a>(events: impl IntoIterator<Item = (&'a Event, Option<&'a str>)>) -> EncodedBatch {
+        let events = events.into_iter();
+        let mut data = BytesMut::with_capacity(events.size_hint().0 * 256);
+        let mut rows = Vec::with_capacity(events.size_hint().0);
+        for (event, event_id) in events {
+            let start = data.len();
+            encode_row(event, &mut data);
+            rows.push(Row { site_id: event.site_id, event_id: event_id.map(str::to_string), start, end: data.len() });
+        }
+        EncodedBatch { id: Uuid::new_v4(), rows, data: data.freeze() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The client event ids to claim: row index, site and id of every row that has one.
+    pub fn event_ids(&self) -> impl Iterator<Item = (usize, i32, &str)> {
+        self.rows.iter().enumerate().filter_map(|(i, r)| r.event_id.as_deref().map(|id| (i, r.site_id, id)))
+    }
+
+    /// The COPY stream (header, the rows `keep` accepts, trailer) and its row count.
+    pub fn copy_data(&self, keep: impl Fn(usize) -> bool) -> (Bytes, usize) {
+        let mut out = BytesMut::with_capacity(COPY_HEADER.len() + self.data.len() + 2);
+        out.put_slice(COPY_HEADER);
+        let mut kept = 0;
+        for (i, r) in self.rows.iter().enumerate() {
+            if keep(i) {
+                out.put_slice(&self.data[r.start..r.end]);
+                kept += 1;
+            }
+        }
+        out.put_slice(&COPY_TRAILER);
+        (out.freeze(), kept)
+    }
+
+    /// The spool file's bytes.
+    pub fn to_file(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.data.len() + self.rows.len() * 16 + 32);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(self.id.as_bytes());
+        out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
+        for r in &self.rows {
+            out.extend_from_slice(&r.site_id.to_le_bytes());
+            match &r.event_id {
+                Some(id) => {
+                    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+                    out.extend_from_slice(id.as_bytes());
+                }
+                None => out.extend_from_slice(&NO_ID.to_le_bytes()),
+            }
+            let row = &self.data[r.start..r.end];
+            out.extend_from_slice(&(row.len() as u32).to_le_bytes());
+            out.extend_from_slice(row);
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Reads a spool file written by [`EncodedBatch::to_file`], checking its checksum.
+    pub fn from_file(bytes: &[u8]) -> Result<EncodedBatch, DecodeError> {
+        let (body, crc) =
+            bytes.split_at_checked(bytes.len().checked_sub(4).ok_or(DecodeError::Truncated)?).ok_or(DecodeError::Truncated)?;
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err(DecodeError::Checksum);
+        }
+        let mut r = Reader(body);
+        if r.take(4)? != MAGIC || r.take(1)?[0] != VERSION {
+            return Err(DecodeError::Format);
+        }
+        let id = Uuid::from_bytes(r.take(16)?.try_into().expect("16 bytes"));
+        let count = r.u32()? as usize;
+        let mut rows = Vec::with_capacity(count.min(body.len() / 8));
+        let mut data = BytesMut::with_capacity(body.len());
+        for _ in 0..count {
+            let site_id = i32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
+            let id_len = u16::from_le_bytes(r.take(2)?.try_into().expect("2 bytes"));
+            let event_id = match id_len {
+                NO_ID => None,
+                n => Some(String::from_utf8(r.take(n as usize)?.to_vec()).map_err(|_| DecodeError::Format)?),
+            };
+            let len = r.u32()? as usize;
+            let start = data.len();
+            data.put_slice(r.take(len)?);
+            rows.push(Row { site_id, event_id, start, end: data.len() });
+        }
+        if !r.0.is_empty() {
+            return Err(DecodeError::Format);
+        }
+        Ok(EncodedBatch { id, rows, data: data.freeze() })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or(DecodeError::Truncated)?;
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+}
+
+/// One binary COPY row: field count, then per field its length (-1 for NULL) and bytes.
+fn encode_row(e: &Event, out: &mut BytesMut) {
+    let ts: DateTime<Utc> = DateTime::from_timestamp_micros(e.ts).expect("validated timestamps are in range");
+    let props = Value::Object(e.props.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
+    let fields: [&(dyn ToSql + Sync); 27] = [
+        &e.site_id,
+        &ts,
+        &e.name,
+        &e.visitor_id,
+        &e.session_id,
+        &e.hostname,
+        &e.pathname,
+        &e.referrer,
+        &e.referrer_source,
+        &e.utm_source,
+        &e.utm_medium,
+        &e.utm_campaign,
+        &e.utm_term,
+        &e.utm_content,
+        &e.country,
+        &e.region,
+        &e.city,
+        &e.browser,
+        &e.browser_version,
+        &e.os,
+        &e.os_version,
+        &e.device,
+        &e.screen_width,
+        &e.engagement_ms,
+        &e.revenue_micros,
+        &e.revenue_currency,
+        &props,
+    ];
+    out.put_i16(fields.len() as i16);
+    for (value, ty) in fields.iter().zip(TYPES.iter()) {
+        let len_at = out.len();
+        out.put_i32(0);
+        let is_null = value.to_sql_checked(ty, out).expect("event fields match the hot table's column types");
+        let len = match is_null {
+            IsNull::Yes => -1,
+            IsNull::No => (out.len() - len_at - 4) as i32,
+        };
+        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(pending: &[Pending]) -> EncodedBatch {
+        EncodedBatch::encode(pending.iter().map(|p| (&p.event, p.event_id.as_deref())))
+    }
+
+    fn pending(n: usize) -> Vec<Pending> {
+        (0..n)
+            .map(|i| Pending {
+                event: Event {
+                    site_id: 1 + (i % 2) as i32,
+                    ts: 1_700_000_000_000_000 + i as i64,
+                    name: "pageview".into(),
+                    hostname: "a.example".into(),
+                    pathname: format!("/p{i}"),
+                    referrer: (i % 3 == 0).then(|| "https://g.example/".into()),
+                    props: vec![("k".into(), "v".into())],
+                    ..Event::default()
+                },
+                event_id: (i % 2 == 0).then(|| format!("e{i}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spool_files_round_trip() {
+        let batch = encode(&pending(5));
+        let back = EncodedBatch::from_file(&batch.to_file()).unwrap();
+        assert_eq!(back, batch);
+        assert_eq!(
+            back.event_ids().map(|(i, s, id)| (i, s, id.to_string())).collect::<Vec<_>>(),
+            vec![(0, 1, "e0".to_string()), (2, 1, "e2".to_string()), (4, 1, "e4".to_string())]
+        );
+    }
+
+    #[test]
+    fn damaged_files_are_refused() {
+        let file = encode(&pending(3)).to_file();
+        for cut in [0, 3, 10, file.len() - 1] {
+            assert!(EncodedBatch::from_file(&file[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut flipped = file.clone();
+        flipped[30] ^= 1;
+        assert!(matches!(EncodedBatch::from_file(&flipped), Err(DecodeError::Checksum)));
+    }
+
+    #[test]
+    fn copy_data_frames_the_kept_rows() {
+        let batch = encode(&pending(4));
+        let (all, n) = batch.copy_data(|_| true);
+        assert_eq!(n, 4);
+        let (some, m) = batch.copy_data(|i| i != 1);
+        assert_eq!(m, 3);
+        assert!(all.starts_with(COPY_HEADER) && all.ends_with(&COPY_TRAILER));
+        assert_eq!(all.len() - some.len(), batch.rows[1].end - batch.rows[1].start);
+    }
+}

@@ -1,0 +1,62 @@
+/* Tally tracker: <script defer src="https://GATEWAY/tally.js" data-domain="example.com"></script>
+   Sends Plausible-format events to the gateway's /api/event. Options (attributes):
+   data-domain (default: this host), data-api (default: the script's origin + /api/event),
+   data-hash (count #/routes as pages). Custom events: tally("Signup", {props: {plan: "pro"},
+   revenue: {amount: "19.99", currency: "EUR"}, callback: fn}). Opt out on a browser with
+   localStorage.tally_ignore = "true". Outbound links and file downloads are tracked. */
+(function () {
+  "use strict";
+  var w = window, d = document, l = location, s = d.currentScript;
+  var api = s.getAttribute("data-api") || new URL(s.src).origin + "/api/event";
+  var domain = s.getAttribute("data-domain") || l.hostname;
+  var hash = s.hasAttribute("data-hash");
+  var files = /\.(pdf|xlsx?|docx?|txt|rtf|csv|exe|key|pp[st]x?|7z|pkg|rar|gz|zip|avi|mov|mp4|mpe?g|wmv|midi?|mp3|wav|wma|dmg|iso|msi|apk)$/i;
+  var last;
+
+  function ignored() {
+    try { return localStorage.getItem("tally_ignore") === "true"; } catch (e) { return false; }
+  }
+
+  function send(name, o) {
+    o = o || {};
+    var done = function () { if (o.callback) o.callback(); };
+    if (ignored()) return done();
+    var body = { n: name, u: hash ? l.href : l.href.split("#")[0], d: domain, r: d.referrer || null, w: w.innerWidth };
+    if (o.props) body.p = o.props;
+    if (o.revenue) body.$ = o.revenue;
+    if (o.interactive === false) body.i = false;
+    if (hash) body.h = 1;
+    // text/plain keeps it a simple request (no CORS preflight); keepalive lets it finish
+    // while the page unloads, e.g. after an outbound click.
+    fetch(api, { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body), keepalive: true })
+      .then(done, done);
+  }
+
+  function page() {
+    var p = l.pathname + (hash ? l.hash : "");
+    if (p === last) return;
+    last = p;
+    send("pageview");
+  }
+
+  function click(e) {
+    if (e.type === "auxclick" && e.button !== 1) return;
+    var a = e.target.closest && e.target.closest("a[href]");
+    if (!a) return;
+    if (files.test(a.pathname)) send("File Download", { props: { url: a.href } });
+    else if (/^https?:$/.test(a.protocol) && a.host !== l.host) send("Outbound Link: Click", { props: { url: a.href } });
+  }
+
+  var push = history.pushState;
+  history.pushState = function () { push.apply(this, arguments); page(); };
+  w.addEventListener("popstate", page);
+  if (hash) w.addEventListener("hashchange", page);
+  d.addEventListener("click", click);
+  d.addEventListener("auxclick", click);
+
+  // Calls made before the script loaded: window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) }
+  var queued = (w.tally && w.tally.q) || [];
+  w.tally = send;
+  for (var i = 0; i < queued.length; i++) send.apply(null, queued[i]);
+  page();
+})();

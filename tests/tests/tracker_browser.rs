@@ -1,0 +1,84 @@
+//! The tracker in a real browser: headless Chromium (Debian's) loads demo pages served
+//! by the gateway, with `tally.js` from the gateway, and every kind of event the tracker
+//! sends arrives with the right fields. `tests/browser/run.mjs` drives the browser;
+//! this test checks what was stored.
+
+use std::io::Read;
+
+use tally_tests::cluster::repo_root;
+use tally_tests::Tally;
+use tokio::process::Command;
+
+#[tokio::test]
+async fn tracker_is_small() {
+    let t = Tally::start().await;
+    let resp = t.gateway.http.get(format!("{}/tally.js", t.gateway.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
+    let source = resp.bytes().await.unwrap();
+    let mut gz = Vec::new();
+    let mut encoder = flate2::read::GzEncoder::new(&source[..], flate2::Compression::best());
+    encoder.read_to_end(&mut gz).unwrap();
+    assert!(gz.len() < 2048, "tally.js is {} bytes gzipped", gz.len());
+}
+
+#[tokio::test]
+async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_and_honours_opt_out() {
+    let browser_dir = repo_root().join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium or playwright-core missing: run scripts/setup-deps.sh"
+    );
+    let t = Tally::start_with(|c| c.dashboard_dir = repo_root().join("tests/browser/site")).await;
+    t.sql("SELECT tally.create_site('demo.test')").await;
+
+    // Asynchronously: the gateway under test runs on this test's runtime.
+    let out = Command::new("timeout")
+        .args(["120", "node", "run.mjs", &t.gateway.base])
+        .current_dir(&browser_dir)
+        .output()
+        .await
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let rows = t.sql("SELECT name, pathname, count(*) FROM tally.events GROUP BY 1, 2 ORDER BY 1, 2").await;
+    let got: Vec<(String, String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let want: Vec<(String, String, i64)> = [
+        ("File Download", "/demo.html", 1),
+        ("Outbound Link: Click", "/demo.html", 1),
+        ("Queued Before Load", "/demo.html", 2),
+        ("Signup", "/demo.html", 1),
+        ("pageview", "/app/settings", 1),
+        ("pageview", "/demo.html", 3),
+        ("pageview", "/hash.html", 1),
+        ("pageview", "/hash.html#/inbox", 1),
+    ]
+    .iter()
+    .map(|(n, p, c)| (n.to_string(), p.to_string(), *c))
+    .collect();
+    assert_eq!(got, want);
+
+    let signup = &t
+        .sql("SELECT props, revenue_micros, revenue_currency, browser, device, screen_width FROM tally.events WHERE name = 'Signup'")
+        .await[0];
+    assert_eq!(signup.get::<_, serde_json::Value>(0), serde_json::json!({"plan": "pro", "seats": "3"}));
+    assert_eq!(signup.get::<_, Option<i64>>(1), Some(19_990_000));
+    assert_eq!(signup.get::<_, Option<String>>(2).as_deref(), Some("EUR"));
+    assert_eq!(signup.get::<_, Option<String>>(3).as_deref(), Some("Chrome"));
+    assert_eq!(signup.get::<_, Option<String>>(4).as_deref(), Some("desktop"));
+    assert!(signup.get::<_, Option<i32>>(5).is_some_and(|w| w > 0));
+    let links: Vec<String> = t
+        .sql("SELECT props->>'url' FROM tally.events WHERE name IN ('Outbound Link: Click', 'File Download') ORDER BY name")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(links, vec![format!("{}/files/report.pdf", t.gateway.base), "https://partner.example.org/offer".to_string()]);
+    let sessions: i64 = t.db.value("SELECT count(DISTINCT session_id) FROM tally.events").await;
+    assert_eq!(sessions, 1, "one browser, one visit");
+}
