@@ -6,4 +6,5 @@ pub mod codec;
 #[cfg(feature = "datagen")]
 pub mod datagen;
 pub mod event;
+pub mod query;
 pub mod segment;
