@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod gucs;
+mod query;
 mod storage;
 mod worker;
 
@@ -18,6 +19,7 @@ mod worker;
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
 pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
+pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

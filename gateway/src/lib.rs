@@ -31,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ingest::router())
         .merge(routes::events::router())
         .merge(routes::health::router())
+        .merge(routes::query::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

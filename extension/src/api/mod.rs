@@ -1,3 +1,4 @@
 //! Every `#[pg_extern]` of the extension, one file per SQL area.
 
+pub mod query;
 pub mod storage;
