@@ -147,7 +147,7 @@ def timed(run):
 
 def main():
     duck = duckdb.connect()
-    duck.execute(f"""CREATE TABLE events AS SELECT column00::INT AS site_id, make_timestamp(column01) AS ts, column02 AS name,
+    duck.execute(f"""CREATE TABLE events AS SELECT column00::INT AS site_id, make_timestamp(column01::BIGINT) AS ts, column02 AS name,
         column03::BIGINT AS visitor_id, column04::BIGINT AS session_id, column05 AS pathname, column06 AS referrer_source,
         column07 AS utm_campaign, column08 AS country, column09 AS device, column10 AS browser, column11::BIGINT AS revenue_micros
         FROM read_csv('{WORK}/events.csv', header = false, all_varchar = true) ORDER BY site_id, ts""")
@@ -166,7 +166,7 @@ def main():
     rows = []
     for name, query, sql in QUESTIONS:
         answer = pg.execute("SELECT tally.query(%s)", [Jsonb(query)]).fetchone()[0]
-        assert answer["results"], f"{name}: no answer"
+        assert "results" in answer, f"{name}: {answer}"
         tally = timed(lambda: pg.execute("SELECT tally.query(%s)", [Jsonb(query)]).fetchall())
         heap = timed(lambda: pg.execute(sql["heap"]).fetchall())
         duck_ms = timed(lambda: duck.execute(sql["duckdb"]).fetchall())

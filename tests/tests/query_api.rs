@@ -44,10 +44,9 @@ async fn the_gateway_answers_queries_with_totals_comparison_and_pages() {
     let (_, before) = t.post("/api/v1/query", earlier).await;
     assert_eq!(rows[0]["comparison"]["metrics"], before["results"][0]["metrics"]);
     // Totals equal the same query without dimensions, and match plain SQL.
-    let sql_visitors: i64 = t
-        .db
-        .value("SELECT count(DISTINCT visitor_id) FROM tally.events WHERE site_id = 1 AND ts >= '2024-03-29' AND ts < '2024-03-31'")
-        .await;
+    let sql_visitors: i64 =
+        t.db.value("SELECT count(DISTINCT visitor_id) FROM tally.events WHERE site_id = 1 AND ts >= '2024-03-29' AND ts < '2024-03-31'")
+            .await;
     assert_eq!(answer["totals"]["metrics"][0], json!(sql_visitors));
 }
 
@@ -94,7 +93,11 @@ async fn bad_queries_get_400_naming_the_field() {
     assert_eq!((status, body["field"].as_str()), (400, Some("query")));
 
     // In SQL: SQLSTATE 22023, the field in DETAIL, what to fix in HINT.
-    let err = t.db.client.query_one("SELECT tally.query($1)", &[&json!({"site_id": 1, "date_range": "7d", "metrics": ["clicks"]})]).await.unwrap_err();
+    let err =
+        t.db.client
+            .query_one("SELECT tally.query($1)", &[&json!({"site_id": 1, "date_range": "7d", "metrics": ["clicks"]})])
+            .await
+            .unwrap_err();
     let db = err.as_db_error().expect("a database error");
     assert_eq!(db.code().code(), "22023");
     assert!(db.message().contains("unknown metric \"clicks\""), "{}", db.message());

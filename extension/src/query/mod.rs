@@ -2,9 +2,9 @@
 //! `tally_core::query`. Calendar arithmetic is SQL (`tally.query_period`,
 //! `tally.query_buckets` in sql/query.sql); everything else happens in tally-core.
 
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::JsonB;
 use tally_core::event::Event;
 use tally_core::query::{self, DateRange, Dimension, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};

@@ -215,7 +215,12 @@ pub enum Target {
 pub enum Filter {
     /// The attribute of the event (or its visit) matches one of `values`. NULL matches
     /// nothing, so `is_not` (a `Not` of this) keeps NULLs.
-    Leaf { target: Target, op: Op, values: Vec<String>, field: String },
+    Leaf {
+        target: Target,
+        op: Op,
+        values: Vec<String>,
+        field: String,
+    },
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),

@@ -54,19 +54,12 @@ struct Context<'a> {
 impl Context<'_> {
     fn new<'a>(plan: &'a Plan, period: &'a Period) -> Context<'a> {
         let total_visitors = plan.totals_view.map(|v| period.answer.views[v].first().map_or(0, |g| g.visitors));
-        let base = plan
-            .base_view
-            .map(|v| period.answer.views[v].iter().map(|g| (g.key.clone(), g.visitors)).collect())
-            .unwrap_or_default();
+        let base = plan.base_view.map(|v| period.answer.views[v].iter().map(|g| (g.key.clone(), g.visitors)).collect()).unwrap_or_default();
         Context { plan, period, total_visitors, base }
     }
 
     fn base_key(&self, key: &[KeyValue]) -> Vec<KeyValue> {
-        key.iter()
-            .zip(&self.plan.query.dimensions)
-            .filter(|(_, d)| **d != Dimension::Goal)
-            .map(|(k, _)| k.clone())
-            .collect()
+        key.iter().zip(&self.plan.query.dimensions).filter(|(_, d)| **d != Dimension::Goal).map(|(k, _)| k.clone()).collect()
     }
 
     fn metric(&self, metric: Metric, group: &Group) -> Value {
@@ -126,7 +119,12 @@ fn change(metric: Metric, current: &Value, previous: &Value) -> Value {
 pub fn render(plan: &Plan, current: &Period, previous: Option<&Period>) -> Value {
     let query = &plan.query;
     let ctx = Context::new(plan, current);
-    let groups = &current.answer.views[0];
+    // Without dimensions there is always one row, zeros when nothing matched.
+    let zero = [Group { key: Vec::new(), acc: Acc::default(), visitors: 0 }];
+    let groups = match current.answer.views[0].as_slice() {
+        [] if query.dimensions.is_empty() => &zero[..],
+        groups => groups,
+    };
     let values: Vec<Vec<Value>> = groups.iter().map(|g| ctx.metrics(g)).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();
     let mut keys = query.order_by.clone();
@@ -215,6 +213,19 @@ mod tests {
         assert_eq!(ratio(5, 2, 0), json!(3));
         assert_eq!(ratio(7, 0, 2), json!(0));
         assert_eq!(ratio(-5, 2, 0), json!(-2));
+    }
+
+    #[test]
+    fn an_empty_range_answers_zeros_without_dimensions_and_nothing_with() {
+        let period = |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new() };
+        let plan = |q: Value| Plan::new(crate::query::parse(&q).unwrap(), Vec::new()).unwrap();
+        let empty = || Answer { views: vec![Vec::new(), Vec::new()] };
+        let q = json!({"site_id": 1, "date_range": "realtime", "metrics": ["visitors", "bounce_rate"], "include": {"totals": true}});
+        let out = render(&plan(q), &period(empty()), None);
+        assert_eq!(out["results"], json!([{"dimensions": [], "metrics": [0, 0]}]));
+        assert_eq!(out["totals"]["metrics"], json!([0, 0]));
+        let q = json!({"site_id": 1, "date_range": "realtime", "metrics": ["visitors"], "dimensions": ["event:page"]});
+        assert_eq!(render(&plan(q), &period(empty()), None)["results"], json!([]));
     }
 
     #[test]

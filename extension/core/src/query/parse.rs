@@ -209,8 +209,7 @@ fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
                 .as_array()
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| QueryError::new(format!("{field}[1]"), format!("{op} takes a non-empty array of filters")))?;
-            let inner =
-                inner.iter().enumerate().map(|(i, f)| filter(f, &format!("{field}[1][{i}]"))).collect::<Result<Vec<_>, _>>()?;
+            let inner = inner.iter().enumerate().map(|(i, f)| filter(f, &format!("{field}[1][{i}]"))).collect::<Result<Vec<_>, _>>()?;
             Ok(if op == "and" { Filter::And(inner) } else { Filter::Or(inner) })
         }
         "not" => {
@@ -225,7 +224,10 @@ fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
                 other => Target::Attr(attr(other).ok_or_else(|| {
                     QueryError::new(
                         format!("{field}[1]"),
-                        format!("cannot filter by {other:?}; filterable dimensions: {}", known_dimensions().replace(", time:hour, time:day, time:week, time:month", "")),
+                        format!(
+                            "cannot filter by {other:?}; filterable dimensions: {}",
+                            known_dimensions().replace(", time:hour, time:day, time:week, time:month", "")
+                        ),
                     )
                 })?),
             };
@@ -289,11 +291,9 @@ fn pagination(value: Option<&Value>) -> Result<(usize, usize), QueryError> {
     }
     let number = |key: &str, default: usize, range: std::ops::RangeInclusive<usize>| match object.get(key) {
         None => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .map(|n| n as usize)
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| QueryError::new(format!("pagination.{key}"), format!("{key} must be an integer from {} to {}", range.start(), range.end()))),
+        Some(v) => v.as_u64().map(|n| n as usize).filter(|n| range.contains(n)).ok_or_else(|| {
+            QueryError::new(format!("pagination.{key}"), format!("{key} must be an integer from {} to {}", range.start(), range.end()))
+        }),
     };
     Ok((number("limit", MAX_LIMIT, 1..=MAX_LIMIT)?, number("offset", 0, 0..=usize::MAX >> 1)?))
 }
@@ -387,11 +387,14 @@ mod tests {
 
     #[test]
     fn is_not_is_the_negation_of_is_and_ranges_have_short_names() {
-        let q = parse(&json!({"site_id": 3, "date_range": "30d", "metrics": ["visits"], "filters": [["is_not", "visit:country", ["DE"]]]})).unwrap();
+        let q = parse(&json!({"site_id": 3, "date_range": "30d", "metrics": ["visits"], "filters": [["is_not", "visit:country", ["DE"]]]}))
+            .unwrap();
         assert_eq!(q.site, SiteRef::Id(3));
         assert_eq!(q.date_range, DateRange::LastDays(30));
         assert!(matches!(&q.filter, Some(Filter::And(list)) if matches!(&list[0], Filter::Not(_))));
-        for (name, range) in [("day", DateRange::Day), ("month", DateRange::Month), ("year", DateRange::Year), ("realtime", DateRange::Realtime)] {
+        for (name, range) in
+            [("day", DateRange::Day), ("month", DateRange::Month), ("year", DateRange::Year), ("realtime", DateRange::Realtime)]
+        {
             let q = parse(&json!({"site_id": 3, "date_range": name, "metrics": ["visits"]})).unwrap();
             assert_eq!(q.date_range, range);
         }

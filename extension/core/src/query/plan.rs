@@ -148,8 +148,7 @@ impl Plan {
             // Visitors of the same groups without the goal condition: the denominator.
             let without_goals = match &query.filter {
                 Some(Filter::And(items)) => {
-                    let kept: Vec<Expr> =
-                        items.iter().filter(|f| !mentions_goal(f)).map(|f| plan.compile(f)).collect::<Result<_, _>>()?;
+                    let kept: Vec<Expr> = items.iter().filter(|f| !mentions_goal(f)).map(|f| plan.compile(f)).collect::<Result<_, _>>()?;
                     (!kept.is_empty()).then_some(Expr::And(kept))
                 }
                 _ => None,
@@ -275,7 +274,8 @@ mod tests {
         assert_eq!(plan.views[2].keys.len(), 1, "the base view groups without the goal");
         assert!(matches!(&plan.views[2].filter, Some(Expr::And(items)) if items.len() == 1));
         let mut unknown = q;
-        unknown.filter = Some(Filter::Leaf { target: Target::Goal, op: Op::Is, values: vec!["Nope".into()], field: "filters[0][2]".into() });
+        unknown.filter =
+            Some(Filter::Leaf { target: Target::Goal, op: Op::Is, values: vec!["Nope".into()], field: "filters[0][2]".into() });
         assert_eq!(Plan::new(unknown, goals).unwrap_err().field, "filters[0][2][0]");
     }
 
