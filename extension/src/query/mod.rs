@@ -26,15 +26,15 @@ pub fn reject(error: QueryError) -> ! {
 pub fn run(json: &serde_json::Value) -> JsonB {
     let parsed = query::parse(json).unwrap_or_else(|e| reject(e));
     Spi::connect(|client| {
-        let (site_id, timezone) = site(&client, &parsed.site);
-        let plan = Plan::new(parsed, goals(&client, site_id)).unwrap_or_else(|e| reject(e));
-        let current = period(&client, &plan, site_id, &timezone, "none");
+        let (site_id, timezone) = site(client, &parsed.site);
+        let plan = Plan::new(parsed, goals(client, site_id)).unwrap_or_else(|e| reject(e));
+        let current = period(client, &plan, site_id, &timezone, "none");
         let previous = plan.query.comparison.map(|c| {
             let shift = match c {
                 query::Comparison::PreviousPeriod => "previous_period",
                 query::Comparison::YearOverYear => "year_over_year",
             };
-            period(&client, &plan, site_id, &timezone, shift)
+            period(client, &plan, site_id, &timezone, shift)
         });
         JsonB(query::render(&plan, &current, previous.as_ref()))
     })
