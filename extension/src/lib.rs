@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod gucs;
+mod query;
 mod rollup;
 mod sketch;
 mod storage;
@@ -25,6 +26,7 @@ pgrx::extension_sql_file!("../../sql/hll.sql", name = "hll");
 pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires = ["hll"]);
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
 pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
+pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -6,5 +6,6 @@ pub mod codec;
 #[cfg(feature = "datagen")]
 pub mod datagen;
 pub mod event;
+pub mod query;
 pub mod segment;
 pub mod sketch;

@@ -1,4 +1,5 @@
 //! Every `#[pg_extern]` of the extension, one file per SQL area.
 
+pub mod query;
 pub mod rollup;
 pub mod storage;

@@ -75,6 +75,13 @@ impl<'a> SegmentReader<'a> {
         self.zone.rows
     }
 
+    /// Rows of each visit (session) in storage order; the rows of one visit are
+    /// consecutive and sorted by `ts`, so kernels find entry and exit pages, bounces and
+    /// durations without decoding `session_id`.
+    pub fn session_rows(&self) -> &[u32] {
+        self.runs.session_rows()
+    }
+
     /// Decodes the column `name` (one of [`COLUMNS`]).
     pub fn column(&self, name: &str) -> Result<Column, SegmentError> {
         self.column_at(index_of(name)?)

@@ -148,6 +148,11 @@ impl Runs {
         }
     }
 
+    /// Rows of each session, in row order: the visit structure query kernels walk.
+    pub(crate) fn session_rows(&self) -> &[u32] {
+        &self.session_rows
+    }
+
     /// Units at `level` in a segment of `rows` rows.
     pub(crate) fn units(&self, level: Level, rows: usize) -> usize {
         self.unit_rows(level).map_or(rows, <[u32]>::len)

@@ -1,0 +1,58 @@
+//! Stats query scans over a month of one large site, one segment per UTC day: the
+//! dashboard questions of benches/query.sh without Postgres, in events per second.
+//!
+//! `cargo bench --bench query --features datagen`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::{json, Value};
+use tally_core::datagen::{Config, DataGen};
+use tally_core::event::Event;
+use tally_core::query::{parse, Goal, Plan, Scan, TimeRange};
+use tally_core::segment::{build, Segment, SegmentReader};
+
+const DAY_US: i64 = 86_400_000_000;
+
+fn query_benches(c: &mut Criterion) {
+    // Site 1 of a 3M-event month: about a million events, as in the 10M-event end-to-end bench.
+    let config = Config { events: 3_000_000, ..Config::default() };
+    let mut days: Vec<Vec<Event>> = vec![Vec::new(); 31];
+    for e in DataGen::new(config).filter(|e| e.site_id == 1) {
+        days[(((e.ts - config.start_ts) / DAY_US) as usize).min(30)].push(e);
+    }
+    let segments: Vec<Segment> = days.iter().filter(|d| !d.is_empty()).map(|d| build(d).unwrap()).collect();
+    let events: usize = segments.iter().map(|s| s.zone.rows).sum();
+    let range = TimeRange { from_us: config.start_ts, to_us: config.start_ts + 31 * DAY_US };
+    let goals = vec![Goal { name: "Signup".into(), event_name: Some("Signup".into()), page_pattern: None }];
+    let questions: [(&str, Value); 5] = [
+        ("aggregate", json!({"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]})),
+        ("top_pages", json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]})),
+        ("sources_of_us", json!({"metrics": ["visitors"], "dimensions": ["visit:source"], "filters": [["is", "visit:country", ["US"]]]})),
+        ("entry_pages", json!({"metrics": ["visits", "bounce_rate", "visit_duration"], "dimensions": ["visit:entry_page"]})),
+        ("goals", json!({"metrics": ["visitors", "conversion_rate"], "dimensions": ["event:goal"]})),
+    ];
+    let mut group = c.benchmark_group("query");
+    group.throughput(Throughput::Elements(events as u64));
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (name, mut question) in questions {
+        question["site_id"] = json!(1);
+        question["date_range"] = json!("30d");
+        let plan = Plan::new(parse(&question).unwrap(), goals.clone()).unwrap();
+        let zones: Vec<(i64, i64)> = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut scan = Scan::new(&plan, range, None, zones.clone());
+                for (i, s) in segments.iter().enumerate() {
+                    scan.add(i, &SegmentReader::open(black_box(&s.bytes)).unwrap()).unwrap();
+                }
+                black_box(scan.finish())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, query_benches);
+criterion_main!(benches);

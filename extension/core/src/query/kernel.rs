@@ -1,0 +1,223 @@
+//! The vectorized part of a scan: per-row code arrays and filter masks for a batch,
+//! then one pass over its visits that feeds every view's group accumulators.
+
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
+
+use super::batch::Batch;
+use super::plan::{Expr, Key, Level, Plan, View};
+use super::window::Window;
+
+/// Query codes of the two event names the metrics single out; interned first, so fixed.
+pub(crate) const PAGEVIEW: u32 = 1;
+pub(crate) const ENGAGEMENT: u32 = 2;
+
+/// Sums of one group. Every field adds across batches, so groups merge by addition.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Acc {
+    pub pageviews: u64,
+    /// Events other than `engagement` (which only measures time on page).
+    pub events: u64,
+    pub visits: u64,
+    pub bounces: u64,
+    pub duration_us: u64,
+    /// Pageviews of the group's visits, whole visits (views per visit).
+    pub visit_pageviews: u64,
+    pub revenue_micros: i64,
+    pub revenue_events: u64,
+}
+
+/// The groups of one view.
+#[derive(Debug, Default)]
+pub(crate) struct ViewState {
+    index: FxHashMap<u128, u32>,
+    pub keys: Vec<u128>,
+    pub accs: Vec<Acc>,
+    /// (group, visitor) of every visit counted, deduplicated when the scan ends.
+    pub visitors: Vec<(u32, i64)>,
+}
+
+impl ViewState {
+    fn group(&mut self, key: u128) -> u32 {
+        *self.index.entry(key).or_insert_with(|| {
+            self.keys.push(key);
+            self.accs.push(Acc::default());
+            (self.keys.len() - 1) as u32
+        })
+    }
+
+    /// Distinct visitors per group, exact.
+    pub fn distinct_visitors(&mut self) -> Vec<u64> {
+        self.visitors.sort_unstable();
+        self.visitors.dedup();
+        let mut counts = vec![0u64; self.keys.len()];
+        for &(group, _) in &self.visitors {
+            counts[group as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// Per-row and per-visit arrays of one batch, shared by every view.
+pub(crate) struct Derived<'b> {
+    batch: &'b Batch,
+    operands: Vec<Cow<'b, [u32]>>,
+    buckets: Vec<u32>,
+    /// Per visit: complete here (else gathered for later), bounced, duration, pageviews.
+    complete: Vec<bool>,
+    bounced: Vec<bool>,
+    duration: Vec<u64>,
+    pageviews: Vec<u64>,
+}
+
+impl<'b> Derived<'b> {
+    pub fn new(plan: &Plan, batch: &'b Batch, window: &Window, bucket_starts: Option<&[i64]>) -> Derived<'b> {
+        let names = &batch.codes[super::plan::NAME];
+        let sessions = batch.session_rows.len();
+        let (mut complete, mut bounced, mut duration, mut pageviews) =
+            (Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions));
+        let mut row = 0usize;
+        for &n in &batch.session_rows {
+            let rows = row..row + n as usize;
+            complete.push(window.complete(batch.ts[rows.start], batch.ts[rows.end - 1]));
+            let (mut views, mut others) = (0u64, 0u64);
+            for &name in &names[rows.clone()] {
+                views += u64::from(name == PAGEVIEW);
+                others += u64::from(name != ENGAGEMENT);
+            }
+            bounced.push(others <= 1);
+            duration.push((batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64);
+            pageviews.push(views);
+            row = rows.end;
+        }
+        let operands = plan
+            .operands
+            .iter()
+            .map(|operand| {
+                let codes = &batch.codes[operand.source];
+                match operand.level {
+                    Level::Row => Cow::Borrowed(codes.as_slice()),
+                    level => Cow::Owned(per_visit(batch, |rows| match level {
+                        Level::Entry => rows.clone().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
+                        Level::Exit => rows.clone().rev().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
+                        _ => codes[rows.start],
+                    })),
+                }
+            })
+            .collect();
+        let buckets = match bucket_starts {
+            Some(starts) => batch.ts.iter().map(|&t| starts.partition_point(|&s| s <= t).saturating_sub(1) as u32).collect(),
+            None => Vec::new(),
+        };
+        Derived { batch, operands, buckets, complete, bounced, duration, pageviews }
+    }
+
+    /// Rows of the visits not complete here, to be gathered with their other parts.
+    pub fn open_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let mut row = 0usize;
+        self.batch.session_rows.iter().zip(&self.complete).filter_map(move |(&n, &done)| {
+            let rows = row..row + n as usize;
+            row = rows.end;
+            (!done).then_some(rows)
+        })
+    }
+
+    /// Rows passing `expr`; `memos` holds each leaf's result per code.
+    pub fn eval(&self, plan: &Plan, expr: &Expr, memos: &[Vec<bool>]) -> Vec<bool> {
+        match expr {
+            Expr::Leaf(i) => {
+                let memo = &memos[*i];
+                self.operands[plan.leaves[*i].operand].iter().map(|&c| memo[c as usize]).collect()
+            }
+            Expr::And(items) | Expr::Or(items) => {
+                let and = matches!(expr, Expr::And(_));
+                let mut out = vec![and; self.batch.rows()];
+                for item in items {
+                    let mask = self.eval(plan, item, memos);
+                    for (o, m) in out.iter_mut().zip(mask) {
+                        *o = if and { *o && m } else { *o || m };
+                    }
+                }
+                out
+            }
+            Expr::Not(inner) => self.eval(plan, inner, memos).into_iter().map(|m| !m).collect(),
+        }
+    }
+
+    /// Adds the complete visits' rows passing `mask` to `state`, grouped by `view`'s
+    /// keys (`goal` fills a [`Key::Goal`] component).
+    pub fn accumulate(&self, view: &View, state: &mut ViewState, mask: &[bool], goal: u32) {
+        let batch = self.batch;
+        let names = &batch.codes[super::plan::NAME];
+        let key_of = |row: usize| -> u128 {
+            view.keys.iter().enumerate().fold(0u128, |key, (i, k)| {
+                let part = match k {
+                    Key::Operand(o) => self.operands[*o][row],
+                    Key::Bucket => self.buckets[row],
+                    Key::Goal => goal,
+                };
+                key | (u128::from(part) << (32 * i))
+            })
+        };
+        let mut seen: Vec<u32> = Vec::with_capacity(4);
+        let mut last: Option<(u128, u32)> = None;
+        let mut row = 0usize;
+        for (visit, &n) in batch.session_rows.iter().enumerate() {
+            let rows = row..row + n as usize;
+            row = rows.end;
+            if !self.complete[visit] || !mask[rows.clone()].contains(&true) {
+                continue;
+            }
+            seen.clear();
+            for r in rows.clone() {
+                if !mask[r] {
+                    continue;
+                }
+                let key = key_of(r);
+                let group = match last {
+                    Some((k, g)) if k == key => g,
+                    _ => {
+                        let g = state.group(key);
+                        last = Some((key, g));
+                        g
+                    }
+                };
+                let acc = &mut state.accs[group as usize];
+                acc.pageviews += u64::from(names[r] == PAGEVIEW);
+                acc.events += u64::from(names[r] != ENGAGEMENT);
+                if !batch.revenue.is_empty() && batch.has_revenue[r] {
+                    acc.revenue_micros += batch.revenue[r];
+                    acc.revenue_events += 1;
+                }
+                if !seen.contains(&group) {
+                    seen.push(group);
+                }
+            }
+            let visitor = batch.visitor[rows.start];
+            for &group in &seen {
+                let acc = &mut state.accs[group as usize];
+                acc.visits += 1;
+                acc.bounces += u64::from(self.bounced[visit]);
+                acc.duration_us += self.duration[visit];
+                acc.visit_pageviews += self.pageviews[visit];
+                if state.visitors.last() != Some(&(group, visitor)) {
+                    state.visitors.push((group, visitor));
+                }
+            }
+        }
+    }
+}
+
+/// One value per visit, repeated on each of its rows.
+fn per_visit(batch: &Batch, value: impl Fn(&std::ops::Range<usize>) -> u32) -> Vec<u32> {
+    let mut out = Vec::with_capacity(batch.rows());
+    let mut row = 0usize;
+    for &n in &batch.session_rows {
+        let rows = row..row + n as usize;
+        let v = value(&rows);
+        out.extend(std::iter::repeat_n(v, n as usize));
+        row = rows.end;
+    }
+    out
+}

@@ -1,0 +1,48 @@
+//! The stats query engine behind `tally.query(jsonb)`: Plausible's Stats API v2 as the
+//! model (metrics × dimensions × filters over a date range, comparison, totals, goals),
+//! executed over columnar segments.
+//!
+//! The pipeline: [`parse`] checks the JSON and names the field at fault; [`Plan`]
+//! compiles it against the site's goals into the columns to decode, per-code tests and
+//! views; a [`Scan`] per period decodes only those columns of each segment, maps
+//! dictionary codes to query-wide codes, evaluates filters once per distinct value,
+//! and aggregates visits in one pass (see `kernel`); [`render`] shapes the JSON.
+//!
+//! Semantics (the correctness tests hold SQL to the same definitions):
+//! - an event *qualifies* when it lies in the range and passes the filters; `visit:*`
+//!   attributes are read from the visit's first event in the range, entry/exit page
+//!   from its first/last pageview;
+//! - `pageviews`, `events` (all but `engagement`), revenue: sums over qualifying events;
+//! - `visitors`: distinct visitor ids of qualifying events;
+//! - `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`: over visits with a
+//!   qualifying event, each measured over its whole in-range events (a bounce has at
+//!   most one non-engagement event; duration is last minus first event);
+//! - a group of an event-level dimension (`event:*`, `time:*`) counts a visit once
+//!   for every group one of its qualifying events falls in;
+//! - `percentage`: visitors of the group over all qualifying visitors; `conversion_rate`:
+//!   visitors of the group over visitors of the same group without the goal filters.
+//!
+//! All metrics are exact; nothing here is approximate.
+
+mod batch;
+mod error;
+mod intern;
+mod kernel;
+mod model;
+mod output;
+mod parse;
+mod plan;
+mod scan;
+mod window;
+
+pub use error::QueryError;
+pub use kernel::Acc;
+pub use model::*;
+pub use output::{render, Period};
+pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
+pub use plan::{Goal, Plan};
+pub use scan::{Answer, Group, KeyValue, Scan, TimeRange};
+pub use window::VISIT_GAP_US;
+
+#[cfg(test)]
+mod tests;

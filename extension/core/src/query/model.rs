@@ -1,0 +1,271 @@
+//! The typed stats query: what [`super::parse`] makes of the JSON a client sends, with
+//! every name already checked. Plausible's Stats API v2 is the model, so its names
+//! (`visit:source`, `event:props:plan`, `bounce_rate`) are the ones clients know.
+
+/// The site a query is about: its domain (Plausible's `site_id`) or Tally's numeric id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteRef {
+    Domain(String),
+    Id(i32),
+}
+
+/// A calendar date, checked to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Which time the query covers; resolved to UTC instants in the site's time zone by
+/// the caller (Postgres knows the zones), see [`super::TimeRange`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateRange {
+    /// Today so far (Plausible's `day`).
+    Day,
+    /// The last `n` days including today (`7d`, `30d`, ...).
+    LastDays(u32),
+    /// The current calendar month.
+    Month,
+    /// The current calendar year.
+    Year,
+    /// The last five minutes.
+    Realtime,
+    /// Whole days from the first to the last date, inclusive.
+    Custom(Date, Date),
+}
+
+/// What to compare the range with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// The period of the same length just before.
+    PreviousPeriod,
+    /// The same dates one year earlier.
+    YearOverYear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Visitors,
+    Visits,
+    Pageviews,
+    ViewsPerVisit,
+    BounceRate,
+    VisitDuration,
+    Events,
+    ConversionRate,
+    Percentage,
+    TotalRevenue,
+    AverageRevenue,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 11] = [
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Events,
+        Metric::ConversionRate,
+        Metric::Percentage,
+        Metric::TotalRevenue,
+        Metric::AverageRevenue,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Visitors => "visitors",
+            Metric::Visits => "visits",
+            Metric::Pageviews => "pageviews",
+            Metric::ViewsPerVisit => "views_per_visit",
+            Metric::BounceRate => "bounce_rate",
+            Metric::VisitDuration => "visit_duration",
+            Metric::Events => "events",
+            Metric::ConversionRate => "conversion_rate",
+            Metric::Percentage => "percentage",
+            Metric::TotalRevenue => "total_revenue",
+            Metric::AverageRevenue => "average_revenue",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Rates are compared by their difference in points, counts by relative change.
+    pub fn is_rate(self) -> bool {
+        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::Percentage)
+    }
+}
+
+/// A string attribute of an event or of its visit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Attr {
+    /// A string column of the event (`event:name`, `event:page`, `event:hostname`).
+    Event(&'static str),
+    /// A string column read from the visit's first event (`visit:source`, `visit:country`).
+    Visit(&'static str),
+    /// A custom property of the event (`event:props:<key>`).
+    Prop(String),
+    /// The page of the visit's first pageview.
+    EntryPage,
+    /// The page of the visit's last pageview.
+    ExitPage,
+}
+
+/// `event:*` names and the event column each reads.
+pub const EVENT_ATTRS: [(&str, &str); 3] = [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname")];
+
+/// `visit:*` names and the event column each reads from the visit's first event.
+pub const VISIT_ATTRS: [(&str, &str); 15] = [
+    ("visit:source", "referrer_source"),
+    ("visit:referrer", "referrer"),
+    ("visit:utm_source", "utm_source"),
+    ("visit:utm_medium", "utm_medium"),
+    ("visit:utm_campaign", "utm_campaign"),
+    ("visit:utm_term", "utm_term"),
+    ("visit:utm_content", "utm_content"),
+    ("visit:country", "country"),
+    ("visit:region", "region"),
+    ("visit:city", "city"),
+    ("visit:device", "device"),
+    ("visit:browser", "browser"),
+    ("visit:browser_version", "browser_version"),
+    ("visit:os", "os"),
+    ("visit:os_version", "os_version"),
+];
+
+impl Attr {
+    /// The API name, e.g. `visit:country`.
+    pub fn name(&self) -> String {
+        match self {
+            Attr::Event(column) => EVENT_ATTRS.iter().find(|(_, c)| c == column).map_or("event:?", |(n, _)| n).to_owned(),
+            Attr::Visit(column) => VISIT_ATTRS.iter().find(|(_, c)| c == column).map_or("visit:?", |(n, _)| n).to_owned(),
+            Attr::Prop(key) => format!("event:props:{key}"),
+            Attr::EntryPage => "visit:entry_page".to_owned(),
+            Attr::ExitPage => "visit:exit_page".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl TimeUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+            TimeUnit::Month => "month",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Attr(Attr),
+    /// `event:goal`: one group per configured goal an event completes.
+    Goal,
+    /// `time:hour` etc., in the site's time zone.
+    Time(TimeUnit),
+}
+
+impl Dimension {
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Attr(attr) => attr.name(),
+            Dimension::Goal => "event:goal".to_owned(),
+            Dimension::Time(unit) => format!("time:{}", unit.name()),
+        }
+    }
+}
+
+/// How a filter compares an attribute with its values (any value may match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Is,
+    Contains,
+    /// Regular expression, unanchored (`regex` crate syntax).
+    Matches,
+}
+
+/// What a filter leaf tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Attr(Attr),
+    /// `event:goal`: the event completes one of the named goals.
+    Goal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// The attribute of the event (or its visit) matches one of `values`. NULL matches
+    /// nothing, so `is_not` (a `Not` of this) keeps NULLs.
+    Leaf {
+        target: Target,
+        op: Op,
+        values: Vec<String>,
+        field: String,
+    },
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// A sort key: the index of a metric or of a dimension of the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKey {
+    Metric(usize),
+    Dimension(usize),
+}
+
+/// A checked query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub site: SiteRef,
+    pub date_range: DateRange,
+    pub metrics: Vec<Metric>,
+    pub dimensions: Vec<Dimension>,
+    /// The top-level filter list, joined with AND; `None` without filters.
+    pub filter: Option<Filter>,
+    pub order_by: Vec<(OrderKey, Direction)>,
+    pub limit: usize,
+    pub offset: usize,
+    /// Also answer the metrics without dimensions (`include.totals`).
+    pub totals: bool,
+    pub comparison: Option<Comparison>,
+}
+
+impl Query {
+    /// Whether an `event:goal` filter or dimension is present (conversion rate needs one).
+    pub fn has_goal(&self) -> bool {
+        fn walk(filter: &Filter) -> bool {
+            match filter {
+                Filter::Leaf { target, .. } => *target == Target::Goal,
+                Filter::And(list) | Filter::Or(list) => list.iter().any(walk),
+                Filter::Not(inner) => walk(inner),
+            }
+        }
+        self.dimensions.contains(&Dimension::Goal) || self.filter.as_ref().is_some_and(walk)
+    }
+}

@@ -1,0 +1,402 @@
+//! JSON → [`Query`], rejecting anything unknown with an error that names the field
+//! (`metrics[2]`, `filters[0][1]`), so a client can point at what to fix.
+
+use serde_json::{Map, Value};
+
+use super::error::QueryError;
+use super::model::*;
+
+/// Most dimensions in one query: group keys pack one 32-bit code per dimension into a u128.
+pub const MAX_DIMENSIONS: usize = 4;
+/// Rows per page when `pagination.limit` is absent, and the largest page.
+pub const MAX_LIMIT: usize = 10_000;
+/// `Nd` ranges up to ten years: longer ones are a typo more often than a question.
+const MAX_DAYS: u32 = 3_660;
+
+const TOP_LEVEL: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "pagination", "include"];
+
+/// Parses and checks a query.
+pub fn parse(json: &Value) -> Result<Query, QueryError> {
+    let object = json.as_object().ok_or_else(|| QueryError::new("query", "the query must be a JSON object"))?;
+    if let Some(key) = object.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
+        return Err(QueryError::new(key, format!("unknown field {key:?}; known fields: {}", TOP_LEVEL.join(", "))));
+    }
+    let site = site(object.get("site_id"))?;
+    let date_range = date_range(object.get("date_range").ok_or_else(|| QueryError::new("date_range", "date_range is required"))?)?;
+    let metrics = list(object, "metrics")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let field = format!("metrics[{i}]");
+            let name = v.as_str().ok_or_else(|| QueryError::new(&field, "a metric is a string"))?;
+            Metric::from_name(name).ok_or_else(|| {
+                let known: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
+                QueryError::new(&field, format!("unknown metric {name:?}; known metrics: {}", known.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if metrics.is_empty() {
+        return Err(QueryError::new("metrics", "at least one metric is required"));
+    }
+    let dimensions = match object.get("dimensions") {
+        None => Vec::new(),
+        Some(_) => list(object, "dimensions")?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| dimension(v, &format!("dimensions[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if dimensions.len() > MAX_DIMENSIONS {
+        return Err(QueryError::new("dimensions", format!("at most {MAX_DIMENSIONS} dimensions")));
+    }
+    for (i, d) in dimensions.iter().enumerate() {
+        if dimensions[..i].contains(d) {
+            return Err(QueryError::new(format!("dimensions[{i}]"), format!("dimension {} is listed twice", d.name())));
+        }
+    }
+    let filter = match object.get("filters") {
+        None => None,
+        Some(_) => {
+            let leaves = list(object, "filters")?
+                .iter()
+                .enumerate()
+                .map(|(i, v)| filter(v, &format!("filters[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            (!leaves.is_empty()).then_some(Filter::And(leaves))
+        }
+    };
+    let order_by = match object.get("order_by") {
+        None => Vec::new(),
+        Some(_) => list(object, "order_by")?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| order(v, &format!("order_by[{i}]"), &metrics, &dimensions))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let (limit, offset) = pagination(object.get("pagination"))?;
+    let (totals, comparison) = include(object.get("include"))?;
+    let query = Query { site, date_range, metrics, dimensions, filter, order_by, limit, offset, totals, comparison };
+    if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ConversionRate) {
+        if !query.has_goal() {
+            return Err(QueryError::new(format!("metrics[{i}]"), "conversion_rate needs an event:goal filter or dimension"));
+        }
+    }
+    Ok(query)
+}
+
+fn list<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a Vec<Value>, QueryError> {
+    object.get(key).and_then(Value::as_array).ok_or_else(|| QueryError::new(key, format!("{key} must be an array")))
+}
+
+fn site(value: Option<&Value>) -> Result<SiteRef, QueryError> {
+    match value {
+        Some(Value::String(domain)) if !domain.trim().is_empty() => Ok(SiteRef::Domain(domain.trim().to_ascii_lowercase())),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(SiteRef::Id)
+            .ok_or_else(|| QueryError::new("site_id", "a numeric site_id must be a 32-bit integer")),
+        _ => Err(QueryError::new("site_id", "site_id is required: the site's domain (or numeric id)")),
+    }
+}
+
+fn date_range(value: &Value) -> Result<DateRange, QueryError> {
+    const HELP: &str = "use \"day\", \"7d\", \"30d\", \"month\", \"year\", \"realtime\" or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
+    match value {
+        Value::String(s) => match s.as_str() {
+            "day" | "today" => Ok(DateRange::Day),
+            "month" => Ok(DateRange::Month),
+            "year" => Ok(DateRange::Year),
+            "realtime" => Ok(DateRange::Realtime),
+            other => other
+                .strip_suffix('d')
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (1..=MAX_DAYS).contains(n))
+                .map(DateRange::LastDays)
+                .ok_or_else(|| QueryError::new("date_range", format!("unknown date range {other:?}: {HELP}"))),
+        },
+        Value::Array(pair) if pair.len() == 2 => {
+            let from = date(&pair[0], "date_range[0]")?;
+            let to = date(&pair[1], "date_range[1]")?;
+            if from > to {
+                return Err(QueryError::new("date_range", "the first date is after the second"));
+            }
+            Ok(DateRange::Custom(from, to))
+        }
+        _ => Err(QueryError::new("date_range", HELP)),
+    }
+}
+
+/// A `YYYY-MM-DD` date that exists in the proleptic Gregorian calendar.
+fn date(value: &Value, field: &str) -> Result<Date, QueryError> {
+    let bad = || QueryError::new(field, "expected a date as \"YYYY-MM-DD\"");
+    let s = value.as_str().ok_or_else(bad)?;
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return Err(bad());
+    }
+    let number = |p: &str| p.parse::<u32>().map_err(|_| bad());
+    let (year, month, day) = (number(parts[0])?, number(parts[1])?, number(parts[2])?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(QueryError::new(field, format!("{s:?} has no month {month}"))),
+    };
+    if !(1..=days).contains(&day) || year == 0 {
+        return Err(QueryError::new(field, format!("{s:?} is not a date")));
+    }
+    Ok(Date { year: year as i32, month, day })
+}
+
+/// An attribute name as used in dimensions and filters, `None` if unknown.
+fn attr(name: &str) -> Option<Attr> {
+    if let Some(key) = name.strip_prefix("event:props:") {
+        return (!key.is_empty()).then(|| Attr::Prop(key.to_owned()));
+    }
+    match name {
+        "visit:entry_page" => return Some(Attr::EntryPage),
+        "visit:exit_page" => return Some(Attr::ExitPage),
+        _ => {}
+    }
+    EVENT_ATTRS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| Attr::Event(c))
+        .or_else(|| VISIT_ATTRS.iter().find(|(n, _)| *n == name).map(|(_, c)| Attr::Visit(c)))
+}
+
+fn known_dimensions() -> String {
+    let mut names: Vec<&str> = EVENT_ATTRS.iter().map(|(n, _)| *n).collect();
+    names.extend(["event:goal", "event:props:<key>", "visit:entry_page", "visit:exit_page"]);
+    names.extend(VISIT_ATTRS.iter().map(|(n, _)| *n));
+    names.extend(["time:hour", "time:day", "time:week", "time:month"]);
+    names.join(", ")
+}
+
+fn dimension(value: &Value, field: &str) -> Result<Dimension, QueryError> {
+    let name = value.as_str().ok_or_else(|| QueryError::new(field, "a dimension is a string"))?;
+    let time = |unit| Some(Dimension::Time(unit));
+    let parsed = match name {
+        "event:goal" => Some(Dimension::Goal),
+        "time:hour" => time(TimeUnit::Hour),
+        "time:day" | "time" => time(TimeUnit::Day),
+        "time:week" => time(TimeUnit::Week),
+        "time:month" => time(TimeUnit::Month),
+        other => attr(other).map(Dimension::Attr),
+    };
+    parsed.ok_or_else(|| QueryError::new(field, format!("unknown dimension {name:?}; known dimensions: {}", known_dimensions())))
+}
+
+fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
+    let items = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+        QueryError::new(field, "a filter is [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]")
+    })?;
+    let op = items[0].as_str().ok_or_else(|| QueryError::new(format!("{field}[0]"), "the operator is a string"))?;
+    let arity = |n: usize| {
+        if items.len() == n {
+            Ok(())
+        } else {
+            Err(QueryError::new(field, format!("operator {op:?} takes {} operands", n - 1)))
+        }
+    };
+    match op {
+        "and" | "or" => {
+            arity(2)?;
+            let inner = items[1]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| QueryError::new(format!("{field}[1]"), format!("{op} takes a non-empty array of filters")))?;
+            let inner = inner.iter().enumerate().map(|(i, f)| filter(f, &format!("{field}[1][{i}]"))).collect::<Result<Vec<_>, _>>()?;
+            Ok(if op == "and" { Filter::And(inner) } else { Filter::Or(inner) })
+        }
+        "not" => {
+            arity(2)?;
+            Ok(Filter::Not(Box::new(filter(&items[1], &format!("{field}[1]"))?)))
+        }
+        "is" | "is_not" | "contains" | "matches" => {
+            arity(3)?;
+            let name = items[1].as_str().ok_or_else(|| QueryError::new(format!("{field}[1]"), "the dimension is a string"))?;
+            let target = match name {
+                "event:goal" => Target::Goal,
+                other => Target::Attr(attr(other).ok_or_else(|| {
+                    QueryError::new(
+                        format!("{field}[1]"),
+                        format!(
+                            "cannot filter by {other:?}; filterable dimensions: {}",
+                            known_dimensions().replace(", time:hour, time:day, time:week, time:month", "")
+                        ),
+                    )
+                })?),
+            };
+            let values_field = format!("{field}[2]");
+            let values = items[2]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| QueryError::new(&values_field, "filter values are a non-empty array of strings"))?
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| QueryError::new(&values_field, "filter values are strings")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let op = match op {
+                "contains" => Op::Contains,
+                "matches" => Op::Matches,
+                _ => Op::Is,
+            };
+            if target == Target::Goal && op != Op::Is {
+                return Err(QueryError::new(format!("{field}[0]"), "goals are filtered with is or is_not"));
+            }
+            if op == Op::Matches {
+                for (i, pattern) in values.iter().enumerate() {
+                    regex::Regex::new(pattern)
+                        .map_err(|e| QueryError::new(format!("{values_field}[{i}]"), format!("invalid regular expression: {e}")))?;
+                }
+            }
+            let leaf = Filter::Leaf { target, op, values, field: values_field };
+            Ok(if items[0] == "is_not" { Filter::Not(Box::new(leaf)) } else { leaf })
+        }
+        other => Err(QueryError::new(
+            format!("{field}[0]"),
+            format!("unknown filter operator {other:?}; known: is, is_not, contains, matches, and, or, not"),
+        )),
+    }
+}
+
+fn order(value: &Value, field: &str, metrics: &[Metric], dimensions: &[Dimension]) -> Result<(OrderKey, Direction), QueryError> {
+    let pair = value
+        .as_array()
+        .filter(|a| a.len() == 2)
+        .ok_or_else(|| QueryError::new(field, "an order_by entry is [metric or dimension, \"asc\" | \"desc\"]"))?;
+    let name = pair[0].as_str().unwrap_or_default();
+    let key = metrics
+        .iter()
+        .position(|m| m.name() == name)
+        .map(OrderKey::Metric)
+        .or_else(|| dimensions.iter().position(|d| d.name() == name).map(OrderKey::Dimension))
+        .ok_or_else(|| QueryError::new(format!("{field}[0]"), format!("{name:?} is not one of the query's metrics or dimensions")))?;
+    let direction = match pair[1].as_str() {
+        Some("asc") => Direction::Asc,
+        Some("desc") => Direction::Desc,
+        _ => return Err(QueryError::new(format!("{field}[1]"), "the direction is \"asc\" or \"desc\"")),
+    };
+    Ok((key, direction))
+}
+
+fn pagination(value: Option<&Value>) -> Result<(usize, usize), QueryError> {
+    let Some(value) = value else { return Ok((MAX_LIMIT, 0)) };
+    let object = value.as_object().ok_or_else(|| QueryError::new("pagination", "pagination is {\"limit\": n, \"offset\": n}"))?;
+    if let Some(key) = object.keys().find(|k| !["limit", "offset"].contains(&k.as_str())) {
+        return Err(QueryError::new(format!("pagination.{key}"), "pagination takes limit and offset"));
+    }
+    let number = |key: &str, default: usize, range: std::ops::RangeInclusive<usize>| match object.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_u64().map(|n| n as usize).filter(|n| range.contains(n)).ok_or_else(|| {
+            QueryError::new(format!("pagination.{key}"), format!("{key} must be an integer from {} to {}", range.start(), range.end()))
+        }),
+    };
+    Ok((number("limit", MAX_LIMIT, 1..=MAX_LIMIT)?, number("offset", 0, 0..=usize::MAX >> 1)?))
+}
+
+fn include(value: Option<&Value>) -> Result<(bool, Option<Comparison>), QueryError> {
+    let Some(value) = value else { return Ok((false, None)) };
+    let object = value.as_object().ok_or_else(|| QueryError::new("include", "include is an object"))?;
+    let mut totals = false;
+    let mut comparison = None;
+    for (key, v) in object {
+        match key.as_str() {
+            "totals" => totals = v.as_bool().ok_or_else(|| QueryError::new("include.totals", "totals is true or false"))?,
+            "comparisons" => {
+                let mode = v.get("mode").and_then(Value::as_str);
+                comparison = Some(match mode {
+                    Some("previous_period") => Comparison::PreviousPeriod,
+                    Some("year_over_year") => Comparison::YearOverYear,
+                    _ => {
+                        return Err(QueryError::new(
+                            "include.comparisons.mode",
+                            "comparisons is {\"mode\": \"previous_period\" | \"year_over_year\"}",
+                        ))
+                    }
+                });
+            }
+            other => return Err(QueryError::new(format!("include.{other}"), "include takes totals and comparisons")),
+        }
+    }
+    Ok((totals, comparison))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field_of(json: Value) -> String {
+        parse(&json).expect_err("should be rejected").field
+    }
+
+    #[test]
+    fn a_full_query_parses() {
+        let q = parse(&json!({
+            "site_id": "Example.com",
+            "date_range": ["2024-02-01", "2024-02-29"],
+            "metrics": ["visitors", "bounce_rate", "conversion_rate"],
+            "dimensions": ["visit:country", "time:day", "event:props:plan"],
+            "filters": [["is", "event:goal", ["Signup"]], ["not", ["contains", "event:page", ["/blog"]]], ["or", [["matches", "visit:source", ["^Goo"]], ["is_not", "visit:device", ["mobile"]]]]],
+            "order_by": [["visitors", "desc"], ["time:day", "asc"]],
+            "pagination": {"limit": 5, "offset": 10},
+            "include": {"totals": true, "comparisons": {"mode": "previous_period"}}
+        }))
+        .unwrap();
+        assert_eq!(q.site, SiteRef::Domain("example.com".into()));
+        assert_eq!(q.date_range, DateRange::Custom(Date { year: 2024, month: 2, day: 1 }, Date { year: 2024, month: 2, day: 29 }));
+        assert_eq!(q.dimensions[0], Dimension::Attr(Attr::Visit("country")));
+        assert_eq!(q.dimensions[2], Dimension::Attr(Attr::Prop("plan".into())));
+        assert_eq!(q.order_by, vec![(OrderKey::Metric(0), Direction::Desc), (OrderKey::Dimension(1), Direction::Asc)]);
+        assert_eq!((q.limit, q.offset, q.totals), (5, 10, true));
+        assert_eq!(q.comparison, Some(Comparison::PreviousPeriod));
+        assert!(q.has_goal());
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        let base = || json!({"site_id": "a.com", "date_range": "7d", "metrics": ["visitors"]});
+        let with = |key: &str, value: Value| {
+            let mut q = base();
+            q[key] = value;
+            q
+        };
+        assert_eq!(field_of(with("metrics", json!(["visitors", "clicks"]))), "metrics[1]");
+        assert_eq!(field_of(with("metrics", json!([]))), "metrics");
+        assert_eq!(field_of(with("dimensions", json!(["visit:planet"]))), "dimensions[0]");
+        assert_eq!(field_of(with("dimensions", json!(["time:day", "time:day"]))), "dimensions[1]");
+        assert_eq!(field_of(with("date_range", json!("fortnight"))), "date_range");
+        assert_eq!(field_of(with("date_range", json!(["2024-02-30", "2024-03-01"]))), "date_range[0]");
+        assert_eq!(field_of(with("date_range", json!(["2024-03-02", "2024-03-01"]))), "date_range");
+        assert_eq!(field_of(with("filters", json!([["is", "visit:planet", ["x"]]]))), "filters[0][1]");
+        assert_eq!(field_of(with("filters", json!([["like", "event:page", ["x"]]]))), "filters[0][0]");
+        assert_eq!(field_of(with("filters", json!([["is", "event:page", []]]))), "filters[0][2]");
+        assert_eq!(field_of(with("filters", json!([["and", [["matches", "event:page", ["("]]]]]))), "filters[0][1][0][2][0]");
+        assert_eq!(field_of(with("order_by", json!([["pageviews", "desc"]]))), "order_by[0][0]");
+        assert_eq!(field_of(with("pagination", json!({"limit": 0}))), "pagination.limit");
+        assert_eq!(field_of(with("include", json!({"comparisons": {"mode": "last_decade"}}))), "include.comparisons.mode");
+        assert_eq!(field_of(with("metrics", json!(["conversion_rate"]))), "metrics[0]");
+        assert_eq!(field_of(with("sites", json!(1))), "sites");
+        assert_eq!(field_of(json!({"date_range": "7d", "metrics": ["visitors"]})), "site_id");
+    }
+
+    #[test]
+    fn is_not_is_the_negation_of_is_and_ranges_have_short_names() {
+        let q = parse(&json!({"site_id": 3, "date_range": "30d", "metrics": ["visits"], "filters": [["is_not", "visit:country", ["DE"]]]}))
+            .unwrap();
+        assert_eq!(q.site, SiteRef::Id(3));
+        assert_eq!(q.date_range, DateRange::LastDays(30));
+        assert!(matches!(&q.filter, Some(Filter::And(list)) if matches!(&list[0], Filter::Not(_))));
+        for (name, range) in
+            [("day", DateRange::Day), ("month", DateRange::Month), ("year", DateRange::Year), ("realtime", DateRange::Realtime)]
+        {
+            let q = parse(&json!({"site_id": 3, "date_range": name, "metrics": ["visits"]})).unwrap();
+            assert_eq!(q.date_range, range);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! `tally.query`: reads what a stats query needs through SPI and hands it to
+//! `tally_core::query`. Calendar arithmetic is SQL (`tally.query_period`,
+//! `tally.query_buckets` in sql/query.sql); everything else happens in tally-core.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::JsonB;
+use tally_core::event::Event;
+use tally_core::query::{self, DateRange, Dimension, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};
+use tally_core::segment::{self, SegmentReader};
+
+use crate::storage::arrays::{props_from_json, to_unix_us};
+
+/// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
+/// which the gateway turns into a 400) and what to do in HINT.
+pub fn reject(error: QueryError) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, error.message.clone(), "tally.query")
+        .set_detail(format!("field: {}", error.field))
+        .set_hint(format!("Fix \"{}\" in the query JSON; see the tally.query section of the README.", error.field))
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Answers `json` (a Plausible Stats API v2 query).
+pub fn run(json: &serde_json::Value) -> JsonB {
+    let parsed = query::parse(json).unwrap_or_else(|e| reject(e));
+    Spi::connect(|client| {
+        let (site_id, timezone) = site(client, &parsed.site);
+        let plan = Plan::new(parsed, goals(client, site_id)).unwrap_or_else(|e| reject(e));
+        let current = period(client, &plan, site_id, &timezone, "none");
+        let previous = plan.query.comparison.map(|c| {
+            let shift = match c {
+                query::Comparison::PreviousPeriod => "previous_period",
+                query::Comparison::YearOverYear => "year_over_year",
+            };
+            period(client, &plan, site_id, &timezone, shift)
+        });
+        JsonB(query::render(&plan, &current, previous.as_ref()))
+    })
+}
+
+/// An ERROR saying which step of the query failed.
+fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
+    error!("tally.query: {what}: {e}")
+}
+
+/// The site's id and time zone.
+fn site(client: &SpiClient<'_>, site: &SiteRef) -> (i32, String) {
+    let row = match site {
+        SiteRef::Domain(domain) => {
+            client.select("SELECT site_id, timezone FROM tally.sites WHERE domain = $1", Some(1), &[domain.as_str().into()])
+        }
+        SiteRef::Id(id) => client.select("SELECT site_id, timezone FROM tally.sites WHERE site_id = $1", Some(1), &[(*id).into()]),
+    }
+    .unwrap_or_else(|e| fail("reading the site", e));
+    let row = row.into_iter().next().unwrap_or_else(|| reject(QueryError::new("site_id", "no such site")));
+    (row.get(1).ok().flatten().unwrap_or_default(), row.get(2).ok().flatten().unwrap_or_default())
+}
+
+fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
+    client
+        .select("SELECT name, event_name, page_pattern FROM tally.goals WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
+        .unwrap_or_else(|e| fail("reading goals", e))
+        .map(|row| Goal {
+            name: row.get(1).ok().flatten().unwrap_or_default(),
+            event_name: row.get(2).ok().flatten(),
+            page_pattern: row.get(3).ok().flatten(),
+        })
+        .collect()
+}
+
+/// Resolves the query's range (shifted for a comparison) and scans it.
+fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shift: &str) -> Period {
+    let (kind, days, first, last) = match &plan.query.date_range {
+        DateRange::Day => ("day", 1, None, None),
+        DateRange::LastDays(n) => ("days", *n as i32, None, None),
+        DateRange::Month => ("month", 0, None, None),
+        DateRange::Year => ("year", 0, None, None),
+        DateRange::Realtime => ("realtime", 0, None, None),
+        DateRange::Custom(f, l) => ("custom", 0, Some(f.to_string()), Some(l.to_string())),
+    };
+    let row = client
+        .select(
+            "SELECT from_ts, to_ts, from_label, to_label FROM tally.query_period($1, $2, $3, $4::date, $5::date, $6)",
+            Some(1),
+            &[timezone.into(), kind.into(), days.into(), first.into(), last.into(), shift.into()],
+        )
+        .unwrap_or_else(|e| fail("resolving the date range", e))
+        .first();
+    let instant = |i: usize| -> i64 {
+        let ts: Option<TimestampWithTimeZone> = row.get(i).ok().flatten();
+        to_unix_us(ts.unwrap_or_else(|| reject(QueryError::new("date_range", "the date range is out of bounds"))))
+    };
+    let range = TimeRange { from_us: instant(1), to_us: instant(2) };
+    let (from_label, to_label): (String, String) =
+        (row.get(3).ok().flatten().unwrap_or_default(), row.get(4).ok().flatten().unwrap_or_default());
+    let unit = plan.query.dimensions.iter().find_map(|d| match d {
+        Dimension::Time(unit) => Some(unit.name()),
+        _ => None,
+    });
+    let (starts, bucket_labels) = match unit {
+        Some(unit) => {
+            let (starts, labels): (Vec<i64>, Vec<String>) = client
+                .select(
+                    "SELECT start, label FROM tally.query_buckets($1, $2, $3, $4)",
+                    None,
+                    &[timezone.into(), unit.into(), row_ts(range.from_us).into(), row_ts(range.to_us).into()],
+                )
+                .unwrap_or_else(|e| fail("computing time buckets", e))
+                .map(|r| {
+                    let start: Option<TimestampWithTimeZone> = r.get(1).ok().flatten();
+                    (start.map(to_unix_us).unwrap_or_default(), r.get::<String>(2).ok().flatten().unwrap_or_default())
+                })
+                .unzip();
+            (Some(starts), labels)
+        }
+        None => (None, Vec::new()),
+    };
+    let answer = scan(client, plan, site_id, range, starts);
+    Period { answer, from_label, to_label, bucket_labels }
+}
+
+fn row_ts(us: i64) -> TimestampWithTimeZone {
+    crate::storage::arrays::from_unix_us(us)
+}
+
+/// Scans the segments overlapping `range` (pruned by their zone maps) and the hot
+/// rows in it.
+fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
+    let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
+    let segments: Vec<(i64, i64, i64)> = client
+        .select(
+            "SELECT segment_id, min_ts, max_ts FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3 ORDER BY min_ts",
+            None,
+            &[site_id.into(), from.into(), to.into()],
+        )
+        .unwrap_or_else(|e| fail("listing segments", e))
+        .map(|r| {
+            let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten().map(to_unix_us).unwrap_or_default();
+            (r.get(1).ok().flatten().unwrap_or_default(), ts(2), ts(3))
+        })
+        .collect();
+    let hot = hot_events(client, site_id, from, to);
+    let hot = (!hot.is_empty()).then(|| segment::build(&hot).unwrap_or_else(|e| error!("tally.query: encoding hot rows: {e}")));
+    let mut zones: Vec<(i64, i64)> = segments.iter().map(|&(_, min, max)| (min, max)).collect();
+    zones.extend(hot.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)));
+    let mut scan = Scan::new(plan, range, buckets, zones);
+    for (index, &(segment_id, _, _)) in segments.iter().enumerate() {
+        let data = client
+            .select("SELECT data FROM tally.segments WHERE segment_id = $1", Some(1), &[segment_id.into()])
+            .unwrap_or_else(|e| fail("reading a segment", e))
+            .first();
+        let bytes: &[u8] = data.get(1).ok().flatten().unwrap_or_else(|| error!("segment {segment_id} vanished during tally.query"));
+        SegmentReader::open(bytes)
+            .and_then(|reader| scan.add(index, &reader))
+            .unwrap_or_else(|e| error!("segment {segment_id} of tally.segments cannot be decoded: {e}"));
+    }
+    if let Some(hot) = hot {
+        let reader = SegmentReader::open(&hot.bytes).unwrap_or_else(|e| error!("tally.query: hot rows: {e}"));
+        scan.add(segments.len(), &reader).unwrap_or_else(|e| error!("tally.query: hot rows: {e}"));
+    }
+    scan.finish()
+}
+
+/// The hot rows of one site in [from, to). Few (seconds of traffic), so they are read
+/// as events and encoded like a segment: one code path for both.
+fn hot_events(client: &SpiClient<'_>, site_id: i32, from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Vec<Event> {
+    client
+        .select(
+            "SELECT ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, utm_medium, \
+                    utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, os_version, device, \
+                    screen_width, engagement_ms, revenue_micros, revenue_currency, props \
+             FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
+            None,
+            &[site_id.into(), from.into(), to.into()],
+        )
+        .unwrap_or_else(|e| fail("reading hot rows", e))
+        .map(|r| {
+            let text = |i| r.get::<String>(i).ok().flatten();
+            Event {
+                site_id,
+                ts: r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us).unwrap_or_default(),
+                name: text(2).unwrap_or_default(),
+                visitor_id: r.get(3).ok().flatten().unwrap_or_default(),
+                session_id: r.get(4).ok().flatten().unwrap_or_default(),
+                hostname: text(5).unwrap_or_default(),
+                pathname: text(6).unwrap_or_default(),
+                referrer: text(7),
+                referrer_source: text(8),
+                utm_source: text(9),
+                utm_medium: text(10),
+                utm_campaign: text(11),
+                utm_term: text(12),
+                utm_content: text(13),
+                country: text(14),
+                region: text(15),
+                city: text(16),
+                browser: text(17),
+                browser_version: text(18),
+                os: text(19),
+                os_version: text(20),
+                device: text(21),
+                screen_width: r.get(22).ok().flatten(),
+                engagement_ms: r.get(23).ok().flatten(),
+                revenue_micros: r.get(24).ok().flatten(),
+                revenue_currency: text(25),
+                props: r.get::<JsonB>(26).ok().flatten().map(|JsonB(j)| props_from_json(j)).unwrap_or_default(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,84 @@
+-- The stats query (tally.query): goals, and the calendar arithmetic done where the
+-- time zones are (Postgres), so the Rust engine only sees UTC instants.
+
+-- Goals: a visitor converts by sending an event of a name, or by viewing a page that
+-- matches a pattern (`*` = any characters). Queries refer to them by name
+-- (`["is", "event:goal", ["Signup"]]`, dimension `event:goal`).
+CREATE TABLE tally.goals (
+    site_id      int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    name         text NOT NULL CHECK (name <> ''),
+    event_name   text,
+    page_pattern text,
+    PRIMARY KEY (site_id, name),
+    CHECK ((event_name IS NULL) <> (page_pattern IS NULL))
+);
+SELECT pg_catalog.pg_extension_config_dump('tally.goals', '');
+
+-- Adds (or redefines) a goal of a site; give either an event name or a page pattern.
+CREATE FUNCTION tally.create_goal(site_id int, name text, event_name text DEFAULT NULL, page_pattern text DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO tally.goals AS g VALUES (site_id, name, event_name, page_pattern)
+    ON CONFLICT (site_id, name) DO UPDATE SET event_name = excluded.event_name, page_pattern = excluded.page_pattern
+$$;
+
+-- The instants [from_ts, to_ts) of a date range in time zone `tz`, and their labels.
+-- kind: day, days (the last `days` days including today), month, year, custom
+-- (first_day..last_day), realtime (the last 5 minutes). shift: none, previous_period,
+-- year_over_year.
+CREATE FUNCTION tally.query_period(tz text, kind text, days int, first_day date, last_day date, shift text)
+RETURNS TABLE (from_ts timestamptz, to_ts timestamptz, from_label text, to_label text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    today date := (now() AT TIME ZONE tz)::date;
+    f date;
+    l date;
+    n int;
+BEGIN
+    IF kind = 'realtime' THEN
+        -- A minute of slack past now for clocks of gateways slightly ahead.
+        from_ts := now() - interval '5 minutes';
+        to_ts := now() + interval '1 minute';
+        IF shift <> 'none' THEN
+            to_ts := from_ts;
+            from_ts := from_ts - interval '5 minutes';
+        END IF;
+        from_label := to_char(from_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');
+        to_label := to_char(to_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    CASE kind
+        WHEN 'day' THEN f := today; l := today;
+        WHEN 'days' THEN f := today - (days - 1); l := today;
+        WHEN 'month' THEN f := date_trunc('month', today)::date; l := (f + interval '1 month' - interval '1 day')::date;
+        WHEN 'year' THEN f := date_trunc('year', today)::date; l := (f + interval '1 year' - interval '1 day')::date;
+        ELSE f := first_day; l := last_day;
+    END CASE;
+    IF shift = 'previous_period' THEN
+        -- The same number of days, ending the day before.
+        n := l - f + 1;
+        l := f - 1;
+        f := f - n;
+    ELSIF shift = 'year_over_year' THEN
+        f := (f - interval '1 year')::date;
+        l := (l - interval '1 year')::date;
+    END IF;
+    from_ts := f::timestamp AT TIME ZONE tz;
+    to_ts := (l + 1)::timestamp AT TIME ZONE tz;
+    from_label := to_char(f, 'YYYY-MM-DD');
+    to_label := to_char(l, 'YYYY-MM-DD');
+    RETURN NEXT;
+END $$;
+
+-- The time buckets of `unit` (hour, day, week, month) in time zone `tz` that overlap
+-- [from_ts, to_ts): each bucket's first instant and its label in local time.
+CREATE FUNCTION tally.query_buckets(tz text, unit text, from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (start timestamptz, label text)
+LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT ON (g AT TIME ZONE tz) g AT TIME ZONE tz,
+           to_char(g, CASE unit WHEN 'hour' THEN 'YYYY-MM-DD HH24:00:00' ELSE 'YYYY-MM-DD' END)
+    FROM generate_series(date_trunc(unit, from_ts AT TIME ZONE tz),
+                         (to_ts AT TIME ZONE tz) - interval '1 microsecond',
+                         ('1 ' || unit)::interval) AS g
+    ORDER BY g AT TIME ZONE tz
+$$;
