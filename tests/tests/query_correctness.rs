@@ -79,7 +79,7 @@ async fn setup() -> TestDb {
     let (second, hot) = rest.split_at(rest.len() / 2);
     for (part, compact) in [(first, true), (second, true), (hot, false)] {
         for chunk in part.chunks(10_000) {
-            tally_gateway::ingest::store::write_batch(&pool, chunk).await.expect("write batch");
+            tally_gateway::ingest::store::write_events(&pool, chunk).await.expect("write batch");
         }
         if compact {
             db.query("SELECT tally.compact()").await;
