@@ -10,7 +10,8 @@ use tally_core::event::Event;
 use tally_core::query::{self, DateRange, Dimension, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};
 use tally_core::segment::{self, SegmentReader};
 
-use crate::storage::arrays::{props_from_json, to_unix_us};
+use crate::storage::arrays::to_unix_us;
+use crate::storage::hot_scan::{event_of, EventColumns};
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.
@@ -163,50 +164,28 @@ fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buc
     scan.finish()
 }
 
+/// An SPI row whose columns are COLUMNS in order (SPI numbers them from 1).
+struct SpiRow<'a>(pgrx::spi::SpiHeapTupleData<'a>);
+
+impl EventColumns for SpiRow<'_> {
+    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
+        self.0.get(column + 1).ok().flatten()
+    }
+}
+
 /// The hot rows of one site in [from, to). Few (seconds of traffic), so they are read
 /// as events and encoded like a segment: one code path for both.
 fn hot_events(client: &SpiClient<'_>, site_id: i32, from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Vec<Event> {
     client
         .select(
-            "SELECT ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, utm_medium, \
-                    utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, os_version, device, \
-                    screen_width, engagement_ms, revenue_micros, revenue_currency, props \
+            "SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
+                    utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, \
+                    os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props \
              FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
             None,
             &[site_id.into(), from.into(), to.into()],
         )
         .unwrap_or_else(|e| fail("reading hot rows", e))
-        .map(|r| {
-            let text = |i| r.get::<String>(i).ok().flatten();
-            Event {
-                site_id,
-                ts: r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us).unwrap_or_default(),
-                name: text(2).unwrap_or_default(),
-                visitor_id: r.get(3).ok().flatten().unwrap_or_default(),
-                session_id: r.get(4).ok().flatten().unwrap_or_default(),
-                hostname: text(5).unwrap_or_default(),
-                pathname: text(6).unwrap_or_default(),
-                referrer: text(7),
-                referrer_source: text(8),
-                utm_source: text(9),
-                utm_medium: text(10),
-                utm_campaign: text(11),
-                utm_term: text(12),
-                utm_content: text(13),
-                country: text(14),
-                region: text(15),
-                city: text(16),
-                browser: text(17),
-                browser_version: text(18),
-                os: text(19),
-                os_version: text(20),
-                device: text(21),
-                screen_width: r.get(22).ok().flatten(),
-                engagement_ms: r.get(23).ok().flatten(),
-                revenue_micros: r.get(24).ok().flatten(),
-                revenue_currency: text(25),
-                props: r.get::<JsonB>(26).ok().flatten().map(|JsonB(j)| props_from_json(j)).unwrap_or_default(),
-            }
-        })
+        .map(|row| event_of(&SpiRow(row)))
         .collect()
 }

@@ -34,48 +34,64 @@ pub fn scan(table: &str, mut each: impl FnMut(Event)) {
                 break;
             }
             pg_sys::heap_deform_tuple(tuple, desc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
-            each(event_of(&values, &nulls));
+            each(event_of(&Deformed { values: &values, nulls: &nulls }));
         }
         pg_sys::table_endscan(scan);
         pg_sys::UnregisterSnapshot(snapshot);
     }
 }
 
-/// Builds the event of one deformed hot tuple (attributes in COLUMNS order).
-unsafe fn event_of(v: &[pg_sys::Datum; HOT_ATTRS], n: &[bool; HOT_ATTRS]) -> Event {
-    unsafe {
-        let text = |i: usize| String::from_datum(v[i], n[i]);
-        let int4 = |i: usize| i32::from_datum(v[i], n[i]);
-        let int8 = |i: usize| i64::from_datum(v[i], n[i]);
-        let props = JsonB::from_datum(v[26], n[26]).map(|JsonB(json)| props_from_json(json));
-        Event {
-            site_id: int4(0).unwrap_or_default(),
-            ts: TimestampWithTimeZone::from_datum(v[1], n[1]).map(to_unix_us).unwrap_or_default(),
-            name: text(2).unwrap_or_default(),
-            visitor_id: int8(3).unwrap_or_default(),
-            session_id: int8(4).unwrap_or_default(),
-            hostname: text(5).unwrap_or_default(),
-            pathname: text(6).unwrap_or_default(),
-            referrer: text(7),
-            referrer_source: text(8),
-            utm_source: text(9),
-            utm_medium: text(10),
-            utm_campaign: text(11),
-            utm_term: text(12),
-            utm_content: text(13),
-            country: text(14),
-            region: text(15),
-            city: text(16),
-            browser: text(17),
-            browser_version: text(18),
-            os: text(19),
-            os_version: text(20),
-            device: text(21),
-            screen_width: int4(22),
-            engagement_ms: int4(23),
-            revenue_micros: int8(24),
-            revenue_currency: text(25),
-            props: props.unwrap_or_default(),
-        }
+/// One row's event columns, read by their index in `tally_core::event::COLUMNS`: a
+/// deformed heap tuple here, an SPI row in `tally.query`. [`event_of`] is the one place
+/// that maps columns to `Event` fields.
+pub trait EventColumns {
+    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T>;
+}
+
+/// A deformed hot tuple (attributes in COLUMNS order, then `gen`).
+struct Deformed<'a> {
+    values: &'a [pg_sys::Datum; HOT_ATTRS],
+    nulls: &'a [bool; HOT_ATTRS],
+}
+
+impl EventColumns for Deformed<'_> {
+    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
+        // SAFETY: the datums come from heap_deform_tuple of the relation whose
+        // descriptor has these column types (checked by attribute count in `scan`).
+        unsafe { T::from_datum(self.values[column], self.nulls[column]) }
+    }
+}
+
+/// Builds the event of one row.
+pub fn event_of(row: &impl EventColumns) -> Event {
+    let text = |i: usize| row.get::<String>(i);
+    Event {
+        site_id: row.get(0).unwrap_or_default(),
+        ts: row.get::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default(),
+        name: text(2).unwrap_or_default(),
+        visitor_id: row.get(3).unwrap_or_default(),
+        session_id: row.get(4).unwrap_or_default(),
+        hostname: text(5).unwrap_or_default(),
+        pathname: text(6).unwrap_or_default(),
+        referrer: text(7),
+        referrer_source: text(8),
+        utm_source: text(9),
+        utm_medium: text(10),
+        utm_campaign: text(11),
+        utm_term: text(12),
+        utm_content: text(13),
+        country: text(14),
+        region: text(15),
+        city: text(16),
+        browser: text(17),
+        browser_version: text(18),
+        os: text(19),
+        os_version: text(20),
+        device: text(21),
+        screen_width: row.get(22),
+        engagement_ms: row.get(23),
+        revenue_micros: row.get(24),
+        revenue_currency: text(25),
+        props: row.get::<JsonB>(26).map(|JsonB(json)| props_from_json(json)).unwrap_or_default(),
     }
 }
