@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 use tally_core::event::Event;
-use tally_core::query::{self, DateRange, Dimension, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};
+use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};
 use tally_core::segment::{self, SegmentReader};
 
 use crate::storage::arrays::to_unix_us;
@@ -28,6 +28,10 @@ pub fn run(json: &serde_json::Value) -> JsonB {
     let parsed = query::parse(json).unwrap_or_else(|e| reject(e));
     Spi::connect(|client| {
         let (site_id, timezone) = site(client, &parsed.site);
+        let mut parsed = parsed;
+        if let Some(Funnel::Stored(name)) = &parsed.funnel {
+            parsed.funnel = Some(Funnel::Steps(stored_funnel(client, site_id, name)));
+        }
         let plan = Plan::new(parsed, goals(client, site_id)).unwrap_or_else(|e| reject(e));
         let current = period(client, &plan, site_id, &timezone, "none");
         let previous = plan.query.comparison.map(|c| {
@@ -69,6 +73,24 @@ fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
             page_pattern: row.get(3).ok().flatten(),
         })
         .collect()
+}
+
+/// The steps of the site's funnel called `name`.
+fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Vec<String> {
+    let steps: Option<Vec<String>> = client
+        .select("SELECT steps FROM tally.funnels WHERE site_id = $1 AND name = $2", Some(1), &[site_id.into(), name.into()])
+        .unwrap_or_else(|e| fail("reading the funnel", e))
+        .into_iter()
+        .next()
+        .and_then(|row| row.get(1).ok().flatten());
+    steps.unwrap_or_else(|| {
+        let known: Vec<String> = client
+            .select("SELECT name FROM tally.funnels WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
+            .unwrap_or_else(|e| fail("reading funnels", e))
+            .filter_map(|row| row.get(1).ok().flatten())
+            .collect();
+        reject(QueryError::new("funnel", format!("no funnel named {name:?}; funnels of this site: {known:?}")))
+    })
 }
 
 /// Resolves the query's range (shifted for a comparison) and scans it.

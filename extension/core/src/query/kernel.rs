@@ -115,12 +115,25 @@ impl<'b> Derived<'b> {
 
     /// Rows of the visits not complete here, to be gathered with their other parts.
     pub fn open_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.visits(false)
+    }
+
+    /// Rows of the visits complete here, the ones aggregated now.
+    pub fn complete_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.visits(true)
+    }
+
+    fn visits(&self, complete: bool) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
         let mut row = 0usize;
         self.batch.session_rows.iter().zip(&self.complete).filter_map(move |(&n, &done)| {
             let rows = row..row + n as usize;
             row = rows.end;
-            (!done).then_some(rows)
+            (done == complete).then_some(rows)
         })
+    }
+
+    pub fn batch(&self) -> &Batch {
+        self.batch
     }
 
     /// Rows passing `expr`; `memos` holds each leaf's result per code.

@@ -4,6 +4,7 @@
 use crate::segment::{SegmentError, SegmentReader};
 
 use super::batch::Batch;
+use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
 use super::plan::{Key, Plan, NAME};
@@ -37,6 +38,8 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub views: Vec<Vec<Group>>,
+    /// Distinct visitors reaching each funnel step; empty without a funnel.
+    pub funnel: Vec<u64>,
 }
 
 pub struct Scan<'p> {
@@ -49,6 +52,7 @@ pub struct Scan<'p> {
     memos: Vec<Vec<bool>>,
     gathered: Batch,
     states: Vec<ViewState>,
+    funnel: FunnelState,
 }
 
 impl<'p> Scan<'p> {
@@ -68,6 +72,7 @@ impl<'p> Scan<'p> {
             memos: plan.leaves.iter().map(|_| Vec::new()).collect(),
             gathered: Batch::empty(plan),
             states: plan.views.iter().map(|_| ViewState::default()).collect(),
+            funnel: FunnelState::new(plan.funnel.len()),
         }
     }
 
@@ -102,6 +107,14 @@ impl<'p> Scan<'p> {
             } else {
                 derived.accumulate(view, state, &mask, 0);
             }
+        }
+        if !plan.funnel.is_empty() {
+            let qualifies = match &plan.views[0].filter {
+                Some(expr) => derived.eval(plan, expr, &self.memos),
+                None => vec![true; batch.rows()],
+            };
+            let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
+            self.funnel.add(&derived, &qualifies, &steps);
         }
         for rows in derived.open_visits() {
             self.gathered.append(batch, rows);
@@ -146,6 +159,6 @@ impl<'p> Scan<'p> {
                     .collect()
             })
             .collect();
-        Answer { views }
+        Answer { views, funnel: std::mem::take(&mut self.funnel).finish() }
     }
 }

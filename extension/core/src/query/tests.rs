@@ -88,6 +88,40 @@ fn visit_metrics_of_a_handmade_day() {
     assert_eq!(base, [1, 1], "DE and FR without the goal filter");
 }
 
+#[test]
+fn funnels_count_steps_in_order_within_one_visit() {
+    let events = vec![
+        // Visitor 1: /docs then Signup in one visit: both steps.
+        event(1, 10, 0, "pageview", "/docs/a"),
+        event(1, 10, 2, "Signup", "/docs/a"),
+        // Visitor 2: Signup before /docs: only step 1 (order matters).
+        event(2, 20, 0, "Signup", "/a"),
+        event(2, 20, 1, "pageview", "/docs/b"),
+        // Visitor 3: /docs in one visit, Signup in the next: only step 1 (one visit).
+        event(3, 30, 0, "pageview", "/docs/c"),
+        event(3, 31, 200, "Signup", "/a"),
+        // Visitor 4: neither.
+        event(4, 40, 0, "pageview", "/b"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let funnel = |filters: Value| {
+        let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Signup"], "filters": filters});
+        answer(query, std::slice::from_ref(&events), range)
+    };
+    let a = funnel(json!([]));
+    assert_eq!((a.views[0][0].visitors, a.funnel.clone()), (4, vec![3, 1]));
+    // Filters restrict the events that count: only French visitors (2, 3, 4).
+    let a = funnel(json!([["is", "visit:country", ["FR"]]]));
+    assert_eq!((a.views[0][0].visitors, a.funnel.clone()), (3, vec![2, 0]));
+    // The same answer however the visits are cut into segments.
+    let cut: Vec<Vec<Event>> = events.chunks(2).map(<[Event]>::to_vec).collect();
+    let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Signup"]});
+    assert_eq!(answer(query, &cut, range).funnel, vec![3, 1]);
+    // A step that is not a goal is named.
+    let bad = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Nope"]});
+    assert_eq!(Plan::new(parse(&bad).unwrap(), goals()).unwrap_err().field, "funnel[1]");
+}
+
 #[cfg(feature = "datagen")]
 #[test]
 fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
