@@ -80,7 +80,6 @@ fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Vec<String
     let steps: Option<Vec<String>> = client
         .select("SELECT steps FROM tally.funnels WHERE site_id = $1 AND name = $2", Some(1), &[site_id.into(), name.into()])
         .unwrap_or_else(|e| fail("reading the funnel", e))
-        .into_iter()
         .next()
         .and_then(|row| row.get(1).ok().flatten());
     steps.unwrap_or_else(|| {
