@@ -41,6 +41,13 @@ impl FunnelState {
         }
     }
 
+    /// Adds the visitors another scan of the same funnel saw.
+    pub fn merge(&mut self, other: FunnelState) {
+        for (mine, theirs) in self.reached.iter_mut().zip(other.reached) {
+            mine.extend(theirs);
+        }
+    }
+
     /// Distinct visitors per step, exact.
     pub fn finish(self) -> Vec<u64> {
         self.reached

@@ -23,15 +23,30 @@ fn answer(query: Value, chunks: &[Vec<Event>], range: TimeRange) -> Answer {
     let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
     let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
     let zones = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
-    let buckets = plan.query.dimensions.iter().any(|d| matches!(d, Dimension::Time(_))).then(|| {
-        // Hourly buckets from the range start.
-        (0..).map(|h| range.from_us + h * 60 * MIN).take_while(|&t| t < range.to_us).collect()
-    });
-    let mut scan = Scan::new(&plan, range, buckets, zones);
+    let mut scan = Scan::new(&plan, range, hourly_buckets(&plan, range), zones);
     for (i, s) in segments.iter().enumerate() {
         scan.add(i, &SegmentReader::open(&s.bytes).unwrap()).unwrap();
     }
     let mut answer = scan.finish();
+    for view in &mut answer.views {
+        view.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    answer
+}
+
+/// Hourly buckets from the range start, when the query has a time dimension.
+fn hourly_buckets(plan: &Plan, range: TimeRange) -> Option<Vec<i64>> {
+    let timed = plan.query.dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+    timed.then(|| (0..).map(|h| range.from_us + h * 60 * MIN).take_while(|&t| t < range.to_us).collect())
+}
+
+/// [`answer`] through [`scan_all`] on `threads` threads.
+fn answer_on_threads(query: Value, chunks: &[Vec<Event>], range: TimeRange, threads: usize) -> Answer {
+    let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
+    let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
+    let zones = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+    let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
+    let mut answer = scan_all(&plan, range, hourly_buckets(&plan, range), zones, &bytes, threads, || {}).unwrap();
     for view in &mut answer.views {
         view.sort_by(|a, b| a.key.cmp(&b.key));
     }
@@ -160,5 +175,8 @@ fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
         let whole = answer(query.clone(), std::slice::from_ref(&events), range);
         assert!(!whole.views[0].is_empty(), "{query}");
         assert_eq!(answer(query.clone(), &cut, range), whole, "{query}");
+        for threads in [2, 3] {
+            assert_eq!(answer_on_threads(query.clone(), &cut, range, threads), whole, "{query} on {threads} threads");
+        }
     }
 }
