@@ -163,13 +163,17 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['sites', 'events_hot', 'events_hot_0', 'events_hot_1', 'events_hot_2', 'events_hot_3',
-                             'segments', 'rollups', 'goals', 'ingest_keys', 'ingest_event_ids'] LOOP
+                             'segments', 'rollups', 'goals', 'funnels', 'ingest_keys', 'ingest_event_ids'] LOOP
         EXECUTE format('ALTER TABLE tally.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY site_members ON tally.%I FOR SELECT USING (site_id = ANY ((SELECT tally.visible_site_ids())::int[]))', t);
     END LOOP;
 END $$;
 -- Analysts and admins of a site define its goals.
 CREATE POLICY site_analysts ON tally.goals FOR ALL
+    USING (site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[]))
+    WITH CHECK (site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[]));
+-- ... and its funnels.
+CREATE POLICY site_analysts ON tally.funnels FOR ALL
     USING (site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[]))
     WITH CHECK (site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[]));
 -- Admins of a site manage its ingest keys (tally.create_ingest_key, revoke_ingest_key).
@@ -208,13 +212,13 @@ ALTER VIEW tally.events SET (security_invoker = true);
 -- Privileges. Everything not granted here is refused: user roles never touch
 -- users, sessions, api_keys or memberships except through tally.me and tally.my_sites.
 GRANT USAGE ON SCHEMA tally TO tally_viewer, tally_gateway;
-GRANT SELECT ON tally.sites, tally.events_hot, tally.segments, tally.rollups, tally.goals, tally.events,
+GRANT SELECT ON tally.sites, tally.events_hot, tally.segments, tally.rollups, tally.goals, tally.funnels, tally.events,
                 tally.me, tally.my_sites TO tally_viewer;
 GRANT SELECT ON tally.me TO tally_gateway;
 GRANT SELECT (key_id, site_id, created_at, revoked_at), INSERT (site_id, key_hash), UPDATE (revoked_at)
     ON tally.ingest_keys TO tally_viewer;
 GRANT INSERT (action, site_id, detail, ip) ON tally.audit_log TO tally_viewer, tally_gateway;
-GRANT INSERT, UPDATE, DELETE ON tally.goals TO tally_analyst;
+GRANT INSERT, UPDATE, DELETE ON tally.goals, tally.funnels TO tally_analyst;
 GRANT INSERT, UPDATE (timezone, retention), DELETE ON tally.sites TO tally_admin;
 GRANT SELECT ON tally.audit_log TO tally_admin;
 

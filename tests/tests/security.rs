@@ -76,6 +76,8 @@ async fn world() -> World {
         assert!(count(&t.db.client, &format!("SELECT count(*) FROM tally.{table} WHERE site_id = {B}")).await > 0, "{table}");
     }
     t.sql(&format!("SELECT tally.create_goal({B}, 'Secret goal of B', event_name => 'Signup')")).await;
+    t.sql(&format!("SELECT tally.create_goal({B}, 'Other goal of B', event_name => 'Purchase')")).await;
+    t.sql(&format!("SELECT tally.create_funnel({B}, 'Secret funnel of B', ARRAY['Secret goal of B', 'Other goal of B'])")).await;
     let ingest_key_a: String = t.db.value(&format!("SELECT key FROM tally.create_ingest_key({A})")).await;
     let ingest_key_b_id: i32 = t.db.value(&format!("SELECT key_id FROM tally.create_ingest_key({B})")).await;
     World {
@@ -129,6 +131,7 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: segments of B", format!("SELECT count(*) FROM tally.segments WHERE site_id = {B}")),
         ("sql: rollups of B", format!("SELECT count(*) FROM tally.rollups WHERE site_id = {B}")),
         ("sql: goals of B", format!("SELECT count(*) FROM tally.goals WHERE site_id = {B}")),
+        ("sql: funnels of B", format!("SELECT count(*) FROM tally.funnels WHERE site_id = {B}")),
         ("sql: site row of B", format!("SELECT count(*) FROM tally.sites WHERE site_id = {B} OR domain = '{B_DOMAIN}'")),
         ("sql: view tally.events for B", format!("SELECT count(*) FROM tally.events WHERE site_id = {B}")),
         ("sql: tally.events(B, ...) function", format!("SELECT count(*) FROM tally.events({B}, '-infinity', 'infinity')")),
@@ -166,6 +169,7 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: audit row in another's name", "INSERT INTO tally.audit_log (action, actor) VALUES ('login', 'postgres')".into()),
         ("sql: insert events into B", format!("INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname) VALUES ({B}, now(), 'x', 1, 1, 'h', '/')")),
         ("sql: goal on B", format!("SELECT tally.create_goal({B}, 'mine', event_name => 'x')")),
+        ("sql: funnel row on B", format!("INSERT INTO tally.funnels VALUES ({B}, 'mine', ARRAY['a', 'b'])")),
         ("sql: compaction", "SELECT tally.compact()".into()),
         ("sql: erase B's visitors", format!("SELECT tally.erase_visitor({B}, 1)")),
         ("sql: rebuild B's rollups", format!("SELECT tally.rebuild_rollups({B}, now() - interval '1 day', now())")),
