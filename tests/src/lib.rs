@@ -42,6 +42,13 @@ impl Tally {
         Tally { db, gateway }
     }
 
+    /// [`Tally::start`] with one site, `domain` in time zone Europe/Berlin.
+    pub async fn with_site(domain: &str) -> Tally {
+        let t = Tally::start().await;
+        t.sql(&format!("SELECT tally.create_site('{domain}', 'Europe/Berlin')")).await;
+        t
+    }
+
     /// Runs SQL and returns its rows.
     pub async fn sql(&self, query: &str) -> Vec<Row> {
         self.db.query(query).await

@@ -11,15 +11,9 @@ use tally_tests::gateway::{decode, BROWSER_UA};
 use tally_tests::session::unique_email;
 use tally_tests::{Tally, TestGateway, TEST_PASSWORD};
 
-async fn with_site(domain: &str) -> Tally {
-    let t = Tally::start().await;
-    t.sql(&format!("SELECT tally.create_site('{domain}', 'Europe/Berlin')")).await;
-    t
-}
-
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_me_lists_the_sites() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     t.sql("SELECT tally.create_site('b.example')").await;
     let email = unique_email("ana");
     let id = t.create_user(&email, false, &[("a.example", "analyst")]).await;
@@ -71,7 +65,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_me_lists_the_sites() {
 
 #[tokio::test]
 async fn password_change_keeps_this_session_and_ends_the_others() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let here = t.user_with_role("a.example", "viewer").await;
     let elsewhere = t.login(&here.email, TEST_PASSWORD).await;
     let (status, body) = here.post("/api/v1/auth/password", json!({"current_password": TEST_PASSWORD, "new_password": "short"})).await;
@@ -87,7 +81,7 @@ async fn password_change_keeps_this_session_and_ends_the_others() {
 
 #[tokio::test]
 async fn administrators_manage_sites_users_members_and_keys_and_read_the_audit_log() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let admin = t.admin().await;
     let (status, site) = admin.post("/api/v1/sites", json!({"domain": "New.Example", "timezone": "Europe/Paris"})).await;
     assert_eq!(status, 201, "{site}");
@@ -172,7 +166,7 @@ async fn administrators_manage_sites_users_members_and_keys_and_read_the_audit_l
 
 #[tokio::test]
 async fn queries_and_failed_sign_ins_are_audited() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let viewer = t.user_with_role("a.example", "viewer").await;
     let (status, _) = viewer.post("/api/v1/query", json!({"site_id": "a.example", "date_range": "7d", "metrics": ["visitors"]})).await;
     assert_eq!(status, 200);
@@ -282,7 +276,7 @@ async fn https_with_a_self_signed_certificate_and_secure_cookies() {
 
 #[tokio::test]
 async fn create_admin_is_idempotent_and_reads_the_password_from_env_or_stdin() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let run = |password_env: Option<&str>, stdin: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gateway-under-test"));
         cmd.args(["create-admin", "--email", "Boss@Test.Example"])
@@ -319,7 +313,7 @@ async fn create_admin_is_idempotent_and_reads_the_password_from_env_or_stdin() {
 /// user's role with its policies.
 #[tokio::test]
 async fn a_gateway_logged_in_as_a_non_superuser_role_works() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     t.sql("SELECT tally.create_site('b.example')").await;
     let login = format!("{}_gw", t.db.name);
     t.sql(&format!("CREATE ROLE {login} LOGIN BYPASSRLS IN ROLE tally_gateway")).await;

@@ -4,15 +4,9 @@
 use serde_json::json;
 use tally_tests::Tally;
 
-async fn with_site(domain: &str) -> Tally {
-    let t = Tally::start().await;
-    t.sql(&format!("SELECT tally.create_site('{domain}', 'Europe/Berlin')")).await;
-    t
-}
-
 #[tokio::test]
 async fn posted_event_reads_back_through_sql_and_http() {
-    let t = with_site("shop.example").await;
+    let t = Tally::with_site("shop.example").await;
     let (status, body) = t
         .post(
             "/api/event",
@@ -56,7 +50,7 @@ async fn posted_event_reads_back_through_sql_and_http() {
 
 #[tokio::test]
 async fn psql_sees_committed_events() {
-    let t = with_site("docs.example").await;
+    let t = Tally::with_site("docs.example").await;
     for path in ["/a", "/b", "/a"] {
         let (status, _) =
             t.post("/api/event", json!({"n": "pageview", "u": format!("https://docs.example{path}"), "d": "docs.example"})).await;
@@ -72,7 +66,7 @@ async fn psql_sees_committed_events() {
 
 #[tokio::test]
 async fn one_request_reports_to_several_sites() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     t.sql("SELECT tally.create_site('b.example')").await;
     let (status, body) = t.post("/api/event", json!({"n": "pageview", "u": "https://a.example/", "d": "a.example,b.example"})).await;
     assert_eq!((status, body["accepted"].clone()), (202, json!(2)));
@@ -82,7 +76,7 @@ async fn one_request_reports_to_several_sites() {
 
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let cases = [
         (json!({"url": "https://a.example/", "domain": "a.example"}), "name"),
         (json!({"name": "pageview", "domain": "a.example"}), "url"),
@@ -114,7 +108,7 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
 
 #[tokio::test]
 async fn crawlers_are_dropped_not_stored() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let resp = t
         .gateway
         .http
@@ -132,7 +126,7 @@ async fn crawlers_are_dropped_not_stored() {
 
 #[tokio::test]
 async fn read_api_validates_its_parameters() {
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     assert_eq!(t.get("/api/v1/events?site=a.example").await.0, 401, "signed-in callers only");
     let analyst = t.user_with_role("a.example", "analyst").await;
     assert_eq!(analyst.get("/api/v1/events").await.1["field"], "site");
@@ -147,7 +141,7 @@ async fn read_api_validates_its_parameters() {
 #[tokio::test]
 async fn shutdown_flushes_every_accepted_event() {
     // A batch window far longer than the test: only the shutdown flush can commit these.
-    let t = with_site("a.example").await;
+    let t = Tally::with_site("a.example").await;
     let Tally { db, gateway } = {
         let db = t.db;
         t.gateway.shutdown().await;

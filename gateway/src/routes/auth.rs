@@ -84,17 +84,8 @@ async fn logout(State(state): State<AppState>, caller: Caller, jar: CookieJar) -
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
-    let rows = tx
-        .query(
-            "SELECT s.site_id, s.domain, s.timezone, m.role FROM tally.sites s JOIN tally.my_sites m USING (site_id) ORDER BY s.domain",
-            &[],
-        )
-        .await?;
+    let sites = crate::routes::sites::visible(&tx).await?;
     tx.commit().await?;
-    let sites: Vec<Value> = rows
-        .iter()
-        .map(|r| json!({"id": r.get::<_, i32>(0), "domain": r.get::<_, String>(1), "timezone": r.get::<_, String>(2), "role": r.get::<_, String>(3)}))
-        .collect();
     Ok(Json(json!({ "user": caller.user, "sites": sites })))
 }
 

@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
+use deadpool_postgres::Transaction;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -37,18 +38,24 @@ fn no_site() -> ApiError {
 async fn list_sites(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
+    let sites = visible(&tx).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "sites": sites })))
+}
+
+/// The sites `tx`'s role may see, with its role on each (`[{"id", "domain", "timezone",
+/// "role"}]`, by domain): exactly what row-level security lets it query.
+pub async fn visible(tx: &Transaction<'_>) -> Result<Vec<Value>, ApiError> {
     let rows = tx
         .query(
             "SELECT s.site_id, s.domain, s.timezone, m.role FROM tally.sites s JOIN tally.my_sites m USING (site_id) ORDER BY s.domain",
             &[],
         )
         .await?;
-    tx.commit().await?;
-    let sites: Vec<Value> = rows
+    Ok(rows
         .iter()
         .map(|r| json!({"id": r.get::<_, i32>(0), "domain": r.get::<_, String>(1), "timezone": r.get::<_, String>(2), "role": r.get::<_, String>(3)}))
-        .collect();
-    Ok(Json(json!({ "sites": sites })))
+        .collect())
 }
 
 #[derive(Deserialize)]
