@@ -62,9 +62,11 @@ WITH bounds AS MATERIALIZED (
 )
 -- Visit and event figures side by side; GROUP BY (unlike a join) matches NULL values.
 SELECT $1::int AS site_id, hour, dimension, value,
-       sum(events), sum(pageviews), sum(visits), sum(bounces), sum(visit_duration_ms), sum(engagement_ms),
-       coalesce(tally.hll_union_agg(visitors), tally.hll_empty()),
-       tally.ddsketch_union_agg(visit_durations), tally.ddsketch_union_agg(engagement_times)
+       sum(events) AS events, sum(pageviews) AS pageviews, sum(visits) AS visits, sum(bounces) AS bounces,
+       sum(visit_duration_ms) AS visit_duration_ms, sum(engagement_ms) AS engagement_ms,
+       coalesce(tally.hll_union_agg(visitors), tally.hll_empty()) AS visitors,
+       tally.ddsketch_union_agg(visit_durations) AS visit_durations,
+       tally.ddsketch_union_agg(engagement_times) AS engagement_times
 FROM (
     SELECT hour, dimension, value, events, pageviews, 0 AS visits, 0 AS bounces, 0 AS visit_duration_ms,
            engagement_ms, visitors, NULL::tally.ddsketch AS visit_durations, engagement_times
