@@ -62,10 +62,6 @@ impl Builder {
         Builder { hours, strings, pageview, sessions: FxHashMap::default(), visits: Vec::new(), events: Vec::new() }
     }
 
-    pub fn hours(&self) -> Hours {
-        self.hours
-    }
-
     /// Takes in the events of a segment that lie in the window (a segment of another
     /// site would be taken in too: the caller picks the site's segments).
     pub fn add_segment(&mut self, reader: &SegmentReader<'_>) -> Result<(), SegmentError> {
