@@ -2,7 +2,9 @@
 # Rollups benchmark: "unique visitors of one site over 30 days" answered from the
 # hourly rollups (a union of 720 HLL sketches) versus from the raw events (hashing
 # every visitor id of the range), in the same cluster and run; plus the cost of
-# keeping rollups current during compaction.
+# keeping rollups current during compaction, and the rollup rows of 31 days computed by
+# their SQL definition over tally.events (tests/sql/rollups_reference.sql, how
+# rollups_recompute worked before it moved to Rust) as the baseline of rebuild_rollups.
 #
 #   benches/rollups.sh [EVENTS]        default 2000000
 #
@@ -61,12 +63,17 @@ rollup_bytes=$(q -d "$DB" -c "SELECT pg_total_relation_size('tally.rollups')")
 t2=$(now)
 q -d "$DB" -c "SELECT tally.rebuild_rollups($site, $from - interval '1 day', $to)" >/dev/null
 t3=$(now)
+log "the same rows by their SQL definition (baseline)"
+q -d "$DB" -c "PREPARE reference(int, timestamptz, timestamptz) AS $(cat tests/sql/rollups_reference.sql)" \
+  -c "CREATE TEMP TABLE reference AS EXECUTE reference($site, $from - interval '1 day', $to)" \
+  -c "SELECT count(*) FROM reference" >/dev/null
+t4=$(now)
 
-python3 - "$EVENTS" "$t0" "$t1" "$t2" "$t3" "$raw_t" "$rollup_t" "$raw_v" "$rollup_v" "$exact_v" "$rows" "$all_rows" "$rollup_bytes" <<'PY'
+python3 - "$EVENTS" "$t0" "$t1" "$t2" "$t3" "$t4" "$raw_t" "$rollup_t" "$raw_v" "$rollup_v" "$exact_v" "$rows" "$all_rows" "$rollup_bytes" <<'PY'
 import sys
-n = int(sys.argv[1]); t0, t1, t2, t3, raw_t, rollup_t = map(float, sys.argv[2:8])
-raw_v, rollup_v, exact_v = float(sys.argv[8]), float(sys.argv[9]), int(sys.argv[10])
-rows, all_rows, rollup_bytes = int(sys.argv[11]), int(sys.argv[12]), int(sys.argv[13])
+n = int(sys.argv[1]); t0, t1, t2, t3, t4, raw_t, rollup_t = map(float, sys.argv[2:9])
+raw_v, rollup_v, exact_v = float(sys.argv[9]), float(sys.argv[10]), int(sys.argv[11])
+rows, all_rows, rollup_bytes = int(sys.argv[12]), int(sys.argv[13]), int(sys.argv[14])
 print("| measure | value |")
 print("|---|---|")
 print(f"| events | {n:,} (1 site, 30 days) |")
@@ -78,5 +85,7 @@ print(f"| 30-day question from rollups (median of 5) | {rollup_t * 1000:,.1f} ms
 print(f"| speed-up | **{raw_t / rollup_t:,.0f}x** |")
 print(f"| rollup rows (all dimensions) / size | {all_rows:,} / {rollup_bytes / 2**20:.1f} MiB |")
 print(f"| compaction incl. rollups, one backend | {n / (t1 - t0):,.0f} events/s ({t1 - t0:.1f} s) |")
-print(f"| rebuild_rollups of 31 days | {t3 - t2:.1f} s |")
+print(f"| rebuild_rollups of 31 days | {t3 - t2:.1f} s ({n / (t3 - t2):,.0f} events/s) |")
+print(f"| the same rows by their SQL definition (baseline, not written) | {t4 - t3:.1f} s |")
+print(f"| speed-up of rebuild_rollups over the SQL definition | **{(t4 - t3) / (t3 - t2):.1f}x** |")
 PY

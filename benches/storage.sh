@@ -5,13 +5,14 @@
 #
 #   benches/storage.sh [EVENTS]        default 10000000
 #
-# Runs in a cluster of its own (/var/lib/tally/bench, port 54317) and prints a
+# Runs in a cluster of its own ($TALLY_STATE/bench, port TALLY_BENCH_PORT, default
+# 54317) and prints a
 # markdown table for benches/RESULTS.md. Not part of ./dev test: it takes minutes.
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-10000000}
-PORT=54317
+PORT=${TALLY_BENCH_PORT:-54317}
 DIR="$TALLY_STATE/bench"
 DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"

@@ -51,3 +51,10 @@ CREATE AGGREGATE tally.ddsketch_union_agg(tally.ddsketch) (
     COMBINEFUNC = tally.ddsketch_combine, SERIALFUNC = tally.ddsketch_serialize,
     DESERIALFUNC = tally.ddsketch_deserialize, PARALLEL = SAFE
 );
+
+-- bytea -> ddsketch checks the bytes (rollups pass their sketches as bytea); ddsketch
+-- -> bytea is the same bytes.
+CREATE FUNCTION tally.ddsketch(bytea) RETURNS tally.ddsketch
+    AS 'MODULE_PATHNAME', 'ddsketch_from_bytea_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (bytea AS tally.ddsketch) WITH FUNCTION tally.ddsketch(bytea);
+CREATE CAST (tally.ddsketch AS bytea) WITHOUT FUNCTION;

@@ -7,5 +7,6 @@ pub mod codec;
 pub mod datagen;
 pub mod event;
 pub mod query;
+pub mod rollup;
 pub mod segment;
 pub mod sketch;

@@ -4,6 +4,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::rollup;
+use crate::storage::arrays::to_unix_us;
 use crate::storage::compact;
 
 /// Recomputes the hourly rollups of one site for the hours overlapping
@@ -20,6 +21,15 @@ fn rebuild_rollups(site_id: i32, from_ts: TimestampWithTimeZone, to_ts: Timestam
     Spi::connect_mut(|client| {
         // Compaction recomputes rollups too; one at a time keeps the two from racing.
         compact::lock_storage(client);
-        rollup::recompute_with(client, &[site_id.into(), from_ts.into(), to_ts.into()])
+        rollup::recompute(client, site_id, to_unix_us(from_ts), to_unix_us(to_ts))
     })
+}
+
+/// The recomputation behind `tally.rebuild_rollups` and compaction, without the
+/// storage lock: the rollup rows of `p_site` for the hours overlapping
+/// [p_from, p_to), from the events of those hours plus 30 minutes before and 2
+/// hours after (see sql/rollups.sql). Returns the rows written.
+#[pg_extern(volatile, parallel_unsafe, requires = ["rollups"])]
+fn rollups_recompute(p_site: i32, p_from: TimestampWithTimeZone, p_to: TimestampWithTimeZone) -> i64 {
+    Spi::connect_mut(|client| rollup::recompute(client, p_site, to_unix_us(p_from), to_unix_us(p_to)))
 }

@@ -6,13 +6,12 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
-use tally_core::event::Event;
 use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, SiteRef, TimeRange};
 use tally_core::segment;
 
 use crate::gucs;
 use crate::storage::arrays::to_unix_us;
-use crate::storage::hot_scan::{event_of, EventColumns};
+use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
@@ -187,30 +186,4 @@ fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buc
         Some(&(id, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
         None => error!("tally.query: hot rows: {e}"),
     })
-}
-
-/// An SPI row whose columns are COLUMNS in order (SPI numbers them from 1).
-struct SpiRow<'a>(pgrx::spi::SpiHeapTupleData<'a>);
-
-impl EventColumns for SpiRow<'_> {
-    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
-        self.0.get(column + 1).ok().flatten()
-    }
-}
-
-/// The hot rows of one site in [from, to). Few (seconds of traffic), so they are read
-/// as events and encoded like a segment: one code path for both.
-fn hot_events(client: &SpiClient<'_>, site_id: i32, from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Vec<Event> {
-    client
-        .select(
-            "SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
-                    utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, \
-                    os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props \
-             FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
-            None,
-            &[site_id.into(), from.into(), to.into()],
-        )
-        .unwrap_or_else(|e| fail("reading hot rows", e))
-        .map(|row| event_of(&SpiRow(row)))
-        .collect()
 }

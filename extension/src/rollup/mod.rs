@@ -1,8 +1,9 @@
 //! Keeps `tally.rollups` current: compaction notes the time span of the events it
-//! drains per site, then recomputes the rollup hours those events can affect with
-//! `tally.rollups_recompute` (sql/rollups.sql), inside the same transaction. The
-//! recomputation reads raw events, so what compaction leaves equals what
-//! `tally.rebuild_rollups` produces for the same hours.
+//! drains per site, then recomputes the rollup hours those events can affect, inside
+//! the same transaction. A recomputation reads the site's raw events of the hours'
+//! window (segments decoded here, plus hot rows), computes the rows with
+//! `tally_core::rollup` and replaces the hours' rows, so what compaction leaves equals
+//! what `tally.rebuild_rollups` produces for the same hours.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +11,16 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
+use tally_core::rollup::{Builder, Hours, Row};
+use tally_core::segment::SegmentReader;
 
 use crate::storage::arrays::from_unix_us;
+use crate::storage::hot_scan::hot_events;
 
 const MINUTE_US: i64 = 60_000_000;
 /// An event at time T changes the visit figures of the hour its visit started in,
-/// which `rollups_recompute` follows up to 2 hours past the hour (plus the hour
-/// itself): up to 3 hours back.
+/// which a recomputation follows up to 2 hours past the hour (plus the hour itself):
+/// up to 3 hours back.
 const AFFECTS_BEFORE_US: i64 = 180 * MINUTE_US;
 /// ... and it can end a visit that would otherwise start in the next 30 minutes
 /// (the visit timeout), moving that visit's start earlier.
@@ -39,17 +43,77 @@ pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
     touched.0.iter().map(|(&site, &(first, last))| recompute(client, site, first - AFFECTS_BEFORE_US, last + AFFECTS_AFTER_US)).sum()
 }
 
-/// Recomputes the rollup hours of `site` overlapping [from_us, to_us).
+/// Recomputes the rollup hours of `site` overlapping [from_us, to_us) from the raw
+/// events, replacing what was there: idempotent. Returns rows written.
 pub fn recompute(client: &mut SpiClient, site: i32, from_us: i64, to_us: i64) -> i64 {
-    let args: [DatumWithOid; 3] = [site.into(), from_unix_us(from_us).into(), from_unix_us(to_us).into()];
-    recompute_with(client, &args)
+    let hours = Hours::overlapping(from_us, to_us);
+    if hours.is_empty() {
+        return 0;
+    }
+    let mut builder = Builder::new(hours);
+    let (from, to) = hours.window();
+    let (from, to) = (from_unix_us(from), from_unix_us(to));
+    let segments = client
+        .select(
+            "SELECT segment_id, data FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
+            None,
+            &[site.into(), from.into(), to.into()],
+        )
+        .unwrap_or_else(|e| error!("reading segments of site {site} for rollups: {e}"));
+    for row in segments {
+        let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+        let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+        SegmentReader::open(data)
+            .and_then(|reader| builder.add_segment(&reader))
+            .unwrap_or_else(|e| error!("segment {id} of tally.segments cannot be decoded: {e}"));
+    }
+    builder.add_events(&hot_events(client, site, from, to));
+    write(client, site, hours, &builder.finish())
 }
 
-/// `tally.rollups_recompute` with (site, from, to) already as SQL values.
-pub fn recompute_with(client: &mut SpiClient, args: &[DatumWithOid]) -> i64 {
+/// Replaces the rows of `hours` with `rows`: one DELETE, then one INSERT of every row
+/// from per-column arrays. The sketches travel as bytea and are checked by the casts
+/// to `tally.hll` and `tally.ddsketch`.
+fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
+    let fail = |e: pgrx::spi::SpiError| -> ! { error!("writing rollups of site {site}: {e}") };
     client
-        .update("SELECT tally.rollups_recompute($1, $2, $3)", None, args)
-        .and_then(|rows| rows.first().get_one::<i64>())
-        .unwrap_or_else(|e| error!("recomputing rollups: {e}"))
-        .unwrap_or_default()
+        .update(
+            "DELETE FROM tally.rollups WHERE site_id = $1 AND hour >= $2 AND hour < $3",
+            None,
+            &[site.into(), from_unix_us(hours.lo).into(), from_unix_us(hours.hi).into()],
+        )
+        .unwrap_or_else(|e| fail(e));
+    if rows.is_empty() {
+        return 0;
+    }
+    let column = |f: fn(&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
+    let args: [DatumWithOid; 13] = [
+        site.into(),
+        rows.iter().map(|r| from_unix_us(r.hour)).collect::<Vec<_>>().into(),
+        rows.iter().map(|r| r.dimension).collect::<Vec<&str>>().into(),
+        rows.iter().map(|r| r.value.as_deref()).collect::<Vec<Option<&str>>>().into(),
+        column(|r| r.events),
+        column(|r| r.pageviews),
+        column(|r| r.visits),
+        column(|r| r.bounces),
+        column(|r| r.visit_duration_ms),
+        column(|r| r.engagement_ms),
+        rows.iter().map(|r| r.visitors.to_bytes()).collect::<Vec<Vec<u8>>>().into(),
+        rows.iter().map(|r| r.visit_durations.as_ref().map(|s| s.to_bytes())).collect::<Vec<Option<Vec<u8>>>>().into(),
+        rows.iter().map(|r| r.engagement_times.as_ref().map(|s| s.to_bytes())).collect::<Vec<Option<Vec<u8>>>>().into(),
+    ];
+    client
+        .update(
+            "INSERT INTO tally.rollups \
+             SELECT $1, r.hour, r.dimension, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_ms, \
+                    r.engagement_ms, r.visitors::tally.hll, r.visit_durations::tally.ddsketch, r.engagement_times::tally.ddsketch \
+             FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], \
+                         $9::int8[], $10::int8[], $11::bytea[], $12::bytea[], $13::bytea[]) \
+                  AS r(hour, dimension, value, events, pageviews, visits, bounces, visit_duration_ms, engagement_ms, \
+                       visitors, visit_durations, engagement_times)",
+            None,
+            &args,
+        )
+        .unwrap_or_else(|e| fail(e));
+    rows.len() as i64
 }

@@ -32,6 +32,13 @@ fn ddsketch_recv(buf: Internal) -> Vec<u8> {
     bytes
 }
 
+/// The `bytea` to `tally.ddsketch` cast: the same bytes, checked.
+#[pg_extern(immutable, parallel_safe, strict, sql = false)]
+fn ddsketch_from_bytea(bytes: &[u8]) -> Vec<u8> {
+    decode(bytes);
+    bytes.to_vec()
+}
+
 fn invalid(message: String, hint: &str) -> ! {
     ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "tally.ddsketch").set_hint(hint).report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")

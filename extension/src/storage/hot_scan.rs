@@ -1,8 +1,10 @@
 //! Reads a hot partition straight from its heap: each tuple is deformed once and its
 //! fields turned into an `Event`, with no SQL aggregation or intermediate arrays in
 //! between. This is compaction's hot loop, so it stays close to the storage layer.
+//! Hot rows of one site and time range are read through SPI instead ([`hot_events`]).
 
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgRelation};
 use tally_core::event::Event;
 
@@ -94,4 +96,31 @@ pub fn event_of(row: &impl EventColumns) -> Event {
         revenue_currency: text(25),
         props: row.get::<JsonB>(26).map(|JsonB(json)| props_from_json(json)).unwrap_or_default(),
     }
+}
+
+/// An SPI row whose columns are COLUMNS in order (SPI numbers them from 1).
+struct SpiRow<'a>(pgrx::spi::SpiHeapTupleData<'a>);
+
+impl EventColumns for SpiRow<'_> {
+    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
+        self.0.get(column + 1).ok().flatten()
+    }
+}
+
+/// The hot rows of one site in [from, to), read through SPI (any partition, not
+/// locked), for `tally.query` and rollups. Few (seconds of traffic), so they are
+/// read as whole events.
+pub fn hot_events(client: &SpiClient<'_>, site_id: i32, from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Vec<Event> {
+    client
+        .select(
+            "SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
+                    utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, \
+                    os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props \
+             FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
+            None,
+            &[site_id.into(), from.into(), to.into()],
+        )
+        .unwrap_or_else(|e| error!("reading hot rows of site {site_id}: {e}"))
+        .map(|row| event_of(&SpiRow(row)))
+        .collect()
 }

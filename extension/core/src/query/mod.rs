@@ -32,7 +32,7 @@
 mod batch;
 mod error;
 mod funnel;
-mod intern;
+pub(crate) mod intern;
 mod kernel;
 mod model;
 mod output;

@@ -1,0 +1,255 @@
+//! Gathers the events of one site's window (segments and hot rows, in any order and
+//! split any way), then aggregates them into the rows of the hours.
+
+use rustc_hash::FxHashMap;
+
+use crate::codec::dict::NULL_CODE;
+use crate::event::Event;
+use crate::query::intern::Interner;
+use crate::segment::{Column, IntColumn, SegmentError, SegmentReader};
+use crate::sketch::ddsketch::DDSketch;
+use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
+use crate::sketch::hll::{Hll, Params};
+
+use super::visit::{Acquisition, Visit};
+use super::{hour_of, Hours, Row, DIMENSIONS};
+
+/// Segment columns of an event's own dimension values, in `DIMENSIONS[1..7]` order.
+const OWN_COLUMNS: [&str; 6] = ["pathname", "name", "country", "device", "browser", "os"];
+/// Index of the pathname and of the event name in [`OWN_COLUMNS`].
+const PAGE: usize = 0;
+const NAME: usize = 1;
+/// Segment columns of a visit's acquisition values, in `DIMENSIONS[8..14]` order.
+const ACQUISITION_COLUMNS: [&str; 6] = ["referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+/// Where the own and the visit's values start in [`DIMENSIONS`].
+const FIRST_OWN: u8 = 1;
+const FIRST_OF_VISIT: u8 = 7;
+
+/// An event of the window, reduced to what rollups read.
+#[derive(Debug, Clone)]
+struct Ev {
+    ts: i64,
+    /// `hll_hash_bigint(visitor_id)`, computed once.
+    visitor_hash: i64,
+    /// Index into `Builder::visits`.
+    visit: u32,
+    engagement_ms: Option<i32>,
+    own: [u32; 6],
+}
+
+/// Rollup rows in the making for one site and [`Hours`].
+#[derive(Debug)]
+pub struct Builder {
+    hours: Hours,
+    strings: Interner,
+    pageview: u32,
+    sessions: FxHashMap<i64, u32>,
+    visits: Vec<Visit>,
+    events: Vec<Ev>,
+}
+
+fn ints(reader: &SegmentReader<'_>, name: &str) -> Result<IntColumn, SegmentError> {
+    match reader.column(name)? {
+        Column::Int(c) => Ok(c),
+        _ => Err(SegmentError::BadColumn { column: "rollup", reason: "expected an integer column" }),
+    }
+}
+
+impl Builder {
+    pub fn new(hours: Hours) -> Builder {
+        let mut strings = Interner::default();
+        let pageview = strings.intern("pageview");
+        Builder { hours, strings, pageview, sessions: FxHashMap::default(), visits: Vec::new(), events: Vec::new() }
+    }
+
+    /// Takes in the events of a segment that lie in the window (a segment of another
+    /// site would be taken in too: the caller picks the site's segments).
+    pub fn add_segment(&mut self, reader: &SegmentReader<'_>) -> Result<(), SegmentError> {
+        let (from, to) = self.hours.window();
+        let zone = reader.zone();
+        if zone.rows == 0 || zone.ts_max < from || zone.ts_min >= to {
+            return Ok(());
+        }
+        let ts = ints(reader, "ts")?.values;
+        let sessions = ints(reader, "session_id")?.values;
+        let visitors = ints(reader, "visitor_id")?.values;
+        let engagement = ints(reader, "engagement_ms")?;
+        let own = self.codes(reader, OWN_COLUMNS)?;
+        let acquisition = self.codes(reader, ACQUISITION_COLUMNS)?;
+        for row in 0..zone.rows {
+            if (from..to).contains(&ts[row]) {
+                self.push(
+                    ts[row],
+                    sessions[row],
+                    visitors[row],
+                    engagement.get(row).map(|ms| ms as i32),
+                    own.each_ref().map(|c| c[row]),
+                    acquisition.each_ref().map(|c| c[row]),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of the string columns `names`, as codes of this builder.
+    fn codes(&mut self, reader: &SegmentReader<'_>, names: [&str; 6]) -> Result<[Vec<u32>; 6], SegmentError> {
+        let mut out: [Vec<u32>; 6] = Default::default();
+        for (slot, name) in out.iter_mut().zip(names) {
+            *slot = match reader.column(name)? {
+                Column::Str(dict) => self.strings.translate(&dict),
+                _ => return Err(SegmentError::BadColumn { column: "rollup", reason: "expected a string column" }),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Takes in the events (hot rows) that lie in the window.
+    pub fn add_events(&mut self, events: &[Event]) {
+        let (from, to) = self.hours.window();
+        for e in events.iter().filter(|e| (from..to).contains(&e.ts)) {
+            let strings = &mut self.strings;
+            let mut code = |v: Option<&str>| v.map_or(NULL_CODE, |v| strings.intern(v));
+            let own = [
+                code(Some(&e.pathname)),
+                code(Some(&e.name)),
+                code(e.country.as_deref()),
+                code(e.device.as_deref()),
+                code(e.browser.as_deref()),
+                code(e.os.as_deref()),
+            ];
+            let acquisition = [
+                code(e.referrer_source.as_deref()),
+                code(e.utm_source.as_deref()),
+                code(e.utm_medium.as_deref()),
+                code(e.utm_campaign.as_deref()),
+                code(e.utm_term.as_deref()),
+                code(e.utm_content.as_deref()),
+            ];
+            self.push(e.ts, e.session_id, e.visitor_id, e.engagement_ms, own, acquisition);
+        }
+    }
+
+    fn push(&mut self, ts: i64, session: i64, visitor: i64, engagement_ms: Option<i32>, own: [u32; 6], acquisition: Acquisition) {
+        let page = (own[NAME] == self.pageview).then_some(own[PAGE]);
+        let next = self.visits.len() as u32;
+        let visit = *self.sessions.entry(session).or_insert(next);
+        if visit == next {
+            self.visits.push(Visit::new(ts, page, acquisition));
+        } else {
+            self.visits[visit as usize].add(&self.strings, ts, page, &acquisition);
+        }
+        self.events.push(Ev { ts, visitor_hash: hash_bigint(visitor, DEFAULT_SEED), visit, engagement_ms, own });
+    }
+
+    /// The rows of the hours, ordered by dimension, hour and value.
+    pub fn finish(self) -> Vec<Row> {
+        let Hours { lo, hi } = self.hours;
+        let mut groups: FxHashMap<(i64, u8, u32), Acc> = FxHashMap::default();
+        let (order, starts) = self.events_by_visit();
+        for (v, visit) in self.visits.iter().enumerate() {
+            let events = &order[starts[v]..starts[v + 1]];
+            if !(lo..hi).contains(&visit.start) {
+                continue;
+            }
+            let hour = hour_of(visit.start);
+            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit);
+            for (i, code) in visit.values().into_iter().enumerate() {
+                groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default().add_visit(visit);
+            }
+            // Every distinct own value of the visit's events counts the visit once.
+            let mut own: Vec<(u8, u32)> =
+                events.iter().flat_map(|&e| self.events[e as usize].own.into_iter().enumerate().map(|(i, c)| (i as u8, c))).collect();
+            own.sort_unstable();
+            own.dedup();
+            for (i, code) in own {
+                groups.entry((hour, FIRST_OWN + i, code)).or_default().add_visit(visit);
+            }
+        }
+        for e in self.events.iter().filter(|e| (lo..hi).contains(&e.ts)) {
+            let hour = hour_of(e.ts);
+            let pageview = e.own[NAME] == self.pageview;
+            let visit = self.visits[e.visit as usize].values();
+            let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
+            for (dimension, code) in codes.enumerate() {
+                groups.entry((hour, dimension as u8, code)).or_default().add_event(e, pageview);
+            }
+        }
+        let mut rows: Vec<Row> =
+            groups.into_iter().map(|((hour, dimension, code), acc)| acc.row(hour, dimension, self.strings.value(code))).collect();
+        rows.sort_unstable_by(|a, b| {
+            let dim = |r: &Row| DIMENSIONS.iter().position(|d| *d == r.dimension);
+            (dim(a), a.hour, &a.value).cmp(&(dim(b), b.hour, &b.value))
+        });
+        rows
+    }
+
+    /// The indices of the events of every visit, visit by visit (a counting sort):
+    /// visit `v`'s events are `order[starts[v]..starts[v + 1]]`.
+    fn events_by_visit(&self) -> (Vec<u32>, Vec<usize>) {
+        let mut starts = vec![0usize; self.visits.len() + 1];
+        for e in &self.events {
+            starts[e.visit as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; self.events.len()];
+        for (i, e) in self.events.iter().enumerate() {
+            order[next[e.visit as usize]] = i as u32;
+            next[e.visit as usize] += 1;
+        }
+        (order, starts)
+    }
+}
+
+/// The figures of one (hour, dimension, value).
+#[derive(Debug, Default)]
+struct Acc {
+    events: i64,
+    pageviews: i64,
+    visits: i64,
+    bounces: i64,
+    visit_duration_ms: i64,
+    engagement_ms: i64,
+    visitors: Option<Hll>,
+    visit_durations: Option<DDSketch>,
+    engagement_times: Option<DDSketch>,
+}
+
+impl Acc {
+    fn add_visit(&mut self, visit: &Visit) {
+        let ms = visit.duration_ms();
+        self.visits += 1;
+        self.bounces += i64::from(visit.bounced());
+        self.visit_duration_ms += ms;
+        self.visit_durations.get_or_insert_with(DDSketch::new).add(ms as f64);
+    }
+
+    fn add_event(&mut self, e: &Ev, pageview: bool) {
+        self.events += 1;
+        self.pageviews += i64::from(pageview);
+        if let Some(ms) = e.engagement_ms {
+            self.engagement_ms += i64::from(ms);
+            self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
+        }
+        self.visitors.get_or_insert_with(|| Hll::new(Params::default())).add(e.visitor_hash);
+    }
+
+    fn row(self, hour: i64, dimension: u8, value: Option<&str>) -> Row {
+        Row {
+            hour,
+            dimension: DIMENSIONS[dimension as usize],
+            value: value.map(str::to_owned),
+            events: self.events,
+            pageviews: self.pageviews,
+            visits: self.visits,
+            bounces: self.bounces,
+            visit_duration_ms: self.visit_duration_ms,
+            engagement_ms: self.engagement_ms,
+            visitors: self.visitors.unwrap_or_else(|| Hll::new(Params::default())),
+            visit_durations: self.visit_durations,
+            engagement_times: self.engagement_times,
+        }
+    }
+}

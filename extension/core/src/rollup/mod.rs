@@ -1,0 +1,115 @@
+//! Hourly rollup rows computed from raw events: per site, UTC hour and dimension
+//! value, the counts and sketches of `tally.rollups`. The semantics are those written
+//! at the top of `sql/rollups.sql`:
+//!
+//! - the rows of the hours [lo, hi) are computed from the site's events of
+//!   [lo - 30 min, hi + 2 h) (the *window*): visits are followed up to 2 hours past the
+//!   last hour (longer ones are cut there), and events up to 30 minutes (the visit
+//!   timeout) before the first hour tell visits that started earlier from those that
+//!   started in it;
+//! - a visit is the window's events of one `session_id`; it starts at its first event,
+//!   lasts until its last (milliseconds, rounded half away from zero), bounces with at
+//!   most one pageview; its entry page is its first pageview's pathname and its source
+//!   and UTM values those of its first event;
+//! - event figures (events, pageviews, engagement, visitors) go to the hour of each
+//!   event in [lo, hi), under 14 dimensions: `total`, the event's own page, event name,
+//!   country, device, browser and OS, and its visit's entry page, source and UTM
+//!   values;
+//! - visit figures (visits, bounces, durations) go to the hour a visit started in,
+//!   for visits starting in [lo, hi), under `total`, the visit's own values and every
+//!   distinct page, event name, country, device, browser and OS of its events.
+//!
+//! Where SQL left a choice open (two events of one visit at the same microsecond), the
+//! first is the one with the smallest values, so the rows never depend on the order
+//! events are read in.
+
+mod builder;
+mod visit;
+
+#[cfg(test)]
+mod tests;
+
+pub use builder::Builder;
+
+use crate::sketch::ddsketch::DDSketch;
+use crate::sketch::hll::Hll;
+
+pub const HOUR_US: i64 = 3_600_000_000;
+
+/// The visit timeout: how far before the first hour the window starts.
+pub const LOOK_BEHIND_US: i64 = 30 * 60_000_000;
+
+/// How far past the last hour visits are followed.
+pub const LOOK_AHEAD_US: i64 = 2 * HOUR_US;
+
+/// Dimension names as stored in `tally.rollups.dimension`, in the order rows group by.
+pub const DIMENSIONS: [&str; 14] = [
+    "total",
+    "page",
+    "event",
+    "country",
+    "device",
+    "browser",
+    "os",
+    "entry_page",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
+/// The start of the UTC hour of `ts` (µs since the epoch), as SQL's
+/// `date_bin('1 hour', ts, '2000-01-01')`: the origin is a whole number of hours
+/// after the epoch.
+pub fn hour_of(ts: i64) -> i64 {
+    ts.div_euclid(HOUR_US) * HOUR_US
+}
+
+/// Whole UTC hours [lo, hi), µs since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours {
+    pub lo: i64,
+    pub hi: i64,
+}
+
+impl Hours {
+    /// The hours overlapping [from_us, to_us); none when `to_us` is an hour or more
+    /// before `from_us`, the hour of `from_us` when they are equal (as in SQL).
+    pub fn overlapping(from_us: i64, to_us: i64) -> Hours {
+        Hours { lo: hour_of(from_us), hi: hour_of(to_us - 1) + HOUR_US }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hi <= self.lo
+    }
+
+    /// The events these hours are computed from: [lo - 30 min, hi + 2 h).
+    pub fn window(&self) -> (i64, i64) {
+        (self.lo - LOOK_BEHIND_US, self.hi + LOOK_AHEAD_US)
+    }
+}
+
+/// One row of `tally.rollups` (without the site).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Start of the hour, µs since the epoch.
+    pub hour: i64,
+    pub dimension: &'static str,
+    /// `None` for "not set" (and for `total`).
+    pub value: Option<String>,
+    pub events: i64,
+    pub pageviews: i64,
+    pub visits: i64,
+    pub bounces: i64,
+    pub visit_duration_ms: i64,
+    pub engagement_ms: i64,
+    /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id))` builds them
+    /// (postgresql-hll's default parameters); empty for a row with visits only.
+    pub visitors: Hll,
+    /// `None` when the row has no visits.
+    pub visit_durations: Option<DDSketch>,
+    /// `None` when no event of the row had an engagement time.
+    pub engagement_times: Option<DDSketch>,
+}

@@ -1,0 +1,223 @@
+//! Rollup rows of hand-made visits, checked figure by figure, and the same rows
+//! whatever order and split (segments or hot rows) the events arrive in.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::Event;
+use crate::segment::{self, SegmentReader};
+use crate::sketch::hash::hash_bigint;
+use crate::sketch::hll::Params;
+
+const MINUTE: i64 = 60_000_000;
+/// 2024-03-30 10:00 UTC.
+const T0: i64 = 1_711_792_800_000_000;
+
+fn ev(minute: i64, session: i64, name: &str, path: &str) -> Event {
+    Event {
+        site_id: 1,
+        ts: T0 + minute * MINUTE,
+        name: name.into(),
+        visitor_id: session * 10,
+        session_id: session,
+        pathname: path.into(),
+        country: Some("DE".into()),
+        ..Event::default()
+    }
+}
+
+fn rows_of(hours: Hours, events: &[Event]) -> Vec<Row> {
+    let mut b = Builder::new(hours);
+    b.add_events(events);
+    b.finish()
+}
+
+fn find<'a>(rows: &'a [Row], hour: i64, dimension: &str, value: Option<&str>) -> &'a Row {
+    rows.iter()
+        .find(|r| r.hour == hour && r.dimension == dimension && r.value.as_deref() == value)
+        .unwrap_or_else(|| panic!("no row {hour} {dimension} {value:?}"))
+}
+
+/// Two hours from T0, the window from T0 - 30 min to T0 + 4 h.
+fn two_hours() -> Hours {
+    Hours::overlapping(T0, T0 + 2 * HOUR_US)
+}
+
+#[test]
+fn hours_cover_the_range_like_sql() {
+    assert_eq!(Hours::overlapping(T0 + 1, T0 + HOUR_US + 1), Hours { lo: T0, hi: T0 + 2 * HOUR_US });
+    assert_eq!(Hours::overlapping(T0, T0 + HOUR_US), Hours { lo: T0, hi: T0 + HOUR_US });
+    assert_eq!(Hours::overlapping(T0 + 5, T0 + 5), Hours { lo: T0, hi: T0 + HOUR_US });
+    assert!(Hours::overlapping(T0 + 3 * HOUR_US, T0).is_empty());
+    assert_eq!(hour_of(-1), -HOUR_US);
+    assert_eq!(two_hours().window(), (T0 - 30 * MINUTE, T0 + 4 * HOUR_US));
+}
+
+#[test]
+fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
+    let mut engaged = ev(70, 1, "engagement", "/b");
+    engaged.engagement_ms = Some(4_000);
+    let events = [ev(50, 1, "pageview", "/a"), ev(65, 1, "pageview", "/b"), engaged, ev(5, 2, "pageview", "/a")];
+    let rows = rows_of(two_hours(), &events);
+    let first = find(&rows, T0, "total", None);
+    assert_eq!((first.events, first.pageviews, first.visits, first.bounces), (2, 2, 2, 1));
+    assert_eq!(first.visit_duration_ms, 20 * 60_000);
+    assert_eq!(first.visit_durations.as_ref().map(|s| s.count()), Some(2));
+    assert_eq!((first.engagement_ms, first.engagement_times.is_none()), (0, true));
+    let second = find(&rows, T0 + HOUR_US, "total", None);
+    assert_eq!((second.events, second.pageviews, second.visits, second.engagement_ms), (2, 1, 0, 4_000));
+    assert!(second.visit_durations.is_none());
+    assert_eq!(second.engagement_times.as_ref().map(|s| s.count()), Some(1));
+    // Visit 1 saw /b at 11:05, but the visit belongs to 10:00: a visits-only row.
+    let b = find(&rows, T0, "page", Some("/b"));
+    assert_eq!((b.events, b.visits, b.bounces), (0, 1, 0));
+    assert_eq!(b.visitors, Hll::new(Params::default()));
+    // Entry page is the visit's, for all its events in any hour.
+    assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).events, 2);
+    assert_eq!(find(&rows, T0, "event", Some("pageview")).visits, 2);
+    assert_eq!(find(&rows, T0 + HOUR_US, "event", Some("engagement")).events, 1);
+    assert_eq!(find(&rows, T0, "source", None).visits, 2);
+    assert_eq!(find(&rows, T0, "country", Some("DE")).events, 2);
+}
+
+#[test]
+fn visit_values_come_from_the_first_event_and_the_first_pageview() {
+    let mut first = ev(10, 1, "signup", "/x");
+    first.referrer_source = Some("Google".into());
+    first.utm_campaign = Some("spring".into());
+    let mut later = ev(20, 1, "pageview", "/landing");
+    later.referrer_source = Some("Bing".into());
+    let rows = rows_of(two_hours(), &[later, first, ev(30, 1, "pageview", "/next")]);
+    let entry: Vec<_> = rows.iter().filter(|r| r.dimension == "entry_page").map(|r| r.value.as_deref()).collect();
+    assert_eq!(entry, [Some("/landing")]);
+    assert_eq!(find(&rows, T0, "source", Some("Google")).events, 3);
+    assert_eq!(find(&rows, T0, "utm_campaign", Some("spring")).visits, 1);
+    assert_eq!(find(&rows, T0, "utm_source", None).visits, 1);
+    assert!(rows.iter().all(|r| r.value.as_deref() != Some("Bing")));
+    // No pageview: no entry page.
+    let rows = rows_of(two_hours(), &[ev(10, 2, "signup", "/x")]);
+    assert_eq!(find(&rows, T0, "entry_page", None).visits, 1);
+}
+
+#[test]
+fn the_window_decides_where_visits_start_and_end() {
+    let hours = Hours::overlapping(T0, T0 + HOUR_US);
+    let events = [
+        // Started 20 minutes before the hour: not a visit of the hour, its events are.
+        ev(-20, 1, "pageview", "/a"),
+        ev(10, 1, "pageview", "/b"),
+        // Started 40 minutes before: outside the window, so it starts in the hour.
+        ev(-40, 2, "pageview", "/a"),
+        ev(15, 2, "pageview", "/c"),
+        // Followed past the hour up to the window's end (T0 + 3 h), not beyond.
+        ev(30, 3, "pageview", "/a"),
+        ev(170, 3, "pageview", "/a"),
+        ev(185, 3, "pageview", "/a"),
+    ];
+    let rows = rows_of(hours, &events);
+    let total = find(&rows, T0, "total", None);
+    assert_eq!((total.events, total.visits, total.bounces), (3, 2, 1));
+    assert_eq!(total.visit_duration_ms, 140 * 60_000);
+    assert!(rows.iter().all(|r| r.hour == T0));
+    assert_eq!(find(&rows, T0, "entry_page", Some("/c")).visits, 1);
+}
+
+#[test]
+fn durations_round_half_away_from_zero_to_milliseconds() {
+    let mut a = ev(0, 1, "pageview", "/");
+    let mut b = a.clone();
+    b.ts += 1_500;
+    let rows = rows_of(two_hours(), &[a.clone(), b.clone()]);
+    assert_eq!(find(&rows, T0, "total", None).visit_duration_ms, 2);
+    b.ts -= 1;
+    a.session_id = 1;
+    let rows = rows_of(two_hours(), &[a, b]);
+    assert_eq!(find(&rows, T0, "total", None).visit_duration_ms, 1);
+}
+
+#[test]
+fn visitors_are_the_hll_of_the_hashed_visitor_ids() {
+    let events: Vec<Event> = (0..500).map(|i| ev(i % 60, i / 3, "pageview", "/")).collect();
+    let rows = rows_of(two_hours(), &events);
+    let mut expected = Hll::new(Params::default());
+    for e in &events {
+        expected.add(hash_bigint(e.visitor_id, 0));
+    }
+    assert_eq!(find(&rows, T0, "total", None).visitors.to_bytes(), expected.to_bytes());
+}
+
+#[test]
+fn ties_within_a_visit_do_not_depend_on_order() {
+    let mut a = ev(5, 1, "pageview", "/b");
+    a.referrer_source = Some("B".into());
+    let mut b = ev(5, 1, "pageview", "/a");
+    b.referrer_source = Some("A".into());
+    let one = rows_of(two_hours(), &[a.clone(), b.clone()]);
+    assert_eq!(one, rows_of(two_hours(), &[b, a]));
+    assert_eq!(find(&one, T0, "entry_page", Some("/a")).visits, 1);
+    assert_eq!(find(&one, T0, "source", Some("A")).visits, 1);
+}
+
+fn traffic() -> impl Strategy<Value = Vec<Event>> {
+    let event = (-40i64..260, 0i64..12, 0usize..4, 0usize..5, proptest::option::of(0usize..3), proptest::option::of(0i32..90_000));
+    proptest::collection::vec(event, 0..120).prop_map(|raw| {
+        raw.into_iter()
+            .map(|(minute, session, name, page, source, engagement)| {
+                let mut e = ev(minute, session, ["pageview", "engagement", "signup", "pageview"][name], ["/", "/a", "/b", "/c", ""][page]);
+                e.ts += session * 7 % 3;
+                e.referrer_source = source.map(|s| ["Google", "Bing", "news"][s].to_string());
+                e.utm_medium = source.map(|_| "cpc".to_string());
+                e.device = (page > 2).then(|| "mobile".to_string());
+                e.engagement_ms = engagement.filter(|_| name == 1);
+                e
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    /// Reading some events from segments (in chunks, as compaction stores them) and
+    /// the rest as hot rows, in any order, gives the rows of reading them all at once.
+    #[test]
+    fn rows_do_not_depend_on_order_or_storage(events in traffic(), cut in 0usize..120, chunk in 1usize..50, reversed: bool) {
+        let hours = Hours::overlapping(T0, T0 + 2 * HOUR_US);
+        let expected = rows_of(hours, &events);
+        let cut = cut.min(events.len());
+        let (stored, hot) = events.split_at(cut);
+        let mut b = Builder::new(hours);
+        let mut hot = hot.to_vec();
+        if reversed {
+            hot.reverse();
+            b.add_events(&hot);
+        }
+        for part in stored.chunks(chunk) {
+            let seg = segment::build(part).unwrap();
+            b.add_segment(&SegmentReader::open(&seg.bytes).unwrap()).unwrap();
+        }
+        if !reversed {
+            b.add_events(&hot);
+        }
+        prop_assert_eq!(b.finish(), expected);
+    }
+
+    /// Every event in the hours is counted once per dimension, every visit starting in
+    /// them once under `total`.
+    #[test]
+    fn totals_add_up(events in traffic()) {
+        let hours = Hours::overlapping(T0, T0 + 2 * HOUR_US);
+        let rows = rows_of(hours, &events);
+        let (from, to) = hours.window();
+        let in_hours = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts)).count() as i64;
+        let mut starts = std::collections::BTreeMap::new();
+        for e in events.iter().filter(|e| (from..to).contains(&e.ts)) {
+            let s = starts.entry(e.session_id).or_insert(e.ts);
+            *s = (*s).min(e.ts);
+        }
+        let visits = starts.values().filter(|&&s| (hours.lo..hours.hi).contains(&s)).count() as i64;
+        for dimension in DIMENSIONS {
+            let events: i64 = rows.iter().filter(|r| r.dimension == dimension).map(|r| r.events).sum();
+            prop_assert_eq!(events, in_hours, "{}", dimension);
+        }
+        prop_assert_eq!(rows.iter().filter(|r| r.dimension == "total").map(|r| r.visits).sum::<i64>(), visits);
+    }
+}

@@ -1,0 +1,78 @@
+-- The rollup rows of site $1 for the hours overlapping [$2, $3), computed in plain SQL
+-- over tally.events: the definition tally.rollups_recompute implemented before it moved
+-- to Rust (tally_core::rollup), kept as the oracle of tests/tests/rollups.rs and the
+-- baseline of benches/rollups.sh. Where two events of a visit share a timestamp, SQL
+-- picks either as "first"; the Rust version picks the one with the smallest values.
+WITH bounds AS MATERIALIZED (
+    SELECT date_bin('1 hour', $2::timestamptz, '2000-01-01 00:00:00+00') AS lo,
+           date_bin('1 hour', $3::timestamptz - interval '1 microsecond', '2000-01-01 00:00:00+00') + interval '1 hour' AS hi
+), ev AS MATERIALIZED (
+    SELECT ts, name, visitor_id, session_id, pathname, referrer_source, utm_source, utm_medium,
+           utm_campaign, utm_term, utm_content, country, device, browser, os, engagement_ms
+    FROM bounds, tally.events($1, lo - interval '30 minutes', hi + interval '2 hours')
+), visit AS MATERIALIZED (
+    SELECT session_id,
+           min(ts) AS start_ts,
+           (extract(epoch FROM max(ts) - min(ts)) * 1000)::bigint AS duration_ms,
+           count(*) FILTER (WHERE name = 'pageview') AS pageviews,
+           (array_agg(pathname ORDER BY ts) FILTER (WHERE name = 'pageview'))[1] AS entry_page,
+           (array_agg(referrer_source ORDER BY ts))[1] AS source,
+           (array_agg(utm_source ORDER BY ts))[1] AS utm_source,
+           (array_agg(utm_medium ORDER BY ts))[1] AS utm_medium,
+           (array_agg(utm_campaign ORDER BY ts))[1] AS utm_campaign,
+           (array_agg(utm_term ORDER BY ts))[1] AS utm_term,
+           (array_agg(utm_content ORDER BY ts))[1] AS utm_content
+    FROM ev GROUP BY session_id
+), visit_dims AS (
+    -- Dimension values of each visit: its own, and every value its events had.
+    SELECT v.session_id, d.dimension, d.value
+    FROM bounds, visit v, LATERAL (VALUES ('total', NULL::text), ('entry_page', v.entry_page), ('source', v.source),
+        ('utm_source', v.utm_source), ('utm_medium', v.utm_medium), ('utm_campaign', v.utm_campaign),
+        ('utm_term', v.utm_term), ('utm_content', v.utm_content)) d(dimension, value)
+    WHERE v.start_ts >= lo AND v.start_ts < hi
+    UNION ALL
+    SELECT DISTINCT ev.session_id, d.dimension, d.value
+    FROM bounds, ev JOIN visit v USING (session_id),
+         LATERAL (VALUES ('page', ev.pathname), ('event', ev.name), ('country', ev.country),
+             ('device', ev.device), ('browser', ev.browser), ('os', ev.os)) d(dimension, value)
+    WHERE v.start_ts >= lo AND v.start_ts < hi
+), visits AS (
+    SELECT date_bin('1 hour', v.start_ts, '2000-01-01 00:00:00+00') AS hour, d.dimension, d.value,
+           count(*) AS visits,
+           count(*) FILTER (WHERE v.pageviews <= 1) AS bounces,
+           sum(v.duration_ms)::bigint AS visit_duration_ms,
+           tally.ddsketch_agg(v.duration_ms) AS visit_durations
+    FROM visit_dims d JOIN visit v USING (session_id)
+    GROUP BY 1, 2, 3
+), events AS (
+    SELECT date_bin('1 hour', ev.ts, '2000-01-01 00:00:00+00') AS hour, d.dimension, d.value,
+           count(*) AS events,
+           count(*) FILTER (WHERE ev.name = 'pageview') AS pageviews,
+           coalesce(sum(ev.engagement_ms), 0)::bigint AS engagement_ms,
+           tally.hll_add_agg(tally.hll_hash_bigint(ev.visitor_id)) AS visitors,
+           tally.ddsketch_agg(ev.engagement_ms) AS engagement_times
+    FROM bounds, ev JOIN visit v USING (session_id),
+         LATERAL (VALUES ('total', NULL::text), ('page', ev.pathname), ('event', ev.name),
+             ('country', ev.country), ('device', ev.device), ('browser', ev.browser), ('os', ev.os),
+             ('entry_page', v.entry_page), ('source', v.source), ('utm_source', v.utm_source),
+             ('utm_medium', v.utm_medium), ('utm_campaign', v.utm_campaign), ('utm_term', v.utm_term),
+             ('utm_content', v.utm_content)) d(dimension, value)
+    WHERE ev.ts >= lo AND ev.ts < hi
+    GROUP BY 1, 2, 3
+)
+-- Visit and event figures side by side; GROUP BY (unlike a join) matches NULL values.
+SELECT $1::int AS site_id, hour, dimension, value,
+       sum(events) AS events, sum(pageviews) AS pageviews, sum(visits) AS visits, sum(bounces) AS bounces,
+       sum(visit_duration_ms) AS visit_duration_ms, sum(engagement_ms) AS engagement_ms,
+       coalesce(tally.hll_union_agg(visitors), tally.hll_empty()) AS visitors,
+       tally.ddsketch_union_agg(visit_durations) AS visit_durations,
+       tally.ddsketch_union_agg(engagement_times) AS engagement_times
+FROM (
+    SELECT hour, dimension, value, events, pageviews, 0 AS visits, 0 AS bounces, 0 AS visit_duration_ms,
+           engagement_ms, visitors, NULL::tally.ddsketch AS visit_durations, engagement_times
+    FROM events
+    UNION ALL
+    SELECT hour, dimension, value, 0, 0, visits, bounces, visit_duration_ms, 0, NULL, visit_durations, NULL
+    FROM visits
+) figures
+GROUP BY hour, dimension, value
