@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+mod alerts;
 mod api;
 mod gucs;
 mod query;
@@ -27,6 +28,7 @@ pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires 
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
 pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
+pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["query", alert_rule_normalize]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

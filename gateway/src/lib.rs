@@ -1,6 +1,7 @@
 //! Tally's gateway as a library: `app` builds the router so tests drive the same
 //! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::metrics::router())
         .merge(routes::tracker::router())
         .merge(routes::query::router())
+        .merge(routes::alerts::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
@@ -52,6 +54,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
+    let alert_tasks = match &state.config.alerts_database_url {
+        Some(url) => {
+            let policy = alerts::RetryPolicy::from_config(&state.config);
+            Some(alerts::AlertTasks::start(state.pool.clone(), url.clone(), state.notifier.clone(), policy))
+        }
+        None => {
+            tracing::warn!("no alerts database URL: alert notifications are not delivered by this gateway");
+            None
+        }
+    };
     let batcher = state.batcher.clone();
     let router = app(state);
     let shutdown = async move {
@@ -59,6 +71,9 @@ pub async fn serve(
         batcher.drain();
     };
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+    if let Some(tasks) = alert_tasks {
+        tasks.stop().await;
+    }
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
     tasks.finish().await.map_err(std::io::Error::other)
 }

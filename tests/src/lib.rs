@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod gateway;
+pub mod sinks;
 
 pub use cluster::TestDb;
 pub use gateway::TestGateway;

@@ -5,7 +5,6 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
@@ -19,11 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn run_query(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::bad_request("body", rejection.body_text()),
-    })?;
-    let query: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", format!("not JSON: {e}")))?;
+    let query = super::json_body(body)?;
     let mut client = state.pool.get().await?;
     // One transaction per query: the place where the caller's role will be set
     // (`SET LOCAL ROLE`) once requests are authenticated, so RLS applies to it.
@@ -35,7 +30,7 @@ async fn run_query(State(state): State<AppState>, body: Result<Bytes, BytesRejec
 
 /// A query the extension rejected becomes a 400 naming the field; anything else stays
 /// a database error.
-fn bad_query(error: tokio_postgres::Error) -> ApiError {
+pub(crate) fn bad_query(error: tokio_postgres::Error) -> ApiError {
     if let Some(db) = error.as_db_error() {
         if *db.code() == SqlState::INVALID_PARAMETER_VALUE {
             if let Some(field) = db.detail().and_then(|d| d.strip_prefix("field: ")) {
