@@ -61,7 +61,7 @@ CONF
     as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule_in_database('tally-alerts-tally', '* * * * *',
-    $$DO $do$ BEGIN IF to_regprocedure('tally.evaluate_alerts(timestamptz)') IS NOT NULL THEN PERFORM tally.evaluate_alerts(); END IF; END $do$$$,
+    $job$DO $do$ BEGIN IF to_regprocedure('tally.evaluate_alerts(timestamptz)') IS NOT NULL THEN PERFORM tally.evaluate_alerts(); END IF; END $do$$job$,
     'tally')
 WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'tally-alerts-tally');
 SQL

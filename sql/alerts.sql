@@ -168,6 +168,7 @@ CREATE TABLE tally.alert_delivery_attempts (
 -- sent at COMMIT, so listeners never hear of a row they cannot read yet).
 CREATE FUNCTION tally.alert_record(rule_id bigint, status text, at timestamptz, value float8, baseline float8, score float8)
 RETURNS bigint LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
 DECLARE
     r tally.alert_rules;
     h bigint;

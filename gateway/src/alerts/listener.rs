@@ -34,7 +34,8 @@ pub async fn run(url: String, wake: Arc<Notify>) {
 async fn listen(url: &str, wake: &Notify) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let listening = client.batch_execute(&format!("LISTEN {}", super::CHANNEL));
+    let statement = format!("LISTEN {}", super::CHANNEL);
+    let listening = client.batch_execute(&statement);
     // The connection only makes progress while its messages are polled.
     tokio::pin!(listening);
     loop {
