@@ -95,12 +95,13 @@ LANGUAGE sql AS $$
 $$;
 
 -- What each rule's last evaluation found. `status` is what the next evaluation
--- compares with (firing → resolved); `last_fired_at` starts the cooldown.
+-- compares with (firing → resolved); `changed_at` (its last firing or resolution)
+-- starts the cooldown.
 CREATE TABLE tally.alert_state (
     rule_id       bigint PRIMARY KEY REFERENCES tally.alert_rules ON DELETE CASCADE,
     site_id       int NOT NULL,
     status        text NOT NULL CHECK (status IN ('ok', 'firing')),
-    last_fired_at timestamptz,
+    changed_at timestamptz,
     evaluated_at  timestamptz NOT NULL,
     value         float8,
     baseline      float8,

@@ -43,7 +43,7 @@ pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
         }
         let due: Vec<Due> = client
             .select(
-                "SELECT r.rule_id, r.site_id, tally.alert_rule_json(r), s.timezone, st.status, st.last_fired_at \
+                "SELECT r.rule_id, r.site_id, tally.alert_rule_json(r), s.timezone, st.status, st.changed_at \
                  FROM tally.alert_rules r JOIN tally.sites s USING (site_id) LEFT JOIN tally.alert_state st USING (rule_id) \
                  WHERE r.enabled AND (r.muted_until IS NULL OR r.muted_until <= $1) ORDER BY r.rule_id",
                 None,
@@ -52,7 +52,7 @@ pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
             .unwrap_or_else(|e| fail("reading rules", e))
             .map(|row| {
                 let status: Option<String> = row.get(5).ok().flatten();
-                let last_fired: Option<TimestampWithTimeZone> = row.get(6).ok().flatten();
+                let changed: Option<TimestampWithTimeZone> = row.get(6).ok().flatten();
                 Due {
                     rule_id: row.get(1).ok().flatten().unwrap_or_default(),
                     site_id: row.get(2).ok().flatten().unwrap_or_default(),
@@ -60,7 +60,7 @@ pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
                     timezone: row.get(4).ok().flatten().unwrap_or_default(),
                     state: State {
                         status: status.as_deref().and_then(Status::from_name).unwrap_or(Status::Ok),
-                        last_fired_us: last_fired.map(to_unix_us),
+                        changed_us: changed.map(to_unix_us),
                     },
                 }
             })
@@ -83,9 +83,9 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
     let (state, transition) = step(due.state, verdict.map(|v| v.breached), now_us, cooldown_us);
     client
         .update(
-            "INSERT INTO tally.alert_state AS s (rule_id, site_id, status, last_fired_at, evaluated_at, value, baseline, score, error) \
+            "INSERT INTO tally.alert_state AS s (rule_id, site_id, status, changed_at, evaluated_at, value, baseline, score, error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (rule_id) DO UPDATE SET status = excluded.status, last_fired_at = excluded.last_fired_at, \
+             ON CONFLICT (rule_id) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at, \
                  evaluated_at = excluded.evaluated_at, value = excluded.value, baseline = excluded.baseline, \
                  score = excluded.score, error = excluded.error",
             None,
@@ -93,7 +93,7 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
                 due.rule_id.into(),
                 due.site_id.into(),
                 state.status.name().into(),
-                state.last_fired_us.map(from_unix_us).into(),
+                state.changed_us.map(from_unix_us).into(),
                 from_unix_us(now_us).into(),
                 value.into(),
                 verdict.map(|v| v.baseline).into(),
