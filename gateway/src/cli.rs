@@ -13,12 +13,12 @@ pub async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
     let cli = Cli::parse();
     let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
-    match cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::from_env())) {
+    match cli.command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env()))) {
         Command::Serve(mut config) => {
             config.alerts_database_url.get_or_insert_with(|| cli.db.database_url.clone());
             let listener = TcpListener::bind(config.listen).await?;
             tracing::info!(address = %listener.local_addr()?, "tally gateway listening");
-            serve(pool, config, listener, shutdown_signal()).await?;
+            serve(pool, *config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
         Command::Seed(config) => {

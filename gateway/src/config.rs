@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve ingestion, the API and the dashboard (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Load generated demo traffic into a site, creating the site if needed.
     Seed(SeedConfig),
 }

@@ -164,7 +164,14 @@ async fn a_spike_and_a_drop_fire_once_each_resolve_and_reach_webhook_and_email()
     assert!((drop.0..drop.1).contains(&seen[2].1), "the drop fires while it happens: {seen:?}");
     assert!(seen[3].1 > drop.1 && seen[3].1 <= drop.1 + 2 * HOUR_US);
     let (value, baseline, score): (f64, f64, f64) = {
-        let r = t.db.client.query_one("SELECT value, baseline, score FROM tally.alert_history WHERE rule_id = $1 AND status = 'firing' ORDER BY at LIMIT 1", &[&rule]).await.unwrap();
+        let r =
+            t.db.client
+                .query_one(
+                    "SELECT value, baseline, score FROM tally.alert_history WHERE rule_id = $1 AND status = 'firing' ORDER BY at LIMIT 1",
+                    &[&rule],
+                )
+                .await
+                .unwrap();
         (r.get(0), r.get(1), r.get(2))
     };
     assert!(value > baseline && score >= 5.0, "spike value {value} against seasonal baseline {baseline}: score {score}");
@@ -172,13 +179,12 @@ async fn a_spike_and_a_drop_fire_once_each_resolve_and_reach_webhook_and_email()
     // Every firing and resolution reaches the webhook, signed, with its delivery id, and the mailbox.
     let got = hooks.wait_for(4, PATIENCE).await;
     assert_eq!(got.len(), 4);
-    let ids: Vec<String> = t
-        .db
-        .query("SELECT delivery_id::text FROM tally.alert_deliveries WHERE channel->>'type' = 'webhook' ORDER BY history_id")
-        .await
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids: Vec<String> =
+        t.db.query("SELECT delivery_id::text FROM tally.alert_deliveries WHERE channel->>'type' = 'webhook' ORDER BY history_id")
+            .await
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     let mut got_ids: Vec<String> = Vec::new();
     for hook in &got {
         assert_eq!(hook.header("x-tally-signature"), signature(&hook.body), "valid HMAC-SHA256 signature");
@@ -214,9 +220,11 @@ async fn thirty_days_of_ordinary_seasonal_traffic_raise_no_false_alarm() {
     // Four weeks of history before the thirty days evaluated.
     load_traffic(&t.db, site, END_US - 58 * DAY_US, END_US, &[]).await;
     let rule = create_rule(&t, json!({"name": "Any anomaly", "metric": "visitors", "window_minutes": 60, "condition": "anomaly"})).await;
-    let drops =
-        create_rule(&t, json!({"name": "Pageview anomaly", "metric": "pageviews", "window_minutes": 15, "condition": "anomaly", "direction": "down"}))
-            .await;
+    let drops = create_rule(
+        &t,
+        json!({"name": "Pageview anomaly", "metric": "pageviews", "window_minutes": 15, "condition": "anomaly", "direction": "down"}),
+    )
+    .await;
     // Every 5 minutes for 30 days: 8640 evaluations of each rule, each against 4 weeks.
     // (Minute by minute would take five times as long and add nothing: 60- and
     // 15-minute windows a minute apart share most of their events.)
@@ -265,7 +273,11 @@ async fn bad_rules_are_refused_naming_the_field_over_http_and_in_sql() {
     let (status, body) = t.get("/api/v1/alerts/rules/abc").await;
     assert_eq!((status, body["field"].as_str()), (400, Some("id")));
     // The same checks guard SQL, through the function and through a plain INSERT.
-    t.db.assert_error_with_hint(&format!("SELECT tally.create_alert_rule({site}, '{}')", with("metric", json!("clicks"))), "unknown metric").await;
+    t.db.assert_error_with_hint(
+        &format!("SELECT tally.create_alert_rule({site}, '{}')", with("metric", json!("clicks"))),
+        "unknown metric",
+    )
+    .await;
     t.db.assert_error_with_hint(
         &format!(
             "INSERT INTO tally.alert_rules (site_id, name, metric, window_minutes, condition, threshold, channels) \
@@ -325,7 +337,10 @@ async fn rules_are_created_read_replaced_muted_tested_and_deleted_through_the_ap
     let put = client.put(format!("{}/api/v1/alerts/rules/{id}", t.gateway.base)).json(&replacement).send().await.unwrap();
     assert_eq!(put.status(), 200);
     let (_, rule) = t.get(&format!("/api/v1/alerts/rules/{id}")).await;
-    assert_eq!((rule["condition"].as_str(), rule["direction"].as_str(), rule["threshold"].as_f64()), (Some("change_pct"), Some("up"), Some(100.0)));
+    assert_eq!(
+        (rule["condition"].as_str(), rule["direction"].as_str(), rule["threshold"].as_f64()),
+        (Some("change_pct"), Some("up"), Some(100.0))
+    );
     let bad = client.put(format!("{}/api/v1/alerts/rules/{id}", t.gateway.base)).json(&json!({"name": "x"})).send().await.unwrap();
     assert_eq!(bad.status(), 400);
 
@@ -373,7 +388,11 @@ async fn a_channel_that_refuses_connections_blocks_neither_other_channels_nor_ev
     assert_eq!(hooks.wait_for(1, PATIENCE).await.len(), 1);
     assert_eq!(smtp.wait_for(1, PATIENCE).await.len(), 1);
     settled(&t.db, 3).await;
-    let row = t.db.client.query_one("SELECT status, attempts, last_error FROM tally.alert_deliveries WHERE channel_index = 0", &[]).await.unwrap();
+    let row =
+        t.db.client
+            .query_one("SELECT status, attempts, last_error FROM tally.alert_deliveries WHERE channel_index = 0", &[])
+            .await
+            .unwrap();
     let (status, attempts, error): (String, i32, String) = (row.get(0), row.get(1), row.get(2));
     assert_eq!((status.as_str(), attempts), ("failed", 3), "retried with backoff, then given up");
     assert!(error.to_lowercase().contains("refused") || error.contains("connect"), "{error}");

@@ -47,7 +47,8 @@ UPDATE tally.alert_deliveries SET
 WHERE delivery_id = $1";
 
 /// Seconds until the next pending delivery is due (NULL: none).
-const NEXT_DUE: &str = "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM tally.alert_deliveries WHERE status = 'pending'";
+const NEXT_DUE: &str =
+    "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM tally.alert_deliveries WHERE status = 'pending'";
 
 struct Claimed {
     id: Uuid,

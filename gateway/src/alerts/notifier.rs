@@ -28,10 +28,7 @@ impl Notifier {
             .timeout(Some(timeout))
             .build();
         let from = from.parse().map_err(|e| anyhow::anyhow!("TALLY_SMTP_FROM {from:?}: {e}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("tally-alerts/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = reqwest::Client::builder().timeout(timeout).user_agent(concat!("tally-alerts/", env!("CARGO_PKG_VERSION"))).build()?;
         Ok(Notifier { http, smtp, from, timeout })
     }
 

@@ -67,7 +67,12 @@ fn rule_id(raw: &str) -> Result<i64, ApiError> {
 fn number(params: &HashMap<String, String>, name: &str, default: Option<i64>) -> Result<Option<i64>, ApiError> {
     match params.get(name) {
         None => Ok(default),
-        Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 1).map(Some).ok_or_else(|| ApiError::bad_request(name, format!("{name} is a positive integer"))),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(name, format!("{name} is a positive integer"))),
     }
 }
 
@@ -112,7 +117,11 @@ fn no_rule() -> ApiError {
     ApiError::NotFound("no such alert rule".into())
 }
 
-async fn replace_rule(State(state): State<AppState>, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn replace_rule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let rule = json_body(body)?;
     let mut client = state.pool.get().await?;
@@ -138,7 +147,11 @@ async fn delete_rule(State(state): State<AppState>, Path(id): Path<String>) -> R
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn mute_rule(State(state): State<AppState>, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn mute_rule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let body = json_body(body)?;
     let until: Option<DateTime<Utc>> = match body.get("until") {

@@ -44,7 +44,10 @@ impl Channel {
                 let secret = match text("secret")? {
                     Some(s) if s.len() >= MIN_SECRET_LEN => s.to_owned(),
                     Some(_) => {
-                        return Err(QueryError::new(format!("{field}.secret"), format!("a secret has at least {MIN_SECRET_LEN} characters")))
+                        return Err(QueryError::new(
+                            format!("{field}.secret"),
+                            format!("a secret has at least {MIN_SECRET_LEN} characters"),
+                        ))
                     }
                     None => new_secret(),
                 };
@@ -96,7 +99,9 @@ fn check_url(raw: &str) -> Result<(), String> {
 pub(crate) fn parse_list(value: Option<&Value>, new_secret: &mut dyn FnMut() -> String) -> Result<Vec<Channel>, QueryError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| Channel::parse(v, &format!("channels[{i}]"), new_secret)).collect(),
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, v)| Channel::parse(v, &format!("channels[{i}]"), new_secret)).collect()
+        }
         Some(_) => Err(QueryError::new("channels", "channels is an array")),
     }
 }

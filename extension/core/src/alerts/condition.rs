@@ -88,7 +88,11 @@ impl Condition {
                 }
                 let median = super::median(reference)?;
                 let scored = robust_score(value, reference, noise_floor(metric, median, reference.len()))?;
-                Some(Verdict { breached: direction.exceeded(scored.score, sensitivity), baseline: scored.baseline, score: Some(scored.score) })
+                Some(Verdict {
+                    breached: direction.exceeded(scored.score, sensitivity),
+                    baseline: scored.baseline,
+                    score: Some(scored.score),
+                })
             }
         }
     }

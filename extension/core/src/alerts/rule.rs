@@ -79,9 +79,11 @@ impl Rule {
         let window_minutes = integer(get("window_minutes"), "window_minutes", 1, MAX_WINDOW_MINUTES, None)?;
         let direction = match get("direction") {
             None => None,
-            Some(v) => Some(v.as_str().and_then(Direction::from_name).ok_or_else(|| {
-                QueryError::new("direction", "direction is \"up\", \"down\" or \"both\"")
-            })?),
+            Some(v) => Some(
+                v.as_str()
+                    .and_then(Direction::from_name)
+                    .ok_or_else(|| QueryError::new("direction", "direction is \"up\", \"down\" or \"both\""))?,
+            ),
         };
         let threshold = match get("threshold") {
             None => None,
@@ -94,7 +96,8 @@ impl Rule {
         };
         anomaly_only("weeks")?;
         anomaly_only("sensitivity")?;
-        let needs_threshold = || threshold.ok_or_else(|| QueryError::new("threshold", format!("a {condition_name} rule needs a threshold")));
+        let needs_threshold =
+            || threshold.ok_or_else(|| QueryError::new("threshold", format!("a {condition_name} rule needs a threshold")));
         let no_direction = || match direction {
             Some(_) => Err(QueryError::new("direction", format!("direction does not apply to {condition_name} rules"))),
             None => Ok(()),
@@ -111,7 +114,10 @@ impl Rule {
             "change_pct" => {
                 let percent = needs_threshold()?;
                 if percent <= 0.0 {
-                    return Err(QueryError::new("threshold", "a change_pct threshold is a positive percentage; direction says up, down or both"));
+                    return Err(QueryError::new(
+                        "threshold",
+                        "a change_pct threshold is a positive percentage; direction says up, down or both",
+                    ));
                 }
                 Condition::ChangePct { percent, direction: direction.unwrap_or(Direction::Both) }
             }
@@ -122,10 +128,9 @@ impl Rule {
                 let weeks = integer(get("weeks"), "weeks", 2, MAX_WEEKS, Some(DEFAULT_WEEKS))?;
                 let sensitivity = match get("sensitivity") {
                     None => DEFAULT_SENSITIVITY,
-                    Some(v) => v
-                        .as_f64()
-                        .filter(|s| (0.5..=20.0).contains(s))
-                        .ok_or_else(|| QueryError::new("sensitivity", "sensitivity is a number from 0.5 to 20 (robust standard deviations)"))?,
+                    Some(v) => v.as_f64().filter(|s| (0.5..=20.0).contains(s)).ok_or_else(|| {
+                        QueryError::new("sensitivity", "sensitivity is a number from 0.5 to 20 (robust standard deviations)")
+                    })?,
                 };
                 Condition::Anomaly { weeks, sensitivity, direction: direction.unwrap_or(Direction::Both) }
             }
@@ -215,10 +220,13 @@ mod tests {
 
     #[test]
     fn thresholds_and_changes() {
-        let above = parse(json!({"name": "x", "metric": "pageviews", "window_minutes": 5, "condition": "above", "threshold": 1000})).unwrap();
+        let above =
+            parse(json!({"name": "x", "metric": "pageviews", "window_minutes": 5, "condition": "above", "threshold": 1000})).unwrap();
         assert_eq!(above.condition, Condition::Above(1000.0));
-        let change = parse(json!({"name": "x", "metric": "visits", "window_minutes": 60, "condition": "change_pct", "threshold": 50, "direction": "down"}))
-            .unwrap();
+        let change = parse(
+            json!({"name": "x", "metric": "visits", "window_minutes": 60, "condition": "change_pct", "threshold": 50, "direction": "down"}),
+        )
+        .unwrap();
         assert_eq!(change.condition, Condition::ChangePct { percent: 50.0, direction: Direction::Down });
     }
 
@@ -243,8 +251,14 @@ mod tests {
         assert_eq!(field(with("windw_minutes", json!(5))), "windw_minutes");
         assert_eq!(field(with("name", json!(""))), "name");
         assert_eq!(field(json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "above"})), "threshold");
-        assert_eq!(field(json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "above", "threshold": 1, "weeks": 2})), "weeks");
-        assert_eq!(field(json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "change_pct", "threshold": -5})), "threshold");
+        assert_eq!(
+            field(json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "above", "threshold": 1, "weeks": 2})),
+            "weeks"
+        );
+        assert_eq!(
+            field(json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "change_pct", "threshold": -5})),
+            "threshold"
+        );
         assert_eq!(field(json!([])), "rule");
     }
 }
