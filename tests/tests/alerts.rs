@@ -449,5 +449,52 @@ async fn an_alert_fired_while_the_gateway_is_down_or_failing_is_delivered_later_
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(attempts, [(1, "delivered".to_owned()), (2, "delivered".to_owned())]);
+
+    // The listener's session is killed: it reconnects (a new LISTEN session) and the
+    // next alert is delivered too.
+    let listener = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN tally_alerts'";
+    let old: i32 = db.value(listener).await;
+    db.query(&format!("SELECT pg_terminate_backend(pid) FROM ({listener}) l")).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut new = old;
+    while new == old && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        new = db.client.query_opt(listener, &[]).await.unwrap().map_or(old, |r| r.get(0));
+    }
+    assert_ne!(new, old, "the listener reconnected");
+    let later = noon + 3 * HOUR_US;
+    load_traffic(&db, site, later, later + 5 * MINUTE_US, &[]).await;
+    assert_eq!(evaluate(&db, later + 5 * MINUTE_US, later + 5 * MINUTE_US, 1).await, 1);
+    assert_eq!(hooks.wait_for(4, PATIENCE).await.len(), 4);
     gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn pg_cron_runs_the_evaluation_in_the_tally_database_and_other_databases_are_told_how() {
+    let t = Tally::start().await;
+    // This database is not cron's: the error's hint is the statement to run there.
+    let err = t.db.client.query("SELECT tally.schedule_alerts()", &[]).await.expect_err("not cron's database");
+    let hint = err.as_db_error().and_then(|e| e.hint()).unwrap_or_default().to_owned();
+    assert!(
+        hint.contains(&format!(
+            "cron.schedule_in_database('tally-alerts-{0}', '* * * * *', 'SELECT tally.evaluate_alerts()', '{0}')",
+            t.db.name
+        )),
+        "{hint}"
+    );
+    // scripts/pgcluster.sh scheduled database tally's job; its command evaluates where
+    // the extension exists (run here, in a database that has it) and is a no-op elsewhere.
+    let admin = tally_tests::cluster::connect(&tally_tests::cluster::url_of("postgres")).await;
+    let job = admin
+        .query_one("SELECT command, schedule FROM cron.job WHERE jobname = 'tally-alerts-tally' AND database = 'tally'", &[])
+        .await
+        .unwrap();
+    let (command, schedule): (String, String) = (job.get(0), job.get(1));
+    assert_eq!(schedule, "* * * * *");
+    let site = site(&t).await;
+    t.db.query(&format!("SELECT tally.create_alert_rule({site}, '{{\"name\": \"x\", \"metric\": \"visits\", \"window_minutes\": 5, \"condition\": \"below\", \"threshold\": 1}}')")).await;
+    t.db.client.batch_execute(&command).await.expect("the cron job's command");
+    let fired: i64 = t.db.value("SELECT count(*) FROM tally.alert_history WHERE status = 'firing'").await;
+    assert_eq!(fired, 1, "no visits in the last 5 minutes: below 1");
+    admin.batch_execute(&command).await.expect("a no-op without the extension");
 }
