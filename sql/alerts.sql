@@ -156,6 +156,7 @@ CREATE INDEX alert_deliveries_rule ON tally.alert_deliveries (rule_id, created_a
 -- Every attempt of a delivery: when, whether it worked, and the error if not.
 CREATE TABLE tally.alert_delivery_attempts (
     delivery_id uuid NOT NULL REFERENCES tally.alert_deliveries ON DELETE CASCADE,
+    site_id     int NOT NULL,
     attempt     int NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     ok          boolean NOT NULL,

@@ -37,7 +37,8 @@ RETURNING d.delivery_id, d.attempts, d.channel, h.payload";
 /// failed once $5 attempts are used, or due again in $6 seconds.
 const RECORD: &str = "\
 WITH attempt AS (
-    INSERT INTO tally.alert_delivery_attempts (delivery_id, attempt, ok, error) VALUES ($1, $2, $3, $4)
+    INSERT INTO tally.alert_delivery_attempts (delivery_id, site_id, attempt, ok, error)
+    SELECT $1, site_id, $2, $3, $4 FROM tally.alert_deliveries WHERE delivery_id = $1
 )
 UPDATE tally.alert_deliveries SET
     status = CASE WHEN $3 THEN 'delivered' WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END,
