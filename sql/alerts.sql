@@ -220,3 +220,27 @@ BEGIN
     CREATE EXTENSION IF NOT EXISTS pg_cron;
     RETURN cron.schedule(job, '* * * * *', command);
 END $$;
+
+-- Who may do what (the pattern of sql/auth.sql). Alerts are an analyst's tool: analysts
+-- and admins of a site read and manage its rules and read its history and deliveries
+-- (webhook secrets included, which is why viewers do not); row-level security holds
+-- each role to its sites. Evaluation (pg_cron, as the job's owner) and delivery (the
+-- gateway's login role, which bypasses RLS as ingest needs) are not done by users.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['alert_rules', 'alert_state', 'alert_history', 'alert_deliveries', 'alert_delivery_attempts'] LOOP
+        EXECUTE format('ALTER TABLE tally.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY site_analysts ON tally.%I FOR ALL '
+                       'USING (site_id = ANY ((SELECT tally.visible_site_ids(''analyst''))::int[])) '
+                       'WITH CHECK (site_id = ANY ((SELECT tally.visible_site_ids(''analyst''))::int[]))', t);
+        EXECUTE format('GRANT SELECT ON tally.%I TO tally_analyst', t);
+    END LOOP;
+END $$;
+GRANT INSERT, UPDATE, DELETE ON tally.alert_rules TO tally_analyst;
+GRANT SELECT, UPDATE (attempts, next_attempt_at, status, last_error, delivered_at) ON tally.alert_deliveries TO tally_gateway;
+GRANT SELECT ON tally.alert_history TO tally_gateway;
+GRANT INSERT ON tally.alert_delivery_attempts TO tally_gateway;
+REVOKE EXECUTE ON FUNCTION tally.evaluate_alerts(timestamptz),
+    tally.alert_record(bigint, text, timestamptz, float8, float8, float8) FROM PUBLIC;

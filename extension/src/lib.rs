@@ -28,7 +28,16 @@ pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires 
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
 pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
-pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["query", alert_rule_normalize]);
+// Users, roles and row-level security: after every per-site table and the functions it
+// takes away from PUBLIC.
+pgrx::extension_sql_file!(
+    "../../sql/auth.sql",
+    name = "auth",
+    requires = ["relations", "ingest", "query", "rollups", compact, apply_retention, erase_visitor, rebuild_rollups]
+);
+// Alerts: rules checked by a Rust function, evaluated by another; row-level security
+// as auth.sql sets it up for every per-site table.
+pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -2,6 +2,7 @@
 //! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
 
 pub mod alerts;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod routes;
 pub mod seed;
 pub mod sites;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +41,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tracker::router())
         .merge(routes::query::router())
         .merge(routes::alerts::router())
+        .merge(routes::auth::router())
+        .merge(routes::sites::router())
+        .merge(routes::users::router())
+        .merge(routes::keys::router())
+        .merge(routes::audit::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
@@ -53,6 +60,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = match (&config.auth.tls_cert, &config.auth.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::config(cert, key).await?),
+        _ => None,
+    };
     let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
     let alert_tasks = match &state.config.alerts_database_url {
         Some(url) => {
@@ -70,7 +81,11 @@ pub async fn serve(
         shutdown.await;
         batcher.drain();
     };
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(tls) => tls::serve(listener, tls, service, shutdown).await?,
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await?,
+    }
     if let Some(tasks) = alert_tasks {
         tasks.stop().await;
     }

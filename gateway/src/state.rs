@@ -5,6 +5,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 
 use crate::alerts::Notifier;
+use crate::auth::Auth;
 use crate::config::ServeConfig;
 use crate::ingest::batcher::{BatchLimits, Batcher, Tasks};
 use crate::ingest::geo::{Geo, GeoHeaders};
@@ -25,6 +26,7 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Sends alert notifications: the delivery tasks' and the "send test" route's.
     pub notifier: Arc<Notifier>,
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             keys: Arc::new(IngestKeys::new(pool.clone())),
             pipeline: Arc::new(pipeline),
             notifier: Arc::new(notifier),
+            auth: Arc::new(Auth::new(pool.clone(), config.auth.clone())),
             config: Arc::new(config),
             batcher,
             pool,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tally_core::event::Event;
 use tally_tests::sinks::{SmtpSink, WebhookReceiver};
-use tally_tests::{Tally, TestDb, TestGateway};
+use tally_tests::{Session, Tally, TestDb, TestGateway};
 
 const MINUTE_US: i64 = 60_000_000;
 const HOUR_US: i64 = 60 * MINUTE_US;
@@ -79,19 +79,18 @@ async fn load_traffic(db: &TestDb, site: i32, from: i64, to: i64, incidents: &[(
     events.len()
 }
 
-/// Evaluates every rule at each `step` from `from` to `to` (inclusive) in one
-/// statement, as pg_cron would minute by minute; returns the firings and resolutions.
+/// Evaluates every rule at each `step` from `from` to `to` (inclusive), one statement
+/// per instant as pg_cron runs it minute by minute; returns the firings and resolutions.
 async fn evaluate(db: &TestDb, from: i64, to: i64, step_minutes: i64) -> i64 {
-    let row = db
-        .client
-        .query_one(
-            "SELECT coalesce(sum(tally.evaluate_alerts(t)), 0) \
-             FROM generate_series(to_timestamp($1::float8 / 1e6), to_timestamp($2::float8 / 1e6), make_interval(mins => $3::int)) AS t",
-            &[&(from as f64), &(to as f64), &(step_minutes as i32)],
-        )
-        .await
-        .expect("evaluate_alerts");
-    row.get(0)
+    let statement = db.client.prepare("SELECT tally.evaluate_alerts(to_timestamp($1::float8 / 1e6))").await.expect("prepare");
+    let mut transitions = 0;
+    let mut now = from;
+    while now <= to {
+        let row = db.client.query_one(&statement, &[&(now as f64)]).await.expect("evaluate_alerts");
+        transitions += i64::from(row.get::<_, i32>(0));
+        now += step_minutes * MINUTE_US;
+    }
+    transitions
 }
 
 /// (status, at in µs) of every history row of `rule`, oldest first.
@@ -127,8 +126,13 @@ async fn site(t: &Tally) -> i32 {
     t.db.value("SELECT tally.create_site('shop.example')").await
 }
 
-async fn create_rule(t: &Tally, rule: Value) -> i64 {
-    let (status, body) = t.post("/api/v1/alerts/rules?site=shop.example", rule).await;
+/// An analyst of shop.example, signed in: alerts are an analyst's tool.
+async fn analyst(t: &Tally) -> Session {
+    t.user_with_role("shop.example", "analyst").await
+}
+
+async fn create_rule(s: &Session, rule: Value) -> i64 {
+    let (status, body) = s.post("/api/v1/alerts/rules?site=shop.example", rule).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_i64().unwrap()
 }
@@ -140,13 +144,14 @@ async fn a_spike_and_a_drop_fire_once_each_resolve_and_reach_webhook_and_email()
     let url = smtp.url();
     let t = Tally::start_with(move |c| c.smtp_url = url).await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     // Friday 2024-03-01 14:00-14:45: four times the traffic. Sunday 11:00-12:30: a tenth.
     let spike = (END_US - 3 * DAY_US + 14 * HOUR_US, END_US - 3 * DAY_US + 14 * HOUR_US + 45 * MINUTE_US);
     let drop = (END_US - DAY_US + 11 * HOUR_US, END_US - DAY_US + 12 * HOUR_US + 30 * MINUTE_US);
     let loaded = load_traffic(&t.db, site, END_US - 35 * DAY_US, END_US, &[(spike.0, spike.1, 4.0), (drop.0, drop.1, 0.1)]).await;
     assert!(loaded > 100_000, "{loaded} events");
     let rule = create_rule(
-        &t,
+        &s,
         json!({"name": "Traffic anomaly", "metric": "visitors", "window_minutes": 60, "condition": "anomaly", "weeks": 4,
                "channels": [{"type": "webhook", "url": hooks.url, "secret": SECRET}, {"type": "email", "to": "ops@shop.example"}]}),
     )
@@ -203,13 +208,13 @@ async fn a_spike_and_a_drop_fire_once_each_resolve_and_reach_webhook_and_email()
     assert!(mails.iter().all(|m| m.to == ["ops@shop.example"]));
     assert_eq!(mails.iter().filter(|m| m.data.contains("Traffic anomaly is firing on shop.example")).count(), 2);
     settled(&t.db, 8).await;
-    let (status, deliveries) = t.get(&format!("/api/v1/alerts/deliveries?rule={rule}")).await;
+    let (status, deliveries) = s.get(&format!("/api/v1/alerts/deliveries?rule={rule}")).await;
     assert_eq!(status, 200);
     let deliveries = deliveries["deliveries"].as_array().unwrap().clone();
     assert_eq!(deliveries.len(), 8);
     assert!(deliveries.iter().all(|d| d["status"] == "delivered" && d["log"][0]["ok"] == json!(true)), "{deliveries:?}");
     assert!(deliveries.iter().all(|d| d["channel"].get("secret").is_none()), "secrets stay out of the log");
-    let (_, listed) = t.get("/api/v1/alerts/history?site=shop.example").await;
+    let (_, listed) = s.get("/api/v1/alerts/history?site=shop.example").await;
     assert_eq!(listed["history"].as_array().unwrap().len(), 4);
 }
 
@@ -217,11 +222,12 @@ async fn a_spike_and_a_drop_fire_once_each_resolve_and_reach_webhook_and_email()
 async fn thirty_days_of_ordinary_seasonal_traffic_raise_no_false_alarm() {
     let t = Tally::start().await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     // Four weeks of history before the thirty days evaluated.
     load_traffic(&t.db, site, END_US - 58 * DAY_US, END_US, &[]).await;
-    let rule = create_rule(&t, json!({"name": "Any anomaly", "metric": "visitors", "window_minutes": 60, "condition": "anomaly"})).await;
+    let rule = create_rule(&s, json!({"name": "Any anomaly", "metric": "visitors", "window_minutes": 60, "condition": "anomaly"})).await;
     let drops = create_rule(
-        &t,
+        &s,
         json!({"name": "Pageview anomaly", "metric": "pageviews", "window_minutes": 15, "condition": "anomaly", "direction": "down"}),
     )
     .await;
@@ -247,6 +253,7 @@ async fn thirty_days_of_ordinary_seasonal_traffic_raise_no_false_alarm() {
 async fn bad_rules_are_refused_naming_the_field_over_http_and_in_sql() {
     let t = Tally::start().await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     let good = json!({"name": "x", "metric": "visitors", "window_minutes": 15, "condition": "above", "threshold": 10});
     let with = |key: &str, value: Value| {
         let mut rule = good.clone();
@@ -263,14 +270,15 @@ async fn bad_rules_are_refused_naming_the_field_over_http_and_in_sql() {
         (with("condition", json!("sometimes")), "condition"),
         (with("sensitivity", json!(3)), "sensitivity"),
     ] {
-        let (status, body) = t.post("/api/v1/alerts/rules?site=shop.example", rule.clone()).await;
+        let (status, body) = s.post("/api/v1/alerts/rules?site=shop.example", rule.clone()).await;
         assert_eq!((status, body["field"].as_str()), (400, Some(field)), "{rule} → {body}");
     }
-    let (status, body) = t.gateway.post_raw("/api/v1/alerts/rules?site=shop.example", &[("content-type", "application/json")], "{").await;
+    let raw = s.http.post(format!("{}/api/v1/alerts/rules?site=shop.example", s.base)).header("content-type", "application/json").body("{");
+    let (status, body) = tally_tests::gateway::decode(raw.send().await.unwrap()).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("body")));
-    let (status, _) = t.post("/api/v1/alerts/rules?site=nowhere.example", good.clone()).await;
+    let (status, _) = s.post("/api/v1/alerts/rules?site=nowhere.example", good.clone()).await;
     assert_eq!(status, 404);
-    let (status, body) = t.get("/api/v1/alerts/rules/abc").await;
+    let (status, body) = s.get("/api/v1/alerts/rules/abc").await;
     assert_eq!((status, body["field"].as_str()), (400, Some("id")));
     // The same checks guard SQL, through the function and through a plain INSERT.
     t.db.assert_error_with_hint(
@@ -297,56 +305,58 @@ async fn rules_are_created_read_replaced_muted_tested_and_deleted_through_the_ap
     let hooks = WebhookReceiver::start(0).await;
     let t = Tally::start().await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     let id = create_rule(
-        &t,
+        &s,
         json!({"name": "Busy checkout", "metric": "pageviews", "filters": [["is", "event:page", ["/"]]], "window_minutes": 5,
                "condition": "above", "threshold": 2, "cooldown_minutes": 0,
                "channels": [{"type": "webhook", "url": hooks.url}]}),
     )
     .await;
-    let (status, rule) = t.get(&format!("/api/v1/alerts/rules/{id}")).await;
+    let (status, rule) = s.get(&format!("/api/v1/alerts/rules/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(rule["site"], "shop.example");
     assert_eq!(rule["cooldown_minutes"], 0);
     let secret = rule["channels"][0]["secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 32, "a webhook without a secret gets a generated one");
-    let (_, list) = t.get("/api/v1/alerts/rules?site=shop.example").await;
+    let (_, list) = s.get("/api/v1/alerts/rules?site=shop.example").await;
     assert_eq!(list["rules"].as_array().unwrap().len(), 1);
 
     // Traffic at 12:00-12:03: the rule fires at 12:05 and resolves at 12:10.
     let noon = END_US + 12 * HOUR_US;
     load_traffic(&t.db, site, noon, noon + 3 * MINUTE_US, &[(noon, noon + 3 * MINUTE_US, 5.0)]).await;
     assert_eq!(evaluate(&t.db, noon + 5 * MINUTE_US, noon + 10 * MINUTE_US, 5).await, 2);
-    let (_, state) = t.get(&format!("/api/v1/alerts/rules/{id}")).await;
+    let (_, state) = s.get(&format!("/api/v1/alerts/rules/{id}")).await;
     assert_eq!(state["state"]["status"], "ok");
 
-    // Muted, it is not evaluated; unmuted, it is again.
-    let (status, muted) = t.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": "2999-01-01T00:00:00Z"})).await;
+    // Muted, it is not evaluated; unmuted, it is again (the same traffic an hour later).
+    let hour = noon + HOUR_US;
+    load_traffic(&t.db, site, hour, hour + 3 * MINUTE_US, &[(hour, hour + 3 * MINUTE_US, 5.0)]).await;
+    let (status, muted) = s.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(status, 200, "{muted}");
     assert!(muted["muted_until"].as_str().unwrap().starts_with("2999-01-01"));
-    assert_eq!(evaluate(&t.db, noon + 5 * MINUTE_US, noon + 10 * MINUTE_US, 5).await, 0);
-    let (status, body) = t.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": "soon"})).await;
+    assert_eq!(evaluate(&t.db, hour + 5 * MINUTE_US, hour + 10 * MINUTE_US, 5).await, 0);
+    let (status, body) = s.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": "soon"})).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("until")));
-    t.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": null})).await;
-    assert_eq!(evaluate(&t.db, noon + 5 * MINUTE_US, noon + 10 * MINUTE_US, 5).await, 2);
+    s.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": null})).await;
+    assert_eq!(evaluate(&t.db, hour + 5 * MINUTE_US, hour + 10 * MINUTE_US, 5).await, 2);
 
     // Replaced: a change_pct rule against the previous window.
     let replacement = json!({"name": "Pageviews jump", "metric": "pageviews", "window_minutes": 2, "condition": "change_pct",
                              "threshold": 100, "direction": "up", "channels": [{"type": "webhook", "url": hooks.url, "secret": SECRET}]});
-    let client = t.gateway.http.clone();
-    let put = client.put(format!("{}/api/v1/alerts/rules/{id}", t.gateway.base)).json(&replacement).send().await.unwrap();
-    assert_eq!(put.status(), 200);
-    let (_, rule) = t.get(&format!("/api/v1/alerts/rules/{id}")).await;
+    let (status, _) = s.put(&format!("/api/v1/alerts/rules/{id}"), replacement).await;
+    assert_eq!(status, 200);
+    let (_, rule) = s.get(&format!("/api/v1/alerts/rules/{id}")).await;
     assert_eq!(
         (rule["condition"].as_str(), rule["direction"].as_str(), rule["threshold"].as_f64()),
         (Some("change_pct"), Some("up"), Some(100.0))
     );
-    let bad = client.put(format!("{}/api/v1/alerts/rules/{id}", t.gateway.base)).json(&json!({"name": "x"})).send().await.unwrap();
-    assert_eq!(bad.status(), 400);
+    let (status, bad) = s.put(&format!("/api/v1/alerts/rules/{id}"), json!({"name": "x"})).await;
+    assert_eq!((status, bad["field"].as_str()), (400, Some("metric")));
 
     // The test action reaches the webhook now and says so per channel.
     let before = hooks.received().len();
-    let (status, report) = t.post(&format!("/api/v1/alerts/rules/{id}/test"), json!({})).await;
+    let (status, report) = s.post(&format!("/api/v1/alerts/rules/{id}/test"), json!({})).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["results"][0]["ok"], json!(true), "{report}");
     assert_eq!(report["results"][0]["channel"]["url"], json!(hooks.url));
@@ -355,9 +365,9 @@ async fn rules_are_created_read_replaced_muted_tested_and_deleted_through_the_ap
     assert_eq!(test_hook.json()["event"], "alert.test");
     assert_eq!(test_hook.header("x-tally-signature"), signature(&test_hook.body));
 
-    let delete = client.delete(format!("{}/api/v1/alerts/rules/{id}", t.gateway.base)).send().await.unwrap();
-    assert_eq!(delete.status(), 204);
-    let (status, _) = t.get(&format!("/api/v1/alerts/rules/{id}")).await;
+    let (status, _) = s.delete(&format!("/api/v1/alerts/rules/{id}")).await;
+    assert_eq!(status, 204);
+    let (status, _) = s.get(&format!("/api/v1/alerts/rules/{id}")).await;
     assert_eq!(status, 404);
 }
 
@@ -375,8 +385,9 @@ async fn a_channel_that_refuses_connections_blocks_neither_other_channels_nor_ev
     })
     .await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     let rule = create_rule(
-        &t,
+        &s,
         json!({"name": "Any traffic", "metric": "visitors", "window_minutes": 10, "condition": "above", "threshold": 0,
                "channels": [{"type": "webhook", "url": refused}, {"type": "webhook", "url": hooks.url, "secret": SECRET},
                             {"type": "email", "to": "ops@shop.example"}]}),
@@ -399,7 +410,7 @@ async fn a_channel_that_refuses_connections_blocks_neither_other_channels_nor_ev
     let logged: i64 = t.db.value("SELECT count(*) FROM tally.alert_delivery_attempts a JOIN tally.alert_deliveries d USING (delivery_id) WHERE d.channel_index = 0 AND NOT a.ok").await;
     assert_eq!(logged, 3, "one log row per attempt");
     // The test action reports the refusing channel as unreachable and the others as fine.
-    let (_, report) = t.post(&format!("/api/v1/alerts/rules/{rule}/test"), json!({})).await;
+    let (_, report) = s.post(&format!("/api/v1/alerts/rules/{rule}/test"), json!({})).await;
     let oks: Vec<bool> = report["results"].as_array().unwrap().iter().map(|r| r["ok"].as_bool().unwrap()).collect();
     assert_eq!(oks, [false, true, true], "{report}");
     assert!(report["results"][0]["error"].as_str().is_some_and(|e| !e.is_empty()));
@@ -411,8 +422,9 @@ async fn an_alert_fired_while_the_gateway_is_down_or_failing_is_delivered_later_
     let hooks = WebhookReceiver::start(1).await;
     let t = Tally::start_with(|c| c.alert_retry_base_ms = 200).await;
     let site = site(&t).await;
+    let s = analyst(&t).await;
     let rule = create_rule(
-        &t,
+        &s,
         json!({"name": "Any traffic", "metric": "visitors", "window_minutes": 10, "condition": "above", "threshold": 0,
                "channels": [{"type": "webhook", "url": hooks.url, "secret": SECRET}]}),
     )
@@ -497,4 +509,31 @@ async fn pg_cron_runs_the_evaluation_in_the_tally_database_and_other_databases_a
     let fired: i64 = t.db.value("SELECT count(*) FROM tally.alert_history WHERE status = 'firing'").await;
     assert_eq!(fired, 1, "no visits in the last 5 minutes: below 1");
     admin.batch_execute(&command).await.expect("a no-op without the extension");
+}
+
+#[tokio::test]
+async fn alerts_belong_to_the_analysts_of_their_site() {
+    let t = Tally::start().await;
+    site(&t).await;
+    t.db.value::<i32>("SELECT tally.create_site('other.example')").await;
+    let s = analyst(&t).await;
+    let id = create_rule(&s, json!({"name": "x", "metric": "visits", "window_minutes": 5, "condition": "below", "threshold": 1})).await;
+    // A viewer of the site may not read or change its alerts (webhook secrets live there).
+    let viewer = t.user_with_role("shop.example", "viewer").await;
+    assert_eq!(viewer.get("/api/v1/alerts/rules?site=shop.example").await.0, 403);
+    let rule = json!({"name": "y", "metric": "visits", "window_minutes": 5, "condition": "below", "threshold": 1});
+    assert_eq!(viewer.post("/api/v1/alerts/rules?site=shop.example", rule).await.0, 403);
+    // An analyst of another site does not see this one, nor its rule.
+    let stranger = t.user_with_role("other.example", "analyst").await;
+    assert_eq!(stranger.get("/api/v1/alerts/rules?site=shop.example").await.0, 404);
+    assert_eq!(stranger.get(&format!("/api/v1/alerts/rules/{id}")).await.0, 404);
+    assert_eq!(stranger.delete(&format!("/api/v1/alerts/rules/{id}")).await.0, 404);
+    assert_eq!(stranger.post(&format!("/api/v1/alerts/rules/{id}/mute"), json!({"until": null})).await.0, 404);
+    let (_, theirs) = stranger.get("/api/v1/alerts/rules?site=other.example").await;
+    assert_eq!(theirs["rules"], json!([]));
+    // Without a session there is nothing.
+    assert_eq!(t.get("/api/v1/alerts/rules?site=shop.example").await.0, 401);
+    // Rule changes are audited.
+    let audited: i64 = t.db.value("SELECT count(*) FROM tally.audit_log WHERE action = 'alert_rule.create'").await;
+    assert_eq!(audited, 1);
 }

@@ -15,7 +15,7 @@ fn alert_rule_normalize(rule: JsonB) -> JsonB {
 /// returns how many fired or resolved. Tests pass `now` to replay time; pg_cron calls
 /// it without. Firings are rows of `tally.alert_history` and a NOTIFY on
 /// `tally_alerts`, in the caller's transaction.
-#[pg_extern(volatile, parallel_unsafe, requires = ["alerts"])]
+#[pg_extern(volatile, parallel_unsafe)]
 fn evaluate_alerts(now: default!(TimestampWithTimeZone, "now()")) -> i32 {
     crate::alerts::evaluate::evaluate_all(now)
 }

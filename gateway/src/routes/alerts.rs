@@ -9,23 +9,25 @@
 //! - `GET /api/v1/alerts/deliveries?rule=<id>[&limit=]`, each with its attempt log
 //!
 //! Rules are checked by the extension (`tally.alert_rule_normalize`): a bad field is
-//! SQLSTATE 22023 naming it, answered 400 `{"error", "field"}`. Every request runs in
-//! one transaction, where the caller's role is set once requests are authenticated.
+//! SQLSTATE 22023 naming it, answered 400 `{"error", "field"}`. Every statement runs
+//! under the caller's role (sql/alerts.sql): analysts and admins of a site manage its
+//! alerts, others get 403, and a site or rule they cannot see does not exist (404).
+//! Rule changes are written to the audit log.
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
 use serde_json::{json, Value};
 use tally_core::alerts::Channel;
 
-use super::json_body;
+use super::json_body::JsonBody;
 use super::query::bad_query;
+use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -52,11 +54,21 @@ pub fn router() -> Router<AppState> {
 
 type Params = Query<HashMap<String, String>>;
 
-/// The site named by `?site=<domain>`.
-async fn site_id(state: &AppState, params: &HashMap<String, String>) -> Result<i32, ApiError> {
+/// The site named by `?site=<domain>`, as the caller sees it.
+async fn site_id(tx: &Transaction<'_>, params: &HashMap<String, String>) -> Result<i32, ApiError> {
     let domain = params.get("site").ok_or_else(|| ApiError::bad_request("site", "site is required (the site's domain)"))?;
-    let site = state.sites.by_domain(&domain.to_ascii_lowercase()).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))?;
-    Ok(site.site_id)
+    let row = tx.query_opt("SELECT site_id FROM tally.sites WHERE domain = $1", &[&domain.to_ascii_lowercase()]).await?;
+    row.map(|r| r.get(0)).ok_or_else(|| ApiError::NotFound("no such site".into()))
+}
+
+/// Why a rule could not be changed: the caller sees it but may not change it (403), or
+/// it does not exist for them (404).
+async fn unchangeable(tx: &Transaction<'_>, id: i64) -> ApiError {
+    match tx.query_opt("SELECT 1 FROM tally.alert_rules WHERE rule_id = $1", &[&id]).await {
+        Ok(Some(_)) => ApiError::Forbidden("not allowed".into()),
+        Ok(None) => no_rule(),
+        Err(e) => e.into(),
+    }
 }
 
 fn rule_id(raw: &str) -> Result<i64, ApiError> {
@@ -80,10 +92,10 @@ fn limit(params: &HashMap<String, String>) -> Result<i64, ApiError> {
     Ok(number(params, "limit", Some(100))?.unwrap_or(100).min(MAX_LIMIT))
 }
 
-async fn list_rules(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
-    let site = site_id(&state, &params).await?;
+async fn list_rules(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site = site_id(&tx, &params).await?;
     let rows = tx.query(&format!("{RULE} WHERE r.site_id = $1 ORDER BY r.rule_id"), &[&site]).await?;
     tx.commit().await?;
     Ok(Json(json!({ "rules": rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>() })))
@@ -91,23 +103,24 @@ async fn list_rules(State(state): State<AppState>, Query(params): Params) -> Res
 
 async fn create_rule(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Params,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(rule): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let site = site_id(&state, &params).await?;
-    let rule = json_body(body)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site = site_id(&tx, &params).await?;
     let id: i64 = tx.query_one("SELECT tally.create_alert_rule($1, $2)", &[&site, &rule]).await.map_err(bad_query)?.get(0);
     let created: Value = tx.query_one(&format!("{RULE} WHERE r.rule_id = $1"), &[&id]).await?.get(0);
+    audit::record(&tx, "alert_rule.create", Some(site), json!({ "rule_id": id }), caller.ip).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn read_rule(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn read_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let row = tx.query_opt(&format!("{RULE} WHERE r.rule_id = $1"), &[&id]).await?;
     tx.commit().await?;
     row.map(|r| Json(r.get(0))).ok_or_else(no_rule)
@@ -119,41 +132,43 @@ fn no_rule() -> ApiError {
 
 async fn replace_rule(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(rule): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
-    let rule = json_body(body)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let found: bool = tx.query_one("SELECT tally.update_alert_rule($1, $2)", &[&id, &rule]).await.map_err(bad_query)?.get(0);
     if !found {
-        return Err(no_rule());
+        return Err(unchangeable(&tx, id).await);
     }
     let updated: Value = tx.query_one(&format!("{RULE} WHERE r.rule_id = $1"), &[&id]).await?.get(0);
+    audit::record(&tx, "alert_rule.update", None, json!({ "rule_id": id }), caller.ip).await?;
     tx.commit().await?;
     Ok(Json(updated))
 }
 
-async fn delete_rule(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let deleted = tx.execute("DELETE FROM tally.alert_rules WHERE rule_id = $1", &[&id]).await?;
-    tx.commit().await?;
     if deleted == 0 {
-        return Err(no_rule());
+        return Err(unchangeable(&tx, id).await);
     }
+    audit::record(&tx, "alert_rule.delete", None, json!({ "rule_id": id }), caller.ip).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn mute_rule(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
-    let body = json_body(body)?;
     let until: Option<DateTime<Utc>> = match body.get("until") {
         Some(Value::Null) => None,
         Some(Value::String(s)) => Some(
@@ -164,22 +179,23 @@ async fn mute_rule(
         _ => return Err(ApiError::bad_request("until", "until is required: an RFC 3339 time, or null to unmute")),
     };
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let found: bool = tx.query_one("SELECT tally.mute_alert_rule($1, $2)", &[&id, &until]).await?.get(0);
     if !found {
-        return Err(no_rule());
+        return Err(unchangeable(&tx, id).await);
     }
     let muted: Value = tx.query_one(&format!("{RULE} WHERE r.rule_id = $1"), &[&id]).await?.get(0);
+    audit::record(&tx, "alert_rule.mute", None, json!({ "rule_id": id, "until": until.map(|u| u.to_rfc3339()) }), caller.ip).await?;
     tx.commit().await?;
     Ok(Json(muted))
 }
 
 /// Sends a test notification to each channel of the rule, all at once, and reports
 /// each channel's outcome: whether it is reachable and accepts what Tally sends.
-async fn test_rule(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn test_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let row = tx
         .query_opt(
             "SELECT jsonb_build_object('event', 'alert.test', 'status', 'test', 'at', now(), 'rule_id', r.rule_id, 'rule', r.name, \
@@ -208,12 +224,12 @@ async fn test_rule(State(state): State<AppState>, Path(id): Path<String>) -> Res
     Ok(Json(json!({ "results": results })))
 }
 
-async fn history(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
-    let site = site_id(&state, &params).await?;
+async fn history(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let rule = number(&params, "rule", None)?;
     let limit = limit(&params)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site = site_id(&tx, &params).await?;
     let rows = tx
         .query(
             "SELECT jsonb_build_object('history_id', h.history_id, 'rule_id', h.rule_id, 'status', h.status, 'at', h.at, \
@@ -227,11 +243,11 @@ async fn history(State(state): State<AppState>, Query(params): Params) -> Result
     Ok(Json(json!({ "history": rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>() })))
 }
 
-async fn deliveries(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+async fn deliveries(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let rule = number(&params, "rule", None)?.ok_or_else(|| ApiError::bad_request("rule", "rule is required (a rule id)"))?;
     let limit = limit(&params)?;
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = caller.transaction(&mut client).await?;
     let rows = tx
         .query(
             "SELECT jsonb_build_object('delivery_id', d.delivery_id, 'history_id', d.history_id, 'channel', d.channel - 'secret', \
