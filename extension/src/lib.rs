@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+mod alerts;
 mod api;
 mod gucs;
 mod query;
@@ -34,6 +35,9 @@ pgrx::extension_sql_file!(
     name = "auth",
     requires = ["relations", "ingest", "query", "rollups", compact, apply_retention, erase_visitor, rebuild_rollups]
 );
+// Alerts: rules checked by a Rust function, evaluated by another; row-level security
+// as auth.sql sets it up for every per-site table.
+pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -14,7 +14,8 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
     match cli.command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env()))) {
-        Command::Serve(config) => {
+        Command::Serve(mut config) => {
+            config.alerts_database_url.get_or_insert_with(|| cli.db.database_url.clone());
             let listener = TcpListener::bind(config.listen).await?;
             tracing::info!(address = %listener.local_addr()?, "tally gateway listening");
             serve(pool, *config, listener, shutdown_signal()).await?;

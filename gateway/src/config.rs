@@ -118,6 +118,37 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_DASHBOARD_DIR", default_value = "dashboards")]
     pub dashboard_dir: PathBuf,
 
+    /// Connection string of the alert listener's own session (`LISTEN tally_alerts`);
+    /// `serve` uses --database-url when unset. Set it to reach the primary directly when
+    /// --database-url goes through a transaction-mode pooler, which cannot LISTEN.
+    #[arg(long, env = "TALLY_ALERTS_DATABASE_URL")]
+    pub alerts_database_url: Option<String>,
+
+    /// SMTP server for email alerts, in lettre's URL form: `smtp://host:port` (plain),
+    /// `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port` (TLS), with
+    /// `user:password@` before the host for AUTH.
+    #[arg(long, env = "TALLY_SMTP_URL", default_value = "smtp://127.0.0.1:25")]
+    pub smtp_url: String,
+
+    /// Sender of alert emails.
+    #[arg(long, env = "TALLY_SMTP_FROM", default_value = "Tally <alerts@localhost>")]
+    pub smtp_from: String,
+
+    /// Longest one alert delivery attempt (a webhook POST or an SMTP session) may take,
+    /// in milliseconds; a receiver slower than that is retried later.
+    #[arg(long, env = "TALLY_ALERT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub alert_timeout_ms: u64,
+
+    /// Wait before retrying a failed alert delivery, in milliseconds; it doubles after
+    /// every further failure (at most an hour).
+    #[arg(long, env = "TALLY_ALERT_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub alert_retry_base_ms: u64,
+
+    /// Attempts of one alert delivery before it is marked failed. With the defaults
+    /// the tenth attempt comes about 40 minutes after the first.
+    #[arg(long, env = "TALLY_ALERT_MAX_ATTEMPTS", default_value_t = 10)]
+    pub alert_max_attempts: u32,
+
     /// Take the client address from the first `X-Forwarded-For` entry. Enable only behind a proxy
     /// you run: otherwise clients choose their own visitor id.
     #[arg(long, env = "TALLY_TRUST_PROXY", default_value_t = false)]

@@ -1,6 +1,7 @@
 //! Tally's gateway as a library: `app` builds the router so tests drive the same
 //! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
 
+pub mod alerts;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::metrics::router())
         .merge(routes::tracker::router())
         .merge(routes::query::router())
+        .merge(routes::alerts::router())
         .merge(routes::auth::router())
         .merge(routes::sites::router())
         .merge(routes::users::router())
@@ -63,6 +65,16 @@ pub async fn serve(
         _ => None,
     };
     let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
+    let alert_tasks = match &state.config.alerts_database_url {
+        Some(url) => {
+            let policy = alerts::RetryPolicy::from_config(&state.config);
+            Some(alerts::AlertTasks::start(state.pool.clone(), url.clone(), state.notifier.clone(), policy))
+        }
+        None => {
+            tracing::warn!("no alerts database URL: alert notifications are not delivered by this gateway");
+            None
+        }
+    };
     let batcher = state.batcher.clone();
     let router = app(state);
     let shutdown = async move {
@@ -73,6 +85,9 @@ pub async fn serve(
     match tls {
         Some(tls) => tls::serve(listener, tls, service, shutdown).await?,
         None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await?,
+    }
+    if let Some(tasks) = alert_tasks {
+        tasks.stop().await;
     }
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
     tasks.finish().await.map_err(std::io::Error::other)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 
+use crate::alerts::Notifier;
 use crate::auth::Auth;
 use crate::config::ServeConfig;
 use crate::ingest::batcher::{BatchLimits, Batcher, Tasks};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub sites: Arc<Sites>,
     pub keys: Arc<IngestKeys>,
     pub pipeline: Arc<Pipeline>,
+    /// Sends alert notifications: the delivery tasks' and the "send test" route's.
+    pub notifier: Arc<Notifier>,
     pub auth: Arc<Auth>,
 }
 
@@ -49,11 +52,13 @@ impl AppState {
             sessions: Sessions::default(),
             geo: Geo::open(config.geoip_db.as_deref(), geo_headers)?,
         };
+        let notifier = Notifier::new(&config.smtp_url, &config.smtp_from, std::time::Duration::from_millis(config.alert_timeout_ms))?;
         let (batcher, tasks) = Batcher::start(pool.clone(), Arc::new(spool), limits);
         let state = AppState {
             sites: Arc::new(Sites::new(pool.clone())),
             keys: Arc::new(IngestKeys::new(pool.clone())),
             pipeline: Arc::new(pipeline),
+            notifier: Arc::new(notifier),
             auth: Arc::new(Auth::new(pool.clone(), config.auth.clone())),
             config: Arc::new(config),
             batcher,

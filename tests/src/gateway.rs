@@ -39,6 +39,8 @@ impl TestGateway {
             std::process::id(),
             SPOOLS.fetch_add(1, Ordering::Relaxed)
         ));
+        // Alert notifications of this database are delivered by this gateway.
+        config.alerts_database_url = Some(db.url.clone());
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));

@@ -15,6 +15,7 @@
 pub mod cluster;
 pub mod gateway;
 pub mod session;
+pub mod sinks;
 
 pub use cluster::TestDb;
 pub use gateway::TestGateway;

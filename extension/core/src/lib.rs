@@ -2,6 +2,7 @@
 //! PostgreSQL server. The `tally` extension crate binds these modules to SQL and the
 //! gateway uses the event schema; nothing here depends on either of them.
 
+pub mod alerts;
 pub mod codec;
 #[cfg(feature = "datagen")]
 pub mod datagen;

@@ -64,7 +64,7 @@ fn site(client: &SpiClient<'_>, site: &SiteRef) -> (i32, String) {
     (row.get(1).ok().flatten().unwrap_or_default(), row.get(2).ok().flatten().unwrap_or_default())
 }
 
-fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
+pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
     client
         .select("SELECT name, event_name, page_pattern FROM tally.goals WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
         .unwrap_or_else(|e| fail("reading goals", e))
@@ -153,7 +153,7 @@ const MIN_BYTES_PER_THREAD: usize = 512 * 1024;
 
 /// Scans the segments overlapping `range` (pruned by their zone maps) and the hot
 /// rows in it, on up to `tally.query_threads` threads.
-fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
+pub(crate) fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
     let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
     // Every segment's bytes, detoasted by this thread (they stay valid until SPI ends);
     // the scan threads only read them.

@@ -1,5 +1,6 @@
 //! HTTP routes, one file per resource; `app` merges them.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod events;

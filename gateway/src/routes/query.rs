@@ -39,7 +39,7 @@ async fn run_query(State(state): State<AppState>, caller: Caller, body: Result<B
 
 /// A query the extension rejected becomes a 400 naming the field; anything else stays
 /// a database error.
-fn bad_query(error: tokio_postgres::Error) -> ApiError {
+pub(crate) fn bad_query(error: tokio_postgres::Error) -> ApiError {
     if let Some(db) = error.as_db_error() {
         if *db.code() == SqlState::INVALID_PARAMETER_VALUE {
             if let Some(field) = db.detail().and_then(|d| d.strip_prefix("field: ")) {

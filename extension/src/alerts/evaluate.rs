@@ -1,0 +1,178 @@
+//! `tally.evaluate_alerts(now)`: every enabled, unmuted rule measured over the window
+//! ending `now` with the same engine as `tally.query`, judged, and its state advanced;
+//! a firing or resolution is recorded by `tally.alert_record` (history row, pending
+//! deliveries, NOTIFY) in the caller's transaction.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::JsonB;
+use tally_core::alerts::{step, Condition, Rule, State, Status, Verdict};
+use tally_core::query::{self, Period, Plan, TimeRange};
+
+use crate::storage::arrays::{from_unix_us, to_unix_us};
+
+const MINUTE_US: i64 = 60_000_000;
+/// Advisory lock key of an evaluation ("tally al" in ASCII): two overlapping runs
+/// (a slow pg_cron run and a manual call) would judge the same state twice.
+const EVALUATION_LOCK: i64 = 0x7461_6c6c_7920_616c;
+
+fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
+    error!("tally.evaluate_alerts: {what}: {e}")
+}
+
+/// A rule with what evaluating it needs.
+struct Due {
+    rule_id: i64,
+    site_id: i32,
+    rule: serde_json::Value,
+    timezone: String,
+    state: State,
+}
+
+/// Evaluates every due rule at `now`; returns the number of firings and resolutions.
+/// Does nothing (returns 0) while another evaluation holds the lock.
+pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
+    Spi::connect_mut(|client| {
+        let locked = client
+            .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[EVALUATION_LOCK.into()])
+            .and_then(|rows| rows.first().get_one::<bool>())
+            .unwrap_or_else(|e| fail("taking the evaluation lock", e))
+            .unwrap_or(false);
+        if !locked {
+            return 0;
+        }
+        let due: Vec<Due> = client
+            .select(
+                "SELECT r.rule_id, r.site_id, tally.alert_rule_json(r), s.timezone, st.status, st.changed_at \
+                 FROM tally.alert_rules r JOIN tally.sites s USING (site_id) LEFT JOIN tally.alert_state st USING (rule_id) \
+                 WHERE r.enabled AND (r.muted_until IS NULL OR r.muted_until <= $1) ORDER BY r.rule_id",
+                None,
+                &[now.into()],
+            )
+            .unwrap_or_else(|e| fail("reading rules", e))
+            .map(|row| {
+                let status: Option<String> = row.get(5).ok().flatten();
+                let changed: Option<TimestampWithTimeZone> = row.get(6).ok().flatten();
+                Due {
+                    rule_id: row.get(1).ok().flatten().unwrap_or_default(),
+                    site_id: row.get(2).ok().flatten().unwrap_or_default(),
+                    rule: row.get::<JsonB>(3).ok().flatten().map(|j| j.0).unwrap_or_default(),
+                    timezone: row.get(4).ok().flatten().unwrap_or_default(),
+                    state: State {
+                        status: status.as_deref().and_then(Status::from_name).unwrap_or(Status::Ok),
+                        changed_us: changed.map(to_unix_us),
+                    },
+                }
+            })
+            .collect();
+        let now_us = to_unix_us(now);
+        due.iter().filter(|d| evaluate(client, d, now_us)).count() as i32
+    })
+}
+
+/// Evaluates one rule and stores its state; true when it fired or resolved.
+fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
+    // Stored rules passed the same check when written; a failure here means the rule
+    // refers to something since removed (a goal) and is reported in its state.
+    let rule = Rule::parse(&due.rule, &mut String::new).map_err(|e| e.to_string());
+    let (verdict, value, error) = match rule.as_ref().map_err(Clone::clone).and_then(|rule| judge(client, due, rule, now_us)) {
+        Ok((verdict, value)) => (verdict, Some(value), None),
+        Err(message) => (None, None, Some(message)),
+    };
+    let cooldown_us = rule.as_ref().map_or(0, |r| i64::from(r.cooldown_minutes) * MINUTE_US);
+    let (state, transition) = step(due.state, verdict.map(|v| v.breached), now_us, cooldown_us);
+    client
+        .update(
+            "INSERT INTO tally.alert_state AS s (rule_id, site_id, status, changed_at, evaluated_at, value, baseline, score, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (rule_id) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at, \
+                 evaluated_at = excluded.evaluated_at, value = excluded.value, baseline = excluded.baseline, \
+                 score = excluded.score, error = excluded.error",
+            None,
+            &[
+                due.rule_id.into(),
+                due.site_id.into(),
+                state.status.name().into(),
+                state.changed_us.map(from_unix_us).into(),
+                from_unix_us(now_us).into(),
+                value.into(),
+                verdict.map(|v| v.baseline).into(),
+                verdict.and_then(|v| v.score).into(),
+                error.into(),
+            ],
+        )
+        .unwrap_or_else(|e| fail("storing alert state", e));
+    let Some(transition) = transition else { return false };
+    client
+        .update(
+            "SELECT tally.alert_record($1, $2, $3, $4, $5, $6)",
+            None,
+            &[
+                due.rule_id.into(),
+                transition.name().into(),
+                from_unix_us(now_us).into(),
+                value.into(),
+                verdict.map(|v| v.baseline).into(),
+                verdict.and_then(|v| v.score).into(),
+            ],
+        )
+        .unwrap_or_else(|e| fail("recording an alert", e));
+    true
+}
+
+/// The verdict on the rule's current window (`None`: nothing to compare with yet) and
+/// the window's value; an error message when the rule cannot be evaluated.
+fn judge(client: &SpiClient<'_>, due: &Due, rule: &Rule, now_us: i64) -> Result<(Option<Verdict>, f64), String> {
+    let plan = Plan::new(rule.query(due.site_id), crate::query::goals(client, due.site_id)).map_err(|e| e.to_string())?;
+    let window_us = i64::from(rule.window_minutes) * MINUTE_US;
+    let window_ending = |end_us: i64| measure(client, &plan, due.site_id, end_us - window_us, end_us);
+    let value = window_ending(now_us);
+    let reference: Vec<f64> = match rule.condition {
+        Condition::Above(_) | Condition::Below(_) => Vec::new(),
+        Condition::ChangePct { .. } => vec![window_ending(now_us - window_us)],
+        Condition::Anomaly { weeks, .. } => {
+            let first = first_event_us(client, due.site_id);
+            week_ends(client, now_us, &due.timezone, weeks)
+                .into_iter()
+                .filter(|end| first.is_some_and(|f| f <= end - window_us))
+                .map(window_ending)
+                .collect()
+        }
+    };
+    Ok((rule.condition.judge(rule.metric, value, &reference), value))
+}
+
+/// The rule's metric over [from, to): the same scan and rendering as `tally.query`.
+fn measure(client: &SpiClient<'_>, plan: &Plan, site_id: i32, from_us: i64, to_us: i64) -> f64 {
+    let answer = crate::query::scan(client, plan, site_id, TimeRange { from_us, to_us }, None);
+    let period = Period { answer, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new() };
+    query::render(plan, &period, None)["results"][0]["metrics"][0].as_f64().unwrap_or(0.0)
+}
+
+/// `now` in each of the last `weeks` weeks at the same local time of the site's zone
+/// (168 hours back, or 167/169 across a daylight saving change).
+fn week_ends(client: &SpiClient<'_>, now_us: i64, timezone: &str, weeks: u32) -> Vec<i64> {
+    client
+        .select(
+            "SELECT (($1 AT TIME ZONE $2) - make_interval(weeks => k)) AT TIME ZONE $2 FROM generate_series(1, $3) AS k ORDER BY k",
+            None,
+            &[from_unix_us(now_us).into(), timezone.into(), (weeks as i32).into()],
+        )
+        .unwrap_or_else(|e| fail("computing past weeks", e))
+        .filter_map(|row| row.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .collect()
+}
+
+/// The site's earliest event: weeks before it have no data, not zero traffic.
+fn first_event_us(client: &SpiClient<'_>, site_id: i32) -> Option<i64> {
+    client
+        .select(
+            "SELECT least((SELECT min(min_ts) FROM tally.segments WHERE site_id = $1), \
+                          (SELECT min(ts) FROM tally.events_hot WHERE site_id = $1))",
+            None,
+            &[site_id.into()],
+        )
+        .and_then(|rows| rows.first().get_one::<TimestampWithTimeZone>())
+        .unwrap_or_else(|e| fail("finding the site's first event", e))
+        .map(to_unix_us)
+}
