@@ -1,0 +1,101 @@
+// The dashboard: finds out who is signed in (or shows the login page), then renders
+// every panel for the state in the URL, again on every change and on back/forward.
+//
+// When all panels of a render have settled, `body[data-rendered]` counts up and the
+// first render's time since navigation start lands in `body[data-first-render-ms]`:
+// the browser test waits on the first, the bench reads the second.
+
+import * as api from "./api.js";
+import { datePicker } from "./components/datepicker.js";
+import { filterBar } from "./components/filters.js";
+import { showLogin } from "./components/login.js";
+import { realtimeCount } from "./components/realtime.js";
+import { siteSwitcher } from "./components/sites.js";
+import { h } from "./dom.js";
+import { chart } from "./panels/chart.js";
+import { devices } from "./panels/devices.js";
+import { goals } from "./panels/goals.js";
+import { kpis } from "./panels/kpis.js";
+import { locations } from "./panels/locations.js";
+import { pages } from "./panels/pages.js";
+import { properties } from "./panels/properties.js";
+import { sources } from "./panels/sources.js";
+import * as state from "./state.js";
+import "./style.css";
+
+const root = document.getElementById("app");
+const sites = siteSwitcher();
+const live = realtimeCount();
+const picker = datePicker();
+const filters = filterBar();
+const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), properties()];
+const user = h("span", { class: "user" });
+const logout = h("button", { type: "button", class: "link", id: "logout" }, "Log out");
+const layout = h(
+  "div",
+  { class: "dashboard" },
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logout)),
+  filters.element,
+  h("main", { class: "grid" }, panels.map((p) => p.element)),
+);
+
+let session = null;
+let inFlight = null;
+let renders = 0;
+let loggingIn = false;
+
+function render(current) {
+  document.title = `${current.site} · Tally`;
+  sites.render(current, session.sites);
+  live.render(current);
+  picker.render(current);
+  filters.render(current);
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  Promise.all(panels.map((p) => p.render(current, controller.signal))).then(() => {
+    if (controller.signal.aborted) return;
+    renders += 1;
+    if (renders === 1) document.body.dataset.firstRenderMs = Math.round(performance.now());
+    document.body.dataset.rendered = renders;
+  });
+}
+
+/** Loads the session (logging in first if needed), picks the site and renders. */
+async function start() {
+  try {
+    session = await api.session(state.get().site);
+  } catch (err) {
+    if (!(err instanceof api.Unauthorized)) {
+      root.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not reach Tally: ${err.message}`));
+      return;
+    }
+    live.stop();
+    loggingIn = true;
+    await showLogin(root);
+    loggingIn = false;
+    return start();
+  }
+  user.textContent = session.user ? session.user.email : "";
+  logout.hidden = !session.user;
+  const known = session.sites.filter((s) => s.domain);
+  if (known.length === 0) {
+    root.replaceChildren(h("p", { class: "empty" }, "No site to show: open the dashboard with ?site=<domain>, or ask an admin for access to a site."));
+    return;
+  }
+  session.sites = known;
+  const site = known.some((s) => s.domain === state.get().site) ? state.get().site : known[0].domain;
+  root.replaceChildren(layout);
+  state.update({ site }, { replace: true });
+}
+
+// Any 401 (an expired session) leads back to the login page.
+api.onUnauthorized(() => {
+  if (!loggingIn) start();
+});
+logout.addEventListener("click", async () => {
+  await api.logout().catch(() => {});
+  start();
+});
+state.listen(render);
+start();
