@@ -39,7 +39,5 @@ export function change(name, value) {
   if (value === null || value === undefined) return "";
   const sign = value > 0 ? "+" : value < 0 ? "−" : "±";
   const magnitude = number(Math.abs(value));
-  return ["bounce_rate", "conversion_rate", "percentage", "views_per_visit"].includes(name)
-    ? `${sign}${magnitude}${name === "views_per_visit" ? "" : " pp"}`
-    : `${sign}${magnitude}%`;
+  return ["bounce_rate", "conversion_rate", "percentage"].includes(name) ? `${sign}${magnitude} pp` : `${sign}${magnitude}%`;
 }

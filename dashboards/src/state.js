@@ -117,7 +117,8 @@ export function baseQuery(state) {
   return { site_id: state.site, date_range, filters: state.filters.map((f) => [f.op, f.dimension, [f.value]]) };
 }
 
-/** `include.comparisons` for the state, or undefined without a comparison. */
-export function comparison(state) {
-  return state.compare === "off" || state.period === "realtime" ? undefined : { mode: state.compare };
+/** Query `q` with the state's comparison included (none when off or realtime). */
+export function compared(state, q) {
+  if (state.compare === "off" || state.period === "realtime") return q;
+  return { ...q, include: { comparisons: { mode: state.compare } } };
 }

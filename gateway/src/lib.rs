@@ -37,6 +37,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::metrics::router())
         .merge(routes::tracker::router())
         .merge(routes::query::router())
+        .merge(routes::export::router())
+        .merge(routes::realtime::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

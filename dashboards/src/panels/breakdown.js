@@ -23,9 +23,10 @@ const HEADERS = {
 };
 
 /**
- * `tabs`: `[{key, label, dimension, metrics, empty}]` where `dimension(state)` may
- * return null when the tab needs more input (`prompt(state)` returns the nodes that
- * ask for it, shown above the list), `metrics` defaults to visitors, and `empty` is the text shown when
+ * `tabs`: `[{key, label, dimension, metrics, filters, empty}]` where `dimension(state)`
+ * may return null when the tab needs more input (`prompt(state)` returns the nodes that
+ * ask for it, shown above the list), `metrics` defaults to visitors, `filters` are
+ * added to the dashboard's for this tab only, and `empty` is the text shown when
  * nothing matched.
  */
 export function breakdown({ id, title, tabs }) {
@@ -45,7 +46,9 @@ export function breakdown({ id, title, tabs }) {
     const lead = tab.prompt ? tab.prompt(state) : [];
     if (!dimension) return frame.show(async () => lead, null);
     const metrics = tab.metrics || ["visitors"];
-    const q = { ...baseQuery(state), metrics, dimensions: [dimension], order_by: [[metrics[0], "desc"]] };
+    const base = baseQuery(state);
+    base.filters.push(...(tab.filters || []));
+    const q = { ...base, metrics, dimensions: [dimension], order_by: [[metrics[0], "desc"]] };
     await frame.show(async () => {
       const answer = await query({ ...q, pagination: { limit: ROWS } }, signal);
       if (answer.results.length === 0) return [...lead, h("p", { class: "empty" }, tab.empty || "Nothing in this range.")];

@@ -8,7 +8,7 @@ import "uplot/dist/uPlot.min.css";
 import { query } from "../api.js";
 import { h } from "../dom.js";
 import * as format from "../format.js";
-import { baseQuery, comparison } from "../state.js";
+import { baseQuery, compared } from "../state.js";
 import { Frame } from "./frame.js";
 import { KPIS } from "./kpis.js";
 
@@ -49,9 +49,8 @@ export function chart() {
     const metric = KPIS.find(([m]) => m === state.metric)?.[0] || "visitors";
     title.textContent = KPIS.find(([m]) => m === metric)[1];
     const u = unit(state);
-    const q = { ...baseQuery(state), metrics: [metric], dimensions: [`time:${u}`] };
-    const compare = comparison(state);
-    if (compare) q.include = { comparisons: compare };
+    const q = compared(state, { ...baseQuery(state), metrics: [metric], dimensions: [`time:${u}`] });
+    const compare = Boolean(q.include);
     await frame.show(async () => {
       const answer = await query(q, signal);
       const xs = buckets(answer, u);

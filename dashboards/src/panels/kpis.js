@@ -5,7 +5,7 @@
 import { query } from "../api.js";
 import { h } from "../dom.js";
 import * as format from "../format.js";
-import { baseQuery, comparison, update } from "../state.js";
+import { baseQuery, compared, update } from "../state.js";
 import { Frame } from "./frame.js";
 
 export const KPIS = [
@@ -23,8 +23,7 @@ const LOWER_IS_BETTER = new Set(["bounce_rate"]);
 export function kpis() {
   const frame = new Frame({ id: "kpis", title: "Overview" });
   async function render(state, signal) {
-    const q = { ...baseQuery(state), metrics: KPIS.map(([m]) => m), include: { comparisons: comparison(state) } };
-    if (!q.include.comparisons) delete q.include;
+    const q = compared(state, { ...baseQuery(state), metrics: KPIS.map(([m]) => m) });
     await frame.show(async () => {
       const row = (await query(q, signal)).results[0];
       return [h("div", { class: "cards" }, KPIS.map(([m, label], i) => card(state, m, label, row, i)))];

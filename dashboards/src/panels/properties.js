@@ -22,7 +22,15 @@ export const properties = () =>
     id: "props",
     title: "Custom events",
     tabs: [
-      { key: "events", label: "Events", dimension: "event:name", metrics: ["visitors", "events"] },
+      {
+        key: "events",
+        label: "Events",
+        dimension: "event:name",
+        metrics: ["visitors", "events"],
+        // Pageviews and engagement have panels of their own.
+        filters: [["is_not", "event:name", ["pageview", "engagement"]]],
+        empty: "No custom events in this range: send them with tally(\"Name\", {props: {...}}).",
+      },
       {
         key: "props",
         label: "Properties",

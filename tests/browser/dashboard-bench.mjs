@@ -1,0 +1,51 @@
+// The dashboard's speed as a person meets it (benches/dashboard.sh): headless Chromium
+// opens the dashboard `runs` times, each in a fresh browser context (no cache), and
+// records the time from navigation start to the first complete render (every panel
+// settled, `body[data-first-render-ms]`) and the duration of every API call the page
+// made (request start to response end, as the browser saw it: queueing included).
+//
+//   node dashboard-bench.mjs <gateway base URL> <site domain> <runs> [query string]
+//
+// Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]}}.
+import { chromium } from "playwright-core";
+
+const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+});
+
+/** A name for an API call: the panel's dimension, `kpis` without one. */
+function label(request) {
+  const path = new URL(request.url()).pathname;
+  if (path !== "/api/v1/query") return path;
+  const q = JSON.parse(request.postData() || "{}");
+  return q.dimensions?.[0] || "kpis";
+}
+
+const result = { first_render_ms: [], calls: {} };
+try {
+  for (let i = 0; i < Number(runs); i++) {
+    const context = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const finished = [];
+    page.on("requestfinished", (request) => {
+      if (new URL(request.url()).pathname.startsWith("/api/v1/") && request.method() === "POST") finished.push(request);
+    });
+    await page.goto(`${base}/?site=${encodeURIComponent(site)}${extra ? `&${extra}` : ""}`);
+    await page.waitForFunction(() => document.body.dataset.firstRenderMs, null, { timeout: 60000 });
+    const errors = await page.$$eval(".panel[data-state=error] .error", (els) => els.map((e) => e.textContent));
+    if (errors.length) throw new Error(`panels failed: ${errors.join("; ")}`);
+    result.first_render_ms.push(Number(await page.evaluate(() => document.body.dataset.firstRenderMs)));
+    for (const request of finished) {
+      const t = request.timing();
+      (result.calls[label(request)] ||= []).push(Math.round(t.responseEnd));
+    }
+    await context.close();
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}
