@@ -34,9 +34,9 @@ if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'ta
     q -d "$DB" -c "CREATE EXTENSION tally"
     log "loading $EVENTS events (1 site, 30 days ending now)"
     TALLY_DATABASE_URL="$URL" target/release/tally-gateway seed --sites 1 --days 30 --events "$EVENTS" --domain "$SITE" >/dev/null
-    q -d "$DB" -c "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')"
+    q -d "$DB" -c "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')" >/dev/null
     log "compacting into segments"
-    q -d "$DB" -c "SELECT tally.compact()" -c "VACUUM ANALYZE tally.segments"
+    q -d "$DB" -c "SELECT tally.compact()" -c "VACUUM ANALYZE tally.segments" >/dev/null
     q -d "$DB" -c "COMMENT ON TABLE tally.sites IS '$stamp'"
 fi
 
@@ -63,12 +63,14 @@ for line in sys.stdin:
     r = json.loads(data)
     render = r["first_render_ms"]
     slowest = [max(ms[i] for ms in r["calls"].values()) for i in range(len(render))]
-    print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {len(r[\"calls\"])} |")
+    calls = sum(len(ms) for ms in r["calls"].values()) // len(render)
+    print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {calls} |")
     if view == "default":
-        per_call = r["calls"]
+        per_call = r
 print()
-print("| call (default view) | median ms | max ms |")
+print("| call (default view) | in the page, median (max) ms | alone, median (max) ms |")
 print("|---|---:|---:|")
-for name, ms in sorted(per_call.items(), key=lambda kv: -statistics.median(kv[1])):
-    print(f"| {name} | {statistics.median(ms):.0f} | {max(ms)} |")
+for name, ms in sorted(per_call["calls"].items(), key=lambda kv: -statistics.median(kv[1])):
+    alone = per_call["alone"][name]
+    print(f"| {name} | {statistics.median(ms):.0f} ({max(ms)}) | {statistics.median(alone):.0f} ({max(alone)}) |")
 '

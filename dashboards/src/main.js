@@ -99,3 +99,10 @@ logout.addEventListener("click", async () => {
 });
 state.listen(render);
 start();
+
+// The realtime range is the last five minutes: its figures refresh by themselves
+// (the header's current-visitor count is pushed separately, every 2 s).
+const REALTIME_REFRESH_MS = 10000;
+setInterval(() => {
+  if (root.contains(layout) && state.get().period === "realtime" && !document.hidden) render(state.get());
+}, REALTIME_REFRESH_MS);

@@ -2,11 +2,14 @@
 // opens the dashboard `runs` times, each in a fresh browser context (no cache), and
 // records the time from navigation start to the first complete render (every panel
 // settled, `body[data-first-render-ms]`) and the duration of every API call the page
-// made (request start to response end, as the browser saw it: queueing included).
+// made (request start to response end, as the browser saw it: queueing behind the
+// page's other calls included). Then each distinct call is replayed alone, one at a
+// time, to tell the engine's cost from the contention of eight concurrent queries.
 //
 //   node dashboard-bench.mjs <gateway base URL> <site domain> <runs> [query string]
 //
-// Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]}}.
+// Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]},
+// alone: {label: [ms, ...]}}.
 import { chromium } from "playwright-core";
 
 const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
@@ -25,7 +28,8 @@ function label(request) {
   return q.dimensions?.[0] || "kpis";
 }
 
-const result = { first_render_ms: [], calls: {} };
+const result = { first_render_ms: [], calls: {}, alone: {} };
+const bodies = new Map();
 try {
   for (let i = 0; i < Number(runs); i++) {
     const context = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 } });
@@ -42,8 +46,17 @@ try {
     for (const request of finished) {
       const t = request.timing();
       (result.calls[label(request)] ||= []).push(Math.round(t.responseEnd));
+      bodies.set(label(request), [request.url(), request.postData()]);
     }
     await context.close();
+  }
+  for (const [name, [url, body]] of bodies) {
+    for (let i = 0; i < Number(runs); i++) {
+      const started = performance.now();
+      const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+      await resp.text();
+      (result.alone[name] ||= []).push(Math.round(performance.now() - started));
+    }
   }
   console.log(JSON.stringify(result));
 } finally {
