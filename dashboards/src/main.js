@@ -14,6 +14,7 @@ import { siteSwitcher } from "./components/sites.js";
 import { h } from "./dom.js";
 import { chart } from "./panels/chart.js";
 import { devices } from "./panels/devices.js";
+import { funnel } from "./panels/funnel.js";
 import { goals } from "./panels/goals.js";
 import { kpis } from "./panels/kpis.js";
 import { locations } from "./panels/locations.js";
@@ -28,7 +29,7 @@ const sites = siteSwitcher();
 const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
-const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), properties()];
+const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
 const user = h("span", { class: "user" });
 const logout = h("button", { type: "button", class: "link", id: "logout" }, "Log out");
 const layout = h(

@@ -2,7 +2,8 @@
 // bookmarked or shared and back/forward walk through views:
 //
 //   ?site=example.com&period=custom&from=2025-01-01&to=2025-01-31&compare=off
-//    &f=is|visit:country|DE&f=is|event:page|/pricing&pages=entry&metric=pageviews
+//    &f=is|visit:country|DE&f=is|event:page|/pricing&tab.pages=entry&metric=pageviews
+//    &prop=plan&funnel=Pricing,Signup
 //
 // Defaults are left out of the URL. Every change goes through `update`, which pushes a
 // history entry and tells the listener; popstate tells it too.
@@ -51,6 +52,7 @@ export function parse(search) {
     compare,
     metric: params.get("metric") || DEFAULTS.metric,
     prop: params.get("prop") || "",
+    funnel: params.get("funnel") || "",
     filters,
     tabs,
   };
@@ -68,6 +70,7 @@ export function serialize(state) {
   if (state.compare !== DEFAULTS.compare) params.set("compare", state.compare);
   if (state.metric !== DEFAULTS.metric) params.set("metric", state.metric);
   if (state.prop) params.set("prop", state.prop);
+  if (state.funnel) params.set("funnel", state.funnel);
   for (const f of state.filters) params.append("f", `${f.op}|${f.dimension}|${f.value}`);
   for (const [panel, tab] of Object.entries(state.tabs)) params.set(`tab.${panel}`, tab);
   const text = params.toString();

@@ -1,5 +1,5 @@
 // Goals: how many visitors converted on each of the site's goals (tally.goals), and the
-// conversion rate. Funnels join this panel once tally.query answers them.
+// conversion rate. Funnels through several goals have their own panel (funnel.js).
 
 import { breakdown } from "./breakdown.js";
 

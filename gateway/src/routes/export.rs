@@ -1,7 +1,8 @@
 //! `POST /api/v1/export`: a stats query (the same JSON as `/api/v1/query`) answered as
 //! a CSV file, one row per result: the dimensions, the metrics and, with a comparison,
-//! each metric's previous value and change. The dashboard's CSV buttons call it; every
-//! export passes here, so one place logs it (and will write the audit log).
+//! each metric's previous value and change. A funnel query gives one row per step
+//! instead. The dashboard's CSV buttons call it; every export passes here, so one place
+//! logs it (and will write the audit log).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -35,8 +36,49 @@ async fn export(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
     ))
 }
 
-/// The answer's results as CSV with a header row.
+/// The answer as CSV with a header row: its funnel's steps if it has one, else its results.
 fn to_csv(answer: &Value) -> Result<String, ApiError> {
+    let table = match answer.get("funnel") {
+        Some(funnel) => funnel_table(funnel),
+        None => results_table(answer),
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for record in table {
+        out.write_record(&record).map_err(anyhow::Error::from)?;
+    }
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Header and rows of a funnel: step 0 is the visitors entering it, then one row per
+/// goal; with a comparison, the previous period's visitors and conversion rate.
+fn funnel_table(funnel: &Value) -> Vec<Vec<String>> {
+    let previous = funnel.get("comparison");
+    let mut header: Vec<String> =
+        ["step", "goal", "visitors", "conversion_rate", "step_conversion_rate", "dropoff"].map(String::from).to_vec();
+    if previous.is_some() {
+        header.extend(["visitors_previous", "conversion_rate_previous"].map(String::from));
+    }
+    let mut entered = vec!["0".to_string(), String::new(), cell(&funnel["visitors"]), String::new(), String::new(), String::new()];
+    if let Some(previous) = previous {
+        entered.extend([cell(&previous["visitors"]), String::new()]);
+    }
+    let mut table = vec![header, entered];
+    for (i, step) in funnel["steps"].as_array().into_iter().flatten().enumerate() {
+        let mut record = vec![(i + 1).to_string()];
+        record.extend(["goal", "visitors", "conversion_rate", "step_conversion_rate", "dropoff"].map(|k| cell(&step[k])));
+        if let Some(previous) = previous {
+            let before = &previous["steps"][i];
+            record.extend([cell(&before["visitors"]), cell(&before["conversion_rate"])]);
+        }
+        table.push(record);
+    }
+    table
+}
+
+/// Header and rows of a breakdown: dimensions, metrics, then with a comparison each
+/// metric's previous value and change.
+fn results_table(answer: &Value) -> Vec<Vec<String>> {
     let names = |key: &str| -> Vec<String> {
         answer["query"][key].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
     };
@@ -48,10 +90,9 @@ fn to_csv(answer: &Value) -> Result<String, ApiError> {
         header.extend(metrics.iter().map(|m| format!("{m}_previous")));
         header.extend(metrics.iter().map(|m| format!("{m}_change")));
     }
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(&header).map_err(anyhow::Error::from)?;
+    let mut table = vec![header];
     for row in answer["results"].as_array().into_iter().flatten() {
-        let mut record: Vec<String> = Vec::with_capacity(header.len());
+        let mut record: Vec<String> = Vec::with_capacity(table[0].len());
         let mut cells = |values: &Value| record.extend(values.as_array().into_iter().flatten().map(cell));
         cells(&row["dimensions"]);
         cells(&row["metrics"]);
@@ -59,10 +100,9 @@ fn to_csv(answer: &Value) -> Result<String, ApiError> {
             cells(&row["comparison"]["metrics"]);
             cells(&row["comparison"]["change"]);
         }
-        out.write_record(&record).map_err(anyhow::Error::from)?;
+        table.push(record);
     }
-    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))
+    table
 }
 
 /// One CSV cell: strings as they are, numbers as JSON writes them, null as empty.
@@ -74,7 +114,7 @@ fn cell(value: &Value) -> String {
     }
 }
 
-/// `<site>_<dimensions or "totals">_<from>_<to>.csv`, only characters safe in any file
+/// `<site>_<dimensions, "funnel" or "totals">_<from>_<to>.csv`, only characters safe in any file
 /// system and header, so the file says what it holds.
 fn file_name(answer: &Value) -> String {
     let query = &answer["query"];
@@ -84,7 +124,12 @@ fn file_name(answer: &Value) -> String {
     };
     let dimensions: Vec<String> = query["dimensions"].as_array().into_iter().flatten().map(text).collect();
     let range: Vec<String> = query["date_range"].as_array().into_iter().flatten().map(text).collect();
-    let mut parts = vec![text(&query["site_id"]), if dimensions.is_empty() { "totals".into() } else { dimensions.join("+") }];
+    let what = match (answer.get("funnel"), dimensions.is_empty()) {
+        (Some(_), _) => "funnel".to_string(),
+        (None, true) => "totals".to_string(),
+        (None, false) => dimensions.join("+"),
+    };
+    let mut parts = vec![text(&query["site_id"]), what];
     parts.extend(range);
     let name: String =
         parts.join("_").chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') { c } else { '-' }).collect();
@@ -114,6 +159,29 @@ mod tests {
              ,1,0,0,0,,0\n"
         );
         assert_eq!(file_name(&answer), "a.com_event-page_2025-01-01_2025-01-31.csv");
+    }
+
+    #[test]
+    fn a_funnel_exports_its_steps() {
+        let answer = json!({
+            "results": [{"dimensions": [], "metrics": [10]}],
+            "funnel": {"visitors": 10, "steps": [
+                {"goal": "Pricing", "visitors": 6, "conversion_rate": 60, "step_conversion_rate": 60, "dropoff": 4},
+                {"goal": "Signup", "visitors": 3, "conversion_rate": 30, "step_conversion_rate": 50, "dropoff": 3}
+            ], "comparison": {"visitors": 8, "steps": [
+                {"goal": "Pricing", "visitors": 4, "conversion_rate": 50, "step_conversion_rate": 50, "dropoff": 4},
+                {"goal": "Signup", "visitors": 1, "conversion_rate": 12.5, "step_conversion_rate": 25, "dropoff": 3}
+            ]}},
+            "query": {"site_id": "a.com", "date_range": ["2025-01-01", "2025-01-07"], "metrics": ["visitors"], "dimensions": []}
+        });
+        assert_eq!(
+            to_csv(&answer).unwrap(),
+            "step,goal,visitors,conversion_rate,step_conversion_rate,dropoff,visitors_previous,conversion_rate_previous\n\
+             0,,10,,,,8,\n\
+             1,Pricing,6,60,60,4,4,50\n\
+             2,Signup,3,30,50,3,1,12.5\n"
+        );
+        assert_eq!(file_name(&answer), "a.com_funnel_2025-01-01_2025-01-07.csv");
     }
 
     #[test]
