@@ -21,6 +21,34 @@ RETURNS void LANGUAGE sql AS $$
     ON CONFLICT (site_id, name) DO UPDATE SET event_name = excluded.event_name, page_pattern = excluded.page_pattern
 $$;
 
+-- Funnels: ordered goals a visit goes through (checkout: Cart, then Address, then
+-- Paid). Queries name them (`"funnel": "Checkout"`) or give the steps inline.
+CREATE TABLE tally.funnels (
+    site_id int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    name    text NOT NULL CHECK (name <> ''),
+    steps   text[] NOT NULL CHECK (cardinality(steps) BETWEEN 2 AND 8 AND array_position(steps, NULL) IS NULL),
+    PRIMARY KEY (site_id, name)
+);
+SELECT pg_catalog.pg_extension_config_dump('tally.funnels', '');
+
+-- Adds (or redefines) a funnel of a site; every step must be a goal of the site.
+CREATE FUNCTION tally.create_funnel(site_id int, name text, steps text[])
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT s INTO missing FROM unnest(steps) s
+    WHERE NOT EXISTS (SELECT 1 FROM tally.goals g WHERE g.site_id = create_funnel.site_id AND g.name = s)
+    LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'funnel step "%" is not a goal of site %', missing, create_funnel.site_id
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Create the goal first: SELECT tally.create_goal(site_id, name, event_name => ...) or page_pattern => ...';
+    END IF;
+    INSERT INTO tally.funnels AS f VALUES (create_funnel.site_id, create_funnel.name, create_funnel.steps)
+    ON CONFLICT ON CONSTRAINT funnels_pkey DO UPDATE SET steps = excluded.steps;
+END $$;
+
 -- The instants [from_ts, to_ts) of a date range in time zone `tz`, and their labels.
 -- kind: day, days (the last `days` days including today), month, year, custom
 -- (first_day..last_day), realtime (the last 5 minutes). shift: none, previous_period,

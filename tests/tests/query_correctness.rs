@@ -73,6 +73,7 @@ async fn setup() -> TestDb {
     let db = TestDb::create().await;
     db.query(&format!("SELECT tally.create_site('site1.example', '{ZONE}'), tally.create_site('site2.example')")).await;
     db.query("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Docs', page_pattern => '/docs*')").await;
+    db.query("SELECT tally.create_goal(1, 'Pricing', page_pattern => '/pricing')").await;
     let events: Vec<_> = DataGen::new(Config { seed: 11, sites: 2, days: 6, events: 40_000, start_ts: END_US - 6 * DAY_US }).collect();
     let pool = tally_gateway::pool::build(&db.url, 2).expect("pool");
     let (first, rest) = events.split_at(events.len() * 80 / 100);
@@ -90,8 +91,9 @@ async fn setup() -> TestDb {
     db
 }
 
-/// The SQL answer of one case: dimension values (as JSON) → metric values.
-async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<String, Vec<f64>> {
+/// CTEs `ev` (site 1's events in RANGE with their visit's attributes) and `q0` (those
+/// passing `condition`): the qualifying events every case starts from.
+fn qualifying(condition: &str) -> String {
     // Visit attributes by window functions over each visit's events in time order
     // (w: whole visit ascending, d: descending), so no join can go quadratic.
     let visit_columns = ["referrer_source", "utm_campaign", "country", "device", "browser"]
@@ -99,8 +101,8 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
         .map(|c| format!("first_value({c}) OVER w AS v_{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
-        "WITH ev AS (
+    format!(
+        "ev AS (
             SELECT h.*,
                    count(*) FILTER (WHERE name <> 'engagement') OVER w <= 1 AS bounced,
                    (extract(epoch FROM max(ts) OVER w - min(ts) OVER w) * 1000000)::int8 AS duration_us,
@@ -112,7 +114,16 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
               AND ts >= TIMESTAMP '{from}' AT TIME ZONE '{ZONE}' AND ts < (DATE '{to}' + 1)::timestamp AT TIME ZONE '{ZONE}'
             WINDOW w AS (PARTITION BY visitor_id, session_id ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
                    d AS (PARTITION BY visitor_id, session_id ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)),
-         q0 AS (SELECT * FROM ev WHERE {condition}),
+         q0 AS (SELECT * FROM ev WHERE {condition})",
+        from = RANGE[0],
+        to = RANGE[1],
+    )
+}
+
+/// The SQL answer of one case: dimension values (as JSON) → metric values.
+async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<String, Vec<f64>> {
+    let sql = format!(
+        "WITH {qualifying},
          q AS (SELECT q0.*, g.name AS goal FROM q0 LEFT JOIN tally.goals g ON g.site_id = 1
                  AND (q0.name = g.event_name OR (q0.name = 'pageview' AND q0.pathname LIKE replace(g.page_pattern, '*', '%')))),
          k AS (SELECT q.*, {dim} AS key FROM q {goal_only}),
@@ -131,10 +142,9 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
                       e.revenue / 1e6, CASE WHEN e.revenue_events = 0 THEN 0 ELSE round(e.revenue / 1e6 / e.revenue_events, 2) END
                 ]::float8[]
          FROM events e JOIN visits v ON e.key IS NOT DISTINCT FROM v.key, total t",
-        from = RANGE[0],
-        to = RANGE[1],
+        qualifying = qualifying(condition),
         dim = dimension,
-        // The two goals are exclusive (an event is Signup or a pageview), so the goal join
+        // The goals are exclusive (an event is Signup or a pageview of one page), so the goal join
         // never repeats a row; grouping by goal keeps only rows that complete one.
         goal_only = if dimension == "q.goal" { "WHERE q.goal IS NOT NULL" } else { "" },
     );
@@ -175,4 +185,57 @@ async fn every_metric_of_every_dimension_and_filter_matches_sql() {
         }
     }
     assert!(checked > 3_000, "the cases cover many groups, got {checked}");
+}
+
+/// Funnel steps as SQL conditions over qualifying events, with their goal names.
+const FUNNEL: [(&str, &str); 3] = [
+    ("Pricing", "name = 'pageview' AND pathname = '/pricing'"),
+    ("Docs", "name = 'pageview' AND pathname LIKE '/docs%'"),
+    ("Signup", "name = 'Signup'"),
+];
+
+/// Visitors entering, then reaching each step of FUNNEL, in SQL: step k's time is the
+/// first qualifying event of the visit completing it after step k-1's time.
+async fn sql_funnel(db: &TestDb, condition: &str) -> Vec<i64> {
+    let mut steps = String::new();
+    for (k, (_, step)) in FUNNEL.iter().enumerate() {
+        let after = if k == 0 { String::new() } else { format!(" JOIN s{k} p USING (visitor_id, session_id) WHERE q0.ts > p.t AND") };
+        let where_ = if k == 0 { " WHERE" } else { "" };
+        steps +=
+            &format!(", s{n} AS (SELECT visitor_id, session_id, min(q0.ts) AS t FROM q0{after}{where_} {step} GROUP BY 1, 2)", n = k + 1);
+    }
+    let counts: Vec<String> = (1..=FUNNEL.len()).map(|k| format!("(SELECT count(DISTINCT visitor_id) FROM s{k})")).collect();
+    let sql = format!(
+        "WITH {qualifying}{steps} SELECT ARRAY[(SELECT count(DISTINCT visitor_id) FROM q0), {counts}]",
+        qualifying = qualifying(condition),
+        counts = counts.join(", ")
+    );
+    db.client.query_one(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+#[tokio::test]
+async fn funnels_match_sql() {
+    let db = setup().await;
+    let goals: Vec<&str> = FUNNEL.iter().map(|(goal, _)| *goal).collect();
+    db.query("SELECT tally.create_funnel(1, 'Evaluate', ARRAY['Pricing', 'Docs', 'Signup'])").await;
+    for (filter, condition) in filters() {
+        let expected = sql_funnel(&db, condition).await;
+        for funnel in [json!(goals), json!("Evaluate")] {
+            let query =
+                json!({"site_id": "site1.example", "date_range": RANGE, "metrics": ["visitors"], "funnel": funnel, "filters": filter});
+            let answer: Value = db.client.query_one("SELECT tally.query($1)", &[&query]).await.unwrap().get(0);
+            let f = &answer["funnel"];
+            let mut got = vec![f["visitors"].as_i64().unwrap()];
+            got.extend(f["steps"].as_array().unwrap().iter().map(|s| s["visitors"].as_i64().unwrap()));
+            assert_eq!(got, expected, "{query}: {answer}");
+            assert_eq!(answer["results"][0]["metrics"][0], json!(expected[0]), "results hold the entering visitors");
+        }
+        assert!(expected[3] > 0 || condition != "true", "the unfiltered funnel is reached to its end: {expected:?}");
+    }
+    let bad = json!({"site_id": "site1.example", "date_range": RANGE, "metrics": ["visitors"], "funnel": "Nope"});
+    let error = db.client.query_one("SELECT tally.query($1)", &[&bad]).await.unwrap_err();
+    let db_error = error.as_db_error().expect("an SQL error");
+    assert_eq!(db_error.detail(), Some("field: funnel"));
+    let not_a_goal = db.client.query_one("SELECT tally.create_funnel(1, 'x', ARRAY['Pricing', 'Nope'])", &[]).await.unwrap_err();
+    assert!(not_a_goal.as_db_error().unwrap().hint().unwrap().contains("create_goal"));
 }

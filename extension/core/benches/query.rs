@@ -10,8 +10,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use tally_core::datagen::{Config, DataGen};
 use tally_core::event::Event;
-use tally_core::query::{parse, Goal, Plan, Scan, TimeRange};
-use tally_core::segment::{build, Segment, SegmentReader};
+use tally_core::query::{parse, scan_all, Goal, Plan, TimeRange};
+use tally_core::segment::{build, Segment};
 
 const DAY_US: i64 = 86_400_000_000;
 
@@ -41,15 +41,13 @@ fn query_benches(c: &mut Criterion) {
         question["date_range"] = json!("30d");
         let plan = Plan::new(parse(&question).unwrap(), goals.clone()).unwrap();
         let zones: Vec<(i64, i64)> = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut scan = Scan::new(&plan, range, None, zones.clone());
-                for (i, s) in segments.iter().enumerate() {
-                    scan.add(i, &SegmentReader::open(black_box(&s.bytes)).unwrap()).unwrap();
-                }
-                black_box(scan.finish())
-            })
-        });
+        let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
+        // One thread (the baseline) and two, as tally.query_threads = 1 and 2.
+        for threads in [1, 2] {
+            group.bench_function(format!("{name}/{threads}"), |b| {
+                b.iter(|| black_box(scan_all(&plan, range, None, zones.clone(), black_box(&bytes), threads, || {}).unwrap()))
+            });
+        }
     }
     group.finish();
 }

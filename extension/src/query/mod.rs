@@ -7,11 +7,13 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 use tally_core::event::Event;
-use tally_core::query::{self, DateRange, Dimension, Goal, Period, Plan, QueryError, Scan, SiteRef, TimeRange};
-use tally_core::segment::{self, SegmentReader};
+use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, SiteRef, TimeRange};
+use tally_core::segment;
 
+use crate::gucs;
 use crate::storage::arrays::to_unix_us;
 use crate::storage::hot_scan::{event_of, EventColumns};
+use crate::storage::parallel::block_signals;
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.
@@ -28,6 +30,10 @@ pub fn run(json: &serde_json::Value) -> JsonB {
     let parsed = query::parse(json).unwrap_or_else(|e| reject(e));
     Spi::connect(|client| {
         let (site_id, timezone) = site(client, &parsed.site);
+        let mut parsed = parsed;
+        if let Some(Funnel::Stored(name)) = &parsed.funnel {
+            parsed.funnel = Some(Funnel::Steps(stored_funnel(client, site_id, name)));
+        }
         let plan = Plan::new(parsed, goals(client, site_id)).unwrap_or_else(|e| reject(e));
         let current = period(client, &plan, site_id, &timezone, "none");
         let previous = plan.query.comparison.map(|c| {
@@ -69,6 +75,23 @@ fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
             page_pattern: row.get(3).ok().flatten(),
         })
         .collect()
+}
+
+/// The steps of the site's funnel called `name`.
+fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Vec<String> {
+    let steps: Option<Vec<String>> = client
+        .select("SELECT steps FROM tally.funnels WHERE site_id = $1 AND name = $2", Some(1), &[site_id.into(), name.into()])
+        .unwrap_or_else(|e| fail("reading the funnel", e))
+        .next()
+        .and_then(|row| row.get(1).ok().flatten());
+    steps.unwrap_or_else(|| {
+        let known: Vec<String> = client
+            .select("SELECT name FROM tally.funnels WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
+            .unwrap_or_else(|e| fail("reading funnels", e))
+            .filter_map(|row| row.get(1).ok().flatten())
+            .collect();
+        reject(QueryError::new("funnel", format!("no funnel named {name:?}; funnels of this site: {known:?}")))
+    })
 }
 
 /// Resolves the query's range (shifted for a comparison) and scans it.
@@ -126,42 +149,44 @@ fn row_ts(us: i64) -> TimestampWithTimeZone {
     crate::storage::arrays::from_unix_us(us)
 }
 
+/// Below this many segment bytes per thread, a thread costs more than it saves.
+const MIN_BYTES_PER_THREAD: usize = 512 * 1024;
+
 /// Scans the segments overlapping `range` (pruned by their zone maps) and the hot
-/// rows in it.
+/// rows in it, on up to `tally.query_threads` threads.
 fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
     let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
-    let segments: Vec<(i64, i64, i64)> = client
+    // Every segment's bytes, detoasted by this thread (they stay valid until SPI ends);
+    // the scan threads only read them.
+    let segments: Vec<(i64, (i64, i64), &[u8])> = client
         .select(
-            "SELECT segment_id, min_ts, max_ts FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3 ORDER BY min_ts",
+            "SELECT segment_id, min_ts, max_ts, data FROM tally.segments \
+             WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3 ORDER BY min_ts",
             None,
             &[site_id.into(), from.into(), to.into()],
         )
-        .unwrap_or_else(|e| fail("listing segments", e))
+        .unwrap_or_else(|e| fail("reading segments", e))
         .map(|r| {
             let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten().map(to_unix_us).unwrap_or_default();
-            (r.get(1).ok().flatten().unwrap_or_default(), ts(2), ts(3))
+            let id: i64 = r.get(1).ok().flatten().unwrap_or_default();
+            let data: &[u8] = r.get(4).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+            (id, (ts(2), ts(3)), data)
         })
         .collect();
     let hot = hot_events(client, site_id, from, to);
     let hot = (!hot.is_empty()).then(|| segment::build(&hot).unwrap_or_else(|e| error!("tally.query: encoding hot rows: {e}")));
-    let mut zones: Vec<(i64, i64)> = segments.iter().map(|&(_, min, max)| (min, max)).collect();
-    zones.extend(hot.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)));
-    let mut scan = Scan::new(plan, range, buckets, zones);
-    for (index, &(segment_id, _, _)) in segments.iter().enumerate() {
-        let data = client
-            .select("SELECT data FROM tally.segments WHERE segment_id = $1", Some(1), &[segment_id.into()])
-            .unwrap_or_else(|e| fail("reading a segment", e))
-            .first();
-        let bytes: &[u8] = data.get(1).ok().flatten().unwrap_or_else(|| error!("segment {segment_id} vanished during tally.query"));
-        SegmentReader::open(bytes)
-            .and_then(|reader| scan.add(index, &reader))
-            .unwrap_or_else(|e| error!("segment {segment_id} of tally.segments cannot be decoded: {e}"));
+    let mut zones: Vec<(i64, i64)> = segments.iter().map(|&(_, zone, _)| zone).collect();
+    let mut batches: Vec<&[u8]> = segments.iter().map(|&(_, _, data)| data).collect();
+    if let Some(hot) = &hot {
+        zones.push((hot.zone.ts_min, hot.zone.ts_max));
+        batches.push(&hot.bytes);
     }
-    if let Some(hot) = hot {
-        let reader = SegmentReader::open(&hot.bytes).unwrap_or_else(|e| error!("tally.query: hot rows: {e}"));
-        scan.add(segments.len(), &reader).unwrap_or_else(|e| error!("tally.query: hot rows: {e}"));
-    }
-    scan.finish()
+    let bytes: usize = batches.iter().map(|b| b.len()).sum();
+    let threads = (gucs::QUERY_THREADS.get().max(1) as usize).min(bytes / MIN_BYTES_PER_THREAD).max(1);
+    query::scan_all(plan, range, buckets, zones, &batches, threads, block_signals).unwrap_or_else(|(index, e)| match segments.get(index) {
+        Some(&(id, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+        None => error!("tally.query: hot rows: {e}"),
+    })
 }
 
 /// An SPI row whose columns are COLUMNS in order (SPI numbers them from 1).

@@ -38,8 +38,9 @@ pub fn build_all(slices: &[&[Event]]) -> Vec<Result<Vec<Segment>, SegmentError>>
 }
 
 /// Keeps Postgres's signal handlers (cancel, terminate, latch wake-ups) on the backend's
-/// own thread: they touch backend state that only that thread may.
-fn block_signals() {
+/// own thread: they touch backend state that only that thread may. Every thread the
+/// extension starts calls it first.
+pub(crate) fn block_signals() {
     // SAFETY: a fully initialised empty-then-filled set, applied to the calling thread.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();

@@ -132,6 +132,13 @@ impl Batch {
         }
     }
 
+    /// Rewrites the codes of source `source` through `table` (old code → new code).
+    pub fn recode(&mut self, source: usize, table: &[u32]) {
+        for code in &mut self.codes[source] {
+            *code = table[*code as usize];
+        }
+    }
+
     /// Sorts rows by (visitor, visit, ts) and rebuilds the visit structure, so parts of
     /// one visit that came from different batches become one visit.
     pub fn sort_visits(&mut self) {

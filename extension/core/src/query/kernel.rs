@@ -28,6 +28,19 @@ pub struct Acc {
     pub revenue_events: u64,
 }
 
+impl std::ops::AddAssign for Acc {
+    fn add_assign(&mut self, other: Acc) {
+        self.pageviews += other.pageviews;
+        self.events += other.events;
+        self.visits += other.visits;
+        self.bounces += other.bounces;
+        self.duration_us += other.duration_us;
+        self.visit_pageviews += other.visit_pageviews;
+        self.revenue_micros += other.revenue_micros;
+        self.revenue_events += other.revenue_events;
+    }
+}
+
 /// The groups of one view.
 #[derive(Debug, Default)]
 pub(crate) struct ViewState {
@@ -39,12 +52,22 @@ pub(crate) struct ViewState {
 }
 
 impl ViewState {
-    fn group(&mut self, key: u128) -> u32 {
+    pub(crate) fn group(&mut self, key: u128) -> u32 {
         *self.index.entry(key).or_insert_with(|| {
             self.keys.push(key);
             self.accs.push(Acc::default());
             (self.keys.len() - 1) as u32
         })
+    }
+
+    /// Adds `other`'s groups, whose keys `remap` translates into this state's code
+    /// space (the states of two scans of one query over different batches).
+    pub fn merge(&mut self, other: ViewState, remap: impl Fn(u128) -> u128) {
+        let groups: Vec<u32> = other.keys.iter().map(|&key| self.group(remap(key))).collect();
+        for (&group, acc) in groups.iter().zip(other.accs) {
+            self.accs[group as usize] += acc;
+        }
+        self.visitors.extend(other.visitors.into_iter().map(|(group, visitor)| (groups[group as usize], visitor)));
     }
 
     /// Distinct visitors per group, exact.
@@ -115,12 +138,25 @@ impl<'b> Derived<'b> {
 
     /// Rows of the visits not complete here, to be gathered with their other parts.
     pub fn open_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.visits(false)
+    }
+
+    /// Rows of the visits complete here, the ones aggregated now.
+    pub fn complete_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.visits(true)
+    }
+
+    fn visits(&self, complete: bool) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
         let mut row = 0usize;
         self.batch.session_rows.iter().zip(&self.complete).filter_map(move |(&n, &done)| {
             let rows = row..row + n as usize;
             row = rows.end;
-            (!done).then_some(rows)
+            (done == complete).then_some(rows)
         })
+    }
+
+    pub fn batch(&self) -> &Batch {
+        self.batch
     }
 
     /// Rows passing `expr`; `memos` holds each leaf's result per code.

@@ -22,10 +22,16 @@
 //! - `percentage`: visitors of the group over all qualifying visitors; `conversion_rate`:
 //!   visitors of the group over visitors of the same group without the goal filters.
 //!
+//! - a funnel (`"funnel": [goals]`): a visit reaches step k when qualifying events
+//!   complete steps 1..k in time order, one event per step; a visitor reaches a step
+//!   when any of their visits does. A funnel query has no dimensions; its `results` are
+//!   the metrics of the visits entering it.
+//!
 //! All metrics are exact; nothing here is approximate.
 
 mod batch;
 mod error;
+mod funnel;
 mod intern;
 mod kernel;
 mod model;
@@ -41,7 +47,7 @@ pub use model::*;
 pub use output::{render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
-pub use scan::{Answer, Group, KeyValue, Scan, TimeRange};
+pub use scan::{scan_all, Answer, Group, KeyValue, Scan, TimeRange};
 pub use window::VISIT_GAP_US;
 
 #[cfg(test)]

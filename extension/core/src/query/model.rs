@@ -254,6 +254,21 @@ pub struct Query {
     /// Also answer the metrics without dimensions (`include.totals`).
     pub totals: bool,
     pub comparison: Option<Comparison>,
+    /// `funnel`: the ordered steps a visit goes through.
+    pub funnel: Option<Funnel>,
+}
+
+/// Most steps in a funnel: Plausible's limit, and more than any checkout has.
+pub const MAX_FUNNEL_STEPS: usize = 8;
+
+/// A funnel: ordered goals that a visit completes one after another. Either named
+/// inline (`"funnel": ["Pricing", "Signup"]`) or a funnel stored for the site
+/// (`"funnel": "Checkout"`, see `tally.create_funnel`), resolved to its goals by the
+/// caller, which knows the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Funnel {
+    Steps(Vec<String>),
+    Stored(String),
 }
 
 impl Query {
@@ -266,6 +281,6 @@ impl Query {
                 Filter::Not(inner) => walk(inner),
             }
         }
-        self.dimensions.contains(&Dimension::Goal) || self.filter.as_ref().is_some_and(walk)
+        self.dimensions.contains(&Dimension::Goal) || self.filter.as_ref().is_some_and(walk) || self.funnel.is_some()
     }
 }

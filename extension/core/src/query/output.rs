@@ -194,12 +194,43 @@ pub fn render(plan: &Plan, current: &Period, previous: Option<&Period>) -> Value
         };
         answer["query"]["comparison"] = json!({ "mode": mode, "date_range": [p.from_label, p.to_label] });
     }
+    if !plan.funnel.is_empty() {
+        answer["funnel"] = funnel(plan, current);
+        if let Some(p) = previous {
+            answer["funnel"]["comparison"] = funnel(plan, p);
+        }
+    }
     if query.totals {
         let empty = Group { key: Vec::new(), acc: Acc::default(), visitors: 0 };
         let total = plan.totals_view.and_then(|v| current.answer.views[v].first()).unwrap_or(&empty);
         answer["totals"] = json!({ "metrics": ctx.metrics(total) });
     }
     answer
+}
+
+/// The funnel of one period: visitors entering (those with a qualifying event) and,
+/// per step, visitors reaching it, their share of those entering (`conversion_rate`)
+/// and of the previous step (`step_conversion_rate`), and how many the step lost.
+fn funnel(plan: &Plan, period: &Period) -> Value {
+    let entering = period.answer.views[0].first().map_or(0, |g| g.visitors);
+    let reached = &period.answer.funnel;
+    let steps: Vec<Value> = plan
+        .funnel
+        .iter()
+        .zip(reached)
+        .enumerate()
+        .map(|(i, (&goal, &visitors))| {
+            let before = if i == 0 { entering } else { reached[i - 1] };
+            json!({
+                "goal": plan.goals[goal].name,
+                "visitors": visitors,
+                "conversion_rate": ratio(100 * i128::from(visitors), entering.into(), 2),
+                "step_conversion_rate": ratio(100 * i128::from(visitors), before.into(), 2),
+                "dropoff": before.saturating_sub(visitors),
+            })
+        })
+        .collect();
+    json!({ "visitors": entering, "steps": steps })
 }
 
 #[cfg(test)]
@@ -219,7 +250,7 @@ mod tests {
     fn an_empty_range_answers_zeros_without_dimensions_and_nothing_with() {
         let period = |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new() };
         let plan = |q: Value| Plan::new(crate::query::parse(&q).unwrap(), Vec::new()).unwrap();
-        let empty = || Answer { views: vec![Vec::new(), Vec::new()] };
+        let empty = || Answer { views: vec![Vec::new(), Vec::new()], funnel: Vec::new() };
         let q = json!({"site_id": 1, "date_range": "realtime", "metrics": ["visitors", "bounce_rate"], "include": {"totals": true}});
         let out = render(&plan(q), &period(empty()), None);
         assert_eq!(out["results"], json!([{"dimensions": [], "metrics": [0, 0]}]));

@@ -13,7 +13,7 @@ pub const MAX_LIMIT: usize = 10_000;
 /// `Nd` ranges up to ten years: longer ones are a typo more often than a question.
 const MAX_DAYS: u32 = 3_660;
 
-const TOP_LEVEL: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "pagination", "include"];
+const TOP_LEVEL: [&str; 9] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "pagination", "include", "funnel"];
 
 /// Parses and checks a query.
 pub fn parse(json: &Value) -> Result<Query, QueryError> {
@@ -75,13 +75,40 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
     };
     let (limit, offset) = pagination(object.get("pagination"))?;
     let (totals, comparison) = include(object.get("include"))?;
-    let query = Query { site, date_range, metrics, dimensions, filter, order_by, limit, offset, totals, comparison };
+    let funnel = object.get("funnel").map(funnel).transpose()?;
+    if funnel.is_some() && !dimensions.is_empty() {
+        return Err(QueryError::new("dimensions", "a funnel query has no dimensions: its steps are its rows"));
+    }
+    let query = Query { site, date_range, metrics, dimensions, filter, order_by, limit, offset, totals, comparison, funnel };
     if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ConversionRate) {
         if !query.has_goal() {
             return Err(QueryError::new(format!("metrics[{i}]"), "conversion_rate needs an event:goal filter or dimension"));
         }
     }
     Ok(query)
+}
+
+/// `funnel`: a stored funnel's name, or 2 to [`MAX_FUNNEL_STEPS`] goal names in order.
+fn funnel(value: &Value) -> Result<Funnel, QueryError> {
+    const SHAPE: &str = "funnel is a stored funnel's name or an array of 2 to 8 goal names";
+    match value {
+        Value::String(name) if !name.trim().is_empty() => Ok(Funnel::Stored(name.clone())),
+        Value::Array(steps) => {
+            if !(2..=MAX_FUNNEL_STEPS).contains(&steps.len()) {
+                return Err(QueryError::new("funnel", SHAPE));
+            }
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| match step {
+                    Value::String(goal) if !goal.is_empty() => Ok(goal.clone()),
+                    _ => Err(QueryError::new(format!("funnel[{i}]"), "a funnel step is a goal name")),
+                })
+                .collect::<Result<_, _>>()
+                .map(Funnel::Steps)
+        }
+        _ => Err(QueryError::new("funnel", SHAPE)),
+    }
 }
 
 fn list<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a Vec<Value>, QueryError> {
@@ -382,6 +409,12 @@ mod tests {
         assert_eq!(field_of(with("include", json!({"comparisons": {"mode": "last_decade"}}))), "include.comparisons.mode");
         assert_eq!(field_of(with("metrics", json!(["conversion_rate"]))), "metrics[0]");
         assert_eq!(field_of(with("sites", json!(1))), "sites");
+        assert_eq!(field_of(with("funnel", json!(["only one"]))), "funnel");
+        assert_eq!(field_of(with("funnel", json!(["a", 2]))), "funnel[1]");
+        assert_eq!(field_of(with("funnel", json!(7))), "funnel");
+        let mut grouped = with("funnel", json!(["a", "b"]));
+        grouped["dimensions"] = json!(["event:page"]);
+        assert_eq!(field_of(grouped), "dimensions");
         assert_eq!(field_of(json!({"date_range": "7d", "metrics": ["visitors"]})), "site_id");
     }
 

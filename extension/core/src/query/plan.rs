@@ -109,6 +109,8 @@ pub struct Plan {
     pub(crate) totals_view: Option<usize>,
     pub(crate) base_view: Option<usize>,
     pub(crate) revenue: bool,
+    /// The funnel's steps as indices in `goals`; empty without a funnel.
+    pub(crate) funnel: Vec<usize>,
 }
 
 /// Index of `event:name` in [`Plan::sources`]: always decoded (pageviews, bounces).
@@ -127,6 +129,7 @@ impl Plan {
             views: Vec::new(),
             totals_view: None,
             base_view: None,
+            funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
             query: query.clone(),
         };
@@ -136,6 +139,16 @@ impl Plan {
                 let expr = plan.goal_expr(i)?;
                 plan.goal_exprs.push(expr);
             }
+        }
+        match &query.funnel {
+            None => {}
+            Some(Funnel::Steps(steps)) => {
+                for (i, name) in steps.iter().enumerate() {
+                    let goal = plan.goal_index(name, &format!("funnel[{i}]"))?;
+                    plan.funnel.push(goal);
+                }
+            }
+            Some(Funnel::Stored(name)) => return Err(QueryError::new("funnel", format!("no funnel named {name:?} on this site"))),
         }
         let filter = query.filter.as_ref().map(|f| plan.compile(f)).transpose()?;
         let keys: Vec<Key> = query.dimensions.iter().map(|d| plan.key(d)).collect();
@@ -211,6 +224,14 @@ impl Plan {
         })
     }
 
+    /// The index of the goal called `name`; `field` names where the query used it.
+    fn goal_index(&self, name: &str, field: &str) -> Result<usize, QueryError> {
+        self.goals.iter().position(|g| g.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.goals.iter().map(|g| g.name.as_str()).collect();
+            QueryError::new(field, format!("unknown goal {name:?}; goals of this site: {known:?}"))
+        })
+    }
+
     fn compile(&mut self, filter: &Filter) -> Result<Expr, QueryError> {
         Ok(match filter {
             Filter::And(items) => Expr::And(items.iter().map(|f| self.compile(f)).collect::<Result<_, _>>()?),
@@ -219,10 +240,7 @@ impl Plan {
             Filter::Leaf { target: Target::Goal, values, field, .. } => {
                 let mut goals = Vec::new();
                 for (i, name) in values.iter().enumerate() {
-                    let goal = self.goals.iter().position(|g| g.name == *name).ok_or_else(|| {
-                        let known: Vec<&str> = self.goals.iter().map(|g| g.name.as_str()).collect();
-                        QueryError::new(format!("{field}[{i}]"), format!("unknown goal {name:?}; goals of this site: {known:?}"))
-                    })?;
+                    let goal = self.goal_index(name, &format!("{field}[{i}]"))?;
                     goals.push(self.goal_exprs[goal].clone());
                 }
                 Expr::Or(goals)

@@ -4,6 +4,7 @@
 use crate::segment::{SegmentError, SegmentReader};
 
 use super::batch::Batch;
+use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
 use super::plan::{Key, Plan, NAME};
@@ -37,6 +38,8 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub views: Vec<Vec<Group>>,
+    /// Distinct visitors reaching each funnel step; empty without a funnel.
+    pub funnel: Vec<u64>,
 }
 
 pub struct Scan<'p> {
@@ -49,6 +52,7 @@ pub struct Scan<'p> {
     memos: Vec<Vec<bool>>,
     gathered: Batch,
     states: Vec<ViewState>,
+    funnel: FunnelState,
 }
 
 impl<'p> Scan<'p> {
@@ -68,6 +72,7 @@ impl<'p> Scan<'p> {
             memos: plan.leaves.iter().map(|_| Vec::new()).collect(),
             gathered: Batch::empty(plan),
             states: plan.views.iter().map(|_| ViewState::default()).collect(),
+            funnel: FunnelState::new(plan.funnel.len()),
         }
     }
 
@@ -103,9 +108,52 @@ impl<'p> Scan<'p> {
                 derived.accumulate(view, state, &mask, 0);
             }
         }
+        if !plan.funnel.is_empty() {
+            let qualifies = match &plan.views[0].filter {
+                Some(expr) => derived.eval(plan, expr, &self.memos),
+                None => vec![true; batch.rows()],
+            };
+            let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
+            self.funnel.add(&derived, &qualifies, &steps);
+        }
         for rows in derived.open_visits() {
             self.gathered.append(batch, rows);
         }
+    }
+
+    /// Takes in a scan of the same plan, range and zones over other batches (another
+    /// thread's share): its strings are interned here, its groups and visitors added,
+    /// and its open visits gathered with this scan's, to be aggregated whole by
+    /// [`Scan::finish`] like any visit seen in several batches.
+    pub fn merge(&mut self, mut other: Scan<'p>) {
+        let plan = self.plan;
+        // Per source, the code here of each of `other`'s codes (NULL stays NULL).
+        let tables: Vec<Vec<u32>> = self
+            .interners
+            .iter_mut()
+            .zip(&other.interners)
+            .map(|(mine, theirs)| {
+                (0..theirs.len() as u32).map(|code| theirs.value(code).map_or(crate::codec::dict::NULL_CODE, |v| mine.intern(v))).collect()
+            })
+            .collect();
+        for (source, table) in tables.iter().enumerate() {
+            other.gathered.recode(source, table);
+        }
+        let rows = other.gathered.rows();
+        self.gathered.append(&other.gathered, 0..rows);
+        for ((view, mine), theirs) in plan.views.iter().zip(&mut self.states).zip(other.states) {
+            mine.merge(theirs, |key| {
+                view.keys.iter().enumerate().fold(0u128, |out, (i, k)| {
+                    let part = (key >> (32 * i)) as u32;
+                    let part = match k {
+                        Key::Operand(o) => tables[plan.operands[*o].source][part as usize],
+                        Key::Bucket | Key::Goal => part,
+                    };
+                    out | (u128::from(part) << (32 * i))
+                })
+            });
+        }
+        self.funnel.merge(other.funnel);
     }
 
     /// Aggregates the gathered visits and returns every view's groups.
@@ -146,6 +194,92 @@ impl<'p> Scan<'p> {
                     .collect()
             })
             .collect();
-        Answer { views }
+        Answer { views, funnel: std::mem::take(&mut self.funnel).finish() }
+    }
+}
+
+/// Scans `batches` (the encoded batches of `zones`, by index) on up to `threads`
+/// threads, each taking a run of consecutive batches of about equal size, then merges
+/// their scans. `on_thread` runs first on every spawned thread (Postgres blocks signals
+/// there). A batch that cannot be decoded is returned with its index.
+pub fn scan_all(
+    plan: &Plan,
+    range: TimeRange,
+    bucket_starts: Option<Vec<i64>>,
+    zones: Vec<(i64, i64)>,
+    batches: &[&[u8]],
+    threads: usize,
+    on_thread: fn(),
+) -> Result<Answer, (usize, SegmentError)> {
+    let scan_run = |run: std::ops::Range<usize>| -> Result<Scan<'_>, (usize, SegmentError)> {
+        let mut scan = Scan::new(plan, range, bucket_starts.clone(), zones.clone());
+        for i in run {
+            SegmentReader::open(batches[i]).and_then(|reader| scan.add(i, &reader)).map_err(|e| (i, e))?;
+        }
+        Ok(scan)
+    };
+    let runs = split_runs(batches, threads);
+    let scans: Vec<Result<Scan<'_>, (usize, SegmentError)>> = if runs.len() <= 1 {
+        vec![scan_run(0..batches.len())]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = runs[1..]
+                .iter()
+                .map(|run| {
+                    let run = run.clone();
+                    scope.spawn(move || {
+                        on_thread();
+                        scan_run(run)
+                    })
+                })
+                .collect();
+            let mut scans = vec![scan_run(runs[0].clone())];
+            scans.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+            scans
+        })
+    };
+    let mut scans = scans.into_iter();
+    let mut first = scans.next().expect("at least one run")?;
+    for scan in scans {
+        first.merge(scan?);
+    }
+    Ok(first.finish())
+}
+
+/// Up to `threads` runs of consecutive batches with about equal bytes each (fewer
+/// when there are fewer batches).
+fn split_runs(batches: &[&[u8]], threads: usize) -> Vec<std::ops::Range<usize>> {
+    let total: usize = batches.iter().map(|b| b.len()).sum();
+    let threads = threads.clamp(1, batches.len().max(1));
+    let mut runs = Vec::with_capacity(threads);
+    let (mut start, mut bytes) = (0, 0);
+    for (i, batch) in batches.iter().enumerate() {
+        bytes += batch.len();
+        if bytes * threads >= total * (runs.len() + 1) && runs.len() + 1 < threads {
+            runs.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    runs.push(start..batches.len());
+    runs
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_runs;
+
+    #[test]
+    fn runs_cover_every_batch_once_in_order() {
+        let sizes = [5usize, 1, 1, 9, 2, 2, 4];
+        let data: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0; n]).collect();
+        let batches: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        for threads in 1..=9 {
+            let runs = split_runs(&batches, threads);
+            assert_eq!(runs.len(), threads.min(sizes.len()), "{threads}: {runs:?}");
+            assert_eq!(runs.first().unwrap().start, 0);
+            assert_eq!(runs.last().unwrap().end, sizes.len());
+            assert!(runs.windows(2).all(|w| w[0].end == w[1].start && w[0].start < w[0].end), "{runs:?}");
+        }
+        assert!(split_runs(&[], 2).iter().all(|r| r.is_empty()));
     }
 }

@@ -23,15 +23,30 @@ fn answer(query: Value, chunks: &[Vec<Event>], range: TimeRange) -> Answer {
     let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
     let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
     let zones = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
-    let buckets = plan.query.dimensions.iter().any(|d| matches!(d, Dimension::Time(_))).then(|| {
-        // Hourly buckets from the range start.
-        (0..).map(|h| range.from_us + h * 60 * MIN).take_while(|&t| t < range.to_us).collect()
-    });
-    let mut scan = Scan::new(&plan, range, buckets, zones);
+    let mut scan = Scan::new(&plan, range, hourly_buckets(&plan, range), zones);
     for (i, s) in segments.iter().enumerate() {
         scan.add(i, &SegmentReader::open(&s.bytes).unwrap()).unwrap();
     }
     let mut answer = scan.finish();
+    for view in &mut answer.views {
+        view.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    answer
+}
+
+/// Hourly buckets from the range start, when the query has a time dimension.
+fn hourly_buckets(plan: &Plan, range: TimeRange) -> Option<Vec<i64>> {
+    let timed = plan.query.dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+    timed.then(|| (0..).map(|h| range.from_us + h * 60 * MIN).take_while(|&t| t < range.to_us).collect())
+}
+
+/// [`answer`] through [`scan_all`] on `threads` threads.
+fn answer_on_threads(query: Value, chunks: &[Vec<Event>], range: TimeRange, threads: usize) -> Answer {
+    let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
+    let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
+    let zones = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+    let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
+    let mut answer = scan_all(&plan, range, hourly_buckets(&plan, range), zones, &bytes, threads, || {}).unwrap();
     for view in &mut answer.views {
         view.sort_by(|a, b| a.key.cmp(&b.key));
     }
@@ -88,6 +103,40 @@ fn visit_metrics_of_a_handmade_day() {
     assert_eq!(base, [1, 1], "DE and FR without the goal filter");
 }
 
+#[test]
+fn funnels_count_steps_in_order_within_one_visit() {
+    let events = vec![
+        // Visitor 1: /docs then Signup in one visit: both steps.
+        event(1, 10, 0, "pageview", "/docs/a"),
+        event(1, 10, 2, "Signup", "/docs/a"),
+        // Visitor 2: Signup before /docs: only step 1 (order matters).
+        event(2, 20, 0, "Signup", "/a"),
+        event(2, 20, 1, "pageview", "/docs/b"),
+        // Visitor 3: /docs in one visit, Signup in the next: only step 1 (one visit).
+        event(3, 30, 0, "pageview", "/docs/c"),
+        event(3, 31, 200, "Signup", "/a"),
+        // Visitor 4: neither.
+        event(4, 40, 0, "pageview", "/b"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let funnel = |filters: Value| {
+        let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Signup"], "filters": filters});
+        answer(query, std::slice::from_ref(&events), range)
+    };
+    let a = funnel(json!([]));
+    assert_eq!((a.views[0][0].visitors, a.funnel.clone()), (4, vec![3, 1]));
+    // Filters restrict the events that count: only French visitors (2, 3, 4).
+    let a = funnel(json!([["is", "visit:country", ["FR"]]]));
+    assert_eq!((a.views[0][0].visitors, a.funnel.clone()), (3, vec![2, 0]));
+    // The same answer however the visits are cut into segments.
+    let cut: Vec<Vec<Event>> = events.chunks(2).map(<[Event]>::to_vec).collect();
+    let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Signup"]});
+    assert_eq!(answer(query, &cut, range).funnel, vec![3, 1]);
+    // A step that is not a goal is named.
+    let bad = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors"], "funnel": ["Docs", "Nope"]});
+    assert_eq!(Plan::new(parse(&bad).unwrap(), goals()).unwrap_err().field, "funnel[1]");
+}
+
 #[cfg(feature = "datagen")]
 #[test]
 fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
@@ -126,5 +175,8 @@ fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
         let whole = answer(query.clone(), std::slice::from_ref(&events), range);
         assert!(!whole.views[0].is_empty(), "{query}");
         assert_eq!(answer(query.clone(), &cut, range), whole, "{query}");
+        for threads in [2, 3] {
+            assert_eq!(answer_on_threads(query.clone(), &cut, range, threads), whole, "{query} on {threads} threads");
+        }
     }
 }
