@@ -1,7 +1,8 @@
 // Drives headless Chromium through the dashboard served by a gateway and checks what a
 // person would: the figures shown equal the API's answers to the same queries, a
 // clicked row filters everything (URL and numbers), the range picker and back/forward
-// work, the realtime count follows a new event, a panel exports its CSV, an API error
+// work, a funnel typed in shows the API's steps, the realtime count follows a new
+// event, a panel exports its CSV, an API error
 // shows in the panel, and the phone layout has no horizontal scroll. Screenshots at
 // 1280×800 and 390×844 (light and dark) go to the directory given.
 //
@@ -147,6 +148,20 @@ try {
   same(csv, await expected.text(), "exported CSV");
   check(/^.+_event-page_\d{4}-\d\d-\d\d_\d{4}-\d\d-\d\d\.csv$/.test(download.suggestedFilename()), `CSV file name ${download.suggestedFilename()}`);
   seen.csvRows = csv.trim().split("\n").length - 1;
+
+  // A funnel typed into its panel: in the URL, and the API's steps on the page.
+  await page.fill("#panel-funnel input[name=funnel]", "Pricing, Signup");
+  await page.click("#panel-funnel button[type=submit]");
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("funnel") === "Pricing, Signup", "funnel in the URL");
+  const funnelAnswer = await desktop.request.post(`${base}/api/v1/query`, {
+    data: { ...exportQuery, dimensions: undefined, order_by: undefined, metrics: ["visitors"], funnel: ["Pricing", "Signup"] },
+  });
+  const steps = (await funnelAnswer.json()).funnel;
+  const shown = await page.$$eval("#panel-funnel tbody tr td:nth-child(2)", (tds) => tds.map((td) => Number(td.dataset.value)));
+  same(shown, [steps.visitors, ...steps.steps.map((s) => s.visitors)], "funnel steps");
+  check(steps.steps[0].visitors > 0, "someone went through the pricing page");
+  seen.funnel = shown;
 
   // The realtime count follows a new visitor (a user agent nobody else has).
   await page.waitForFunction(() => document.querySelector(".realtime strong").dataset.value !== "");

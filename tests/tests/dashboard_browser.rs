@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium (Debian's) opens the dashboard a
 //! real gateway serves over a database of generated traffic, and
 //! `tests/browser/dashboard.mjs` checks the figures against the API, filters by
-//! clicking a row, changes the range, goes back and forward, exports a CSV, watches the
+//! clicking a row, changes the range, goes back and forward, exports a CSV, shows a
+//! funnel, watches the
 //! realtime count follow a new event and takes screenshots at 1280×800 and 390×844,
 //! kept in `target/dashboard-screenshots/`.
 
@@ -24,7 +25,8 @@ async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realti
     let end_us = chrono::Utc::now().timestamp_micros() - 600_000_000;
     t.db.load(30_000, 30, 2, end_us).await;
     t.sql("SELECT tally.compact()").await;
-    t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup')").await;
+    t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Pricing', page_pattern => '/pricing*')")
+        .await;
 
     let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
     let out = Command::new("timeout")
