@@ -1,7 +1,7 @@
 // Every request the dashboard makes goes through this module: the stats query, CSV
 // exports, the realtime stream and the session (login, logout, who am I). Panels never
-// call fetch themselves, so authentication, error shapes and the interim open gateway
-// are handled here and nowhere else.
+// call fetch themselves, so authentication (the session cookie, a 401 leading to the
+// login page) and error shapes are handled here and nowhere else.
 
 /** An answer the gateway refused; `field` names the request field at fault (400s). */
 export class ApiError extends Error {
@@ -74,20 +74,12 @@ export async function exportCsv(body) {
 }
 
 /**
- * The signed-in user and the sites they may see: `{user, sites: [{id, domain,
- * timezone, role}]}`. Throws Unauthorized without a session.
- *
- * A gateway without authentication (no `/api/v1/auth/me`, 404) is open: there is no
- * user, and the site list is the one site asked for, since such a gateway cannot list
- * its sites.
+ * `GET /api/v1/auth/me`: the signed-in user and the sites they may see, `{user:
+ * {id, email, name, admin}, sites: [{id, domain, timezone, role}]}`. Throws
+ * Unauthorized without a session.
  */
-export async function session(wantedSite) {
-  try {
-    return await (await request("GET", "/api/v1/auth/me")).json();
-  } catch (err) {
-    if (err.status !== 404) throw err;
-    return { user: null, sites: [{ id: null, domain: wantedSite, timezone: null, role: "admin" }] };
-  }
+export async function session() {
+  return (await request("GET", "/api/v1/auth/me")).json();
 }
 
 /** `POST /api/v1/auth/login`; on success the gateway sets the session cookie. */

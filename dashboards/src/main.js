@@ -31,11 +31,11 @@ const picker = datePicker();
 const filters = filterBar();
 const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
 const user = h("span", { class: "user" });
-const logout = h("button", { type: "button", class: "link", id: "logout" }, "Log out");
+const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
 const layout = h(
   "div",
   { class: "dashboard" },
-  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logout)),
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logoutButton())),
   filters.element,
   h("main", { class: "grid" }, panels.map((p) => p.element)),
 );
@@ -65,7 +65,7 @@ function render(current) {
 /** Loads the session (logging in first if needed), picks the site and renders. */
 async function start() {
   try {
-    session = await api.session(state.get().site);
+    session = await api.session();
   } catch (err) {
     if (!(err instanceof api.Unauthorized)) {
       root.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not reach Tally: ${err.message}`));
@@ -77,15 +77,13 @@ async function start() {
     loggingIn = false;
     return start();
   }
-  user.textContent = session.user ? session.user.email : "";
-  logout.hidden = !session.user;
-  const known = session.sites.filter((s) => s.domain);
-  if (known.length === 0) {
-    root.replaceChildren(h("p", { class: "empty" }, "No site to show: open the dashboard with ?site=<domain>, or ask an admin for access to a site."));
+  user.textContent = session.user.email;
+  if (session.sites.length === 0) {
+    root.replaceChildren(h("p", { class: "empty" }, "You have no site yet: ask an administrator for access to one."), logoutButton());
     return;
   }
-  session.sites = known;
-  const site = known.some((s) => s.domain === state.get().site) ? state.get().site : known[0].domain;
+  // The site in the URL if this user may see it, else their first.
+  const site = session.sites.some((s) => s.domain === state.get().site) ? state.get().site : session.sites[0].domain;
   root.replaceChildren(layout);
   state.update({ site }, { replace: true });
 }
@@ -94,10 +92,10 @@ async function start() {
 api.onUnauthorized(() => {
   if (!loggingIn) start();
 });
-logout.addEventListener("click", async () => {
+async function signOut() {
   await api.logout().catch(() => {});
   start();
-});
+}
 state.listen(render);
 start();
 

@@ -32,7 +32,20 @@ pub static QUERY_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// there is no point in checking more often than a few times an hour.
 pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
 
+/// Narrows what row-level security shows to one site id (empty: no narrowing). The
+/// gateway sets it for API keys limited to one site. It only ever removes sites from
+/// what the current role may see, so anyone may set it; it is no identity.
+pub static SITE_SCOPE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub fn init() {
+    GucRegistry::define_string_guc(
+        c"tally.site_scope",
+        c"Limits row-level security to this site id (empty: every site of the current role).",
+        c"Narrows only: it never shows a site the current role may not see.",
+        &SITE_SCOPE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"tally.worker_database",
         c"Database whose events the tally background worker compacts (empty: no worker).",

@@ -27,6 +27,13 @@ pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires 
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
 pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
+// Users, roles and row-level security: after every per-site table and the functions it
+// takes away from PUBLIC.
+pgrx::extension_sql_file!(
+    "../../sql/auth.sql",
+    name = "auth",
+    requires = ["relations", "ingest", "query", "rollups", compact, apply_retention, erase_visitor, rebuild_rollups]
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

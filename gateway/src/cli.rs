@@ -6,26 +6,44 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Cli, Command, ServeConfig};
-use crate::{pool, seed, serve};
+use crate::{auth, pool, seed, serve};
 
 /// Runs the gateway as the command line asks.
 pub async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
     let cli = Cli::parse();
     let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
-    match cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::from_env())) {
+    match cli.command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env()))) {
         Command::Serve(config) => {
             let listener = TcpListener::bind(config.listen).await?;
             tracing::info!(address = %listener.local_addr()?, "tally gateway listening");
-            serve(pool, config, listener, shutdown_signal()).await?;
+            serve(pool, *config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
         Command::Seed(config) => {
             let stored = seed::run(&pool, &config).await?;
             println!("seeded {stored} events into {}", config.domain);
         }
+        Command::CreateAdmin(config) => {
+            let password = admin_password()?;
+            let id = auth::users::create_admin(&pool, &config.email, &config.name, &password).await?;
+            println!("administrator {} (user {id}) can sign in", config.email.trim().to_lowercase());
+        }
     }
     Ok(())
+}
+
+/// The new administrator's password: `TALLY_ADMIN_PASSWORD`, else the first line of
+/// standard input (so it never appears in a process list or shell history).
+fn admin_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("TALLY_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "give the password in TALLY_ADMIN_PASSWORD or on standard input");
+    Ok(password)
 }
 
 /// Completes on Ctrl-C or SIGTERM (what systemd and `kill` send).

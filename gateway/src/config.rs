@@ -19,9 +19,23 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve ingestion, the API and the dashboard (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Load generated demo traffic into a site, creating the site if needed.
     Seed(SeedConfig),
+    /// Create the first administrator, or make an existing user one with this password.
+    /// The password comes from TALLY_ADMIN_PASSWORD or the first line of standard input.
+    /// Needs a database role that may create roles (the extension's owner, a superuser).
+    CreateAdmin(CreateAdminConfig),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateAdminConfig {
+    /// The administrator's email, which is their sign-in name.
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long, default_value = "Administrator")]
+    pub name: String,
 }
 
 /// Where Postgres is. Shared by every subcommand.
@@ -108,6 +122,57 @@ pub struct ServeConfig {
     /// you run: otherwise clients choose their own visitor id.
     #[arg(long, env = "TALLY_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+}
+
+/// Sign-in, sessions, rate limits and TLS.
+#[derive(Debug, Clone, Args)]
+pub struct AuthConfig {
+    /// Hours a dashboard session lasts without use; each request extends it (sliding).
+    /// Two weeks: a weekly dashboard user stays signed in, a lost laptop's session dies.
+    #[arg(long, env = "TALLY_SESSION_TTL_HOURS", default_value_t = 336)]
+    pub session_ttl_hours: u32,
+
+    /// Sign-in attempts per minute from one client address, right or wrong. Ten lets a
+    /// person mistype; a password-guessing script gets 429 + Retry-After.
+    #[arg(long, env = "TALLY_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+
+    /// Wrong passwords in a row that lock an account, from any address ...
+    #[arg(long, env = "TALLY_LOCKOUT_AFTER", default_value_t = 5)]
+    pub lockout_after: u32,
+
+    /// ... for this many seconds (the lock applies across gateways: it is in Postgres).
+    #[arg(long, env = "TALLY_LOCKOUT_SECONDS", default_value_t = 900)]
+    pub lockout_seconds: u32,
+
+    /// Requests per minute one API key may make (a runaway script gets 429 +
+    /// Retry-After instead of starving the dashboards).
+    #[arg(long, env = "TALLY_API_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    pub api_key_requests_per_minute: u32,
+
+    /// PEM certificate chain for HTTPS. With --tls-key the gateway speaks only HTTPS and
+    /// marks its session cookie Secure.
+    #[arg(long, env = "TALLY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TALLY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mark the session cookie Secure without --tls-cert, for a gateway behind a proxy
+    /// that terminates TLS.
+    #[arg(long, env = "TALLY_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+}
+
+impl AuthConfig {
+    /// Whether the session cookie carries `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        self.secure_cookies || self.tls_cert.is_some()
+    }
 }
 
 impl ServeConfig {

@@ -15,9 +15,19 @@ pub enum ApiError {
     /// The request lacks valid credentials (e.g. an ingest key); the message says which.
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller is known but may not do this. The message never says whether the
+    /// thing asked for exists.
+    #[error("{0}")]
+    Forbidden(String),
     /// The named thing does not exist (or the caller may not know it does).
     #[error("{0}")]
     NotFound(String),
+    /// The request clashes with what exists (a second user with the same email).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts (sign-in) or requests (API key); retry after the given seconds.
+    #[error("too many requests, retry later")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The body is larger than `--max-body-bytes`.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -81,8 +91,19 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// What Postgres refused becomes a client error: a missing privilege or a row-level
+    /// security check (42501) is 403, a clash with an existing row 409, a reference to a
+    /// row that is not there (or not visible) 404. Everything else is ours: 503.
     fn from(e: tokio_postgres::Error) -> Self {
-        ApiError::Database(e.into())
+        use tokio_postgres::error::SqlState;
+        match e.code() {
+            Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => ApiError::Forbidden("not allowed".into()),
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => ApiError::Conflict("already exists".into()),
+            Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION || *code == SqlState::NO_DATA_FOUND => {
+                ApiError::NotFound("not found".into())
+            }
+            _ => ApiError::Database(e.into()),
+        }
     }
 }
 
@@ -96,7 +117,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::Database(_) => "database",
@@ -108,7 +132,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -122,8 +149,12 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = match &self {
             ApiError::BadRequest { field, message } => json!({ "error": message, "field": field }),
-            ApiError::NotFound(message) | ApiError::Unauthorized(message) => json!({ "error": message }),
-            ApiError::PayloadTooLarge | ApiError::Overloaded { .. } => json!({ "error": self.to_string() }),
+            ApiError::NotFound(message) | ApiError::Unauthorized(message) | ApiError::Forbidden(message) | ApiError::Conflict(message) => {
+                json!({ "error": message })
+            }
+            ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } => {
+                json!({ "error": self.to_string() })
+            }
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 json!({ "error": "database unavailable, retry later" })
@@ -135,7 +166,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
-            ApiError::Overloaded { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Overloaded { retry_after_secs } => Some(u64::from(*retry_after_secs)),
+            ApiError::TooManyRequests { retry_after_secs } => Some((*retry_after_secs).max(1)),
             ApiError::Database(_) => Some(1),
             _ => None,
         };

@@ -1,6 +1,7 @@
 //! Tally's gateway as a library: `app` builds the router so tests drive the same
 //! handlers `main` serves, and `serve` runs it until shutdown, flushing on the way out.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod routes;
 pub mod seed;
 pub mod sites;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +41,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::query::router())
         .merge(routes::export::router())
         .merge(routes::realtime::router())
+        .merge(routes::auth::router())
+        .merge(routes::sites::router())
+        .merge(routes::users::router())
+        .merge(routes::keys::router())
+        .merge(routes::audit::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
@@ -53,6 +60,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = match (&config.auth.tls_cert, &config.auth.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::config(cert, key).await?),
+        _ => None,
+    };
     let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
     let batcher = state.batcher.clone();
     let router = app(state);
@@ -60,7 +71,11 @@ pub async fn serve(
         shutdown.await;
         batcher.drain();
     };
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(tls) => tls::serve(listener, tls, service, shutdown).await?,
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await?,
+    }
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
     tasks.finish().await.map_err(std::io::Error::other)
 }

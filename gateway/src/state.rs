@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 
+use crate::auth::Auth;
 use crate::config::ServeConfig;
 use crate::ingest::batcher::{BatchLimits, Batcher, Tasks};
 use crate::ingest::geo::{Geo, GeoHeaders};
@@ -22,6 +23,7 @@ pub struct AppState {
     pub sites: Arc<Sites>,
     pub keys: Arc<IngestKeys>,
     pub pipeline: Arc<Pipeline>,
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             sites: Arc::new(Sites::new(pool.clone())),
             keys: Arc::new(IngestKeys::new(pool.clone())),
             pipeline: Arc::new(pipeline),
+            auth: Arc::new(Auth::new(pool.clone(), config.auth.clone())),
             config: Arc::new(config),
             batcher,
             pool,

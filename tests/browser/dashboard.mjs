@@ -1,13 +1,16 @@
 // Drives headless Chromium through the dashboard served by a gateway and checks what a
-// person would: the figures shown equal the API's answers to the same queries, a
+// person would: login (a wrong password first), the site switcher, the figures shown
+// equal the API's answers to the same queries, a
 // clicked row filters everything (URL and numbers), the range picker and back/forward
 // work, a funnel typed in shows the API's steps, the realtime count follows a new
 // event, a panel exports its CSV, an API error
 // shows in the panel, and the phone layout has no horizontal scroll. Screenshots at
-// 1280×800 and 390×844 (light and dark) go to the directory given.
+// 1280×800 and 390×844 (light and dark) go to the directory given. Last, logging out
+// leads back to the login page and the API refuses the old session.
 //
 //   node dashboard.mjs <gateway base URL> <site domain> <screenshot dir>
-//   (TALLY_TEST_EMAIL / TALLY_TEST_PASSWORD: the account to log in with, if asked)
+//   TALLY_TEST_EMAIL / TALLY_TEST_PASSWORD: the account to log in with, a user who may
+//   see the site and one more
 //
 // Prints one JSON line with what it saw; any failed check throws (exit status 1).
 import { mkdirSync, readFileSync } from "node:fs";
@@ -50,9 +53,9 @@ function cards(page) {
 }
 
 /** The same KPI query the dashboard makes, answered by the API. */
-async function apiKpis(context, range, filters) {
+async function apiKpis(context, range, filters, siteId = site) {
   const q = {
-    site_id: site,
+    site_id: siteId,
     date_range: range,
     filters,
     metrics: KPIS,
@@ -72,21 +75,16 @@ async function noHorizontalScroll(page, what) {
   check(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
 }
 
-/** Logs in when the login page shows (a gateway with authentication). */
-async function loginIfAsked(page) {
-  const form = await Promise.race([
-    page.waitForSelector("#login", { timeout: 30000 }).then(() => true),
-    page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 30000 }).then(() => false),
-  ]);
-  if (!form) return false;
-  check(process.env.TALLY_TEST_EMAIL, "the dashboard asks for a login but no TALLY_TEST_EMAIL was given");
+/** Logs in on the login page, with a wrong password first. */
+async function login(page) {
+  await page.waitForSelector("#login", { timeout: 30000 });
+  check(process.env.TALLY_TEST_EMAIL, "no TALLY_TEST_EMAIL given");
   await page.fill("#login input[name=email]", process.env.TALLY_TEST_EMAIL);
   await page.fill("#login input[name=password]", "wrong password");
   await page.click("#login button[type=submit]");
   await page.waitForSelector("#login .error:not([hidden])");
   await page.fill("#login input[name=password]", process.env.TALLY_TEST_PASSWORD);
   await page.click("#login button[type=submit]");
-  return true;
 }
 
 const seen = {};
@@ -97,9 +95,20 @@ try {
   page.on("pageerror", (e) => pageErrors.push(e.message));
 
   await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
-  seen.loggedIn = await loginIfAsked(page);
+  await login(page);
   let n = await rendered(page);
   same(await cards(page), await apiKpis(desktop, "30d", []), "KPIs, last 30 days");
+
+  // The site switcher lists the user's sites; switching shows the other site's figures.
+  const sites = await page.$$eval("select[name=site] option", (os) => os.map((o) => o.value));
+  check(sites.length === 2 && sites.includes(site), `the user's two sites: ${sites}`);
+  const other = sites.find((s) => s !== site);
+  await page.selectOption("select[name=site]", other);
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("site") === other, "site in the URL");
+  same(await cards(page), await apiKpis(desktop, "30d", [], other), `KPIs of ${other}`);
+  await page.selectOption("select[name=site]", site);
+  n = await rendered(page, n);
   await page.screenshot({ path: `${shots}/desktop-1280x800.png` });
   await page.screenshot({ path: `${shots}/desktop-full.png`, fullPage: true });
 
@@ -203,6 +212,12 @@ try {
     await mobile.screenshot({ path: `${shots}/phone-full-${scheme}.png`, fullPage: true });
     await phone.close();
   }
+
+  // Logging out: the login page again, and the old session no longer reads anything.
+  await page.click(".logout");
+  await page.waitForSelector("#login");
+  const after = await desktop.request.post(`${base}/api/v1/query`, { data: { site_id: site, date_range: "7d", metrics: ["visitors"] } });
+  check(after.status() === 401, `a query after logout answered ${after.status()}`);
   console.log(JSON.stringify(seen));
 } finally {
   await browser.close();

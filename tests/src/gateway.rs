@@ -23,6 +23,12 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(db: &TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
+        TestGateway::start_at(db, &db.url, configure).await
+    }
+
+    /// [`TestGateway::start`] connecting to `db` with another connection string (another
+    /// database role, say).
+    pub async fn start_at(db: &TestDb, url: &str, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
         static SPOOLS: AtomicU32 = AtomicU32::new(0);
         let mut config = ServeConfig::from_env();
         config.dashboard_dir = repo_root().join("dashboards/dist");
@@ -36,7 +42,7 @@ impl TestGateway {
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let pool = tally_gateway::pool::build(&db.url, 4).expect("pool");
+        let pool = tally_gateway::pool::build(url, 4).expect("pool");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(tally_gateway::serve(pool, config, listener, async {
             let _ = stopped.await;
@@ -75,7 +81,8 @@ impl TestGateway {
     }
 }
 
-async fn decode(resp: reqwest::Response) -> (u16, Value) {
+/// The status and JSON body of a response (a JSON string when the body is not JSON).
+pub async fn decode(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("response body");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));

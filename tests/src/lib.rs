@@ -4,6 +4,8 @@
 //! let t = tally_tests::Tally::start().await;          // fresh database + gateway
 //! t.sql("SELECT tally.create_site('a.com')").await;
 //! let resp = t.post("/api/event", json!({...})).await;
+//! let analyst = t.user_with_role("a.com", "analyst").await;   // signed in
+//! let (status, answer) = analyst.post("/api/v1/query", json!({...})).await;
 //! ```
 //!
 //! One PostgreSQL cluster serves the whole test run (created by `scripts/pgcluster.sh`,
@@ -12,9 +14,11 @@
 
 pub mod cluster;
 pub mod gateway;
+pub mod session;
 
 pub use cluster::TestDb;
 pub use gateway::TestGateway;
+pub use session::{Session, TEST_PASSWORD};
 
 use serde_json::Value;
 use tokio_postgres::Row;

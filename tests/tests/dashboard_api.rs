@@ -1,6 +1,7 @@
 //! The gateway endpoints made for the dashboard: `POST /api/v1/export` (a stats query
 //! as a CSV file) and `GET /api/v1/realtime` (server-sent events with the visitors of
-//! the last five minutes), against a real database and gateway.
+//! the last five minutes), against a real database and gateway. Both run as the signed-in
+//! caller, like every stats query: 401 without a session, only the caller's sites.
 
 use std::time::{Duration, Instant};
 
@@ -24,13 +25,14 @@ async fn export_answers_the_query_as_a_named_csv_file() {
     pageview(&t, "shop.example", "/", FIREFOX).await;
     pageview(&t, "shop.example", "/pricing", FIREFOX).await;
     pageview(&t, "shop.example", "/pricing", SAFARI).await;
+    let analyst = t.user_with_role("shop.example", "analyst").await;
     let query = json!({"site_id": "shop.example", "date_range": "day", "metrics": ["visitors", "pageviews"],
                        "dimensions": ["event:page"], "include": {"comparisons": {"mode": "previous_period"}}});
-    let resp = t.gateway.http.post(format!("{}/api/v1/export", t.gateway.base)).json(&query).send().await.unwrap();
+    let resp = analyst.http.post(format!("{}/api/v1/export", t.gateway.base)).json(&query).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
     let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_owned();
-    let (_, answer) = t.post("/api/v1/query", query.clone()).await;
+    let (_, answer) = analyst.post("/api/v1/query", query.clone()).await;
     let day = answer["query"]["date_range"][0].as_str().unwrap();
     assert_eq!(disposition, format!("attachment; filename=\"shop.example_event-page_{day}_{day}.csv\""));
     assert_eq!(
@@ -39,16 +41,25 @@ async fn export_answers_the_query_as_a_named_csv_file() {
          /pricing,2,2,0,0,,\n\
          /,1,1,0,0,,\n"
     );
+    // The export is in the audit log with the query that made it.
+    let audited: serde_json::Value = t.db.value("SELECT detail->'query' FROM tally.audit_log WHERE action = 'export'").await;
+    assert_eq!(audited, query);
+    // Without a session: 401, and nothing to read.
+    let (status, _) = t.post("/api/v1/export", query).await;
+    assert_eq!(status, 401);
 }
 
 #[tokio::test]
 async fn export_rejects_a_bad_query_naming_the_field() {
     let t = Tally::start().await;
     t.sql("SELECT tally.create_site('shop.example')").await;
-    let (status, body) = t.post("/api/v1/export", json!({"site_id": "shop.example", "date_range": "7d", "metrics": ["clicks"]})).await;
+    let analyst = t.user_with_role("shop.example", "analyst").await;
+    let (status, body) =
+        analyst.post("/api/v1/export", json!({"site_id": "shop.example", "date_range": "7d", "metrics": ["clicks"]})).await;
     assert_eq!(status, 400);
     assert_eq!(body["field"], "metrics[0]");
-    let (status, body) = t.gateway.post_raw("/api/v1/export", &[("Content-Type", "application/json")], "{not json").await;
+    let resp = analyst.http.post(format!("{}/api/v1/export", t.gateway.base)).header("Content-Type", "application/json").body("{not json");
+    let (status, body) = tally_tests::gateway::decode(resp.send().await.unwrap()).await;
     assert_eq!(status, 400);
     assert_eq!(body["field"], "body");
 }
@@ -81,7 +92,8 @@ async fn realtime_streams_the_visitors_of_the_last_five_minutes_as_they_come() {
     let t = Tally::start().await;
     t.sql("SELECT tally.create_site('live.example')").await;
     pageview(&t, "live.example", "/", FIREFOX).await;
-    let mut resp = t.gateway.http.get(format!("{}/api/v1/realtime?site=live.example", t.gateway.base)).send().await.unwrap();
+    let viewer = t.user_with_role("live.example", "viewer").await;
+    let mut resp = viewer.http.get(format!("{}/api/v1/realtime?site=live.example", t.gateway.base)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     assert_eq!(visitors_until(&mut resp, 1).await, vec![1], "the first message is the count now");
@@ -94,12 +106,17 @@ async fn realtime_streams_the_visitors_of_the_last_five_minutes_as_they_come() {
 }
 
 #[tokio::test]
-async fn realtime_refuses_a_missing_or_unknown_site_before_streaming() {
+async fn realtime_refuses_a_missing_unknown_or_forbidden_site_before_streaming() {
     let t = Tally::start().await;
-    let (status, body) = t.get("/api/v1/realtime").await;
+    t.sql("SELECT tally.create_site('mine.example'), tally.create_site('theirs.example')").await;
+    let viewer = t.user_with_role("mine.example", "viewer").await;
+    let (status, body) = viewer.get("/api/v1/realtime").await;
     assert_eq!(status, 400);
     assert_eq!(body["field"], "site");
-    let (status, body) = t.get("/api/v1/realtime?site=nowhere.example").await;
-    assert_eq!(status, 400);
-    assert_eq!(body["field"], "site_id");
+    for site in ["nowhere.example", "theirs.example"] {
+        let (status, body) = viewer.get(&format!("/api/v1/realtime?site={site}")).await;
+        assert_eq!((status, body["field"].as_str()), (400, Some("site_id")), "{site}: {body}");
+    }
+    let (status, _) = t.get("/api/v1/realtime?site=mine.example").await;
+    assert_eq!(status, 401, "no session, no stream");
 }

@@ -1,13 +1,14 @@
 //! The dashboard in a real browser: headless Chromium (Debian's) opens the dashboard a
 //! real gateway serves over a database of generated traffic, and
-//! `tests/browser/dashboard.mjs` checks the figures against the API, filters by
+//! `tests/browser/dashboard.mjs` logs in (a wrong password first), switches sites,
+//! checks the figures against the API, filters by
 //! clicking a row, changes the range, goes back and forward, exports a CSV, shows a
 //! funnel, watches the
 //! realtime count follow a new event and takes screenshots at 1280×800 and 390×844,
-//! kept in `target/dashboard-screenshots/`.
+//! kept in `target/dashboard-screenshots/`, and logs out.
 
 use tally_tests::cluster::repo_root;
-use tally_tests::Tally;
+use tally_tests::{Tally, TEST_PASSWORD};
 use tokio::process::Command;
 
 #[tokio::test]
@@ -28,10 +29,16 @@ async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realti
     t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Pricing', page_pattern => '/pricing*')")
         .await;
 
+    // A viewer of both sites: the site switcher offers two.
+    let email = "viewer@dashboard.test";
+    t.create_user(email, false, &[("site1.example", "viewer"), ("site2.example", "viewer")]).await;
+
     let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
     let out = Command::new("timeout")
         .args(["180", "node", "dashboard.mjs", &t.gateway.base, "site1.example", &shots.to_string_lossy()])
         .current_dir(&browser_dir)
+        .env("TALLY_TEST_EMAIL", email)
+        .env("TALLY_TEST_PASSWORD", TEST_PASSWORD)
         .output()
         .await
         .expect("run node");

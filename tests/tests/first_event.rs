@@ -45,7 +45,8 @@ async fn posted_event_reads_back_through_sql_and_http() {
     assert_eq!(r.get::<_, Option<String>>(8).as_deref(), Some("3"));
     assert!(r.get::<_, bool>(9));
 
-    let (status, body) = t.get("/api/v1/events?site=shop.example").await;
+    let viewer = t.user_with_role("shop.example", "viewer").await;
+    let (status, body) = viewer.get("/api/v1/events?site=shop.example").await;
     assert_eq!(status, 200);
     let events = body["events"].as_array().expect("events array");
     assert_eq!(events.len(), 1);
@@ -132,10 +133,12 @@ async fn crawlers_are_dropped_not_stored() {
 #[tokio::test]
 async fn read_api_validates_its_parameters() {
     let t = with_site("a.example").await;
-    assert_eq!(t.get("/api/v1/events").await.1["field"], "site");
-    assert_eq!(t.get("/api/v1/events?site=a.example&limit=0").await.1["field"], "limit");
-    assert_eq!(t.get("/api/v1/events?site=a.example&limit=abc").await.1["field"], "limit");
-    assert_eq!(t.get("/api/v1/events?site=unknown.example").await.0, 404);
+    assert_eq!(t.get("/api/v1/events?site=a.example").await.0, 401, "signed-in callers only");
+    let analyst = t.user_with_role("a.example", "analyst").await;
+    assert_eq!(analyst.get("/api/v1/events").await.1["field"], "site");
+    assert_eq!(analyst.get("/api/v1/events?site=a.example&limit=0").await.1["field"], "limit");
+    assert_eq!(analyst.get("/api/v1/events?site=a.example&limit=abc").await.1["field"], "limit");
+    assert_eq!(analyst.get("/api/v1/events?site=unknown.example").await.0, 404);
     let (status, health) = t.get("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");

@@ -1,7 +1,8 @@
 //! `POST /api/v1/query` and `tally.query` from SQL: answers through the gateway, live
 //! events visible at once (realtime), ordering, pagination, totals and comparison,
 //! and bad queries rejected with a 400 (HTTP) or an error with a hint (SQL) that
-//! name the field at fault.
+//! name the field at fault. Every request is signed in (tests/security.rs covers what
+//! happens otherwise).
 
 use serde_json::{json, Value};
 use tally_tests::Tally;
@@ -19,13 +20,14 @@ async fn loaded() -> Tally {
 #[tokio::test]
 async fn the_gateway_answers_queries_with_totals_comparison_and_pages() {
     let t = loaded().await;
+    let analyst = t.user_with_role("site1.example", "analyst").await;
     let query = json!({
         "site_id": "site1.example", "date_range": ["2024-03-29", "2024-03-30"],
         "metrics": ["visitors", "pageviews", "bounce_rate"], "dimensions": ["event:page"],
         "order_by": [["pageviews", "desc"]], "pagination": {"limit": 3, "offset": 1},
         "include": {"totals": true, "comparisons": {"mode": "previous_period"}}
     });
-    let (status, answer) = t.post("/api/v1/query", query.clone()).await;
+    let (status, answer) = analyst.post("/api/v1/query", query.clone()).await;
     assert_eq!(status, 200, "{answer}");
     let rows = answer["results"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
@@ -41,7 +43,7 @@ async fn the_gateway_answers_queries_with_totals_comparison_and_pages() {
     earlier["filters"] = json!([["is", "event:page", [page]]]);
     earlier.as_object_mut().unwrap().remove("include");
     earlier.as_object_mut().unwrap().remove("pagination");
-    let (_, before) = t.post("/api/v1/query", earlier).await;
+    let (_, before) = analyst.post("/api/v1/query", earlier).await;
     assert_eq!(rows[0]["comparison"]["metrics"], before["results"][0]["metrics"]);
     // Totals equal the same query without dimensions, and match plain SQL.
     let sql_visitors: i64 =
@@ -60,7 +62,8 @@ async fn live_events_count_in_realtime_before_compaction() {
         assert_eq!(status, 202);
     }
     let query = json!({"site_id": "live.example", "date_range": "realtime", "metrics": ["visitors", "visits", "pageviews", "bounce_rate"]});
-    let (status, answer) = t.post("/api/v1/query", query).await;
+    let viewer = t.user_with_role("live.example", "viewer").await;
+    let (status, answer) = viewer.post("/api/v1/query", query).await;
     assert_eq!(status, 200, "{answer}");
     let metrics: Vec<f64> = answer["results"][0]["metrics"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(metrics, [1.0, 1.0, 2.0, 0.0], "one visitor, one visit of two pages: no bounce");
@@ -70,6 +73,7 @@ async fn live_events_count_in_realtime_before_compaction() {
 async fn bad_queries_get_400_naming_the_field() {
     let t = loaded().await;
     t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup')").await;
+    let analyst = t.user_with_role("site1.example", "analyst").await;
     let base = json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"]});
     let cases = [
         ("metrics", json!(["visitors", "clicks"]), "metrics[1]"),
@@ -80,16 +84,19 @@ async fn bad_queries_get_400_naming_the_field() {
         ("date_range", json!("fortnight"), "date_range"),
         ("date_range", json!(["2024-02-30", "2024-03-01"]), "date_range[0]"),
         ("site_id", json!("nosuch.example"), "site_id"),
+        // A site the caller may not see answers like one that does not exist.
+        ("site_id", json!("site2.example"), "site_id"),
+        ("site_id", json!(2), "site_id"),
     ];
     for (key, value, field) in cases {
         let mut query = base.clone();
         query[key] = value;
-        let (status, body) = t.post("/api/v1/query", query.clone()).await;
+        let (status, body) = analyst.post("/api/v1/query", query.clone()).await;
         assert_eq!(status, 400, "{query} → {body}");
         assert_eq!(body["field"], json!(field), "{query} → {body}");
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
-    let (status, body) = t.post("/api/v1/query", Value::String("not an object".into())).await;
+    let (status, body) = analyst.post("/api/v1/query", Value::String("not an object".into())).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("query")));
 
     // In SQL: SQLSTATE 22023, the field in DETAIL, what to fix in HINT.

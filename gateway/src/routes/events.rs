@@ -1,5 +1,6 @@
 //! `GET /api/v1/events`: the latest raw events of a site, newest first, read through
-//! the extension's `tally.events` relation (hot and compacted alike).
+//! the extension's `tally.events` relation (hot and compacted alike), under the
+//! caller's role: a site they may not see is a 404 like a site that does not exist.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -19,7 +21,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(list_events))
 }
 
-async fn list_events(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let domain = params.get("site").ok_or_else(|| ApiError::bad_request("site", "site is required (the site's domain)"))?;
     let limit = match params.get("limit") {
         None => 100,
@@ -29,16 +35,23 @@ async fn list_events(State(state): State<AppState>, Query(params): Query<HashMap
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ApiError::bad_request("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}")))?,
     };
-    let site = state.sites.by_domain(&domain.to_ascii_lowercase()).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))?;
-    let client = state.pool.get().await?;
-    let rows = client
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let (site_id, domain): (i32, String) = tx
+        .query_opt("SELECT site_id, domain FROM tally.sites WHERE domain = $1", &[&domain.to_ascii_lowercase()])
+        .await?
+        .map(|r| (r.get(0), r.get(1)))
+        .ok_or_else(|| ApiError::NotFound("no such site".into()))?;
+    let rows = tx
         .query(
             "SELECT ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, \
                     utm_source, utm_medium, utm_campaign, country, browser, os, device, props \
              FROM tally.events WHERE site_id = $1 ORDER BY ts DESC LIMIT $2",
-            &[&site.site_id, &limit],
+            &[&site_id, &limit],
         )
         .await?;
+    audit::record(&tx, "events.read", Some(site_id), json!({ "limit": limit }), caller.ip).await?;
+    tx.commit().await?;
     let events: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -62,5 +75,5 @@ async fn list_events(State(state): State<AppState>, Query(params): Query<HashMap
             })
         })
         .collect();
-    Ok(Json(json!({ "site": site.domain, "events": events })))
+    Ok(Json(json!({ "site": domain, "events": events })))
 }

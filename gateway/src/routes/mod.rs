@@ -1,10 +1,16 @@
 //! HTTP routes, one file per resource; `app` merges them.
 
+pub mod audit;
+pub mod auth;
 pub mod events;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod json_body;
+pub mod keys;
 pub mod metrics;
 pub mod query;
 pub mod realtime;
+pub mod sites;
 pub mod tracker;
+pub mod users;

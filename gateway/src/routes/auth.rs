@@ -1,0 +1,123 @@
+//! Sign-in and the session: `POST /api/v1/auth/login`, `POST /api/v1/auth/logout`,
+//! `GET /api/v1/auth/me`, `POST /api/v1/auth/password`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::caller::SESSION_COOKIE;
+use crate::auth::{audit, users, Caller, Credential};
+use crate::error::ApiError;
+use crate::routes::json_body::JsonBody;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/password", post(change_password))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    JsonBody(body): JsonBody<Login>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (user, pg_role) = users::sign_in(&state.auth, &state.pool, &body.email, body.password, peer.ip()).await?;
+    let token = state.auth.sessions.create(user.id).await?;
+    let caller = Caller {
+        user: user.clone(),
+        pg_role,
+        credential: Credential::Session { token_hash: crate::auth::tokens::hash(&token) },
+        ip: peer.ip(),
+    };
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    audit::record(&tx, "login", None, json!({}), caller.ip).await?;
+    tx.commit().await?;
+    let max_age = time_secs(state.auth.sessions.ttl().as_secs());
+    let cookie = Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .secure(state.auth.config.cookie_secure())
+        .max_age(max_age)
+        .build();
+    Ok((jar.add(cookie), Json(json!({ "user": user }))))
+}
+
+fn time_secs(secs: u64) -> time::Duration {
+    time::Duration::seconds(secs as i64)
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
+    if let Credential::Session { token_hash } = &caller.credential {
+        state.auth.sessions.revoke(token_hash).await?;
+    }
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    audit::record(&tx, "logout", None, json!({}), caller.ip).await?;
+    tx.commit().await?;
+    let gone = Cookie::build((SESSION_COOKIE, "")).path("/").http_only(true).same_site(SameSite::Strict).build();
+    Ok((jar.remove(gone), StatusCode::NO_CONTENT))
+}
+
+/// The caller and the sites they may see, with their role on each: what the
+/// dashboard needs to draw its site picker. Read under the caller's role, so it lists
+/// exactly what row-level security lets them query.
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let rows = tx
+        .query(
+            "SELECT s.site_id, s.domain, s.timezone, m.role FROM tally.sites s JOIN tally.my_sites m USING (site_id) ORDER BY s.domain",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    let sites: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"id": r.get::<_, i32>(0), "domain": r.get::<_, String>(1), "timezone": r.get::<_, String>(2), "role": r.get::<_, String>(3)}))
+        .collect();
+    Ok(Json(json!({ "user": caller.user, "sites": sites })))
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password and signs out their other sessions.
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_session()?;
+    users::change_password(&state.auth, &state.pool, caller.user.id, body.current_password, body.new_password, caller.ip).await?;
+    if let Credential::Session { token_hash } = &caller.credential {
+        state.auth.sessions.revoke_others(caller.user.id, token_hash).await?;
+    }
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    audit::record(&tx, "password.change", None, json!({}), caller.ip).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
