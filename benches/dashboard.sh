@@ -40,6 +40,15 @@ if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'ta
     q -d "$DB" -c "COMMENT ON TABLE tally.sites IS '$stamp'"
 fi
 
+# The bench's own administrator (create-admin resets an existing one's password), a
+# member of the site like ./dev up's demo administrator.
+BENCH_EMAIL=bench@bench.local
+BENCH_PASSWORD="bench-$(date +%F)-password"
+TALLY_DATABASE_URL="$URL" TALLY_ADMIN_PASSWORD="$BENCH_PASSWORD" target/release/tally-gateway create-admin \
+    --email "$BENCH_EMAIL" --name "Bench" >/dev/null
+q -d "$DB" -c "SELECT tally.set_membership(u.user_id, s.site_id, 'admin') FROM tally.users u, tally.sites s
+               WHERE u.email = '$BENCH_EMAIL' AND s.domain = '$SITE'" >/dev/null
+
 log "starting a release gateway on $LISTEN"
 TALLY_DATABASE_URL="$URL" TALLY_LISTEN="$LISTEN" TALLY_DASHBOARD_DIR="$TALLY_ROOT/dashboards/dist" \
     TALLY_SPOOL_DIR="$TALLY_STATE/bench-dash-spool" TALLY_LOG=warn target/release/tally-gateway serve &
@@ -47,7 +56,8 @@ gateway=$!
 trap 'kill $gateway 2>/dev/null; wait $gateway 2>/dev/null' EXIT
 for _ in $(seq 100); do curl -fsS -m 2 "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
-run() { (cd tests/browser && node dashboard-bench.mjs "http://$LISTEN" "$SITE" "$RUNS" "$1"); }
+run() { (cd tests/browser && TALLY_BENCH_EMAIL="$BENCH_EMAIL" TALLY_BENCH_PASSWORD="$BENCH_PASSWORD" \
+             node dashboard-bench.mjs "http://$LISTEN" "$SITE" "$RUNS" "$1"); }
 log "loading the dashboard $RUNS times per view"
 {
     echo "default $(run "")"
