@@ -33,15 +33,16 @@ if ! grep -qs "pg15 = \"$SYSTEM_PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.t
     cargo pgrx init --pg15 "$SYSTEM_PG_CONFIG" >/dev/null
 fi
 
-# --- Ingest (issue 7): the tracker's browser test drives Debian's Chromium with the npm
-# package playwright-core (tests/browser, pinned by its package-lock.json).
+# --- Ingest (issue 7) and dashboard (issue 9): the browser tests drive Debian's Chromium
+# with the npm package playwright-core (tests/browser, pinned by its package-lock.json);
+# the dashboard's build needs node and npm too (scripts/build-dashboard.sh).
 if ! command -v chromium >/dev/null 2>&1; then
-    log "installing chromium (tracker browser test)"
+    log "installing chromium (browser tests)"
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 if ! command -v npm >/dev/null 2>&1; then
-    log "installing nodejs and npm (tracker browser test)"
+    log "installing nodejs and npm (dashboard build, browser tests)"
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi

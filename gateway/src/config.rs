@@ -114,8 +114,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
-    /// Directory with the built dashboard, served at `/`.
-    #[arg(long, env = "TALLY_DASHBOARD_DIR", default_value = "dashboards")]
+    /// Directory with the built dashboard (`scripts/build-dashboard.sh` writes it), served at `/`.
+    #[arg(long, env = "TALLY_DASHBOARD_DIR", default_value = "dashboards/dist")]
     pub dashboard_dir: PathBuf,
 
     /// Connection string of the alert listener's own session (`LISTEN tally_alerts`);

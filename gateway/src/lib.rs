@@ -41,6 +41,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tracker::router())
         .merge(routes::query::router())
         .merge(routes::alerts::router())
+        .merge(routes::export::router())
+        .merge(routes::realtime::router())
         .merge(routes::auth::router())
         .merge(routes::sites::router())
         .merge(routes::users::router())

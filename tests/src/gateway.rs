@@ -31,7 +31,7 @@ impl TestGateway {
     pub async fn start_at(db: &TestDb, url: &str, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
         static SPOOLS: AtomicU32 = AtomicU32::new(0);
         let mut config = ServeConfig::from_env();
-        config.dashboard_dir = repo_root().join("dashboards");
+        config.dashboard_dir = repo_root().join("dashboards/dist");
         // Each gateway owns its spool: a shared one would replay into the wrong database.
         config.spool_dir = std::env::temp_dir().join(format!(
             "tally-test-spool-{}-{}-{}",

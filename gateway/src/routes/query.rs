@@ -5,11 +5,11 @@
 //! The query runs under the caller's role, so row-level security decides which sites it
 //! reads: a site the caller may not see answers exactly like one that does not exist
 //! (400, `site_id`, "no such site"). Each query is written to the audit log.
+//!
+//! [`answer`] is the one way the gateway runs a stats query: the CSV export and the
+//! realtime stream use it too, so they answer exactly what the dashboard shows.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -17,24 +17,36 @@ use tokio_postgres::error::SqlState;
 
 use crate::auth::{audit, Caller};
 use crate::error::ApiError;
+use crate::routes::json_body::JsonBody;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/query", post(run_query))
 }
 
-async fn run_query(State(state): State<AppState>, caller: Caller, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::bad_request("body", rejection.body_text()),
-    })?;
-    let query: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", format!("not JSON: {e}")))?;
+async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(answer(&state, &caller, &query, Some("query")).await?))
+}
+
+/// Runs one stats query through `tally.query` as `caller` and returns its JSON answer,
+/// recording `audit` (the action's name: `query`, `export`, ...) in the audit log, in
+/// the same transaction. `None` for the repeats of an audited request (the realtime
+/// stream's updates), which would only flood the log.
+pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>) -> Result<Value, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
-    let row = tx.query_one("SELECT tally.query($1)", &[&query]).await.map_err(bad_query)?;
-    audit::record(&tx, "query", None, json!({ "site": query.get("site_id") }), caller.ip).await?;
+    let row = tx.query_one("SELECT tally.query($1)", &[query]).await.map_err(bad_query)?;
+    if let Some(action) = audit {
+        // An export's whole query is kept: what left the building, and how to redo it.
+        let detail = if action == "export" {
+            json!({ "site": query.get("site_id"), "query": query })
+        } else {
+            json!({ "site": query.get("site_id") })
+        };
+        audit::record(&tx, action, None, detail, caller.ip).await?;
+    }
     tx.commit().await?;
-    Ok(Json(row.get(0)))
+    Ok(row.get(0))
 }
 
 /// A query the extension rejected becomes a 400 naming the field; anything else stays

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Dashboard speed: time to the first complete render and the duration of each API call
+# the dashboard makes, in headless Chromium against a release gateway over EVENTS
+# generated events of one site (30 days, compacted). Prints a markdown table for
+# benches/RESULTS.md. Targets (issue 9): first render <= 1 s, every call <= 300 ms.
+#
+#   benches/dashboard.sh [EVENTS] [RUNS]     default 1000000 events, 5 page loads
+#
+# Runs in a cluster of its own ($TALLY_STATE/bench-dash, port $TALLY_BENCH_PORT or
+# 54319) and a gateway on $TALLY_BENCH_LISTEN (127.0.0.1:8719). Not part of ./dev test.
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$TALLY_ROOT"
+
+EVENTS=${1:-1000000}
+RUNS=${2:-5}
+PORT=${TALLY_BENCH_PORT:-54319}
+LISTEN=${TALLY_BENCH_LISTEN:-127.0.0.1:8719}
+DIR="$TALLY_STATE/bench-dash"
+DB=bench
+URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
+SITE=bench.local
+
+scripts/setup-deps.sh
+scripts/install-extension.sh
+scripts/build-dashboard.sh
+scripts/pgcluster.sh ensure "$DIR" "$PORT"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+cargo build --release -q -p tally-gateway
+
+# The data ends when it was loaded; a reload every day keeps "last 30 days" full.
+stamp="$EVENTS events $(date -u +%F)"
+if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'tally.sites'::regclass AND objsubid = 0" 2>/dev/null)" != "$stamp" ]; then
+    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    q -d "$DB" -c "CREATE EXTENSION tally"
+    log "loading $EVENTS events (1 site, 30 days ending now)"
+    TALLY_DATABASE_URL="$URL" target/release/tally-gateway seed --sites 1 --days 30 --events "$EVENTS" --domain "$SITE" >/dev/null
+    q -d "$DB" -c "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')" >/dev/null
+    log "compacting into segments"
+    q -d "$DB" -c "SELECT tally.compact()" -c "VACUUM ANALYZE tally.segments" >/dev/null
+    q -d "$DB" -c "COMMENT ON TABLE tally.sites IS '$stamp'"
+fi
+
+# The bench's own administrator (create-admin resets an existing one's password), a
+# member of the site like ./dev up's demo administrator.
+BENCH_EMAIL=bench@bench.local
+BENCH_PASSWORD="bench-$(date +%F)-password"
+TALLY_DATABASE_URL="$URL" TALLY_ADMIN_PASSWORD="$BENCH_PASSWORD" target/release/tally-gateway create-admin \
+    --email "$BENCH_EMAIL" --name "Bench" >/dev/null
+q -d "$DB" -c "SELECT tally.set_membership(u.user_id, s.site_id, 'admin') FROM tally.users u, tally.sites s
+               WHERE u.email = '$BENCH_EMAIL' AND s.domain = '$SITE'" >/dev/null
+
+log "starting a release gateway on $LISTEN"
+TALLY_DATABASE_URL="$URL" TALLY_LISTEN="$LISTEN" TALLY_DASHBOARD_DIR="$TALLY_ROOT/dashboards/dist" \
+    TALLY_SPOOL_DIR="$TALLY_STATE/bench-dash-spool" TALLY_LOG=warn target/release/tally-gateway serve &
+gateway=$!
+trap 'kill $gateway 2>/dev/null; wait $gateway 2>/dev/null' EXIT
+for _ in $(seq 100); do curl -fsS -m 2 "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+run() { (cd tests/browser && TALLY_BENCH_EMAIL="$BENCH_EMAIL" TALLY_BENCH_PASSWORD="$BENCH_PASSWORD" \
+             node dashboard-bench.mjs "http://$LISTEN" "$SITE" "$RUNS" "$1"); }
+log "loading the dashboard $RUNS times per view"
+{
+    echo "default $(run "")"
+    echo "filtered $(run "f=is%7Cvisit%3Acountry%7CUS")"
+    echo "7d $(run "period=7d")"
+} | python3 -c '
+import json, statistics, sys
+print("| view | first render, median (max) ms | slowest call, median (max) ms | calls per load |")
+print("|---|---:|---:|---:|")
+per_call = {}
+for line in sys.stdin:
+    view, data = line.split(" ", 1)
+    r = json.loads(data)
+    render = r["first_render_ms"]
+    slowest = [max(ms[i] for ms in r["calls"].values()) for i in range(len(render))]
+    calls = sum(len(ms) for ms in r["calls"].values()) // len(render)
+    print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {calls} |")
+    if view == "default":
+        per_call = r
+print()
+print("| call (default view) | in the page, median (max) ms | alone, median (max) ms |")
+print("|---|---:|---:|")
+for name, ms in sorted(per_call["calls"].items(), key=lambda kv: -statistics.median(kv[1])):
+    alone = per_call["alone"][name]
+    print(f"| {name} | {statistics.median(ms):.0f} ({max(ms)}) | {statistics.median(alone):.0f} ({max(alone)}) |")
+'

@@ -1,0 +1,107 @@
+// The dashboard: finds out who is signed in (or shows the login page), then renders
+// every panel for the state in the URL, again on every change and on back/forward.
+//
+// When all panels of a render have settled, `body[data-rendered]` counts up and the
+// first render's time since navigation start lands in `body[data-first-render-ms]`:
+// the browser test waits on the first, the bench reads the second.
+
+import * as api from "./api.js";
+import { datePicker } from "./components/datepicker.js";
+import { filterBar } from "./components/filters.js";
+import { showLogin } from "./components/login.js";
+import { realtimeCount } from "./components/realtime.js";
+import { siteSwitcher } from "./components/sites.js";
+import { h } from "./dom.js";
+import { chart } from "./panels/chart.js";
+import { devices } from "./panels/devices.js";
+import { funnel } from "./panels/funnel.js";
+import { goals } from "./panels/goals.js";
+import { kpis } from "./panels/kpis.js";
+import { locations } from "./panels/locations.js";
+import { pages } from "./panels/pages.js";
+import { properties } from "./panels/properties.js";
+import { sources } from "./panels/sources.js";
+import * as state from "./state.js";
+import "./style.css";
+
+const root = document.getElementById("app");
+const sites = siteSwitcher();
+const live = realtimeCount();
+const picker = datePicker();
+const filters = filterBar();
+const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
+const user = h("span", { class: "user" });
+const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
+const layout = h(
+  "div",
+  { class: "dashboard" },
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logoutButton())),
+  filters.element,
+  h("main", { class: "grid" }, panels.map((p) => p.element)),
+);
+
+let session = null;
+let inFlight = null;
+let renders = 0;
+let loggingIn = false;
+
+function render(current) {
+  document.title = `${current.site} · Tally`;
+  sites.render(current, session.sites);
+  live.render(current);
+  picker.render(current);
+  filters.render(current);
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  Promise.all(panels.map((p) => p.render(current, controller.signal))).then(() => {
+    if (controller.signal.aborted) return;
+    renders += 1;
+    if (renders === 1) document.body.dataset.firstRenderMs = Math.round(performance.now());
+    document.body.dataset.rendered = renders;
+  });
+}
+
+/** Loads the session (logging in first if needed), picks the site and renders. */
+async function start() {
+  try {
+    session = await api.session();
+  } catch (err) {
+    if (!(err instanceof api.Unauthorized)) {
+      root.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not reach Tally: ${err.message}`));
+      return;
+    }
+    live.stop();
+    loggingIn = true;
+    await showLogin(root);
+    loggingIn = false;
+    return start();
+  }
+  user.textContent = session.user.email;
+  if (session.sites.length === 0) {
+    root.replaceChildren(h("p", { class: "empty" }, "You have no site yet: ask an administrator for access to one."), logoutButton());
+    return;
+  }
+  // The site in the URL if this user may see it, else their first.
+  const site = session.sites.some((s) => s.domain === state.get().site) ? state.get().site : session.sites[0].domain;
+  root.replaceChildren(layout);
+  state.update({ site }, { replace: true });
+}
+
+// Any 401 (an expired session) leads back to the login page.
+api.onUnauthorized(() => {
+  if (!loggingIn) start();
+});
+async function signOut() {
+  await api.logout().catch(() => {});
+  start();
+}
+state.listen(render);
+start();
+
+// The realtime range is the last five minutes: its figures refresh by themselves
+// (the header's current-visitor count is pushed separately, every 2 s).
+const REALTIME_REFRESH_MS = 10000;
+setInterval(() => {
+  if (root.contains(layout) && state.get().period === "realtime" && !document.hidden) render(state.get());
+}, REALTIME_REFRESH_MS);

@@ -1,0 +1,73 @@
+// The dashboard's speed as a person meets it (benches/dashboard.sh): headless Chromium
+// signs in once (TALLY_BENCH_EMAIL / TALLY_BENCH_PASSWORD), then opens the dashboard
+// `runs` times, each in a fresh browser context holding only the session cookie, and
+// records the time from navigation start to the first complete render (every panel
+// settled, `body[data-first-render-ms]`) and the duration of every API call the page
+// made (request start to response end, as the browser saw it: queueing behind the
+// page's other calls included). Then each distinct call is replayed alone, one at a
+// time, to tell the engine's cost from the contention of eight concurrent queries.
+//
+//   node dashboard-bench.mjs <gateway base URL> <site domain> <runs> [query string]
+//
+// Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]},
+// alone: {label: [ms, ...]}}.
+import { chromium } from "playwright-core";
+
+const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+});
+
+/** A name for an API call: the panel's dimension, `kpis` without one. */
+function label(request) {
+  const path = new URL(request.url()).pathname;
+  if (path !== "/api/v1/query") return path;
+  const q = JSON.parse(request.postData() || "{}");
+  return q.dimensions?.[0] || "kpis";
+}
+
+const signIn = await browser.newContext({ userAgent: UA });
+const answer = await signIn.request.post(`${base}/api/v1/auth/login`, {
+  data: { email: process.env.TALLY_BENCH_EMAIL, password: process.env.TALLY_BENCH_PASSWORD },
+});
+if (!answer.ok()) throw new Error(`login failed: ${answer.status()} ${await answer.text()}`);
+const session = await signIn.storageState();
+
+const result = { first_render_ms: [], calls: {}, alone: {} };
+const bodies = new Map();
+try {
+  for (let i = 0; i < Number(runs); i++) {
+    const context = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 }, storageState: session });
+    const page = await context.newPage();
+    const finished = [];
+    page.on("requestfinished", (request) => {
+      if (new URL(request.url()).pathname.startsWith("/api/v1/") && request.method() === "POST") finished.push(request);
+    });
+    await page.goto(`${base}/?site=${encodeURIComponent(site)}${extra ? `&${extra}` : ""}`);
+    await page.waitForFunction(() => document.body.dataset.firstRenderMs, null, { timeout: 60000 });
+    const errors = await page.$$eval(".panel[data-state=error] .error", (els) => els.map((e) => e.textContent));
+    if (errors.length) throw new Error(`panels failed: ${errors.join("; ")}`);
+    result.first_render_ms.push(Number(await page.evaluate(() => document.body.dataset.firstRenderMs)));
+    for (const request of finished) {
+      const t = request.timing();
+      (result.calls[label(request)] ||= []).push(Math.round(t.responseEnd));
+      bodies.set(label(request), [request.url(), request.postData()]);
+    }
+    await context.close();
+  }
+  for (const [name, [url, body]] of bodies) {
+    for (let i = 0; i < Number(runs); i++) {
+      const started = performance.now();
+      const resp = await signIn.request.post(url, { headers: { "Content-Type": "application/json" }, data: body });
+      if (!resp.ok()) throw new Error(`${name} answered ${resp.status()}`);
+      await resp.body();
+      (result.alone[name] ||= []).push(Math.round(performance.now() - started));
+    }
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,224 @@
+// Drives headless Chromium through the dashboard served by a gateway and checks what a
+// person would: login (a wrong password first), the site switcher, the figures shown
+// equal the API's answers to the same queries, a
+// clicked row filters everything (URL and numbers), the range picker and back/forward
+// work, a funnel typed in shows the API's steps, the realtime count follows a new
+// event, a panel exports its CSV, an API error
+// shows in the panel, and the phone layout has no horizontal scroll. Screenshots at
+// 1280×800 and 390×844 (light and dark) go to the directory given. Last, logging out
+// leads back to the login page and the API refuses the old session.
+//
+//   node dashboard.mjs <gateway base URL> <site domain> <screenshot dir>
+//   TALLY_TEST_EMAIL / TALLY_TEST_PASSWORD: the account to log in with, a user who may
+//   see the site and one more
+//
+// Prints one JSON line with what it saw; any failed check throws (exit status 1).
+import { mkdirSync, readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [base, site, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const KPIS = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"];
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+});
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+function same(a, b, what) {
+  check(JSON.stringify(a) === JSON.stringify(b), `${what}: dashboard ${JSON.stringify(a)} ≠ API ${JSON.stringify(b)}`);
+}
+
+/** Waits until the dashboard has completed more than `after` renders. */
+async function rendered(page, after = 0) {
+  await page.waitForFunction((n) => Number(document.body.dataset.rendered || 0) > n, after, { timeout: 30000 });
+  return page.evaluate(() => Number(document.body.dataset.rendered));
+}
+
+/** The KPI cards' exact values and changes, as the page holds them. */
+function cards(page) {
+  return page.$$eval("#panel-kpis .card", (els) =>
+    els.map((el) => ({
+      metric: el.dataset.metric,
+      value: Number(el.querySelector(".card-value").dataset.value),
+      change: el.querySelector(".card-change")?.dataset.value ?? null,
+    })),
+  );
+}
+
+/** The same KPI query the dashboard makes, answered by the API. */
+async function apiKpis(context, range, filters, siteId = site) {
+  const q = {
+    site_id: siteId,
+    date_range: range,
+    filters,
+    metrics: KPIS,
+    include: { comparisons: { mode: "previous_period" } },
+  };
+  const resp = await context.request.post(`${base}/api/v1/query`, { data: q });
+  check(resp.ok(), `API query failed: ${resp.status()} ${await resp.text()}`);
+  const row = (await resp.json()).results[0];
+  return KPIS.map((metric, i) => ({ metric, value: row.metrics[i], change: row.comparison.change[i] === null ? "" : String(row.comparison.change[i]) }));
+}
+
+async function noHorizontalScroll(page, what) {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  check(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
+}
+
+/** Logs in on the login page, with a wrong password first. */
+async function login(page) {
+  await page.waitForSelector("#login", { timeout: 30000 });
+  check(process.env.TALLY_TEST_EMAIL, "no TALLY_TEST_EMAIL given");
+  await page.fill("#login input[name=email]", process.env.TALLY_TEST_EMAIL);
+  await page.fill("#login input[name=password]", "wrong password");
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector("#login .error:not([hidden])");
+  await page.fill("#login input[name=password]", process.env.TALLY_TEST_PASSWORD);
+  await page.click("#login button[type=submit]");
+}
+
+const seen = {};
+try {
+  const desktop = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 } });
+  const page = await desktop.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+
+  await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
+  await login(page);
+  let n = await rendered(page);
+  same(await cards(page), await apiKpis(desktop, "30d", []), "KPIs, last 30 days");
+
+  // The site switcher lists the user's sites; switching shows the other site's figures.
+  const sites = await page.$$eval("select[name=site] option", (os) => os.map((o) => o.value));
+  check(sites.length === 2 && sites.includes(site), `the user's two sites: ${sites}`);
+  const other = sites.find((s) => s !== site);
+  await page.selectOption("select[name=site]", other);
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("site") === other, "site in the URL");
+  same(await cards(page), await apiKpis(desktop, "30d", [], other), `KPIs of ${other}`);
+  await page.selectOption("select[name=site]", site);
+  n = await rendered(page, n);
+  await page.screenshot({ path: `${shots}/desktop-1280x800.png` });
+  await page.screenshot({ path: `${shots}/desktop-full.png`, fullPage: true });
+
+  // Clicking a country filters the whole dashboard by it.
+  const row = page.locator("#panel-locations tbody tr").first();
+  const country = await row.getAttribute("data-value");
+  check(country, "the countries panel lists a country");
+  await row.locator("button.name").click();
+  n = await rendered(page, n);
+  const url = new URL(page.url());
+  same(url.searchParams.getAll("f"), [`is|visit:country|${country}`], "filter in the URL");
+  check(await page.locator(`.chip[data-value="${country}"]`).isVisible(), "filter chip shown");
+  const filtered = await cards(page);
+  same(filtered, await apiKpis(desktop, "30d", [["is", "visit:country", [country]]]), `KPIs filtered by ${country}`);
+  const countries = await page.$$eval("#panel-locations tbody tr", (rows) => rows.map((r) => r.dataset.value));
+  same(countries, [country], "the countries panel shows only the filtered country");
+  seen.country = country;
+
+  // Another range: URL and numbers follow.
+  await page.selectOption("select[name=period]", "7d");
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("period") === "7d", "period=7d in the URL");
+  same(await cards(page), await apiKpis(desktop, "7d", [["is", "visit:country", [country]]]), "KPIs, 7 days, filtered");
+
+  // Back: the 30-day filtered view again, from the URL alone.
+  await page.goBack();
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("period") === null, "back to the default period");
+  same(await cards(page), filtered, "KPIs after going back");
+  await page.goForward();
+  n = await rendered(page, n);
+  check(await page.inputValue("select[name=period]") === "7d", "forward to 7 days");
+
+  // A panel's CSV is what the export endpoint answers for the panel's query.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#panel-pages button.export")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  const exportQuery = {
+    site_id: site,
+    date_range: "7d",
+    filters: [["is", "visit:country", [country]]],
+    metrics: ["visitors", "pageviews"],
+    dimensions: ["event:page"],
+    order_by: [["visitors", "desc"]],
+  };
+  const expected = await desktop.request.post(`${base}/api/v1/export`, { data: exportQuery });
+  same(csv, await expected.text(), "exported CSV");
+  check(/^.+_event-page_\d{4}-\d\d-\d\d_\d{4}-\d\d-\d\d\.csv$/.test(download.suggestedFilename()), `CSV file name ${download.suggestedFilename()}`);
+  seen.csvRows = csv.trim().split("\n").length - 1;
+
+  // A funnel typed into its panel: in the URL, and the API's steps on the page.
+  await page.fill("#panel-funnel input[name=funnel]", "Pricing, Signup");
+  await page.click("#panel-funnel button[type=submit]");
+  n = await rendered(page, n);
+  check(new URL(page.url()).searchParams.get("funnel") === "Pricing, Signup", "funnel in the URL");
+  const funnelAnswer = await desktop.request.post(`${base}/api/v1/query`, {
+    data: { ...exportQuery, dimensions: undefined, order_by: undefined, metrics: ["visitors"], funnel: ["Pricing", "Signup"] },
+  });
+  const steps = (await funnelAnswer.json()).funnel;
+  const shown = await page.$$eval("#panel-funnel tbody tr td:nth-child(2)", (tds) => tds.map((td) => Number(td.dataset.value)));
+  same(shown, [steps.visitors, ...steps.steps.map((s) => s.visitors)], "funnel steps");
+  check(steps.steps[0].visitors > 0, "someone went through the pricing page");
+  seen.funnel = shown;
+
+  // The realtime count follows a new visitor (a user agent nobody else has).
+  await page.waitForFunction(() => document.querySelector(".realtime strong").dataset.value !== "");
+  const before = Number(await page.getAttribute(".realtime strong", "data-value"));
+  const sent = await fetch(`${base}/api/event`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:131.0) Gecko/20100101 Firefox/131.0" },
+    body: JSON.stringify({ name: "pageview", url: `https://${site}/realtime-check`, domain: site }),
+  });
+  check(sent.status === 202, `event answered ${sent.status}`);
+  await page.waitForFunction((b) => Number(document.querySelector(".realtime strong").dataset.value) > b, before, { timeout: 20000 });
+  seen.realtime = [before, Number(await page.getAttribute(".realtime strong", "data-value"))];
+
+  // A bad range from a hand-edited URL: the panels say what is wrong, the page stays.
+  await page.goto(`${base}/?site=${encodeURIComponent(site)}&period=custom&from=2025-02-30&to=2025-03-01`);
+  await page.waitForSelector("#panel-kpis .error:not([hidden])");
+  const message = await page.textContent("#panel-kpis .error");
+  check(message.includes("date_range[0]"), `panel error names the field: ${message}`);
+  check(await page.isVisible("select[name=period]"), "the page is still there");
+  same(pageErrors, [], "no uncaught errors in the page");
+
+  // The phone: same session, no horizontal scrolling, light and dark.
+  const state = await desktop.storageState();
+  for (const scheme of ["light", "dark"]) {
+    const phone = await browser.newContext({
+      userAgent: UA,
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: scheme,
+      storageState: state,
+    });
+    const mobile = await phone.newPage();
+    await mobile.goto(`${base}/?site=${encodeURIComponent(site)}&f=${encodeURIComponent(`is|visit:country|${country}`)}&tab.sources=utm_campaign`);
+    await rendered(mobile);
+    await noHorizontalScroll(mobile, `390 px, ${scheme}`);
+    await mobile.screenshot({ path: `${shots}/phone-390x844-${scheme}.png` });
+    await mobile.screenshot({ path: `${shots}/phone-full-${scheme}.png`, fullPage: true });
+    await phone.close();
+  }
+
+  // Logging out: the login page again, and the old session no longer reads anything.
+  await page.click(".logout");
+  await page.waitForSelector("#login");
+  const after = await desktop.request.post(`${base}/api/v1/query`, { data: { site_id: site, date_range: "7d", metrics: ["visitors"] } });
+  check(after.status() === 401, `a query after logout answered ${after.status()}`);
+  console.log(JSON.stringify(seen));
+} finally {
+  await browser.close();
+}

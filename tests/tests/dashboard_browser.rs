@@ -1,0 +1,55 @@
+//! The dashboard in a real browser: headless Chromium (Debian's) opens the dashboard a
+//! real gateway serves over a database of generated traffic, and
+//! `tests/browser/dashboard.mjs` logs in (a wrong password first), switches sites,
+//! checks the figures against the API, filters by
+//! clicking a row, changes the range, goes back and forward, exports a CSV, shows a
+//! funnel, watches the
+//! realtime count follow a new event and takes screenshots at 1280×800 and 390×844,
+//! kept in `target/dashboard-screenshots/`, and logs out.
+
+use tally_tests::cluster::repo_root;
+use tally_tests::{Tally, TEST_PASSWORD};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realtime_and_fits_a_phone() {
+    let root = repo_root();
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium or playwright-core missing: run scripts/setup-deps.sh"
+    );
+    assert!(root.join("dashboards/dist/app.js").exists(), "the dashboard is not built: run scripts/build-dashboard.sh");
+    let t = Tally::start().await;
+    // Thirty days of traffic ending ten minutes ago: nobody is "current" until the
+    // browser's own event arrives.
+    let end_us = chrono::Utc::now().timestamp_micros() - 600_000_000;
+    t.db.load(30_000, 30, 2, end_us).await;
+    t.sql("SELECT tally.compact()").await;
+    t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Pricing', page_pattern => '/pricing*')")
+        .await;
+
+    // A viewer of both sites: the site switcher offers two.
+    let email = "viewer@dashboard.test";
+    t.create_user(email, false, &[("site1.example", "viewer"), ("site2.example", "viewer")]).await;
+
+    let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
+    let out = Command::new("timeout")
+        .args(["180", "node", "dashboard.mjs", &t.gateway.base, "site1.example", &shots.to_string_lossy()])
+        .current_dir(&browser_dir)
+        .env("TALLY_TEST_EMAIL", email)
+        .env("TALLY_TEST_PASSWORD", TEST_PASSWORD)
+        .output()
+        .await
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shot in ["desktop-1280x800.png", "phone-390x844-light.png", "phone-390x844-dark.png"] {
+        let size = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "screenshot {shot} missing or empty ({size} bytes)");
+    }
+}
