@@ -103,3 +103,55 @@ export function realtime(site, onVisitors, onError) {
   source.addEventListener("error", () => onError("realtime updates interrupted, reconnecting…"));
   return () => source.close();
 }
+
+// The admin pages: alert rules, sites, users and keys. Each is one JSON call; a refused
+// one throws ApiError (with `field` for a 400), shown by the page next to the input.
+
+async function json(method, path, body) {
+  const resp = await request(method, path, body);
+  return resp.status === 204 ? null : resp.json();
+}
+
+const site = (domain) => `site=${encodeURIComponent(domain)}`;
+
+/** `GET /api/v1/alerts/rules?site=`: the site's rules (sql/ALERTS.md's JSON + id, state). */
+export const alertRules = async (domain) => (await json("GET", `/api/v1/alerts/rules?${site(domain)}`)).rules;
+/** `POST /api/v1/alerts/rules?site=`: a new rule → the rule as stored. */
+export const createAlertRule = (domain, rule) => json("POST", `/api/v1/alerts/rules?${site(domain)}`, rule);
+/** `PUT /api/v1/alerts/rules/{id}`: replaces a rule. */
+export const updateAlertRule = (id, rule) => json("PUT", `/api/v1/alerts/rules/${id}`, rule);
+/** `DELETE /api/v1/alerts/rules/{id}`. */
+export const deleteAlertRule = (id) => json("DELETE", `/api/v1/alerts/rules/${id}`);
+/** `POST /api/v1/alerts/rules/{id}/mute`: `until` an ISO time, or null to unmute. */
+export const muteAlertRule = (id, until) => json("POST", `/api/v1/alerts/rules/${id}/mute`, { until });
+/** `POST /api/v1/alerts/rules/{id}/test`: `[{channel, ok, error}]`, one per channel. */
+export const testAlertRule = async (id) => (await json("POST", `/api/v1/alerts/rules/${id}/test`)).results;
+/** `GET /api/v1/alerts/history?site=`: firings and resolutions, newest first. */
+export const alertHistory = async (domain) => (await json("GET", `/api/v1/alerts/history?${site(domain)}&limit=50`)).history;
+
+/** `GET /api/v1/sites`: the sites the caller may see, with their role. */
+export const sites = async () => (await json("GET", "/api/v1/sites")).sites;
+/** `POST /api/v1/sites` `{domain, timezone}` (administrators). */
+export const createSite = (domain, timezone) => json("POST", "/api/v1/sites", { domain, timezone });
+/** `GET /api/v1/sites/{id}/ingest-keys`: active keys (never the keys themselves). */
+export const ingestKeys = async (siteId) => (await json("GET", `/api/v1/sites/${siteId}/ingest-keys`)).ingest_keys;
+/** `POST /api/v1/sites/{id}/ingest-keys` → `{id, key}`: the key is shown only now. */
+export const createIngestKey = (siteId) => json("POST", `/api/v1/sites/${siteId}/ingest-keys`);
+/** `DELETE /api/v1/sites/{id}/ingest-keys/{key}`. */
+export const revokeIngestKey = (siteId, keyId) => json("DELETE", `/api/v1/sites/${siteId}/ingest-keys/${keyId}`);
+
+/** `GET /api/v1/users`: every user with `sites: [{site_id, role}]`. */
+export const users = async () => (await json("GET", "/api/v1/users")).users;
+/** `POST /api/v1/users` `{email, name, password, admin}`. */
+export const createUser = (user) => json("POST", "/api/v1/users", user);
+/** `PUT /api/v1/sites/{site}/members/{user}` `{role}`: adds or changes a membership. */
+export const setMembership = (siteId, userId, role) => json("PUT", `/api/v1/sites/${siteId}/members/${userId}`, { role });
+/** `DELETE /api/v1/sites/{site}/members/{user}`. */
+export const removeMembership = (siteId, userId) => json("DELETE", `/api/v1/sites/${siteId}/members/${userId}`);
+
+/** `GET /api/v1/keys`: the caller's active API keys. */
+export const apiKeys = async () => (await json("GET", "/api/v1/keys")).keys;
+/** `POST /api/v1/keys` `{name, site_id?}` → `{id, key}`: the key is shown only now. */
+export const createApiKey = (name, siteId) => json("POST", "/api/v1/keys", { name, site_id: siteId });
+/** `DELETE /api/v1/keys/{id}`. */
+export const revokeApiKey = (id) => json("DELETE", `/api/v1/keys/${id}`);

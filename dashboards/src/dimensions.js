@@ -1,7 +1,7 @@
 // Human names of tally.query's dimensions, for filter chips, column headers and
 // export file names.
 
-const LABELS = {
+export const LABELS = {
   "event:page": "Page",
   "event:name": "Event",
   "event:goal": "Goal",

@@ -1,5 +1,6 @@
 // The dashboard: finds out who is signed in (or shows the login page), then renders
-// every panel for the state in the URL, again on every change and on back/forward.
+// the page in the URL (the stats panels, or alerts and the administrators' pages), again
+// on every change and on back/forward.
 //
 // When all panels of a render have settled, `body[data-rendered]` counts up and the
 // first render's time since navigation start lands in `body[data-first-render-ms]`:
@@ -9,6 +10,7 @@ import * as api from "./api.js";
 import { datePicker } from "./components/datepicker.js";
 import { filterBar } from "./components/filters.js";
 import { showLogin } from "./components/login.js";
+import { offered, pageNav } from "./components/nav.js";
 import { realtimeCount } from "./components/realtime.js";
 import { siteSwitcher } from "./components/sites.js";
 import { h } from "./dom.js";
@@ -21,6 +23,10 @@ import { locations } from "./panels/locations.js";
 import { pages } from "./panels/pages.js";
 import { properties } from "./panels/properties.js";
 import { sources } from "./panels/sources.js";
+import { alertsPage } from "./pages/alerts.js";
+import { keysPage } from "./pages/keys.js";
+import { sitesPage } from "./pages/sites.js";
+import { usersPage } from "./pages/users.js";
 import * as state from "./state.js";
 import "./style.css";
 
@@ -30,14 +36,20 @@ const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
 const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
+const views = { alerts: alertsPage(), sites: sitesPage(refreshSites), users: usersPage(), keys: keysPage() };
+const nav = pageNav();
 const user = h("span", { class: "user" });
 const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
+const grid = h("main", { class: "grid" }, panels.map((p) => p.element));
+const pageHost = h("main", { class: "page-host" });
 const layout = h(
   "div",
   { class: "dashboard" },
   h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logoutButton())),
+  nav.element,
   filters.element,
-  h("main", { class: "grid" }, panels.map((p) => p.element)),
+  grid,
+  pageHost,
 );
 
 let session = null;
@@ -46,12 +58,25 @@ let renders = 0;
 let loggingIn = false;
 
 function render(current) {
-  document.title = `${current.site} · Tally`;
   sites.render(current, session.sites);
   live.render(current);
+  const allowed = offered(session, current.site);
+  // A page this user may not use (a shared link) shows the stats instead.
+  const page = allowed.includes(current.page) ? current.page : "stats";
+  nav.render({ ...current, page }, allowed);
+  document.body.dataset.page = page;
+  picker.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  pageHost.hidden = page === "stats";
+  inFlight?.abort();
+  if (page !== "stats") {
+    document.title = `${views[page].element.querySelector("h2").textContent} · ${current.site} · Tally`;
+    pageHost.replaceChildren(views[page].element);
+    views[page].render(current);
+    return;
+  }
+  document.title = `${current.site} · Tally`;
   picker.render(current);
   filters.render(current);
-  inFlight?.abort();
   const controller = new AbortController();
   inFlight = controller;
   Promise.all(panels.map((p) => p.render(current, controller.signal))).then(() => {
@@ -60,6 +85,12 @@ function render(current) {
     if (renders === 1) document.body.dataset.firstRenderMs = Math.round(performance.now());
     document.body.dataset.rendered = renders;
   });
+}
+
+/** A site was created: the session's list of sites (the switcher's) is read again. */
+async function refreshSites() {
+  session = await api.session();
+  sites.render(state.get(), session.sites);
 }
 
 /** Loads the session (logging in first if needed), picks the site and renders. */
@@ -103,5 +134,5 @@ start();
 // (the header's current-visitor count is pushed separately, every 2 s).
 const REALTIME_REFRESH_MS = 10000;
 setInterval(() => {
-  if (root.contains(layout) && state.get().period === "realtime" && !document.hidden) render(state.get());
+  if (root.contains(layout) && !grid.hidden && state.get().period === "realtime" && !document.hidden) render(state.get());
 }, REALTIME_REFRESH_MS);

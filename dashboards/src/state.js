@@ -1,11 +1,12 @@
 // The dashboard's whole state lives in the URL's query string, so a view can be
 // bookmarked or shared and back/forward walk through views:
 //
-//   ?site=example.com&period=custom&from=2025-01-01&to=2025-01-31&compare=off
+//   ?page=alerts&site=example.com&period=custom&from=2025-01-01&to=2025-01-31&compare=off
 //    &f=is|visit:country|DE&f=is|event:page|/pricing&tab.pages=entry&metric=pageviews
 //    &prop=plan&funnel=Pricing,Signup
 //
-// Defaults are left out of the URL. Every change goes through `update`, which pushes a
+// `page` is the view (the stats by default, or one of PAGES). Defaults are left out of
+// the URL. Every change goes through `update`, which pushes a
 // history entry and tells the listener; popstate tells it too.
 
 /** Date ranges of the picker: the URL's value → tally.query's `date_range`. */
@@ -24,6 +25,14 @@ export const COMPARISONS = {
   previous_period: "Previous period",
   year_over_year: "Year over year",
   off: "No comparison",
+};
+
+/** The views besides the stats: the URL's `page` → its name in the navigation. */
+export const PAGES = {
+  alerts: "Alerts",
+  sites: "Sites",
+  users: "Users",
+  keys: "API keys",
 };
 
 const DEFAULTS = { period: "30d", compare: "previous_period", metric: "visitors" };
@@ -45,6 +54,7 @@ export function parse(search) {
     if (key.startsWith("tab.")) tabs[key.slice(4)] = value;
   }
   return {
+    page: PAGES[params.get("page")] ? params.get("page") : "stats",
     site: params.get("site") || "",
     period,
     from: params.get("from") || "",
@@ -61,6 +71,7 @@ export function parse(search) {
 /** The query string of a state, defaults omitted. */
 export function serialize(state) {
   const params = new URLSearchParams();
+  if (state.page !== "stats") params.set("page", state.page);
   if (state.site) params.set("site", state.site);
   if (state.period !== DEFAULTS.period) params.set("period", state.period);
   if (state.period === "custom") {

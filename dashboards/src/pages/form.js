@@ -1,0 +1,116 @@
+// What every admin page's forms and row buttons share: labelled inputs, and a refused
+// request's message shown next to the input its `field` names (a 400 from the gateway),
+// or under the form when it names none of them.
+
+import { h } from "../dom.js";
+
+/**
+ * A labelled input. `field` is the request field it fills (`data-field`, may be changed
+ * later, e.g. `channels[0]` when the channel order changes); a 400 naming that field or
+ * a part of it (`channels[0].url`) shows its message under this input.
+ */
+export function field(label, input, fieldName = input.name) {
+  return h(
+    "label",
+    { class: "field", "data-field": fieldName },
+    h("span", { class: "field-label" }, label),
+    input,
+    h("span", { class: "field-error", role: "alert", hidden: true }),
+  );
+}
+
+function names(field, error) {
+  return error === field || error.startsWith(`${field}.`) || error.startsWith(`${field}[`);
+}
+
+/**
+ * A form whose submit runs `onSubmit()`: the button is disabled meanwhile and an error
+ * lands next to its field (or in the form's message). Returns the `<form>`.
+ */
+export function form(attrs, children, submitLabel, onSubmit) {
+  const message = h("p", { class: "error form-error", role: "alert", hidden: true });
+  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const el = h("form", { class: "admin-form", ...attrs }, children, message, h("div", { class: "form-actions" }, button));
+  el.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    for (const span of el.querySelectorAll(".field-error")) span.hidden = true;
+    message.hidden = true;
+    button.disabled = true;
+    try {
+      await onSubmit();
+    } catch (err) {
+      const at = err.field && [...el.querySelectorAll("[data-field]")].find((f) => names(f.dataset.field, err.field));
+      const target = at ? at.querySelector(".field-error") : message;
+      target.textContent = err.message;
+      target.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el;
+}
+
+/** A row button running `action()`; its failure shows in `status` (a page's message line). */
+export function button(label, action, status, attrs = {}) {
+  const el = h("button", { type: "button", class: "small", ...attrs }, label);
+  el.addEventListener("click", async () => {
+    el.disabled = true;
+    status.hidden = true;
+    try {
+      await action();
+    } catch (err) {
+      status.textContent = err.message;
+      status.hidden = false;
+    } finally {
+      el.disabled = false;
+    }
+  });
+  return el;
+}
+
+/** A table (`headers`, rows of cells) that scrolls sideways inside itself on a phone. */
+export function table(headers, rows, attrs = {}) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "admin-table", ...attrs },
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+/** A secret shown once (a new key): selectable, with a note that it will not be shown again. */
+export function shownOnce(what, secret) {
+  return h(
+    "div",
+    { class: "shown-once", role: "status" },
+    h("p", {}, `The new ${what}, shown only this once:`),
+    h("code", { class: "secret" }, secret),
+  );
+}
+
+/** An ISO time as the browser's local date and time. */
+export function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+/**
+ * A page's first load: `load()` fills it; its failure shows in `status`. Every load
+ * (also after an action) calls `loaded(element)`, which counts up `data-loaded` for tests.
+ */
+export async function firstLoad(status, what, load) {
+  status.hidden = true;
+  try {
+    await load();
+  } catch (err) {
+    status.textContent = `Could not load ${what}: ${err.message}`;
+    status.hidden = false;
+  }
+}
+
+export function loaded(element) {
+  element.dataset.loaded = String(Number(element.dataset.loaded || 0) + 1);
+}
