@@ -70,7 +70,9 @@ async fn admins_manage_sites_users_and_keys_and_analysts_manage_alerts_in_chromi
     assert_eq!(actions, ["alert_rule.create", "alert_rule.mute", "alert_rule.delete"]);
     assert_eq!(t.sql("SELECT count(*) FROM tally.alert_rules").await[0].get::<_, i64>(0), 0);
 
-    for shot in ["admin-sites-390x844", "admin-users-390x844", "admin-keys-390x844", "alerts-390x844", "alerts-390x844-dark", "viewer-390x844"] {
+    for shot in
+        ["admin-sites-390x844", "admin-users-390x844", "admin-keys-390x844", "alerts-390x844", "alerts-390x844-dark", "viewer-390x844"]
+    {
         let size = std::fs::metadata(shots.join(format!("{shot}.png"))).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "screenshot {shot} missing or empty ({size} bytes)");
     }
