@@ -4,7 +4,7 @@
 //   role on that site and an API key, all through the forms; back/forward walk the pages;
 // - an analyst creates an alert rule with a webhook channel (a bad URL first: refused,
 //   the message next to the URL input), sends a test (the receiver answers: ok), mutes
-//   the rule and deletes it;
+//   edits it, mutes and deletes it, and sees the history of the rule the test fired;
 // - a viewer is offered neither page (not even through the URL) and the API answers 403.
 // Every page is screenshot (light, and the alerts page dark too) and has no horizontal
 // scroll.
@@ -131,6 +131,8 @@ try {
   page = analyst.page;
   check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "alerts"]), "an analyst is offered the alerts");
   await open(page, "alerts");
+  const history = await page.$$eval("#page-alerts .history tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  check(history.length === 1 && history[0][1] === "Any traffic" && history[0][2] === "firing", `the history: ${JSON.stringify(history)}`);
   await page.click("#new-rule");
   await page.fill("#alert-form input[name=name]", "Traffic spike");
   await page.selectOption("#alert-form select[name=metric]", "pageviews");
@@ -146,13 +148,23 @@ try {
   await shot(page, "alerts-form-error-390x844");
   await page.fill("#alert-form input[name=webhook]", webhook);
   await page.click("#alert-form button[type=submit]");
-  const rule = page.locator("li.rule").first();
-  await rule.waitFor();
   await page.waitForSelector("#alert-form", { state: "detached" });
-  check((await rule.locator("strong").first().textContent()) === "Traffic spike", "the new rule is listed");
+  const rule = page.locator("li.rule", { hasText: "Traffic spike" });
+  await rule.waitFor();
   const ruleId = await rule.getAttribute("data-rule-id");
-  const stored = await (await analyst.context.request.get(`${base}/api/v1/alerts/rules/${ruleId}`)).json();
+  const readRule = async () => (await analyst.context.request.get(`${base}/api/v1/alerts/rules/${ruleId}`)).json();
+  const stored = await readRule();
   check(stored.metric === "pageviews" && stored.window_minutes === 30 && stored.threshold === 500 && stored.channels[0].url === webhook, `stored rule ${JSON.stringify(stored)}`);
+
+  // Editing: the form shows the rule; a new threshold is saved, the webhook keeps its secret.
+  await rule.locator("button.edit").click();
+  check((await page.inputValue("#alert-form input[name=threshold]")) === "500", "the edit form shows the threshold");
+  await page.fill("#alert-form input[name=threshold]", "750");
+  await page.click("#alert-form button[type=submit]");
+  await page.waitForSelector("#alert-form", { state: "detached" });
+  await page.waitForSelector('li.rule:has-text("above 750")');
+  const edited = await readRule();
+  check(edited.threshold === 750 && edited.channels[0].secret === stored.channels[0].secret, `edited rule ${JSON.stringify(edited)}`);
 
   await rule.locator("button.test").click();
   const result = rule.locator(".test-results li");
@@ -165,10 +177,10 @@ try {
 
   await rule.locator("button.mute-button").click();
   await page.waitForSelector('li.rule[data-muted="true"]');
-  const muted = await (await analyst.context.request.get(`${base}/api/v1/alerts/rules/${ruleId}`)).json();
+  const muted = await readRule();
   check(muted.muted_until && new Date(muted.muted_until) > new Date(), `muted until ${muted.muted_until}`);
-  await page.locator("li.rule button.delete").click();
-  await page.waitForSelector("li.rule", { state: "detached" });
+  await rule.locator("button.delete").click();
+  await rule.waitFor({ state: "detached" });
   const gone = await analyst.context.request.get(`${base}/api/v1/alerts/rules/${ruleId}`);
   check(gone.status() === 404, `the deleted rule answers ${gone.status()}`);
   check(analyst.errors.length === 0, `no uncaught errors: ${analyst.errors}`);

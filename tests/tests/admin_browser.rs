@@ -2,8 +2,9 @@
 //! Chromium at 390×844 runs `tests/browser/admin.mjs` against a real gateway. An
 //! administrator creates a site, an ingest key, a user with a membership and an API key
 //! through the forms; an analyst creates an alert rule with a webhook channel (a bad URL
-//! refused next to its input), sends a test to a receiver started here, mutes and
-//! deletes it; a viewer is offered neither page and the API refuses them. Here the
+//! refused next to its input), edits it, sends a test to a receiver started here, mutes
+//! and deletes it, and reads the history of a rule fired here by `tally.evaluate_alerts`
+//! over generated traffic; a viewer is offered neither page and the API refuses them. Here the
 //! database and the receiver are checked for what the pages did. Screenshots go to
 //! `target/dashboard-screenshots/`.
 
@@ -23,15 +24,25 @@ async fn admins_manage_sites_users_and_keys_and_analysts_manage_alerts_in_chromi
         "Chromium or playwright-core missing: run scripts/setup-deps.sh"
     );
     assert!(root.join("dashboards/dist/app.js").exists(), "the dashboard is not built: run scripts/build-dashboard.sh");
-    let t = Tally::with_site("alerts.example").await;
+    let t = Tally::start().await;
+    // A day of traffic ending now on site1.example, and a rule that fires on it.
+    t.db.load(2_000, 1, 1, chrono::Utc::now().timestamp_micros()).await;
+    t.sql(
+        "SELECT tally.create_alert_rule(1, '{\"name\": \"Any traffic\", \"metric\": \"pageviews\", \"window_minutes\": 1440, \
+         \"condition\": \"above\", \"threshold\": 0}')",
+    )
+    .await;
+    t.sql("SELECT tally.evaluate_alerts()").await;
+    let fired = t.sql("SELECT count(*) FROM tally.alert_history WHERE status = 'firing'").await[0].get::<_, i64>(0);
+    assert_eq!(fired, 1, "the rule made here fired");
     t.create_user("admin@admin.test", true, &[]).await;
-    t.create_user("analyst@admin.test", false, &[("alerts.example", "analyst")]).await;
-    t.create_user("viewer@admin.test", false, &[("alerts.example", "viewer")]).await;
+    t.create_user("analyst@admin.test", false, &[("site1.example", "analyst")]).await;
+    t.create_user("viewer@admin.test", false, &[("site1.example", "viewer")]).await;
     let receiver = WebhookReceiver::start(0).await;
 
     let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
     let out = Command::new("timeout")
-        .args(["180", "node", "admin.mjs", &t.gateway.base, "alerts.example", &receiver.url, &shots.to_string_lossy()])
+        .args(["180", "node", "admin.mjs", &t.gateway.base, "site1.example", &receiver.url, &shots.to_string_lossy()])
         .current_dir(&browser_dir)
         .env("TALLY_ADMIN_EMAIL", "admin@admin.test")
         .env("TALLY_ANALYST_EMAIL", "analyst@admin.test")
@@ -67,8 +78,9 @@ async fn admins_manage_sites_users_and_keys_and_analysts_manage_alerts_in_chromi
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(actions, ["alert_rule.create", "alert_rule.mute", "alert_rule.delete"]);
-    assert_eq!(t.sql("SELECT count(*) FROM tally.alert_rules").await[0].get::<_, i64>(0), 0);
+    assert_eq!(actions, ["alert_rule.create", "alert_rule.update", "alert_rule.mute", "alert_rule.delete"]);
+    let rules: Vec<String> = t.sql("SELECT name FROM tally.alert_rules").await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(rules, ["Any traffic"]);
 
     for shot in
         ["admin-sites-390x844", "admin-users-390x844", "admin-keys-390x844", "alerts-390x844", "alerts-390x844-dark", "viewer-390x844"]
