@@ -34,7 +34,16 @@ export function usersPage() {
     const domain = new Map(sites.map((s) => [s.id, s.domain]));
     const memberships = user.sites.map((m) => {
       const role = roleSelect("role", m.role);
-      role.addEventListener("change", () => api.setMembership(m.site_id, user.id, role.value).then(load, (err) => { status.textContent = err.message; status.hidden = false; }));
+      // Refused or not, the list is read again: it shows the role actually held.
+      role.addEventListener("change", () =>
+        api
+          .setMembership(m.site_id, user.id, role.value)
+          .catch((err) => {
+            status.textContent = err.message;
+            status.hidden = false;
+          })
+          .finally(load),
+      );
       return h("li", { "data-site-id": m.site_id }, h("span", {}, domain.get(m.site_id) ?? `site ${m.site_id}`), role, button("Remove", async () => { await api.removeMembership(m.site_id, user.id); await load(); }, status, { class: "small danger" }));
     });
     const others = sites.filter((s) => !user.sites.some((m) => m.site_id === s.id));
