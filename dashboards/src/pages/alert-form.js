@@ -111,7 +111,7 @@ export function alertForm(rule, save, cancel) {
         { class: "form-grid" },
         field("Name", input.name),
         field("Metric", input.metric),
-        h("div", { class: "field", "data-field": "filters" }, h("span", { class: "field-label" }, "Filter (optional)"), h("div", { class: "pair" }, input.dimension, input.value), h("span", { class: "field-error", role: "alert", hidden: true })),
+        field("Filter (optional)", h("div", { class: "pair" }, input.dimension, input.value), "filters"),
         field("Window (minutes)", input.window_minutes),
         field("Condition", input.condition),
         only.threshold,

@@ -72,6 +72,10 @@ export function alertsPage() {
       await api.muteAlertRule(rule.id, new Date(until.value).toISOString());
       await load();
     };
+    const unmute = async () => {
+      await api.muteAlertRule(rule.id, null);
+      await load();
+    };
     const remove = async () => {
       if (!confirm(`Delete the rule “${rule.name}”?`)) return;
       await api.deleteAlertRule(rule.id);
@@ -80,7 +84,14 @@ export function alertsPage() {
     return h(
       "li",
       { class: "rule", "data-rule-id": rule.id, "data-muted": String(Boolean(muted)) },
-      h("div", { class: "rule-head" }, h("strong", {}, rule.name), rule.enabled ? null : h("span", { class: "badge" }, "disabled"), muted ? h("span", { class: "badge muted" }, `muted until ${when(rule.muted_until)}`) : null, rule.state?.status ? h("span", { class: `badge ${rule.state.status}` }, rule.state.status) : null),
+      h(
+        "div",
+        { class: "rule-head" },
+        h("strong", {}, rule.name),
+        rule.enabled ? null : h("span", { class: "badge" }, "disabled"),
+        muted ? h("span", { class: "badge muted" }, `muted until ${when(rule.muted_until)}`) : null,
+        rule.state?.status ? h("span", { class: `badge ${rule.state.status}` }, rule.state.status) : null,
+      ),
       h("p", { class: "rule-summary" }, summary(rule)),
       h(
         "div",
@@ -88,7 +99,7 @@ export function alertsPage() {
         button("Edit", async () => edit(rule), status, { class: "small edit" }),
         button("Send test", sendTest, status, { class: "small test" }),
         muted
-          ? button("Unmute", async () => { await api.muteAlertRule(rule.id, null); await load(); }, status, { class: "small unmute" })
+          ? button("Unmute", unmute, status, { class: "small unmute" })
           : h("span", { class: "mute" }, until, button("Mute", mute, status, { class: "small mute-button" })),
         button("Delete", remove, status, { class: "small danger delete" }),
       ),
@@ -104,7 +115,17 @@ export function alertsPage() {
       events.length
         ? table(
             ["Time", "Rule", "Status", "Value", "Baseline"],
-            events.map((e) => h("tr", {}, h("td", {}, when(e.at)), h("td", {}, names.get(e.rule_id) ?? `#${e.rule_id}`), h("td", {}, e.status), h("td", { class: "num" }, e.value ?? ""), h("td", { class: "num" }, e.baseline ?? ""))),
+            events.map((e) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, when(e.at)),
+                h("td", {}, names.get(e.rule_id) ?? `#${e.rule_id}`),
+                h("td", {}, e.status),
+                h("td", { class: "num" }, e.value ?? ""),
+                h("td", { class: "num" }, e.baseline ?? ""),
+              ),
+            ),
           )
         : h("p", { class: "empty" }, "No alert has fired yet."),
     );

@@ -5,9 +5,10 @@
 import { h } from "../dom.js";
 
 /**
- * A labelled input. `field` is the request field it fills (`data-field`, may be changed
- * later, e.g. `channels[0]` when the channel order changes); a 400 naming that field or
- * a part of it (`channels[0].url`) shows its message under this input.
+ * A labelled input, or a group of inputs. `fieldName` is the request field it fills
+ * (`data-field`; it may change later, e.g. to `channels[1]` when the channels before it
+ * change); a 400 naming that field or a part of it (`channels[0].url`) shows its
+ * message under this input.
  */
 export function field(label, input, fieldName = input.name) {
   return h(

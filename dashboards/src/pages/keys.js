@@ -27,7 +27,21 @@ export function keysPage() {
       keys.length
         ? table(
             ["Name", "Sites", "Created", ""],
-            keys.map((k) => h("tr", { "data-key-id": k.id }, h("td", {}, k.name), h("td", {}, k.site_id ? domain.get(k.site_id) ?? `site ${k.site_id}` : "all"), h("td", {}, when(k.created_at)), h("td", {}, button("Revoke", async () => { await api.revokeApiKey(k.id); fresh.replaceChildren(); await load(); }, status, { class: "small danger" })))),
+            keys.map((k) => {
+              const revoke = async () => {
+                await api.revokeApiKey(k.id);
+                fresh.replaceChildren();
+                await load();
+              };
+              return h(
+                "tr",
+                { "data-key-id": k.id },
+                h("td", {}, k.name),
+                h("td", {}, k.site_id ? (domain.get(k.site_id) ?? `site ${k.site_id}`) : "all"),
+                h("td", {}, when(k.created_at)),
+                h("td", {}, button("Revoke", revoke, status, { class: "small danger" })),
+              );
+            }),
           )
         : h("p", { class: "empty" }, "No API key yet."),
     );

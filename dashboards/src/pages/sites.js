@@ -34,9 +34,13 @@ export function sitesPage(onCreated) {
       h(
         "ul",
         { class: "keys" },
-        keys.map((k) =>
-          h("li", { "data-key-id": k.id }, `Ingest key #${k.id}, created ${when(k.created_at)} `, button("Revoke", async () => { await api.revokeIngestKey(site.id, k.id); await load(); }, status, { class: "small danger revoke" })),
-        ),
+        keys.map((k) => {
+          const revoke = async () => {
+            await api.revokeIngestKey(site.id, k.id);
+            await load();
+          };
+          return h("li", { "data-key-id": k.id }, `Ingest key #${k.id}, created ${when(k.created_at)} `, button("Revoke", revoke, status, { class: "small danger revoke" }));
+        }),
       ),
       h("div", { class: "actions" }, button("New ingest key", newKey, status, { class: "small new-ingest-key" })),
       fresh,

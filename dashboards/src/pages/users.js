@@ -19,7 +19,17 @@ export function usersPage() {
   };
   const create = form(
     { id: "user-form" },
-    [h("h3", {}, "New user"), h("div", { class: "form-grid" }, field("Email", input.email), field("Name", input.name), field("Password", input.password), h("label", { class: "check" }, input.admin, " Administrator (every site)"))],
+    [
+      h("h3", {}, "New user"),
+      h(
+        "div",
+        { class: "form-grid" },
+        field("Email", input.email),
+        field("Name", input.name),
+        field("Password", input.password),
+        h("label", { class: "check" }, input.admin, " Administrator (every site)"),
+      ),
+    ],
     "Create user",
     async () => {
       await api.createUser({ email: input.email.value, name: input.name.value, password: input.password.value, admin: input.admin.checked });
@@ -44,16 +54,31 @@ export function usersPage() {
           })
           .finally(load),
       );
-      return h("li", { "data-site-id": m.site_id }, h("span", {}, domain.get(m.site_id) ?? `site ${m.site_id}`), role, button("Remove", async () => { await api.removeMembership(m.site_id, user.id); await load(); }, status, { class: "small danger" }));
+      const remove = async () => {
+        await api.removeMembership(m.site_id, user.id);
+        await load();
+      };
+      const name = domain.get(m.site_id) ?? `site ${m.site_id}`;
+      return h("li", { "data-site-id": m.site_id }, h("span", {}, name), role, button("Remove", remove, status, { class: "small danger" }));
     });
     const others = sites.filter((s) => !user.sites.some((m) => m.site_id === s.id));
     const site = h("select", { name: "site", "aria-label": "Site" }, others.map((s) => h("option", { value: s.id }, s.domain)));
     const role = roleSelect("new_role", "viewer");
-    const add = others.length ? h("div", { class: "actions add-membership" }, site, role, button("Add to site", async () => { await api.setMembership(site.value, user.id, role.value); await load(); }, status, { class: "small" })) : null;
+    const addTo = async () => {
+      await api.setMembership(site.value, user.id, role.value);
+      await load();
+    };
+    const add = others.length ? h("div", { class: "actions add-membership" }, site, role, button("Add to site", addTo, status, { class: "small" })) : null;
     return h(
       "li",
       { class: "card-item", "data-user": user.email },
-      h("div", { class: "rule-head" }, h("strong", {}, user.email), user.name ? h("span", { class: "muted-text" }, user.name) : null, user.admin ? h("span", { class: "badge" }, "administrator") : null),
+      h(
+        "div",
+        { class: "rule-head" },
+        h("strong", {}, user.email),
+        user.name ? h("span", { class: "muted-text" }, user.name) : null,
+        user.admin ? h("span", { class: "badge" }, "administrator") : null,
+      ),
       h("ul", { class: "memberships" }, memberships),
       add,
     );
