@@ -12,6 +12,7 @@
 //! the same script `./dev up` uses); every test gets its own database with the
 //! extension created, and its own gateway on a free loopback port.
 
+pub mod browser;
 pub mod cluster;
 pub mod gateway;
 pub mod session;

@@ -10,20 +10,13 @@
 
 use std::time::Duration;
 
-use tally_tests::cluster::repo_root;
+use tally_tests::browser::{assert_dashboard_built, run_script, screenshot_dir};
 use tally_tests::sinks::WebhookReceiver;
 use tally_tests::{Tally, TEST_PASSWORD};
-use tokio::process::Command;
 
 #[tokio::test]
 async fn admins_manage_sites_users_and_keys_and_analysts_manage_alerts_in_chromium_on_a_phone() {
-    let root = repo_root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium or playwright-core missing: run scripts/setup-deps.sh"
-    );
-    assert!(root.join("dashboards/dist/app.js").exists(), "the dashboard is not built: run scripts/build-dashboard.sh");
+    assert_dashboard_built();
     let t = Tally::start().await;
     // A day of traffic ending now on site1.example, and a rule that fires on it.
     t.db.load(2_000, 1, 1, chrono::Utc::now().timestamp_micros()).await;
@@ -40,19 +33,19 @@ async fn admins_manage_sites_users_and_keys_and_analysts_manage_alerts_in_chromi
     t.create_user("viewer@admin.test", false, &[("site1.example", "viewer")]).await;
     let receiver = WebhookReceiver::start(0).await;
 
-    let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
-    let out = Command::new("timeout")
-        .args(["180", "node", "admin.mjs", &t.gateway.base, "site1.example", &receiver.url, &shots.to_string_lossy()])
-        .current_dir(&browser_dir)
-        .env("TALLY_ADMIN_EMAIL", "admin@admin.test")
-        .env("TALLY_ANALYST_EMAIL", "analyst@admin.test")
-        .env("TALLY_VIEWER_EMAIL", "viewer@admin.test")
-        .env("TALLY_TEST_PASSWORD", TEST_PASSWORD)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let shots = screenshot_dir();
+    let stdout = run_script(
+        "admin.mjs",
+        &[&t.gateway.base, "site1.example", &receiver.url, &shots.to_string_lossy()],
+        &[
+            ("TALLY_ADMIN_EMAIL", "admin@admin.test"),
+            ("TALLY_ANALYST_EMAIL", "analyst@admin.test"),
+            ("TALLY_VIEWER_EMAIL", "viewer@admin.test"),
+            ("TALLY_TEST_PASSWORD", TEST_PASSWORD),
+        ],
+        180,
+    )
+    .await;
     let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the run's JSON line");
 
     // The test notification reached the receiver, signed, for the rule made in the page.

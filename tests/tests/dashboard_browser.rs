@@ -7,19 +7,12 @@
 //! realtime count follow a new event and takes screenshots at 1280×800 and 390×844,
 //! kept in `target/dashboard-screenshots/`, and logs out.
 
-use tally_tests::cluster::repo_root;
+use tally_tests::browser::{assert_dashboard_built, run_script, screenshot_dir};
 use tally_tests::{Tally, TEST_PASSWORD};
-use tokio::process::Command;
 
 #[tokio::test]
 async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realtime_and_fits_a_phone() {
-    let root = repo_root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium or playwright-core missing: run scripts/setup-deps.sh"
-    );
-    assert!(root.join("dashboards/dist/app.js").exists(), "the dashboard is not built: run scripts/build-dashboard.sh");
+    assert_dashboard_built();
     let t = Tally::start().await;
     // Thirty days of traffic ending ten minutes ago: nobody is "current" until the
     // browser's own event arrives.
@@ -33,21 +26,14 @@ async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realti
     let email = "viewer@dashboard.test";
     t.create_user(email, false, &[("site1.example", "viewer"), ("site2.example", "viewer")]).await;
 
-    let shots = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into).join("dashboard-screenshots");
-    let out = Command::new("timeout")
-        .args(["180", "node", "dashboard.mjs", &t.gateway.base, "site1.example", &shots.to_string_lossy()])
-        .current_dir(&browser_dir)
-        .env("TALLY_TEST_EMAIL", email)
-        .env("TALLY_TEST_PASSWORD", TEST_PASSWORD)
-        .output()
-        .await
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shots = screenshot_dir();
+    run_script(
+        "dashboard.mjs",
+        &[&t.gateway.base, "site1.example", &shots.to_string_lossy()],
+        &[("TALLY_TEST_EMAIL", email), ("TALLY_TEST_PASSWORD", TEST_PASSWORD)],
+        180,
+    )
+    .await;
     for shot in ["desktop-1280x800.png", "phone-390x844-light.png", "phone-390x844-dark.png"] {
         let size = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "screenshot {shot} missing or empty ({size} bytes)");

@@ -5,9 +5,9 @@
 
 use std::io::Read;
 
+use tally_tests::browser::run_script;
 use tally_tests::cluster::repo_root;
 use tally_tests::Tally;
-use tokio::process::Command;
 
 #[tokio::test]
 async fn tracker_is_small() {
@@ -24,27 +24,11 @@ async fn tracker_is_small() {
 
 #[tokio::test]
 async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_and_honours_opt_out() {
-    let browser_dir = repo_root().join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium or playwright-core missing: run scripts/setup-deps.sh"
-    );
     let t = Tally::start_with(|c| c.dashboard_dir = repo_root().join("tests/browser/site")).await;
     t.sql("SELECT tally.create_site('demo.test')").await;
 
     // Asynchronously: the gateway under test runs on this test's runtime.
-    let out = Command::new("timeout")
-        .args(["120", "node", "run.mjs", &t.gateway.base])
-        .current_dir(&browser_dir)
-        .output()
-        .await
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_script("run.mjs", &[&t.gateway.base], &[], 120).await;
 
     let rows = t.sql("SELECT name, pathname, count(*) FROM tally.events GROUP BY 1, 2 ORDER BY 1, 2").await;
     let got: Vec<(String, String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();

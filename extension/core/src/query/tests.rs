@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::event::Event;
-use crate::segment::{self, SegmentReader};
+use crate::segment;
 
 use super::*;
 
@@ -18,20 +18,9 @@ fn goals() -> Vec<Goal> {
     ]
 }
 
-/// Runs `query` over `chunks`, each encoded as one segment.
+/// Runs `query` over `chunks`, each encoded as one segment, on one thread.
 fn answer(query: Value, chunks: &[Vec<Event>], range: TimeRange) -> Answer {
-    let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
-    let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
-    let zones = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
-    let mut scan = Scan::new(&plan, range, hourly_buckets(&plan, range), zones);
-    for (i, s) in segments.iter().enumerate() {
-        scan.add(i, &SegmentReader::open(&s.bytes).unwrap()).unwrap();
-    }
-    let mut answer = scan.finish();
-    for view in &mut answer.views {
-        view.sort_by(|a, b| a.key.cmp(&b.key));
-    }
-    answer
+    answer_on_threads(query, chunks, range, 1)
 }
 
 /// Hourly buckets from the range start, when the query has a time dimension.
@@ -40,7 +29,7 @@ fn hourly_buckets(plan: &Plan, range: TimeRange) -> Option<Vec<i64>> {
     timed.then(|| (0..).map(|h| range.from_us + h * 60 * MIN).take_while(|&t| t < range.to_us).collect())
 }
 
-/// [`answer`] through [`scan_all`] on `threads` threads.
+/// The answer of [`scan_all`] on `threads` threads, each view's groups sorted by key.
 fn answer_on_threads(query: Value, chunks: &[Vec<Event>], range: TimeRange, threads: usize) -> Answer {
     let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
     let segments: Vec<_> = chunks.iter().map(|c| segment::build(c).unwrap()).collect();
