@@ -10,7 +10,7 @@
 # Rules: a quarter each of above, change_pct, anomaly (4 weeks) and filtered anomaly
 # rules, windows of 5, 15, 60 and 240 minutes. Runs in a cluster of its own
 # ($TALLY_STATE/bench-alerts, port $TALLY_BENCH_PORT or 54319). Not part of ./dev test.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-1000000}
@@ -20,10 +20,7 @@ DIR="$TALLY_STATE/bench-alerts"
 DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+bench_cluster
 
 if [ "$(q -d "$DB" -c "SELECT count(*) FROM tally.events" 2>/dev/null)" != "$EVENTS" ]; then
     cargo build --release -q -p tally-gateway

@@ -8,7 +8,7 @@
 #
 # Runs in a cluster of its own ($TALLY_STATE/bench-dash, port $TALLY_BENCH_PORT or
 # 54319) and a gateway on $TALLY_BENCH_LISTEN (127.0.0.1:8719). Not part of ./dev test.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-1000000}
@@ -20,11 +20,8 @@ DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 SITE=bench.local
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
+bench_cluster
 scripts/build-dashboard.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
 cargo build --release -q -p tally-gateway
 
 # The data ends when it was loaded; a reload every day keeps "last 30 days" full.

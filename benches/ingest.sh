@@ -11,7 +11,7 @@
 #   benches/ingest.sh [DURATION_SECONDS]      default 15
 #
 # Not part of ./dev test. Traffic goes to 127.0.0.1 only and stops after DURATION.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 DURATION=${1:-15}
@@ -25,12 +25,9 @@ CONNECTIONS=${TALLY_BENCH_CONNECTIONS:-64}
 WORK=$(mktemp -d)
 trap 'kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
+bench_cluster
 command -v wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
 cargo build --release -q -p tally-gateway
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
 q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q -d "$DB" -c "CREATE EXTENSION tally CASCADE"
 site=$(q -d "$DB" -c "SELECT tally.create_site('bench.local')")

@@ -8,7 +8,7 @@
 #
 # Runs in a cluster of its own ($TALLY_STATE/bench-query, port $TALLY_BENCH_PORT or
 # 54318) and a Python venv in $TALLY_STATE/bench-venv. Not part of ./dev test.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-10000000}
@@ -19,10 +19,7 @@ URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 WORK="$TALLY_STATE/bench-query-data"
 VENV="$TALLY_STATE/bench-venv"
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+bench_cluster
 # Memory for both sides: the heap (about 2.5 GB at 10M events) and the segments stay cached.
 if [ "$(q -d postgres -c "SHOW shared_buffers")" != "4GB" ]; then
     q -d postgres -c "ALTER SYSTEM SET shared_buffers = '4GB'" -c "ALTER SYSTEM SET work_mem = '256MB'"

@@ -8,7 +8,7 @@
 #
 # Uses database bench_rls in the cluster $TALLY_BENCH_DIR (default
 # $TALLY_STATE/bench-rls) on port $TALLY_BENCH_PORT (default 54319). Not part of ./dev test.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-1000000}
@@ -17,10 +17,7 @@ DIR=${TALLY_BENCH_DIR:-$TALLY_STATE/bench-rls}
 DB=bench_rls
 ROUNDS=5
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+bench_cluster
 
 if [ "$(q -d "$DB" -c "SELECT count(*) FROM tally.events" 2>/dev/null)" != "$EVENTS" ]; then
     cargo build --release -q -p tally-gateway

@@ -11,7 +11,7 @@
 # Runs in a cluster of its own ($TALLY_STATE/bench-rollups, port TALLY_BENCH_PORT,
 # default 54318) and prints a markdown table for benches/RESULTS.md. Not part of
 # ./dev test: it takes minutes.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-2000000}
@@ -21,11 +21,8 @@ DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 RUNS=5
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
+bench_cluster
 cargo build --release -q -p tally-gateway
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
 q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q -d "$DB" -c "CREATE EXTENSION tally"
 

@@ -8,7 +8,7 @@
 # Runs in a cluster of its own ($TALLY_STATE/bench, port TALLY_BENCH_PORT, default
 # 54317) and prints a
 # markdown table for benches/RESULTS.md. Not part of ./dev test: it takes minutes.
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
 EVENTS=${1:-10000000}
@@ -17,11 +17,8 @@ DIR="$TALLY_STATE/bench"
 DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 
-scripts/setup-deps.sh
-scripts/install-extension.sh
-scripts/pgcluster.sh ensure "$DIR" "$PORT"
+bench_cluster
 cargo build --release -q -p tally-gateway
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
 q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q -d "$DB" -c "CREATE EXTENSION tally"
 # The background worker compacts database `tally`, not this one: the compaction below

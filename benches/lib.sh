@@ -1,0 +1,14 @@
+# Shared set-up of the end-to-end benches, sourced by every benches/*.sh instead of
+# scripts/lib.sh; the functions read DIR and PORT, which each bench sets.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+# Installs what the bench needs and starts its own cluster in $DIR on $PORT.
+bench_cluster() {
+    scripts/setup-deps.sh
+    scripts/install-extension.sh
+    scripts/pgcluster.sh ensure "$DIR" "$PORT"
+}
+
+# psql on the bench cluster, quiet, unaligned, stopping at the first error.
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
