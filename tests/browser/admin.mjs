@@ -15,29 +15,13 @@
 //
 // Prints one JSON line with what it made; any failed check throws (exit status 1).
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch, check, noHorizontalScroll } from "./chromium.mjs";
 
 const [base, site, webhook, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
-
-function check(ok, what) {
-  if (!ok) throw new Error(what);
-}
-
-async function noHorizontalScroll(page, what) {
-  const { scroll, client } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
-  check(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
-}
+const browser = await launch();
 
 /** A phone-sized browser signed in as `email`, on the stats of the site. */
 async function signIn(email) {

@@ -11,15 +11,11 @@
 //
 // Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]},
 // alone: {label: [ms, ...]}}.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
+const browser = await launch();
 
 /** A name for an API call: the panel's dimension, `kpis` without one. */
 function label(request) {

@@ -14,22 +14,14 @@
 //
 // Prints one JSON line with what it saw; any failed check throws (exit status 1).
 import { mkdirSync, readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch, check, noHorizontalScroll } from "./chromium.mjs";
 
 const [base, site, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const KPIS = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"];
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
-
-function check(ok, what) {
-  if (!ok) throw new Error(what);
-}
+const browser = await launch();
 
 function same(a, b, what) {
   check(JSON.stringify(a) === JSON.stringify(b), `${what}: dashboard ${JSON.stringify(a)} ≠ API ${JSON.stringify(b)}`);
@@ -65,14 +57,6 @@ async function apiKpis(context, range, filters, siteId = site) {
   check(resp.ok(), `API query failed: ${resp.status()} ${await resp.text()}`);
   const row = (await resp.json()).results[0];
   return KPIS.map((metric, i) => ({ metric, value: row.metrics[i], change: row.comparison.change[i] === null ? "" : String(row.comparison.change[i]) }));
-}
-
-async function noHorizontalScroll(page, what) {
-  const { scroll, client } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
-  check(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
 }
 
 /** Logs in on the login page, with a wrong password first. */

@@ -1,14 +1,10 @@
 // Drives headless Chromium through the demo pages served by a gateway at argv[2] and
 // checks that each step sends the expected number of events, each answered 202.
 // The Rust test (tests/tests/tracker_browser.rs) then checks what was stored.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const base = process.argv[2];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
+const browser = await launch();
 // A regular desktop Chrome: the gateway drops HeadlessChrome as a bot.
 const context = await browser.newContext({
   userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
