@@ -6,12 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 dir="$TALLY_ROOT/dashboards"
 
-lock_sha=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$dir/node_modules/.tally-lock-sha" 2>/dev/null)" != "$lock_sha" ]; then
-    log "installing npm packages in dashboards"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    echo "$lock_sha" > "$dir/node_modules/.tally-lock-sha"
-fi
+npm_ci_if_changed "$dir"
 
 stamp=$(cd "$dir" && find src build.mjs package-lock.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ -f "$dir/dist/index.html" ] && [ "$(cat "$dir/dist/.stamp" 2>/dev/null)" = "$stamp" ]; then

@@ -29,3 +29,15 @@ die() { printf '\033[1;31m[tally] error:\033[0m %s\n' "$*" >&2; exit 1; }
 as_postgres() {
     if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
+
+# `npm ci` in directory $1 when its package-lock.json changed since the last install
+# (a stamp in node_modules), so a second run costs one sha256sum.
+npm_ci_if_changed() {
+    local dir=$1 lock_sha
+    lock_sha=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$dir/node_modules/.tally-lock-sha" 2>/dev/null)" != "$lock_sha" ]; then
+        log "installing npm packages in ${dir#"$TALLY_ROOT"/}"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        echo "$lock_sha" > "$dir/node_modules/.tally-lock-sha"
+    fi
+}

@@ -46,10 +46,4 @@ if ! command -v npm >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-browser_dir="$TALLY_ROOT/tests/browser"
-lock_sha=$(sha256sum "$browser_dir/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$browser_dir/node_modules/.tally-lock-sha" 2>/dev/null)" != "$lock_sha" ]; then
-    log "installing npm packages in tests/browser"
-    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    echo "$lock_sha" > "$browser_dir/node_modules/.tally-lock-sha"
-fi
+npm_ci_if_changed "$TALLY_ROOT/tests/browser"
