@@ -93,7 +93,9 @@ impl<'p> Scan<'p> {
             }
         }
         let derived = Derived::new(plan, batch, window, self.bucket_starts.as_deref());
-        for (view, state) in plan.views.iter().zip(&mut self.states) {
+        // The query view's rows (view 0): the qualifying events a funnel walks.
+        let mut qualifying = Vec::new();
+        for (index, (view, state)) in plan.views.iter().zip(&mut self.states).enumerate() {
             let mask = match &view.filter {
                 Some(expr) => derived.eval(plan, expr, &self.memos),
                 None => vec![true; batch.rows()],
@@ -107,14 +109,13 @@ impl<'p> Scan<'p> {
             } else {
                 derived.accumulate(view, state, &mask, 0);
             }
+            if index == 0 {
+                qualifying = mask;
+            }
         }
         if !plan.funnel.is_empty() {
-            let qualifies = match &plan.views[0].filter {
-                Some(expr) => derived.eval(plan, expr, &self.memos),
-                None => vec![true; batch.rows()],
-            };
             let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
-            self.funnel.add(&derived, &qualifies, &steps);
+            self.funnel.add(&derived, &qualifying, &steps);
         }
         for rows in derived.open_visits() {
             self.gathered.append(batch, rows);
