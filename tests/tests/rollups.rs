@@ -50,20 +50,20 @@ async fn rollup_figures_match_the_raw_events() {
         .client
         .query_one(
             "WITH raw AS (SELECT * FROM tally.events WHERE site_id = 1),
-                  visit AS (SELECT session_id, count(*) FILTER (WHERE name = 'pageview') pv,
-                                   (extract(epoch FROM max(ts) - min(ts)) * 1000)::bigint ms
+                  visit AS (SELECT session_id, count(*) FILTER (WHERE name <> 'engagement') interactions,
+                                   (extract(epoch FROM max(ts) - min(ts)) * 1000000)::bigint us
                             FROM raw GROUP BY 1),
                   r AS (SELECT * FROM tally.rollups WHERE site_id = 1 AND dimension = 'total')
-             SELECT (SELECT count(*) FROM raw) = (SELECT sum(events) FROM r),
+             SELECT (SELECT count(*) FILTER (WHERE name <> 'engagement') FROM raw) = (SELECT sum(events) FROM r),
                     (SELECT count(*) FILTER (WHERE name = 'pageview') FROM raw) = (SELECT sum(pageviews) FROM r),
                     (SELECT count(*) FROM visit) = (SELECT sum(visits) FROM r),
-                    (SELECT count(*) FILTER (WHERE pv <= 1) FROM visit) = (SELECT sum(bounces) FROM r),
-                    (SELECT sum(ms) FROM visit) = (SELECT sum(visit_duration_ms) FROM r),
+                    (SELECT count(*) FILTER (WHERE interactions <= 1) FROM visit) = (SELECT sum(bounces) FROM r),
+                    (SELECT sum(us) FROM visit) = (SELECT sum(visit_duration_us) FROM r),
                     (SELECT coalesce(sum(engagement_ms), 0) FROM raw) = (SELECT sum(engagement_ms) FROM r),
-                    (SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor_id))::text FROM raw)
+                    (SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor_id), 14)::text FROM raw)
                         = (SELECT tally.hll_union_agg(visitors)::text FROM r),
                     (SELECT sum(events) FROM tally.rollups WHERE site_id = 1 AND dimension = 'page')
-                        = (SELECT count(*) FROM raw),
+                        = (SELECT count(*) FILTER (WHERE name <> 'engagement') FROM raw),
                     (SELECT sum(visits) FROM tally.rollups WHERE site_id = 1 AND dimension = 'source')
                         = (SELECT count(*) FROM visit),
                     (SELECT tally.ddsketch_count(tally.ddsketch_union_agg(visit_durations)) FROM r) = (SELECT count(*) FROM visit)",
