@@ -28,6 +28,11 @@ pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// otherwise idle machine; 1 keeps every query on its backend's core.
 pub static QUERY_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Whether `tally.query` answers eligible queries from the hourly rollups (see
+/// `tally_core::query::RollupPlan`). On by default; off forces the full scan, which
+/// benchmarks and tests compare against.
+pub static QUERY_ROLLUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// Seconds between the worker's retention passes. Retention works in whole days, so
 /// there is no point in checking more often than a few times an hour.
 pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
@@ -91,6 +96,14 @@ pub fn init() {
         &QUERY_THREADS,
         1,
         64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"tally.query_rollups",
+        c"Whether tally.query answers eligible queries from the hourly rollups.",
+        c"Off forces a scan of the raw events (exact visitors, slower).",
+        &QUERY_ROLLUPS,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -168,6 +168,15 @@ impl RollupPlan {
         Some(RollupPlan { views, range, covered, edges, reads })
     }
 
+    /// Whether `plan` is eligible (see the module docs), before any coverage is known.
+    pub fn eligible(plan: &Plan, bucket_starts: Option<&[i64]>) -> bool {
+        eligible_views(plan, bucket_starts).is_some()
+    }
+
+    /// The event columns [`RollupPlan::answer`] reads of raw events; the others may
+    /// be left at their defaults.
+    pub const RAW_COLUMNS: [&'static str; 6] = ["site_id", "ts", "name", "visitor_id", "session_id", "pathname"];
+
     /// Where hot rows can make an hour of `range` not covered: the times whose hot
     /// rows [`RollupPlan::new`] needs.
     pub fn hot_window(range: TimeRange) -> (i64, i64) {

@@ -94,8 +94,15 @@ impl<'a> SegmentReader<'a> {
 
     /// Materializes every row, in storage order (visitor_id, session_id, ts).
     pub fn events(&self) -> Result<Vec<Event>, SegmentError> {
+        self.events_with(COLUMNS)
+    }
+
+    /// Materializes every row with only the columns `names` decoded; the other fields
+    /// keep their defaults (for readers that look at a few fields of many rows).
+    pub fn events_with(&self, names: &[&str]) -> Result<Vec<Event>, SegmentError> {
         let mut events = vec![Event::default(); self.zone.rows];
-        for column in 0..COLUMNS.len() {
+        for name in names {
+            let column = index_of(name)?;
             assign(column, &self.column_at(column)?, &mut events)?;
         }
         Ok(events)
