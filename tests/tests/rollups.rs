@@ -143,3 +143,24 @@ async fn rebuild_refuses_an_empty_range() {
     let db = TestDb::create().await;
     db.assert_error_with_hint("SELECT tally.rebuild_rollups(1, now(), now() - interval '1 day')", "to_ts must be after from_ts").await;
 }
+
+#[tokio::test]
+async fn erasure_and_retention_leave_rollups_equal_to_a_rebuild() {
+    let db = TestDb::create().await;
+    db.load(4_000, 3, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let visitor: i64 = db.value("SELECT visitor_id FROM tally.events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").await;
+    db.client.execute("SELECT tally.erase_visitor(1, $1)", &[&visitor]).await.unwrap();
+    let kept = snapshot(&db).await;
+    rebuild_all(&db).await;
+    assert_eq!(snapshot(&db).await, kept, "rollups still count the erased visitor");
+    // A horizon a day and a half before the end: whole hours go, one is cut.
+    let horizon = format!("(to_timestamp({}) + interval '36 hours 20 minutes')", END_US / 1_000_000 - 3 * 86_400);
+    db.query(&format!("UPDATE tally.sites SET retention = now() - {horizon}")).await;
+    db.query("SELECT tally.apply_retention()").await;
+    let kept = snapshot(&db).await;
+    let stale: i64 = db.value(&format!("SELECT count(*) FROM tally.rollups WHERE hour < {horizon} - interval '1 hour'")).await;
+    assert_eq!(stale, 0, "rollup rows of expired hours");
+    rebuild_all(&db).await;
+    assert_eq!(snapshot(&db).await, kept, "rollups still count expired events");
+}
