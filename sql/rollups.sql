@@ -33,6 +33,10 @@ CREATE TABLE tally.rollups (
     -- ... of them still active within 30 minutes of the end of the events the row was
     -- computed from (2 hours past the last hour recomputed): they may go on unseen.
     open_visits       bigint NOT NULL,
+    -- ... of them whose events had several values of this dimension (page, event,
+    -- country, device, browser, os rows; 0 elsewhere). tally.query answers visit:country
+    -- etc. from rollups only where no visit is mixed.
+    mixed_visits      bigint NOT NULL,
     -- Sum of engagement_ms of the hour's engagement events.
     engagement_ms     bigint NOT NULL,
     -- Distinct visitors: postgresql-hll's format with 2^14 registers (0.8% standard

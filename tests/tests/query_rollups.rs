@@ -84,7 +84,7 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
     let ranges = [json!("7d"), json!([four_days_ago, two_days_ago]), json!("day")];
     let mut checked = 0;
     for range in &ranges {
-        for dimension in ["", "event:page", "event:name", "time:day", "time:hour"] {
+        for dimension in ["", "event:page", "event:name", "visit:country", "visit:device", "visit:browser", "visit:os", "time:day", "time:hour"] {
             let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
             let query = json!({"site_id": "site1.example", "date_range": range, "metrics": METRICS, "dimensions": dimensions,
                                "include": {"totals": true}});

@@ -62,7 +62,8 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
     let hour = if hourly { "r.hour" } else { "min(r.hour)" };
     let sql = format!(
         "SELECT {hour}, r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
-                sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, tally.hll_union_agg(r.visitors)::bytea \
+                sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8, \
+                tally.hll_union_agg(r.visitors)::bytea \
          FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) ON r.hour >= u.lo AND r.hour < u.hi \
          WHERE r.site_id = $1 AND r.dimension = $2 GROUP BY {group}"
     );
@@ -72,7 +73,7 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
         .unwrap_or_else(|e| fail("reading rollup rows", e))
         .map(|r| {
             let int = |i: usize| r.get::<i64>(i).ok().flatten().unwrap_or_default();
-            let bytes: Vec<u8> = r.get(9).ok().flatten().unwrap_or_default();
+            let bytes: Vec<u8> = r.get(10).ok().flatten().unwrap_or_default();
             Row {
                 hour: r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us).unwrap_or_default(),
                 dimension,
@@ -84,6 +85,7 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
                 visit_duration_us: int(7),
                 visit_pageviews: int(8),
                 open_visits: 0,
+                mixed_visits: int(9),
                 engagement_ms: 0,
                 visitors: Hll::from_bytes(&bytes).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}")),
                 visit_durations: None,

@@ -84,7 +84,7 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
         return 0;
     }
     let column = |f: fn(&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
-    let args: [DatumWithOid; 15] = [
+    let args: [DatumWithOid; 16] = [
         site.into(),
         rows.iter().map(|r| from_unix_us(r.hour)).collect::<Vec<_>>().into(),
         rows.iter().map(|r| r.dimension).collect::<Vec<&str>>().into(),
@@ -96,6 +96,7 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
         column(|r| r.visit_duration_us),
         column(|r| r.visit_pageviews),
         column(|r| r.open_visits),
+        column(|r| r.mixed_visits),
         column(|r| r.engagement_ms),
         rows.iter().map(|r| r.visitors.to_bytes()).collect::<Vec<Vec<u8>>>().into(),
         rows.iter().map(|r| r.visit_durations.as_ref().map(|s| s.to_bytes())).collect::<Vec<Option<Vec<u8>>>>().into(),
@@ -105,12 +106,13 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
         .update(
             "INSERT INTO tally.rollups \
              SELECT $1, r.hour, r.dimension, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, \
-                    r.visit_pageviews, r.open_visits, r.engagement_ms, r.visitors::tally.hll, \
+                    r.visit_pageviews, r.open_visits, r.mixed_visits, r.engagement_ms, r.visitors::tally.hll, \
                     r.visit_durations::tally.ddsketch, r.engagement_times::tally.ddsketch \
              FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], \
-                         $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::bytea[], $14::bytea[], $15::bytea[]) \
+                         $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::bytea[], $15::bytea[], \
+                         $16::bytea[]) \
                   AS r(hour, dimension, value, events, pageviews, visits, bounces, visit_duration_us, visit_pageviews, \
-                       open_visits, engagement_ms, visitors, visit_durations, engagement_times)",
+                       open_visits, mixed_visits, engagement_ms, visitors, visit_durations, engagement_times)",
             None,
             &args,
         )

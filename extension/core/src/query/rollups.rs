@@ -6,10 +6,14 @@
 //! **Eligible** queries: no filters, goals, funnel or revenue; metrics among
 //! `visitors`, `visits`, `pageviews`, `events`, `views_per_visit`, `bounce_rate`,
 //! `visit_duration` and `percentage`; no dimension, or one of `event:page`,
-//! `event:name` or a `time:*` dimension whose buckets start on whole UTC hours. (The
-//! `visit:*` dimensions read a visit's first event *in the range*, which rollups cannot
-//! know for visits crossing an edge, and a rollup row keeps an event's own country,
-//! device, ... where the engine keeps the visit's first.)
+//! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
+//! `time:*` dimension whose buckets start on whole UTC hours. A rollup row keeps an
+//! event's own country (device, ...) where the engine reads the visit's first event's,
+//! so those four are answered from rollups only when no visit of the covered hours had
+//! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
+//! IP address and user agent the visitor id hashes). The other `visit:*` dimensions
+//! (source, UTM tags, entry page) come from a visit's first event, which a rollup
+//! recomputation that starts mid-visit does not see: they keep the scan.
 //!
 //! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: no
 //! hot (not yet compacted) event lies in `[h - 30 min, h + 4 h)` (compaction of an
@@ -77,6 +81,9 @@ enum ViewKey {
     Total,
     /// A rollup dimension of the event's own value (`page`, `event`).
     Own(&'static str),
+    /// A visit attribute stored as each event's own value (`country`, `device`,
+    /// `browser`, `os`), used where no visit had two.
+    Visit(&'static str),
     /// Time buckets: `total` rows grouped by hour.
     Bucket,
 }
@@ -84,7 +91,7 @@ enum ViewKey {
 impl ViewKey {
     fn dimension(self) -> &'static str {
         match self {
-            ViewKey::Own(dimension) => dimension,
+            ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
             ViewKey::Total | ViewKey::Bucket => "total",
         }
     }
@@ -175,7 +182,8 @@ impl RollupPlan {
 
     /// The event columns [`RollupPlan::answer`] reads of raw events; the others may
     /// be left at their defaults.
-    pub const RAW_COLUMNS: [&'static str; 6] = ["site_id", "ts", "name", "visitor_id", "session_id", "pathname"];
+    pub const RAW_COLUMNS: [&'static str; 10] =
+        ["site_id", "ts", "name", "visitor_id", "session_id", "pathname", "country", "device", "browser", "os"];
 
     /// Where hot rows can make an hour of `range` not covered: the times whose hot
     /// rows [`RollupPlan::new`] needs.
@@ -224,15 +232,26 @@ impl RollupPlan {
             return None;
         }
         let in_range: Vec<&Event> = raw.into_iter().filter(|e| (self.range.from_us..self.range.to_us).contains(&e.ts)).collect();
+        // Each session's first event in the range: where the engine reads visit:* values.
+        let mut firsts: FxHashMap<i64, &Event> = FxHashMap::default();
+        for &e in &in_range {
+            let first = firsts.entry(e.session_id).or_insert(e);
+            if e.ts < first.ts {
+                *first = e;
+            }
+        }
         let mut views = Vec::with_capacity(self.views.len());
         for (v, &view) in self.views.iter().enumerate() {
             let key_of_row = |row: &Row| match view {
                 ViewKey::Total => Vec::new(),
-                ViewKey::Own(_) => vec![KeyValue::Text(row.value.clone())],
+                ViewKey::Own(_) | ViewKey::Visit(_) => vec![KeyValue::Text(row.value.clone())],
                 ViewKey::Bucket => vec![bucket(bucket_starts, row.hour)],
             };
             let mut groups: FxHashMap<Vec<KeyValue>, Sums> = FxHashMap::default();
             for row in &rows[v] {
+                if matches!(view, ViewKey::Visit(_)) && row.mixed_visits > 0 {
+                    return None;
+                }
                 groups.entry(key_of_row(row)).or_default().add_row(row)?;
             }
             for row in held.iter().filter(|r| r.dimension == view.dimension()) {
@@ -246,6 +265,7 @@ impl RollupPlan {
                     ViewKey::Total => Vec::new(),
                     ViewKey::Own("page") => vec![KeyValue::Text(Some(e.pathname.clone()))],
                     ViewKey::Own(_) => vec![KeyValue::Text(Some(e.name.clone()))],
+                    ViewKey::Visit(dimension) => vec![KeyValue::Text(visit_value(firsts[&e.session_id], dimension))],
                     ViewKey::Bucket => vec![bucket(bucket_starts, e.ts)],
                 };
                 groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
@@ -303,12 +323,28 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
                 match (&plan.sources[operand.source], operand.level) {
                     (Source::Column("pathname"), Level::Row) => Some(ViewKey::Own("page")),
                     (Source::Column("name"), Level::Row) => Some(ViewKey::Own("event")),
+                    (Source::Column(column), Level::Visit) => {
+                        VISIT_DIMENSIONS.iter().find(|d| *d == column).map(|&d| ViewKey::Visit(d))
+                    }
                     _ => None,
                 }
             }
             _ => None,
         })
         .collect()
+}
+
+/// The `visit:*` attributes rollups keep per event, by column (= rollup dimension).
+const VISIT_DIMENSIONS: [&str; 4] = ["country", "device", "browser", "os"];
+
+/// The value of one of [`VISIT_DIMENSIONS`] of an event.
+fn visit_value(e: &Event, dimension: &str) -> Option<String> {
+    match dimension {
+        "country" => e.country.clone(),
+        "device" => e.device.clone(),
+        "browser" => e.browser.clone(),
+        _ => e.os.clone(),
+    }
 }
 
 /// The key of a time `ts` among `starts` (as the engine buckets events).

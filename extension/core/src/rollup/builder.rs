@@ -167,8 +167,11 @@ impl Builder {
                 events.iter().flat_map(|&e| self.events[e as usize].own.into_iter().enumerate().map(|(i, c)| (i as u8, c))).collect();
             own.sort_unstable();
             own.dedup();
-            for (i, code) in own {
-                groups.entry((hour, FIRST_OWN + i, code)).or_default().add_visit(visit, open);
+            for (j, &(i, code)) in own.iter().enumerate() {
+                let mixed = own.get(j.wrapping_sub(1)).is_some_and(|p| p.0 == i) || own.get(j + 1).is_some_and(|n| n.0 == i);
+                let acc = groups.entry((hour, FIRST_OWN + i, code)).or_default();
+                acc.add_visit(visit, open);
+                acc.mixed_visits += i64::from(mixed);
             }
         }
         for e in self.events.iter().filter(|e| (lo..hi).contains(&e.ts)) {
@@ -219,6 +222,7 @@ struct Acc {
     visit_duration_us: i64,
     visit_pageviews: i64,
     open_visits: i64,
+    mixed_visits: i64,
     engagement_ms: i64,
     visitors: Option<Hll>,
     visit_durations: Option<DDSketch>,
@@ -257,6 +261,7 @@ impl Acc {
             visit_duration_us: self.visit_duration_us,
             visit_pageviews: self.visit_pageviews,
             open_visits: self.open_visits,
+            mixed_visits: self.mixed_visits,
             engagement_ms: self.engagement_ms,
             visitors: self.visitors.unwrap_or_else(|| Hll::new(VISITOR_PARAMS)),
             visit_durations: self.visit_durations,

@@ -19,7 +19,8 @@
 //!   values;
 //! - visit figures (visits, bounces, durations, the visits' pageviews) go to the hour a visit started in,
 //!   for visits starting in [lo, hi), under `total`, the visit's own values and every
-//!   distinct page, event name, country, device, browser and OS of its events.
+//!   distinct page, event name, country, device, browser and OS of its events (a
+//!   visit with several of one dimension is *mixed* in that dimension's rows).
 //!
 //! Where SQL left a choice open (two events of one visit at the same microsecond), the
 //! first is the one with the smallest values, so the rows never depend on the order
@@ -128,6 +129,9 @@ pub struct Row {
     /// Visits still active near the end of the events the row was computed from: they
     /// may have gone on unseen, so their figures may be cut short.
     pub open_visits: i64,
+    /// Of the visits, those whose events had more than one value of this (own-value)
+    /// dimension: none means every visit here kept one country, device, ... throughout.
+    pub mixed_visits: i64,
     pub engagement_ms: i64,
     /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id), 14)` builds
     /// them ([`VISITOR_PARAMS`]); empty for a row with visits only.

@@ -78,6 +78,8 @@ fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
     assert_eq!(find(&rows, T0 + HOUR_US, "event", Some("engagement")).engagement_ms, 4_000);
     assert_eq!(find(&rows, T0, "source", None).visits, 2);
     assert_eq!(find(&rows, T0, "country", Some("DE")).events, 2);
+    assert_eq!(find(&rows, T0, "country", Some("DE")).mixed_visits, 0);
+    assert_eq!(find(&rows, T0, "page", Some("/a")).mixed_visits, 1, "visit 1 saw /a and /b");
 }
 
 #[test]

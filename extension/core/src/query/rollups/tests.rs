@@ -91,10 +91,12 @@ fn every_eligible_metric_and_dimension_equals_the_full_scan() {
     let unaligned = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
     let daily: Vec<i64> = (1..4).map(|d| START + d * DAY).collect();
     let hourly: Vec<i64> = (24..96).map(|h| START + h * HOUR_US).collect();
-    let cases: [(&str, TimeRange, Option<&[i64]>); 7] = [
+    let cases: [(&str, TimeRange, Option<&[i64]>); 9] = [
         ("", aligned, None),
         ("event:page", aligned, None),
         ("event:name", aligned, None),
+        ("visit:country", aligned, None),
+        ("visit:device", unaligned, None),
         ("time:day", aligned, Some(&daily)),
         ("time:hour", aligned, Some(&hourly)),
         ("", unaligned, None),
@@ -141,4 +143,25 @@ fn an_edge_visit_longer_than_the_margin_falls_back_to_the_scan() {
         .collect();
     let rp = RollupPlan::new(&plan, range, None, &[], &[]).unwrap();
     assert!(rp.answer(&plan, None, &[Vec::new()], &events).is_none());
+}
+
+#[test]
+fn a_visit_with_two_countries_keeps_visit_country_on_the_scan() {
+    let query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visits"], "dimensions": ["visit:country"]});
+    let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+    let range = TimeRange { from_us: START, to_us: START + DAY };
+    let at = |minute: i64, country: &str| Event {
+        site_id: 1,
+        ts: START + 12 * HOUR_US + minute * MINUTE,
+        name: "pageview".into(),
+        session_id: 7,
+        country: Some(country.into()),
+        ..Event::default()
+    };
+    for (events, answered) in [([at(0, "DE"), at(5, "DE")], true), ([at(0, "DE"), at(5, "FR")], false)] {
+        let mut builder = Builder::new(Hours { lo: START, hi: START + DAY });
+        builder.add_events(&events);
+        let site = Site { events: events.to_vec(), stored: builder.finish(), hot_ts: Vec::new() };
+        assert_eq!(from_rollups(&plan, range, None, &site).is_some(), answered, "{events:?}");
+    }
 }
