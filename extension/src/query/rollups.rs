@@ -4,10 +4,8 @@
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use tally_core::event::Event;
 use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
 use tally_core::rollup::{Row, DIMENSIONS};
-use tally_core::segment::SegmentReader;
 use tally_core::sketch::hll::Hll;
 
 use crate::gucs;
@@ -45,9 +43,41 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .filter_map(|r| r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
         .collect();
     let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
+    if !worth_it(client, site_id, range, &rollup) {
+        return None;
+    }
     let rows: Vec<Vec<Row>> = rollup.dimensions().into_iter().map(|(dim, hourly)| rows(client, site_id, rollup.covered(), dim, hourly)).collect();
-    let raw = raw_events(client, site_id, rollup.reads());
-    rollup.answer(plan, buckets, &rows, &raw)
+    let (ids, segments) = segments(client, site_id, rollup.reads());
+    let hot = match (rollup.reads().first(), rollup.reads().last()) {
+        (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
+        _ => Vec::new(),
+    };
+    rollup
+        .answer(plan, buckets, &rows, &segments, &hot)
+        .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
+}
+
+/// Whether the range has `tally.query_rollup_min_events_per_row` events per rollup
+/// row to read (counted in the index, and from the segments' row counts).
+fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan) -> bool {
+    let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
+    if per_row == 0 {
+        return true;
+    }
+    let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();
+    let count = |sql: &str, args: &[pgrx::datum::DatumWithOid]| -> i64 {
+        client.select(sql, Some(1), args).unwrap_or_else(|e| fail("estimating the cost", e)).first().get_one::<i64>().ok().flatten().unwrap_or(0)
+    };
+    let rows = count(
+        "SELECT count(*) FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) \
+         ON r.hour >= u.lo AND r.hour < u.hi WHERE r.site_id = $1 AND r.dimension = ANY($2)",
+        &[site_id.into(), dimensions.into(), timestamps(rollup.covered(), |s| s.0).into(), timestamps(rollup.covered(), |s| s.1).into()],
+    );
+    let events = count(
+        "SELECT coalesce(sum(row_count), 0)::int8 FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
+        &[site_id.into(), from_unix_us(range.from_us).into(), from_unix_us(range.to_us).into()],
+    );
+    rows.saturating_mul(per_row) <= events
 }
 
 fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<TimestampWithTimeZone> {
@@ -95,26 +125,21 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
         .collect()
 }
 
-/// The site's events of the segments and hot rows overlapping `spans` (only the
-/// columns the rollup path reads; events outside the spans are left for the caller
-/// to ignore).
-fn raw_events(client: &SpiClient<'_>, site_id: i32, spans: &[(i64, i64)]) -> Vec<Event> {
-    let (Some(first), Some(last)) = (spans.first(), spans.last()) else { return Vec::new() };
-    let mut events = Vec::new();
-    let segments = client
+/// The ids and bytes of the site's segments overlapping `spans` (detoasted by this
+/// thread; valid until SPI ends).
+fn segments<'c>(client: &'c SpiClient<'_>, site_id: i32, spans: &[(i64, i64)]) -> (Vec<i64>, Vec<&'c [u8]>) {
+    client
         .select(
             "SELECT s.segment_id, s.data FROM tally.segments s WHERE s.site_id = $1 AND EXISTS \
              (SELECT FROM unnest($2::timestamptz[], $3::timestamptz[]) AS u(lo, hi) WHERE s.max_ts >= u.lo AND s.min_ts < u.hi)",
             None,
             &[site_id.into(), timestamps(spans, |s| s.0).into(), timestamps(spans, |s| s.1).into()],
         )
-        .unwrap_or_else(|e| fail("reading segments", e));
-    for row in segments {
-        let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-        let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
-        let decoded = SegmentReader::open(data).and_then(|reader| reader.events_with(&RollupPlan::RAW_COLUMNS));
-        events.extend(decoded.unwrap_or_else(|e| error!("segment {id} of tally.segments cannot be decoded: {e}")));
-    }
-    events.extend(hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)));
-    events
+        .unwrap_or_else(|e| fail("reading segments", e))
+        .map(|row| {
+            let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+            let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+            (id, data)
+        })
+        .unzip()
 }

@@ -37,15 +37,15 @@
 //!            − what the rollups hold of the edge visits ([`Builder`] over them)
 //!            + the engine's answer over the edge visits (clipped to the range),
 //!
-//! with visitors the union of the rows' sketches and the hashes of every raw event
-//! read in the range. An edge visit not read whole (longer than about 3 hours) makes
+//! with visitors the union of the rows' sketches and the hashes of the edge visits'
+//! events in the range (which hold every event of the hours not covered). An edge visit not read whole (longer than about 3 hours) makes
 //! the rollups useless for the query: the caller scans instead.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::Event;
 use crate::rollup::{hour_of, Builder, Hours, Row, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS};
-use crate::segment;
+use crate::segment::{self, Column, SegmentError, SegmentReader};
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
@@ -66,6 +66,10 @@ const METRICS: [Metric; 8] = [
     Metric::VisitDuration,
     Metric::Percentage,
 ];
+
+/// The event columns the edge visits are read with (the engine's and the builder's
+/// inputs for eligible queries); the other fields keep their defaults.
+const RAW_COLUMNS: [&str; 10] = ["site_id", "ts", "name", "visitor_id", "session_id", "pathname", "country", "device", "browser", "os"];
 
 /// Metrics over visits (the rest are over events).
 const VISIT_METRICS: [Metric; 4] = [Metric::Visits, Metric::ViewsPerVisit, Metric::BounceRate, Metric::VisitDuration];
@@ -180,11 +184,6 @@ impl RollupPlan {
         eligible_views(plan, bucket_starts).is_some()
     }
 
-    /// The event columns [`RollupPlan::answer`] reads of raw events; the others may
-    /// be left at their defaults.
-    pub const RAW_COLUMNS: [&'static str; 10] =
-        ["site_id", "ts", "name", "visitor_id", "session_id", "pathname", "country", "device", "browser", "os"];
-
     /// Where hot rows can make an hour of `range` not covered: the times whose hot
     /// rows [`RollupPlan::new`] needs.
     pub fn hot_window(range: TimeRange) -> (i64, i64) {
@@ -208,30 +207,84 @@ impl RollupPlan {
     }
 
     /// The answer from `rows` (per view, the rows of [`RollupPlan::dimensions`] in
-    /// the covered hours) and `raw` (events of [`RollupPlan::reads`]; events outside
-    /// are ignored). `None` when an edge visit was not read whole: scan instead.
-    pub fn answer(&self, plan: &Plan, bucket_starts: Option<&[i64]>, rows: &[Vec<Row>], raw: &[Event]) -> Option<Answer> {
-        let raw: Vec<&Event> = raw.iter().filter(|e| contains(&self.reads, e.ts)).collect();
-        let edge_sessions = self.edge_sessions(&raw)?;
-        let edge_events: Vec<Event> = raw.iter().filter(|e| edge_sessions.contains(&e.session_id)).map(|&e| e.clone()).collect();
+    /// the covered hours) and the raw events of [`RollupPlan::reads`]: `segments` (the
+    /// site's segments overlapping them) and `hot` (its hot rows there); events outside
+    /// the reads are ignored. `Ok(None)` when an edge visit was not read whole, or the
+    /// rows disagree with the raw events: scan instead. A segment that cannot be
+    /// decoded is returned with its index.
+    pub fn answer(
+        &self,
+        plan: &Plan,
+        bucket_starts: Option<&[i64]>,
+        rows: &[Vec<Row>],
+        segments: &[&[u8]],
+        hot: &[Event],
+    ) -> Result<Option<Answer>, (usize, SegmentError)> {
+        Ok(self.edge_events(segments, hot)?.and_then(|edge_events| self.combine(plan, bucket_starts, rows, &edge_events)))
+    }
+
+    /// The events (in the reads) of the sessions with an event in an edge, `None` if
+    /// one was not read whole. Segments are decoded twice: `ts` and `session_id` of
+    /// every row to find the sessions, then the few rows of those sessions.
+    fn edge_events(&self, segments: &[&[u8]], hot: &[Event]) -> Result<Option<Vec<Event>>, (usize, SegmentError)> {
+        let mut spans: FxHashMap<i64, (i64, i64, bool)> = FxHashMap::default();
+        let mut note = |ts: i64, session: i64| {
+            if contains(&self.reads, ts) {
+                let span = spans.entry(session).or_insert((ts, ts, false));
+                span.0 = span.0.min(ts);
+                span.1 = span.1.max(ts);
+                span.2 |= contains(&self.edges, ts);
+            }
+        };
+        let mut decoded = Vec::with_capacity(segments.len());
+        for (i, bytes) in segments.iter().enumerate() {
+            let read = || -> Result<_, SegmentError> {
+                let reader = SegmentReader::open(bytes)?;
+                let ints = |name| match reader.column(name)? {
+                    Column::Int(c) => Ok(c.values),
+                    _ => Err(SegmentError::BadColumn { column: "ts", reason: "expected an integer column" }),
+                };
+                let (ts, sessions) = (ints("ts")?, ints("session_id")?);
+                Ok((reader, ts, sessions))
+            };
+            let (reader, ts, sessions) = read().map_err(|e| (i, e))?;
+            ts.iter().zip(&sessions).for_each(|(&t, &s)| note(t, s));
+            decoded.push((reader, ts, sessions));
+        }
+        hot.iter().for_each(|e| note(e.ts, e.session_id));
+        let Some(edge) = self.whole_edge_sessions(spans) else { return Ok(None) };
+        let mut events = Vec::new();
+        for (i, (reader, ts, sessions)) in decoded.iter().enumerate() {
+            let rows: Vec<u32> =
+                (0..ts.len()).filter(|&r| contains(&self.reads, ts[r]) && edge.contains(&sessions[r])).map(|r| r as u32).collect();
+            if !rows.is_empty() {
+                events.extend(reader.events_at(&RAW_COLUMNS, &rows).map_err(|e| (i, e))?);
+            }
+        }
+        events.extend(hot.iter().filter(|e| contains(&self.reads, e.ts) && edge.contains(&e.session_id)).cloned());
+        Ok(Some(events))
+    }
+
+    /// The answer from the stored `rows` and the `edge_events`.
+    fn combine(&self, plan: &Plan, bucket_starts: Option<&[i64]>, rows: &[Vec<Row>], edge_events: &[Event]) -> Option<Answer> {
         let engine = if edge_events.is_empty() {
             None
         } else {
-            let seg = segment::build(&edge_events).ok()?;
+            let seg = segment::build(edge_events).ok()?;
             let zones = vec![(seg.zone.ts_min, seg.zone.ts_max)];
             Some(scan_all(plan, self.range, bucket_starts.map(<[i64]>::to_vec), zones, &[&seg.bytes], 1, || {}).ok()?)
         };
         let mut held = Vec::new();
         for &(lo, hi) in &self.covered {
             let mut builder = Builder::new(Hours { lo, hi });
-            builder.add_events(&edge_events);
+            builder.add_events(edge_events);
             held.extend(builder.finish());
         }
         // The builder cut an edge visit short where the stored rows may not have.
         if held.iter().any(|r| r.dimension == "total" && r.open_visits > 0) {
             return None;
         }
-        let in_range: Vec<&Event> = raw.into_iter().filter(|e| (self.range.from_us..self.range.to_us).contains(&e.ts)).collect();
+        let in_range: Vec<&Event> = edge_events.iter().filter(|e| (self.range.from_us..self.range.to_us).contains(&e.ts)).collect();
         // Each session's first event in the range: where the engine reads visit:* values.
         let mut firsts: FxHashMap<i64, &Event> = FxHashMap::default();
         for &e in &in_range {
@@ -279,16 +332,10 @@ impl RollupPlan {
         Some(Answer { views, funnel: Vec::new() })
     }
 
-    /// Sessions with an event in an edge, if each was read whole: its events lie in
-    /// one read interval, more than the visit timeout from either end.
-    fn edge_sessions(&self, raw: &[&Event]) -> Option<FxHashSet<i64>> {
-        let mut spans: FxHashMap<i64, (i64, i64, bool)> = FxHashMap::default();
-        for e in raw {
-            let span = spans.entry(e.session_id).or_insert((e.ts, e.ts, false));
-            span.0 = span.0.min(e.ts);
-            span.1 = span.1.max(e.ts);
-            span.2 |= contains(&self.edges, e.ts);
-        }
+    /// Of the sessions' spans in the reads (first, last, has an event in an edge),
+    /// those with an edge event, if each was read whole: its events lie in one read
+    /// interval, more than the visit timeout from either end.
+    fn whole_edge_sessions(&self, spans: FxHashMap<i64, (i64, i64, bool)>) -> Option<FxHashSet<i64>> {
         let mut out = FxHashSet::default();
         for (session, (first, last, edge)) in spans {
             if !edge {

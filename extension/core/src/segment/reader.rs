@@ -4,7 +4,8 @@
 use crate::codec::{Cursor, DecodeError};
 use crate::event::{Event, COLUMNS};
 
-use super::column::{decode_block, Column};
+use super::column::{decode_block, Column, IntColumn};
+use crate::codec::dict::DictColumn;
 use super::runs::Runs;
 use super::schema::{assign, index_of, kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
@@ -94,16 +95,29 @@ impl<'a> SegmentReader<'a> {
 
     /// Materializes every row, in storage order (visitor_id, session_id, ts).
     pub fn events(&self) -> Result<Vec<Event>, SegmentError> {
-        self.events_with(COLUMNS)
+        let mut events = vec![Event::default(); self.zone.rows];
+        for column in 0..COLUMNS.len() {
+            assign(column, &self.column_at(column)?, &mut events)?;
+        }
+        Ok(events)
     }
 
-    /// Materializes every row with only the columns `names` decoded; the other fields
-    /// keep their defaults (for readers that look at a few fields of many rows).
-    pub fn events_with(&self, names: &[&str]) -> Result<Vec<Event>, SegmentError> {
-        let mut events = vec![Event::default(); self.zone.rows];
+    /// Materializes the rows `rows` (indices in storage order) with only the columns
+    /// `names` decoded; the other fields keep their defaults. For readers that need a
+    /// few fields of a few rows of a large segment.
+    pub fn events_at(&self, names: &[&str], rows: &[u32]) -> Result<Vec<Event>, SegmentError> {
+        let mut events = vec![Event::default(); rows.len()];
         for name in names {
             let column = index_of(name)?;
-            assign(column, &self.column_at(column)?, &mut events)?;
+            let picked = match self.column_at(column)? {
+                Column::Int(c) => Column::Int(IntColumn {
+                    values: rows.iter().map(|&r| c.values[r as usize]).collect(),
+                    validity: c.validity.map(|v| rows.iter().map(|&r| v[r as usize]).collect()),
+                }),
+                Column::Str(d) => Column::Str(DictColumn { codes: rows.iter().map(|&r| d.codes[r as usize]).collect(), dict: d.dict }),
+                Column::Props(_) => return Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "rows of properties are not picked" }),
+            };
+            assign(column, &picked, &mut events)?;
         }
         Ok(events)
     }
