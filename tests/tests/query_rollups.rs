@@ -26,7 +26,8 @@ async fn setup() -> TestDb {
     db.query("SELECT tally.create_site('site1.example', 'UTC'), tally.create_site('site2.example', 'Asia/Kolkata')").await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
     let start = now - now.rem_euclid(DAY_US) - 5 * DAY_US;
-    let events: Vec<_> = DataGen::new(Config { seed: 3, sites: 2, days: 6, events: 60_000, start_ts: start }).filter(|e| e.ts < now).collect();
+    let events: Vec<_> =
+        DataGen::new(Config { seed: 3, sites: 2, days: 6, events: 60_000, start_ts: start }).filter(|e| e.ts < now).collect();
     let (old, fresh): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.ts < now - 20 * MINUTE_US);
     let pool = tally_gateway::pool::build(&db.url, 2).expect("pool");
     for chunk in old.chunks(10_000) {
@@ -86,7 +87,9 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
     let ranges = [json!("7d"), json!([four_days_ago, two_days_ago]), json!("day")];
     let mut checked = 0;
     for range in &ranges {
-        for dimension in ["", "event:page", "event:name", "visit:country", "visit:device", "visit:browser", "visit:os", "time:day", "time:hour"] {
+        for dimension in
+            ["", "event:page", "event:name", "visit:country", "visit:device", "visit:browser", "visit:os", "time:day", "time:hour"]
+        {
             let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
             let query = json!({"site_id": "site1.example", "date_range": range, "metrics": METRICS, "dimensions": dimensions,
                                "include": {"totals": true}});

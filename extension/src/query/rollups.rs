@@ -46,7 +46,8 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
     if !worth_it(client, site_id, range, &rollup) {
         return None;
     }
-    let rows: Vec<Vec<Row>> = rollup.dimensions().into_iter().map(|(dim, hourly)| rows(client, site_id, rollup.covered(), dim, hourly)).collect();
+    let rows: Vec<Vec<Row>> =
+        rollup.dimensions().into_iter().map(|(dim, hourly)| rows(client, site_id, rollup.covered(), dim, hourly)).collect();
     let (ids, segments) = segments(client, site_id, rollup.reads());
     let hot = match (rollup.reads().first(), rollup.reads().last()) {
         (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
@@ -66,7 +67,14 @@ fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &Rol
     }
     let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();
     let count = |sql: &str, args: &[pgrx::datum::DatumWithOid]| -> i64 {
-        client.select(sql, Some(1), args).unwrap_or_else(|e| fail("estimating the cost", e)).first().get_one::<i64>().ok().flatten().unwrap_or(0)
+        client
+            .select(sql, Some(1), args)
+            .unwrap_or_else(|e| fail("estimating the cost", e))
+            .first()
+            .get_one::<i64>()
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     };
     let rows = count(
         "SELECT count(*) FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) \
@@ -87,7 +95,8 @@ fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<Timestam
 /// The rows of `dimension` in the `covered` hours: per hour when `hourly`, else
 /// summed per value (sketches unioned by `tally.hll_union_agg`).
 fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension: &str, hourly: bool) -> Vec<Row> {
-    let dimension: &'static str = DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
+    let dimension: &'static str =
+        DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
     let group = if hourly { "r.hour, r.value" } else { "r.value" };
     let hour = if hourly { "r.hour" } else { "min(r.hour)" };
     let sql = format!(

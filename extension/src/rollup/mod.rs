@@ -17,7 +17,6 @@ use tally_core::segment::SegmentReader;
 use crate::storage::arrays::from_unix_us;
 use crate::storage::hot_scan::hot_events;
 
-
 /// The first and last time of the events added or removed, per site.
 #[derive(Debug, Default)]
 pub struct Touched(BTreeMap<i32, (i64, i64)>);

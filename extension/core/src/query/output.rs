@@ -263,7 +263,8 @@ mod tests {
 
     #[test]
     fn an_empty_range_answers_zeros_without_dimensions_and_nothing_with() {
-        let period = |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new(), from_rollups: false };
+        let period =
+            |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new(), from_rollups: false };
         let plan = |q: Value| Plan::new(crate::query::parse(&q).unwrap(), Vec::new()).unwrap();
         let empty = || Answer { views: vec![Vec::new(), Vec::new()], funnel: Vec::new() };
         let q = json!({"site_id": 1, "date_range": "realtime", "metrics": ["visitors", "bounce_rate"], "include": {"totals": true}});

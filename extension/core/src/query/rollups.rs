@@ -159,9 +159,7 @@ impl RollupPlan {
         }
         let visit_metrics = plan.query.metrics.iter().any(|m| VISIT_METRICS.contains(m));
         let cuts: Vec<i64> = match bucket_starts {
-            Some(starts) if visit_metrics => {
-                starts.iter().copied().filter(|&c| covered.iter().any(|&(lo, hi)| lo < c && c < hi)).collect()
-            }
+            Some(starts) if visit_metrics => starts.iter().copied().filter(|&c| covered.iter().any(|&(lo, hi)| lo < c && c < hi)).collect(),
             _ => Vec::new(),
         };
         // The complement of the covered hours within the range (and 30 minutes past
@@ -370,9 +368,7 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
                 match (&plan.sources[operand.source], operand.level) {
                     (Source::Column("pathname"), Level::Row) => Some(ViewKey::Own("page")),
                     (Source::Column("name"), Level::Row) => Some(ViewKey::Own("event")),
-                    (Source::Column(column), Level::Visit) => {
-                        VISIT_DIMENSIONS.iter().find(|d| *d == column).map(|&d| ViewKey::Visit(d))
-                    }
+                    (Source::Column(column), Level::Visit) => VISIT_DIMENSIONS.iter().find(|d| *d == column).map(|&d| ViewKey::Visit(d)),
                     _ => None,
                 }
             }

@@ -5,10 +5,10 @@ use crate::codec::{Cursor, DecodeError};
 use crate::event::{Event, COLUMNS};
 
 use super::column::{decode_block, Column, IntColumn};
-use crate::codec::dict::DictColumn;
 use super::runs::Runs;
 use super::schema::{assign, index_of, kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
+use crate::codec::dict::DictColumn;
 
 /// Bytes of the trailing CRC32.
 const CHECKSUM_LEN: usize = 4;
@@ -115,7 +115,9 @@ impl<'a> SegmentReader<'a> {
                     validity: c.validity.map(|v| rows.iter().map(|&r| v[r as usize]).collect()),
                 }),
                 Column::Str(d) => Column::Str(DictColumn { codes: rows.iter().map(|&r| d.codes[r as usize]).collect(), dict: d.dict }),
-                Column::Props(_) => return Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "rows of properties are not picked" }),
+                Column::Props(_) => {
+                    return Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "rows of properties are not picked" })
+                }
             };
             assign(column, &picked, &mut events)?;
         }

@@ -143,7 +143,13 @@ fn an_edge_visit_longer_than_the_margin_falls_back_to_the_scan() {
     let range = TimeRange { from_us: START + DAY, to_us: START + 2 * DAY };
     // One visit with an event every 20 minutes from 18:00 the day before to 06:00.
     let events: Vec<Event> = (0..37)
-        .map(|i| Event { site_id: 1, ts: START + 18 * HOUR_US + i * 20 * MINUTE, name: "pageview".into(), session_id: 7, ..Event::default() })
+        .map(|i| Event {
+            site_id: 1,
+            ts: START + 18 * HOUR_US + i * 20 * MINUTE,
+            name: "pageview".into(),
+            session_id: 7,
+            ..Event::default()
+        })
         .collect();
     let rp = RollupPlan::new(&plan, range, None, &[], &[]).unwrap();
     assert_eq!(rp.answer(&plan, None, &[Vec::new()], &[], &events), Ok(None));
