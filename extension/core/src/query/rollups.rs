@@ -38,8 +38,12 @@
 //!            + the engine's answer over the edge visits (clipped to the range),
 //!
 //! with visitors the union of the rows' sketches and the hashes of the edge visits'
-//! events in the range (which hold every event of the hours not covered). An edge visit not read whole (longer than about 3 hours) makes
-//! the rollups useless for the query: the caller scans instead.
+//! events in the range (which hold every event of the hours not covered). An edge
+//! visit not read whole (longer than about 3 hours), or one the builder sees cut
+//! short, makes the rollups useless for the query: the caller scans instead. So does
+//! a row sketch of other parameters (rows from before `VISITOR_PARAMS` changed) or a
+//! negative count; the caller also scans when reading the rows would cost more than
+//! the scan (`tally.query_rollup_min_events_per_row`).
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
