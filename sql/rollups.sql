@@ -3,9 +3,11 @@
 -- every raw event. Kept current by compaction (extension/src/rollup/), rebuilt from
 -- raw events by tally.rebuild_rollups(site_id, from_ts, to_ts).
 --
--- Visit-level figures (visits, bounces, durations) belong to the hour the visit
--- started. Event-level figures (events, pageviews, visitors, engagement) belong to
--- the hour of each event. Dimensions:
+-- Visit-level figures (visits, bounces, durations, the visits' pageviews) belong to
+-- the hour the visit started. Event-level figures (events, pageviews, visitors,
+-- engagement) belong to the hour of each event. Events, bounces and durations are
+-- defined as tally.query defines them, so tally.query can answer from these rows
+-- (see "Rollups in tally.query" in README.md). Dimensions:
 --   total                                     every event, value NULL
 --   page, event, country, device, browser, os the event's own value
 --   entry_page, source, utm_source, utm_medium, utm_campaign, utm_term, utm_content
@@ -17,18 +19,29 @@ CREATE TABLE tally.rollups (
     hour              timestamptz NOT NULL,
     dimension         text NOT NULL,
     value             text,
+    -- Events other than 'engagement' (which only measures time on page).
     events            bigint NOT NULL,
     pageviews         bigint NOT NULL,
     -- Visits that started in this hour and had this value.
     visits            bigint NOT NULL,
-    -- ... of them with at most one pageview.
+    -- ... of them with at most one event other than 'engagement'.
     bounces           bigint NOT NULL,
-    -- Sum of their durations (last event - first event).
-    visit_duration_ms bigint NOT NULL,
+    -- Sum of their durations (last event - first event), microseconds.
+    visit_duration_us bigint NOT NULL,
+    -- Sum of their pageviews (views per visit).
+    visit_pageviews   bigint NOT NULL,
+    -- ... of them still active within 30 minutes of the end of the events the row was
+    -- computed from (2 hours past the last hour recomputed): they may go on unseen.
+    open_visits       bigint NOT NULL,
+    -- ... of them whose events had several values of this dimension (page, event,
+    -- country, device, browser, os rows; 0 elsewhere). tally.query answers visit:country
+    -- etc. from rollups only where no visit is mixed.
+    mixed_visits      bigint NOT NULL,
     -- Sum of engagement_ms of the hour's engagement events.
     engagement_ms     bigint NOT NULL,
-    -- Distinct visitors: postgresql-hll's default parameters, the same as
-    -- tally.hll_add_agg(tally.hll_hash_bigint(visitor_id)) over the raw events, so
+    -- Distinct visitors: postgresql-hll's format with 2^14 registers (0.8% standard
+    -- error; the default 2^11 errs by 2.3%), the same as
+    -- tally.hll_add_agg(tally.hll_hash_bigint(visitor_id), 14) over the raw events, so
     -- the union of rollup rows equals the sketch of the raw events exactly.
     visitors          tally.hll NOT NULL,
     -- Quantile sketches of visit durations and engagement times (ms); NULL when none.

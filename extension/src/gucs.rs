@@ -28,6 +28,17 @@ pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// otherwise idle machine; 1 keeps every query on its backend's core.
 pub static QUERY_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Whether `tally.query` answers eligible queries from the hourly rollups (see
+/// `tally_core::query::RollupPlan`). On by default; off forces the full scan, which
+/// benchmarks and tests compare against.
+pub static QUERY_ROLLUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// The rollup path is taken only where the range holds at least this many events per
+/// rollup row it would read: a row (its sketch decoded and unioned) costs about as much
+/// as 30 to 100 scanned events, so a high-cardinality dimension (pages, countries) over
+/// hourly rows is faster to scan on small sites. 0 takes every eligible query.
+pub static QUERY_ROLLUP_MIN_EVENTS_PER_ROW: GucSetting<i32> = GucSetting::<i32>::new(100);
+
 /// Seconds between the worker's retention passes. Retention works in whole days, so
 /// there is no point in checking more often than a few times an hour.
 pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
@@ -91,6 +102,24 @@ pub fn init() {
         &QUERY_THREADS,
         1,
         64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"tally.query_rollups",
+        c"Whether tally.query answers eligible queries from the hourly rollups.",
+        c"Off forces a scan of the raw events (exact visitors, slower).",
+        &QUERY_ROLLUPS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tally.query_rollup_min_events_per_row",
+        c"Events per rollup row a range needs for tally.query to answer it from rollups.",
+        c"0 answers every eligible query from rollups.",
+        &QUERY_ROLLUP_MIN_EVENTS_PER_ROW,
+        0,
+        1_000_000,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -50,20 +50,20 @@ async fn rollup_figures_match_the_raw_events() {
         .client
         .query_one(
             "WITH raw AS (SELECT * FROM tally.events WHERE site_id = 1),
-                  visit AS (SELECT session_id, count(*) FILTER (WHERE name = 'pageview') pv,
-                                   (extract(epoch FROM max(ts) - min(ts)) * 1000)::bigint ms
+                  visit AS (SELECT session_id, count(*) FILTER (WHERE name <> 'engagement') interactions,
+                                   (extract(epoch FROM max(ts) - min(ts)) * 1000000)::bigint us
                             FROM raw GROUP BY 1),
                   r AS (SELECT * FROM tally.rollups WHERE site_id = 1 AND dimension = 'total')
-             SELECT (SELECT count(*) FROM raw) = (SELECT sum(events) FROM r),
+             SELECT (SELECT count(*) FILTER (WHERE name <> 'engagement') FROM raw) = (SELECT sum(events) FROM r),
                     (SELECT count(*) FILTER (WHERE name = 'pageview') FROM raw) = (SELECT sum(pageviews) FROM r),
                     (SELECT count(*) FROM visit) = (SELECT sum(visits) FROM r),
-                    (SELECT count(*) FILTER (WHERE pv <= 1) FROM visit) = (SELECT sum(bounces) FROM r),
-                    (SELECT sum(ms) FROM visit) = (SELECT sum(visit_duration_ms) FROM r),
+                    (SELECT count(*) FILTER (WHERE interactions <= 1) FROM visit) = (SELECT sum(bounces) FROM r),
+                    (SELECT sum(us) FROM visit) = (SELECT sum(visit_duration_us) FROM r),
                     (SELECT coalesce(sum(engagement_ms), 0) FROM raw) = (SELECT sum(engagement_ms) FROM r),
-                    (SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor_id))::text FROM raw)
+                    (SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor_id), 14)::text FROM raw)
                         = (SELECT tally.hll_union_agg(visitors)::text FROM r),
                     (SELECT sum(events) FROM tally.rollups WHERE site_id = 1 AND dimension = 'page')
-                        = (SELECT count(*) FROM raw),
+                        = (SELECT count(*) FILTER (WHERE name <> 'engagement') FROM raw),
                     (SELECT sum(visits) FROM tally.rollups WHERE site_id = 1 AND dimension = 'source')
                         = (SELECT count(*) FROM visit),
                     (SELECT tally.ddsketch_count(tally.ddsketch_union_agg(visit_durations)) FROM r) = (SELECT count(*) FROM visit)",
@@ -142,4 +142,25 @@ async fn every_row_and_column_equals_the_sql_definition() {
 async fn rebuild_refuses_an_empty_range() {
     let db = TestDb::create().await;
     db.assert_error_with_hint("SELECT tally.rebuild_rollups(1, now(), now() - interval '1 day')", "to_ts must be after from_ts").await;
+}
+
+#[tokio::test]
+async fn erasure_and_retention_leave_rollups_equal_to_a_rebuild() {
+    let db = TestDb::create().await;
+    db.load(4_000, 3, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let visitor: i64 = db.value("SELECT visitor_id FROM tally.events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").await;
+    db.client.execute("SELECT tally.erase_visitor(1, $1)", &[&visitor]).await.unwrap();
+    let kept = snapshot(&db).await;
+    rebuild_all(&db).await;
+    assert_eq!(snapshot(&db).await, kept, "rollups still count the erased visitor");
+    // A horizon a day and a half before the end: whole hours go, one is cut.
+    let horizon = format!("(to_timestamp({}) + interval '36 hours 20 minutes')", END_US / 1_000_000 - 3 * 86_400);
+    db.query(&format!("UPDATE tally.sites SET retention = now() - {horizon}")).await;
+    db.query("SELECT tally.apply_retention()").await;
+    let kept = snapshot(&db).await;
+    let stale: i64 = db.value(&format!("SELECT count(*) FROM tally.rollups WHERE hour < {horizon} - interval '1 hour'")).await;
+    assert_eq!(stale, 0, "rollup rows of expired hours");
+    rebuild_all(&db).await;
+    assert_eq!(snapshot(&db).await, kept, "rollups still count expired events");
 }

@@ -145,7 +145,7 @@ fn judge(client: &SpiClient<'_>, due: &Due, rule: &Rule, now_us: i64) -> Result<
 /// The rule's metric over [from, to): the same scan and rendering as `tally.query`.
 fn measure(client: &SpiClient<'_>, plan: &Plan, site_id: i32, from_us: i64, to_us: i64) -> f64 {
     let answer = crate::query::scan(client, plan, site_id, TimeRange { from_us, to_us }, None);
-    let period = Period { answer, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new() };
+    let period = Period { answer, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new(), from_rollups: false };
     query::render(plan, &period, None)["results"][0]["metrics"][0].as_f64().unwrap_or(0.0)
 }
 

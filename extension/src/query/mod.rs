@@ -1,5 +1,6 @@
 //! `tally.query`: reads what a stats query needs through SPI and hands it to
-//! `tally_core::query`. Calendar arithmetic is SQL (`tally.query_period`,
+//! `tally_core::query`: rollup rows and edge events when the query is eligible for
+//! the rollups (`rollups`), else the segments and hot rows of the range. Calendar arithmetic is SQL (`tally.query_period`,
 //! `tally.query_buckets` in sql/query.sql); everything else happens in tally-core.
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -13,6 +14,8 @@ use crate::gucs;
 use crate::storage::arrays::to_unix_us;
 use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
+
+mod rollups;
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.
@@ -140,8 +143,11 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
         }
         None => (None, Vec::new()),
     };
-    let answer = scan(client, plan, site_id, range, starts);
-    Period { answer, from_label, to_label, bucket_labels }
+    let (answer, from_rollups) = match rollups::answer(client, plan, site_id, range, starts.as_deref()) {
+        Some(answer) => (answer, true),
+        None => (scan(client, plan, site_id, range, starts), false),
+    };
+    Period { answer, from_label, to_label, bucket_labels, from_rollups }
 }
 
 fn row_ts(us: i64) -> TimestampWithTimeZone {

@@ -1,6 +1,6 @@
-//! Keeps `tally.rollups` current: compaction notes the time span of the events it
-//! drains per site, then recomputes the rollup hours those events can affect, inside
-//! the same transaction. A recomputation reads the site's raw events of the hours'
+//! Keeps `tally.rollups` current: compaction (and erasure, and retention, which remove
+//! events) notes the time span of the events it adds or removes per site, then
+//! recomputes the rollup hours those events can affect, inside the same transaction. A recomputation reads the site's raw events of the hours'
 //! window (segments decoded here, plus hot rows), computes the rows with
 //! `tally_core::rollup` and replaces the hours' rows, so what compaction leaves equals
 //! what `tally.rebuild_rollups` produces for the same hours.
@@ -11,30 +11,26 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
-use tally_core::rollup::{Builder, Hours, Row};
+use tally_core::rollup::{Builder, Hours, Row, AFFECTS_AFTER_US, AFFECTS_BEFORE_US};
 use tally_core::segment::SegmentReader;
 
 use crate::storage::arrays::from_unix_us;
 use crate::storage::hot_scan::hot_events;
 
-const MINUTE_US: i64 = 60_000_000;
-/// An event at time T changes the visit figures of the hour its visit started in,
-/// which a recomputation follows up to 2 hours past the hour (plus the hour itself):
-/// up to 3 hours back.
-const AFFECTS_BEFORE_US: i64 = 180 * MINUTE_US;
-/// ... and it can end a visit that would otherwise start in the next 30 minutes
-/// (the visit timeout), moving that visit's start earlier.
-const AFFECTS_AFTER_US: i64 = 30 * MINUTE_US + 1;
-
-/// The first and last event time drained per site.
+/// The first and last time of the events added or removed, per site.
 #[derive(Debug, Default)]
 pub struct Touched(BTreeMap<i32, (i64, i64)>);
 
 impl Touched {
     pub fn note(&mut self, event: &Event) {
-        let span = self.0.entry(event.site_id).or_insert((event.ts, event.ts));
-        span.0 = span.0.min(event.ts);
-        span.1 = span.1.max(event.ts);
+        self.note_at(event.site_id, event.ts);
+    }
+
+    /// Notes an event of `site` at `ts` (µs since the epoch).
+    pub fn note_at(&mut self, site: i32, ts: i64) {
+        let span = self.0.entry(site).or_insert((ts, ts));
+        span.0 = span.0.min(ts);
+        span.1 = span.1.max(ts);
     }
 }
 
@@ -87,7 +83,7 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
         return 0;
     }
     let column = |f: fn(&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
-    let args: [DatumWithOid; 13] = [
+    let args: [DatumWithOid; 16] = [
         site.into(),
         rows.iter().map(|r| from_unix_us(r.hour)).collect::<Vec<_>>().into(),
         rows.iter().map(|r| r.dimension).collect::<Vec<&str>>().into(),
@@ -96,7 +92,10 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
         column(|r| r.pageviews),
         column(|r| r.visits),
         column(|r| r.bounces),
-        column(|r| r.visit_duration_ms),
+        column(|r| r.visit_duration_us),
+        column(|r| r.visit_pageviews),
+        column(|r| r.open_visits),
+        column(|r| r.mixed_visits),
         column(|r| r.engagement_ms),
         rows.iter().map(|r| r.visitors.to_bytes()).collect::<Vec<Vec<u8>>>().into(),
         rows.iter().map(|r| r.visit_durations.as_ref().map(|s| s.to_bytes())).collect::<Vec<Option<Vec<u8>>>>().into(),
@@ -105,12 +104,14 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
     client
         .update(
             "INSERT INTO tally.rollups \
-             SELECT $1, r.hour, r.dimension, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_ms, \
-                    r.engagement_ms, r.visitors::tally.hll, r.visit_durations::tally.ddsketch, r.engagement_times::tally.ddsketch \
+             SELECT $1, r.hour, r.dimension, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, \
+                    r.visit_pageviews, r.open_visits, r.mixed_visits, r.engagement_ms, r.visitors::tally.hll, \
+                    r.visit_durations::tally.ddsketch, r.engagement_times::tally.ddsketch \
              FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], \
-                         $9::int8[], $10::int8[], $11::bytea[], $12::bytea[], $13::bytea[]) \
-                  AS r(hour, dimension, value, events, pageviews, visits, bounces, visit_duration_ms, engagement_ms, \
-                       visitors, visit_durations, engagement_times)",
+                         $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::bytea[], $15::bytea[], \
+                         $16::bytea[]) \
+                  AS r(hour, dimension, value, events, pageviews, visits, bounces, visit_duration_us, visit_pageviews, \
+                       open_visits, mixed_visits, engagement_ms, visitors, visit_durations, engagement_times)",
             None,
             &args,
         )

@@ -1,26 +1,36 @@
 //! Per-site retention: events older than `tally.sites.retention` are dropped.
 //!
 //! Whole segments past the horizon are deleted; a segment straddling it is rewritten
-//! without the expired rows, so no expired event stays readable.
+//! without the expired rows, so no expired event stays readable. Rollup hours wholly
+//! past the horizon are deleted, and those near it recomputed from what is left.
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use super::arrays::to_unix_us;
 use super::compact::{decode, write_segments};
+use crate::rollup;
 
 /// Applies every site's retention. Returns the number of events removed.
 pub fn apply(client: &mut SpiClient) -> i64 {
     let mut removed = 0i64;
+    let mut touched = rollup::Touched::default();
     let hot = client
         .update(
             "DELETE FROM tally.events_hot h USING tally.sites s \
-             WHERE h.site_id = s.site_id AND s.retention IS NOT NULL AND h.ts < now() - s.retention",
+             WHERE h.site_id = s.site_id AND s.retention IS NOT NULL AND h.ts < now() - s.retention \
+             RETURNING h.site_id, now() - s.retention",
             None,
             &[],
         )
         .unwrap_or_else(|e| error!("retention of hot rows: {e}"));
     removed += hot.len() as i64;
+    for row in hot {
+        let site: i32 = row.get(1).ok().flatten().unwrap_or_default();
+        if let Some(horizon) = row.get::<TimestampWithTimeZone>(2).ok().flatten() {
+            touched.note_at(site, to_unix_us(horizon));
+        }
+    }
     let whole = client
         .update(
             "DELETE FROM tally.segments g USING tally.sites s \
@@ -54,6 +64,7 @@ pub fn apply(client: &mut SpiClient) -> i64 {
         .collect();
     for (segment_id, site_id, day, horizon, bytes) in straddling {
         let horizon = to_unix_us(horizon);
+        touched.note_at(site_id, horizon);
         let events = decode(segment_id, &bytes);
         let before = events.len();
         let kept: Vec<_> = events.into_iter().filter(|e| e.ts >= horizon).collect();
@@ -62,5 +73,14 @@ pub fn apply(client: &mut SpiClient) -> i64 {
             write_segments(client, site_id, i64::from(day), &kept);
         }
     }
+    client
+        .update(
+            "DELETE FROM tally.rollups r USING tally.sites s \
+             WHERE r.site_id = s.site_id AND s.retention IS NOT NULL AND r.hour + interval '1 hour' <= now() - s.retention",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("retention of rollups: {e}"));
+    rollup::refresh(client, &touched);
     removed
 }

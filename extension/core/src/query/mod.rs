@@ -27,7 +27,9 @@
 //!   when any of their visits does. A funnel query has no dimensions; its `results` are
 //!   the metrics of the visits entering it.
 //!
-//! All metrics are exact; nothing here is approximate.
+//! A full scan's metrics are all exact. A query [`RollupPlan`] finds eligible is
+//! answered from the hourly rollups instead, with the same exact counts and rates and
+//! distinct visitors (and `percentage`) from HyperLogLog unions, within about 2%.
 
 mod batch;
 mod error;
@@ -38,6 +40,7 @@ mod model;
 mod output;
 mod parse;
 mod plan;
+mod rollups;
 mod scan;
 mod window;
 
@@ -47,6 +50,7 @@ pub use model::*;
 pub use output::{render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
+pub use rollups::RollupPlan;
 pub use scan::{scan_all, Answer, Group, KeyValue, Scan, TimeRange};
 pub use window::VISIT_GAP_US;
 

@@ -2,8 +2,10 @@
 //! `dimensions` and `metrics` (plus `comparison` when asked), `totals`, `meta`, and
 //! the `query` as understood, with the resolved time range.
 //!
-//! Every metric is exact: counts and distinct visitors are computed from the events
-//! themselves, not from sketches. Rates are rounded half up from exact integers:
+//! Counts are exact. Distinct visitors (and `percentage`) are exact from a scan and
+//! HyperLogLog estimates when the period was answered from rollups (`meta.path` says
+//! which: `"scan"` or `"rollups"`, `meta.comparison_path` for the comparison). Rates
+//! are rounded half up from exact integers:
 //! `bounce_rate`, `conversion_rate`, `percentage` and `views_per_visit` to 2 decimals,
 //! `visit_duration` to whole seconds, revenue to 2 decimals (average) or micros (total).
 
@@ -26,6 +28,18 @@ pub struct Period {
     pub to_label: String,
     /// Label of each time bucket, when the query has a `time:*` dimension.
     pub bucket_labels: Vec<String>,
+    /// Answered from the hourly rollups ([`super::RollupPlan`]) rather than a scan.
+    pub from_rollups: bool,
+}
+
+impl Period {
+    fn path(&self) -> &'static str {
+        if self.from_rollups {
+            "rollups"
+        } else {
+            "scan"
+        }
+    }
 }
 
 /// `round(num / den, decimals)`, half up, from exact integers; 0 when `den` is 0.
@@ -176,7 +190,7 @@ pub fn render(plan: &Plan, current: &Period, previous: Option<&Period>) -> Value
         .collect();
     let mut answer = json!({
         "results": results,
-        "meta": { "total_rows": groups.len() },
+        "meta": { "total_rows": groups.len(), "path": current.path() },
         "query": {
             "site_id": match &query.site {
                 super::model::SiteRef::Domain(d) => json!(d),
@@ -193,6 +207,7 @@ pub fn render(plan: &Plan, current: &Period, previous: Option<&Period>) -> Value
             Comparison::YearOverYear => "year_over_year",
         };
         answer["query"]["comparison"] = json!({ "mode": mode, "date_range": [p.from_label, p.to_label] });
+        answer["meta"]["comparison_path"] = json!(p.path());
     }
     if !plan.funnel.is_empty() {
         answer["funnel"] = funnel(plan, current);
@@ -248,7 +263,8 @@ mod tests {
 
     #[test]
     fn an_empty_range_answers_zeros_without_dimensions_and_nothing_with() {
-        let period = |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new() };
+        let period =
+            |answer| Period { answer, from_label: "a".into(), to_label: "b".into(), bucket_labels: Vec::new(), from_rollups: false };
         let plan = |q: Value| Plan::new(crate::query::parse(&q).unwrap(), Vec::new()).unwrap();
         let empty = || Answer { views: vec![Vec::new(), Vec::new()], funnel: Vec::new() };
         let q = json!({"site_id": 1, "date_range": "realtime", "metrics": ["visitors", "bounce_rate"], "include": {"totals": true}});

@@ -9,10 +9,10 @@ use crate::query::intern::Interner;
 use crate::segment::{Column, IntColumn, SegmentError, SegmentReader};
 use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
-use crate::sketch::hll::{Hll, Params};
+use crate::sketch::hll::Hll;
 
 use super::visit::{Acquisition, Visit};
-use super::{hour_of, Hours, Row, DIMENSIONS};
+use super::{hour_of, Hours, Row, DIMENSIONS, LOOK_BEHIND_US, VISITOR_PARAMS};
 
 /// Segment columns of an event's own dimension values, in `DIMENSIONS[1..7]` order.
 const OWN_COLUMNS: [&str; 6] = ["pathname", "name", "country", "device", "browser", "os"];
@@ -43,6 +43,7 @@ pub struct Builder {
     hours: Hours,
     strings: Interner,
     pageview: u32,
+    engagement: u32,
     sessions: FxHashMap<i64, u32>,
     visits: Vec<Visit>,
     events: Vec<Ev>,
@@ -59,7 +60,8 @@ impl Builder {
     pub fn new(hours: Hours) -> Builder {
         let mut strings = Interner::default();
         let pageview = strings.intern("pageview");
-        Builder { hours, strings, pageview, sessions: FxHashMap::default(), visits: Vec::new(), events: Vec::new() }
+        let engagement = strings.intern("engagement");
+        Builder { hours, strings, pageview, engagement, sessions: FxHashMap::default(), visits: Vec::new(), events: Vec::new() }
     }
 
     /// Takes in the events of a segment that lie in the window (a segment of another
@@ -131,12 +133,13 @@ impl Builder {
 
     fn push(&mut self, ts: i64, session: i64, visitor: i64, engagement_ms: Option<i32>, own: [u32; 6], acquisition: Acquisition) {
         let page = (own[NAME] == self.pageview).then_some(own[PAGE]);
+        let interaction = own[NAME] != self.engagement;
         let next = self.visits.len() as u32;
         let visit = *self.sessions.entry(session).or_insert(next);
         if visit == next {
-            self.visits.push(Visit::new(ts, page, acquisition));
+            self.visits.push(Visit::new(ts, page, interaction, acquisition));
         } else {
-            self.visits[visit as usize].add(&self.strings, ts, page, &acquisition);
+            self.visits[visit as usize].add(&self.strings, ts, page, interaction, &acquisition);
         }
         self.events.push(Ev { ts, visitor_hash: hash_bigint(visitor, DEFAULT_SEED), visit, engagement_ms, own });
     }
@@ -144,6 +147,8 @@ impl Builder {
     /// The rows of the hours, ordered by dimension, hour and value.
     pub fn finish(self) -> Vec<Row> {
         let Hours { lo, hi } = self.hours;
+        // A visit active this close to the window's end may go on past it, unseen.
+        let open_from = self.hours.window().1 - LOOK_BEHIND_US;
         let mut groups: FxHashMap<(i64, u8, u32), Acc> = FxHashMap::default();
         let (order, starts) = self.events_by_visit();
         for (v, visit) in self.visits.iter().enumerate() {
@@ -152,26 +157,30 @@ impl Builder {
                 continue;
             }
             let hour = hour_of(visit.start);
-            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit);
+            let open = visit.end >= open_from;
+            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open);
             for (i, code) in visit.values().into_iter().enumerate() {
-                groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default().add_visit(visit);
+                groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default().add_visit(visit, open);
             }
             // Every distinct own value of the visit's events counts the visit once.
             let mut own: Vec<(u8, u32)> =
                 events.iter().flat_map(|&e| self.events[e as usize].own.into_iter().enumerate().map(|(i, c)| (i as u8, c))).collect();
             own.sort_unstable();
             own.dedup();
-            for (i, code) in own {
-                groups.entry((hour, FIRST_OWN + i, code)).or_default().add_visit(visit);
+            for (j, &(i, code)) in own.iter().enumerate() {
+                let mixed = own.get(j.wrapping_sub(1)).is_some_and(|p| p.0 == i) || own.get(j + 1).is_some_and(|n| n.0 == i);
+                let acc = groups.entry((hour, FIRST_OWN + i, code)).or_default();
+                acc.add_visit(visit, open);
+                acc.mixed_visits += i64::from(mixed);
             }
         }
         for e in self.events.iter().filter(|e| (lo..hi).contains(&e.ts)) {
             let hour = hour_of(e.ts);
-            let pageview = e.own[NAME] == self.pageview;
+            let (pageview, interaction) = (e.own[NAME] == self.pageview, e.own[NAME] != self.engagement);
             let visit = self.visits[e.visit as usize].values();
             let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
             for (dimension, code) in codes.enumerate() {
-                groups.entry((hour, dimension as u8, code)).or_default().add_event(e, pageview);
+                groups.entry((hour, dimension as u8, code)).or_default().add_event(e, pageview, interaction);
             }
         }
         let mut rows: Vec<Row> =
@@ -210,7 +219,10 @@ struct Acc {
     pageviews: i64,
     visits: i64,
     bounces: i64,
-    visit_duration_ms: i64,
+    visit_duration_us: i64,
+    visit_pageviews: i64,
+    open_visits: i64,
+    mixed_visits: i64,
     engagement_ms: i64,
     visitors: Option<Hll>,
     visit_durations: Option<DDSketch>,
@@ -218,22 +230,23 @@ struct Acc {
 }
 
 impl Acc {
-    fn add_visit(&mut self, visit: &Visit) {
-        let ms = visit.duration_ms();
+    fn add_visit(&mut self, visit: &Visit, open: bool) {
         self.visits += 1;
         self.bounces += i64::from(visit.bounced());
-        self.visit_duration_ms += ms;
-        self.visit_durations.get_or_insert_with(DDSketch::new).add(ms as f64);
+        self.visit_duration_us += visit.duration_us();
+        self.visit_pageviews += i64::from(visit.pageviews);
+        self.open_visits += i64::from(open);
+        self.visit_durations.get_or_insert_with(DDSketch::new).add(visit.duration_ms() as f64);
     }
 
-    fn add_event(&mut self, e: &Ev, pageview: bool) {
-        self.events += 1;
+    fn add_event(&mut self, e: &Ev, pageview: bool, interaction: bool) {
+        self.events += i64::from(interaction);
         self.pageviews += i64::from(pageview);
         if let Some(ms) = e.engagement_ms {
             self.engagement_ms += i64::from(ms);
             self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
         }
-        self.visitors.get_or_insert_with(|| Hll::new(Params::default())).add(e.visitor_hash);
+        self.visitors.get_or_insert_with(|| Hll::new(VISITOR_PARAMS)).add(e.visitor_hash);
     }
 
     fn row(self, hour: i64, dimension: u8, value: Option<&str>) -> Row {
@@ -245,9 +258,12 @@ impl Acc {
             pageviews: self.pageviews,
             visits: self.visits,
             bounces: self.bounces,
-            visit_duration_ms: self.visit_duration_ms,
+            visit_duration_us: self.visit_duration_us,
+            visit_pageviews: self.visit_pageviews,
+            open_visits: self.open_visits,
+            mixed_visits: self.mixed_visits,
             engagement_ms: self.engagement_ms,
-            visitors: self.visitors.unwrap_or_else(|| Hll::new(Params::default())),
+            visitors: self.visitors.unwrap_or_else(|| Hll::new(VISITOR_PARAMS)),
             visit_durations: self.visit_durations,
             engagement_times: self.engagement_times,
         }

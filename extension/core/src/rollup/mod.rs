@@ -8,16 +8,19 @@
 //!   timeout) before the first hour tell visits that started earlier from those that
 //!   started in it;
 //! - a visit is the window's events of one `session_id`; it starts at its first event,
-//!   lasts until its last (milliseconds, rounded half away from zero), bounces with at
-//!   most one pageview; its entry page is its first pageview's pathname and its source
+//!   lasts until its last (microseconds), bounces with at most one event other than
+//!   `engagement` (the query engine's definitions, so rows add up to its answers); it is
+//!   *open* when its last event lies within 30 minutes of the window's end (it may go
+//!   on unseen, see `open_visits`); its entry page is its first pageview's pathname and its source
 //!   and UTM values those of its first event;
-//! - event figures (events, pageviews, engagement, visitors) go to the hour of each
-//!   event in [lo, hi), under 14 dimensions: `total`, the event's own page, event name,
+//! - event figures (events other than `engagement`, pageviews, engagement, visitors)
+//!   go to the hour of each event in [lo, hi), under 14 dimensions: `total`, the event's own page, event name,
 //!   country, device, browser and OS, and its visit's entry page, source and UTM
 //!   values;
-//! - visit figures (visits, bounces, durations) go to the hour a visit started in,
+//! - visit figures (visits, bounces, durations, the visits' pageviews) go to the hour a visit started in,
 //!   for visits starting in [lo, hi), under `total`, the visit's own values and every
-//!   distinct page, event name, country, device, browser and OS of its events.
+//!   distinct page, event name, country, device, browser and OS of its events (a
+//!   visit with several of one dimension is *mixed* in that dimension's rows).
 //!
 //! Where SQL left a choice open (two events of one visit at the same microsecond), the
 //! first is the one with the smallest values, so the rows never depend on the order
@@ -32,7 +35,7 @@ mod tests;
 pub use builder::Builder;
 
 use crate::sketch::ddsketch::DDSketch;
-use crate::sketch::hll::Hll;
+use crate::sketch::hll::{Hll, Params};
 
 pub const HOUR_US: i64 = 3_600_000_000;
 
@@ -41,6 +44,21 @@ pub const LOOK_BEHIND_US: i64 = 30 * 60_000_000;
 
 /// How far past the last hour visits are followed.
 pub const LOOK_AHEAD_US: i64 = 2 * HOUR_US;
+
+/// An event at time T changes the visit figures of the hour its visit started in,
+/// which a recomputation follows up to 2 hours past the hour (plus the hour itself):
+/// up to 3 hours back.
+pub const AFFECTS_BEFORE_US: i64 = HOUR_US + LOOK_AHEAD_US;
+
+/// ... and it can end a visit that would otherwise start in the next 30 minutes
+/// (the visit timeout), moving that visit's start earlier.
+pub const AFFECTS_AFTER_US: i64 = LOOK_BEHIND_US + 1;
+
+/// Parameters of the visitor sketches: 2^14 registers, about 0.8% standard error,
+/// so a distinct count stays within the 2% the query API promises (postgresql-hll's
+/// default 2^11 registers err by 2.3%, often more than 2%). Otherwise postgresql-hll's
+/// defaults, so the bytes are what `hll_add_agg(hll_hash_bigint(id), 14)` builds.
+pub const VISITOR_PARAMS: Params = Params { log2m: 14, regwidth: 5, expthresh: -1, sparseon: true };
 
 /// Dimension names as stored in `tally.rollups.dimension`, in the order rows group by.
 pub const DIMENSIONS: [&str; 14] = [
@@ -99,14 +117,24 @@ pub struct Row {
     pub dimension: &'static str,
     /// `None` for "not set" (and for `total`).
     pub value: Option<String>,
+    /// Events other than `engagement` (which only measures time on page).
     pub events: i64,
     pub pageviews: i64,
     pub visits: i64,
     pub bounces: i64,
-    pub visit_duration_ms: i64,
+    /// Sum of the visits' durations, µs.
+    pub visit_duration_us: i64,
+    /// Sum of the visits' pageviews (whole visits: views per visit).
+    pub visit_pageviews: i64,
+    /// Visits still active near the end of the events the row was computed from: they
+    /// may have gone on unseen, so their figures may be cut short.
+    pub open_visits: i64,
+    /// Of the visits, those whose events had more than one value of this (own-value)
+    /// dimension: none means every visit here kept one country, device, ... throughout.
+    pub mixed_visits: i64,
     pub engagement_ms: i64,
-    /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id))` builds them
-    /// (postgresql-hll's default parameters); empty for a row with visits only.
+    /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id), 14)` builds
+    /// them ([`VISITOR_PARAMS`]); empty for a row with visits only.
     pub visitors: Hll,
     /// `None` when the row has no visits.
     pub visit_durations: Option<DDSketch>,

@@ -7,7 +7,6 @@ use super::*;
 use crate::event::Event;
 use crate::segment::{self, SegmentReader};
 use crate::sketch::hash::hash_bigint;
-use crate::sketch::hll::Params;
 
 const MINUTE: i64 = 60_000_000;
 /// 2024-03-30 10:00 UTC.
@@ -61,23 +60,26 @@ fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
     let rows = rows_of(two_hours(), &events);
     let first = find(&rows, T0, "total", None);
     assert_eq!((first.events, first.pageviews, first.visits, first.bounces), (2, 2, 2, 1));
-    assert_eq!(first.visit_duration_ms, 20 * 60_000);
+    assert_eq!((first.visit_duration_us, first.visit_pageviews, first.open_visits), (20 * MINUTE, 3, 0));
     assert_eq!(first.visit_durations.as_ref().map(|s| s.count()), Some(2));
     assert_eq!((first.engagement_ms, first.engagement_times.is_none()), (0, true));
     let second = find(&rows, T0 + HOUR_US, "total", None);
-    assert_eq!((second.events, second.pageviews, second.visits, second.engagement_ms), (2, 1, 0, 4_000));
+    // The engagement event adds its time but is no event of its own (nor an interaction).
+    assert_eq!((second.events, second.pageviews, second.visits, second.engagement_ms), (1, 1, 0, 4_000));
     assert!(second.visit_durations.is_none());
     assert_eq!(second.engagement_times.as_ref().map(|s| s.count()), Some(1));
     // Visit 1 saw /b at 11:05, but the visit belongs to 10:00: a visits-only row.
     let b = find(&rows, T0, "page", Some("/b"));
     assert_eq!((b.events, b.visits, b.bounces), (0, 1, 0));
-    assert_eq!(b.visitors, Hll::new(Params::default()));
+    assert_eq!(b.visitors, Hll::new(VISITOR_PARAMS));
     // Entry page is the visit's, for all its events in any hour.
-    assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).events, 2);
+    assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).pageviews, 1);
     assert_eq!(find(&rows, T0, "event", Some("pageview")).visits, 2);
-    assert_eq!(find(&rows, T0 + HOUR_US, "event", Some("engagement")).events, 1);
+    assert_eq!(find(&rows, T0 + HOUR_US, "event", Some("engagement")).engagement_ms, 4_000);
     assert_eq!(find(&rows, T0, "source", None).visits, 2);
     assert_eq!(find(&rows, T0, "country", Some("DE")).events, 2);
+    assert_eq!(find(&rows, T0, "country", Some("DE")).mixed_visits, 0);
+    assert_eq!(find(&rows, T0, "page", Some("/a")).mixed_visits, 1, "visit 1 saw /a and /b");
 }
 
 #[test]
@@ -117,29 +119,31 @@ fn the_window_decides_where_visits_start_and_end() {
     let rows = rows_of(hours, &events);
     let total = find(&rows, T0, "total", None);
     assert_eq!((total.events, total.visits, total.bounces), (3, 2, 1));
-    assert_eq!(total.visit_duration_ms, 140 * 60_000);
+    assert_eq!(total.visit_duration_us, 140 * MINUTE);
+    // Visit 3's last event seen is within 30 minutes of the window's end: it is open.
+    assert_eq!(total.open_visits, 1);
     assert!(rows.iter().all(|r| r.hour == T0));
     assert_eq!(find(&rows, T0, "entry_page", Some("/c")).visits, 1);
 }
 
 #[test]
-fn durations_round_half_away_from_zero_to_milliseconds() {
-    let mut a = ev(0, 1, "pageview", "/");
-    let mut b = a.clone();
+fn durations_are_exact_microseconds_and_bounces_ignore_engagement() {
+    let a = ev(0, 1, "pageview", "/");
+    let mut b = ev(0, 1, "engagement", "/");
     b.ts += 1_500;
     let rows = rows_of(two_hours(), &[a.clone(), b.clone()]);
-    assert_eq!(find(&rows, T0, "total", None).visit_duration_ms, 2);
-    b.ts -= 1;
-    a.session_id = 1;
+    let total = find(&rows, T0, "total", None);
+    assert_eq!((total.visit_duration_us, total.bounces), (1_500, 1));
+    b.name = "signup".into();
     let rows = rows_of(two_hours(), &[a, b]);
-    assert_eq!(find(&rows, T0, "total", None).visit_duration_ms, 1);
+    assert_eq!(find(&rows, T0, "total", None).bounces, 0, "a pageview and a custom event are no bounce");
 }
 
 #[test]
 fn visitors_are_the_hll_of_the_hashed_visitor_ids() {
     let events: Vec<Event> = (0..500).map(|i| ev(i % 60, i / 3, "pageview", "/")).collect();
     let rows = rows_of(two_hours(), &events);
-    let mut expected = Hll::new(Params::default());
+    let mut expected = Hll::new(VISITOR_PARAMS);
     for e in &events {
         expected.add(hash_bigint(e.visitor_id, 0));
     }
@@ -207,7 +211,7 @@ proptest! {
         let hours = Hours::overlapping(T0, T0 + 2 * HOUR_US);
         let rows = rows_of(hours, &events);
         let (from, to) = hours.window();
-        let in_hours = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts)).count() as i64;
+        let in_hours = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts) && e.name != "engagement").count() as i64;
         let mut starts = std::collections::BTreeMap::new();
         for e in events.iter().filter(|e| (from..to).contains(&e.ts)) {
             let s = starts.entry(e.session_id).or_insert(e.ts);

@@ -13,6 +13,9 @@ pub struct Visit {
     pub start: i64,
     pub end: i64,
     pub pageviews: u32,
+    /// Events other than `engagement`: a visit with at most one bounces, as in
+    /// `tally_core::query`.
+    pub interactions: u32,
     /// Time and pathname of the first pageview.
     entry: Option<(i64, u32)>,
     /// Acquisition values of the first event.
@@ -27,13 +30,21 @@ fn before(strings: &Interner, a: &[u32], b: &[u32]) -> bool {
 
 impl Visit {
     /// A visit whose first event seen so far is at `ts`; `page` is its pathname code if
-    /// that event is a pageview.
-    pub fn new(ts: i64, page: Option<u32>, acquisition: Acquisition) -> Visit {
-        Visit { start: ts, end: ts, pageviews: u32::from(page.is_some()), entry: page.map(|p| (ts, p)), first: acquisition }
+    /// that event is a pageview, `interaction` whether it is anything but `engagement`.
+    pub fn new(ts: i64, page: Option<u32>, interaction: bool, acquisition: Acquisition) -> Visit {
+        Visit {
+            start: ts,
+            end: ts,
+            pageviews: u32::from(page.is_some()),
+            interactions: u32::from(interaction),
+            entry: page.map(|p| (ts, p)),
+            first: acquisition,
+        }
     }
 
     /// Takes in one more event of the visit.
-    pub fn add(&mut self, strings: &Interner, ts: i64, page: Option<u32>, acquisition: &Acquisition) {
+    pub fn add(&mut self, strings: &Interner, ts: i64, page: Option<u32>, interaction: bool, acquisition: &Acquisition) {
+        self.interactions += u32::from(interaction);
         if ts < self.start || (ts == self.start && before(strings, acquisition, &self.first)) {
             self.first = *acquisition;
         }
@@ -51,15 +62,21 @@ impl Visit {
         }
     }
 
+    /// Last minus first event in microseconds: exact, so sums of rollup rows equal
+    /// the query engine's sums over raw events.
+    pub fn duration_us(&self) -> i64 {
+        self.end - self.start
+    }
+
     /// Last minus first event in milliseconds, rounded half away from zero as SQL's
     /// `(extract(epoch FROM max(ts) - min(ts)) * 1000)::bigint` does.
     pub fn duration_ms(&self) -> i64 {
-        (self.end - self.start + 500) / 1000
+        (self.duration_us() + 500) / 1000
     }
 
-    /// At most one pageview.
+    /// At most one event other than `engagement`: the query engine's bounce.
     pub fn bounced(&self) -> bool {
-        self.pageviews <= 1
+        self.interactions <= 1
     }
 
     /// Entry page, then the acquisition values: the visit's own dimension values

@@ -4,10 +4,11 @@
 use crate::codec::{Cursor, DecodeError};
 use crate::event::{Event, COLUMNS};
 
-use super::column::{decode_block, Column};
+use super::column::{decode_block, Column, IntColumn};
 use super::runs::Runs;
 use super::schema::{assign, index_of, kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
+use crate::codec::dict::DictColumn;
 
 /// Bytes of the trailing CRC32.
 const CHECKSUM_LEN: usize = 4;
@@ -97,6 +98,28 @@ impl<'a> SegmentReader<'a> {
         let mut events = vec![Event::default(); self.zone.rows];
         for column in 0..COLUMNS.len() {
             assign(column, &self.column_at(column)?, &mut events)?;
+        }
+        Ok(events)
+    }
+
+    /// Materializes the rows `rows` (indices in storage order) with only the columns
+    /// `names` decoded; the other fields keep their defaults. For readers that need a
+    /// few fields of a few rows of a large segment.
+    pub fn events_at(&self, names: &[&str], rows: &[u32]) -> Result<Vec<Event>, SegmentError> {
+        let mut events = vec![Event::default(); rows.len()];
+        for name in names {
+            let column = index_of(name)?;
+            let picked = match self.column_at(column)? {
+                Column::Int(c) => Column::Int(IntColumn {
+                    values: rows.iter().map(|&r| c.values[r as usize]).collect(),
+                    validity: c.validity.map(|v| rows.iter().map(|&r| v[r as usize]).collect()),
+                }),
+                Column::Str(d) => Column::Str(DictColumn { codes: rows.iter().map(|&r| d.codes[r as usize]).collect(), dict: d.dict }),
+                Column::Props(_) => {
+                    return Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "rows of properties are not picked" })
+                }
+            };
+            assign(column, &picked, &mut events)?;
         }
         Ok(events)
     }

@@ -1,0 +1,478 @@
+//! Answering a query from the hourly rollups (`tally.rollups`, [`crate::rollup`])
+//! where they hold the answer, and from raw events only around the hours they do not
+//! cover, with the same result as a full scan ([`super::scan_all`]) but for distinct
+//! visitors, which come from HyperLogLog unions (about 0.8% standard error).
+//!
+//! **Eligible** queries: no filters, goals, funnel or revenue; metrics among
+//! `visitors`, `visits`, `pageviews`, `events`, `views_per_visit`, `bounce_rate`,
+//! `visit_duration` and `percentage`; no dimension, or one of `event:page`,
+//! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
+//! `time:*` dimension whose buckets start on whole UTC hours. A rollup row keeps an
+//! event's own country (device, ...) where the engine reads the visit's first event's,
+//! so those four are answered from rollups only when no visit of the covered hours had
+//! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
+//! IP address and user agent the visitor id hashes). The other `visit:*` dimensions
+//! (source, UTM tags, entry page) come from a visit's first event, which a rollup
+//! recomputation that starts mid-visit does not see: they keep the scan.
+//!
+//! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: no
+//! hot (not yet compacted) event lies in `[h - 30 min, h + 4 h)` (compaction of an
+//! event at `t` recomputes the hours from `t - 3 h` to `t + 30 min`, see
+//! [`crate::rollup::AFFECTS_BEFORE_US`]), and no visit of the hour is *open* (still
+//! active near the end of the events its recomputation saw, so possibly cut short).
+//! Compaction, erasure, retention and `tally.rebuild_rollups` keep the rows of every
+//! other hour equal to a recomputation from the raw events.
+//!
+//! **Combination.** A full scan counts each visit over its events inside the range;
+//! the rollups count it in the hour it started, over its events up to 2 hours past
+//! the hours recomputed. The two agree for every visit lying wholly in covered hours
+//! and touching no *edge*: the 30 minutes around a range end, the hours not covered,
+//! and (for a `time:*` dimension with visit metrics, which counts a visit in every
+//! bucket it has events in) the 30 minutes around each bucket start. Visits go 30
+//! minutes at most between events (the gateway's rule, which the engine relies on
+//! too), so any visit crossing an edge has an event within it. Those *edge visits*
+//! are read whole from raw events (3.5 hours around each edge) and then
+//!
+//!   answer = rollup rows of the covered hours
+//!            − what the rollups hold of the edge visits ([`Builder`] over them)
+//!            + the engine's answer over the edge visits (clipped to the range),
+//!
+//! with visitors the union of the rows' sketches and the hashes of the edge visits'
+//! events in the range (which hold every event of the hours not covered). An edge
+//! visit not read whole (longer than about 3 hours), or one the builder sees cut
+//! short, makes the rollups useless for the query: the caller scans instead. So does
+//! a row sketch of other parameters (rows from before `VISITOR_PARAMS` changed) or a
+//! negative count; the caller also scans when reading the rows would cost more than
+//! the scan (`tally.query_rollup_min_events_per_row`).
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::event::Event;
+use crate::rollup::{hour_of, Builder, Hours, Row, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS};
+use crate::segment::{self, Column, SegmentError, SegmentReader};
+use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
+use crate::sketch::hll::Hll;
+
+use super::kernel::Acc;
+use super::model::Metric;
+use super::plan::{Key, Level, Plan, Source};
+use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
+use super::window::VISIT_GAP_US;
+
+/// Metrics the rollup columns determine.
+const METRICS: [Metric; 8] = [
+    Metric::Visitors,
+    Metric::Visits,
+    Metric::Pageviews,
+    Metric::Events,
+    Metric::ViewsPerVisit,
+    Metric::BounceRate,
+    Metric::VisitDuration,
+    Metric::Percentage,
+];
+
+/// The event columns the edge visits are read with (the engine's and the builder's
+/// inputs for eligible queries); the other fields keep their defaults.
+const RAW_COLUMNS: [&str; 10] = ["site_id", "ts", "name", "visitor_id", "session_id", "pathname", "country", "device", "browser", "os"];
+
+/// Metrics over visits (the rest are over events).
+const VISIT_METRICS: [Metric; 4] = [Metric::Visits, Metric::ViewsPerVisit, Metric::BounceRate, Metric::VisitDuration];
+
+/// How far raw events are read on each side of an edge: a visit with an event in the
+/// edge lies within it if it is short enough for the rollups to have seen it whole
+/// (30 minutes before its hour, the hour, 2 hours after).
+const MARGIN_US: i64 = LOOK_BEHIND_US + HOUR_US + LOOK_AHEAD_US;
+
+/// What one view of the plan groups by, in rollup terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ViewKey {
+    Total,
+    /// A rollup dimension of the event's own value (`page`, `event`).
+    Own(&'static str),
+    /// A visit attribute stored as each event's own value (`country`, `device`,
+    /// `browser`, `os`), used where no visit had two.
+    Visit(&'static str),
+    /// Time buckets: `total` rows grouped by hour.
+    Bucket,
+}
+
+impl ViewKey {
+    fn dimension(self) -> &'static str {
+        match self {
+            ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
+            ViewKey::Total | ViewKey::Bucket => "total",
+        }
+    }
+}
+
+/// Sorted, disjoint half-open intervals of µs.
+type Spans = Vec<(i64, i64)>;
+
+fn contains(spans: &[(i64, i64)], ts: i64) -> bool {
+    let i = spans.partition_point(|&(_, hi)| hi <= ts);
+    spans.get(i).is_some_and(|&(lo, _)| lo <= ts)
+}
+
+/// Sorts and merges overlapping or touching intervals, dropping empty ones.
+fn merged(mut spans: Spans) -> Spans {
+    spans.retain(|(lo, hi)| lo < hi);
+    spans.sort_unstable();
+    let mut out: Spans = Vec::with_capacity(spans.len());
+    for (lo, hi) in spans {
+        match out.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// How an eligible query is answered from rollups: which rows to read and which raw
+/// events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupPlan {
+    views: Vec<ViewKey>,
+    range: TimeRange,
+    covered: Spans,
+    edges: Spans,
+    reads: Spans,
+}
+
+impl RollupPlan {
+    /// The plan for answering `plan` over `range` from rollups, or `None` when the
+    /// query is not eligible or no hour of it is covered. `hot` are the times of the
+    /// site's hot rows in [`RollupPlan::hot_window`], `open` the hours (starts) with
+    /// open visits; `bucket_starts` the time buckets of a `time:*` dimension.
+    pub fn new(plan: &Plan, range: TimeRange, bucket_starts: Option<&[i64]>, hot: &[i64], open: &[i64]) -> Option<RollupPlan> {
+        let views = eligible_views(plan, bucket_starts)?;
+        let mut hot = hot.to_vec();
+        hot.sort_unstable();
+        let first = hour_of(range.from_us + HOUR_US - 1);
+        let covered = merged(
+            (first..hour_of(range.to_us))
+                .step_by(HOUR_US as usize)
+                .filter(|&h| {
+                    let i = hot.partition_point(|&t| t < h - LOOK_BEHIND_US);
+                    !open.contains(&h) && hot.get(i).is_none_or(|&t| t >= h + AFFECTS_BEFORE_US + HOUR_US)
+                })
+                .map(|h| (h, h + HOUR_US))
+                .collect(),
+        );
+        if covered.is_empty() {
+            return None;
+        }
+        let visit_metrics = plan.query.metrics.iter().any(|m| VISIT_METRICS.contains(m));
+        let cuts: Vec<i64> = match bucket_starts {
+            Some(starts) if visit_metrics => starts.iter().copied().filter(|&c| covered.iter().any(|&(lo, hi)| lo < c && c < hi)).collect(),
+            _ => Vec::new(),
+        };
+        // The complement of the covered hours within the range (and 30 minutes past
+        // either end), plus 30 minutes around each cut.
+        let mut edges = Vec::new();
+        let mut from = range.from_us - VISIT_GAP_US;
+        for &(lo, hi) in &covered {
+            edges.push((from, lo));
+            from = hi;
+        }
+        edges.push((from, range.to_us + VISIT_GAP_US));
+        edges.extend(cuts.iter().map(|&c| (c - VISIT_GAP_US, c + VISIT_GAP_US)));
+        let edges = merged(edges);
+        let reads = merged(edges.iter().map(|&(lo, hi)| (lo - MARGIN_US, hi + MARGIN_US)).collect());
+        Some(RollupPlan { views, range, covered, edges, reads })
+    }
+
+    /// Whether `plan` is eligible (see the module docs), before any coverage is known.
+    pub fn eligible(plan: &Plan, bucket_starts: Option<&[i64]>) -> bool {
+        eligible_views(plan, bucket_starts).is_some()
+    }
+
+    /// Where hot rows can make an hour of `range` not covered: the times whose hot
+    /// rows [`RollupPlan::new`] needs.
+    pub fn hot_window(range: TimeRange) -> (i64, i64) {
+        (range.from_us - LOOK_BEHIND_US, range.to_us + AFFECTS_BEFORE_US + HOUR_US)
+    }
+
+    /// Per view of the plan: the rollup dimension to read and whether its rows are
+    /// needed per hour (else summed over the covered hours).
+    pub fn dimensions(&self) -> Vec<(&'static str, bool)> {
+        self.views.iter().map(|&v| (v.dimension(), v == ViewKey::Bucket)).collect()
+    }
+
+    /// The covered hours, as intervals [lo, hi): the rollup rows to read.
+    pub fn covered(&self) -> &[(i64, i64)] {
+        &self.covered
+    }
+
+    /// The intervals [lo, hi) whose raw events (segments and hot rows) to read.
+    pub fn reads(&self) -> &[(i64, i64)] {
+        &self.reads
+    }
+
+    /// The answer from `rows` (per view, the rows of [`RollupPlan::dimensions`] in
+    /// the covered hours) and the raw events of [`RollupPlan::reads`]: `segments` (the
+    /// site's segments overlapping them) and `hot` (its hot rows there); events outside
+    /// the reads are ignored. `Ok(None)` when an edge visit was not read whole, or the
+    /// rows disagree with the raw events: scan instead. A segment that cannot be
+    /// decoded is returned with its index.
+    pub fn answer(
+        &self,
+        plan: &Plan,
+        bucket_starts: Option<&[i64]>,
+        rows: &[Vec<Row>],
+        segments: &[&[u8]],
+        hot: &[Event],
+    ) -> Result<Option<Answer>, (usize, SegmentError)> {
+        Ok(self.edge_events(segments, hot)?.and_then(|edge_events| self.combine(plan, bucket_starts, rows, &edge_events)))
+    }
+
+    /// The events (in the reads) of the sessions with an event in an edge, `None` if
+    /// one was not read whole. Segments are decoded twice: `ts` and `session_id` of
+    /// every row to find the sessions, then the few rows of those sessions.
+    fn edge_events(&self, segments: &[&[u8]], hot: &[Event]) -> Result<Option<Vec<Event>>, (usize, SegmentError)> {
+        let mut spans: FxHashMap<i64, (i64, i64, bool)> = FxHashMap::default();
+        let mut note = |ts: i64, session: i64| {
+            if contains(&self.reads, ts) {
+                let span = spans.entry(session).or_insert((ts, ts, false));
+                span.0 = span.0.min(ts);
+                span.1 = span.1.max(ts);
+                span.2 |= contains(&self.edges, ts);
+            }
+        };
+        let mut decoded = Vec::with_capacity(segments.len());
+        for (i, bytes) in segments.iter().enumerate() {
+            let read = || -> Result<_, SegmentError> {
+                let reader = SegmentReader::open(bytes)?;
+                let ints = |name| match reader.column(name)? {
+                    Column::Int(c) => Ok(c.values),
+                    _ => Err(SegmentError::BadColumn { column: "ts", reason: "expected an integer column" }),
+                };
+                let (ts, sessions) = (ints("ts")?, ints("session_id")?);
+                Ok((reader, ts, sessions))
+            };
+            let (reader, ts, sessions) = read().map_err(|e| (i, e))?;
+            ts.iter().zip(&sessions).for_each(|(&t, &s)| note(t, s));
+            decoded.push((reader, ts, sessions));
+        }
+        hot.iter().for_each(|e| note(e.ts, e.session_id));
+        let Some(edge) = self.whole_edge_sessions(spans) else { return Ok(None) };
+        let mut events = Vec::new();
+        for (i, (reader, ts, sessions)) in decoded.iter().enumerate() {
+            let rows: Vec<u32> =
+                (0..ts.len()).filter(|&r| contains(&self.reads, ts[r]) && edge.contains(&sessions[r])).map(|r| r as u32).collect();
+            if !rows.is_empty() {
+                events.extend(reader.events_at(&RAW_COLUMNS, &rows).map_err(|e| (i, e))?);
+            }
+        }
+        events.extend(hot.iter().filter(|e| contains(&self.reads, e.ts) && edge.contains(&e.session_id)).cloned());
+        Ok(Some(events))
+    }
+
+    /// The answer from the stored `rows` and the `edge_events`.
+    fn combine(&self, plan: &Plan, bucket_starts: Option<&[i64]>, rows: &[Vec<Row>], edge_events: &[Event]) -> Option<Answer> {
+        let engine = if edge_events.is_empty() {
+            None
+        } else {
+            let seg = segment::build(edge_events).ok()?;
+            let zones = vec![(seg.zone.ts_min, seg.zone.ts_max)];
+            Some(scan_all(plan, self.range, bucket_starts.map(<[i64]>::to_vec), zones, &[&seg.bytes], 1, || {}).ok()?)
+        };
+        let mut held = Vec::new();
+        for &(lo, hi) in &self.covered {
+            let mut builder = Builder::new(Hours { lo, hi });
+            builder.add_events(edge_events);
+            held.extend(builder.finish());
+        }
+        // The builder cut an edge visit short where the stored rows may not have.
+        if held.iter().any(|r| r.dimension == "total" && r.open_visits > 0) {
+            return None;
+        }
+        let in_range: Vec<&Event> = edge_events.iter().filter(|e| (self.range.from_us..self.range.to_us).contains(&e.ts)).collect();
+        // Each session's first event in the range: where the engine reads visit:* values.
+        let mut firsts: FxHashMap<i64, &Event> = FxHashMap::default();
+        for &e in &in_range {
+            let first = firsts.entry(e.session_id).or_insert(e);
+            if e.ts < first.ts {
+                *first = e;
+            }
+        }
+        let mut views = Vec::with_capacity(self.views.len());
+        for (v, &view) in self.views.iter().enumerate() {
+            let key_of_row = |row: &Row| match view {
+                ViewKey::Total => Vec::new(),
+                ViewKey::Own(_) | ViewKey::Visit(_) => vec![KeyValue::Text(row.value.clone())],
+                ViewKey::Bucket => vec![bucket(bucket_starts, row.hour)],
+            };
+            let mut groups: FxHashMap<Vec<KeyValue>, Sums> = FxHashMap::default();
+            for row in &rows[v] {
+                if matches!(view, ViewKey::Visit(_)) && row.mixed_visits > 0 {
+                    return None;
+                }
+                groups.entry(key_of_row(row)).or_default().add_row(row)?;
+            }
+            for row in held.iter().filter(|r| r.dimension == view.dimension()) {
+                groups.entry(key_of_row(row)).or_default().subtract_row(row);
+            }
+            for group in engine.iter().flat_map(|a| &a.views[v]) {
+                groups.entry(group.key.clone()).or_default().add_acc(&group.acc);
+            }
+            for e in &in_range {
+                let key = match view {
+                    ViewKey::Total => Vec::new(),
+                    ViewKey::Own("page") => vec![KeyValue::Text(Some(e.pathname.clone()))],
+                    ViewKey::Own(_) => vec![KeyValue::Text(Some(e.name.clone()))],
+                    ViewKey::Visit(dimension) => vec![KeyValue::Text(visit_value(firsts[&e.session_id], dimension))],
+                    ViewKey::Bucket => vec![bucket(bucket_starts, e.ts)],
+                };
+                groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
+            }
+            let mut out = Vec::with_capacity(groups.len());
+            for (key, sums) in groups {
+                out.extend(sums.group(key)?);
+            }
+            views.push(out);
+        }
+        Some(Answer { views, funnel: Vec::new() })
+    }
+
+    /// Of the sessions' spans in the reads (first, last, has an event in an edge),
+    /// those with an edge event, if each was read whole: its events lie in one read
+    /// interval, more than the visit timeout from either end.
+    fn whole_edge_sessions(&self, spans: FxHashMap<i64, (i64, i64, bool)>) -> Option<FxHashSet<i64>> {
+        let mut out = FxHashSet::default();
+        for (session, (first, last, edge)) in spans {
+            if !edge {
+                continue;
+            }
+            let i = self.reads.partition_point(|&(_, hi)| hi <= first);
+            let (lo, hi) = self.reads[i];
+            if first < lo + VISIT_GAP_US || last >= hi - VISIT_GAP_US {
+                return None;
+            }
+            out.insert(session);
+        }
+        Some(out)
+    }
+}
+
+/// The views of `plan` in rollup terms, if every one is eligible.
+fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<ViewKey>> {
+    let query = &plan.query;
+    let metrics_ok = query.metrics.iter().all(|m| METRICS.contains(m));
+    if !metrics_ok || query.filter.is_some() || query.has_goal() || plan.revenue {
+        return None;
+    }
+    plan.views
+        .iter()
+        .map(|view| match (view.filter.as_ref(), view.keys.as_slice()) {
+            (Some(_), _) => None,
+            (None, []) => Some(ViewKey::Total),
+            (None, [Key::Bucket]) => bucket_starts.filter(|s| s.iter().all(|&t| t % HOUR_US == 0)).map(|_| ViewKey::Bucket),
+            (None, [Key::Operand(o)]) => {
+                let operand = plan.operands[*o];
+                match (&plan.sources[operand.source], operand.level) {
+                    (Source::Column("pathname"), Level::Row) => Some(ViewKey::Own("page")),
+                    (Source::Column("name"), Level::Row) => Some(ViewKey::Own("event")),
+                    (Source::Column(column), Level::Visit) => VISIT_DIMENSIONS.iter().find(|d| *d == column).map(|&d| ViewKey::Visit(d)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `visit:*` attributes rollups keep per event, by column (= rollup dimension).
+const VISIT_DIMENSIONS: [&str; 4] = ["country", "device", "browser", "os"];
+
+/// The value of one of [`VISIT_DIMENSIONS`] of an event.
+fn visit_value(e: &Event, dimension: &str) -> Option<String> {
+    match dimension {
+        "country" => e.country.clone(),
+        "device" => e.device.clone(),
+        "browser" => e.browser.clone(),
+        _ => e.os.clone(),
+    }
+}
+
+/// The key of a time `ts` among `starts` (as the engine buckets events).
+fn bucket(starts: Option<&[i64]>, ts: i64) -> KeyValue {
+    let starts = starts.unwrap_or_default();
+    KeyValue::Bucket(starts.partition_point(|&s| s <= ts).saturating_sub(1) as u32)
+}
+
+/// One group's figures while rows add and subtract.
+#[derive(Debug)]
+struct Sums {
+    pageviews: i64,
+    events: i64,
+    visits: i64,
+    bounces: i64,
+    duration_us: i64,
+    visit_pageviews: i64,
+    visitors: Hll,
+}
+
+impl Default for Sums {
+    fn default() -> Sums {
+        Sums { pageviews: 0, events: 0, visits: 0, bounces: 0, duration_us: 0, visit_pageviews: 0, visitors: Hll::new(VISITOR_PARAMS) }
+    }
+}
+
+impl Sums {
+    /// Adds a stored row; `None` when its sketch has other parameters (rows written
+    /// before [`VISITOR_PARAMS`] changed: `tally.rebuild_rollups` renews them).
+    fn add_row(&mut self, row: &Row) -> Option<()> {
+        self.add_counts(row, 1);
+        self.visitors.union(&row.visitors).ok()
+    }
+
+    /// Subtracts the counts of a row the builder computed for edge visits; their
+    /// visitors stay, being in the raw events too.
+    fn subtract_row(&mut self, row: &Row) {
+        self.add_counts(row, -1);
+    }
+
+    fn add_counts(&mut self, row: &Row, sign: i64) {
+        self.pageviews += sign * row.pageviews;
+        self.events += sign * row.events;
+        self.visits += sign * row.visits;
+        self.bounces += sign * row.bounces;
+        self.duration_us += sign * row.visit_duration_us;
+        self.visit_pageviews += sign * row.visit_pageviews;
+    }
+
+    fn add_acc(&mut self, acc: &Acc) {
+        self.pageviews += acc.pageviews as i64;
+        self.events += acc.events as i64;
+        self.visits += acc.visits as i64;
+        self.bounces += acc.bounces as i64;
+        self.duration_us += acc.duration_us as i64;
+        self.visit_pageviews += acc.visit_pageviews as i64;
+    }
+
+    /// The group, `Some(None)` when it has no event in the range (the engine would
+    /// not list it), `None` when a count went negative (rollups disagreeing with the
+    /// raw events: the caller scans instead).
+    fn group(self, key: Vec<KeyValue>) -> Option<Option<Group>> {
+        let visitors = self.visitors.cardinality().ok().flatten()?;
+        if visitors == 0.0 {
+            return Some(None);
+        }
+        let count = |n: i64| u64::try_from(n).ok();
+        let acc = Acc {
+            pageviews: count(self.pageviews)?,
+            events: count(self.events)?,
+            visits: count(self.visits)?,
+            bounces: count(self.bounces)?,
+            duration_us: count(self.duration_us)?,
+            visit_pageviews: count(self.visit_pageviews)?,
+            revenue_micros: 0,
+            revenue_events: 0,
+        };
+        Some(Some(Group { key, acc, visitors: visitors.round() as u64 }))
+    }
+}
+
+/// Needs generated traffic (the workspace's tests enable `datagen`).
+#[cfg(all(test, feature = "datagen"))]
+mod tests;

@@ -1,0 +1,154 @@
+//! The rollup path of `tally.query`: reads what `tally_core::query::RollupPlan` asks
+//! for (hot row times, rollup rows of the covered hours, raw events around the edges)
+//! and lets it answer. Everything it decides is in tally-core.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
+use tally_core::rollup::{Row, DIMENSIONS};
+use tally_core::sketch::hll::Hll;
+
+use crate::gucs;
+use crate::storage::arrays::{from_unix_us, to_unix_us};
+use crate::storage::hot_scan::hot_events;
+
+fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
+    error!("tally.query from rollups: {what}: {e}")
+}
+
+/// The answer from rollups, or `None` when the query is not eligible, no hour of it
+/// is covered, or an edge visit was not read whole (the caller scans).
+pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<&[i64]>) -> Option<Answer> {
+    if !gucs::QUERY_ROLLUPS.get() || !RollupPlan::eligible(plan, buckets) {
+        return None;
+    }
+    let (hot_from, hot_to) = RollupPlan::hot_window(range);
+    let hot: Vec<i64> = client
+        .select(
+            "SELECT ts FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
+            None,
+            &[site_id.into(), from_unix_us(hot_from).into(), from_unix_us(hot_to).into()],
+        )
+        .unwrap_or_else(|e| fail("reading hot row times", e))
+        .filter_map(|r| r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .collect();
+    let open: Vec<i64> = client
+        .select(
+            "SELECT hour FROM tally.rollups WHERE site_id = $1 AND dimension = 'total' AND hour >= $2 AND hour < $3 \
+             AND open_visits > 0",
+            None,
+            &[site_id.into(), from_unix_us(range.from_us).into(), from_unix_us(range.to_us).into()],
+        )
+        .unwrap_or_else(|e| fail("reading open hours", e))
+        .filter_map(|r| r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .collect();
+    let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
+    if !worth_it(client, site_id, range, &rollup) {
+        return None;
+    }
+    let rows: Vec<Vec<Row>> =
+        rollup.dimensions().into_iter().map(|(dim, hourly)| rows(client, site_id, rollup.covered(), dim, hourly)).collect();
+    let (ids, segments) = segments(client, site_id, rollup.reads());
+    let hot = match (rollup.reads().first(), rollup.reads().last()) {
+        (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
+        _ => Vec::new(),
+    };
+    rollup
+        .answer(plan, buckets, &rows, &segments, &hot)
+        .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
+}
+
+/// Whether the range has `tally.query_rollup_min_events_per_row` events per rollup
+/// row to read (counted in the index, and from the segments' row counts).
+fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan) -> bool {
+    let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
+    if per_row == 0 {
+        return true;
+    }
+    let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();
+    let count = |sql: &str, args: &[pgrx::datum::DatumWithOid]| -> i64 {
+        client
+            .select(sql, Some(1), args)
+            .unwrap_or_else(|e| fail("estimating the cost", e))
+            .first()
+            .get_one::<i64>()
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    };
+    let rows = count(
+        "SELECT count(*) FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) \
+         ON r.hour >= u.lo AND r.hour < u.hi WHERE r.site_id = $1 AND r.dimension = ANY($2)",
+        &[site_id.into(), dimensions.into(), timestamps(rollup.covered(), |s| s.0).into(), timestamps(rollup.covered(), |s| s.1).into()],
+    );
+    let events = count(
+        "SELECT coalesce(sum(row_count), 0)::int8 FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
+        &[site_id.into(), from_unix_us(range.from_us).into(), from_unix_us(range.to_us).into()],
+    );
+    rows.saturating_mul(per_row) <= events
+}
+
+fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<TimestampWithTimeZone> {
+    spans.iter().map(|s| from_unix_us(end(s))).collect()
+}
+
+/// The rows of `dimension` in the `covered` hours: per hour when `hourly`, else
+/// summed per value (sketches unioned by `tally.hll_union_agg`).
+fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension: &str, hourly: bool) -> Vec<Row> {
+    let dimension: &'static str =
+        DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
+    let group = if hourly { "r.hour, r.value" } else { "r.value" };
+    let hour = if hourly { "r.hour" } else { "min(r.hour)" };
+    let sql = format!(
+        "SELECT {hour}, r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
+                sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8, \
+                tally.hll_union_agg(r.visitors)::bytea \
+         FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) ON r.hour >= u.lo AND r.hour < u.hi \
+         WHERE r.site_id = $1 AND r.dimension = $2 GROUP BY {group}"
+    );
+    let args = [site_id.into(), dimension.into(), timestamps(covered, |s| s.0).into(), timestamps(covered, |s| s.1).into()];
+    client
+        .select(&sql, None, &args)
+        .unwrap_or_else(|e| fail("reading rollup rows", e))
+        .map(|r| {
+            let int = |i: usize| r.get::<i64>(i).ok().flatten().unwrap_or_default();
+            let bytes: Vec<u8> = r.get(10).ok().flatten().unwrap_or_default();
+            Row {
+                hour: r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us).unwrap_or_default(),
+                dimension,
+                value: r.get(2).ok().flatten(),
+                events: int(3),
+                pageviews: int(4),
+                visits: int(5),
+                bounces: int(6),
+                visit_duration_us: int(7),
+                visit_pageviews: int(8),
+                open_visits: 0,
+                mixed_visits: int(9),
+                engagement_ms: 0,
+                visitors: Hll::from_bytes(&bytes).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}")),
+                visit_durations: None,
+                engagement_times: None,
+            }
+        })
+        .collect()
+}
+
+/// The ids and bytes of the site's segments overlapping `spans` (detoasted by this
+/// thread; valid until SPI ends).
+fn segments<'c>(client: &'c SpiClient<'_>, site_id: i32, spans: &[(i64, i64)]) -> (Vec<i64>, Vec<&'c [u8]>) {
+    client
+        .select(
+            "SELECT s.segment_id, s.data FROM tally.segments s WHERE s.site_id = $1 AND EXISTS \
+             (SELECT FROM unnest($2::timestamptz[], $3::timestamptz[]) AS u(lo, hi) WHERE s.max_ts >= u.lo AND s.min_ts < u.hi)",
+            None,
+            &[site_id.into(), timestamps(spans, |s| s.0).into(), timestamps(spans, |s| s.1).into()],
+        )
+        .unwrap_or_else(|e| fail("reading segments", e))
+        .map(|row| {
+            let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+            let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+            (id, data)
+        })
+        .unzip()
+}

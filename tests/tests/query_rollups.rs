@@ -1,0 +1,135 @@
+//! `tally.query` answered from the hourly rollups equals the full scan: on traffic
+//! compacted with rollups, plus fresh hot rows in the current hour and a late hot row
+//! in an old hour, every eligible metric × dimension gives the scan's exact figures
+//! (visitors and percentage within 2% and 3%, being HyperLogLog estimates), and
+//! `meta.path` says which path answered.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use tally_core::datagen::{Config, DataGen};
+use tally_tests::TestDb;
+
+const DAY_US: i64 = 86_400_000_000;
+const MINUTE_US: i64 = 60_000_000;
+
+const METRICS: [&str; 8] = ["visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration", "percentage"];
+/// Positions of the approximate metrics in METRICS, with their allowed relative error.
+const APPROXIMATE: [(usize, f64); 2] = [(0, 0.02), (7, 0.03)];
+
+/// Six days of traffic up to now on `site1.example` (UTC) and `site2.example`
+/// (Asia/Kolkata, whose days do not start on a UTC hour): compacted with rollups but
+/// for the last 20 minutes, plus a late event of a visit three days ago, left hot.
+async fn setup() -> TestDb {
+    let db = TestDb::create().await;
+    db.query("SELECT tally.create_site('site1.example', 'UTC'), tally.create_site('site2.example', 'Asia/Kolkata')").await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+    let start = now - now.rem_euclid(DAY_US) - 5 * DAY_US;
+    let events: Vec<_> =
+        DataGen::new(Config { seed: 3, sites: 2, days: 6, events: 60_000, start_ts: start }).filter(|e| e.ts < now).collect();
+    let (old, fresh): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.ts < now - 20 * MINUTE_US);
+    let pool = tally_gateway::pool::build(&db.url, 2).expect("pool");
+    for chunk in old.chunks(10_000) {
+        tally_gateway::ingest::store::write_events(&pool, chunk).await.expect("write batch");
+    }
+    db.query("SELECT tally.compact(true)").await;
+    let mut late = old.iter().find(|e| e.site_id == 1 && e.ts > now - 3 * DAY_US && e.name == "pageview").unwrap().clone();
+    late.ts += MINUTE_US;
+    late.pathname = "/late".into();
+    tally_gateway::ingest::store::write_events(&pool, &[late]).await.expect("write late event");
+    tally_gateway::ingest::store::write_events(&pool, &fresh).await.expect("write fresh events");
+    assert!(db.value::<i64>("SELECT count(*) FROM tally.events_hot").await > 10, "fresh rows stay hot");
+    db
+}
+
+async fn ask(db: &TestDb, query: &Value, rollups: bool) -> Value {
+    // Every eligible query from rollups, however few events per row this small site has.
+    db.query(&format!("SET tally.query_rollups = {rollups}")).await;
+    db.query("SET tally.query_rollup_min_events_per_row = 0").await;
+    db.client.query_one("SELECT tally.query($1)", &[query]).await.unwrap_or_else(|e| panic!("{query}: {e:?}")).get(0)
+}
+
+/// Result rows by their dimensions: metrics, then the comparison's metrics if any.
+fn by_dimensions(answer: &Value) -> BTreeMap<String, Vec<f64>> {
+    let numbers = |v: &Value| v.as_array().map(|a| a.iter().map(|m| m.as_f64().unwrap()).collect::<Vec<_>>()).unwrap_or_default();
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let mut metrics = numbers(&row["metrics"]);
+            metrics.extend(numbers(&row["comparison"]["metrics"]));
+            (row["dimensions"].to_string(), metrics)
+        })
+        .collect()
+}
+
+fn assert_close(query: &Value, rollups: &Value, scan: &Value) {
+    let (got, expected) = (by_dimensions(rollups), by_dimensions(scan));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{query}: groups");
+    for ((key, got), expected) in got.iter().zip(expected.values()) {
+        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+            let tolerance = APPROXIMATE.iter().find(|(m, _)| *m == i % METRICS.len()).map_or(1e-9, |(_, t)| *t);
+            assert!((g - e).abs() <= tolerance * e.abs().max(1.0), "{query} {key}: {} is {g} from rollups, {e} scanned", METRICS[i % 8]);
+        }
+    }
+    let totals = |a: &Value| a["totals"]["metrics"].as_array().map(|m| m.len());
+    assert_eq!(totals(rollups), totals(scan));
+}
+
+#[tokio::test]
+async fn eligible_queries_answered_from_rollups_equal_the_scan() {
+    let db = setup().await;
+    let today = db.value::<String>("SELECT current_date::text").await;
+    let four_days_ago = db.value::<String>("SELECT (current_date - 4)::text").await;
+    let two_days_ago = db.value::<String>("SELECT (current_date - 2)::text").await;
+    let ranges = [json!("7d"), json!([four_days_ago, two_days_ago]), json!("day")];
+    let mut checked = 0;
+    for range in &ranges {
+        for dimension in
+            ["", "event:page", "event:name", "visit:country", "visit:device", "visit:browser", "visit:os", "time:day", "time:hour"]
+        {
+            let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
+            let query = json!({"site_id": "site1.example", "date_range": range, "metrics": METRICS, "dimensions": dimensions,
+                               "include": {"totals": true}});
+            let (rollups, scan) = (ask(&db, &query, true).await, ask(&db, &query, false).await);
+            assert_eq!((rollups["meta"]["path"].as_str(), scan["meta"]["path"].as_str()), (Some("rollups"), Some("scan")), "{query}");
+            assert_close(&query, &rollups, &scan);
+            checked += by_dimensions(&scan).len();
+        }
+    }
+    assert!(checked > 200, "the cases cover many groups, got {checked}");
+    // The dashboard's KPI question: both periods from rollups.
+    let kpi = json!({"site_id": "site1.example", "date_range": "7d", "metrics": METRICS,
+                      "include": {"comparisons": {"mode": "previous_period"}}});
+    let (rollups, scan) = (ask(&db, &kpi, true).await, ask(&db, &kpi, false).await);
+    assert_eq!((rollups["meta"]["path"].as_str(), rollups["meta"]["comparison_path"].as_str()), (Some("rollups"), Some("rollups")));
+    assert_close(&kpi, &rollups, &scan);
+    assert!(today.len() == 10);
+}
+
+#[tokio::test]
+async fn other_queries_keep_the_scan() {
+    let db = setup().await;
+    let cases = [
+        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:country", ["US"]]]}),
+        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"], "dimensions": ["visit:source"]}),
+        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "total_revenue"]}),
+        json!({"site_id": "site1.example", "date_range": "realtime", "metrics": ["visitors"]}),
+        // Kolkata's days start at 18:30 UTC: its daily buckets are not whole UTC hours.
+        json!({"site_id": "site2.example", "date_range": "7d", "metrics": ["visitors"], "dimensions": ["time:day"]}),
+    ];
+    for query in cases {
+        assert_eq!(ask(&db, &query, true).await["meta"]["path"], json!("scan"), "{query}");
+    }
+    // Pages over hourly rows: too many rows per event on this small site.
+    db.query("SET tally.query_rollup_min_events_per_row = 100").await;
+    let pages = json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"], "dimensions": ["event:page"]});
+    assert_eq!(db.client.query_one("SELECT tally.query($1)", &[&pages]).await.unwrap().get::<_, Value>(0)["meta"]["path"], json!("scan"));
+    // Its pages still come from rollups: only the half hours at the range's ends are read raw.
+    let pages = json!({"site_id": "site2.example", "date_range": "7d", "metrics": METRICS, "dimensions": ["event:page"]});
+    let (rollups, scan) = (ask(&db, &pages, true).await, ask(&db, &pages, false).await);
+    assert_eq!(rollups["meta"]["path"], json!("rollups"));
+    assert_close(&pages, &rollups, &scan);
+}
