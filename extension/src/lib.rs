@@ -11,6 +11,7 @@ mod gucs;
 mod query;
 mod rollup;
 mod sketch;
+mod spi_value;
 mod storage;
 mod worker;
 

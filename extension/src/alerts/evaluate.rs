@@ -9,6 +9,7 @@ use pgrx::JsonB;
 use tally_core::alerts::{step, Condition, Rule, State, Status, Verdict};
 use tally_core::query::{self, Period, Plan, TimeRange};
 
+use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 
 const MINUTE_US: i64 = 60_000_000;
@@ -51,13 +52,13 @@ pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
             )
             .unwrap_or_else(|e| fail("reading rules", e))
             .map(|row| {
-                let status: Option<String> = row.get(5).ok().flatten();
-                let changed: Option<TimestampWithTimeZone> = row.get(6).ok().flatten();
+                let status: Option<String> = row.value(5);
+                let changed: Option<TimestampWithTimeZone> = row.value(6);
                 Due {
-                    rule_id: row.get(1).ok().flatten().unwrap_or_default(),
-                    site_id: row.get(2).ok().flatten().unwrap_or_default(),
-                    rule: row.get::<JsonB>(3).ok().flatten().map(|j| j.0).unwrap_or_default(),
-                    timezone: row.get(4).ok().flatten().unwrap_or_default(),
+                    rule_id: row.value(1).unwrap_or_default(),
+                    site_id: row.value(2).unwrap_or_default(),
+                    rule: row.value::<JsonB>(3).map(|j| j.0).unwrap_or_default(),
+                    timezone: row.value(4).unwrap_or_default(),
                     state: State {
                         status: status.as_deref().and_then(Status::from_name).unwrap_or(Status::Ok),
                         changed_us: changed.map(to_unix_us),
@@ -125,7 +126,7 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
 fn judge(client: &SpiClient<'_>, due: &Due, rule: &Rule, now_us: i64) -> Result<(Option<Verdict>, f64), String> {
     let plan = Plan::new(rule.query(due.site_id), crate::query::goals(client, due.site_id)).map_err(|e| e.to_string())?;
     let window_us = i64::from(rule.window_minutes) * MINUTE_US;
-    let window_ending = |end_us: i64| measure(client, &plan, due.site_id, end_us - window_us, end_us);
+    let window_ending = |end_us: i64| measure(&plan, due.site_id, end_us - window_us, end_us);
     let value = window_ending(now_us);
     let reference: Vec<f64> = match rule.condition {
         Condition::Above(_) | Condition::Below(_) => Vec::new(),
@@ -143,8 +144,8 @@ fn judge(client: &SpiClient<'_>, due: &Due, rule: &Rule, now_us: i64) -> Result<
 }
 
 /// The rule's metric over [from, to): the same scan and rendering as `tally.query`.
-fn measure(client: &SpiClient<'_>, plan: &Plan, site_id: i32, from_us: i64, to_us: i64) -> f64 {
-    let answer = crate::query::scan(client, plan, site_id, TimeRange { from_us, to_us }, None);
+fn measure(plan: &Plan, site_id: i32, from_us: i64, to_us: i64) -> f64 {
+    let answer = crate::query::scan(plan, site_id, TimeRange { from_us, to_us }, None);
     let period = Period { answer, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new(), from_rollups: false };
     query::render(plan, &period, None)["results"][0]["metrics"][0].as_f64().unwrap_or(0.0)
 }
@@ -159,7 +160,7 @@ fn week_ends(client: &SpiClient<'_>, now_us: i64, timezone: &str, weeks: u32) ->
             &[from_unix_us(now_us).into(), timezone.into(), (weeks as i32).into()],
         )
         .unwrap_or_else(|e| fail("computing past weeks", e))
-        .filter_map(|row| row.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .filter_map(|row| row.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect()
 }
 

@@ -11,6 +11,7 @@ use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, 
 use tally_core::segment;
 
 use crate::gucs;
+use crate::spi_value::SpiValue;
 use crate::storage::arrays::to_unix_us;
 use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
@@ -64,18 +65,14 @@ fn site(client: &SpiClient<'_>, site: &SiteRef) -> (i32, String) {
     }
     .unwrap_or_else(|e| fail("reading the site", e));
     let row = row.into_iter().next().unwrap_or_else(|| reject(QueryError::new("site_id", "no such site")));
-    (row.get(1).ok().flatten().unwrap_or_default(), row.get(2).ok().flatten().unwrap_or_default())
+    (row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default())
 }
 
 pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
     client
         .select("SELECT name, event_name, page_pattern FROM tally.goals WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
         .unwrap_or_else(|e| fail("reading goals", e))
-        .map(|row| Goal {
-            name: row.get(1).ok().flatten().unwrap_or_default(),
-            event_name: row.get(2).ok().flatten(),
-            page_pattern: row.get(3).ok().flatten(),
-        })
+        .map(|row| Goal { name: row.value(1).unwrap_or_default(), event_name: row.value(2), page_pattern: row.value(3) })
         .collect()
 }
 
@@ -85,12 +82,12 @@ fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Vec<String
         .select("SELECT steps FROM tally.funnels WHERE site_id = $1 AND name = $2", Some(1), &[site_id.into(), name.into()])
         .unwrap_or_else(|e| fail("reading the funnel", e))
         .next()
-        .and_then(|row| row.get(1).ok().flatten());
+        .and_then(|row| row.value(1));
     steps.unwrap_or_else(|| {
         let known: Vec<String> = client
             .select("SELECT name FROM tally.funnels WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
             .unwrap_or_else(|e| fail("reading funnels", e))
-            .filter_map(|row| row.get(1).ok().flatten())
+            .filter_map(|row| row.value(1))
             .collect();
         reject(QueryError::new("funnel", format!("no funnel named {name:?}; funnels of this site: {known:?}")))
     })
@@ -115,12 +112,11 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
         .unwrap_or_else(|e| fail("resolving the date range", e))
         .first();
     let instant = |i: usize| -> i64 {
-        let ts: Option<TimestampWithTimeZone> = row.get(i).ok().flatten();
+        let ts: Option<TimestampWithTimeZone> = row.value(i);
         to_unix_us(ts.unwrap_or_else(|| reject(QueryError::new("date_range", "the date range is out of bounds"))))
     };
     let range = TimeRange { from_us: instant(1), to_us: instant(2) };
-    let (from_label, to_label): (String, String) =
-        (row.get(3).ok().flatten().unwrap_or_default(), row.get(4).ok().flatten().unwrap_or_default());
+    let (from_label, to_label): (String, String) = (row.value(3).unwrap_or_default(), row.value(4).unwrap_or_default());
     let unit = plan.query.dimensions.iter().find_map(|d| match d {
         Dimension::Time(unit) => Some(unit.name()),
         _ => None,
@@ -135,8 +131,8 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
                 )
                 .unwrap_or_else(|e| fail("computing time buckets", e))
                 .map(|r| {
-                    let start: Option<TimestampWithTimeZone> = r.get(1).ok().flatten();
-                    (start.map(to_unix_us).unwrap_or_default(), r.get::<String>(2).ok().flatten().unwrap_or_default())
+                    let start: Option<TimestampWithTimeZone> = r.value(1);
+                    (start.map(to_unix_us).unwrap_or_default(), r.value::<String>(2).unwrap_or_default())
                 })
                 .unzip();
             (Some(starts), labels)
@@ -145,7 +141,7 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
     };
     let (answer, from_rollups) = match rollups::answer(client, plan, site_id, range, starts.as_deref()) {
         Some(answer) => (answer, true),
-        None => (scan(client, plan, site_id, range, starts), false),
+        None => (scan(plan, site_id, range, starts), false),
     };
     Period { answer, from_label, to_label, bucket_labels, from_rollups }
 }
@@ -158,11 +154,18 @@ fn row_ts(us: i64) -> TimestampWithTimeZone {
 const MIN_BYTES_PER_THREAD: usize = 512 * 1024;
 
 /// Scans the segments overlapping `range` (pruned by their zone maps) and the hot
-/// rows in it, on up to `tally.query_threads` threads.
-pub(crate) fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
+/// rows in it, on up to `tally.query_threads` threads. Reads through an SPI connection
+/// of its own, so the segments it detoasts are freed when it returns, not when the
+/// caller's connection or transaction ends (`tally.evaluate_alerts` scans many times
+/// in one statement).
+pub(crate) fn scan(plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
+    Spi::connect(|client| scan_with(client, plan, site_id, range, buckets))
+}
+
+fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
     let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
-    // Every segment's bytes, detoasted by this thread (they stay valid until SPI ends);
-    // the scan threads only read them.
+    // Every segment's bytes, detoasted by this thread (they stay valid until this SPI
+    // connection ends); the scan threads only read them.
     let segments: Vec<(i64, (i64, i64), &[u8])> = client
         .select(
             "SELECT segment_id, min_ts, max_ts, data FROM tally.segments \
@@ -172,9 +175,9 @@ pub(crate) fn scan(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: Tim
         )
         .unwrap_or_else(|e| fail("reading segments", e))
         .map(|r| {
-            let ts = |i| r.get::<TimestampWithTimeZone>(i).ok().flatten().map(to_unix_us).unwrap_or_default();
-            let id: i64 = r.get(1).ok().flatten().unwrap_or_default();
-            let data: &[u8] = r.get(4).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+            let ts = |i| r.value::<TimestampWithTimeZone>(i).map(to_unix_us).unwrap_or_default();
+            let id: i64 = r.value(1).unwrap_or_default();
+            let data: &[u8] = r.value(4).unwrap_or_else(|| error!("segment {id} has no data"));
             (id, (ts(2), ts(3)), data)
         })
         .collect();

@@ -9,6 +9,7 @@ use tally_core::rollup::{Row, DIMENSIONS};
 use tally_core::sketch::hll::Hll;
 
 use crate::gucs;
+use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
 
@@ -30,7 +31,7 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
             &[site_id.into(), from_unix_us(hot_from).into(), from_unix_us(hot_to).into()],
         )
         .unwrap_or_else(|e| fail("reading hot row times", e))
-        .filter_map(|r| r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect();
     let open: Vec<i64> = client
         .select(
@@ -40,7 +41,7 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
             &[site_id.into(), from_unix_us(range.from_us).into(), from_unix_us(range.to_us).into()],
         )
         .unwrap_or_else(|e| fail("reading open hours", e))
-        .filter_map(|r| r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us))
+        .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect();
     let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
     if !worth_it(client, site_id, range, &rollup) {
@@ -111,12 +112,12 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
         .select(&sql, None, &args)
         .unwrap_or_else(|e| fail("reading rollup rows", e))
         .map(|r| {
-            let int = |i: usize| r.get::<i64>(i).ok().flatten().unwrap_or_default();
-            let bytes: Vec<u8> = r.get(10).ok().flatten().unwrap_or_default();
+            let int = |i: usize| r.value::<i64>(i).unwrap_or_default();
+            let bytes: Vec<u8> = r.value(10).unwrap_or_default();
             Row {
-                hour: r.get::<TimestampWithTimeZone>(1).ok().flatten().map(to_unix_us).unwrap_or_default(),
+                hour: r.value::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default(),
                 dimension,
-                value: r.get(2).ok().flatten(),
+                value: r.value(2),
                 events: int(3),
                 pageviews: int(4),
                 visits: int(5),
@@ -146,8 +147,8 @@ fn segments<'c>(client: &'c SpiClient<'_>, site_id: i32, spans: &[(i64, i64)]) -
         )
         .unwrap_or_else(|e| fail("reading segments", e))
         .map(|row| {
-            let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-            let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
+            let id: i64 = row.value(1).unwrap_or_default();
+            let data: &[u8] = row.value(2).unwrap_or_else(|| error!("segment {id} has no data"));
             (id, data)
         })
         .unzip()

@@ -14,6 +14,7 @@ use tally_core::event::Event;
 use tally_core::rollup::{Builder, Hours, Row, AFFECTS_AFTER_US, AFFECTS_BEFORE_US};
 use tally_core::segment::SegmentReader;
 
+use crate::spi_value::SpiValue;
 use crate::storage::arrays::from_unix_us;
 use crate::storage::hot_scan::hot_events;
 
@@ -46,25 +47,31 @@ pub fn recompute(client: &mut SpiClient, site: i32, from_us: i64, to_us: i64) ->
     if hours.is_empty() {
         return 0;
     }
-    let mut builder = Builder::new(hours);
     let (from, to) = hours.window();
     let (from, to) = (from_unix_us(from), from_unix_us(to));
-    let segments = client
-        .select(
-            "SELECT segment_id, data FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
-            None,
-            &[site.into(), from.into(), to.into()],
-        )
-        .unwrap_or_else(|e| error!("reading segments of site {site} for rollups: {e}"));
-    for row in segments {
-        let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-        let data: &[u8] = row.get(2).ok().flatten().unwrap_or_else(|| error!("segment {id} has no data"));
-        SegmentReader::open(data)
-            .and_then(|reader| builder.add_segment(&reader))
-            .unwrap_or_else(|e| error!("segment {id} of tally.segments cannot be decoded: {e}"));
-    }
-    builder.add_events(&hot_events(client, site, from, to));
-    write(client, site, hours, &builder.finish())
+    // Read through an SPI connection of its own: the segments it detoasts are freed as
+    // soon as the rows are computed, not when compaction's transaction ends (a pass
+    // refreshes many windows).
+    let rows = Spi::connect(|reader| {
+        let mut builder = Builder::new(hours);
+        let segments = reader
+            .select(
+                "SELECT segment_id, data FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
+                None,
+                &[site.into(), from.into(), to.into()],
+            )
+            .unwrap_or_else(|e| error!("reading segments of site {site} for rollups: {e}"));
+        for row in segments {
+            let id: i64 = row.value(1).unwrap_or_default();
+            let data: &[u8] = row.value(2).unwrap_or_else(|| error!("segment {id} has no data"));
+            SegmentReader::open(data)
+                .and_then(|segment| builder.add_segment(&segment))
+                .unwrap_or_else(|e| error!("segment {id} of tally.segments cannot be decoded: {e}"));
+        }
+        builder.add_events(&hot_events(reader, site, from, to));
+        builder.finish()
+    });
+    write(client, site, hours, &rows)
 }
 
 /// Replaces the rows of `hours` with `rows`: one DELETE, then one INSERT of every row

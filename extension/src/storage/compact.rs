@@ -16,6 +16,7 @@ use tally_core::segment::{self, SegmentReader};
 
 use super::arrays::from_unix_us;
 use super::{hot, hot_scan, parallel};
+use crate::spi_value::SpiValue;
 use crate::{gucs, rollup};
 
 /// Key of the advisory lock held by compaction, retention and erasure: any value
@@ -150,9 +151,9 @@ fn merge_days(client: &mut SpiClient) -> i64 {
         )
         .unwrap_or_else(|e| error!("finding segments to merge: {e}"))
         .map(|row| {
-            let site: i32 = row.get(1).ok().flatten().unwrap_or_default();
-            let day: i32 = row.get(2).ok().flatten().unwrap_or_default();
-            let ids: Vec<i64> = row.get(3).ok().flatten().unwrap_or_default();
+            let site: i32 = row.value(1).unwrap_or_default();
+            let day: i32 = row.value(2).unwrap_or_default();
+            let ids: Vec<i64> = row.value(3).unwrap_or_default();
             (site, day, ids)
         })
         .collect();
@@ -164,8 +165,8 @@ fn merge_days(client: &mut SpiClient) -> i64 {
             .update("DELETE FROM tally.segments WHERE segment_id = ANY($1) RETURNING segment_id, data", None, &[ids.clone().into()])
             .unwrap_or_else(|e| error!("merging segments of site {site_id}: {e}"));
         for row in deleted {
-            let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-            let bytes: &[u8] = row.get(2).ok().flatten().unwrap_or_default();
+            let id: i64 = row.value(1).unwrap_or_default();
+            let bytes: &[u8] = row.value(2).unwrap_or_default();
             events.extend(decode(id, bytes));
         }
         // Keep time order across the chunks so each merged segment covers a narrow range.

@@ -8,6 +8,7 @@ use pgrx::spi::SpiClient;
 use super::arrays::to_unix_us;
 use super::compact::{decode, write_segments};
 use crate::rollup;
+use crate::spi_value::SpiValue;
 
 /// Removes every event of `visitor_id` on `site_id`. Returns how many were removed.
 pub fn erase_visitor(client: &mut SpiClient, site_id: i32, visitor_id: i64) -> i64 {
@@ -21,20 +22,14 @@ pub fn erase_visitor(client: &mut SpiClient, site_id: i32, visitor_id: i64) -> i
         .unwrap_or_else(|e| error!("erasing hot rows: {e}"));
     let mut removed = hot.len() as i64;
     for row in hot {
-        if let Some(ts) = row.get::<TimestampWithTimeZone>(1).ok().flatten() {
+        if let Some(ts) = row.value::<TimestampWithTimeZone>(1) {
             touched.note_at(site_id, to_unix_us(ts));
         }
     }
     let segments: Vec<(i64, i32, Vec<u8>)> = client
         .select("SELECT segment_id, (day - DATE '1970-01-01')::int, data FROM tally.segments WHERE site_id = $1", None, &[site_id.into()])
         .unwrap_or_else(|e| error!("reading segments: {e}"))
-        .map(|row| {
-            (
-                row.get(1).ok().flatten().unwrap_or_default(),
-                row.get(2).ok().flatten().unwrap_or_default(),
-                row.get(3).ok().flatten().unwrap_or_default(),
-            )
-        })
+        .map(|row| (row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default(), row.value(3).unwrap_or_default()))
         .collect();
     for (segment_id, day, bytes) in segments {
         let events = decode(segment_id, &bytes);

@@ -9,6 +9,7 @@ use pgrx::{JsonB, PgRelation};
 use tally_core::event::Event;
 
 use super::arrays::{props_from_json, to_unix_us};
+use crate::spi_value::SpiValue;
 
 /// Attributes of a hot partition: the 27 event columns and `gen`.
 const HOT_ATTRS: usize = 28;
@@ -103,7 +104,7 @@ struct SpiRow<'a>(pgrx::spi::SpiHeapTupleData<'a>);
 
 impl EventColumns for SpiRow<'_> {
     fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
-        self.0.get(column + 1).ok().flatten()
+        self.0.value(column + 1)
     }
 }
 

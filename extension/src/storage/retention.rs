@@ -10,6 +10,7 @@ use pgrx::spi::SpiClient;
 use super::arrays::to_unix_us;
 use super::compact::{decode, write_segments};
 use crate::rollup;
+use crate::spi_value::SpiValue;
 
 /// Applies every site's retention. Returns the number of events removed.
 pub fn apply(client: &mut SpiClient) -> i64 {
@@ -26,8 +27,8 @@ pub fn apply(client: &mut SpiClient) -> i64 {
         .unwrap_or_else(|e| error!("retention of hot rows: {e}"));
     removed += hot.len() as i64;
     for row in hot {
-        let site: i32 = row.get(1).ok().flatten().unwrap_or_default();
-        if let Some(horizon) = row.get::<TimestampWithTimeZone>(2).ok().flatten() {
+        let site: i32 = row.value(1).unwrap_or_default();
+        if let Some(horizon) = row.value::<TimestampWithTimeZone>(2) {
             touched.note_at(site, to_unix_us(horizon));
         }
     }
@@ -41,7 +42,7 @@ pub fn apply(client: &mut SpiClient) -> i64 {
         )
         .unwrap_or_else(|e| error!("retention of segments: {e}"));
     for row in whole {
-        removed += i64::from(row.get::<i32>(1).ok().flatten().unwrap_or_default());
+        removed += i64::from(row.value::<i32>(1).unwrap_or_default());
     }
     let straddling: Vec<(i64, i32, i32, TimestampWithTimeZone, Vec<u8>)> = client
         .update(
@@ -54,11 +55,11 @@ pub fn apply(client: &mut SpiClient) -> i64 {
         .unwrap_or_else(|e| error!("retention of segments: {e}"))
         .map(|row| {
             (
-                row.get(1).ok().flatten().unwrap_or_default(),
-                row.get(2).ok().flatten().unwrap_or_default(),
-                row.get(3).ok().flatten().unwrap_or_default(),
-                row.get(4).ok().flatten().unwrap_or_else(|| error!("retention horizon is NULL")),
-                row.get(5).ok().flatten().unwrap_or_default(),
+                row.value(1).unwrap_or_default(),
+                row.value(2).unwrap_or_default(),
+                row.value(3).unwrap_or_default(),
+                row.value(4).unwrap_or_else(|| error!("retention horizon is NULL")),
+                row.value(5).unwrap_or_default(),
             )
         })
         .collect();
