@@ -3,8 +3,8 @@
 //! The same bytes are streamed to Postgres and, when Postgres is unreachable, written to
 //! the disk spool: replaying a spooled batch sends exactly what the first attempt would
 //! have sent, under the same batch id, so the database's idempotency record recognises
-//! it. Each row keeps its site and optional client event id beside its bytes, so rows
-//! whose event id was already stored can be left out of the COPY.
+//! it. Each row keeps its optional client event id beside its bytes; `tally.ingest_batch`
+//! leaves out rows whose event id was stored before.
 //!
 //! File layout (integers little-endian):
 //! ```text
@@ -16,6 +16,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use tally_core::copy_frames::{COPY_HEADER, COPY_TRAILER};
 use tally_core::event::Event;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use uuid::Uuid;
@@ -23,11 +24,6 @@ use uuid::Uuid;
 const MAGIC: &[u8; 4] = b"TLYB";
 const VERSION: u8 = 1;
 const NO_ID: u16 = u16::MAX;
-
-/// Binary COPY's fixed header: signature, flags, header-extension length.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// Binary COPY's trailer: a field count of -1.
-const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 
 /// Column types of `tally.events_hot`, in `tally_core::event::COLUMNS` order.
 const TYPES: [Type; 27] = [
@@ -81,6 +77,7 @@ struct Row {
 pub struct EncodedBatch {
     pub id: Uuid,
     rows: Vec<Row>,
+    /// The whole COPY stream: header, every row, trailer.
     data: Bytes,
 }
 
@@ -98,13 +95,15 @@ impl EncodedBatch {
     /// Encodes events with their optional client ids under a fresh batch id.
     pub fn encode<'a>(events: impl IntoIterator<Item = (&'a Event, Option<&'a str>)>) -> EncodedBatch {
         let events = events.into_iter();
-        let mut data = BytesMut::with_capacity(events.size_hint().0 * 256);
+        let mut data = BytesMut::with_capacity(COPY_HEADER.len() + events.size_hint().0 * 256 + COPY_TRAILER.len());
         let mut rows = Vec::with_capacity(events.size_hint().0);
+        data.put_slice(COPY_HEADER);
         for (event, event_id) in events {
             let start = data.len();
             encode_row(event, &mut data);
             rows.push(Row { site_id: event.site_id, event_id: event_id.map(str::to_string), start, end: data.len() });
         }
+        data.put_slice(COPY_TRAILER);
         EncodedBatch { id: Uuid::new_v4(), rows, data: data.freeze() }
     }
 
@@ -116,24 +115,14 @@ impl EncodedBatch {
         self.rows.is_empty()
     }
 
-    /// The client event ids to claim: row index, site and id of every row that has one.
-    pub fn event_ids(&self) -> impl Iterator<Item = (usize, i32, &str)> {
-        self.rows.iter().enumerate().filter_map(|(i, r)| r.event_id.as_deref().map(|id| (i, r.site_id, id)))
+    /// The client event id of each row, or `None` when no row has one.
+    pub fn event_ids(&self) -> Option<Vec<Option<&str>>> {
+        self.rows.iter().any(|r| r.event_id.is_some()).then(|| self.rows.iter().map(|r| r.event_id.as_deref()).collect())
     }
 
-    /// The COPY stream (header, the rows `keep` accepts, trailer) and its row count.
-    pub fn copy_data(&self, keep: impl Fn(usize) -> bool) -> (Bytes, usize) {
-        let mut out = BytesMut::with_capacity(COPY_HEADER.len() + self.data.len() + 2);
-        out.put_slice(COPY_HEADER);
-        let mut kept = 0;
-        for (i, r) in self.rows.iter().enumerate() {
-            if keep(i) {
-                out.put_slice(&self.data[r.start..r.end]);
-                kept += 1;
-            }
-        }
-        out.put_slice(&COPY_TRAILER);
-        (out.freeze(), kept)
+    /// The binary COPY stream of every row: header, rows, trailer.
+    pub fn copy_data(&self) -> &[u8] {
+        &self.data
     }
 
     /// The spool file's bytes.
@@ -176,6 +165,7 @@ impl EncodedBatch {
         let count = r.u32()? as usize;
         let mut rows = Vec::with_capacity(count.min(body.len() / 8));
         let mut data = BytesMut::with_capacity(body.len());
+        data.put_slice(COPY_HEADER);
         for _ in 0..count {
             let site_id = i32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
             let id_len = u16::from_le_bytes(r.take(2)?.try_into().expect("2 bytes"));
@@ -191,6 +181,7 @@ impl EncodedBatch {
         if !r.0.is_empty() {
             return Err(DecodeError::Format);
         }
+        data.put_slice(COPY_TRAILER);
         Ok(EncodedBatch { id, rows, data: data.freeze() })
     }
 }
@@ -286,10 +277,9 @@ mod tests {
         let batch = encode(&pending(5));
         let back = EncodedBatch::from_file(&batch.to_file()).unwrap();
         assert_eq!(back, batch);
-        assert_eq!(
-            back.event_ids().map(|(i, s, id)| (i, s, id.to_string())).collect::<Vec<_>>(),
-            vec![(0, 1, "e0".to_string()), (2, 1, "e2".to_string()), (4, 1, "e4".to_string())]
-        );
+        assert_eq!(back.event_ids(), Some(vec![Some("e0"), None, Some("e2"), None, Some("e4")]));
+        let no_ids: Vec<Pending> = pending(2).into_iter().map(|p| Pending { event_id: None, ..p }).collect();
+        assert_eq!(encode(&no_ids).event_ids(), None);
     }
 
     #[test]
@@ -304,13 +294,15 @@ mod tests {
     }
 
     #[test]
-    fn copy_data_frames_the_kept_rows() {
+    fn copy_data_is_a_stream_the_extension_can_frame() {
         let batch = encode(&pending(4));
-        let (all, n) = batch.copy_data(|_| true);
-        assert_eq!(n, 4);
-        let (some, m) = batch.copy_data(|i| i != 1);
-        assert_eq!(m, 3);
-        assert!(all.starts_with(COPY_HEADER) && all.ends_with(&COPY_TRAILER));
-        assert_eq!(all.len() - some.len(), batch.rows[1].end - batch.rows[1].start);
+        let frames = tally_core::copy_frames::frames(batch.copy_data()).expect("a well-formed COPY stream");
+        assert_eq!(frames.iter().map(|f| f.site_id).collect::<Vec<_>>(), vec![1, 2, 1, 2]);
+        assert_eq!(
+            frames.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>(),
+            batch.rows.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>()
+        );
+        let back = EncodedBatch::from_file(&batch.to_file()).unwrap();
+        assert_eq!(back.copy_data(), batch.copy_data());
     }
 }
