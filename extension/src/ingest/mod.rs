@@ -9,10 +9,12 @@
 
 pub mod copy_in;
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use tally_core::copy_frames::{self, Frame, COPY_HEADER, COPY_TRAILER};
 
 /// What to do about a malformed call: every error of `tally.ingest_batch` carries it.
@@ -33,6 +35,12 @@ WITH batch AS (
     RETURNING site_id, event_id
 )
 SELECT EXISTS (SELECT 1 FROM batch), array_agg(site_id), array_agg(event_id) FROM ids";
+
+thread_local! {
+    /// [`CLAIM`], parsed and planned once per backend (the plan cache replans it when
+    /// the tables change): a gateway connection calls it for every batch.
+    static CLAIM_PLAN: OnceCell<OwnedPreparedStatement> = const { OnceCell::new() };
+}
 
 /// Raises a malformed call as SQLSTATE 22P04 (bad_copy_file_format) with [`HINT`].
 fn reject(message: String) -> ! {
@@ -77,8 +85,12 @@ fn claim(batch_id: pgrx::Uuid, frames: &[Frame], event_ids: &[Option<String>]) -
     let (sites, ids): (Vec<i32>, Vec<String>) =
         frames.iter().zip(event_ids).filter_map(|(f, id)| id.clone().map(|id| (f.site_id, id))).unzip();
     Spi::connect_mut(|client| {
-        let table = client
-            .update(CLAIM, Some(1), &[batch_id.into(), sites.into(), ids.into()])
+        let args = [batch_id.into(), sites.into(), ids.into()];
+        let table = CLAIM_PLAN
+            .with(|plan| {
+                let plan = plan.get_or_init(|| prepare_claim(client));
+                client.update(plan, Some(1), &args)
+            })
             .unwrap_or_else(|e| error!("tally.ingest_batch: claiming ids: {e}"));
         let row = table.first();
         let new = row.get::<bool>(1).ok().flatten().unwrap_or(false);
@@ -89,6 +101,11 @@ fn claim(batch_id: pgrx::Uuid, frames: &[Frame], event_ids: &[Option<String>]) -
         let ids = row.get::<Vec<String>>(3).ok().flatten().unwrap_or_default();
         Some(sites.into_iter().zip(ids).collect())
     })
+}
+
+fn prepare_claim(client: &SpiClient<'_>) -> OwnedPreparedStatement {
+    let types = [pg_sys::UUIDOID, pg_sys::INT4ARRAYOID, pg_sys::TEXTARRAYOID].map(PgOid::from);
+    client.prepare_mut(CLAIM, &types).unwrap_or_else(|e| error!("tally.ingest_batch: preparing the claim: {e}")).keep()
 }
 
 /// The COPY stream of the `kept` rows of `stream`: its header, the rows (adjacent ones
