@@ -1,7 +1,7 @@
 -- Users, roles, row-level security and the audit log. Loaded after every per-site table
 -- exists (see extension/src/lib.rs), because it puts policies on all of them.
 --
--- The model (README, "Users and roles"):
+-- The model (README, "Users, roles and access"):
 -- - every Tally user is a NOLOGIN Postgres role (tally.users.pg_role); the gateway logs in
 --   as a role that is a member of all of them and runs each request inside
 --   `SET LOCAL ROLE <the user's role>`; an analyst's psql login is a LOGIN role granted

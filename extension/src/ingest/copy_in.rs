@@ -110,7 +110,7 @@ pub fn copy_into_events_hot(chunks: &[&[u8]]) -> u64 {
                 "tally.ingest_batch writes with COPY, which row-level security does not allow",
                 "tally.ingest_batch",
             )
-            .set_hint("Call it as the gateway's login role, which has BYPASSRLS (see the README, \"Users and roles\").")
+            .set_hint("Call it as the gateway's login role, which has BYPASSRLS (see the README, \"Users, roles and access\").")
             .report(PgLogLevel::ERROR);
         }
         if pg_sys::XactReadOnly {
