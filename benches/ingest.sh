@@ -10,6 +10,9 @@
 #
 #   benches/ingest.sh [DURATION_SECONDS]      default 15
 #
+# TALLY_BENCH_GATEWAY=/path/to/tally-gateway runs that binary instead of building this
+# tree's: to compare two builds in alternating runs under the same machine load.
+#
 # Not part of ./dev test. Traffic goes to 127.0.0.1 only and stops after DURATION.
 source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
@@ -27,14 +30,18 @@ trap 'kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; rm
 
 bench_cluster
 command -v wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-cargo build --release -q -p tally-gateway
+GATEWAY=${TALLY_BENCH_GATEWAY:-}
+if [ -z "$GATEWAY" ]; then
+    cargo build --release -q -p tally-gateway
+    GATEWAY="${CARGO_TARGET_DIR:-target}/release/tally-gateway"
+fi
 q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q -d "$DB" -c "CREATE EXTENSION tally CASCADE"
 site=$(q -d "$DB" -c "SELECT tally.create_site('bench.local')")
 key=$(q -d "$DB" -c "SELECT key FROM tally.create_ingest_key($site)")
 
 TALLY_DATABASE_URL="$URL" TALLY_LISTEN="127.0.0.1:$GW_PORT" TALLY_SPOOL_DIR="$WORK/spool" TALLY_LOG=warn \
-    "${CARGO_TARGET_DIR:-target}/release/tally-gateway" serve >"$WORK/gateway.log" 2>&1 &
+    "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$BASE/healthz" >/dev/null || die "gateway did not start: $(tail -5 "$WORK/gateway.log")"
@@ -58,20 +65,32 @@ wrk.headers["User-Agent"] = "$UA"
 wrk.body = '{"n":"pageview","u":"https://bench.local/pricing?utm_source=bench","d":"bench.local","r":"https://www.google.com/","w":1280}'
 LUA
 
+# CPU time (clock ticks) used so far by the gateway, and by the cluster: the postmaster,
+# its exited children (cutime, cstime) and the live ones. Unlike throughput, CPU per event
+# hardly depends on what else runs on the machine, so it compares builds fairly.
+cpu_ticks() {
+    local pid=$1; shift
+    awk '{ split($0, a, ") "); split(a[2], f, " "); t += f[12] + f[13] + f[14] + f[15] } END { print t }' \
+        "/proc/$pid/stat" $(pgrep -P "$pid" | sed 's|.*|/proc/&/stat|') 2>/dev/null
+}
+postmaster=$(head -1 "$DIR/postmaster.pid")
+
 # wrk prints "Requests/sec: N" and, with --latency, "50% 1.23ms" ... "99% 4.56ms".
 run() {
     local name=$1 path=$2 script=${3:-}
     log "$name: wrk -t2 -c$CONNECTIONS -d${DURATION}s $path"
+    local gw0 pg0; gw0=$(cpu_ticks "$gw_pid"); pg0=$(cpu_ticks "$postmaster")
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${script:+-s "$script"} "$BASE$path" > "$WORK/$name.out"
+    echo "$(( $(cpu_ticks "$gw_pid") - gw0 )) $(( $(cpu_ticks "$postmaster") - pg0 ))" > "$WORK/$name.cpu"
 }
 run baseline /tally.js
 run batched /api/v1/events "$WORK/batch.lua"
 run single /api/event "$WORK/single.lua"
 stored=$(q -d "$DB" -c "SELECT count(*) FROM tally.events")
 
-python3 - "$WORK" "$stored" "$DURATION" "$CONNECTIONS" "$(nproc)" <<'PY'
+python3 - "$WORK" "$stored" "$DURATION" "$CONNECTIONS" "$(nproc)" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
-work, stored, duration, conns, cores = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+work, stored, duration, conns, cores, tck = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
 def parse(name):
     text = open(f"{work}/{name}.out").read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -82,15 +101,22 @@ def parse(name):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: (.*)", text)
+    gw, pg = (int(t) for t in open(f"{work}/{name}.cpu").read().split())
     return dict(rps=rps, total=total, p50=pct(50), p99=pct(99), non2xx=int(non2xx.group(1)) if non2xx else 0,
-                errors=errors.group(1) if errors else "none")
+                errors=errors.group(1) if errors else "none", gw_s=gw / tck, pg_s=pg / tck)
 b, bat, one = parse("baseline"), parse("batched"), parse("single")
 acked = (bat["total"] - bat["non2xx"]) * 100 + (one["total"] - one["non2xx"])
 print(f"wrk -t2 -c{conns} -d{duration}s on 127.0.0.1, {cores} cores shared by wrk, the gateway and Postgres\n")
 print("| run | requests/s | events/s | p50 | p99 | non-2xx | vs baseline req/s | target |")
 print("|---|---|---|---|---|---|---|---|")
 print(f"| baseline GET /tally.js | {b['rps']:,.0f} | - | {b['p50']:.2f} ms | {b['p99']:.2f} ms | {b['non2xx']} | 1.00 | - |")
-print(f"| batched, 100 events/request | {bat['rps']:,.0f} | {bat['rps']*100:,.0f} | {bat['p50']:.2f} ms | {bat['p99']:.2f} ms | {bat['non2xx']} | {bat['rps']/b['rps']:.2f} | 300,000 events/s, p99 < 50 ms |")
-print(f"| single event /api/event | {one['rps']:,.0f} | {one['rps']:,.0f} | {one['p50']:.2f} ms | {one['p99']:.2f} ms | {one['non2xx']} | {one['rps']/b['rps']:.2f} | 30,000 req/s, p99 < 50 ms |")
+print(f"| batched, 100 events/request | {bat['rps']:,.0f} | {bat['rps']*100:,.0f} | {bat['p50']:.2f} ms | {bat['p99']:.2f} ms | {bat['non2xx']} | {bat['rps']/b['rps']:.3f} | 300,000 events/s, p99 < 50 ms |")
+print(f"| single event /api/event | {one['rps']:,.0f} | {one['rps']:,.0f} | {one['p50']:.2f} ms | {one['p99']:.2f} ms | {one['non2xx']} | {one['rps']/b['rps']:.3f} | 30,000 req/s, p99 < 50 ms |")
 print(f"\nstored events: {stored:,}; acknowledged by wrk's count: {acked:,} (wrk may count a few requests cut off at the end)")
+print("\nCPU time per event (wrk's completed requests), the measure least disturbed by other load:\n")
+print("| run | gateway CPU | Postgres CPU | events |")
+print("|---|---|---|---|")
+for label, r, per in (("batched", bat, 100), ("single", one, 1)):
+    n = r["total"] * per
+    print(f"| {label} | {r['gw_s'] / n * 1e6:.1f} µs | {r['pg_s'] / n * 1e6:.1f} µs | {n:,} |")
 PY

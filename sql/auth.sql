@@ -1,7 +1,7 @@
 -- Users, roles, row-level security and the audit log. Loaded after every per-site table
 -- exists (see extension/src/lib.rs), because it puts policies on all of them.
 --
--- The model (README, "Users and roles"):
+-- The model (README, "Users, roles and access"):
 -- - every Tally user is a NOLOGIN Postgres role (tally.users.pg_role); the gateway logs in
 --   as a role that is a member of all of them and runs each request inside
 --   `SET LOCAL ROLE <the user's role>`; an analyst's psql login is a LOGIN role granted
@@ -223,7 +223,8 @@ GRANT INSERT, UPDATE (timezone, retention), DELETE ON tally.sites TO tally_admin
 GRANT SELECT ON tally.audit_log TO tally_admin;
 
 -- The gateway's own work outside requests (ingest, sign-in, sessions, API keys). Its
--- login role also needs BYPASSRLS for ingest (COPY cannot write through RLS); see README.
+-- login role also needs BYPASSRLS for ingest (tally.ingest_batch COPYs, and COPY cannot
+-- write through RLS); see README.
 GRANT SELECT ON tally.sites, tally.ingest_keys TO tally_gateway;
 GRANT INSERT ON tally.events_hot TO tally_gateway;
 GRANT SELECT, INSERT, DELETE ON tally.ingest_batches, tally.ingest_event_ids, tally.salts TO tally_gateway;
@@ -235,8 +236,11 @@ GRANT SELECT, INSERT, UPDATE (revoked_at) ON tally.api_keys TO tally_gateway;
 -- Maintenance and ingest functions are not for users.
 REVOKE EXECUTE ON FUNCTION tally.compact(boolean), tally.apply_retention(), tally.erase_visitor(int, bigint),
     tally.rebuild_rollups(int, timestamptz, timestamptz), tally.rollups_recompute(int, timestamptz, timestamptz),
-    tally.prune_ingest_ids(interval), tally.daily_salt(date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tally.prune_ingest_ids(interval), tally.daily_salt(date) TO tally_gateway;
+    tally.prune_ingest_ids(interval), tally.daily_salt(date), tally.ingest_batch(uuid, bytea, text[]) FROM PUBLIC;
+-- ingest_batch runs as its caller (no SECURITY DEFINER): it checks INSERT on
+-- tally.events_hot and refuses a caller under row-level security, as COPY does.
+GRANT EXECUTE ON FUNCTION tally.prune_ingest_ids(interval), tally.daily_salt(date), tally.ingest_batch(uuid, bytea, text[])
+    TO tally_gateway;
 
 -- Makes role `who` a direct member of `grp`, or not (quietly: no notice when it already is).
 CREATE FUNCTION tally.set_group(who name, grp name, wanted boolean) RETURNS void

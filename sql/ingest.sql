@@ -44,10 +44,11 @@ CREATE FUNCTION tally.revoke_ingest_key(key_id int) RETURNS boolean LANGUAGE sql
     SELECT count(*) > 0 FROM revoked;
 $$;
 
--- Batches the gateway has committed, by the id it gave the batch. The gateway claims the
--- id in the same transaction as the batch's COPY: a batch replayed from the disk spool
--- after its COMMIT was in fact done (the answer was lost, or the gateway died before
--- deleting the spool file) finds its id taken and is skipped, so it is stored once.
+-- Batches the gateway has committed, by the id it gave the batch. tally.ingest_batch
+-- (extension/src/ingest/) claims the id in the same transaction as the batch's COPY: a
+-- batch replayed from the disk spool after its COMMIT was in fact done (the answer was
+-- lost, or the gateway died before deleting the spool file) finds its id taken and is
+-- skipped, so it is stored once.
 CREATE TABLE tally.ingest_batches (
     batch_id     uuid PRIMARY KEY,
     committed_at timestamptz NOT NULL DEFAULT now()

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod alerts;
 mod api;
 mod gucs;
+mod ingest;
 mod query;
 mod rollup;
 mod sketch;
@@ -34,7 +35,18 @@ pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["sc
 pgrx::extension_sql_file!(
     "../../sql/auth.sql",
     name = "auth",
-    requires = ["relations", "ingest", "query", "rollups", compact, apply_retention, erase_visitor, rebuild_rollups, rollups_recompute]
+    requires = [
+        "relations",
+        "ingest",
+        "query",
+        "rollups",
+        ingest_batch,
+        compact,
+        apply_retention,
+        erase_visitor,
+        rebuild_rollups,
+        rollups_recompute
+    ]
 );
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security
 // as auth.sql sets it up for every per-site table.

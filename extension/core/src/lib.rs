@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod codec;
+pub mod copy_frames;
 #[cfg(feature = "datagen")]
 pub mod datagen;
 pub mod event;

@@ -3,8 +3,8 @@
 //! The same bytes are streamed to Postgres and, when Postgres is unreachable, written to
 //! the disk spool: replaying a spooled batch sends exactly what the first attempt would
 //! have sent, under the same batch id, so the database's idempotency record recognises
-//! it. Each row keeps its site and optional client event id beside its bytes, so rows
-//! whose event id was already stored can be left out of the COPY.
+//! it. Each row keeps its optional client event id beside its bytes; `tally.ingest_batch`
+//! leaves out rows whose event id was stored before.
 //!
 //! File layout (integers little-endian):
 //! ```text
@@ -14,51 +14,13 @@
 //! ```
 
 use bytes::{BufMut, Bytes, BytesMut};
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-use tally_core::event::Event;
-use tokio_postgres::types::{IsNull, ToSql, Type};
+use tally_core::copy_frames::{COPY_HEADER, COPY_TRAILER};
+use tally_core::event::{Event, COLUMNS};
 use uuid::Uuid;
 
 const MAGIC: &[u8; 4] = b"TLYB";
 const VERSION: u8 = 1;
 const NO_ID: u16 = u16::MAX;
-
-/// Binary COPY's fixed header: signature, flags, header-extension length.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// Binary COPY's trailer: a field count of -1.
-const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
-
-/// Column types of `tally.events_hot`, in `tally_core::event::COLUMNS` order.
-const TYPES: [Type; 27] = [
-    Type::INT4,        // site_id
-    Type::TIMESTAMPTZ, // ts
-    Type::TEXT,        // name
-    Type::INT8,        // visitor_id
-    Type::INT8,        // session_id
-    Type::TEXT,        // hostname
-    Type::TEXT,        // pathname
-    Type::TEXT,        // referrer
-    Type::TEXT,        // referrer_source
-    Type::TEXT,        // utm_source
-    Type::TEXT,        // utm_medium
-    Type::TEXT,        // utm_campaign
-    Type::TEXT,        // utm_term
-    Type::TEXT,        // utm_content
-    Type::TEXT,        // country
-    Type::TEXT,        // region
-    Type::TEXT,        // city
-    Type::TEXT,        // browser
-    Type::TEXT,        // browser_version
-    Type::TEXT,        // os
-    Type::TEXT,        // os_version
-    Type::TEXT,        // device
-    Type::INT4,        // screen_width
-    Type::INT4,        // engagement_ms
-    Type::INT8,        // revenue_micros
-    Type::TEXT,        // revenue_currency
-    Type::JSONB,       // props
-];
 
 /// An event on its way to storage, with the client's id for it if it sent one.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +43,7 @@ struct Row {
 pub struct EncodedBatch {
     pub id: Uuid,
     rows: Vec<Row>,
+    /// The whole COPY stream: header, every row, trailer.
     data: Bytes,
 }
 
@@ -98,13 +61,15 @@ impl EncodedBatch {
     /// Encodes events with their optional client ids under a fresh batch id.
     pub fn encode<'a>(events: impl IntoIterator<Item = (&'a Event, Option<&'a str>)>) -> EncodedBatch {
         let events = events.into_iter();
-        let mut data = BytesMut::with_capacity(events.size_hint().0 * 256);
+        let mut data = BytesMut::with_capacity(COPY_HEADER.len() + events.size_hint().0 * 256 + COPY_TRAILER.len());
         let mut rows = Vec::with_capacity(events.size_hint().0);
+        data.put_slice(COPY_HEADER);
         for (event, event_id) in events {
             let start = data.len();
             encode_row(event, &mut data);
             rows.push(Row { site_id: event.site_id, event_id: event_id.map(str::to_string), start, end: data.len() });
         }
+        data.put_slice(COPY_TRAILER);
         EncodedBatch { id: Uuid::new_v4(), rows, data: data.freeze() }
     }
 
@@ -116,24 +81,14 @@ impl EncodedBatch {
         self.rows.is_empty()
     }
 
-    /// The client event ids to claim: row index, site and id of every row that has one.
-    pub fn event_ids(&self) -> impl Iterator<Item = (usize, i32, &str)> {
-        self.rows.iter().enumerate().filter_map(|(i, r)| r.event_id.as_deref().map(|id| (i, r.site_id, id)))
+    /// The client event id of each row, or `None` when no row has one.
+    pub fn event_ids(&self) -> Option<Vec<Option<&str>>> {
+        self.rows.iter().any(|r| r.event_id.is_some()).then(|| self.rows.iter().map(|r| r.event_id.as_deref()).collect())
     }
 
-    /// The COPY stream (header, the rows `keep` accepts, trailer) and its row count.
-    pub fn copy_data(&self, keep: impl Fn(usize) -> bool) -> (Bytes, usize) {
-        let mut out = BytesMut::with_capacity(COPY_HEADER.len() + self.data.len() + 2);
-        out.put_slice(COPY_HEADER);
-        let mut kept = 0;
-        for (i, r) in self.rows.iter().enumerate() {
-            if keep(i) {
-                out.put_slice(&self.data[r.start..r.end]);
-                kept += 1;
-            }
-        }
-        out.put_slice(&COPY_TRAILER);
-        (out.freeze(), kept)
+    /// The binary COPY stream of every row: header, rows, trailer.
+    pub fn copy_data(&self) -> &[u8] {
+        &self.data
     }
 
     /// The spool file's bytes.
@@ -176,6 +131,7 @@ impl EncodedBatch {
         let count = r.u32()? as usize;
         let mut rows = Vec::with_capacity(count.min(body.len() / 8));
         let mut data = BytesMut::with_capacity(body.len());
+        data.put_slice(COPY_HEADER);
         for _ in 0..count {
             let site_id = i32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
             let id_len = u16::from_le_bytes(r.take(2)?.try_into().expect("2 bytes"));
@@ -191,6 +147,7 @@ impl EncodedBatch {
         if !r.0.is_empty() {
             return Err(DecodeError::Format);
         }
+        data.put_slice(COPY_TRAILER);
         Ok(EncodedBatch { id, rows, data: data.freeze() })
     }
 }
@@ -209,18 +166,26 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One binary COPY row: field count, then per field its length (-1 for NULL) and bytes.
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC), the zero of a
+/// binary `timestamptz`.
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+/// The version byte that starts a binary `jsonb` value (followed by its JSON text).
+const JSONB_VERSION: u8 = 1;
+
+/// One binary COPY row: field count, then per field its length (-1 for NULL) and bytes,
+/// in `COLUMNS` order. Written straight into `out`, with no value built per field: this
+/// runs for every event.
 fn encode_row(e: &Event, out: &mut BytesMut) {
-    let ts: DateTime<Utc> = DateTime::from_timestamp_micros(e.ts).expect("validated timestamps are in range");
-    let props = Value::Object(e.props.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>());
-    let fields: [&(dyn ToSql + Sync); 27] = [
-        &e.site_id,
-        &ts,
-        &e.name,
-        &e.visitor_id,
-        &e.session_id,
-        &e.hostname,
-        &e.pathname,
+    out.put_i16(COLUMNS.len() as i16);
+    let mut f = Fields(out);
+    f.int4(Some(e.site_id));
+    f.int8(Some(e.ts - PG_EPOCH_US));
+    f.text(Some(&e.name));
+    f.int8(Some(e.visitor_id));
+    f.int8(Some(e.session_id));
+    f.text(Some(&e.hostname));
+    f.text(Some(&e.pathname));
+    for text in [
         &e.referrer,
         &e.referrer_source,
         &e.utm_source,
@@ -236,22 +201,72 @@ fn encode_row(e: &Event, out: &mut BytesMut) {
         &e.os,
         &e.os_version,
         &e.device,
-        &e.screen_width,
-        &e.engagement_ms,
-        &e.revenue_micros,
-        &e.revenue_currency,
-        &props,
-    ];
-    out.put_i16(fields.len() as i16);
-    for (value, ty) in fields.iter().zip(TYPES.iter()) {
-        let len_at = out.len();
-        out.put_i32(0);
-        let is_null = value.to_sql_checked(ty, out).expect("event fields match the hot table's column types");
-        let len = match is_null {
-            IsNull::Yes => -1,
-            IsNull::No => (out.len() - len_at - 4) as i32,
-        };
-        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+    ] {
+        f.text(text.as_deref());
+    }
+    f.int4(e.screen_width);
+    f.int4(e.engagement_ms);
+    f.int8(e.revenue_micros);
+    f.text(e.revenue_currency.as_deref());
+    f.props(&e.props);
+}
+
+/// Binary COPY fields, each as its length and its type's binary form.
+struct Fields<'a>(&'a mut BytesMut);
+
+impl Fields<'_> {
+    fn null(&mut self) {
+        self.0.put_i32(-1);
+    }
+
+    fn int4(&mut self, v: Option<i32>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(4);
+                self.0.put_i32(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn int8(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(8);
+                self.0.put_i64(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(i32::try_from(v.len()).expect("validated fields are far below 2 GB"));
+                self.0.put_slice(v.as_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    /// Custom properties as a `jsonb` object (a repeated key keeps its last value, as
+    /// jsonb does).
+    fn props(&mut self, props: &[(String, String)]) {
+        let len_at = self.0.len();
+        self.0.put_i32(0);
+        self.0.put_u8(JSONB_VERSION);
+        serde_json::to_writer((&mut *self.0).writer(), &Props(props)).expect("writing JSON to memory cannot fail");
+        let len = i32::try_from(self.0.len() - len_at - 4).expect("validated props are far below 2 GB");
+        self.0[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// Serializes property pairs as a JSON object, without building a map first.
+struct Props<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for Props<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -286,10 +301,9 @@ mod tests {
         let batch = encode(&pending(5));
         let back = EncodedBatch::from_file(&batch.to_file()).unwrap();
         assert_eq!(back, batch);
-        assert_eq!(
-            back.event_ids().map(|(i, s, id)| (i, s, id.to_string())).collect::<Vec<_>>(),
-            vec![(0, 1, "e0".to_string()), (2, 1, "e2".to_string()), (4, 1, "e4".to_string())]
-        );
+        assert_eq!(back.event_ids(), Some(vec![Some("e0"), None, Some("e2"), None, Some("e4")]));
+        let no_ids: Vec<Pending> = pending(2).into_iter().map(|p| Pending { event_id: None, ..p }).collect();
+        assert_eq!(encode(&no_ids).event_ids(), None);
     }
 
     #[test]
@@ -304,13 +318,108 @@ mod tests {
     }
 
     #[test]
-    fn copy_data_frames_the_kept_rows() {
+    fn copy_data_is_a_stream_the_extension_can_frame() {
         let batch = encode(&pending(4));
-        let (all, n) = batch.copy_data(|_| true);
-        assert_eq!(n, 4);
-        let (some, m) = batch.copy_data(|i| i != 1);
-        assert_eq!(m, 3);
-        assert!(all.starts_with(COPY_HEADER) && all.ends_with(&COPY_TRAILER));
-        assert_eq!(all.len() - some.len(), batch.rows[1].end - batch.rows[1].start);
+        let frames = tally_core::copy_frames::frames(batch.copy_data()).expect("a well-formed COPY stream");
+        assert_eq!(frames.iter().map(|f| f.site_id).collect::<Vec<_>>(), vec![1, 2, 1, 2]);
+        assert_eq!(
+            frames.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>(),
+            batch.rows.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>()
+        );
+        let back = EncodedBatch::from_file(&batch.to_file()).unwrap();
+        assert_eq!(back.copy_data(), batch.copy_data());
+    }
+
+    /// The hand-written encoder writes exactly what postgres-types' `ToSql` (what
+    /// tokio-postgres sends) writes for each column type.
+    #[test]
+    fn rows_match_postgres_types_encoding() {
+        use tokio_postgres::types::{IsNull, ToSql, Type};
+        let mut e = pending(1).remove(0).event;
+        (e.visitor_id, e.session_id, e.screen_width, e.revenue_micros) = (-5, 1 << 40, Some(1280), Some(9_990_000));
+        (e.browser, e.revenue_currency) = (Some("Firefox \u{1F98A}".into()), Some("EUR".into()));
+        e.props = vec![("plan".into(), "pro \"x\"".into()), ("n".into(), "1".into())];
+        let mut ours = BytesMut::new();
+        encode_row(&e, &mut ours);
+
+        let ts = chrono::DateTime::from_timestamp_micros(e.ts).unwrap();
+        let props = serde_json::Value::Object(e.props.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect());
+        let text = |v: &Option<String>| v.clone();
+        let fields: Vec<(Box<dyn ToSql>, Type)> = vec![
+            (Box::new(e.site_id) as Box<dyn ToSql>, Type::INT4),
+            (Box::new(ts), Type::TIMESTAMPTZ),
+            (Box::new(e.name.clone()), Type::TEXT),
+            (Box::new(e.visitor_id), Type::INT8),
+            (Box::new(e.session_id), Type::INT8),
+            (Box::new(e.hostname.clone()), Type::TEXT),
+            (Box::new(e.pathname.clone()), Type::TEXT),
+        ]
+        .into_iter()
+        .chain(
+            [
+                &e.referrer,
+                &e.referrer_source,
+                &e.utm_source,
+                &e.utm_medium,
+                &e.utm_campaign,
+                &e.utm_term,
+                &e.utm_content,
+                &e.country,
+                &e.region,
+                &e.city,
+                &e.browser,
+                &e.browser_version,
+                &e.os,
+                &e.os_version,
+                &e.device,
+            ]
+            .into_iter()
+            .map(|v| (Box::new(text(v)) as Box<dyn ToSql>, Type::TEXT)),
+        )
+        .chain([
+            (Box::new(e.screen_width) as Box<dyn ToSql>, Type::INT4),
+            (Box::new(e.engagement_ms), Type::INT4),
+            (Box::new(e.revenue_micros), Type::INT8),
+            (Box::new(text(&e.revenue_currency)), Type::TEXT),
+            (Box::new(props), Type::JSONB),
+        ])
+        .collect();
+        let mut theirs = BytesMut::new();
+        theirs.put_i16(fields.len() as i16);
+        for (value, ty) in &fields {
+            let mut v = BytesMut::new();
+            match value.to_sql_checked(ty, &mut v).unwrap() {
+                IsNull::Yes => theirs.put_i32(-1),
+                IsNull::No => {
+                    theirs.put_i32(v.len() as i32);
+                    theirs.put_slice(&v);
+                }
+            }
+        }
+        // Every field byte for byte, except the props' JSON text, whose key order may
+        // differ (jsonb orders keys itself): that is compared as JSON.
+        let (ours, theirs) = (split_fields(&ours), split_fields(&theirs));
+        assert_eq!(ours[..26], theirs[..26]);
+        let props = |f: &Option<Vec<u8>>| {
+            let f = f.as_ref().unwrap();
+            (f[0], serde_json::from_slice::<serde_json::Value>(&f[1..]).unwrap())
+        };
+        assert_eq!(props(&ours[26]), props(&theirs[26]));
+    }
+
+    /// A binary COPY row's fields (None for NULL).
+    fn split_fields(row: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let count = i16::from_be_bytes([row[0], row[1]]) as usize;
+        let mut at = 2;
+        (0..count)
+            .map(|_| {
+                let len = i32::from_be_bytes(row[at..at + 4].try_into().unwrap());
+                at += 4;
+                (len >= 0).then(|| {
+                    at += len as usize;
+                    row[at - len as usize..at].to_vec()
+                })
+            })
+            .collect()
     }
 }

@@ -1,28 +1,20 @@
-//! Writes a batch into `tally.events_hot` in one transaction: claim the batch id and
-//! the client event ids, then one binary COPY of the rows whose ids were free, then
-//! COMMIT. All-or-nothing, so a batch is either committed (and acknowledged) or not
-//! there at all; and idempotent, so writing the same batch twice stores it once.
+//! Writes a batch into `tally.events_hot` with one statement, `tally.ingest_batch`
+//! (extension/src/ingest/), in autocommit: one database round trip per batch. The
+//! function claims the batch id and the client event ids and COPYs the rows whose ids
+//! were free, all in the statement's own transaction; tokio-postgres answers a query only
+//! at ReadyForQuery, which Postgres sends after that transaction's COMMIT. So a batch is
+//! either committed (and acknowledged) or not there at all, and writing the same batch
+//! twice stores it once.
 
 use deadpool_postgres::Pool;
-use futures_util::SinkExt;
-use tally_core::event::{Event, COLUMNS};
+use tally_core::event::Event;
 
 use super::encoded::EncodedBatch;
 use crate::error::DbError;
 
-/// Claims the batch id and, only if it was free, the event ids; answers whether the
-/// batch was new and which (site, id) pairs this transaction claimed. One statement, so
-/// one round trip, whatever the number of ids.
-const CLAIM: &str = "\
-WITH batch AS (
-    INSERT INTO tally.ingest_batches (batch_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1
-), ids AS (
-    INSERT INTO tally.ingest_event_ids (site_id, event_id)
-    SELECT s, i FROM unnest($2::int[], $3::text[]) AS u(s, i) WHERE EXISTS (SELECT 1 FROM batch)
-    ON CONFLICT DO NOTHING
-    RETURNING site_id, event_id
-)
-SELECT EXISTS (SELECT 1 FROM batch), array_agg(site_id), array_agg(event_id) FROM ids";
+/// The one statement of a batch. Prepared once per connection (`prepare_cached`), then
+/// each batch is one Bind/Execute/Sync exchange.
+const INGEST: &str = "SELECT tally.ingest_batch($1, $2, $3)";
 
 /// What writing a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,34 +28,16 @@ pub enum Written {
 
 /// Commits `batch`. Returns once the transaction has committed.
 pub async fn write_batch(pool: &Pool, batch: &EncodedBatch) -> Result<Written, DbError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let (sites, ids): (Vec<i32>, Vec<&str>) = batch.event_ids().map(|(_, site, id)| (site, id)).unzip();
-    let claim = tx.prepare_cached(CLAIM).await?;
-    let row = tx.query_one(&claim, &[&batch.id, &sites, &ids]).await?;
-    if !row.get::<_, bool>(0) {
-        return Ok(Written::AlreadyStored);
-    }
-    let claimed_sites: Option<Vec<i32>> = row.get(1);
-    let claimed_ids: Option<Vec<String>> = row.get(2);
-    let mut claimed: std::collections::HashSet<(i32, String)> =
-        claimed_sites.unwrap_or_default().into_iter().zip(claimed_ids.unwrap_or_default()).collect();
-    // A row with an id is kept only if this transaction claimed the id, and only the
-    // first row with that id (a batch may repeat one).
-    let mut keep = vec![true; batch.len()];
-    for (i, site, id) in batch.event_ids() {
-        keep[i] = claimed.remove(&(site, id.to_string()));
-    }
-    let (data, rows) = batch.copy_data(|i| keep[i]);
-    if rows > 0 {
-        let copy = format!("COPY tally.events_hot ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
-        let sink = tx.copy_in::<_, bytes::Bytes>(&copy).await?;
-        futures_util::pin_mut!(sink);
-        sink.send(data).await?;
-        sink.finish().await?;
-    }
-    tx.commit().await?;
-    Ok(Written::Stored { rows, duplicates: batch.len() - rows })
+    let client = pool.get().await?;
+    let ingest = client.prepare_cached(INGEST).await?;
+    let row = client.query_one(&ingest, &[&batch.id, &batch.copy_data(), &batch.event_ids()]).await?;
+    Ok(match row.get::<_, Option<i64>>(0) {
+        None => Written::AlreadyStored,
+        Some(rows) => {
+            let rows = usize::try_from(rows).unwrap_or_default();
+            Written::Stored { rows, duplicates: batch.len().saturating_sub(rows) }
+        }
+    })
 }
 
 /// Commits `events` without event ids under a fresh batch id: for loaders and tests

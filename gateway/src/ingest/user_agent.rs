@@ -4,10 +4,21 @@
 //! `isbot` crate's pattern list (a port of the widely used `isbot` npm list), which also
 //! knows monitoring tools, HTTP libraries, headless browsers and link previewers.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+
+use quick_cache::sync::Cache;
 
 /// The bot patterns compile into one regular expression; build it once.
 static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
+
+/// User agent strings whose parse is remembered. Parsing (woothee's rules, then the bot
+/// regex) costs more than the rest of an event's enrichment, and real traffic repeats a
+/// few thousand distinct strings; the bound keeps a flood of random ones from growing
+/// memory (at most [`CACHE_ENTRIES`] × [`MAX_CACHED_LEN`] bytes of keys, about 5 MB).
+const CACHE_ENTRIES: usize = 10_000;
+/// Longer user agents are parsed every time: real browsers' strings are shorter.
+const MAX_CACHED_LEN: usize = 512;
+static PARSED: LazyLock<Cache<String, Arc<ClientFields>>> = LazyLock::new(|| Cache::new(CACHE_ENTRIES));
 
 /// What the user agent says about the client.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,7 +31,20 @@ pub struct ClientFields {
     pub is_bot: bool,
 }
 
-pub fn client_fields(user_agent: &str) -> ClientFields {
+/// What `user_agent` says, parsed once per distinct string while it stays in the cache.
+pub fn client_fields(user_agent: &str) -> Arc<ClientFields> {
+    if user_agent.len() > MAX_CACHED_LEN {
+        return Arc::new(parse(user_agent));
+    }
+    if let Some(fields) = PARSED.get(user_agent) {
+        return fields;
+    }
+    let fields = Arc::new(parse(user_agent));
+    PARSED.insert(user_agent.to_string(), fields.clone());
+    fields
+}
+
+fn parse(user_agent: &str) -> ClientFields {
     let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
         return ClientFields { is_bot: BOTS.is_bot(user_agent), ..ClientFields::default() };
     };
@@ -68,5 +92,15 @@ mod tests {
         );
         assert!(client_fields("python-requests/2.31.0").is_bot);
         assert!(client_fields("UptimeRobot/2.0").is_bot);
+    }
+
+    #[test]
+    fn repeated_user_agents_are_parsed_once() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0 repeated-test";
+        let first = client_fields(ua);
+        assert!(Arc::ptr_eq(&first, &client_fields(ua)), "the second answer comes from the cache");
+        assert_eq!(*first, parse(ua));
+        let long = format!("{ua} {}", "x".repeat(MAX_CACHED_LEN));
+        assert!(!Arc::ptr_eq(&client_fields(&long), &client_fields(&long)), "long strings are not kept");
     }
 }
