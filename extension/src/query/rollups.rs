@@ -59,12 +59,23 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
 }
 
-/// Whether the range has `tally.query_rollup_min_events_per_row` events per rollup
-/// row to read (counted in the index, and from the segments' row counts).
+/// Whether the rollups save work: the raw events the plan reads anyway (around its
+/// edges) are less than half the range, and the range has
+/// `tally.query_rollup_min_events_per_row` events per rollup row to read (counted in
+/// the index, and from the segments' row counts). A setting of 0 takes the rollups
+/// whenever they can answer.
 fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan) -> bool {
     let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
     if per_row == 0 {
         return true;
+    }
+    // Short ranges and hourly buckets of visit figures: every bucket start is an edge
+    // read raw 3.5 hours either side, so the rollup path would scan most of the range
+    // and then read rows on top (a one-day hourly series took 26 ms this way, 7 ms by
+    // the scan alone, on a 3M-event site).
+    let raw_us: i64 = rollup.reads().iter().map(|&(lo, hi)| hi.min(range.to_us) - lo.max(range.from_us)).filter(|&us| us > 0).sum();
+    if raw_us.saturating_mul(2) >= range.to_us - range.from_us {
+        return false;
     }
     let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();
     let count = |sql: &str, args: &[pgrx::datum::DatumWithOid]| -> i64 {
