@@ -24,8 +24,7 @@ bench_cluster
 
 if [ "$(q -d "$DB" -c "SELECT count(*) FROM tally.events" 2>/dev/null)" != "$EVENTS" ]; then
     cargo build --release -q -p tally-gateway
-    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    q -d "$DB" -c "CREATE EXTENSION tally"
+    bench_new_db
     log "loading $EVENTS events into one site (35 days ending now)"
     TALLY_DATABASE_URL="$URL" target/release/tally-gateway seed --sites 1 --days 35 --events "$EVENTS" --domain bench.local >/dev/null
     q -d "$DB" -c "SELECT tally.compact()" -c "VACUUM ANALYZE tally.segments" >/dev/null

@@ -30,8 +30,7 @@ cargo build --release -q -p tally-gateway
 # The data ends when it was loaded; a reload every day keeps "last 30 days" full.
 stamp="$EVENTS events, $SITES sites, $(date -u +%F)"
 if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'tally.sites'::regclass AND objsubid = 0" 2>/dev/null)" != "$stamp" ]; then
-    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    q -d "$DB" -c "CREATE EXTENSION tally"
+    bench_new_db
     log "loading $EVENTS events ($SITES sites, 30 days ending now)"
     TALLY_DATABASE_URL="$URL" target/release/tally-gateway seed --sites "$SITES" --days 30 --events "$EVENTS" --domain "$SITE" >/dev/null
     q -d "$DB" -c "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')" >/dev/null

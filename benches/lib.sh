@@ -3,11 +3,20 @@
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-# Installs what the bench needs and starts its own cluster in $DIR on $PORT.
+# Installs what the bench needs and (re)starts its own cluster in $DIR on $PORT: a
+# running cluster keeps the extension build it preloaded, so a bench after a rebuild
+# would otherwise measure the previous one.
 bench_cluster() {
     scripts/setup-deps.sh
     scripts/install-extension.sh
+    scripts/pgcluster.sh stop "$DIR" 2>/dev/null || true
     scripts/pgcluster.sh ensure "$DIR" "$PORT"
+}
+
+# A new, empty database $DB with the extension (dropped first if it exists).
+bench_new_db() {
+    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    q -d "$DB" -c "CREATE EXTENSION tally"
 }
 
 # psql on the bench cluster, quiet, unaligned, stopping at the first error.

@@ -35,8 +35,7 @@ fi
 loaded=$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")
 if [ "$loaded" != 1 ] || [ "$(q -d "$DB" -c "SELECT count(*) FROM heap" 2>/dev/null)" != "$EVENTS" ]; then
     cargo build --release -q -p tally-gateway
-    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    q -d "$DB" -c "CREATE EXTENSION tally"
+    bench_new_db
     log "loading $EVENTS events (20 sites, 30 days ending now)"
     TALLY_DATABASE_URL="$URL" target/release/tally-gateway seed --sites 20 --days 30 --events "$EVENTS" --domain bench.local >/dev/null
     q -d "$DB" -c "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')"

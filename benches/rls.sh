@@ -21,8 +21,7 @@ bench_cluster
 
 if [ "$(q -d "$DB" -c "SELECT count(*) FROM tally.events" 2>/dev/null)" != "$EVENTS" ]; then
     cargo build --release -q -p tally-gateway
-    q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    q -d "$DB" -c "CREATE EXTENSION tally"
+    bench_new_db
     log "loading $EVENTS events into one site (30 days ending now) and compacting"
     TALLY_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB" \
         target/release/tally-gateway seed --sites 1 --days 30 --events "$EVENTS" --domain rls.bench >/dev/null

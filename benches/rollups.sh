@@ -21,12 +21,9 @@ DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 RUNS=5
 
-# A running cluster keeps the extension build it preloaded: restart it on this one.
-scripts/pgcluster.sh stop "$DIR" 2>/dev/null || true
 bench_cluster
 cargo build --release -q -p tally-gateway
-q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-q -d "$DB" -c "CREATE EXTENSION tally"
+bench_new_db
 
 now() { date +%s.%N; }
 log "loading $EVENTS events (one site, 30 days)"

@@ -19,8 +19,7 @@ URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 
 bench_cluster
 cargo build --release -q -p tally-gateway
-q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-q -d "$DB" -c "CREATE EXTENSION tally"
+bench_new_db
 # The background worker compacts database `tally`, not this one: the compaction below
 # is the only one, and is timed alone.
 
