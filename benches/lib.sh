@@ -3,13 +3,11 @@
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-# Installs what the bench needs and (re)starts its own cluster in $DIR on $PORT: a
-# running cluster keeps the extension build it preloaded, so a bench after a rebuild
-# would otherwise measure the previous one.
+# Installs what the bench needs and starts its own cluster in $DIR on $PORT (restarted
+# by pgcluster.sh when the extension library is newer than the running server).
 bench_cluster() {
     scripts/setup-deps.sh
     scripts/install-extension.sh
-    scripts/pgcluster.sh stop "$DIR" 2>/dev/null || true
     scripts/pgcluster.sh ensure "$DIR" "$PORT"
 }
 
