@@ -57,7 +57,7 @@ async fn parallel_aggregation_and_union_give_the_serial_sketch() {
 async fn bad_input_is_refused_with_a_named_error() {
     let db = TestDb::create().await;
     let cases = [
-        ("SELECT '\\x02'::tally.ddsketch", "version 2"),
+        ("SELECT '\\x03'::tally.ddsketch", "version 3"),
         ("SELECT '\\x01'::tally.ddsketch", "truncated"),
         ("SELECT tally.ddsketch_agg(x) FROM (VALUES (1.0), ('NaN'::float8)) v(x)", "cannot take NaN"),
         ("SELECT tally.ddsketch_quantile(tally.ddsketch_agg(x), 1.5) FROM (VALUES (1.0)) v(x)", "outside [0, 1]"),

@@ -21,14 +21,6 @@ impl Store {
         s
     }
 
-    pub fn offset(&self) -> i32 {
-        self.offset
-    }
-
-    pub fn counts(&self) -> &[u64] {
-        &self.counts
-    }
-
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }

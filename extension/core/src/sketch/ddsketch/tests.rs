@@ -112,10 +112,36 @@ proptest! {
 #[test]
 fn refuses_bytes_of_another_version_or_accuracy() {
     let mut bytes = DDSketch::new().to_bytes();
-    bytes[0] = 2;
-    assert_eq!(DDSketch::from_bytes(&bytes), Err(DDSketchError::Version(2)));
+    bytes[0] = 3;
+    assert_eq!(DDSketch::from_bytes(&bytes), Err(DDSketchError::Version(3)));
     let mut bytes = DDSketch::new().to_bytes();
     bytes[1..9].copy_from_slice(&0.05f64.to_le_bytes());
     assert_eq!(DDSketch::from_bytes(&bytes), Err(DDSketchError::Accuracy(0.05)));
     assert!(matches!(DDSketch::from_bytes(&[1]), Err(DDSketchError::Decode(_))));
+}
+
+/// Version 1 bytes (every bucket from the offset), as sketches were stored before the
+/// sparse encoding: `[1, accuracy, zeros 0, positive offset zigzag(100) len 3 counts
+/// 2 0 1, negative offset 0 len 0, min 1.5, max 2.5]`.
+#[test]
+fn reads_the_dense_version_1_encoding() {
+    let mut bytes = vec![1];
+    bytes.extend(super::RELATIVE_ACCURACY.to_le_bytes());
+    bytes.extend([0, 200, 1, 3, 2, 0, 1, 0, 0]);
+    bytes.extend(1.5f64.to_le_bytes());
+    bytes.extend(2.5f64.to_le_bytes());
+    let s = DDSketch::from_bytes(&bytes).unwrap();
+    assert_eq!(s.count(), 3);
+    assert_eq!(s.positive.buckets().collect::<Vec<_>>(), [(100, 2), (102, 1)]);
+    assert_eq!(DDSketch::from_bytes(&s.to_bytes()).unwrap(), s);
+}
+
+/// A few values far apart cost a few bytes each, not one byte per 1%-wide bucket
+/// between them (a visit-duration sketch of a rollup row: 5 s, 1 min, 5 min).
+#[test]
+fn stores_only_the_non_empty_buckets() {
+    let s = sketch_of(&[5_000.0, 60_000.0, 300_000.0]);
+    let bytes = s.to_bytes();
+    assert!(bytes.len() <= 9 + 1 + 2 * 1 + 3 * 4 + 16, "{} bytes", bytes.len());
+    assert_eq!(DDSketch::from_bytes(&bytes).unwrap(), s);
 }
