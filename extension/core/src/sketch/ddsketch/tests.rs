@@ -143,6 +143,8 @@ fn reads_the_dense_version_1_encoding() {
 fn stores_only_the_non_empty_buckets() {
     let s = sketch_of(&[5_000.0, 60_000.0, 300_000.0]);
     let bytes = s.to_bytes();
-    assert!(bytes.len() <= 9 + 1 + 2 * 1 + 3 * 4 + 16, "{} bytes", bytes.len());
+    // Version and accuracy 9, zero count 1, two bucket counts 2, three (gap, count)
+    // pairs of at most 4 bytes, min and max 16.
+    assert!(bytes.len() <= 9 + 1 + 2 + 3 * 4 + 16, "{} bytes", bytes.len());
     assert_eq!(DDSketch::from_bytes(&bytes).unwrap(), s);
 }
