@@ -26,7 +26,7 @@ URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 BASE="http://127.0.0.1:$GW_PORT"
 CONNECTIONS=${TALLY_BENCH_CONNECTIONS:-64}
 WORK=$(mktemp -d)
-trap 'kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "${gw_pid:-}" 2>/dev/null || true; wait "${gw_pid:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 bench_cluster
 command -v wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
