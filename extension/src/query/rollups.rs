@@ -13,11 +13,6 @@ use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
 
-/// Ranges up to two days keep the scan: it decodes a day or two of segments, as fast
-/// as the rollup path's bookkeeping alone (one day's hourly series on a 3M-event site:
-/// 3-4 ms by the scan, 23 ms by the rollups).
-const SCAN_AT_MOST_US: i64 = 2 * 86_400_000_000;
-
 fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
     error!("tally.query from rollups: {what}: {e}")
 }
@@ -64,22 +59,16 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
 }
 
-/// Whether the rollups save work: the range is longer than [`SCAN_AT_MOST_US`], the raw
-/// events the plan reads anyway (around its edges) span less than half of it, and it
-/// has `tally.query_rollup_min_events_per_row` events per rollup row to read (counted
-/// in the index, and from the segments' row counts). A setting of 0 takes the rollups
-/// whenever they can answer.
+/// Whether the rollups save work: the plan reads little raw ([`RollupPlan::reads_little`])
+/// and the range has `tally.query_rollup_min_events_per_row` events per rollup row to
+/// read (counted in the index, and from the segments' row counts). A setting of 0 takes
+/// the rollups whenever they can answer.
 fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan) -> bool {
     let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
     if per_row == 0 {
         return true;
     }
-    // Hourly buckets of visit figures: every bucket start is an edge read raw 3.5
-    // hours either side, so the rollup path would scan most of the range and read
-    // rows on top.
-    let raw_us: i64 = rollup.reads().iter().map(|&(lo, hi)| hi.min(range.to_us) - lo.max(range.from_us)).filter(|&us| us > 0).sum();
-    let range_us = range.to_us - range.from_us;
-    if range_us <= SCAN_AT_MOST_US || raw_us.saturating_mul(2) >= range_us {
+    if !rollup.reads_little() {
         return false;
     }
     let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();

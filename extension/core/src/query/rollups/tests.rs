@@ -175,3 +175,20 @@ fn a_visit_with_two_countries_keeps_visit_country_on_the_scan() {
         assert_eq!(from_rollups(&plan, range, None, &site).is_some(), answered, "{events:?}");
     }
 }
+
+#[test]
+fn short_ranges_and_hourly_visit_figures_read_too_much_raw() {
+    let plan_of = |query: Value| Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+    let aggregate = plan_of(json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"]}));
+    let days = |n: i64| TimeRange { from_us: START, to_us: START + n * DAY };
+    let reads_little =
+        |plan: &Plan, range: TimeRange, buckets: Option<&[i64]>| RollupPlan::new(plan, range, buckets, &[], &[]).unwrap().reads_little();
+    assert!(reads_little(&aggregate, days(7), None), "a week's ends are read raw, little of it");
+    assert!(!reads_little(&aggregate, days(1), None), "a day scans as fast as the rollup path");
+    let hourly = plan_of(json!({"site_id": 1, "date_range": "7d", "metrics": ["visits"], "dimensions": ["time:hour"]}));
+    let hours: Vec<i64> = (0..7 * 24).map(|h| START + h * HOUR_US).collect();
+    assert!(!reads_little(&hourly, days(7), Some(&hours)), "every hour's start is an edge read raw");
+    let daily = plan_of(json!({"site_id": 1, "date_range": "7d", "metrics": ["visits"], "dimensions": ["time:day"]}));
+    let starts: Vec<i64> = (0..7).map(|d| START + d * DAY).collect();
+    assert!(reads_little(&daily, days(7), Some(&starts)), "a day's start is an edge of 8 hours in 24");
+}
