@@ -35,8 +35,7 @@ if [ -z "$GATEWAY" ]; then
     cargo build --release -q -p tally-gateway
     GATEWAY="${CARGO_TARGET_DIR:-target}/release/tally-gateway"
 fi
-q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-q -d "$DB" -c "CREATE EXTENSION tally CASCADE"
+bench_new_db
 site=$(q -d "$DB" -c "SELECT tally.create_site('bench.local')")
 key=$(q -d "$DB" -c "SELECT key FROM tally.create_ingest_key($site)")
 

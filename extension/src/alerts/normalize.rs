@@ -1,19 +1,14 @@
 //! `tally.alert_rule_normalize`: a rule's JSON checked by `tally_core::alerts::Rule`
 //! and returned with its defaults filled in, or an error naming the field.
 
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use tally_core::alerts::Rule;
 use tally_core::query::QueryError;
 
 /// Raises a bad rule as SQLSTATE 22023 with the field in DETAIL (`field: window_minutes`,
 /// which the gateway turns into a 400 naming it) and what to do in HINT.
-pub fn reject(error: QueryError) -> ! {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, error.message.clone(), "tally.alert_rules")
-        .set_detail(format!("field: {}", error.field))
-        .set_hint(format!("Fix \"{}\" in the alert rule; the rule JSON is described in sql/ALERTS.md.", error.field))
-        .report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
+fn reject(error: QueryError) -> ! {
+    crate::query::reject_field(error, "tally.alert_rules", "the alert rule; the rule JSON is described in sql/ALERTS.md.")
 }
 
 /// 128 random bits from Postgres' cryptographic source, as hex: a webhook's secret.

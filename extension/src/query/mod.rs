@@ -21,9 +21,15 @@ mod rollups;
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.
 pub fn reject(error: QueryError) -> ! {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, error.message.clone(), "tally.query")
+    reject_field(error, "tally.query", "the query JSON; see the tally.query section of the README.")
+}
+
+/// Raises `error` of the JSON that `context` reads as SQLSTATE 22023: the field in
+/// DETAIL (the gateway's 400 names it), and in HINT which field to fix `in_what`.
+pub fn reject_field(error: QueryError, context: &'static str, in_what: &str) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, error.message.clone(), context)
         .set_detail(format!("field: {}", error.field))
-        .set_hint(format!("Fix \"{}\" in the query JSON; see the tally.query section of the README.", error.field))
+        .set_hint(format!("Fix \"{}\" in {in_what}", error.field))
         .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
