@@ -101,20 +101,13 @@ impl Hll {
             (mine, Repr::Empty) => mine,
             (Repr::Empty, theirs) => theirs.clone(),
             (Repr::Explicit(mine), Repr::Explicit(theirs)) => {
-                let new: Vec<i64> = theirs.iter().copied().filter(|h| mine.binary_search(h).is_err()).collect();
+                let all = merge_ascending(&mine, theirs);
                 // Explicit while every new value fits under the limit (postgresql-hll
                 // appends until the list is full, then converts).
-                if new.is_empty() || mine.len() + new.len() <= limit {
-                    let mut all = mine;
-                    all.extend(new);
-                    all.sort_unstable();
+                if all.len() == mine.len() || all.len() <= limit {
                     Repr::Explicit(all)
                 } else {
-                    let mut regs = registers_of(&self.params, &mine);
-                    for h in new {
-                        r.add(&mut regs, h);
-                    }
-                    Repr::Full(regs)
+                    Repr::Full(registers_of(&self.params, &all))
                 }
             }
             (Repr::Explicit(mine), Repr::Full(theirs)) => {
@@ -161,6 +154,35 @@ impl Hll {
     pub fn from_bytes(bytes: &[u8]) -> Result<Hll, HllError> {
         format::decode(bytes)
     }
+}
+
+/// The union of two strictly ascending lists, strictly ascending, in one linear pass:
+/// a rollup read unions hundreds of small explicit sets into one list of up to the
+/// explicit limit, and sorting the whole list again at each step made that quadratic
+/// (half of a 30-day country breakdown from rollups went to sorting).
+fn merge_ascending(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Registers built from an explicit list.

@@ -80,8 +80,26 @@ fn union_checks_parameters() {
     assert_eq!(a.union(&b), Err(HllError::Mismatch { what: "log2m", left: 11, right: 12 }));
 }
 
+#[test]
+fn explicit_lists_merge_in_order_without_duplicates() {
+    assert_eq!(merge_ascending(&[], &[]), Vec::<i64>::new());
+    assert_eq!(merge_ascending(&[-5, 3], &[]), [-5, 3]);
+    assert_eq!(merge_ascending(&[], &[i64::MIN, 0]), [i64::MIN, 0]);
+    assert_eq!(merge_ascending(&[-9, -1, 4, 8], &[-1, 2, 8, i64::MAX]), [-9, -1, 2, 4, 8, i64::MAX]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merging_explicit_lists_equals_sorting_their_union(a in proptest::collection::btree_set(any::<i64>(), 0..50),
+                                                         b in proptest::collection::btree_set(any::<i64>(), 0..50)) {
+        let (a, b): (Vec<i64>, Vec<i64>) = (a.into_iter().collect(), b.into_iter().collect());
+        let mut expected: Vec<i64> = a.iter().chain(&b).copied().collect();
+        expected.sort_unstable();
+        expected.dedup();
+        prop_assert_eq!(merge_ascending(&a, &b), expected);
+    }
 
     #[test]
     fn bytes_round_trip(p in small_params(), values in value_sets()) {
