@@ -110,6 +110,33 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
 }
 
 #[tokio::test]
+async fn goal_conversions_of_event_goals_come_from_rollups() {
+    let db = setup().await;
+    // Two goals share an event name: an `event` row counts for both.
+    db.query(
+        "SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase'), \
+                tally.create_goal(1, 'Any signup', event_name => 'Signup')",
+    )
+    .await;
+    let query = json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "events", "conversion_rate"],
+                       "dimensions": ["event:goal"]});
+    let (rollups, scan) = (ask(&db, &query, true).await, ask(&db, &query, false).await);
+    assert_eq!((rollups["meta"]["path"].as_str(), scan["meta"]["path"].as_str()), (Some("rollups"), Some("scan")));
+    let (got, expected) = (by_dimensions(&rollups), by_dimensions(&scan));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "the three goals");
+    assert_eq!(got.len(), 3);
+    for (goal, e) in &expected {
+        let g = &got[goal];
+        assert!((g[0] - e[0]).abs() <= 0.02 * e[0], "{goal}: visitors {} from rollups, {} scanned", g[0], e[0]);
+        assert_eq!(g[1], e[1], "{goal}: events are exact");
+        assert!((g[2] - e[2]).abs() <= 0.03 * e[2], "{goal}: conversion rate {} from rollups, {} scanned", g[2], e[2]);
+    }
+    // A page goal cannot be read from `event` rows: the scan.
+    db.query("SELECT tally.create_goal(1, 'Pricing', page_pattern => '/pricing*')").await;
+    assert_eq!(ask(&db, &query, true).await["meta"]["path"], json!("scan"));
+}
+
+#[tokio::test]
 async fn other_queries_keep_the_scan() {
     let db = setup().await;
     let cases = [

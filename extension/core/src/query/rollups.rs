@@ -3,11 +3,13 @@
 //! cover, with the same result as a full scan ([`super::scan_all`]) but for distinct
 //! visitors, which come from HyperLogLog unions (about 0.8% standard error).
 //!
-//! **Eligible** queries: no filters, goals, funnel or revenue; metrics among
+//! **Eligible** queries: no filters, funnel or revenue; metrics among
 //! `visitors`, `visits`, `pageviews`, `events`, `views_per_visit`, `bounce_rate`,
 //! `visit_duration` and `percentage`; no dimension, or one of `event:page`,
 //! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
-//! `time:*` dimension whose buckets start on whole UTC hours. A rollup row keeps an
+//! `time:*` dimension whose buckets start on whole UTC hours; or `event:goal` alone
+//! (with `conversion_rate` too) when every goal of the site is an event name: a goal's
+//! figures are then its event name's `event` rows. A rollup row keeps an
 //! event's own country (device, ...) where the engine reads the visit's first event's,
 //! so those four are answered from rollups only when no visit of the covered hours had
 //! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
@@ -54,7 +56,7 @@ use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
 use super::kernel::Acc;
-use super::model::Metric;
+use super::model::{Dimension, Metric};
 use super::plan::{Key, Level, Plan, Source};
 use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
 use super::window::VISIT_GAP_US;
@@ -99,12 +101,16 @@ enum ViewKey {
     Visit(&'static str),
     /// Time buckets: `total` rows grouped by hour.
     Bucket,
+    /// Goals completed by an event name: `event` rows, each counted for every goal of
+    /// its name.
+    Goal,
 }
 
 impl ViewKey {
     fn dimension(self) -> &'static str {
         match self {
             ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
+            ViewKey::Goal => "event",
             ViewKey::Total | ViewKey::Bucket => "total",
         }
     }
@@ -312,33 +318,43 @@ impl RollupPlan {
         }
         let mut views = Vec::with_capacity(self.views.len());
         for (v, &view) in self.views.iter().enumerate() {
-            let key_of_row = |row: &Row| match view {
-                ViewKey::Total => Vec::new(),
-                ViewKey::Own(_) | ViewKey::Visit(_) => vec![KeyValue::Text(row.value.clone())],
-                ViewKey::Bucket => vec![bucket(bucket_starts, row.hour)],
+            // The groups a row (or an event of `value`) counts in: one, but for goals
+            // none or several (goals sharing an event name).
+            let keys_of = |value: Option<&str>, hour_or_ts: i64| -> Vec<Vec<KeyValue>> {
+                match view {
+                    ViewKey::Total => vec![Vec::new()],
+                    ViewKey::Own(_) | ViewKey::Visit(_) => vec![vec![KeyValue::Text(value.map(str::to_owned))]],
+                    ViewKey::Bucket => vec![vec![bucket(bucket_starts, hour_or_ts)]],
+                    ViewKey::Goal => goals_named(plan, value).map(|g| vec![KeyValue::Goal(g)]).collect(),
+                }
             };
             let mut groups: FxHashMap<Vec<KeyValue>, Sums> = FxHashMap::default();
             for row in &rows[v] {
                 if matches!(view, ViewKey::Visit(_)) && row.mixed_visits > 0 {
                     return None;
                 }
-                groups.entry(key_of_row(row)).or_default().add_row(row)?;
+                for key in keys_of(row.value.as_deref(), row.hour) {
+                    groups.entry(key).or_default().add_row(row)?;
+                }
             }
             for row in held.iter().filter(|r| r.dimension == view.dimension()) {
-                groups.entry(key_of_row(row)).or_default().subtract_row(row);
+                for key in keys_of(row.value.as_deref(), row.hour) {
+                    groups.entry(key).or_default().subtract_row(row);
+                }
             }
             for group in engine.iter().flat_map(|a| &a.views[v]) {
                 groups.entry(group.key.clone()).or_default().add_acc(&group.acc);
             }
             for e in &in_range {
-                let key = match view {
-                    ViewKey::Total => Vec::new(),
-                    ViewKey::Own("page") => vec![KeyValue::Text(Some(e.pathname.clone()))],
-                    ViewKey::Own(_) => vec![KeyValue::Text(Some(e.name.clone()))],
-                    ViewKey::Visit(dimension) => vec![KeyValue::Text(visit_value(firsts[&e.session_id], dimension))],
-                    ViewKey::Bucket => vec![bucket(bucket_starts, e.ts)],
+                let value = match view {
+                    ViewKey::Own("page") => Some(e.pathname.clone()),
+                    ViewKey::Own(_) | ViewKey::Goal => Some(e.name.clone()),
+                    ViewKey::Visit(dimension) => visit_value(firsts[&e.session_id], dimension),
+                    ViewKey::Total | ViewKey::Bucket => None,
                 };
-                groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
+                for key in keys_of(value.as_deref(), e.ts) {
+                    groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
+                }
             }
             let mut out = Vec::with_capacity(groups.len());
             for (key, sums) in groups {
@@ -369,11 +385,21 @@ impl RollupPlan {
     }
 }
 
+/// The indices of the goals of `plan` completed by an event named `name`.
+fn goals_named<'p>(plan: &'p Plan, name: Option<&'p str>) -> impl Iterator<Item = u32> + 'p {
+    plan.goals.iter().enumerate().filter(move |(_, g)| name.is_some() && g.event_name.as_deref() == name).map(|(i, _)| i as u32)
+}
+
 /// The views of `plan` in rollup terms, if every one is eligible.
 fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<ViewKey>> {
     let query = &plan.query;
-    let metrics_ok = query.metrics.iter().all(|m| METRICS.contains(m));
-    if !metrics_ok || query.filter.is_some() || query.has_goal() || plan.revenue {
+    // Goals alone as the dimension, unfiltered, each an event name: `event` rows.
+    let goal_breakdown = query.dimensions == [Dimension::Goal]
+        && query.filter.is_none()
+        && query.funnel.is_none()
+        && plan.goals.iter().all(|g| g.event_name.is_some() && g.page_pattern.is_none());
+    let metrics_ok = query.metrics.iter().all(|m| METRICS.contains(m) || (goal_breakdown && *m == Metric::ConversionRate));
+    if !metrics_ok || query.filter.is_some() || (query.has_goal() && !goal_breakdown) || plan.revenue {
         return None;
     }
     plan.views
@@ -381,6 +407,7 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
         .map(|view| match (view.filter.as_ref(), view.keys.as_slice()) {
             (Some(_), _) => None,
             (None, []) => Some(ViewKey::Total),
+            (None, [Key::Goal]) => Some(ViewKey::Goal),
             (None, [Key::Bucket]) => bucket_starts.filter(|s| s.iter().all(|&t| t % HOUR_US == 0)).map(|_| ViewKey::Bucket),
             (None, [Key::Operand(o)]) => {
                 let operand = plan.operands[*o];
