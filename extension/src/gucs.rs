@@ -37,7 +37,7 @@ pub static QUERY_ROLLUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// rollup row it would read: a row (its sketch decoded and unioned) costs about as much
 /// as 30 to 100 scanned events, so a high-cardinality dimension (pages, countries) over
 /// hourly rows is faster to scan on small sites. 0 takes every eligible query.
-pub static QUERY_ROLLUP_MIN_EVENTS_PER_ROW: GucSetting<i32> = GucSetting::<i32>::new(100);
+pub static QUERY_ROLLUP_MIN_EVENTS_PER_ROW: GucSetting<i32> = GucSetting::<i32>::new(50);
 
 /// Seconds between the worker's retention passes. Retention works in whole days, so
 /// there is no point in checking more often than a few times an hour.
