@@ -73,9 +73,11 @@ const METRICS: [Metric; 8] = [
     Metric::Percentage,
 ];
 
-/// The event columns the edge visits are read with (the engine's and the builder's
-/// inputs for eligible queries); the other fields keep their defaults.
-const RAW_COLUMNS: [&str; 10] = ["site_id", "ts", "name", "visitor_id", "session_id", "pathname", "country", "device", "browser", "os"];
+/// The event columns every edge visit is read with besides `ts` and `session_id`
+/// (decoded first, to find the visits): what the builder's `total` rows and the engine
+/// need. [`RollupPlan::raw_columns`] adds the views' own dimension column; the other
+/// fields keep their defaults, and only the rows of the views' dimensions are used.
+const BASE_COLUMNS: [&str; 3] = ["site_id", "name", "visitor_id"];
 
 /// Metrics over visits (the rest are over events).
 const VISIT_METRICS: [Metric; 4] = [Metric::Visits, Metric::ViewsPerVisit, Metric::BounceRate, Metric::VisitDuration];
@@ -276,16 +278,37 @@ impl RollupPlan {
         }
         hot.iter().for_each(|e| note(e.ts, e.session_id));
         let Some(edge) = self.whole_edge_sessions(spans) else { return Ok(None) };
+        let columns = self.raw_columns();
         let mut events = Vec::new();
         for (i, (reader, ts, sessions)) in decoded.iter().enumerate() {
             let rows: Vec<u32> =
                 (0..ts.len()).filter(|&r| contains(&self.reads, ts[r]) && edge.contains(&sessions[r])).map(|r| r as u32).collect();
             if !rows.is_empty() {
-                events.extend(reader.events_at(&RAW_COLUMNS, &rows).map_err(|e| (i, e))?);
+                let mut picked = reader.events_at(&columns, &rows).map_err(|e| (i, e))?;
+                for (event, &r) in picked.iter_mut().zip(&rows) {
+                    (event.ts, event.session_id) = (ts[r as usize], sessions[r as usize]);
+                }
+                events.extend(picked);
             }
         }
         events.extend(hot.iter().filter(|e| contains(&self.reads, e.ts) && edge.contains(&e.session_id)).cloned());
         Ok(Some(events))
+    }
+
+    /// [`BASE_COLUMNS`] and the column of each view's dimension.
+    fn raw_columns(&self) -> Vec<&'static str> {
+        let mut columns = BASE_COLUMNS.to_vec();
+        for view in &self.views {
+            let column = match view {
+                ViewKey::Own("page") => "pathname",
+                ViewKey::Visit(column) => column,
+                ViewKey::Own(_) | ViewKey::Goal | ViewKey::Total | ViewKey::Bucket => continue,
+            };
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+        columns
     }
 
     /// The answer from the stored `rows` and the `edge_events`.
