@@ -5,7 +5,9 @@
 --
 -- Visit-level figures (visits, bounces, durations, the visits' pageviews) belong to
 -- the hour the visit started. Event-level figures (events, pageviews, visitors,
--- engagement) belong to the hour of each event. Events, bounces and durations are
+-- engagement) belong to the hour of each event, but for the visit's own values
+-- (entry_page, source, utm_*), whose visitors belong to the hour the visit started,
+-- where its first event was seen. Events, bounces and durations are
 -- defined as tally.query defines them, so tally.query can answer from these rows
 -- (see "Rollups in tally.query" in README.md). Dimensions:
 --   total                                     every event, value NULL

@@ -51,12 +51,20 @@ WITH bounds AS MATERIALIZED (
            tally.ddsketch_agg(v.duration_ms) AS visit_durations
     FROM bounds b, visit_dims d JOIN visit v USING (session_id)
     GROUP BY 1, 2, 3
+), visit_visitors AS (
+    -- Visitors of the visit values belong to the hour the visit started.
+    SELECT date_bin('1 hour', v.start_ts, '2000-01-01 00:00:00+00') AS hour, d.dimension, d.value,
+           tally.hll_add_agg(tally.hll_hash_bigint(ev.visitor_id), 14) AS visitors
+    FROM visit_dims d JOIN visit v USING (session_id) JOIN ev USING (session_id)
+    WHERE d.dimension IN ('entry_page', 'source', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content')
+    GROUP BY 1, 2, 3
 ), events AS (
     SELECT date_bin('1 hour', ev.ts, '2000-01-01 00:00:00+00') AS hour, d.dimension, d.value,
            count(*) FILTER (WHERE ev.name <> 'engagement') AS events,
            count(*) FILTER (WHERE ev.name = 'pageview') AS pageviews,
            coalesce(sum(ev.engagement_ms), 0)::bigint AS engagement_ms,
-           tally.hll_add_agg(tally.hll_hash_bigint(ev.visitor_id), 14) AS visitors,
+           tally.hll_add_agg(tally.hll_hash_bigint(ev.visitor_id), 14)
+               FILTER (WHERE d.dimension IN ('total', 'page', 'event', 'country', 'device', 'browser', 'os')) AS visitors,
            tally.ddsketch_agg(ev.engagement_ms) AS engagement_times
     FROM bounds, ev JOIN visit v USING (session_id),
          LATERAL (VALUES ('total', NULL::text), ('page', ev.pathname), ('event', ev.name),
@@ -85,5 +93,8 @@ FROM (
     SELECT hour, dimension, value, 0, 0, visits, bounces, visit_duration_us, visit_pageviews, open_visits, mixed_visits, 0, NULL,
            visit_durations, NULL
     FROM visits
+    UNION ALL
+    SELECT hour, dimension, value, 0, 0, 0, 0, 0, 0, 0, 0, 0, visitors, NULL, NULL
+    FROM visit_visitors
 ) figures
 GROUP BY hour, dimension, value

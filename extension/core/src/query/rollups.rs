@@ -9,13 +9,17 @@
 //! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
 //! `time:*` dimension whose buckets start on whole UTC hours; or `event:goal` alone
 //! (with `conversion_rate` too) when every goal of the site is an event name: a goal's
-//! figures are then its event name's `event` rows. A rollup row keeps an
+//! figures are then its event name's `event` rows; or `visit:source` or a
+//! `visit:utm_*` tag with visit metrics only (`visitors`, `visits`, `bounce_rate`,
+//! `visit_duration`, `views_per_visit`, `percentage`). A rollup row keeps an
 //! event's own country (device, ...) where the engine reads the visit's first event's,
 //! so those four are answered from rollups only when no visit of the covered hours had
 //! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
-//! IP address and user agent the visitor id hashes). The other `visit:*` dimensions
-//! (source, UTM tags, entry page) come from a visit's first event, which a rollup
-//! recomputation that starts mid-visit does not see: they keep the scan.
+//! IP address and user agent the visitor id hashes). Source and UTM rows hold a
+//! visit's figures and visitors in the hour it started, where its first event (whose
+//! values they are) was seen; their event figures (`events`, `pageviews`) come from
+//! events whose visit a recomputation may have joined midway, so queries for those
+//! keep the scan, as do entry pages (too many rows to be worth reading).
 //!
 //! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: no
 //! hot (not yet compacted) event lies in `[h - 30 min, h + 4 h)` (compaction of an
@@ -106,6 +110,9 @@ enum ViewKey {
     /// Goals completed by an event name: `event` rows, each counted for every goal of
     /// its name.
     Goal,
+    /// A visit's acquisition value (`source`, `utm_*`, by event column): rows of the
+    /// visits started in each hour.
+    Acquisition(&'static str),
 }
 
 impl ViewKey {
@@ -113,6 +120,7 @@ impl ViewKey {
         match self {
             ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
             ViewKey::Goal => "event",
+            ViewKey::Acquisition(column) => acquisition_dimension(column),
             ViewKey::Total | ViewKey::Bucket => "total",
         }
     }
@@ -301,7 +309,7 @@ impl RollupPlan {
         for view in &self.views {
             let column = match view {
                 ViewKey::Own("page") => "pathname",
-                ViewKey::Visit(column) => column,
+                ViewKey::Visit(column) | ViewKey::Acquisition(column) => column,
                 ViewKey::Own(_) | ViewKey::Goal | ViewKey::Total | ViewKey::Bucket => continue,
             };
             if !columns.contains(&column) {
@@ -346,7 +354,7 @@ impl RollupPlan {
             let keys_of = |value: Option<&str>, hour_or_ts: i64| -> Vec<Vec<KeyValue>> {
                 match view {
                     ViewKey::Total => vec![Vec::new()],
-                    ViewKey::Own(_) | ViewKey::Visit(_) => vec![vec![KeyValue::Text(value.map(str::to_owned))]],
+                    ViewKey::Own(_) | ViewKey::Visit(_) | ViewKey::Acquisition(_) => vec![vec![KeyValue::Text(value.map(str::to_owned))]],
                     ViewKey::Bucket => vec![vec![bucket(bucket_starts, hour_or_ts)]],
                     ViewKey::Goal => goals_named(plan, value).map(|g| vec![KeyValue::Goal(g)]).collect(),
                 }
@@ -372,16 +380,19 @@ impl RollupPlan {
                 let value = match view {
                     ViewKey::Own("page") => Some(e.pathname.clone()),
                     ViewKey::Own(_) | ViewKey::Goal => Some(e.name.clone()),
-                    ViewKey::Visit(dimension) => visit_value(firsts[&e.session_id], dimension),
+                    ViewKey::Visit(column) | ViewKey::Acquisition(column) => visit_value(firsts[&e.session_id], column),
                     ViewKey::Total | ViewKey::Bucket => None,
                 };
                 for key in keys_of(value.as_deref(), e.ts) {
                     groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
                 }
             }
+            // Acquisition rows file some events under other values (see the module
+            // docs): their event figures, which no eligible query asks for, are left out.
+            let event_figures = !matches!(view, ViewKey::Acquisition(_));
             let mut out = Vec::with_capacity(groups.len());
             for (key, sums) in groups {
-                out.extend(sums.group(key)?);
+                out.extend(sums.group(key, event_figures)?);
             }
             views.push(out);
         }
@@ -422,6 +433,7 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
         && query.funnel.is_none()
         && plan.goals.iter().all(|g| g.event_name.is_some() && g.page_pattern.is_none());
     let metrics_ok = query.metrics.iter().all(|m| METRICS.contains(m) || (goal_breakdown && *m == Metric::ConversionRate));
+    let visit_metrics_only = query.metrics.iter().all(|m| VISITOR_METRICS.contains(m) || VISIT_METRICS.contains(m));
     if !metrics_ok || query.filter.is_some() || (query.has_goal() && !goal_breakdown) || plan.revenue {
         return None;
     }
@@ -437,7 +449,14 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
                 match (&plan.sources[operand.source], operand.level) {
                     (Source::Column("pathname"), Level::Row) => Some(ViewKey::Own("page")),
                     (Source::Column("name"), Level::Row) => Some(ViewKey::Own("event")),
-                    (Source::Column(column), Level::Visit) => VISIT_DIMENSIONS.iter().find(|d| *d == column).map(|&d| ViewKey::Visit(d)),
+                    (Source::Column(column), Level::Visit) => match VISIT_DIMENSIONS.iter().find(|d| *d == column) {
+                        Some(&d) => Some(ViewKey::Visit(d)),
+                        None => ACQUISITION_COLUMNS
+                            .iter()
+                            .find(|c| *c == column)
+                            .filter(|_| visit_metrics_only)
+                            .map(|&c| ViewKey::Acquisition(c)),
+                    },
                     _ => None,
                 }
             }
@@ -449,13 +468,34 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
 /// The `visit:*` attributes rollups keep per event, by column (= rollup dimension).
 const VISIT_DIMENSIONS: [&str; 4] = ["country", "device", "browser", "os"];
 
-/// The value of one of [`VISIT_DIMENSIONS`] of an event.
-fn visit_value(e: &Event, dimension: &str) -> Option<String> {
-    match dimension {
+/// The acquisition columns whose visit values rollups keep, each under
+/// [`acquisition_dimension`].
+const ACQUISITION_COLUMNS: [&str; 6] = ["referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+
+/// Metrics besides [`VISIT_METRICS`] that acquisition rows answer: their visitors.
+const VISITOR_METRICS: [Metric; 2] = [Metric::Visitors, Metric::Percentage];
+
+/// The rollup dimension of an acquisition column.
+fn acquisition_dimension(column: &'static str) -> &'static str {
+    match column {
+        "referrer_source" => "source",
+        utm => utm,
+    }
+}
+
+/// The value of a [`VISIT_DIMENSIONS`] or [`ACQUISITION_COLUMNS`] column of an event.
+fn visit_value(e: &Event, column: &str) -> Option<String> {
+    match column {
         "country" => e.country.clone(),
         "device" => e.device.clone(),
         "browser" => e.browser.clone(),
-        _ => e.os.clone(),
+        "os" => e.os.clone(),
+        "referrer_source" => e.referrer_source.clone(),
+        "utm_source" => e.utm_source.clone(),
+        "utm_medium" => e.utm_medium.clone(),
+        "utm_campaign" => e.utm_campaign.clone(),
+        "utm_term" => e.utm_term.clone(),
+        _ => e.utm_content.clone(),
     }
 }
 
@@ -517,16 +557,18 @@ impl Sums {
 
     /// The group, `Some(None)` when it has no event in the range (the engine would
     /// not list it), `None` when a count went negative (rollups disagreeing with the
-    /// raw events: the caller scans instead).
-    fn group(self, key: Vec<KeyValue>) -> Option<Option<Group>> {
+    /// raw events: the caller scans instead). Without `event_figures`, events and
+    /// pageviews are 0.
+    fn group(self, key: Vec<KeyValue>, event_figures: bool) -> Option<Option<Group>> {
         let visitors = self.visitors.cardinality().ok().flatten()?;
         if visitors == 0.0 {
             return Some(None);
         }
         let count = |n: i64| u64::try_from(n).ok();
+        let (pageviews, events) = if event_figures { (count(self.pageviews)?, count(self.events)?) } else { (0, 0) };
         let acc = Acc {
-            pageviews: count(self.pageviews)?,
-            events: count(self.events)?,
+            pageviews,
+            events,
             visits: count(self.visits)?,
             bounces: count(self.bounces)?,
             duration_us: count(self.duration_us)?,

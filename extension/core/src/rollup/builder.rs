@@ -160,7 +160,14 @@ impl Builder {
             let open = visit.end >= open_from;
             groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open);
             for (i, code) in visit.values().into_iter().enumerate() {
-                groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default().add_visit(visit, open);
+                let acc = groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default();
+                acc.add_visit(visit, open);
+                // A visit's values are known from its first event: its visitors count
+                // here, where it started, not at its later events, which a
+                // recomputation starting mid-visit would file under other values.
+                for &e in events {
+                    acc.add_visitor(self.events[e as usize].visitor_hash);
+                }
             }
             // Every distinct own value of the visit's events counts the visit once.
             let mut own: Vec<(u8, u32)> =
@@ -180,7 +187,11 @@ impl Builder {
             let visit = self.visits[e.visit as usize].values();
             let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
             for (dimension, code) in codes.enumerate() {
-                groups.entry((hour, dimension as u8, code)).or_default().add_event(e, pageview, interaction);
+                let acc = groups.entry((hour, dimension as u8, code)).or_default();
+                acc.add_event(e, pageview, interaction);
+                if (dimension as u8) < FIRST_OF_VISIT {
+                    acc.add_visitor(e.visitor_hash);
+                }
             }
         }
         let mut rows: Vec<Row> =
@@ -246,7 +257,10 @@ impl Acc {
             self.engagement_ms += i64::from(ms);
             self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
         }
-        self.visitors.get_or_insert_with(|| Hll::new(VISITOR_PARAMS)).add(e.visitor_hash);
+    }
+
+    fn add_visitor(&mut self, hash: i64) {
+        self.visitors.get_or_insert_with(|| Hll::new(VISITOR_PARAMS)).add(hash);
     }
 
     fn row(self, hour: i64, dimension: u8, value: Option<&str>) -> Row {
