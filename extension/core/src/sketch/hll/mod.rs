@@ -10,6 +10,7 @@ mod bits;
 mod error;
 mod estimate;
 mod format;
+mod improved;
 mod params;
 
 pub use error::HllError;
@@ -142,6 +143,16 @@ impl Hll {
             Repr::Empty => Some(0.0),
             Repr::Explicit(list) => Some(list.len() as f64),
             Repr::Full(regs) => Some(estimate::cardinality(&self.params, regs)?),
+        })
+    }
+
+    /// [`Hll::cardinality`], but registers estimated with Ertl's improved estimator
+    /// (no bias where the classic estimate switches methods, see `improved.rs`): for
+    /// answers, where matching postgresql-hll's double does not matter.
+    pub fn estimate(&self) -> Result<Option<f64>, HllError> {
+        Ok(match &self.repr {
+            Repr::Full(regs) => Some(improved::estimate(&self.params, regs)),
+            _ => self.cardinality()?,
         })
     }
 
