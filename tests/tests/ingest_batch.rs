@@ -241,3 +241,34 @@ async fn ingest_batch_needs_the_gateways_rights() {
     let stored: i64 = t.db.value("SELECT count(*) FROM tally.events_hot").await;
     assert_eq!(stored, 2);
 }
+
+/// `tally.ingest_batch` inserts rows itself where PostgreSQL's `CopyFrom` would do
+/// nothing more, and hands them to `CopyFrom` where it would (here: a row trigger).
+/// Either way the stored rows are the same, and a trigger fires for every row as it
+/// would for a client's COPY. 300 rows cross the inserter's buffer of 256.
+#[tokio::test]
+async fn rows_are_stored_alike_with_or_without_triggers() {
+    let t = Tally::start().await;
+    let site: i32 = t.db.value("SELECT tally.create_site('a.example')").await;
+    let c = &t.db.client;
+    let events = pending(site, 300, |_| None);
+    assert_eq!(ingest(c, encode(&events).copy_data(), None).await.unwrap(), Some(300));
+    c.batch_execute(
+        "CREATE TABLE public.fired (n int);
+         CREATE FUNCTION public.count_row() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO public.fired VALUES (1); RETURN NEW; END $$;
+         CREATE TRIGGER count_row AFTER INSERT ON tally.events_hot FOR EACH ROW EXECUTE FUNCTION public.count_row()",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ingest(c, encode(&events).copy_data(), None).await.unwrap(), Some(300));
+    let fired: i64 = t.db.value("SELECT count(*) FROM public.fired").await;
+    assert_eq!(fired, 300, "the trigger fired for each row of the second batch");
+    // Every stored row has exactly one twin: the same event from the other path.
+    let cols = tally_core::event::COLUMNS.join(", ");
+    let unmatched: i64 =
+        t.db.value(&format!("SELECT count(*) FROM (SELECT {cols}, count(*) AS n FROM tally.events_hot GROUP BY {cols}) g WHERE n <> 2"))
+            .await;
+    let stored: i64 = t.db.value("SELECT count(*) FROM tally.events_hot").await;
+    assert_eq!((stored, unmatched), (600, 0));
+}

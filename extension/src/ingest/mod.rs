@@ -8,6 +8,7 @@
 //! [`copy_in`]). It is one transaction: all of it or none.
 
 pub mod copy_in;
+pub mod multi_insert;
 
 use std::cell::OnceCell;
 use std::collections::HashSet;

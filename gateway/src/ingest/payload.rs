@@ -165,9 +165,10 @@ fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
     }
     let mut props = Vec::with_capacity(map.len());
     for (key, v) in map {
-        let field = format!("props.{key}");
+        // Built only for an error: this loop runs for every property of every event.
+        let field = || format!("props.{key}");
         if key.is_empty() || key.len() > MAX_PROP_KEY_LEN {
-            return Err(ApiError::bad_request(field, format!("property keys must be 1 to {MAX_PROP_KEY_LEN} characters")));
+            return Err(ApiError::bad_request(field(), format!("property keys must be 1 to {MAX_PROP_KEY_LEN} characters")));
         }
         let text = match v {
             Value::String(s) => s.clone(),
@@ -176,11 +177,11 @@ fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
             // Plausible drops null properties; an absent value is no value.
             Value::Null => continue,
             Value::Array(_) | Value::Object(_) => {
-                return Err(ApiError::bad_request(field, "property values must be strings, numbers or booleans"))
+                return Err(ApiError::bad_request(field(), "property values must be strings, numbers or booleans"))
             }
         };
         if text.len() > MAX_PROP_VALUE_LEN {
-            return Err(ApiError::bad_request(field, format!("property values must be at most {MAX_PROP_VALUE_LEN} characters")));
+            return Err(ApiError::bad_request(field(), format!("property values must be at most {MAX_PROP_VALUE_LEN} characters")));
         }
         props.push((key.clone(), text));
     }

@@ -116,14 +116,22 @@ async fn batch_events(
     // its events were ordered in the request.
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&i| events[i].ts.unwrap_or(now));
-    // Most batches come from one client: parse the request's user agent once.
+    // Most batches come from one client: the request's client (address, user agent,
+    // location) and its parsed user agent are worked out once.
+    let request = OnceCell::new();
     let request_fields = OnceCell::new();
     let mut pending = Vec::with_capacity(events.len());
     let mut dropped = Vec::new();
     for i in order {
         let e = &mut events[i];
+        let ts = e.ts.unwrap_or(now);
         let own_agent = e.user_agent.is_some();
-        let client = request_client(state, peer, headers, e.ip, e.user_agent.take(), e.ts.unwrap_or(now));
+        let client = if own_agent || e.ip.is_some() {
+            request_client(state, peer, headers, e.ip, e.user_agent.take(), ts)
+        } else {
+            let request: &ClientContext = request.get_or_init(|| request_client(state, peer, headers, None, None, now));
+            ClientContext { ts, ..request.clone() }
+        };
         let own_fields;
         let fields = if own_agent {
             own_fields = user_agent::client_fields(&client.user_agent);
