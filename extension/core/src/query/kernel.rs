@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap;
-
 use super::batch::Batch;
+use super::distinct::DistinctVisitors;
+use super::groups::GroupTable;
 use super::plan::{Expr, Key, Level, Plan, View};
 use super::window::Window;
 
@@ -44,42 +44,46 @@ impl std::ops::AddAssign for Acc {
 /// The groups of one view.
 #[derive(Debug, Default)]
 pub(crate) struct ViewState {
-    index: FxHashMap<u128, u32>,
-    pub keys: Vec<u128>,
+    groups: GroupTable,
     pub accs: Vec<Acc>,
-    /// (group, visitor) of every visit counted, deduplicated when the scan ends.
-    pub visitors: Vec<(u32, i64)>,
+    /// The visitors counted in each group.
+    visitors: DistinctVisitors,
 }
 
 impl ViewState {
     pub(crate) fn group(&mut self, key: u128) -> u32 {
-        *self.index.entry(key).or_insert_with(|| {
-            self.keys.push(key);
+        let group = self.groups.group(key);
+        if group as usize == self.accs.len() {
             self.accs.push(Acc::default());
-            (self.keys.len() - 1) as u32
-        })
+        }
+        group
+    }
+
+    /// Every group's key, by group number.
+    pub fn keys(&self) -> &[u128] {
+        self.groups.keys()
     }
 
     /// Adds `other`'s groups, whose keys `remap` translates into this state's code
     /// space (the states of two scans of one query over different batches).
     pub fn merge(&mut self, other: ViewState, remap: impl Fn(u128) -> u128) {
-        let groups: Vec<u32> = other.keys.iter().map(|&key| self.group(remap(key))).collect();
+        let groups: Vec<u32> = other.keys().iter().map(|&key| self.group(remap(key))).collect();
         for (&group, acc) in groups.iter().zip(other.accs) {
             self.accs[group as usize] += acc;
         }
-        self.visitors.extend(other.visitors.into_iter().map(|(group, visitor)| (groups[group as usize], visitor)));
+        self.visitors.merge(other.visitors, |group| groups[group as usize]);
     }
 
     /// Distinct visitors per group, exact.
     pub fn distinct_visitors(&mut self) -> Vec<u64> {
-        self.visitors.sort_unstable();
-        self.visitors.dedup();
-        let mut counts = vec![0u64; self.keys.len()];
-        for &(group, _) in &self.visitors {
-            counts[group as usize] += 1;
-        }
-        counts
+        std::mem::take(&mut self.visitors).counts(self.accs.len())
     }
+}
+
+/// Where one part of a group key comes from, for the rows of a batch.
+enum Part<'a> {
+    Column(&'a [u32]),
+    Const(u32),
 }
 
 /// Per-row and per-visit arrays of one batch, shared by every view.
@@ -186,15 +190,26 @@ impl<'b> Derived<'b> {
     pub fn accumulate(&self, view: &View, state: &mut ViewState, mask: &[bool], goal: u32) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
-        let key_of = |row: usize| -> u128 {
-            view.keys.iter().enumerate().fold(0u128, |key, (i, k)| {
-                let part = match k {
-                    Key::Operand(o) => self.operands[*o][row],
-                    Key::Bucket => self.buckets[row],
-                    Key::Goal => goal,
-                };
-                key | (u128::from(part) << (32 * i))
+        let parts: Vec<Part<'_>> = view
+            .keys
+            .iter()
+            .map(|k| match k {
+                Key::Operand(o) => Part::Column(&self.operands[*o]),
+                Key::Bucket => Part::Column(&self.buckets),
+                Key::Goal => Part::Const(goal),
             })
+            .collect();
+        let part = |part: &Part<'_>, row: usize| match part {
+            Part::Column(codes) => codes[row],
+            Part::Const(value) => *value,
+        };
+        // Most views have one dimension or none: their keys skip the general fold.
+        let key_of = |row: usize| -> u128 {
+            match parts.as_slice() {
+                [] => 0,
+                [one] => u128::from(part(one, row)),
+                parts => parts.iter().enumerate().fold(0u128, |key, (i, p)| key | (u128::from(part(p, row)) << (32 * i))),
+            }
         };
         let mut seen: Vec<u32> = Vec::with_capacity(4);
         let mut last: Option<(u128, u32)> = None;
@@ -237,9 +252,7 @@ impl<'b> Derived<'b> {
                 acc.bounces += u64::from(self.bounced[visit]);
                 acc.duration_us += self.duration[visit];
                 acc.visit_pageviews += self.pageviews[visit];
-                if state.visitors.last() != Some(&(group, visitor)) {
-                    state.visitors.push((group, visitor));
-                }
+                state.visitors.add(group, visitor);
             }
         }
     }

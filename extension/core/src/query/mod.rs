@@ -32,8 +32,10 @@
 //! distinct visitors (and `percentage`) from HyperLogLog unions, within about 2%.
 
 mod batch;
+mod distinct;
 mod error;
 mod funnel;
+mod groups;
 pub(crate) mod intern;
 mod kernel;
 mod model;

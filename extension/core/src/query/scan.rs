@@ -170,7 +170,7 @@ impl<'p> Scan<'p> {
             .map(|(view, state)| {
                 let visitors = state.distinct_visitors();
                 state
-                    .keys
+                    .keys()
                     .iter()
                     .zip(&state.accs)
                     .zip(visitors)
