@@ -25,7 +25,7 @@ impl FunnelState {
     /// query's filters, `steps[k]` the rows completing step k's goal.
     pub fn add(&mut self, derived: &Derived<'_>, qualifies: &[bool], steps: &[Vec<bool>]) {
         let visitor = &derived.batch().visitor;
-        for rows in derived.complete_visits() {
+        for (visit, rows) in derived.complete_visits() {
             let mut depth = 0;
             for r in rows.clone() {
                 if depth == steps.len() {
@@ -36,7 +36,7 @@ impl FunnelState {
                 }
             }
             for step in 0..depth {
-                self.reached.add(step as u32, visitor[rows.start]);
+                self.reached.add(step as u32, visitor[visit]);
             }
         }
     }

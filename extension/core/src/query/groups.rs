@@ -51,10 +51,6 @@ impl GroupTable {
     pub fn keys(&self) -> &[u128] {
         &self.keys
     }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
 }
 
 #[cfg(test)]
@@ -78,7 +74,6 @@ mod tests {
                 prop_assert_eq!(group as usize, want);
             }
             prop_assert_eq!(table.keys(), expected.as_slice());
-            prop_assert_eq!(table.len(), expected.len());
         }
     }
 

@@ -125,6 +125,7 @@ impl<'b> Derived<'b> {
                 let codes = &batch.codes[operand.source];
                 match operand.level {
                     Level::Row => Cow::Borrowed(codes.as_slice()),
+                    Level::Visit if batch.constant_in_visits[operand.source] => Cow::Borrowed(codes.as_slice()),
                     level => Cow::Owned(per_visit(batch, |rows| match level {
                         Level::Entry => rows.clone().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
                         Level::Exit => rows.clone().rev().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
@@ -140,23 +141,14 @@ impl<'b> Derived<'b> {
         Derived { batch, operands, buckets, complete, bounced, duration, pageviews }
     }
 
-    /// Rows of the visits not complete here, to be gathered with their other parts.
-    pub fn open_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.visits(false)
+    /// The visits not complete here (index and rows), to be gathered with their other parts.
+    pub fn open_visits(&self) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+        self.batch.visits().filter(|&(visit, _)| !self.complete[visit])
     }
 
-    /// Rows of the visits complete here, the ones aggregated now.
-    pub fn complete_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.visits(true)
-    }
-
-    fn visits(&self, complete: bool) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        let mut row = 0usize;
-        self.batch.session_rows.iter().zip(&self.complete).filter_map(move |(&n, &done)| {
-            let rows = row..row + n as usize;
-            row = rows.end;
-            (done == complete).then_some(rows)
-        })
+    /// The visits complete here (index and rows), the ones aggregated now.
+    pub fn complete_visits(&self) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+        self.batch.visits().filter(|&(visit, _)| self.complete[visit])
     }
 
     pub fn batch(&self) -> &Batch {
@@ -213,11 +205,8 @@ impl<'b> Derived<'b> {
         };
         let mut seen: Vec<u32> = Vec::with_capacity(4);
         let mut last: Option<(u128, u32)> = None;
-        let mut row = 0usize;
-        for (visit, &n) in batch.session_rows.iter().enumerate() {
-            let rows = row..row + n as usize;
-            row = rows.end;
-            if !self.complete[visit] || !mask[rows.clone()].contains(&true) {
+        for (visit, rows) in self.complete_visits() {
+            if !mask[rows.clone()].contains(&true) {
                 continue;
             }
             seen.clear();
@@ -245,7 +234,7 @@ impl<'b> Derived<'b> {
                     seen.push(group);
                 }
             }
-            let visitor = batch.visitor[rows.start];
+            let visitor = batch.visitor[visit];
             for &group in &seen {
                 let acc = &mut state.accs[group as usize];
                 acc.visits += 1;

@@ -117,8 +117,8 @@ impl<'p> Scan<'p> {
             let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
             self.funnel.add(&derived, &qualifying, &steps);
         }
-        for rows in derived.open_visits() {
-            self.gathered.append(batch, rows);
+        for (visit, rows) in derived.open_visits() {
+            self.gathered.append(batch, visit, rows);
         }
     }
 
@@ -140,8 +140,9 @@ impl<'p> Scan<'p> {
         for (source, table) in tables.iter().enumerate() {
             other.gathered.recode(source, table);
         }
-        let rows = other.gathered.rows();
-        self.gathered.append(&other.gathered, 0..rows);
+        for (visit, rows) in other.gathered.visits() {
+            self.gathered.append(&other.gathered, visit, rows);
+        }
         for ((view, mine), theirs) in plan.views.iter().zip(&mut self.states).zip(other.states) {
             mine.merge(theirs, |key| {
                 view.keys.iter().enumerate().fold(0u128, |out, (i, k)| {
