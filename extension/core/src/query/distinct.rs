@@ -29,6 +29,7 @@ pub(crate) struct DistinctVisitors {
 
 impl DistinctVisitors {
     /// Records that `visitor` counts in `group`.
+    #[inline]
     pub fn add(&mut self, group: u32, visitor: i64) {
         let g = group as usize;
         if g >= self.last.len() {

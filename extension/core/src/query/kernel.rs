@@ -51,6 +51,7 @@ pub(crate) struct ViewState {
 }
 
 impl ViewState {
+    #[inline]
     pub(crate) fn group(&mut self, key: u128) -> u32 {
         let group = self.groups.group(key);
         if group as usize == self.accs.len() {
@@ -180,8 +181,6 @@ impl<'b> Derived<'b> {
     /// Adds the complete visits' rows passing `mask` to `state`, grouped by `view`'s
     /// keys (`goal` fills a [`Key::Goal`] component).
     pub fn accumulate(&self, view: &View, state: &mut ViewState, mask: &[bool], goal: u32) {
-        let batch = self.batch;
-        let names = &batch.codes[super::plan::NAME];
         let parts: Vec<Part<'_>> = view
             .keys
             .iter()
@@ -191,27 +190,38 @@ impl<'b> Derived<'b> {
                 Key::Goal => Part::Const(goal),
             })
             .collect();
-        let part = |part: &Part<'_>, row: usize| match part {
-            Part::Column(codes) => codes[row],
-            Part::Const(value) => *value,
-        };
-        // Most views have one dimension or none: their keys skip the general fold.
-        let key_of = |row: usize| -> u128 {
-            match parts.as_slice() {
-                [] => 0,
-                [one] => u128::from(part(one, row)),
-                parts => parts.iter().enumerate().fold(0u128, |key, (i, p)| key | (u128::from(part(p, row)) << (32 * i))),
-            }
-        };
+        // Most views have one dimension or none: their loops are compiled apart, with
+        // keys read straight from a code array rather than folded from parts.
+        match parts.as_slice() {
+            [] => self.accumulate_by(state, mask, |_| 0),
+            [Part::Const(value)] => self.accumulate_by(state, mask, |_| u128::from(*value)),
+            [Part::Column(codes)] => self.accumulate_by(state, mask, |row| u128::from(codes[row])),
+            parts => self.accumulate_by(state, mask, |row| {
+                parts.iter().enumerate().fold(0u128, |key, (i, part)| {
+                    let code = match part {
+                        Part::Column(codes) => codes[row],
+                        Part::Const(value) => *value,
+                    };
+                    key | (u128::from(code) << (32 * i))
+                })
+            }),
+        }
+    }
+
+    fn accumulate_by(&self, state: &mut ViewState, mask: &[bool], key_of: impl Fn(usize) -> u128) {
+        let batch = self.batch;
+        let names = &batch.codes[super::plan::NAME];
+        let revenue = !batch.revenue.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
         let mut last: Option<(u128, u32)> = None;
         for (visit, rows) in self.complete_visits() {
-            if !mask[rows.clone()].contains(&true) {
+            let (mask, names) = (&mask[rows.clone()], &names[rows.clone()]);
+            if !mask.contains(&true) {
                 continue;
             }
             seen.clear();
-            for r in rows.clone() {
-                if !mask[r] {
+            for (i, r) in rows.enumerate() {
+                if !mask[i] {
                     continue;
                 }
                 let key = key_of(r);
@@ -224,9 +234,9 @@ impl<'b> Derived<'b> {
                     }
                 };
                 let acc = &mut state.accs[group as usize];
-                acc.pageviews += u64::from(names[r] == PAGEVIEW);
-                acc.events += u64::from(names[r] != ENGAGEMENT);
-                if !batch.revenue.is_empty() && batch.has_revenue[r] {
+                acc.pageviews += u64::from(names[i] == PAGEVIEW);
+                acc.events += u64::from(names[i] != ENGAGEMENT);
+                if revenue && batch.has_revenue[r] {
                     acc.revenue_micros += batch.revenue[r];
                     acc.revenue_events += 1;
                 }
