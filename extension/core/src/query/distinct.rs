@@ -11,9 +11,17 @@
 //!   pairs at once (which cost a sixth of a top-pages scan) or probing one set too big
 //!   for any cache.
 
+use std::ops::Range;
+
+use super::split::split_runs;
+
 /// Pairs per bucket the partition aims at: the set of a bucket of 16-byte pairs (twice
 /// as many slots, plus stamps) then stays within a core's L1/L2 cache.
 const BUCKET_PAIRS: usize = 1024;
+
+/// Fewer pairs than this per thread are counted on one thread: starting a thread costs
+/// about what counting this many pairs does.
+const MIN_PAIRS_PER_THREAD: usize = 1 << 16;
 
 /// At most 2^12 buckets: beyond that, scattering into the buckets thrashes the TLB.
 const MAX_BUCKET_BITS: u32 = 12;
@@ -46,9 +54,10 @@ impl DistinctVisitors {
         self.pairs.extend(other.pairs.into_iter().map(|(group, visitor)| (groups(group), visitor)));
     }
 
-    /// Distinct visitors of each of the groups `0..groups`, exact.
-    pub fn counts(self, groups: usize) -> Vec<u64> {
-        let mut counts = vec![0u64; groups];
+    /// Distinct visitors of each of the groups `0..groups`, exact. Buckets are
+    /// independent, so with many pairs they are shared among up to `threads` threads
+    /// (`on_thread` runs first on each spawned one, as for the scan threads).
+    pub fn counts(self, groups: usize, threads: usize, on_thread: fn()) -> Vec<u64> {
         let pairs = self.pairs;
         let bits = bucket_bits(pairs.len());
         let mut starts = vec![0usize; (1 << bits) + 1];
@@ -66,17 +75,44 @@ impl DistinctVisitors {
             *slot += 1;
         }
         drop(pairs);
-        let largest = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-        let mut set = BucketSet::with_room_for(largest);
-        for range in starts.windows(2) {
-            set.clear();
-            for &pair in &scattered[range[0]..range[1]] {
-                if set.insert(pair) {
-                    counts[pair.0 as usize] += 1;
+        let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        let threads = if scattered.len() < MIN_PAIRS_PER_THREAD * 2 { 1 } else { threads };
+        let shares = split_runs(&sizes, threads);
+        // The counts of the buckets `share`, whose pairs are `scattered[starts[share.start]..]`.
+        let count_share = |share: Range<usize>| -> Vec<u64> {
+            let mut counts = vec![0u64; groups];
+            let mut set = BucketSet::with_room_for(sizes[share.clone()].iter().copied().max().unwrap_or(0));
+            for b in share {
+                set.clear();
+                for &pair in &scattered[starts[b]..starts[b + 1]] {
+                    if set.insert(pair) {
+                        counts[pair.0 as usize] += 1;
+                    }
                 }
             }
-        }
-        counts
+            counts
+        };
+        let (first, rest) = shares.split_first().expect("at least one share");
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|share| {
+                    let share = share.clone();
+                    scope.spawn(move || {
+                        on_thread();
+                        count_share(share)
+                    })
+                })
+                .collect();
+            let mut counts = count_share(first.clone());
+            for handle in handles {
+                let theirs = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                for (mine, theirs) in counts.iter_mut().zip(theirs) {
+                    *mine += theirs;
+                }
+            }
+            counts
+        })
     }
 }
 
@@ -169,7 +205,7 @@ mod tests {
     proptest! {
         #[test]
         fn counts_equal_the_definition(pairs in proptest::collection::vec((0u32..40, prop_oneof![0i64..50, any::<i64>()]), 0..5_000)) {
-            prop_assert_eq!(collect(&pairs).counts(40), naive(&pairs, 40));
+            prop_assert_eq!(collect(&pairs).counts(40, 1, || {}), naive(&pairs, 40));
         }
 
         #[test]
@@ -179,7 +215,7 @@ mod tests {
             let theirs: Vec<(u32, i64)> = pairs[cut..].iter().map(|&(g, v)| (7 - g, v)).collect();
             let mut mine = collect(&pairs[..cut]);
             mine.merge(collect(&theirs), |g| 7 - g);
-            prop_assert_eq!(mine.counts(8), naive(&pairs, 8));
+            prop_assert_eq!(mine.counts(8, 2, || {}), naive(&pairs, 8));
         }
     }
 
@@ -188,7 +224,10 @@ mod tests {
         // Sequential visitor ids, each pair repeated in a later "batch".
         let pairs: Vec<(u32, i64)> = (0..200_000i64).map(|i| ((i % 7) as u32, i % 100_003)).collect();
         assert_eq!(bucket_bits(pairs.len()), 7);
-        assert_eq!(collect(&pairs).counts(7), naive(&pairs, 7));
+        let expected = naive(&pairs, 7);
+        for threads in [1, 2, 3] {
+            assert_eq!(collect(&pairs).counts(7, threads, || {}), expected, "{threads} threads");
+        }
         assert_eq!(bucket_bits(BUCKET_PAIRS << 20), MAX_BUCKET_BITS);
         assert_eq!(bucket_bits(BUCKET_PAIRS), 0);
     }
@@ -196,8 +235,8 @@ mod tests {
     #[test]
     fn extreme_visitor_ids_and_empty_groups() {
         let pairs = [(0, i64::MIN), (0, i64::MIN), (2, i64::MAX), (2, 0), (0, i64::MIN)];
-        assert_eq!(collect(&pairs).counts(4), vec![1, 0, 2, 0]);
-        assert_eq!(DistinctVisitors::default().counts(2), vec![0, 0]);
+        assert_eq!(collect(&pairs).counts(4, 2, || {}), vec![1, 0, 2, 0]);
+        assert_eq!(DistinctVisitors::default().counts(2, 2, || {}), vec![0, 0]);
     }
 
     #[test]

@@ -46,8 +46,8 @@ impl FunnelState {
         self.reached.merge(other.reached, |step| step);
     }
 
-    /// Distinct visitors per step, exact.
-    pub fn finish(self) -> Vec<u64> {
-        self.reached.counts(self.steps)
+    /// Distinct visitors per step, exact, counted on up to `threads` threads.
+    pub fn finish(self, threads: usize, on_thread: fn()) -> Vec<u64> {
+        self.reached.counts(self.steps, threads, on_thread)
     }
 }

@@ -75,9 +75,9 @@ impl ViewState {
         self.visitors.merge(other.visitors, |group| groups[group as usize]);
     }
 
-    /// Distinct visitors per group, exact.
-    pub fn distinct_visitors(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.visitors).counts(self.accs.len())
+    /// Distinct visitors per group, exact, counted on up to `threads` threads.
+    pub fn distinct_visitors(&mut self, threads: usize, on_thread: fn()) -> Vec<u64> {
+        std::mem::take(&mut self.visitors).counts(self.accs.len(), threads, on_thread)
     }
 }
 

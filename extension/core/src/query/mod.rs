@@ -44,6 +44,7 @@ mod parse;
 mod plan;
 mod rollups;
 mod scan;
+mod split;
 mod window;
 
 pub use error::QueryError;
