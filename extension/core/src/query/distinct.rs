@@ -78,7 +78,8 @@ impl DistinctVisitors {
         let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
         let threads = if scattered.len() < MIN_PAIRS_PER_THREAD * 2 { 1 } else { threads };
         let shares = split_runs(&sizes, threads);
-        // The counts of the buckets `share`, whose pairs are `scattered[starts[share.start]..]`.
+        // The counts of the buckets in `share` (their pairs lie in `scattered` from
+        // `starts[share.start]` to `starts[share.end]`).
         let count_share = |share: Range<usize>| -> Vec<u64> {
             let mut counts = vec![0u64; groups];
             let mut set = BucketSet::with_room_for(sizes[share.clone()].iter().copied().max().unwrap_or(0));
