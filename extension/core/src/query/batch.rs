@@ -12,10 +12,14 @@ use super::plan::{Plan, Source};
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Batch {
     pub ts: Vec<i64>,
+    /// Visitor and session id of each visit (kernels never need them per row).
     pub visitor: Vec<i64>,
     pub session: Vec<i64>,
     /// One code array per [`Plan::sources`] entry.
     pub codes: Vec<Vec<u32>>,
+    /// Per source: whether its codes are constant within each visit (stored per visit
+    /// or visitor), so a visit-level operand can use them as they are.
+    pub constant_in_visits: Vec<bool>,
     /// Revenue in micros, 0 where NULL; empty unless the plan needs revenue.
     pub revenue: Vec<i64>,
     pub has_revenue: Vec<bool>,
@@ -30,23 +34,40 @@ fn ints(reader: &SegmentReader<'_>, name: &str) -> Result<IntColumn, SegmentErro
     }
 }
 
+/// The integer column `name` with one value per visit.
+fn visit_ints(reader: &SegmentReader<'_>, name: &str) -> Result<Vec<i64>, SegmentError> {
+    let mut stored = reader.stored_column(name)?;
+    let values = match &mut stored.units {
+        Column::Int(c) => std::mem::take(&mut c.values),
+        _ => return Err(SegmentError::BadColumn { column: "query", reason: "expected an integer column" }),
+    };
+    Ok(stored.to_visits(values)?)
+}
+
 impl Batch {
     /// An empty batch shaped for `plan` (the spill of visits seen in several batches).
     pub fn empty(plan: &Plan) -> Batch {
-        Batch { codes: vec![Vec::new(); plan.sources.len()], ..Batch::default() }
+        Batch { codes: vec![Vec::new(); plan.sources.len()], constant_in_visits: vec![false; plan.sources.len()], ..Batch::default() }
     }
 
     /// Decodes the columns `plan` needs from a segment; strings are translated into the
     /// query's code spaces (`interners`, one per source).
     pub fn decode(reader: &SegmentReader<'_>, plan: &Plan, interners: &mut [Interner]) -> Result<Batch, SegmentError> {
         let mut codes = Vec::with_capacity(plan.sources.len());
+        let mut constant_in_visits = Vec::with_capacity(plan.sources.len());
         let mut props = None;
         for (source, interner) in plan.sources.iter().zip(interners.iter_mut()) {
+            constant_in_visits.push(false);
             codes.push(match source {
-                Source::Column(name) => match reader.column(name)? {
-                    Column::Str(dict) => interner.translate(&dict),
-                    _ => return Err(SegmentError::BadColumn { column: "query", reason: "expected a string column" }),
-                },
+                // Translated once per stored unit (a visit's referrer once, not per event).
+                Source::Column(name) => {
+                    let stored = reader.stored_column(name)?;
+                    let Column::Str(dict) = &stored.units else {
+                        return Err(SegmentError::BadColumn { column: "query", reason: "expected a string column" });
+                    };
+                    *constant_in_visits.last_mut().expect("pushed above") = stored.per_visit_or_coarser();
+                    stored.to_rows(interner.translate(dict))?
+                }
                 Source::Prop(key) => {
                     if props.is_none() {
                         props = Some(match reader.column("props")? {
@@ -78,9 +99,10 @@ impl Batch {
         };
         Ok(Batch {
             ts: ints(reader, "ts")?.values,
-            visitor: ints(reader, "visitor_id")?.values,
-            session: ints(reader, "session_id")?.values,
+            visitor: visit_ints(reader, "visitor_id")?,
+            session: visit_ints(reader, "session_id")?,
             codes,
+            constant_in_visits,
             revenue,
             has_revenue,
             session_rows: reader.session_rows().to_vec(),
@@ -91,25 +113,35 @@ impl Batch {
         self.ts.len()
     }
 
+    /// Rows of each visit, with the visit's index.
+    pub fn visits(&self) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+        let mut row = 0usize;
+        self.session_rows.iter().enumerate().map(move |(visit, &n)| {
+            let rows = row..row + n as usize;
+            row = rows.end;
+            (visit, rows)
+        })
+    }
+
     /// Keeps only rows with `from <= ts < to`, dropping visits left empty.
     pub fn restrict(&mut self, from: i64, to: i64) {
         if self.ts.iter().all(|&t| t >= from && t < to) {
             return;
         }
         let keep: Vec<bool> = self.ts.iter().map(|&t| t >= from && t < to).collect();
+        let mut kept_visits = Vec::with_capacity(self.session_rows.len());
         let mut sessions = Vec::with_capacity(self.session_rows.len());
-        let mut row = 0usize;
-        for &n in &self.session_rows {
-            let kept = keep[row..row + n as usize].iter().filter(|&&k| k).count() as u32;
+        for (_, rows) in self.visits() {
+            let kept = keep[rows].iter().filter(|&&k| k).count() as u32;
+            kept_visits.push(kept > 0);
             if kept > 0 {
                 sessions.push(kept);
             }
-            row += n as usize;
         }
         self.session_rows = sessions;
+        retain(&mut self.visitor, &kept_visits);
+        retain(&mut self.session, &kept_visits);
         retain(&mut self.ts, &keep);
-        retain(&mut self.visitor, &keep);
-        retain(&mut self.session, &keep);
         retain(&mut self.revenue, &keep);
         retain(&mut self.has_revenue, &keep);
         for codes in &mut self.codes {
@@ -117,12 +149,13 @@ impl Batch {
         }
     }
 
-    /// Appends rows `rows` of `other` (whole visits; the structure is rebuilt by
-    /// [`Batch::sort_visits`]).
-    pub fn append(&mut self, other: &Batch, rows: Range<usize>) {
+    /// Appends the visit `visit` of `other`, whose rows are `rows` (the parts of one
+    /// visit from several batches are joined by [`Batch::sort_visits`]).
+    pub fn append(&mut self, other: &Batch, visit: usize, rows: Range<usize>) {
+        self.visitor.push(other.visitor[visit]);
+        self.session.push(other.session[visit]);
+        self.session_rows.push(rows.len() as u32);
         self.ts.extend_from_slice(&other.ts[rows.clone()]);
-        self.visitor.extend_from_slice(&other.visitor[rows.clone()]);
-        self.session.extend_from_slice(&other.session[rows.clone()]);
         if !other.revenue.is_empty() {
             self.revenue.extend_from_slice(&other.revenue[rows.clone()]);
             self.has_revenue.extend_from_slice(&other.has_revenue[rows.clone()]);
@@ -142,23 +175,33 @@ impl Batch {
     /// Sorts rows by (visitor, visit, ts) and rebuilds the visit structure, so parts of
     /// one visit that came from different batches become one visit.
     pub fn sort_visits(&mut self) {
+        let mut visit_of = Vec::with_capacity(self.rows());
+        for (visit, rows) in self.visits() {
+            visit_of.extend(std::iter::repeat_n(visit as u32, rows.len()));
+        }
+        let id = |row: u32| {
+            let visit = visit_of[row as usize] as usize;
+            (self.visitor[visit], self.session[visit])
+        };
         let mut order: Vec<u32> = (0..self.rows() as u32).collect();
-        order.sort_unstable_by_key(|&i| (self.visitor[i as usize], self.session[i as usize], self.ts[i as usize], i));
+        order.sort_unstable_by_key(|&i| (id(i), self.ts[i as usize], i));
+        let (mut visitor, mut session, mut session_rows) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, &row) in order.iter().enumerate() {
+            let (v, s) = id(row);
+            if k > 0 && id(order[k - 1]) == (v, s) {
+                *session_rows.last_mut().expect("a visit is open") += 1;
+            } else {
+                visitor.push(v);
+                session.push(s);
+                session_rows.push(1);
+            }
+        }
+        (self.visitor, self.session, self.session_rows) = (visitor, session, session_rows);
         permute(&mut self.ts, &order);
-        permute(&mut self.visitor, &order);
-        permute(&mut self.session, &order);
         permute(&mut self.revenue, &order);
         permute(&mut self.has_revenue, &order);
         for codes in &mut self.codes {
             permute(codes, &order);
-        }
-        self.session_rows.clear();
-        for row in 0..self.rows() {
-            let same = row > 0 && self.visitor[row] == self.visitor[row - 1] && self.session[row] == self.session[row - 1];
-            match self.session_rows.last_mut() {
-                Some(n) if same => *n += 1,
-                _ => self.session_rows.push(1),
-            }
         }
     }
 }

@@ -6,24 +6,26 @@
 //! walk over a visit's rows decides it. A visitor counts for step k when any of their
 //! visits in the range reached it.
 
+use super::distinct::DistinctVisitors;
 use super::kernel::Derived;
 
-/// Visitors seen at each step so far (one list per step, deduplicated at the end).
+/// Visitors seen at each step so far (each step a group of their pairs).
 #[derive(Debug, Default)]
 pub(crate) struct FunnelState {
-    reached: Vec<Vec<i64>>,
+    steps: usize,
+    reached: DistinctVisitors,
 }
 
 impl FunnelState {
     pub fn new(steps: usize) -> FunnelState {
-        FunnelState { reached: vec![Vec::new(); steps] }
+        FunnelState { steps, reached: DistinctVisitors::default() }
     }
 
     /// Walks the complete visits of `derived`: `qualifies` masks the rows passing the
     /// query's filters, `steps[k]` the rows completing step k's goal.
     pub fn add(&mut self, derived: &Derived<'_>, qualifies: &[bool], steps: &[Vec<bool>]) {
         let visitor = &derived.batch().visitor;
-        for rows in derived.complete_visits() {
+        for (visit, rows) in derived.complete_visits() {
             let mut depth = 0;
             for r in rows.clone() {
                 if depth == steps.len() {
@@ -33,30 +35,19 @@ impl FunnelState {
                     depth += 1;
                 }
             }
-            for reached in &mut self.reached[..depth] {
-                if reached.last() != Some(&visitor[rows.start]) {
-                    reached.push(visitor[rows.start]);
-                }
+            for step in 0..depth {
+                self.reached.add(step as u32, visitor[visit]);
             }
         }
     }
 
     /// Adds the visitors another scan of the same funnel saw.
     pub fn merge(&mut self, other: FunnelState) {
-        for (mine, theirs) in self.reached.iter_mut().zip(other.reached) {
-            mine.extend(theirs);
-        }
+        self.reached.merge(other.reached, |step| step);
     }
 
-    /// Distinct visitors per step, exact.
-    pub fn finish(self) -> Vec<u64> {
-        self.reached
-            .into_iter()
-            .map(|mut visitors| {
-                visitors.sort_unstable();
-                visitors.dedup();
-                visitors.len() as u64
-            })
-            .collect()
+    /// Distinct visitors per step, exact, counted on up to `threads` threads.
+    pub fn finish(self, threads: usize, on_thread: fn()) -> Vec<u64> {
+        self.reached.counts(self.steps, threads, on_thread)
     }
 }

@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use rustc_hash::FxHashMap;
-
 use super::batch::Batch;
+use super::distinct::DistinctVisitors;
+use super::groups::GroupTable;
 use super::plan::{Expr, Key, Level, Plan, View};
 use super::window::Window;
 
@@ -44,42 +44,47 @@ impl std::ops::AddAssign for Acc {
 /// The groups of one view.
 #[derive(Debug, Default)]
 pub(crate) struct ViewState {
-    index: FxHashMap<u128, u32>,
-    pub keys: Vec<u128>,
+    groups: GroupTable,
     pub accs: Vec<Acc>,
-    /// (group, visitor) of every visit counted, deduplicated when the scan ends.
-    pub visitors: Vec<(u32, i64)>,
+    /// The visitors counted in each group.
+    visitors: DistinctVisitors,
 }
 
 impl ViewState {
+    #[inline]
     pub(crate) fn group(&mut self, key: u128) -> u32 {
-        *self.index.entry(key).or_insert_with(|| {
-            self.keys.push(key);
+        let group = self.groups.group(key);
+        if group as usize == self.accs.len() {
             self.accs.push(Acc::default());
-            (self.keys.len() - 1) as u32
-        })
+        }
+        group
+    }
+
+    /// Every group's key, by group number.
+    pub fn keys(&self) -> &[u128] {
+        self.groups.keys()
     }
 
     /// Adds `other`'s groups, whose keys `remap` translates into this state's code
     /// space (the states of two scans of one query over different batches).
     pub fn merge(&mut self, other: ViewState, remap: impl Fn(u128) -> u128) {
-        let groups: Vec<u32> = other.keys.iter().map(|&key| self.group(remap(key))).collect();
+        let groups: Vec<u32> = other.keys().iter().map(|&key| self.group(remap(key))).collect();
         for (&group, acc) in groups.iter().zip(other.accs) {
             self.accs[group as usize] += acc;
         }
-        self.visitors.extend(other.visitors.into_iter().map(|(group, visitor)| (groups[group as usize], visitor)));
+        self.visitors.merge(other.visitors, |group| groups[group as usize]);
     }
 
-    /// Distinct visitors per group, exact.
-    pub fn distinct_visitors(&mut self) -> Vec<u64> {
-        self.visitors.sort_unstable();
-        self.visitors.dedup();
-        let mut counts = vec![0u64; self.keys.len()];
-        for &(group, _) in &self.visitors {
-            counts[group as usize] += 1;
-        }
-        counts
+    /// Distinct visitors per group, exact, counted on up to `threads` threads.
+    pub fn distinct_visitors(&mut self, threads: usize, on_thread: fn()) -> Vec<u64> {
+        std::mem::take(&mut self.visitors).counts(self.accs.len(), threads, on_thread)
     }
+}
+
+/// Where one part of a group key comes from, for the rows of a batch.
+enum Part<'a> {
+    Column(&'a [u32]),
+    Const(u32),
 }
 
 /// Per-row and per-visit arrays of one batch, shared by every view.
@@ -121,6 +126,7 @@ impl<'b> Derived<'b> {
                 let codes = &batch.codes[operand.source];
                 match operand.level {
                     Level::Row => Cow::Borrowed(codes.as_slice()),
+                    Level::Visit if batch.constant_in_visits[operand.source] => Cow::Borrowed(codes.as_slice()),
                     level => Cow::Owned(per_visit(batch, |rows| match level {
                         Level::Entry => rows.clone().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
                         Level::Exit => rows.clone().rev().find(|&r| names[r] == PAGEVIEW).map_or(0, |r| codes[r]),
@@ -136,23 +142,14 @@ impl<'b> Derived<'b> {
         Derived { batch, operands, buckets, complete, bounced, duration, pageviews }
     }
 
-    /// Rows of the visits not complete here, to be gathered with their other parts.
-    pub fn open_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.visits(false)
+    /// The visits not complete here (index and rows), to be gathered with their other parts.
+    pub fn open_visits(&self) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+        self.batch.visits().filter(|&(visit, _)| !self.complete[visit])
     }
 
-    /// Rows of the visits complete here, the ones aggregated now.
-    pub fn complete_visits(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        self.visits(true)
-    }
-
-    fn visits(&self, complete: bool) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        let mut row = 0usize;
-        self.batch.session_rows.iter().zip(&self.complete).filter_map(move |(&n, &done)| {
-            let rows = row..row + n as usize;
-            row = rows.end;
-            (done == complete).then_some(rows)
-        })
+    /// The visits complete here (index and rows), the ones aggregated now.
+    pub fn complete_visits(&self) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+        self.batch.visits().filter(|&(visit, _)| self.complete[visit])
     }
 
     pub fn batch(&self) -> &Batch {
@@ -184,30 +181,47 @@ impl<'b> Derived<'b> {
     /// Adds the complete visits' rows passing `mask` to `state`, grouped by `view`'s
     /// keys (`goal` fills a [`Key::Goal`] component).
     pub fn accumulate(&self, view: &View, state: &mut ViewState, mask: &[bool], goal: u32) {
+        let parts: Vec<Part<'_>> = view
+            .keys
+            .iter()
+            .map(|k| match k {
+                Key::Operand(o) => Part::Column(&self.operands[*o]),
+                Key::Bucket => Part::Column(&self.buckets),
+                Key::Goal => Part::Const(goal),
+            })
+            .collect();
+        // Most views have one dimension or none: their loops are compiled apart, with
+        // keys read straight from a code array rather than folded from parts.
+        match parts.as_slice() {
+            [] => self.accumulate_by(state, mask, |_| 0),
+            [Part::Const(value)] => self.accumulate_by(state, mask, |_| u128::from(*value)),
+            [Part::Column(codes)] => self.accumulate_by(state, mask, |row| u128::from(codes[row])),
+            parts => self.accumulate_by(state, mask, |row| {
+                parts.iter().enumerate().fold(0u128, |key, (i, part)| {
+                    let code = match part {
+                        Part::Column(codes) => codes[row],
+                        Part::Const(value) => *value,
+                    };
+                    key | (u128::from(code) << (32 * i))
+                })
+            }),
+        }
+    }
+
+    fn accumulate_by(&self, state: &mut ViewState, mask: &[bool], key_of: impl Fn(usize) -> u128) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
-        let key_of = |row: usize| -> u128 {
-            view.keys.iter().enumerate().fold(0u128, |key, (i, k)| {
-                let part = match k {
-                    Key::Operand(o) => self.operands[*o][row],
-                    Key::Bucket => self.buckets[row],
-                    Key::Goal => goal,
-                };
-                key | (u128::from(part) << (32 * i))
-            })
-        };
+        let revenue = !batch.revenue.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
         let mut last: Option<(u128, u32)> = None;
-        let mut row = 0usize;
-        for (visit, &n) in batch.session_rows.iter().enumerate() {
-            let rows = row..row + n as usize;
-            row = rows.end;
-            if !self.complete[visit] || !mask[rows.clone()].contains(&true) {
+        for (visit, rows) in self.complete_visits() {
+            let (mask, names) = (&mask[rows.clone()], &names[rows.clone()]);
+            if !mask.contains(&true) {
                 continue;
             }
             seen.clear();
-            for r in rows.clone() {
-                if !mask[r] {
+            for (i, r) in rows.enumerate() {
+                if !mask[i] {
                     continue;
                 }
                 let key = key_of(r);
@@ -220,9 +234,9 @@ impl<'b> Derived<'b> {
                     }
                 };
                 let acc = &mut state.accs[group as usize];
-                acc.pageviews += u64::from(names[r] == PAGEVIEW);
-                acc.events += u64::from(names[r] != ENGAGEMENT);
-                if !batch.revenue.is_empty() && batch.has_revenue[r] {
+                acc.pageviews += u64::from(names[i] == PAGEVIEW);
+                acc.events += u64::from(names[i] != ENGAGEMENT);
+                if revenue && batch.has_revenue[r] {
                     acc.revenue_micros += batch.revenue[r];
                     acc.revenue_events += 1;
                 }
@@ -230,16 +244,14 @@ impl<'b> Derived<'b> {
                     seen.push(group);
                 }
             }
-            let visitor = batch.visitor[rows.start];
+            let visitor = batch.visitor[visit];
             for &group in &seen {
                 let acc = &mut state.accs[group as usize];
                 acc.visits += 1;
                 acc.bounces += u64::from(self.bounced[visit]);
                 acc.duration_us += self.duration[visit];
                 acc.visit_pageviews += self.pageviews[visit];
-                if state.visitors.last() != Some(&(group, visitor)) {
-                    state.visitors.push((group, visitor));
-                }
+                state.visitors.add(group, visitor);
             }
         }
     }

@@ -6,7 +6,8 @@
 //! compiles it against the site's goals into the columns to decode, per-code tests and
 //! views; a [`Scan`] per period decodes only those columns of each segment, maps
 //! dictionary codes to query-wide codes, evaluates filters once per distinct value,
-//! and aggregates visits in one pass (see `kernel`); [`render`] shapes the JSON.
+//! and aggregates visits in one pass (see `kernel`, with group numbers from `groups`
+//! and exact distinct visitors from `distinct`); [`render`] shapes the JSON.
 //!
 //! Semantics (the correctness tests hold SQL to the same definitions):
 //! - an event *qualifies* when it lies in the range and passes the filters; `visit:*`
@@ -32,8 +33,10 @@
 //! distinct visitors (and `percentage`) from HyperLogLog unions, within about 2%.
 
 mod batch;
+mod distinct;
 mod error;
 mod funnel;
+mod groups;
 pub(crate) mod intern;
 mod kernel;
 mod model;
@@ -42,6 +45,7 @@ mod parse;
 mod plan;
 mod rollups;
 mod scan;
+mod split;
 mod window;
 
 pub use error::QueryError;

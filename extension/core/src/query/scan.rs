@@ -8,6 +8,7 @@ use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
 use super::plan::{Key, Plan, NAME};
+use super::split::split_runs;
 use super::window::Window;
 
 /// The instants a query covers, µs since the epoch: `from <= ts < to`.
@@ -117,8 +118,8 @@ impl<'p> Scan<'p> {
             let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
             self.funnel.add(&derived, &qualifying, &steps);
         }
-        for rows in derived.open_visits() {
-            self.gathered.append(batch, rows);
+        for (visit, rows) in derived.open_visits() {
+            self.gathered.append(batch, visit, rows);
         }
     }
 
@@ -140,8 +141,9 @@ impl<'p> Scan<'p> {
         for (source, table) in tables.iter().enumerate() {
             other.gathered.recode(source, table);
         }
-        let rows = other.gathered.rows();
-        self.gathered.append(&other.gathered, 0..rows);
+        for (visit, rows) in other.gathered.visits() {
+            self.gathered.append(&other.gathered, visit, rows);
+        }
         for ((view, mine), theirs) in plan.views.iter().zip(&mut self.states).zip(other.states) {
             mine.merge(theirs, |key| {
                 view.keys.iter().enumerate().fold(0u128, |out, (i, k)| {
@@ -157,8 +159,9 @@ impl<'p> Scan<'p> {
         self.funnel.merge(other.funnel);
     }
 
-    /// Aggregates the gathered visits and returns every view's groups.
-    pub fn finish(mut self) -> Answer {
+    /// Aggregates the gathered visits and returns every view's groups; distinct
+    /// visitors are counted on up to `threads` threads (see [`scan_all`]).
+    pub fn finish(mut self, threads: usize, on_thread: fn()) -> Answer {
         let mut gathered = std::mem::replace(&mut self.gathered, Batch::empty(self.plan));
         gathered.sort_visits();
         self.process(&gathered, &Window::everything());
@@ -168,9 +171,9 @@ impl<'p> Scan<'p> {
             .iter()
             .zip(&mut self.states)
             .map(|(view, state)| {
-                let visitors = state.distinct_visitors();
+                let visitors = state.distinct_visitors(threads, on_thread);
                 state
-                    .keys
+                    .keys()
                     .iter()
                     .zip(&state.accs)
                     .zip(visitors)
@@ -195,7 +198,7 @@ impl<'p> Scan<'p> {
                     .collect()
             })
             .collect();
-        Answer { views, funnel: std::mem::take(&mut self.funnel).finish() }
+        Answer { views, funnel: std::mem::take(&mut self.funnel).finish(threads, on_thread) }
     }
 }
 
@@ -219,7 +222,8 @@ pub fn scan_all(
         }
         Ok(scan)
     };
-    let runs = split_runs(batches, threads);
+    let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
+    let runs = split_runs(&sizes, threads);
     let scans: Vec<Result<Scan<'_>, (usize, SegmentError)>> = if runs.len() <= 1 {
         vec![scan_run(0..batches.len())]
     } else {
@@ -244,43 +248,5 @@ pub fn scan_all(
     for scan in scans {
         first.merge(scan?);
     }
-    Ok(first.finish())
-}
-
-/// Up to `threads` runs of consecutive batches with about equal bytes each (fewer
-/// when there are fewer batches).
-fn split_runs(batches: &[&[u8]], threads: usize) -> Vec<std::ops::Range<usize>> {
-    let total: usize = batches.iter().map(|b| b.len()).sum();
-    let threads = threads.clamp(1, batches.len().max(1));
-    let mut runs = Vec::with_capacity(threads);
-    let (mut start, mut bytes) = (0, 0);
-    for (i, batch) in batches.iter().enumerate() {
-        bytes += batch.len();
-        if bytes * threads >= total * (runs.len() + 1) && runs.len() + 1 < threads {
-            runs.push(start..i + 1);
-            start = i + 1;
-        }
-    }
-    runs.push(start..batches.len());
-    runs
-}
-
-#[cfg(test)]
-mod split_tests {
-    use super::split_runs;
-
-    #[test]
-    fn runs_cover_every_batch_once_in_order() {
-        let sizes = [5usize, 1, 1, 9, 2, 2, 4];
-        let data: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0; n]).collect();
-        let batches: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        for threads in 1..=9 {
-            let runs = split_runs(&batches, threads);
-            assert_eq!(runs.len(), threads.min(sizes.len()), "{threads}: {runs:?}");
-            assert_eq!(runs.first().unwrap().start, 0);
-            assert_eq!(runs.last().unwrap().end, sizes.len());
-            assert!(runs.windows(2).all(|w| w[0].end == w[1].start && w[0].start < w[0].end), "{runs:?}");
-        }
-        assert!(split_runs(&[], 2).iter().all(|r| r.is_empty()));
-    }
+    Ok(first.finish(threads, on_thread))
 }

@@ -157,12 +157,14 @@ fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
         json!({"metrics": ["visitors", "conversion_rate", "total_revenue"], "dimensions": ["event:goal", "visit:source"]}),
         json!({"metrics": ["visits", "visit_duration"], "dimensions": ["visit:exit_page", "event:props:logged_in"],
             "filters": [["or", [["contains", "event:page", ["a"]], ["matches", "visit:country", ["^(US|DE)$"]]]]]}),
+        json!({"metrics": ["visitors"], "funnel": ["Docs", "Signup"]}),
     ];
     for mut query in queries {
         query["site_id"] = json!(1);
         query["date_range"] = json!("30d");
         let whole = answer(query.clone(), std::slice::from_ref(&events), range);
         assert!(!whole.views[0].is_empty(), "{query}");
+        assert!(whole.funnel.iter().all(|&n| n > 0), "{query}: every funnel step reached by someone");
         assert_eq!(answer(query.clone(), &cut, range), whole, "{query}");
         for threads in [2, 3] {
             assert_eq!(answer_on_threads(query.clone(), &cut, range, threads), whole, "{query} on {threads} threads");

@@ -89,25 +89,30 @@ pub(crate) fn encode_block(values: Values<'_>, runs: &Runs, out: &mut Vec<u8>) {
 
 /// Decodes a column block of `kind` into one value per row.
 pub(crate) fn decode_block(kind: Kind, bytes: &[u8], runs: &Runs, rows: usize) -> Result<Column, DecodeError> {
+    let (level, units) = decode_units(kind, bytes, runs, rows)?;
+    let column = match units {
+        Column::Int(IntColumn { values, validity }) => {
+            Column::Int(IntColumn { values: runs.expand(level, values)?, validity: validity.map(|v| runs.expand(level, v)).transpose()? })
+        }
+        Column::Str(mut column) => {
+            column.codes = runs.expand(level, column.codes)?;
+            Column::Str(column)
+        }
+        props => props,
+    };
+    check_len(column.len(), rows)?;
+    Ok(column)
+}
+
+/// Decodes a column block of `kind` as stored: one value per unit of its level.
+pub(crate) fn decode_units(kind: Kind, bytes: &[u8], runs: &Runs, rows: usize) -> Result<(Level, Column), DecodeError> {
     let mut cur = Cursor::new(bytes);
     let level = Level::from_byte(cur.u8("column level")?)?;
     let units = runs.units(level, rows);
     let column = match kind {
-        Kind::Int => {
-            let values = ints::decode_from(&mut cur)?;
-            check_len(values.len(), units)?;
-            Column::Int(IntColumn { values: runs.expand(level, values)?, validity: None })
-        }
-        Kind::NullableInt => {
-            let IntColumn { values, validity } = decode_nullable(&mut cur, units)?;
-            Column::Int(IntColumn { values: runs.expand(level, values)?, validity: validity.map(|v| runs.expand(level, v)).transpose()? })
-        }
-        Kind::Str => {
-            let mut column = dict::decode_from(&mut cur)?;
-            check_len(column.codes.len(), units)?;
-            column.codes = runs.expand(level, column.codes)?;
-            Column::Str(column)
-        }
+        Kind::Int => Column::Int(IntColumn { values: ints::decode_from(&mut cur)?, validity: None }),
+        Kind::NullableInt => Column::Int(decode_nullable(&mut cur, units)?),
+        Kind::Str => Column::Str(dict::decode_from(&mut cur)?),
         Kind::Props => {
             if level != Level::Row {
                 return Err(DecodeError::Invalid("properties level"));
@@ -116,8 +121,39 @@ pub(crate) fn decode_block(kind: Kind, bytes: &[u8], runs: &Runs, rows: usize) -
         }
     };
     cur.finish()?;
-    check_len(column.len(), rows)?;
-    Ok(column)
+    check_len(column.len(), units)?;
+    Ok((level, column))
+}
+
+/// A column as stored, one value per unit of its level (row, visit or visitor), with
+/// the runs that expand it: a reader can work once per unit (translate a visit's
+/// dictionary code, read a visit's visitor id) before expanding, or never expand.
+#[derive(Debug)]
+pub struct StoredColumn<'r> {
+    pub units: Column,
+    level: Level,
+    runs: &'r Runs,
+}
+
+impl<'r> StoredColumn<'r> {
+    pub(crate) fn new(level: Level, units: Column, runs: &'r Runs) -> Self {
+        StoredColumn { units, level, runs }
+    }
+
+    /// Whether the values are constant within each visit (stored per visit or visitor).
+    pub fn per_visit_or_coarser(&self) -> bool {
+        self.level != Level::Row
+    }
+
+    /// `values`, one per unit, repeated for every row of its unit.
+    pub fn to_rows<T: Copy + Default>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+        self.runs.expand(self.level, values)
+    }
+
+    /// `values`, one per unit, as one per visit (the first row's, for values per row).
+    pub fn to_visits<T: Copy + Default>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+        self.runs.to_sessions(self.level, values)
+    }
 }
 
 /// `[u8 null mode][integer block(validity 0/1) if some NULLs][integer block(present values) unless all NULL]`.

@@ -23,7 +23,7 @@ mod runs;
 mod schema;
 
 pub use builder::{build, Segment};
-pub use column::{Column, IntColumn};
+pub use column::{Column, IntColumn, StoredColumn};
 pub use error::SegmentError;
 pub use reader::SegmentReader;
 

@@ -4,7 +4,7 @@
 use crate::codec::{Cursor, DecodeError};
 use crate::event::{Event, COLUMNS};
 
-use super::column::{decode_block, Column, IntColumn};
+use super::column::{decode_block, decode_units, Column, IntColumn, StoredColumn};
 use super::runs::Runs;
 use super::schema::{assign, index_of, kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
@@ -86,6 +86,15 @@ impl<'a> SegmentReader<'a> {
     /// Decodes the column `name` (one of [`COLUMNS`]).
     pub fn column(&self, name: &str) -> Result<Column, SegmentError> {
         self.column_at(index_of(name)?)
+    }
+
+    /// Decodes the column `name` as stored, one value per unit of its level, for
+    /// kernels that work per visit or translate codes once per unit.
+    pub fn stored_column(&self, name: &str) -> Result<StoredColumn<'_>, SegmentError> {
+        let column = index_of(name)?;
+        let block = self.blocks[column].ok_or(SegmentError::MissingColumn(COLUMNS[column]))?;
+        let (level, units) = decode_units(kind(column), block, &self.runs, self.zone.rows)?;
+        Ok(StoredColumn::new(level, units, &self.runs))
     }
 
     /// Decodes the named columns, in the order given.

@@ -141,10 +141,20 @@ impl Runs {
     }
 
     /// Expands one value per unit at `level` back to one per row.
-    pub(crate) fn expand<T: Clone>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+    pub(crate) fn expand<T: Copy + Default>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         match self.unit_rows(level) {
             None => Ok(values),
             Some(units) => rle::expand(&values, units),
+        }
+    }
+
+    /// Converts one value per unit at `level` to one per session: the first row's
+    /// value for values per row, each visitor's value repeated for their sessions.
+    pub(crate) fn to_sessions<T: Copy + Default>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+        match level {
+            Level::Row => Ok(self.at_level(Level::Session, &values)),
+            Level::Session => Ok(values),
+            Level::Visitor => rle::expand(&values, &self.visitor_sessions),
         }
     }
 
@@ -180,7 +190,10 @@ mod tests {
         assert_eq!(runs.level_of(&["a", "b", "b", "b"]), Level::Row);
         let per_session = runs.at_level(Level::Session, &[5, 5, 6, 7]);
         assert_eq!(per_session, [5, 6, 7]);
-        assert_eq!(runs.expand(Level::Session, per_session).unwrap(), [5, 5, 6, 7]);
+        assert_eq!(runs.expand(Level::Session, per_session.clone()).unwrap(), [5, 5, 6, 7]);
+        assert_eq!(runs.to_sessions(Level::Row, vec![5, 5, 6, 7]).unwrap(), per_session);
+        assert_eq!(runs.to_sessions(Level::Session, per_session.clone()).unwrap(), per_session);
+        assert_eq!(runs.to_sessions(Level::Visitor, vec![1, 2]).unwrap(), [1, 1, 2]);
 
         let mut bytes = Vec::new();
         runs.encode_into(&mut bytes);
