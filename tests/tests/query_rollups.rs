@@ -125,6 +125,18 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
             }
         }
     }
+    // The dashboard's custom-events panel: a filter on the breakdown's own dimension.
+    let custom = json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "events"], "dimensions": ["event:name"],
+                         "filters": [["is_not", "event:name", ["pageview", "engagement"]]]});
+    let (rollups, scan) = (ask(&db, &custom, true).await, ask(&db, &custom, false).await);
+    assert_eq!(rollups["meta"]["path"], json!("rollups"), "{custom}");
+    let (got, expected) = (by_dimensions(&rollups), by_dimensions(&scan));
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{custom}: groups");
+    assert!(!expected.is_empty() && !expected.contains_key("[\"pageview\"]"));
+    for (key, e) in &expected {
+        assert!((got[key][0] - e[0]).abs() <= 0.02 * e[0].max(1.0), "{key}: visitors {} vs {}", got[key][0], e[0]);
+        assert_eq!(got[key][1], e[1], "{key}: events");
+    }
     // The dashboard's KPI question: both periods from rollups.
     let kpi = json!({"site_id": "site1.example", "date_range": "7d", "metrics": METRICS,
                       "include": {"comparisons": {"mode": "previous_period"}}});

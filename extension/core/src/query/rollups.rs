@@ -4,7 +4,8 @@
 //! visitors, which come from HyperLogLog unions (about 0.8% standard error, estimated
 //! with Ertl's improved estimator: `Hll::estimate`).
 //!
-//! **Eligible** queries: no filters, funnel or revenue; metrics among
+//! **Eligible** queries: no filters (but one on the breakdown's own dimension, see
+//! below), funnel or revenue; metrics among
 //! `visitors`, `visits`, `pageviews`, `events`, `views_per_visit`, `bounce_rate`,
 //! `visit_duration` and `percentage`; no dimension, or one of `event:page`,
 //! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
@@ -12,7 +13,10 @@
 //! (with `conversion_rate` too) when every goal of the site is an event name: a goal's
 //! figures are then its event name's `event` rows; or `visit:source` or a
 //! `visit:utm_*` tag with visit metrics only (`visitors`, `visits`, `bounce_rate`,
-//! `visit_duration`, `views_per_visit`, `percentage`). A rollup row keeps an
+//! `visit_duration`, `views_per_visit`, `percentage`). A filter that tests only the
+//! value of the query's one dimension (the dashboard's custom-events panel leaves out
+//! `pageview` and `engagement` that way) keeps a query eligible when it asks for
+//! no totals: each group's figures do not depend on the filter, which only drops groups. A rollup row keeps an
 //! event's own country (device, ...) where the engine reads the visit's first event's,
 //! so those four are answered from rollups only when no visit of the covered hours had
 //! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
@@ -62,7 +66,7 @@ use crate::sketch::hll::Hll;
 
 use super::kernel::Acc;
 use super::model::{Dimension, Metric};
-use super::plan::{Key, Level, Plan, Source};
+use super::plan::{Expr, Key, Level, Plan, Source};
 use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
 use super::window::VISIT_GAP_US;
 
@@ -388,6 +392,10 @@ impl RollupPlan {
                     groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
                 }
             }
+            // A filter on this view's own dimension drops whole groups.
+            if let Some(filter) = &plan.views[v].filter {
+                groups.retain(|key, _| matches!(key.as_slice(), [KeyValue::Text(value)] if passes(plan, filter, value.as_deref())));
+            }
             // Acquisition rows file some events under other values (see the module
             // docs): their event figures, which no eligible query asks for, are left out.
             let event_figures = !matches!(view, ViewKey::Acquisition(_));
@@ -435,12 +443,20 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
         && plan.goals.iter().all(|g| g.event_name.is_some() && g.page_pattern.is_none());
     let metrics_ok = query.metrics.iter().all(|m| METRICS.contains(m) || (goal_breakdown && *m == Metric::ConversionRate));
     let visit_metrics_only = query.metrics.iter().all(|m| VISITOR_METRICS.contains(m) || VISIT_METRICS.contains(m));
-    if !metrics_ok || query.filter.is_some() || (query.has_goal() && !goal_breakdown) || plan.revenue {
+    // A filter testing only the one breakdown dimension, with no totals view beside.
+    let group_filter = match plan.views.as_slice() {
+        [view] => match (view.filter.as_ref(), view.keys.as_slice()) {
+            (Some(filter), [Key::Operand(o)]) => only_on(plan, filter, *o),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !metrics_ok || (query.filter.is_some() && !group_filter) || (query.has_goal() && !goal_breakdown) || plan.revenue {
         return None;
     }
     plan.views
         .iter()
-        .map(|view| match (view.filter.as_ref(), view.keys.as_slice()) {
+        .map(|view| match (view.filter.as_ref().filter(|_| !group_filter), view.keys.as_slice()) {
             (Some(_), _) => None,
             (None, []) => Some(ViewKey::Total),
             (None, [Key::Goal]) => Some(ViewKey::Goal),
@@ -468,6 +484,25 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
 
 /// The `visit:*` attributes rollups keep per event, by column (= rollup dimension).
 const VISIT_DIMENSIONS: [&str; 4] = ["country", "device", "browser", "os"];
+
+/// Whether every test of `filter` reads `operand`.
+fn only_on(plan: &Plan, filter: &Expr, operand: usize) -> bool {
+    match filter {
+        Expr::Leaf(i) => plan.leaves[*i].operand == operand,
+        Expr::And(items) | Expr::Or(items) => items.iter().all(|e| only_on(plan, e, operand)),
+        Expr::Not(inner) => only_on(plan, inner, operand),
+    }
+}
+
+/// Whether `value` passes `filter` (as the scan decides per dictionary code).
+fn passes(plan: &Plan, filter: &Expr, value: Option<&str>) -> bool {
+    match filter {
+        Expr::Leaf(i) => plan.leaves[*i].test.matches(value),
+        Expr::And(items) => items.iter().all(|e| passes(plan, e, value)),
+        Expr::Or(items) => items.iter().any(|e| passes(plan, e, value)),
+        Expr::Not(inner) => !passes(plan, inner, value),
+    }
+}
 
 /// The acquisition columns whose visit values rollups keep, each under
 /// [`acquisition_dimension`].

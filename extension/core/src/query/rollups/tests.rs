@@ -139,6 +139,35 @@ fn the_coverage_leaves_out_hours_near_hot_rows_and_open_visits() {
 }
 
 #[test]
+fn a_filter_on_the_breakdown_dimension_drops_groups_as_the_scan_does() {
+    let site = site();
+    let range = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
+    let metrics = ["visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration"];
+    let cases = [
+        ("event:name", json!([["is_not", "event:name", ["pageview", "engagement"]]])),
+        ("event:page", json!([["matches", "event:page", ["^/[a-m]"]]])),
+        ("visit:country", json!([["is", "visit:country", ["US", "DE"]]])),
+        ("visit:country", json!([["not", ["is", "visit:country", ["US"]]]])),
+    ];
+    for (dimension, filters) in cases {
+        let query = json!({"site_id": 1, "date_range": "30d", "metrics": metrics, "dimensions": [dimension], "filters": filters});
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        let got = from_rollups(&plan, range, None, &site).unwrap_or_else(|| panic!("{query}: not answered from rollups"));
+        let expected = full_scan(&plan, range, None, &site.events);
+        assert!(!expected.views[0].is_empty(), "{query}: the case keeps some groups");
+        assert_same(&query, &got, &expected);
+    }
+    // A filter on another dimension, or totals beside the groups: the scan.
+    for query in [
+        json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "dimensions": ["event:page"], "filters": [["is", "visit:country", ["US"]]]}),
+        json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors", "percentage"], "dimensions": ["event:name"], "filters": [["is", "event:name", ["Signup"]]]}),
+    ] {
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "{query} needs the scan");
+    }
+}
+
+#[test]
 fn sources_and_utm_tags_with_visit_metrics_equal_the_full_scan() {
     let site = site();
     let aligned = TimeRange { from_us: START + DAY, to_us: START + 4 * DAY };
