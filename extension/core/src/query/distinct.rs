@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use super::split::split_runs;
+use super::split::{run_shares, split_runs};
 
 /// Pairs per bucket the partition aims at: the set of a bucket of 16-byte pairs (twice
 /// as many slots, plus stamps) then stays within a core's L1/L2 cache.
@@ -93,27 +93,14 @@ impl DistinctVisitors {
             }
             counts
         };
-        let (first, rest) = shares.split_first().expect("at least one share");
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = rest
-                .iter()
-                .map(|share| {
-                    let share = share.clone();
-                    scope.spawn(move || {
-                        on_thread();
-                        count_share(share)
-                    })
-                })
-                .collect();
-            let mut counts = count_share(first.clone());
-            for handle in handles {
-                let theirs = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                for (mine, theirs) in counts.iter_mut().zip(theirs) {
-                    *mine += theirs;
-                }
+        let mut counts = run_shares(&shares, on_thread, count_share).into_iter();
+        let mut total = counts.next().expect("at least one share");
+        for theirs in counts {
+            for (mine, theirs) in total.iter_mut().zip(theirs) {
+                *mine += theirs;
             }
-            counts
-        })
+        }
+        total
     }
 }
 

@@ -8,7 +8,7 @@ use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
 use super::plan::{Key, Plan, NAME};
-use super::split::split_runs;
+use super::split::{run_shares, split_runs};
 use super::window::Window;
 
 /// The instants a query covers, µs since the epoch: `from <= ts < to`.
@@ -223,27 +223,7 @@ pub fn scan_all(
         Ok(scan)
     };
     let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
-    let runs = split_runs(&sizes, threads);
-    let scans: Vec<Result<Scan<'_>, (usize, SegmentError)>> = if runs.len() <= 1 {
-        vec![scan_run(0..batches.len())]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = runs[1..]
-                .iter()
-                .map(|run| {
-                    let run = run.clone();
-                    scope.spawn(move || {
-                        on_thread();
-                        scan_run(run)
-                    })
-                })
-                .collect();
-            let mut scans = vec![scan_run(runs[0].clone())];
-            scans.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
-            scans
-        })
-    };
-    let mut scans = scans.into_iter();
+    let mut scans = run_shares(&split_runs(&sizes, threads), on_thread, scan_run).into_iter();
     let mut first = scans.next().expect("at least one run")?;
     for scan in scans {
         first.merge(scan?);
