@@ -59,7 +59,9 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::Event;
-use crate::rollup::{hour_of, Builder, Hours, Row, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS};
+use crate::rollup::{
+    hour_of, Builder, Hours, Row, ACQUISITION_COLUMNS, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS,
+};
 use crate::segment::{self, Column, SegmentError, SegmentReader};
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
@@ -503,10 +505,6 @@ fn passes(plan: &Plan, filter: &Expr, value: Option<&str>) -> bool {
         Expr::Not(inner) => !passes(plan, inner, value),
     }
 }
-
-/// The acquisition columns whose visit values rollups keep, each under
-/// [`acquisition_dimension`].
-const ACQUISITION_COLUMNS: [&str; 6] = ["referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
 
 /// Metrics besides [`VISIT_METRICS`] that acquisition rows answer: their visitors.
 const VISITOR_METRICS: [Metric; 2] = [Metric::Visitors, Metric::Percentage];

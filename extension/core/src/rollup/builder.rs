@@ -12,15 +12,13 @@ use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
 use super::visit::{Acquisition, Visit};
-use super::{hour_of, Hours, Row, DIMENSIONS, LOOK_BEHIND_US, VISITOR_PARAMS};
+use super::{hour_of, Hours, Row, ACQUISITION_COLUMNS, DIMENSIONS, LOOK_BEHIND_US, VISITOR_PARAMS};
 
 /// Segment columns of an event's own dimension values, in `DIMENSIONS[1..7]` order.
 const OWN_COLUMNS: [&str; 6] = ["pathname", "name", "country", "device", "browser", "os"];
 /// Index of the pathname and of the event name in [`OWN_COLUMNS`].
 const PAGE: usize = 0;
 const NAME: usize = 1;
-/// Segment columns of a visit's acquisition values, in `DIMENSIONS[8..14]` order.
-const ACQUISITION_COLUMNS: [&str; 6] = ["referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
 /// Where the own and the visit's values start in [`DIMENSIONS`].
 const FIRST_OWN: u8 = 1;
 const FIRST_OF_VISIT: u8 = 7;

@@ -60,6 +60,9 @@ pub const AFFECTS_AFTER_US: i64 = LOOK_BEHIND_US + 1;
 /// defaults, so the bytes are what `hll_add_agg(hll_hash_bigint(id), 14)` builds.
 pub const VISITOR_PARAMS: Params = Params { log2m: 14, regwidth: 5, expthresh: -1, sparseon: true };
 
+/// Segment columns of a visit's acquisition values, in `DIMENSIONS[8..14]` order.
+pub const ACQUISITION_COLUMNS: [&str; 6] = ["referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+
 /// Dimension names as stored in `tally.rollups.dimension`, in the order rows group by.
 pub const DIMENSIONS: [&str; 14] = [
     "total",
