@@ -243,20 +243,24 @@ fn decode_dictionary(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
     let mut varints = |what| -> Result<Vec<usize>, DecodeError> { (0..count).map(|_| cur.count(MAX_DICTIONARY_BYTES, what)).collect() };
     let shared = varints("shared prefix length")?;
     let suffixes = varints("suffix length")?;
-    let mut dict = Vec::with_capacity(count);
-    let mut previous: Vec<u8> = Vec::new();
+    let mut dict: Vec<String> = Vec::with_capacity(count);
     let mut total = 0usize;
     for (common, len) in shared.into_iter().zip(suffixes) {
-        let prefix = previous.get(..common).ok_or(DecodeError::Invalid("shared prefix length"))?;
+        // The prefix comes from the previous string (already checked UTF-8), so one
+        // allocation per string: queries decode a dictionary per segment they read.
+        let prefix = match dict.last() {
+            Some(previous) => previous.as_bytes(),
+            None => &[],
+        };
+        let prefix = prefix.get(..common).ok_or(DecodeError::Invalid("shared prefix length"))?;
         total = total.saturating_add(common + len);
         if total > MAX_DICTIONARY_BYTES {
             return Err(DecodeError::TooLarge { what: "dictionary bytes", value: total as u64, limit: MAX_DICTIONARY_BYTES as u64 });
         }
-        let mut value = prefix.to_vec();
+        let mut value = Vec::with_capacity(common + len);
+        value.extend_from_slice(prefix);
         value.extend_from_slice(cur.take(len, "dictionary suffix")?);
-        let s = String::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?;
-        previous = s.as_bytes().to_vec();
-        dict.push(s);
+        dict.push(String::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?);
     }
     cur.finish()?;
     Ok(dict)

@@ -173,28 +173,30 @@ impl Batch {
     }
 
     /// Sorts rows by (visitor, visit, ts) and rebuilds the visit structure, so parts of
-    /// one visit that came from different batches become one visit.
+    /// one visit that came from different batches become one visit. Each part's rows are
+    /// usually in time order, so the parts are sorted (far fewer than rows) and laid end
+    /// to end; only a visit whose rows are then out of order has them sorted. Rows with
+    /// equal times stay in row order, as a sort of all rows by (visit, ts, row) would leave them.
     pub fn sort_visits(&mut self) {
-        let mut visit_of = Vec::with_capacity(self.rows());
-        for (visit, rows) in self.visits() {
-            visit_of.extend(std::iter::repeat_n(visit as u32, rows.len()));
-        }
-        let id = |row: u32| {
-            let visit = visit_of[row as usize] as usize;
-            (self.visitor[visit], self.session[visit])
-        };
-        let mut order: Vec<u32> = (0..self.rows() as u32).collect();
-        order.sort_unstable_by_key(|&i| (id(i), self.ts[i as usize], i));
+        let mut parts: Vec<(i64, i64, i64, u32, u32)> = self
+            .visits()
+            .map(|(visit, rows)| (self.visitor[visit], self.session[visit], self.ts[rows.start], rows.start as u32, rows.len() as u32))
+            .collect();
+        parts.sort_unstable();
+        let mut order: Vec<u32> = Vec::with_capacity(self.rows());
         let (mut visitor, mut session, mut session_rows) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, &row) in order.iter().enumerate() {
-            let (v, s) = id(row);
-            if k > 0 && id(order[k - 1]) == (v, s) {
-                *session_rows.last_mut().expect("a visit is open") += 1;
-            } else {
-                visitor.push(v);
-                session.push(s);
-                session_rows.push(1);
+        let at = |row: u32| (self.ts[row as usize], row);
+        for visit in parts.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let begin = order.len();
+            for &(_, _, _, start, len) in visit {
+                order.extend(start..start + len);
             }
+            if !order[begin..].windows(2).all(|w| at(w[0]) < at(w[1])) {
+                order[begin..].sort_unstable_by_key(|&row| at(row));
+            }
+            visitor.push(visit[0].0);
+            session.push(visit[0].1);
+            session_rows.push((order.len() - begin) as u32);
         }
         (self.visitor, self.session, self.session_rows) = (visitor, session, session_rows);
         permute(&mut self.ts, &order);

@@ -41,6 +41,11 @@ impl FunnelState {
         }
     }
 
+    /// Partitions the visitors recorded so far (see [`DistinctVisitors::seal`]).
+    pub fn seal(&mut self) {
+        self.reached.seal();
+    }
+
     /// Adds the visitors another scan of the same funnel saw.
     pub fn merge(&mut self, other: FunnelState) {
         self.reached.merge(other.reached, |step| step);

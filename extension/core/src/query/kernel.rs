@@ -75,6 +75,11 @@ impl ViewState {
         self.visitors.merge(other.visitors, |group| groups[group as usize]);
     }
 
+    /// Partitions the distinct-visitor pairs recorded so far (see [`DistinctVisitors::seal`]).
+    pub fn seal(&mut self) {
+        self.visitors.seal();
+    }
+
     /// Distinct visitors per group, exact, counted on up to `threads` threads.
     pub fn distinct_visitors(&mut self, threads: usize, on_thread: fn()) -> Vec<u64> {
         std::mem::take(&mut self.visitors).counts(self.accs.len(), threads, on_thread)
@@ -92,19 +97,26 @@ pub(crate) struct Derived<'b> {
     batch: &'b Batch,
     operands: Vec<Cow<'b, [u32]>>,
     buckets: Vec<u32>,
-    /// Per visit: complete here (else gathered for later), bounced, duration, pageviews.
+    /// Per visit: complete here (else gathered for later), bounced, duration, pageviews,
+    /// events other than `engagement`.
     complete: Vec<bool>,
     bounced: Vec<bool>,
     duration: Vec<u64>,
     pageviews: Vec<u64>,
+    events: Vec<u64>,
 }
 
 impl<'b> Derived<'b> {
     pub fn new(plan: &Plan, batch: &'b Batch, window: &Window, bucket_starts: Option<&[i64]>) -> Derived<'b> {
         let names = &batch.codes[super::plan::NAME];
         let sessions = batch.session_rows.len();
-        let (mut complete, mut bounced, mut duration, mut pageviews) =
-            (Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions));
+        let (mut complete, mut bounced, mut duration, mut pageviews, mut events) = (
+            Vec::with_capacity(sessions),
+            Vec::with_capacity(sessions),
+            Vec::with_capacity(sessions),
+            Vec::with_capacity(sessions),
+            Vec::with_capacity(sessions),
+        );
         let mut row = 0usize;
         for &n in &batch.session_rows {
             let rows = row..row + n as usize;
@@ -117,6 +129,7 @@ impl<'b> Derived<'b> {
             bounced.push(others <= 1);
             duration.push((batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64);
             pageviews.push(views);
+            events.push(others);
             row = rows.end;
         }
         let operands = plan
@@ -139,7 +152,7 @@ impl<'b> Derived<'b> {
             Some(starts) => batch.ts.iter().map(|&t| starts.partition_point(|&s| s <= t).saturating_sub(1) as u32).collect(),
             None => Vec::new(),
         };
-        Derived { batch, operands, buckets, complete, bounced, duration, pageviews }
+        Derived { batch, operands, buckets, complete, bounced, duration, pageviews, events }
     }
 
     /// The visits not complete here (index and rows), to be gathered with their other parts.
@@ -178,9 +191,27 @@ impl<'b> Derived<'b> {
         }
     }
 
+    /// Whether `operand`'s codes are the same on every row of a visit in this batch.
+    fn per_visit(&self, plan: &Plan, operand: usize) -> bool {
+        let operand = plan.operands[operand];
+        operand.level != Level::Row || self.batch.constant_in_visits[operand.source]
+    }
+
+    /// Whether `expr` gives every row of a visit the same result (it tests only values
+    /// of the visit).
+    pub fn per_visit_expr(&self, plan: &Plan, expr: &Expr) -> bool {
+        match expr {
+            Expr::Leaf(i) => self.per_visit(plan, plan.leaves[*i].operand),
+            Expr::And(items) | Expr::Or(items) => items.iter().all(|e| self.per_visit_expr(plan, e)),
+            Expr::Not(inner) => self.per_visit_expr(plan, inner),
+        }
+    }
+
     /// Adds the complete visits' rows passing `mask` to `state`, grouped by `view`'s
-    /// keys (`goal` fills a [`Key::Goal`] component).
-    pub fn accumulate(&self, view: &View, state: &mut ViewState, mask: &[bool], goal: u32) {
+    /// keys (`goal` fills a [`Key::Goal`] component). `mask_per_visit` says the mask is
+    /// the same on every row of a visit: with keys that are too (a visit dimension,
+    /// or none), a visit then adds its precomputed figures whole instead of row by row.
+    pub fn accumulate(&self, plan: &Plan, view: &View, state: &mut ViewState, mask: &[bool], goal: u32, mask_per_visit: bool) {
         let parts: Vec<Part<'_>> = view
             .keys
             .iter()
@@ -190,21 +221,51 @@ impl<'b> Derived<'b> {
                 Key::Goal => Part::Const(goal),
             })
             .collect();
+        let whole_visits = mask_per_visit
+            && self.batch.revenue.is_empty()
+            && view.keys.iter().all(|k| match k {
+                Key::Operand(o) => self.per_visit(plan, *o),
+                Key::Bucket => false,
+                Key::Goal => true,
+            });
+        let key = |row: usize| -> u128 {
+            parts.iter().enumerate().fold(0u128, |key, (i, part)| {
+                let code = match part {
+                    Part::Column(codes) => codes[row],
+                    Part::Const(value) => *value,
+                };
+                key | (u128::from(code) << (32 * i))
+            })
+        };
+        if whole_visits {
+            return self.accumulate_visits(state, mask, key);
+        }
         // Most views have one dimension or none: their loops are compiled apart, with
         // keys read straight from a code array rather than folded from parts.
         match parts.as_slice() {
             [] => self.accumulate_by(state, mask, |_| 0),
             [Part::Const(value)] => self.accumulate_by(state, mask, |_| u128::from(*value)),
             [Part::Column(codes)] => self.accumulate_by(state, mask, |row| u128::from(codes[row])),
-            parts => self.accumulate_by(state, mask, |row| {
-                parts.iter().enumerate().fold(0u128, |key, (i, part)| {
-                    let code = match part {
-                        Part::Column(codes) => codes[row],
-                        Part::Const(value) => *value,
-                    };
-                    key | (u128::from(code) << (32 * i))
-                })
-            }),
+            _ => self.accumulate_by(state, mask, key),
+        }
+    }
+
+    /// [`Derived::accumulate`] when the mask and the key are constant within visits:
+    /// one group lookup and one addition of the visit's figures per visit.
+    fn accumulate_visits(&self, state: &mut ViewState, mask: &[bool], key_of: impl Fn(usize) -> u128) {
+        for (visit, rows) in self.complete_visits() {
+            if !mask[rows.start] {
+                continue;
+            }
+            let group = state.group(key_of(rows.start));
+            let acc = &mut state.accs[group as usize];
+            acc.pageviews += self.pageviews[visit];
+            acc.events += self.events[visit];
+            acc.visits += 1;
+            acc.bounces += u64::from(self.bounced[visit]);
+            acc.duration_us += self.duration[visit];
+            acc.visit_pageviews += self.pageviews[visit];
+            state.visitors.add(group, self.batch.visitor[visit]);
         }
     }
 

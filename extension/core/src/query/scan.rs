@@ -97,18 +97,19 @@ impl<'p> Scan<'p> {
         // The query view's rows (view 0): the qualifying events a funnel walks.
         let mut qualifying = Vec::new();
         for (index, (view, state)) in plan.views.iter().zip(&mut self.states).enumerate() {
-            let mask = match &view.filter {
-                Some(expr) => derived.eval(plan, expr, &self.memos),
-                None => vec![true; batch.rows()],
+            let (mask, per_visit) = match &view.filter {
+                Some(expr) => (derived.eval(plan, expr, &self.memos), derived.per_visit_expr(plan, expr)),
+                None => (vec![true; batch.rows()], true),
             };
             if view.keys.contains(&Key::Goal) {
                 for (goal, expr) in plan.goal_exprs.iter().enumerate() {
                     let completes = derived.eval(plan, expr, &self.memos);
                     let both: Vec<bool> = mask.iter().zip(completes).map(|(&a, b)| a && b).collect();
-                    derived.accumulate(view, state, &both, goal as u32);
+                    let per_visit = per_visit && derived.per_visit_expr(plan, expr);
+                    derived.accumulate(plan, view, state, &both, goal as u32, per_visit);
                 }
             } else {
-                derived.accumulate(view, state, &mask, 0);
+                derived.accumulate(plan, view, state, &mask, 0, per_visit);
             }
             if index == 0 {
                 qualifying = mask;
@@ -121,6 +122,13 @@ impl<'p> Scan<'p> {
         for (visit, rows) in derived.open_visits() {
             self.gathered.append(batch, visit, rows);
         }
+    }
+
+    /// Ends this thread's share of the work: partitions the distinct-visitor pairs
+    /// here, on the thread that recorded them, rather than on the one that merges.
+    fn seal(&mut self) {
+        self.states.iter_mut().for_each(ViewState::seal);
+        self.funnel.seal();
     }
 
     /// Takes in a scan of the same plan, range and zones over other batches (another
@@ -220,6 +228,7 @@ pub fn scan_all(
         for i in run {
             SegmentReader::open(batches[i]).and_then(|reader| scan.add(i, &reader)).map_err(|e| (i, e))?;
         }
+        scan.seal();
         Ok(scan)
     };
     let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
