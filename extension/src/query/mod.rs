@@ -170,11 +170,12 @@ pub(crate) fn scan(plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<
 
 fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<Vec<i64>>) -> query::Answer {
     let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
-    // Every segment's bytes, detoasted by this thread (they stay valid until this SPI
-    // connection ends); the scan threads only read them.
-    let segments: Vec<(i64, (i64, i64), &[u8])> = client
+    // The segments' rows, not yet detoasted: each is detoasted by this thread when the
+    // scan asks for it (it stays valid until this SPI connection ends), while threads
+    // already scan the ones before. octet_length reads the size from the TOAST pointer.
+    let segments: Vec<(i64, (i64, i64), usize, _)> = client
         .select(
-            "SELECT segment_id, min_ts, max_ts, data FROM tally.segments \
+            "SELECT segment_id, min_ts, max_ts, octet_length(data), data FROM tally.segments \
              WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3 ORDER BY min_ts",
             None,
             &[site_id.into(), from.into(), to.into()],
@@ -183,22 +184,27 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
         .map(|r| {
             let ts = |i| r.value::<TimestampWithTimeZone>(i).map(to_unix_us).unwrap_or_default();
             let id: i64 = r.value(1).unwrap_or_default();
-            let data: &[u8] = r.value(4).unwrap_or_else(|| error!("segment {id} has no data"));
-            (id, (ts(2), ts(3)), data)
+            let bytes = r.value::<i32>(4).unwrap_or_default() as usize;
+            (id, (ts(2), ts(3)), bytes, r)
         })
         .collect();
     let hot = hot_events(client, site_id, from, to);
     let hot = (!hot.is_empty()).then(|| segment::build(&hot).unwrap_or_else(|e| error!("tally.query: encoding hot rows: {e}")));
-    let mut zones: Vec<(i64, i64)> = segments.iter().map(|&(_, zone, _)| zone).collect();
-    let mut batches: Vec<&[u8]> = segments.iter().map(|&(_, _, data)| data).collect();
+    let mut zones: Vec<(i64, i64)> = segments.iter().map(|&(_, zone, _, _)| zone).collect();
+    let mut bytes: usize = segments.iter().map(|&(_, _, bytes, _)| bytes).sum();
     if let Some(hot) = &hot {
         zones.push((hot.zone.ts_min, hot.zone.ts_max));
-        batches.push(&hot.bytes);
+        bytes += hot.bytes.len();
     }
-    let bytes: usize = batches.iter().map(|b| b.len()).sum();
+    let load = |i: usize| -> &[u8] {
+        match segments.get(i) {
+            Some((id, _, _, row)) => row.value(5).unwrap_or_else(|| error!("segment {id} has no data")),
+            None => hot.as_ref().map(|hot| hot.bytes.as_slice()).expect("the hot rows are the last batch"),
+        }
+    };
     let threads = (gucs::QUERY_THREADS.get().max(1) as usize).min(bytes / MIN_BYTES_PER_THREAD).max(1);
-    query::scan_all(plan, range, buckets, zones, &batches, threads, block_signals).unwrap_or_else(|(index, e)| match segments.get(index) {
-        Some(&(id, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+    query::scan_loaded(plan, range, buckets, zones, load, threads, block_signals).unwrap_or_else(|(index, e)| match segments.get(index) {
+        Some(&(id, _, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
         None => error!("tally.query: hot rows: {e}"),
     })
 }

@@ -55,7 +55,7 @@ pub use output::{render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
 pub use rollups::RollupPlan;
-pub use scan::{scan_all, Answer, Group, KeyValue, Scan, TimeRange};
+pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, TimeRange};
 pub use window::VISIT_GAP_US;
 
 #[cfg(test)]

@@ -103,6 +103,10 @@ const MARGIN_US: i64 = LOOK_BEHIND_US + HOUR_US + LOOK_AHEAD_US;
 /// ms by the scan, 23 ms by the rollups).
 const SCAN_AT_MOST_US: i64 = 48 * HOUR_US;
 
+/// The rollup rows counted to decide whether the rollups are worth reading come from
+/// one day in this many of the covered hours (see [`RollupPlan::cost_sample`]).
+const COST_SAMPLE_EVERY_DAYS: usize = 5;
+
 /// What one view of the plan groups by, in rollup terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ViewKey {
@@ -234,6 +238,25 @@ impl RollupPlan {
     /// The intervals [lo, hi) whose raw events (segments and hot rows) to read.
     pub fn reads(&self) -> &[(i64, i64)] {
         &self.reads
+    }
+
+    /// The covered hours whose rollup rows stand for all of them when deciding whether
+    /// the rollups are worth reading, and the share of the covered time they make up:
+    /// every [`COST_SAMPLE_EVERY_DAYS`]th day-long piece of the covered spans (at least
+    /// one). Rows per hour follow traffic, which follows the days; the rule being
+    /// decided is a ratio of events to rows, so a fifth of the days tells it at a fifth
+    /// of the cost (counting a month of a large site's page rows took 10 ms a call).
+    pub fn cost_sample(&self) -> (Vec<(i64, i64)>, f64) {
+        let day = 24 * HOUR_US;
+        let pieces: Vec<(i64, i64)> = self
+            .covered
+            .iter()
+            .flat_map(|&(lo, hi)| (lo..hi).step_by(day as usize).map(move |start| (start, (start + day).min(hi))))
+            .collect();
+        let sample: Vec<(i64, i64)> = pieces.iter().copied().step_by(COST_SAMPLE_EVERY_DAYS).collect();
+        let length = |spans: &[(i64, i64)]| spans.iter().map(|&(lo, hi)| hi - lo).sum::<i64>() as f64;
+        let share = length(&sample) / length(&self.covered);
+        (sample, share)
     }
 
     /// Whether the raw reads leave the rollups something to save: the range is longer

@@ -1,6 +1,9 @@
 //! One pass over the batches of a time range: decode what the plan needs, filter on
 //! codes, aggregate complete visits in place, gather the rest and aggregate them last.
 
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, PoisonError};
+
 use crate::segment::{SegmentError, SegmentReader};
 
 use super::batch::Batch;
@@ -8,7 +11,6 @@ use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
 use super::plan::{Key, Plan, NAME};
-use super::split::{run_shares, split_runs};
 use super::window::Window;
 
 /// The instants a query covers, µs since the epoch: `from <= ts < to`.
@@ -211,9 +213,7 @@ impl<'p> Scan<'p> {
 }
 
 /// Scans `batches` (the encoded batches of `zones`, by index) on up to `threads`
-/// threads, each taking a run of consecutive batches of about equal size, then merges
-/// their scans. `on_thread` runs first on every spawned thread (Postgres blocks signals
-/// there). A batch that cannot be decoded is returned with its index.
+/// threads; see [`scan_loaded`]. A batch that cannot be decoded is returned with its index.
 pub fn scan_all(
     plan: &Plan,
     range: TimeRange,
@@ -223,19 +223,120 @@ pub fn scan_all(
     threads: usize,
     on_thread: fn(),
 ) -> Result<Answer, (usize, SegmentError)> {
-    let scan_run = |run: std::ops::Range<usize>| -> Result<Scan<'_>, (usize, SegmentError)> {
+    scan_loaded(plan, range, bucket_starts, zones, |i| batches[i], threads, on_thread)
+}
+
+/// Scans the batches of `zones` on up to `threads` threads as `load` hands them over,
+/// then merges the threads' scans. `load(i)` runs on this thread, once per batch in
+/// index order (the extension detoasts segment `i` there, which only the backend's own
+/// thread may do); each batch loaded is scanned by whichever thread is free, this one
+/// joining in once every batch is loaded. Loading so overlaps scanning, and a thread
+/// that is ahead takes more batches. `on_thread` runs first on every spawned thread
+/// (Postgres blocks signals there). A batch that cannot be decoded is returned with its
+/// index (the lowest, if several).
+pub fn scan_loaded<'b>(
+    plan: &Plan,
+    range: TimeRange,
+    bucket_starts: Option<Vec<i64>>,
+    zones: Vec<(i64, i64)>,
+    mut load: impl FnMut(usize) -> &'b [u8],
+    threads: usize,
+    on_thread: fn(),
+) -> Result<Answer, (usize, SegmentError)> {
+    let batches = zones.len();
+    let queue = Queue::default();
+    let work = || -> Result<Scan<'_>, (usize, SegmentError)> {
         let mut scan = Scan::new(plan, range, bucket_starts.clone(), zones.clone());
-        for i in run {
-            SegmentReader::open(batches[i]).and_then(|reader| scan.add(i, &reader)).map_err(|e| (i, e))?;
+        let mut failed = None;
+        while let Some((i, bytes)) = queue.take() {
+            if failed.is_none() {
+                failed = SegmentReader::open(bytes).and_then(|reader| scan.add(i, &reader)).err().map(|e| (i, e));
+            }
         }
         scan.seal();
-        Ok(scan)
+        failed.map_or(Ok(scan), Err)
     };
-    let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
-    let mut scans = run_shares(&split_runs(&sizes, threads), on_thread, scan_run).into_iter();
-    let mut first = scans.next().expect("at least one run")?;
+    let scans = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.clamp(1, batches.max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    on_thread();
+                    work()
+                })
+            })
+            .collect();
+        {
+            // Closed however loading ends, so that a load that raises an error (a
+            // panic here) does not leave the helpers waiting for batches forever.
+            let _closing = Closing(&queue);
+            for i in 0..batches {
+                queue.push(i, load(i));
+            }
+        }
+        let mut scans = vec![work()];
+        scans.extend(helpers.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+        scans
+    });
+    let (mut done, mut failed) = (Vec::with_capacity(scans.len()), None::<(usize, SegmentError)>);
     for scan in scans {
-        first.merge(scan?);
+        match scan {
+            Ok(scan) => done.push(scan),
+            Err(e) if failed.as_ref().is_none_or(|f| e.0 < f.0) => failed = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut done = done.into_iter();
+    let mut first = done.next().expect("this thread's scan");
+    for scan in done {
+        first.merge(scan);
     }
     Ok(first.finish(threads, on_thread))
+}
+
+/// Loaded batches waiting for a scan thread.
+#[derive(Default)]
+struct Queue<'b> {
+    state: Mutex<Waiting<'b>>,
+    ready: Condvar,
+}
+
+/// Batches loaded (index and bytes) and not taken yet, and whether more will come.
+#[derive(Default)]
+struct Waiting<'b> {
+    batches: VecDeque<(usize, &'b [u8])>,
+    closed: bool,
+}
+
+impl<'b> Queue<'b> {
+    fn push(&self, index: usize, bytes: &'b [u8]) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).batches.push_back((index, bytes));
+        self.ready.notify_one();
+    }
+
+    /// The next batch; `None` once the queue is closed and empty.
+    fn take(&self) -> Option<(usize, &'b [u8])> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(item) = state.batches.pop_front() {
+                return Some(item);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Closes a [`Queue`] when dropped: no more batches will come.
+struct Closing<'q, 'b>(&'q Queue<'b>);
+
+impl Drop for Closing<'_, '_> {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+        self.0.ready.notify_all();
+    }
 }

@@ -171,3 +171,32 @@ fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
         }
     }
 }
+
+#[test]
+fn undecodable_batches_are_named_and_failed_loads_do_not_hang_the_threads() {
+    let plan = Plan::new(parse(&json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"]})).unwrap(), goals()).unwrap();
+    let days: Vec<segment::Segment> = (0..6).map(|d| segment::build(&[event(d, d, d * 1_440, "pageview", "/")]).unwrap()).collect();
+    let zones: Vec<(i64, i64)> = days.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+    let range = TimeRange { from_us: 0, to_us: 7 * 1_440 * MIN };
+    let garbage: &[u8] = b"not a segment";
+    for threads in [1, 2, 3] {
+        // Batches 4 and 2 are broken: the lowest index is reported, whichever thread saw it.
+        let load = |i: usize| if i == 2 || i == 4 { garbage } else { days[i].bytes.as_slice() };
+        let failed = scan_loaded(&plan, range, None, zones.clone(), load, threads, || {}).map(|_| ()).unwrap_err();
+        assert_eq!(failed.0, 2, "{threads} threads");
+        // A load that raises an error (Postgres's ERROR unwinds as a panic) reaches the caller.
+        let panicked = std::panic::catch_unwind(|| {
+            scan_loaded(
+                &plan,
+                range,
+                None,
+                zones.clone(),
+                |i| if i == 3 { panic!("load failed") } else { days[i].bytes.as_slice() },
+                threads,
+                || {},
+            )
+            .map(|_| ())
+        });
+        assert!(panicked.is_err(), "{threads} threads");
+    }
+}

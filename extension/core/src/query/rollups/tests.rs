@@ -245,3 +245,23 @@ fn short_ranges_and_hourly_visit_figures_read_too_much_raw() {
     let starts: Vec<i64> = (0..7).map(|d| START + d * DAY).collect();
     assert!(reads_little(&daily, days(7), Some(&starts)), "a day's start is an edge of 8 hours in 24");
 }
+
+#[test]
+fn the_cost_sample_takes_every_fifth_day_of_the_covered_hours() {
+    let day = 24 * HOUR_US;
+    let start = 1_704_067_200_000_000;
+    let plan = Plan::new(
+        parse(&json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "dimensions": ["visit:country"]})).unwrap(),
+        vec![],
+    )
+    .unwrap();
+    let rollup = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 30 * day + 5 * HOUR_US }, None, &[], &[]).unwrap();
+    let (sample, share) = rollup.cost_sample();
+    let starts: Vec<i64> = sample.iter().map(|&(lo, _)| (lo - start) / day).collect();
+    assert_eq!(starts, [0, 5, 10, 15, 20, 25, 30]);
+    assert_eq!(sample.last(), Some(&(start + 30 * day, start + 30 * day + 5 * HOUR_US)));
+    assert!((share - (6.0 * 24.0 + 5.0) / (30.0 * 24.0 + 5.0)).abs() < 1e-9, "{share}");
+    // Less than a day: the whole of it.
+    let short = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 7 * HOUR_US }, None, &[], &[]).unwrap();
+    assert_eq!(short.cost_sample(), (vec![(start, start + 7 * HOUR_US)], 1.0));
+}
