@@ -47,6 +47,12 @@ impl GroupTable {
         }
     }
 
+    /// The group of the one-dimension key `code`, if it has one already.
+    #[inline(always)]
+    pub fn known(&self, code: u32) -> Option<u32> {
+        self.dense.get(code as usize).copied().filter(|&group| group != NONE)
+    }
+
     /// Every key, by group number.
     pub fn keys(&self) -> &[u128] {
         &self.keys

@@ -60,6 +60,16 @@ impl ViewState {
         group
     }
 
+    /// The group of a one-dimension key (a code): the array lookup inlined, the rest
+    /// as [`ViewState::group`].
+    #[inline(always)]
+    pub(crate) fn group_of_code(&mut self, code: u32) -> u32 {
+        match self.groups.known(code) {
+            Some(group) => group,
+            None => self.group(u128::from(code)),
+        }
+    }
+
     /// Every group's key, by group number.
     pub fn keys(&self) -> &[u128] {
         self.groups.keys()
@@ -243,10 +253,10 @@ impl<'b> Derived<'b> {
         // Most views have one dimension or none: their loops are compiled apart, with
         // keys read straight from a code array rather than folded from parts.
         match parts.as_slice() {
-            [] => self.accumulate_by(state, mask, |_| 0),
-            [Part::Const(value)] => self.accumulate_by(state, mask, |_| u128::from(*value)),
-            [Part::Column(codes)] => self.accumulate_by(state, mask, |row| u128::from(codes[row])),
-            _ => self.accumulate_by(state, mask, key),
+            [] => self.accumulate_by(state, mask, keyed(|_| 0)),
+            [Part::Const(value)] => self.accumulate_by(state, mask, keyed(|_| u128::from(*value))),
+            [Part::Column(codes)] => self.accumulate_by(state, mask, |state: &mut ViewState, row| state.group_of_code(codes[row])),
+            _ => self.accumulate_by(state, mask, keyed(key)),
         }
     }
 
@@ -269,12 +279,12 @@ impl<'b> Derived<'b> {
         }
     }
 
-    fn accumulate_by(&self, state: &mut ViewState, mask: &[bool], key_of: impl Fn(usize) -> u128) {
+    /// The row loop of [`Derived::accumulate`]; `group_of` gives a row's group.
+    fn accumulate_by(&self, state: &mut ViewState, mask: &[bool], mut group_of: impl FnMut(&mut ViewState, usize) -> u32) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
         let revenue = !batch.revenue.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
-        let mut last: Option<(u128, u32)> = None;
         for (visit, rows) in self.complete_visits() {
             let (mask, names) = (&mask[rows.clone()], &names[rows.clone()]);
             if !mask.contains(&true) {
@@ -285,15 +295,7 @@ impl<'b> Derived<'b> {
                 if !mask[i] {
                     continue;
                 }
-                let key = key_of(r);
-                let group = match last {
-                    Some((k, g)) if k == key => g,
-                    _ => {
-                        let g = state.group(key);
-                        last = Some((key, g));
-                        g
-                    }
-                };
+                let group = group_of(state, r);
                 let acc = &mut state.accs[group as usize];
                 acc.pageviews += u64::from(names[i] == PAGEVIEW);
                 acc.events += u64::from(names[i] != ENGAGEMENT);
@@ -313,6 +315,23 @@ impl<'b> Derived<'b> {
                 acc.duration_us += self.duration[visit];
                 acc.visit_pageviews += self.pageviews[visit];
                 state.visitors.add(group, visitor);
+            }
+        }
+    }
+}
+
+/// A row's group from its key (`key_of`), remembering the last key's group: rows of
+/// a visit often share keys (a visit dimension, a time bucket).
+fn keyed(key_of: impl Fn(usize) -> u128) -> impl FnMut(&mut ViewState, usize) -> u32 {
+    let mut last: Option<(u128, u32)> = None;
+    move |state, row| {
+        let key = key_of(row);
+        match last {
+            Some((k, g)) if k == key => g,
+            _ => {
+                let g = state.group(key);
+                last = Some((key, g));
+                g
             }
         }
     }
