@@ -252,7 +252,6 @@ mod tests {
             prop_assert_eq!(mine.counts(8, 2, || {}), naive(&pairs, 8));
         }
 
-
         #[test]
         fn sealed_scans_merged_in_a_chain_count_the_whole(
             pairs in proptest::collection::vec((0u32..6, prop_oneof![0i64..200, any::<i64>()]), 0..3_000),

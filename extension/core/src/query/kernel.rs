@@ -202,7 +202,7 @@ impl<'b> Derived<'b> {
     }
 
     /// Whether `operand`'s codes are the same on every row of a visit in this batch.
-    fn per_visit(&self, plan: &Plan, operand: usize) -> bool {
+    fn same_in_visits(&self, plan: &Plan, operand: usize) -> bool {
         let operand = plan.operands[operand];
         operand.level != Level::Row || self.batch.constant_in_visits[operand.source]
     }
@@ -211,7 +211,7 @@ impl<'b> Derived<'b> {
     /// of the visit).
     pub fn per_visit_expr(&self, plan: &Plan, expr: &Expr) -> bool {
         match expr {
-            Expr::Leaf(i) => self.per_visit(plan, plan.leaves[*i].operand),
+            Expr::Leaf(i) => self.same_in_visits(plan, plan.leaves[*i].operand),
             Expr::And(items) | Expr::Or(items) => items.iter().all(|e| self.per_visit_expr(plan, e)),
             Expr::Not(inner) => self.per_visit_expr(plan, inner),
         }
@@ -234,7 +234,7 @@ impl<'b> Derived<'b> {
         let whole_visits = mask_per_visit
             && self.batch.revenue.is_empty()
             && view.keys.iter().all(|k| match k {
-                Key::Operand(o) => self.per_visit(plan, *o),
+                Key::Operand(o) => self.same_in_visits(plan, *o),
                 Key::Bucket => false,
                 Key::Goal => true,
             });
