@@ -39,6 +39,10 @@ if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'ta
     q -d "$DB" -c "COMMENT ON TABLE tally.sites IS '$stamp'"
 fi
 
+# Daily rollups of the days that settled since the load (the bench database has no
+# background worker).
+q -d "$DB" -c "SELECT tally.build_daily_rollups()" -c "ANALYZE tally.rollups_daily" >/dev/null
+
 # The bench's own administrator (create-admin resets an existing one's password), a
 # member of the site like ./dev up's demo administrator.
 BENCH_EMAIL=bench@bench.local

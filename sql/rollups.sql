@@ -53,6 +53,47 @@ CREATE TABLE tally.rollups (
 CREATE UNIQUE INDEX rollups_key ON tally.rollups (site_id, dimension, hour, value) NULLS NOT DISTINCT;
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 
+-- Daily rollups: per site, UTC day, dimension and value, the sums of the day's hourly
+-- rows (sketches unioned), so that a 30-day breakdown by page reads one row per page
+-- and day instead of one per page and hour. A day's rows exist only while they equal
+-- the sum of its current hourly rows: every rewrite of an hour of tally.rollups
+-- deletes its day's rows and queues the day in tally.rollups_daily_pending, and the
+-- background worker (or tally.build_daily_rollups()) builds a queued day once it ended
+-- 5 hours ago, when live traffic no longer rewrites its hours. tally.query reads a
+-- day's rows only where it would read every hour of the day from tally.rollups, so its
+-- answers do not depend on whether they exist. Columns as in tally.rollups.
+CREATE TABLE tally.rollups_daily (
+    site_id           int NOT NULL,
+    day               timestamptz NOT NULL,
+    dimension         text NOT NULL,
+    value             text,
+    events            bigint NOT NULL,
+    pageviews         bigint NOT NULL,
+    visits            bigint NOT NULL,
+    bounces           bigint NOT NULL,
+    visit_duration_us bigint NOT NULL,
+    visit_pageviews   bigint NOT NULL,
+    open_visits       bigint NOT NULL,
+    mixed_visits      bigint NOT NULL,
+    engagement_ms     bigint NOT NULL,
+    visitors          tally.hll NOT NULL,
+    visit_durations   tally.ddsketch,
+    engagement_times  tally.ddsketch
+);
+-- Day before dimension: readers ask for a list of days of one dimension, and a rewrite
+-- drops whole days.
+CREATE UNIQUE INDEX rollups_daily_key ON tally.rollups_daily (site_id, day, dimension, value) NULLS NOT DISTINCT;
+SELECT pg_catalog.pg_extension_config_dump('tally.rollups_daily', '');
+
+-- The days whose hourly rows changed since their daily rows were built (none exist
+-- for them meanwhile).
+CREATE TABLE tally.rollups_daily_pending (
+    site_id int NOT NULL,
+    day     timestamptz NOT NULL,
+    PRIMARY KEY (site_id, day)
+);
+SELECT pg_catalog.pg_extension_config_dump('tally.rollups_daily_pending', '');
+
 -- tally.rollups_recompute(site, from_ts, to_ts) recomputes the rows of the hours
 -- overlapping [from_ts, to_ts) of one site from the raw events (hot and compacted),
 -- replacing what was there: idempotent. Visits are followed up to 2 hours past the

@@ -45,7 +45,8 @@ pgrx::extension_sql_file!(
         apply_retention,
         erase_visitor,
         rebuild_rollups,
-        rollups_recompute
+        rollups_recompute,
+        build_daily_rollups
     ]
 );
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security

@@ -2,7 +2,7 @@
 //! compacted with rollups, plus fresh hot rows in the current hour and a late hot row
 //! in an old hour, every eligible metric × dimension gives the scan's exact figures
 //! (visitors and percentage within 2% and 3%, being HyperLogLog estimates), and
-//! `meta.path` says which path answered.
+//! `meta.path` says which path answered; daily rollups change no answer.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -100,9 +100,10 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
         }
     }
     assert!(checked > 200, "the cases cover many groups, got {checked}");
-    // Sources and UTM tags with visit metrics: the rows of the visits started in each hour.
+    // Sources, UTM tags and entry pages with visit metrics: the rows of the visits
+    // started in each hour.
     let visit_metrics = ["visitors", "visits", "views_per_visit", "bounce_rate", "visit_duration", "percentage"];
-    for dimension in ["visit:source", "visit:utm_medium", "visit:utm_campaign"] {
+    for dimension in ["visit:source", "visit:utm_medium", "visit:utm_campaign", "visit:entry_page"] {
         let query = json!({"site_id": "site1.example", "date_range": "7d", "metrics": visit_metrics, "dimensions": [dimension]});
         let (rollups, scan) = (ask(&db, &query, true).await, ask(&db, &query, false).await);
         assert_eq!(rollups["meta"]["path"], json!("rollups"), "{query}");
@@ -147,6 +148,42 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
 }
 
 #[tokio::test]
+async fn daily_rollups_give_the_answers_of_hourly_rows() {
+    let db = setup().await;
+    let four_days_ago = db.value::<String>("SELECT (current_date - 4)::text").await;
+    let two_days_ago = db.value::<String>("SELECT (current_date - 2)::text").await;
+    let mut queries = Vec::new();
+    for site in ["site1.example", "site2.example"] {
+        for range in [json!("7d"), json!([four_days_ago, two_days_ago]), json!("30d")] {
+            for dimension in ["", "event:page", "event:name", "visit:country", "time:day"] {
+                let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
+                queries.push(json!({"site_id": site, "date_range": range, "metrics": METRICS, "dimensions": dimensions,
+                                    "include": {"totals": true}}));
+            }
+            queries.push(json!({"site_id": site, "date_range": range, "metrics": ["visitors", "visits", "bounce_rate"],
+                                "dimensions": ["visit:source"]}));
+        }
+    }
+    let mut hourly = Vec::new();
+    for query in &queries {
+        hourly.push(ask(&db, query, true).await);
+    }
+    db.query("SELECT tally.build_daily_rollups()").await;
+    // Days 5 to 3 before today ended over 29 hours ago; the last 29 hours stay hourly.
+    assert!(db.value::<i64>("SELECT count(DISTINCT day) FROM tally.rollups_daily WHERE site_id = 1").await >= 3);
+    let unsettled = "SELECT count(*) FROM tally.rollups_daily WHERE day + interval '24 hours' > now() - interval '29 hours'";
+    assert_eq!(db.value::<i64>(unsettled).await, 0, "daily rows of days not settled");
+    let mut from_rollups = 0;
+    for (query, hourly) in queries.iter().zip(&hourly) {
+        let daily = ask(&db, query, true).await;
+        assert_eq!(daily["meta"]["path"], hourly["meta"]["path"], "{query}");
+        from_rollups += usize::from(daily["meta"]["path"] == json!("rollups"));
+        assert_eq!((&daily["results"], &daily["totals"]), (&hourly["results"], &hourly["totals"]), "{query}");
+    }
+    assert!(from_rollups >= 20, "only {from_rollups} queries read rollups");
+}
+
+#[tokio::test]
 async fn goal_conversions_of_event_goals_come_from_rollups() {
     let db = setup().await;
     // Two goals share an event name: an `event` row counts for both.
@@ -180,6 +217,7 @@ async fn other_queries_keep_the_scan() {
         json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:country", ["US"]]]}),
         // A source's events: rows may file a visit's later events under another source.
         json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["visit:source"]}),
+        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visits", "pageviews"], "dimensions": ["visit:entry_page"]}),
         json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "total_revenue"]}),
         json!({"site_id": "site1.example", "date_range": "realtime", "metrics": ["visitors"]}),
         // Kolkata's days start at 18:30 UTC: its daily buckets are not whole UTC hours.

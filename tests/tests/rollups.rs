@@ -2,7 +2,7 @@
 //! from raw events, rebuilding is idempotent, and their figures (counts, visits,
 //! bounces, durations, the visitors sketch) match the same questions asked of the
 //! raw events, and every row and column equals the rollups' SQL definition
-//! (tests/sql/rollups_reference.sql).
+//! (tests/sql/rollups_reference.sql); daily rollups stay the sums of their hours.
 
 use chrono::{DateTime, Utc};
 use tally_tests::TestDb;
@@ -163,4 +163,75 @@ async fn erasure_and_retention_leave_rollups_equal_to_a_rebuild() {
     assert_eq!(stale, 0, "rollup rows of expired hours");
     rebuild_all(&db).await;
     assert_eq!(snapshot(&db).await, kept, "rollups still count expired events");
+}
+
+/// The daily rows (`tally.rollups_daily`) next to the sums of the hourly rows of the
+/// days that have them, as SQL defines those sums, each in a canonical order.
+async fn daily_and_summed(db: &TestDb) -> (Vec<String>, Vec<String>) {
+    let rows = |sql: &'static str| async move { db.query(sql).await.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>() };
+    let daily = rows("SELECT row(d.*)::text AS t FROM tally.rollups_daily d ORDER BY t").await;
+    let summed = rows(
+        "SELECT row(r.site_id, date_trunc('day', r.hour, 'UTC'), r.dimension, r.value, sum(r.events)::int8,
+                    sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, sum(r.visit_duration_us)::int8,
+                    sum(r.visit_pageviews)::int8, sum(r.open_visits)::int8, sum(r.mixed_visits)::int8,
+                    sum(r.engagement_ms)::int8, tally.hll_union_agg(r.visitors),
+                    tally.ddsketch_union_agg(r.visit_durations), tally.ddsketch_union_agg(r.engagement_times))::text AS t
+         FROM tally.rollups r
+         WHERE (r.site_id, date_trunc('day', r.hour, 'UTC')) IN (SELECT site_id, day FROM tally.rollups_daily)
+         GROUP BY r.site_id, date_trunc('day', r.hour, 'UTC'), r.dimension, r.value ORDER BY t",
+    )
+    .await;
+    (daily, summed)
+}
+
+#[tokio::test]
+async fn daily_rollups_stay_the_sums_of_their_hours() {
+    const DAY_US: i64 = 86_400_000_000;
+    let db = TestDb::create().await;
+    db.load(6_000, 4, 2, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.rollups_daily").await, 0, "built before their days settled");
+    assert!(db.value::<i64>("SELECT tally.build_daily_rollups()").await >= 8, "4 days of 2 sites");
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.rollups_daily_pending").await, 0);
+    let (daily, summed) = daily_and_summed(&db).await;
+    assert!(daily.len() > 100, "only {} daily rows", daily.len());
+    assert_eq!(daily, summed, "daily rows differ from the sums of their hours");
+    let days_of = |site: i32| format!("SELECT count(*) FROM tally.rollups_daily WHERE site_id = {site} AND dimension = 'total'");
+    let (site1_days, site2_days): (i64, i64) = (db.value(&days_of(1)).await, db.value(&days_of(2)).await);
+
+    // A late event in the middle of a built day of site 1: compaction rewrites some of
+    // its hours, so the day loses its daily rows and waits to be built again.
+    let pool = tally_gateway::pool::build(&db.url, 1).expect("pool");
+    let config = tally_core::datagen::Config { seed: 7, sites: 2, days: 4, events: 6_000, start_ts: END_US - 4 * DAY_US };
+    let mut late = tally_core::datagen::DataGen::new(config).find(|e| e.site_id == 1).unwrap();
+    late.ts = END_US - 2 * DAY_US - 12 * 3_600_000_000;
+    late.pathname = "/late".into();
+    tally_gateway::ingest::store::write_events(&pool, &[late]).await.expect("write late event");
+    db.query("SELECT tally.compact(true)").await;
+    let pending = "SELECT count(*) FROM tally.rollups_daily_pending WHERE site_id = 1 AND day = to_timestamp(1711843200 - 3 * 86400)";
+    assert_eq!(db.value::<i64>(pending).await, 1, "the late event's day is not queued");
+    assert_eq!(db.value::<i64>(&days_of(1)).await, site1_days - 1, "the late event's day kept its daily rows");
+    assert_eq!(db.value::<i64>(&days_of(2)).await, site2_days, "another site's days lost their daily rows");
+    db.query("SELECT tally.build_daily_rollups()").await;
+    let (daily, summed) = daily_and_summed(&db).await;
+    assert_eq!(db.value::<i64>(&days_of(1)).await, site1_days);
+    assert!(daily.iter().any(|r| r.contains("/late")), "the rebuilt day lacks the late event's page");
+    assert_eq!(daily, summed, "rebuilt daily rows differ from the sums of their hours");
+
+    // Erasure rewrites the erased visitor's hours; retention drops whole days.
+    let visitor: i64 = db.value("SELECT visitor_id FROM tally.events WHERE site_id = 1 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").await;
+    db.client.execute("SELECT tally.erase_visitor(1, $1)", &[&visitor]).await.unwrap();
+    assert!(db.value::<i64>("SELECT count(*) FROM tally.rollups_daily_pending").await > 0, "erasure queued no day");
+    db.query("SELECT tally.build_daily_rollups()").await;
+    let (daily, summed) = daily_and_summed(&db).await;
+    assert_eq!(daily, summed, "daily rows still count the erased visitor");
+    let horizon = format!("(to_timestamp({}) + interval '36 hours 20 minutes')", END_US / 1_000_000 - 4 * 86_400);
+    db.query(&format!("UPDATE tally.sites SET retention = now() - {horizon}")).await;
+    db.query("SELECT tally.apply_retention()").await;
+    db.query("SELECT tally.build_daily_rollups()").await;
+    let expired = format!("SELECT count(*) FROM tally.rollups_daily WHERE day < {horizon} - interval '1 hour'");
+    assert_eq!(db.value::<i64>(&expired).await, 0, "daily rows of expired hours");
+    let (daily, summed) = daily_and_summed(&db).await;
+    assert!(daily.len() > 50, "retention left {} daily rows", daily.len());
+    assert_eq!(daily, summed, "daily rows still count expired events");
 }

@@ -65,6 +65,7 @@ async fn world() -> World {
     let now_us = chrono::Utc::now().timestamp_micros();
     t.db.load(6_000, 3, 2, now_us).await;
     t.sql("SELECT tally.compact()").await;
+    t.sql("SELECT tally.build_daily_rollups()").await;
     // Live (hot) rows on both sites too.
     for domain in [A_DOMAIN, B_DOMAIN] {
         let (status, _) =
@@ -72,7 +73,7 @@ async fn world() -> World {
         assert_eq!(status, 202);
     }
     // Every table the attacks aim at holds rows of B, or "no rows" would prove nothing.
-    for table in ["events_hot", "segments", "rollups"] {
+    for table in ["events_hot", "segments", "rollups", "rollups_daily"] {
         assert!(count(&t.db.client, &format!("SELECT count(*) FROM tally.{table} WHERE site_id = {B}")).await > 0, "{table}");
     }
     t.sql(&format!("SELECT tally.create_goal({B}, 'Secret goal of B', event_name => 'Signup')")).await;
@@ -130,6 +131,7 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: hot rows of B", format!("SELECT count(*) FROM tally.events_hot WHERE site_id = {B}")),
         ("sql: segments of B", format!("SELECT count(*) FROM tally.segments WHERE site_id = {B}")),
         ("sql: rollups of B", format!("SELECT count(*) FROM tally.rollups WHERE site_id = {B}")),
+        ("sql: daily rollups of B", format!("SELECT count(*) FROM tally.rollups_daily WHERE site_id = {B}")),
         ("sql: goals of B", format!("SELECT count(*) FROM tally.goals WHERE site_id = {B}")),
         ("sql: funnels of B", format!("SELECT count(*) FROM tally.funnels WHERE site_id = {B}")),
         ("sql: site row of B", format!("SELECT count(*) FROM tally.sites WHERE site_id = {B} OR domain = '{B_DOMAIN}'")),
@@ -173,6 +175,7 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: compaction", "SELECT tally.compact()".into()),
         ("sql: erase B's visitors", format!("SELECT tally.erase_visitor({B}, 1)")),
         ("sql: rebuild B's rollups", format!("SELECT tally.rebuild_rollups({B}, now() - interval '1 day', now())")),
+        ("sql: build daily rollups", "SELECT tally.build_daily_rollups()".into()),
         ("sql: disable RLS on segments", "ALTER TABLE tally.segments DISABLE ROW LEVEL SECURITY".into()),
         ("sql: drop a policy", "DROP POLICY site_members ON tally.sites".into()),
         ("sql: create a site", "INSERT INTO tally.sites (domain) VALUES ('mine.example')".into()),

@@ -1,10 +1,12 @@
 //! The rollup path of `tally.query`: reads what `tally_core::query::RollupPlan` asks
-//! for (hot row times, rollup rows of the covered hours, raw events around the edges)
-//! and lets it answer. Everything it decides is in tally-core.
+//! for (hot row times, rollup rows of the covered hours, daily rows for their whole
+//! days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
 
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
+use tally_core::rollup::days::DaySplit;
 use tally_core::rollup::{Row, DIMENSIONS};
 use tally_core::sketch::hll::Hll;
 
@@ -44,11 +46,18 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect();
     let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
-    if !worth_it(client, site_id, range, &rollup) {
+    let built = built_days(client, site_id, rollup.covered());
+    if !worth_it(client, site_id, range, &rollup, &built) {
         return None;
     }
-    let rows: Vec<Vec<Row>> =
-        rollup.dimensions().into_iter().map(|(dim, hourly)| rows(client, site_id, rollup.covered(), dim, hourly)).collect();
+    let rows: Vec<Vec<Row>> = rollup
+        .dimensions()
+        .into_iter()
+        .map(|(dim, hourly)| {
+            let split = if hourly { DaySplit::hourly(rollup.covered()) } else { DaySplit::new(rollup.covered(), &built) };
+            rows(client, site_id, &split, dim, hourly)
+        })
+        .collect();
     let (ids, segments) = segments(client, site_id, rollup.reads());
     let hot = match (rollup.reads().first(), rollup.reads().last()) {
         (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
@@ -59,12 +68,53 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
 }
 
+/// The relation `r(hour, value, events, ...)` of the rollup rows of the dimensions
+/// `$2` (text[]) of site `$1` over a [`DaySplit`]: hourly rows of the hours between
+/// `$3` and `$4` (timestamptz[] of starts and ends), daily rows of the days `$5`
+/// (timestamptz[]), which start their `hour`.
+const SPLIT_ROWS: &str = "(SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, \
+         r.visit_pageviews, r.mixed_visits, r.visitors \
+     FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) ON r.hour >= u.lo AND r.hour < u.hi \
+     WHERE r.site_id = $1 AND r.dimension = ANY($2) \
+     UNION ALL \
+     SELECT d.day, d.value, d.events, d.pageviews, d.visits, d.bounces, d.visit_duration_us, d.visit_pageviews, \
+         d.mixed_visits, d.visitors \
+     FROM tally.rollups_daily d WHERE d.site_id = $1 AND d.day = ANY($5::timestamptz[]) AND d.dimension = ANY($2)) r";
+
+/// The arguments `$1` to `$5` of [`SPLIT_ROWS`].
+fn split_args(site_id: i32, dimensions: Vec<&str>, split: &DaySplit) -> Vec<DatumWithOid<'static>> {
+    vec![
+        site_id.into(),
+        dimensions.into(),
+        timestamps(&split.hours, |s| s.0).into(),
+        timestamps(&split.hours, |s| s.1).into(),
+        split.days.iter().map(|&d| from_unix_us(d)).collect::<Vec<_>>().into(),
+    ]
+}
+
+/// The whole UTC days of `covered` that have daily rows (their `total` row says so).
+fn built_days(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)]) -> Vec<i64> {
+    let days: Vec<TimestampWithTimeZone> = DaySplit::whole_days(covered).into_iter().map(from_unix_us).collect();
+    if days.is_empty() {
+        return Vec::new();
+    }
+    client
+        .select(
+            "SELECT day FROM tally.rollups_daily WHERE site_id = $1 AND day = ANY($2) AND dimension = 'total'",
+            None,
+            &[site_id.into(), days.into()],
+        )
+        .unwrap_or_else(|e| fail("reading which days have daily rows", e))
+        .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
+        .collect()
+}
+
 /// Whether the rollups save work: the plan reads little raw ([`RollupPlan::reads_little`])
 /// and the range has `tally.query_rollup_min_events_per_row` events per rollup row to
-/// read (rows counted in the index over [`RollupPlan::cost_sample`], events from the
-/// segments' row counts). A setting of 0 takes
+/// read (rows counted in the index over [`RollupPlan::cost_sample`], daily rows for
+/// the `built` days, events from the segments' row counts). A setting of 0 takes
 /// the rollups whenever they can answer.
-fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan) -> bool {
+fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan, built: &[i64]) -> bool {
     let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
     if per_row == 0 {
         return true;
@@ -72,7 +122,6 @@ fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &Rol
     if !rollup.reads_little() {
         return false;
     }
-    let dimensions: Vec<&str> = rollup.dimensions().into_iter().map(|(d, _)| d).collect();
     let count = |sql: &str, args: &[pgrx::datum::DatumWithOid]| -> i64 {
         client
             .select(sql, Some(1), args)
@@ -93,17 +142,16 @@ fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &Rol
     // all of them (38 ms for the 3.1M-event bench site's pages).
     let (sample, share) = rollup.cost_sample();
     let allowed = (events as f64 * share) as i64 / per_row;
-    let rows = count(
-        "SELECT count(*) FROM (SELECT FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) \
-         ON r.hour >= u.lo AND r.hour < u.hi WHERE r.site_id = $1 AND r.dimension = ANY($2) LIMIT $5) capped",
-        &[
-            site_id.into(),
-            dimensions.into(),
-            timestamps(&sample, |s| s.0).into(),
-            timestamps(&sample, |s| s.1).into(),
-            (allowed + 1).into(),
-        ],
-    );
+    let rows: i64 = rollup
+        .dimensions()
+        .into_iter()
+        .map(|(dim, hourly)| {
+            let split = if hourly { DaySplit::hourly(&sample) } else { DaySplit::new(&sample, built) };
+            let mut args = split_args(site_id, vec![dim], &split);
+            args.push((allowed + 1).into());
+            count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS} LIMIT $6) capped"), &args)
+        })
+        .sum();
     rows <= allowed
 }
 
@@ -111,9 +159,10 @@ fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<Timestam
     spans.iter().map(|s| from_unix_us(end(s))).collect()
 }
 
-/// The rows of `dimension` in the `covered` hours: per hour when `hourly`, else
-/// summed per value (sketches unioned by `tally.hll_union_agg`).
-fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension: &str, hourly: bool) -> Vec<Row> {
+/// The rows of `dimension` over `split` (the covered hours): per hour when `hourly`
+/// (the split then reads no days), else summed per value (sketches unioned by
+/// `tally.hll_union_agg`).
+fn rows(client: &SpiClient<'_>, site_id: i32, split: &DaySplit, dimension: &str, hourly: bool) -> Vec<Row> {
     let dimension: &'static str =
         DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
     let group = if hourly { "r.hour, r.value" } else { "r.value" };
@@ -122,12 +171,10 @@ fn rows(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)], dimension:
         "SELECT {hour}, r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
                 sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8, \
                 tally.hll_union_agg(r.visitors)::bytea \
-         FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) ON r.hour >= u.lo AND r.hour < u.hi \
-         WHERE r.site_id = $1 AND r.dimension = $2 GROUP BY {group}"
+         FROM {SPLIT_ROWS} GROUP BY {group}"
     );
-    let args = [site_id.into(), dimension.into(), timestamps(covered, |s| s.0).into(), timestamps(covered, |s| s.1).into()];
     client
-        .select(&sql, None, &args)
+        .select(&sql, None, &split_args(site_id, vec![dimension], split))
         .unwrap_or_else(|e| fail("reading rollup rows", e))
         .map(|r| {
             let int = |i: usize| r.value::<i64>(i).unwrap_or_default();

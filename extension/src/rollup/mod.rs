@@ -5,6 +5,8 @@
 //! `tally_core::rollup` and replaces the hours' rows, so what compaction leaves equals
 //! what `tally.rebuild_rollups` produces for the same hours.
 
+pub mod daily;
+
 use std::collections::BTreeMap;
 
 use pgrx::datum::DatumWithOid;
@@ -75,10 +77,11 @@ pub fn recompute(client: &mut SpiClient, site: i32, from_us: i64, to_us: i64) ->
 }
 
 /// Replaces the rows of `hours` with `rows`: one DELETE, then one INSERT of every row
-/// from per-column arrays. The sketches travel as bytea and are checked by the casts
-/// to `tally.hll` and `tally.ddsketch`.
+/// from per-column arrays, and queues the days for new daily rows. The sketches travel
+/// as bytea and are checked by the casts to `tally.hll` and `tally.ddsketch`.
 fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("writing rollups of site {site}: {e}") };
+    daily::invalidate(client, site, hours);
     client
         .update(
             "DELETE FROM tally.rollups WHERE site_id = $1 AND hour >= $2 AND hour < $3",

@@ -82,6 +82,15 @@ pub fn apply(client: &mut SpiClient) -> i64 {
             &[],
         )
         .unwrap_or_else(|e| error!("retention of rollups: {e}"));
+    // A day loses its daily rows with its first hour: the rest of it is read hourly.
+    client
+        .update(
+            "DELETE FROM tally.rollups_daily r USING tally.sites s \
+             WHERE r.site_id = s.site_id AND s.retention IS NOT NULL AND r.day + interval '1 hour' <= now() - s.retention",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("retention of daily rollups: {e}"));
     rollup::refresh(client, &touched);
     removed
 }

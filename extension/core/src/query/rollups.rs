@@ -11,20 +11,20 @@
 //! `event:name`, `visit:country`, `visit:device`, `visit:browser`, `visit:os` or a
 //! `time:*` dimension whose buckets start on whole UTC hours; or `event:goal` alone
 //! (with `conversion_rate` too) when every goal of the site is an event name: a goal's
-//! figures are then its event name's `event` rows; or `visit:source` or a
-//! `visit:utm_*` tag with visit metrics only (`visitors`, `visits`, `bounce_rate`,
-//! `visit_duration`, `views_per_visit`, `percentage`). A filter that tests only the
+//! figures are then its event name's `event` rows; or `visit:source`, a
+//! `visit:utm_*` tag or `visit:entry_page` with visit metrics only (`visitors`,
+//! `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`, `percentage`). A filter that tests only the
 //! value of the query's one dimension (the dashboard's custom-events panel leaves out
 //! `pageview` and `engagement` that way) keeps a query eligible when it asks for
 //! no totals: each group's figures do not depend on the filter, which only drops groups. A rollup row keeps an
 //! event's own country (device, ...) where the engine reads the visit's first event's,
 //! so those four are answered from rollups only when no visit of the covered hours had
 //! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
-//! IP address and user agent the visitor id hashes). Source and UTM rows hold a
-//! visit's figures and visitors in the hour it started, where its first event (whose
-//! values they are) was seen; their event figures (`events`, `pageviews`) come from
-//! events whose visit a recomputation may have joined midway, so queries for those
-//! keep the scan, as do entry pages (too many rows to be worth reading).
+//! IP address and user agent the visitor id hashes). Source, UTM and entry page rows
+//! hold a visit's figures and visitors in the hour it started, where its first event
+//! (whose values they are; for the entry page, its first pageview's path) was seen;
+//! their event figures (`events`, `pageviews`) come from events whose visit a
+//! recomputation may have joined midway, so queries for those keep the scan.
 //!
 //! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: no
 //! hot (not yet compacted) event lies in `[h - 30 min, h + 4 h)` (compaction of an
@@ -32,7 +32,10 @@
 //! [`crate::rollup::AFFECTS_BEFORE_US`]), and no visit of the hour is *open* (still
 //! active near the end of the events its recomputation saw, so possibly cut short).
 //! Compaction, erasure, retention and `tally.rebuild_rollups` keep the rows of every
-//! other hour equal to a recomputation from the raw events.
+//! other hour equal to a recomputation from the raw events. The rows of a whole UTC
+//! day of covered hours may be read from its daily rows instead, which are the sums
+//! of its hourly rows while they exist ([`crate::rollup::days`]): nothing below
+//! changes.
 //!
 //! **Combination.** A full scan counts each visit over its events inside the range;
 //! the rollups count it in the hour it started, over its events up to 2 hours past
@@ -124,6 +127,9 @@ enum ViewKey {
     /// A visit's acquisition value (`source`, `utm_*`, by event column): rows of the
     /// visits started in each hour.
     Acquisition(&'static str),
+    /// A visit's entry page (its first pageview's path): `entry_page` rows, of the
+    /// visits started in each hour like acquisition rows.
+    Entry,
 }
 
 impl ViewKey {
@@ -132,6 +138,7 @@ impl ViewKey {
             ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
             ViewKey::Goal => "event",
             ViewKey::Acquisition(column) => acquisition_dimension(column),
+            ViewKey::Entry => "entry_page",
             ViewKey::Total | ViewKey::Bucket => "total",
         }
     }
@@ -338,7 +345,7 @@ impl RollupPlan {
         let mut columns = BASE_COLUMNS.to_vec();
         for view in &self.views {
             let column = match view {
-                ViewKey::Own("page") => "pathname",
+                ViewKey::Own("page") | ViewKey::Entry => "pathname",
                 ViewKey::Visit(column) | ViewKey::Acquisition(column) => column,
                 ViewKey::Own(_) | ViewKey::Goal | ViewKey::Total | ViewKey::Bucket => continue,
             };
@@ -371,10 +378,18 @@ impl RollupPlan {
         let in_range: Vec<&Event> = edge_events.iter().filter(|e| (self.range.from_us..self.range.to_us).contains(&e.ts)).collect();
         // Each session's first event in the range: where the engine reads visit:* values.
         let mut firsts: FxHashMap<i64, &Event> = FxHashMap::default();
+        // ... and its first pageview there: its entry page.
+        let mut entries: FxHashMap<i64, &Event> = FxHashMap::default();
         for &e in &in_range {
             let first = firsts.entry(e.session_id).or_insert(e);
             if e.ts < first.ts {
                 *first = e;
+            }
+            if e.name == "pageview" {
+                let entry = entries.entry(e.session_id).or_insert(e);
+                if e.ts < entry.ts {
+                    *entry = e;
+                }
             }
         }
         let mut views = Vec::with_capacity(self.views.len());
@@ -384,7 +399,9 @@ impl RollupPlan {
             let keys_of = |value: Option<&str>, hour_or_ts: i64| -> Vec<Vec<KeyValue>> {
                 match view {
                     ViewKey::Total => vec![Vec::new()],
-                    ViewKey::Own(_) | ViewKey::Visit(_) | ViewKey::Acquisition(_) => vec![vec![KeyValue::Text(value.map(str::to_owned))]],
+                    ViewKey::Own(_) | ViewKey::Visit(_) | ViewKey::Acquisition(_) | ViewKey::Entry => {
+                        vec![vec![KeyValue::Text(value.map(str::to_owned))]]
+                    }
                     ViewKey::Bucket => vec![vec![bucket(bucket_starts, hour_or_ts)]],
                     ViewKey::Goal => goals_named(plan, value).map(|g| vec![KeyValue::Goal(g)]).collect(),
                 }
@@ -411,6 +428,7 @@ impl RollupPlan {
                     ViewKey::Own("page") => Some(e.pathname.clone()),
                     ViewKey::Own(_) | ViewKey::Goal => Some(e.name.clone()),
                     ViewKey::Visit(column) | ViewKey::Acquisition(column) => visit_value(firsts[&e.session_id], column),
+                    ViewKey::Entry => entries.get(&e.session_id).map(|first| first.pathname.clone()),
                     ViewKey::Total | ViewKey::Bucket => None,
                 };
                 for key in keys_of(value.as_deref(), e.ts) {
@@ -421,9 +439,10 @@ impl RollupPlan {
             if let Some(filter) = &plan.views[v].filter {
                 groups.retain(|key, _| matches!(key.as_slice(), [KeyValue::Text(value)] if passes(plan, filter, value.as_deref())));
             }
-            // Acquisition rows file some events under other values (see the module
-            // docs): their event figures, which no eligible query asks for, are left out.
-            let event_figures = !matches!(view, ViewKey::Acquisition(_));
+            // Acquisition and entry rows file some events under other values (see the
+            // module docs): their event figures, which no eligible query asks for, are
+            // left out.
+            let event_figures = !matches!(view, ViewKey::Acquisition(_) | ViewKey::Entry);
             let mut out = Vec::with_capacity(groups.len());
             for (key, sums) in groups {
                 out.extend(sums.group(key, event_figures)?);
@@ -491,6 +510,7 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
                 match (&plan.sources[operand.source], operand.level) {
                     (Source::Column("pathname"), Level::Row) => Some(ViewKey::Own("page")),
                     (Source::Column("name"), Level::Row) => Some(ViewKey::Own("event")),
+                    (Source::Column("pathname"), Level::Entry) if visit_metrics_only => Some(ViewKey::Entry),
                     (Source::Column(column), Level::Visit) => match VISIT_DIMENSIONS.iter().find(|d| *d == column) {
                         Some(&d) => Some(ViewKey::Visit(d)),
                         None => ACQUISITION_COLUMNS

@@ -27,6 +27,7 @@
 //! events are read in.
 
 mod builder;
+pub mod days;
 mod visit;
 
 #[cfg(test)]
