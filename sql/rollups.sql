@@ -57,11 +57,12 @@ SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 -- rows (sketches unioned), so that a 30-day breakdown by page reads one row per page
 -- and day instead of one per page and hour. A day's rows exist only while they equal
 -- the sum of its current hourly rows: every rewrite of an hour of tally.rollups
--- deletes its day's rows and queues the day in tally.rollups_daily_pending, and the
--- background worker (or tally.build_daily_rollups()) builds a queued day once it ended
--- 5 hours ago, when live traffic no longer rewrites its hours. tally.query reads a
--- day's rows only where it would read every hour of the day from tally.rollups, so its
--- answers do not depend on whether they exist. Columns as in tally.rollups.
+-- deletes its day's rows (and its week's, below) and queues the day in
+-- tally.rollups_daily_pending, and the background worker (or
+-- tally.build_daily_rollups()) builds a queued day once it ended 5 hours ago, when live
+-- traffic no longer rewrites its hours. tally.query reads a day's rows only where it
+-- would read every hour of the day from tally.rollups, so its answers do not depend on
+-- whether they exist. Columns as in tally.rollups.
 CREATE TABLE tally.rollups_daily (
     site_id           int NOT NULL,
     day               timestamptz NOT NULL,
@@ -84,6 +85,13 @@ CREATE TABLE tally.rollups_daily (
 -- drops whole days.
 CREATE UNIQUE INDEX rollups_daily_key ON tally.rollups_daily (site_id, day, dimension, value) NULLS NOT DISTINCT;
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups_daily', '');
+
+-- Weekly rollups: the same per week (Monday 00:00 UTC to the next), the sums of its
+-- seven days' rows, built with the week's last daily rows and dropped with any of them.
+CREATE TABLE tally.rollups_weekly (LIKE tally.rollups_daily);
+ALTER TABLE tally.rollups_weekly RENAME COLUMN day TO week;
+CREATE UNIQUE INDEX rollups_weekly_key ON tally.rollups_weekly (site_id, week, dimension, value) NULLS NOT DISTINCT;
+SELECT pg_catalog.pg_extension_config_dump('tally.rollups_weekly', '');
 
 -- The days whose hourly rows changed since their daily rows were built (none exist
 -- for them meanwhile).

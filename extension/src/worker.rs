@@ -1,5 +1,5 @@
 //! The background worker: compacts hot rows every `tally.compaction_interval_ms`,
-//! builds the daily rollups of days that have settled, and applies retention every `tally.retention_interval_s` in `tally.worker_database`. pg_cron's one-minute granularity is too coarse for a hot
+//! builds the daily and weekly rollups of days that have settled, and applies retention every `tally.retention_interval_s` in `tally.worker_database`. pg_cron's one-minute granularity is too coarse for a hot
 //! table taking 300k rows a second, hence a worker of our own.
 
 use std::time::{Duration, Instant};
@@ -71,7 +71,7 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
                     return false;
                 }
                 compact::compact(client, false);
-                rollup::daily::build(client, DAILY_DAYS_PER_PASS);
+                rollup::periods::build(client, DAILY_DAYS_PER_PASS);
                 if run_retention {
                     retention::apply(client);
                 }

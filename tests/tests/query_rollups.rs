@@ -2,7 +2,7 @@
 //! compacted with rollups, plus fresh hot rows in the current hour and a late hot row
 //! in an old hour, every eligible metric × dimension gives the scan's exact figures
 //! (visitors and percentage within 2% and 3%, being HyperLogLog estimates), and
-//! `meta.path` says which path answered; daily rollups change no answer.
+//! `meta.path` says which path answered; daily and weekly rollups change no answer.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,16 +18,22 @@ const METRICS: [&str; 8] = ["visitors", "visits", "pageviews", "events", "views_
 /// Positions of the approximate metrics in METRICS, with their allowed relative error.
 const APPROXIMATE: [(usize, f64); 2] = [(0, 0.02), (7, 0.03)];
 
-/// Six days of traffic up to now on `site1.example` (UTC) and `site2.example`
+/// Six days of traffic up to now (see [`setup_days`]).
+async fn setup() -> TestDb {
+    setup_days(6).await
+}
+
+/// `days` days of traffic up to now on `site1.example` (UTC) and `site2.example`
 /// (Asia/Kolkata, whose days do not start on a UTC hour): compacted with rollups but
 /// for the last 20 minutes, plus a late event of a visit three days ago, left hot.
-async fn setup() -> TestDb {
+async fn setup_days(days: u32) -> TestDb {
     let db = TestDb::create().await;
     db.query("SELECT tally.create_site('site1.example', 'UTC'), tally.create_site('site2.example', 'Asia/Kolkata')").await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
-    let start = now - now.rem_euclid(DAY_US) - 5 * DAY_US;
-    let events: Vec<_> =
-        DataGen::new(Config { seed: 3, sites: 2, days: 6, events: 60_000, start_ts: start }).filter(|e| e.ts < now).collect();
+    let start = now - now.rem_euclid(DAY_US) - i64::from(days - 1) * DAY_US;
+    let events: Vec<_> = DataGen::new(Config { seed: 3, sites: 2, days, events: 10_000 * u64::from(days), start_ts: start })
+        .filter(|e| e.ts < now)
+        .collect();
     let (old, fresh): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.ts < now - 20 * MINUTE_US);
     let pool = tally_gateway::pool::build(&db.url, 2).expect("pool");
     for chunk in old.chunks(10_000) {
@@ -148,8 +154,9 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
 }
 
 #[tokio::test]
-async fn daily_rollups_give_the_answers_of_hourly_rows() {
-    let db = setup().await;
+async fn daily_and_weekly_rollups_give_the_answers_of_hourly_rows() {
+    // 16 days: at least one whole week from a Monday that ended 5 hours ago.
+    let db = setup_days(16).await;
     let four_days_ago = db.value::<String>("SELECT (current_date - 4)::text").await;
     let two_days_ago = db.value::<String>("SELECT (current_date - 2)::text").await;
     let mut queries = Vec::new();
@@ -169,9 +176,10 @@ async fn daily_rollups_give_the_answers_of_hourly_rows() {
         hourly.push(ask(&db, query, true).await);
     }
     db.query("SELECT tally.build_daily_rollups()").await;
-    // Days 5 to 3 before today ended over 29 hours ago; the last 29 hours stay hourly.
-    assert!(db.value::<i64>("SELECT count(DISTINCT day) FROM tally.rollups_daily WHERE site_id = 1").await >= 3);
-    let unsettled = "SELECT count(*) FROM tally.rollups_daily WHERE day + interval '24 hours' > now() - interval '29 hours'";
+    // Days 15 to 2 before today ended over 5 hours ago; the last 5 hours stay hourly.
+    assert!(db.value::<i64>("SELECT count(DISTINCT day) FROM tally.rollups_daily WHERE site_id = 1").await >= 14);
+    assert!(db.value::<i64>("SELECT count(*) FROM tally.rollups_weekly WHERE site_id = 1 AND dimension = 'total'").await >= 1);
+    let unsettled = "SELECT count(*) FROM tally.rollups_daily WHERE day + interval '24 hours' > now() - interval '5 hours'";
     assert_eq!(db.value::<i64>(unsettled).await, 0, "daily rows of days not settled");
     let mut from_rollups = 0;
     for (query, hourly) in queries.iter().zip(&hourly) {

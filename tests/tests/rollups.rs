@@ -2,7 +2,8 @@
 //! from raw events, rebuilding is idempotent, and their figures (counts, visits,
 //! bounces, durations, the visitors sketch) match the same questions asked of the
 //! raw events, and every row and column equals the rollups' SQL definition
-//! (tests/sql/rollups_reference.sql); daily rollups stay the sums of their hours.
+//! (tests/sql/rollups_reference.sql); daily and weekly rollups stay the sums of their
+//! hours.
 
 use chrono::{DateTime, Utc};
 use tally_tests::TestDb;
@@ -165,34 +166,46 @@ async fn erasure_and_retention_leave_rollups_equal_to_a_rebuild() {
     assert_eq!(snapshot(&db).await, kept, "rollups still count expired events");
 }
 
-/// The daily rows (`tally.rollups_daily`) next to the sums of the hourly rows of the
-/// days that have them, as SQL defines those sums, each in a canonical order.
-async fn daily_and_summed(db: &TestDb) -> (Vec<String>, Vec<String>) {
-    let rows = |sql: &'static str| async move { db.query(sql).await.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>() };
-    let daily = rows("SELECT row(d.*)::text AS t FROM tally.rollups_daily d ORDER BY t").await;
-    let summed = rows(
-        "SELECT row(r.site_id, date_trunc('day', r.hour, 'UTC'), r.dimension, r.value, sum(r.events)::int8,
+/// The rows of a period table (`tally.rollups_daily` by `day`, `tally.rollups_weekly`
+/// by `week`) next to the sums of the hourly rows of the periods that have rows, as
+/// SQL defines those sums, each in a canonical order.
+async fn period_and_summed(db: &TestDb, table: &str, period: &str) -> (Vec<String>, Vec<String>) {
+    let rows = |sql: String| async move { db.query(&sql).await.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>() };
+    let stored = rows(format!("SELECT row(d.*)::text AS t FROM tally.{table} d ORDER BY t")).await;
+    let summed = rows(format!(
+        "SELECT row(r.site_id, date_trunc('{period}', r.hour, 'UTC'), r.dimension, r.value, sum(r.events)::int8,
                     sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, sum(r.visit_duration_us)::int8,
                     sum(r.visit_pageviews)::int8, sum(r.open_visits)::int8, sum(r.mixed_visits)::int8,
                     sum(r.engagement_ms)::int8, tally.hll_union_agg(r.visitors),
                     tally.ddsketch_union_agg(r.visit_durations), tally.ddsketch_union_agg(r.engagement_times))::text AS t
          FROM tally.rollups r
-         WHERE (r.site_id, date_trunc('day', r.hour, 'UTC')) IN (SELECT site_id, day FROM tally.rollups_daily)
-         GROUP BY r.site_id, date_trunc('day', r.hour, 'UTC'), r.dimension, r.value ORDER BY t",
-    )
+         WHERE (r.site_id, date_trunc('{period}', r.hour, 'UTC')) IN (SELECT site_id, {period} FROM tally.{table})
+         GROUP BY r.site_id, date_trunc('{period}', r.hour, 'UTC'), r.dimension, r.value ORDER BY t",
+    ))
     .await;
-    (daily, summed)
+    (stored, summed)
+}
+
+/// The daily rows next to the sums of their hours, after checking the weekly rows
+/// against theirs.
+async fn daily_and_summed(db: &TestDb) -> (Vec<String>, Vec<String>) {
+    let (weekly, summed) = period_and_summed(db, "rollups_weekly", "week").await;
+    assert_eq!(weekly, summed, "weekly rows differ from the sums of their hours");
+    period_and_summed(db, "rollups_daily", "day").await
 }
 
 #[tokio::test]
-async fn daily_rollups_stay_the_sums_of_their_hours() {
+async fn daily_and_weekly_rollups_stay_the_sums_of_their_hours() {
     const DAY_US: i64 = 86_400_000_000;
     let db = TestDb::create().await;
-    db.load(6_000, 4, 2, END_US).await;
+    // 8 days to Monday 2024-04-01: the week from Monday 2024-03-25 is whole.
+    db.load(12_000, 8, 2, END_US + DAY_US).await;
     db.query("SELECT tally.compact()").await;
     assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.rollups_daily").await, 0, "built before their days settled");
-    assert!(db.value::<i64>("SELECT tally.build_daily_rollups()").await >= 8, "4 days of 2 sites");
+    assert!(db.value::<i64>("SELECT tally.build_daily_rollups()").await >= 16, "8 days of 2 sites");
     assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.rollups_daily_pending").await, 0);
+    let weeks = "SELECT count(*) FROM tally.rollups_weekly WHERE dimension = 'total' AND week = '2024-03-25 00:00+00'";
+    assert_eq!(db.value::<i64>(weeks).await, 2, "the whole week of each site");
     let (daily, summed) = daily_and_summed(&db).await;
     assert!(daily.len() > 100, "only {} daily rows", daily.len());
     assert_eq!(daily, summed, "daily rows differ from the sums of their hours");
@@ -202,7 +215,7 @@ async fn daily_rollups_stay_the_sums_of_their_hours() {
     // A late event in the middle of a built day of site 1: compaction rewrites some of
     // its hours, so the day loses its daily rows and waits to be built again.
     let pool = tally_gateway::pool::build(&db.url, 1).expect("pool");
-    let config = tally_core::datagen::Config { seed: 7, sites: 2, days: 4, events: 6_000, start_ts: END_US - 4 * DAY_US };
+    let config = tally_core::datagen::Config { seed: 7, sites: 2, days: 8, events: 12_000, start_ts: END_US - 7 * DAY_US };
     let mut late = tally_core::datagen::DataGen::new(config).find(|e| e.site_id == 1).unwrap();
     late.ts = END_US - 2 * DAY_US - 12 * 3_600_000_000;
     late.pathname = "/late".into();
@@ -212,9 +225,11 @@ async fn daily_rollups_stay_the_sums_of_their_hours() {
     assert_eq!(db.value::<i64>(pending).await, 1, "the late event's day is not queued");
     assert_eq!(db.value::<i64>(&days_of(1)).await, site1_days - 1, "the late event's day kept its daily rows");
     assert_eq!(db.value::<i64>(&days_of(2)).await, site2_days, "another site's days lost their daily rows");
+    assert_eq!(db.value::<i64>(weeks).await, 1, "the late event's week kept its weekly rows");
     db.query("SELECT tally.build_daily_rollups()").await;
     let (daily, summed) = daily_and_summed(&db).await;
     assert_eq!(db.value::<i64>(&days_of(1)).await, site1_days);
+    assert_eq!(db.value::<i64>(weeks).await, 2, "the late event's week was not built again");
     assert!(daily.iter().any(|r| r.contains("/late")), "the rebuilt day lacks the late event's page");
     assert_eq!(daily, summed, "rebuilt daily rows differ from the sums of their hours");
 
@@ -231,6 +246,7 @@ async fn daily_rollups_stay_the_sums_of_their_hours() {
     db.query("SELECT tally.build_daily_rollups()").await;
     let expired = format!("SELECT count(*) FROM tally.rollups_daily WHERE day < {horizon} - interval '1 hour'");
     assert_eq!(db.value::<i64>(&expired).await, 0, "daily rows of expired hours");
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.rollups_weekly").await, 0, "weekly rows of expired hours");
     let (daily, summed) = daily_and_summed(&db).await;
     assert!(daily.len() > 50, "retention left {} daily rows", daily.len());
     assert_eq!(daily, summed, "daily rows still count expired events");

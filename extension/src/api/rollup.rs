@@ -34,13 +34,14 @@ fn rollups_recompute(p_site: i32, p_from: TimestampWithTimeZone, p_to: Timestamp
     Spi::connect_mut(|client| rollup::recompute(client, p_site, to_unix_us(p_from), to_unix_us(p_to)))
 }
 
-/// Builds the daily rollups (`tally.rollups_daily`) of every queued day that ended 29
-/// hours ago or more: what the background worker does a few days per pass. Returns
-/// the days taken from the queue.
+/// Builds the daily rollups (`tally.rollups_daily`) of every queued day that ended 5
+/// hours ago or more, and the weekly ones (`tally.rollups_weekly`) of the weeks they
+/// complete: what the background worker does a few days per pass. Returns the days
+/// taken from the queue.
 #[pg_extern(volatile, parallel_unsafe, requires = ["rollups"])]
 fn build_daily_rollups() -> i64 {
     Spi::connect_mut(|client| {
         compact::lock_storage(client);
-        rollup::daily::build(client, i64::MAX)
+        rollup::periods::build(client, i64::MAX)
     })
 }

@@ -1,13 +1,13 @@
 //! The rollup path of `tally.query`: reads what `tally_core::query::RollupPlan` asks
-//! for (hot row times, rollup rows of the covered hours, daily rows for their whole
-//! days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
+//! for (hot row times, rollup rows of the covered hours, weekly and daily rows for
+//! their whole weeks and days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
-use tally_core::rollup::days::DaySplit;
-use tally_core::rollup::{Row, DIMENSIONS};
+use tally_core::rollup::periods::{Period, Split};
+use tally_core::rollup::{Row, RowSums, DIMENSIONS};
 use tally_core::sketch::hll::Hll;
 
 use crate::gucs;
@@ -46,17 +46,14 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
         .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect();
     let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
-    let built = built_days(client, site_id, rollup.covered());
+    let built = Built::read(client, site_id, rollup.covered());
     if !worth_it(client, site_id, range, &rollup, &built) {
         return None;
     }
     let rows: Vec<Vec<Row>> = rollup
         .dimensions()
         .into_iter()
-        .map(|(dim, hourly)| {
-            let split = if hourly { DaySplit::hourly(rollup.covered()) } else { DaySplit::new(rollup.covered(), &built) };
-            rows(client, site_id, &split, dim, hourly)
-        })
+        .map(|(dim, hourly)| rows(client, site_id, &built.split(rollup.covered(), hourly), dim, hourly))
         .collect();
     let (ids, segments) = segments(client, site_id, rollup.reads());
     let hot = match (rollup.reads().first(), rollup.reads().last()) {
@@ -69,9 +66,9 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
 }
 
 /// The relation `r(hour, value, events, ...)` of the rollup rows of the dimensions
-/// `$2` (text[]) of site `$1` over a [`DaySplit`]: hourly rows of the hours between
-/// `$3` and `$4` (timestamptz[] of starts and ends), daily rows of the days `$5`
-/// (timestamptz[]), which start their `hour`.
+/// `$2` (text[]) of site `$1` over a [`Split`]: hourly rows of the hours between `$3`
+/// and `$4` (timestamptz[] of starts and ends), daily rows of the days `$5` and weekly
+/// rows of the weeks `$6` (timestamptz[]), which start their `hour`.
 const SPLIT_ROWS: &str = "(SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, \
          r.visit_pageviews, r.mixed_visits, r.visitors \
      FROM tally.rollups r JOIN unnest($3::timestamptz[], $4::timestamptz[]) AS u(lo, hi) ON r.hour >= u.lo AND r.hour < u.hi \
@@ -79,42 +76,73 @@ const SPLIT_ROWS: &str = "(SELECT r.hour, r.value, r.events, r.pageviews, r.visi
      UNION ALL \
      SELECT d.day, d.value, d.events, d.pageviews, d.visits, d.bounces, d.visit_duration_us, d.visit_pageviews, \
          d.mixed_visits, d.visitors \
-     FROM tally.rollups_daily d WHERE d.site_id = $1 AND d.day = ANY($5::timestamptz[]) AND d.dimension = ANY($2)) r";
+     FROM tally.rollups_daily d WHERE d.site_id = $1 AND d.day = ANY($5::timestamptz[]) AND d.dimension = ANY($2) \
+     UNION ALL \
+     SELECT w.week, w.value, w.events, w.pageviews, w.visits, w.bounces, w.visit_duration_us, w.visit_pageviews, \
+         w.mixed_visits, w.visitors \
+     FROM tally.rollups_weekly w WHERE w.site_id = $1 AND w.week = ANY($6::timestamptz[]) AND w.dimension = ANY($2)) r";
 
-/// The arguments `$1` to `$5` of [`SPLIT_ROWS`].
-fn split_args(site_id: i32, dimensions: Vec<&str>, split: &DaySplit) -> Vec<DatumWithOid<'static>> {
+/// The arguments `$1` to `$6` of [`SPLIT_ROWS`].
+fn split_args(site_id: i32, dimensions: Vec<&str>, split: &Split) -> Vec<DatumWithOid<'static>> {
+    let starts = |s: &[i64]| s.iter().map(|&t| from_unix_us(t)).collect::<Vec<_>>();
     vec![
         site_id.into(),
         dimensions.into(),
         timestamps(&split.hours, |s| s.0).into(),
         timestamps(&split.hours, |s| s.1).into(),
-        split.days.iter().map(|&d| from_unix_us(d)).collect::<Vec<_>>().into(),
+        starts(&split.days).into(),
+        starts(&split.weeks).into(),
     ]
 }
 
-/// The whole UTC days of `covered` that have daily rows (their `total` row says so).
-fn built_days(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)]) -> Vec<i64> {
-    let days: Vec<TimestampWithTimeZone> = DaySplit::whole_days(covered).into_iter().map(from_unix_us).collect();
-    if days.is_empty() {
+/// The whole weeks and days of the covered hours that have weekly and daily rows.
+struct Built {
+    weeks: Vec<i64>,
+    days: Vec<i64>,
+}
+
+impl Built {
+    fn read(client: &SpiClient<'_>, site_id: i32, covered: &[(i64, i64)]) -> Built {
+        Built {
+            weeks: built(client, site_id, Period::Week.whole(covered), "tally.rollups_weekly", "week"),
+            days: built(client, site_id, Period::Day.whole(covered), "tally.rollups_daily", "day"),
+        }
+    }
+
+    /// How to read `spans`: per hour when `hourly`, else from the built periods where
+    /// they lie wholly inside.
+    fn split(&self, spans: &[(i64, i64)], hourly: bool) -> Split {
+        if hourly {
+            Split::hourly(spans)
+        } else {
+            Split::new(spans, &self.weeks, &self.days)
+        }
+    }
+}
+
+/// Of `starts`, those with rows in `table` (its `total` row says so).
+fn built(client: &SpiClient<'_>, site_id: i32, starts: Vec<i64>, table: &str, column: &str) -> Vec<i64> {
+    if starts.is_empty() {
         return Vec::new();
     }
+    let starts: Vec<TimestampWithTimeZone> = starts.into_iter().map(from_unix_us).collect();
     client
         .select(
-            "SELECT day FROM tally.rollups_daily WHERE site_id = $1 AND day = ANY($2) AND dimension = 'total'",
+            &format!("SELECT {column} FROM {table} WHERE site_id = $1 AND {column} = ANY($2) AND dimension = 'total'"),
             None,
-            &[site_id.into(), days.into()],
+            &[site_id.into(), starts.into()],
         )
-        .unwrap_or_else(|e| fail("reading which days have daily rows", e))
+        .unwrap_or_else(|e| fail("reading which periods have rollup rows", e))
         .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect()
 }
 
 /// Whether the rollups save work: the plan reads little raw ([`RollupPlan::reads_little`])
 /// and the range has `tally.query_rollup_min_events_per_row` events per rollup row to
-/// read (rows counted in the index over [`RollupPlan::cost_sample`], daily rows for
-/// the `built` days, events from the segments' row counts). A setting of 0 takes
-/// the rollups whenever they can answer.
-fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan, built: &[i64]) -> bool {
+/// read (rows counted in the index over [`RollupPlan::cost_sample`], weekly and daily
+/// rows for the `built` periods, events from the segments' row counts). A setting of
+/// 0 takes the rollups whenever they can answer.
+fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan, built: &Built) -> bool {
     let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
     if per_row == 0 {
         return true;
@@ -146,10 +174,9 @@ fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &Rol
         .dimensions()
         .into_iter()
         .map(|(dim, hourly)| {
-            let split = if hourly { DaySplit::hourly(&sample) } else { DaySplit::new(&sample, built) };
-            let mut args = split_args(site_id, vec![dim], &split);
+            let mut args = split_args(site_id, vec![dim], &built.split(&sample, hourly));
             args.push((allowed + 1).into());
-            count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS} LIMIT $6) capped"), &args)
+            count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS} LIMIT $7) capped"), &args)
         })
         .sum();
     rows <= allowed
@@ -160,44 +187,38 @@ fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<Timestam
 }
 
 /// The rows of `dimension` over `split` (the covered hours): per hour when `hourly`
-/// (the split then reads no days), else summed per value (sketches unioned by
-/// `tally.hll_union_agg`).
-fn rows(client: &SpiClient<'_>, site_id: i32, split: &DaySplit, dimension: &str, hourly: bool) -> Vec<Row> {
+/// (the split then reads no weeks or days), else summed per value ([`RowSums`]).
+fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, hourly: bool) -> Vec<Row> {
     let dimension: &'static str =
         DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
-    let group = if hourly { "r.hour, r.value" } else { "r.value" };
-    let hour = if hourly { "r.hour" } else { "min(r.hour)" };
     let sql = format!(
-        "SELECT {hour}, r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
-                sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8, \
-                tally.hll_union_agg(r.visitors)::bytea \
-         FROM {SPLIT_ROWS} GROUP BY {group}"
+        "SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, r.visit_pageviews, \
+                r.mixed_visits, r.visitors::bytea FROM {SPLIT_ROWS}"
     );
-    client
-        .select(&sql, None, &split_args(site_id, vec![dimension], split))
-        .unwrap_or_else(|e| fail("reading rollup rows", e))
-        .map(|r| {
-            let int = |i: usize| r.value::<i64>(i).unwrap_or_default();
-            let bytes: Vec<u8> = r.value(10).unwrap_or_default();
-            Row {
-                hour: r.value::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default(),
-                dimension,
-                value: r.value(2),
-                events: int(3),
-                pageviews: int(4),
-                visits: int(5),
-                bounces: int(6),
-                visit_duration_us: int(7),
-                visit_pageviews: int(8),
-                open_visits: 0,
-                mixed_visits: int(9),
-                engagement_ms: 0,
-                visitors: Hll::from_bytes(&bytes).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}")),
-                visit_durations: None,
-                engagement_times: None,
-            }
-        })
-        .collect()
+    let mut sums = RowSums::new(hourly);
+    for r in client.select(&sql, None, &split_args(site_id, vec![dimension], split)).unwrap_or_else(|e| fail("reading rollup rows", e)) {
+        let int = |i: usize| r.value::<i64>(i).unwrap_or_default();
+        let bytes: &[u8] = r.value(10).unwrap_or_default();
+        let row = Row {
+            hour: r.value::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default(),
+            dimension,
+            value: r.value(2),
+            events: int(3),
+            pageviews: int(4),
+            visits: int(5),
+            bounces: int(6),
+            visit_duration_us: int(7),
+            visit_pageviews: int(8),
+            open_visits: 0,
+            mixed_visits: int(9),
+            engagement_ms: 0,
+            visitors: Hll::from_bytes(bytes).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}")),
+            visit_durations: None,
+            engagement_times: None,
+        };
+        sums.add(row).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}"));
+    }
+    sums.finish()
 }
 
 /// The ids and bytes of the site's segments overlapping `spans` (detoasted by this

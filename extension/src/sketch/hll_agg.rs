@@ -1,7 +1,8 @@
 //! The recipe of `hll_add_agg` and `hll_union_agg`: transition, combine, serialize,
 //! deserialize and final functions, all parallel safe. The state is an unpacked
 //! `Hll` kept in the aggregate's memory context, so a transition costs one register
-//! update rather than a decode and encode of the bytes.
+//! update rather than a decode and encode of the bytes; a union gathers the hashes of
+//! explicit sets and folds them in at once (`HllUnion`).
 //!
 //! Semantics follow postgresql-hll (as Debian's 2.18 behaves): over no rows both
 //! aggregates yield NULL; `hll_add_agg` over only NULLs an empty hll with the given
@@ -9,14 +10,14 @@
 
 use pgrx::prelude::*;
 use pgrx::Internal;
-use tally_core::sketch::hll::{Hll, Params};
+use tally_core::sketch::hll::{Hll, HllUnion, Params};
 
 use super::agg_state::{new_state, state_mut, state_ref};
 use super::error::or_raise;
 
-/// The transition state: `None` until a union aggregate has seen its first value
-/// (it takes its parameters from that value).
-type State = Option<Hll>;
+/// The transition state: empty until a union aggregate has seen its first value (it
+/// takes its parameters from that value).
+type State = HllUnion;
 
 /// Shared body of the five `hll_add_agg` transitions: parameters missing from the
 /// call take postgresql-hll's defaults.
@@ -29,14 +30,14 @@ fn add_trans(
     let state: &mut State = state_mut(fcinfo, &mut internal, || {
         let d = Params::default();
         let [log2m, regwidth, expthresh, sparseon] = params;
-        Some(Hll::new(or_raise(Params::new(
+        HllUnion::of(Hll::new(or_raise(Params::new(
             log2m.unwrap_or(d.log2m.into()),
             regwidth.unwrap_or(d.regwidth.into()),
             expthresh.unwrap_or(d.expthresh),
             sparseon.unwrap_or(d.sparseon.into()),
         ))))
     });
-    if let (Some(h), Some(hash)) = (state.as_mut(), hash) {
+    if let (Some(h), Some(hash)) = (state.set_mut(), hash) {
         h.add(hash);
     }
     internal
@@ -92,13 +93,9 @@ fn hll_add_trans4(
 /// must match them.
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn hll_union_trans(mut state: Option<Internal>, value: Option<&[u8]>, fcinfo: pg_sys::FunctionCallInfo) -> Option<Internal> {
-    let current: &mut State = state_mut(fcinfo, &mut state, || None);
+    let current: &mut State = state_mut(fcinfo, &mut state, HllUnion::default);
     if let Some(bytes) = value {
-        let incoming = or_raise(Hll::from_bytes(bytes));
-        match current {
-            Some(h) => or_raise(h.union(&incoming)),
-            None => *current = Some(incoming),
-        }
+        or_raise(current.add(or_raise(Hll::from_bytes(bytes))));
     }
     state
 }
@@ -106,14 +103,10 @@ fn hll_union_trans(mut state: Option<Internal>, value: Option<&[u8]>, fcinfo: pg
 /// Combines two partial states of a parallel aggregate.
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn hll_agg_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::FunctionCallInfo) -> Option<Internal> {
-    let other = b.as_ref().and_then(state_ref::<State>).and_then(Clone::clone);
     let mut a = a;
-    let mine: &mut State = state_mut(fcinfo, &mut a, || None);
-    if let Some(other) = other {
-        match mine {
-            Some(h) => or_raise(h.union(&other)),
-            None => *mine = Some(other),
-        }
+    let mine: &mut State = state_mut(fcinfo, &mut a, HllUnion::default);
+    if let Some(other) = b.as_ref().and_then(state_ref::<State>) {
+        or_raise(mine.merge(other));
     }
     a
 }
@@ -122,17 +115,17 @@ fn hll_agg_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::Fun
 /// no bytes for a union aggregate that has seen nothing yet.
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
 fn hll_agg_serialize(state: Internal) -> Vec<u8> {
-    state_ref::<State>(&state).and_then(Option::as_ref).map(Hll::to_bytes).unwrap_or_default()
+    state_ref::<State>(&state).and_then(HllUnion::finish).map(|h| h.to_bytes()).unwrap_or_default()
 }
 
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
 fn hll_agg_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let hll: State = (!bytes.is_empty()).then(|| or_raise(Hll::from_bytes(bytes)));
-    new_state(fcinfo, hll)
+    let union: State = if bytes.is_empty() { HllUnion::default() } else { HllUnion::of(or_raise(Hll::from_bytes(bytes))) };
+    new_state(fcinfo, union)
 }
 
 /// Final function of both aggregates: the packed hll.
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn hll_agg_pack(state: Option<Internal>) -> Option<Vec<u8>> {
-    state.as_ref().and_then(state_ref::<State>).and_then(Option::as_ref).map(Hll::to_bytes)
+    state.as_ref().and_then(state_ref::<State>).and_then(HllUnion::finish).map(|h| h.to_bytes())
 }

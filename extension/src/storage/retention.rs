@@ -82,15 +82,15 @@ pub fn apply(client: &mut SpiClient) -> i64 {
             &[],
         )
         .unwrap_or_else(|e| error!("retention of rollups: {e}"));
-    // A day loses its daily rows with its first hour: the rest of it is read hourly.
-    client
-        .update(
-            "DELETE FROM tally.rollups_daily r USING tally.sites s \
-             WHERE r.site_id = s.site_id AND s.retention IS NOT NULL AND r.day + interval '1 hour' <= now() - s.retention",
-            None,
-            &[],
-        )
-        .unwrap_or_else(|e| error!("retention of daily rollups: {e}"));
+    // A day or week loses its rows with its first hour: the rest of it is read from
+    // shorter periods.
+    for (table, start) in [("tally.rollups_daily", "day"), ("tally.rollups_weekly", "week")] {
+        let sql = format!(
+            "DELETE FROM {table} r USING tally.sites s \
+             WHERE r.site_id = s.site_id AND s.retention IS NOT NULL AND r.{start} + interval '1 hour' <= now() - s.retention"
+        );
+        client.update(&sql, None, &[]).unwrap_or_else(|e| error!("retention of {table}: {e}"));
+    }
     rollup::refresh(client, &touched);
     removed
 }

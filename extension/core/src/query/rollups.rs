@@ -33,9 +33,9 @@
 //! active near the end of the events its recomputation saw, so possibly cut short).
 //! Compaction, erasure, retention and `tally.rebuild_rollups` keep the rows of every
 //! other hour equal to a recomputation from the raw events. The rows of a whole UTC
-//! day of covered hours may be read from its daily rows instead, which are the sums
-//! of its hourly rows while they exist ([`crate::rollup::days`]): nothing below
-//! changes.
+//! day or week of covered hours may be read from its daily or weekly rows instead,
+//! which are the sums of its hourly rows while they exist ([`crate::rollup::periods`]):
+//! nothing below changes.
 //!
 //! **Combination.** A full scan counts each visit over its events inside the range;
 //! the rollups count it in the hour it started, over its events up to 2 hours past

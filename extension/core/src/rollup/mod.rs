@@ -27,13 +27,15 @@
 //! events are read in.
 
 mod builder;
-pub mod days;
+pub mod periods;
+mod sums;
 mod visit;
 
 #[cfg(test)]
 mod tests;
 
 pub use builder::Builder;
+pub use sums::RowSums;
 
 use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hll::{Hll, Params};

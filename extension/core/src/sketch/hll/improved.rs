@@ -13,9 +13,21 @@ use super::Params;
 pub fn estimate(params: &Params, regs: &[u8]) -> f64 {
     let m = regs.len() as f64;
     let saturated = (1usize << params.regwidth) - 1;
+    // Four partial histograms: runs of equal registers (mostly zeros) would otherwise
+    // wait on the previous increment of the same count (a third of the time here).
+    let mut partial = [[0u32; 256]; 4];
+    let mut chunks = regs.chunks_exact(4);
+    for c in &mut chunks {
+        for (h, &r) in partial.iter_mut().zip(c) {
+            h[usize::from(r)] += 1;
+        }
+    }
+    for &r in chunks.remainder() {
+        partial[0][usize::from(r)] += 1;
+    }
     let mut histogram = vec![0u64; saturated + 1];
-    for &r in regs {
-        histogram[usize::from(r).min(saturated)] += 1;
+    for (value, counts) in (0..256).map(|v| (v, partial.iter().map(|h| u64::from(h[v])).sum::<u64>())) {
+        histogram[value.min(saturated)] += counts;
     }
     let mut z = m * tau(1.0 - histogram[saturated] as f64 / m);
     for &count in histogram[1..saturated].iter().rev() {

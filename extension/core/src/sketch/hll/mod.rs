@@ -12,9 +12,11 @@ mod estimate;
 mod format;
 mod improved;
 mod params;
+mod union;
 
 pub use error::HllError;
 pub use params::{Params, MAX_EXPTHRESH, MAX_LOG2M};
+pub use union::HllUnion;
 
 /// What the set holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
