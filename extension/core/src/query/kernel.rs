@@ -131,6 +131,10 @@ impl<'b> Derived<'b> {
         for &n in &batch.session_rows {
             let rows = row..row + n as usize;
             complete.push(window.complete(batch.ts[rows.start], batch.ts[rows.end - 1]));
+            if !plan.visit_figures {
+                row = rows.end;
+                continue;
+            }
             let (mut views, mut others) = (0u64, 0u64);
             for &name in &names[rows.clone()] {
                 views += u64::from(name == PAGEVIEW);
@@ -141,6 +145,10 @@ impl<'b> Derived<'b> {
             pageviews.push(views);
             events.push(others);
             row = rows.end;
+        }
+        if !plan.visit_figures {
+            // Zeros, never written: the pages stay unmapped until read.
+            (bounced, duration, pageviews, events) = (vec![false; sessions], vec![0; sessions], vec![0; sessions], vec![0; sessions]);
         }
         let operands = plan
             .operands

@@ -43,7 +43,7 @@ pub(crate) struct Operand {
 }
 
 /// A string test, evaluated once per distinct value (code) rather than per row.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Test {
     Is(Vec<String>),
     Contains(Vec<String>),
@@ -62,7 +62,7 @@ impl Test {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Leaf {
     pub operand: usize,
     pub test: Test,
@@ -95,7 +95,7 @@ pub(crate) struct View {
 }
 
 /// What the scan computes for a query.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub query: Query,
     pub goals: Vec<Goal>,
@@ -111,6 +111,11 @@ pub struct Plan {
     pub(crate) revenue: bool,
     /// The funnel's steps as indices in `goals`; empty without a funnel.
     pub(crate) funnel: Vec<usize>,
+    /// Whether the scan counts each visit's pageviews, events, bounce and duration:
+    /// not when every metric is `visitors`, `visits`, `percentage` or
+    /// `conversion_rate`, which need none of them (a tenth of a visitors-by-source scan
+    /// went to that per-row tally).
+    pub(crate) visit_figures: bool,
 }
 
 /// Index of `event:name` in [`Plan::sources`]: always decoded (pageviews, bounces).
@@ -131,6 +136,11 @@ impl Plan {
             base_view: None,
             funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
+            visit_figures: query.funnel.is_some()
+                || !query
+                    .metrics
+                    .iter()
+                    .all(|m| matches!(m, Metric::Visitors | Metric::Visits | Metric::Percentage | Metric::ConversionRate)),
             query: query.clone(),
         };
         let uses_goals = query.has_goal();
@@ -170,6 +180,12 @@ impl Plan {
             plan.views.push(View { filter: without_goals, keys: keys.into_iter().filter(|k| *k != Key::Goal).collect() });
         }
         Ok(plan)
+    }
+
+    /// This plan counting every figure of every visit, whatever its metrics: for
+    /// answers combined with rollup rows, which hold them all.
+    pub(crate) fn with_visit_figures(&self) -> Plan {
+        Plan { visit_figures: true, ..self.clone() }
     }
 
     pub(crate) fn source(&mut self, source: Source) -> usize {

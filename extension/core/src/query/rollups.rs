@@ -363,7 +363,9 @@ impl RollupPlan {
         } else {
             let seg = segment::build(edge_events).ok()?;
             let zones = vec![(seg.zone.ts_min, seg.zone.ts_max)];
-            Some(scan_all(plan, self.range, bucket_starts.map(<[i64]>::to_vec), zones, &[&seg.bytes], 1, || {}).ok()?)
+            // Every figure: the rows' counts are adjusted by them, whatever the metrics.
+            let plan = plan.with_visit_figures();
+            Some(scan_all(&plan, self.range, bucket_starts.map(<[i64]>::to_vec), zones, &[&seg.bytes], 1, || {}).ok()?)
         };
         let mut held = Vec::new();
         for &(lo, hi) in &self.covered {

@@ -4,12 +4,15 @@
 //! into bytes for the reader to unpack again (40% of a 30-day top-pages answer from
 //! rollups); the sketches' union is the same ([`HllUnion`]).
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 use super::Row;
 use crate::sketch::hll::{Hll, HllError, HllUnion};
 
-/// Rows summed so far, by (hour or 0, value).
+/// Rows summed so far, by (hour or 0, value); the summed rows' values stay in the keys
+/// (a row's value moves into the map rather than being copied per row).
 #[derive(Debug, Default)]
 pub struct RowSums {
     hourly: bool,
@@ -25,15 +28,15 @@ impl RowSums {
     /// Adds `row`: its counts to its group's, its visitors to their union. The summed
     /// row keeps the earliest hour; sketches of durations and engagement are left out.
     pub fn add(&mut self, mut row: Row) -> Result<(), HllError> {
-        let key = (if self.hourly { row.hour } else { 0 }, row.value.clone());
+        let key = (if self.hourly { row.hour } else { 0 }, row.value.take());
         let empty = Hll::new(row.visitors.params());
         let visitors = std::mem::replace(&mut row.visitors, empty);
-        match self.groups.get_mut(&key) {
-            None => {
-                let sum = Row { visit_durations: None, engagement_times: None, ..row };
-                self.groups.insert(key, (sum, HllUnion::of(visitors)));
+        match self.groups.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert((Row { visit_durations: None, engagement_times: None, ..row }, HllUnion::of(visitors)));
             }
-            Some((sum, union)) => {
+            Entry::Occupied(mut slot) => {
+                let (sum, union) = slot.get_mut();
                 sum.hour = sum.hour.min(row.hour);
                 sum.events += row.events;
                 sum.pageviews += row.pageviews;
@@ -53,8 +56,9 @@ impl RowSums {
     /// One row per group, its visitors the union of its rows'.
     pub fn finish(self) -> Vec<Row> {
         self.groups
-            .into_values()
-            .map(|(mut sum, union)| {
+            .into_iter()
+            .map(|((_, value), (mut sum, union))| {
+                sum.value = value;
                 sum.visitors = union.finish().unwrap_or(sum.visitors);
                 sum
             })

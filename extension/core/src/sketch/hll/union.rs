@@ -12,7 +12,7 @@ use super::{registers_of, Hll, HllError, Repr};
 /// union past the limit then becomes registers early, which later hashes go straight
 /// into, while one that repeats its hashes (visitors coming back day after day) is
 /// sorted a few times at most.
-const FOLD_AFTER_LIMITS: usize = 2;
+const FOLD_AFTER_LIMITS: usize = 1;
 
 /// The union so far: a set, plus explicit hashes not yet folded into it.
 #[derive(Debug, Clone, Default)]
@@ -59,17 +59,16 @@ impl HllUnion {
 
     /// Unions every set of `other` in.
     pub fn merge(&mut self, other: &HllUnion) -> Result<(), HllError> {
-        match other.finish() {
+        match other.clone().finish() {
             Some(set) => self.add(set),
             None => Ok(()),
         }
     }
 
     /// The union; `None` when no set was added.
-    pub fn finish(&self) -> Option<Hll> {
-        let mut done = self.clone();
-        done.fold();
-        done.set
+    pub fn finish(mut self) -> Option<Hll> {
+        self.fold();
+        self.set
     }
 
     /// Folds the gathered hashes into the set.
