@@ -131,7 +131,7 @@ fn the_coverage_leaves_out_hours_near_hot_rows_and_open_visits() {
     let filtered = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "filters": [["is", "event:page", ["/"]]]});
     let plan = Plan::new(parse(&filtered).unwrap(), Vec::new()).unwrap();
     assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "filters need the scan");
-    for (dimension, metrics) in [("visit:source", json!(["visitors", "pageviews"])), ("visit:entry_page", json!(["visits"]))] {
+    for (dimension, metrics) in [("visit:source", json!(["visitors", "pageviews"])), ("visit:entry_page", json!(["visits", "events"]))] {
         let query = json!({"site_id": 1, "date_range": "30d", "metrics": metrics, "dimensions": [dimension]});
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
         assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "{query} needs the scan");
@@ -168,18 +168,27 @@ fn a_filter_on_the_breakdown_dimension_drops_groups_as_the_scan_does() {
 }
 
 #[test]
-fn sources_and_utm_tags_with_visit_metrics_equal_the_full_scan() {
+fn sources_utm_tags_and_entry_pages_with_visit_metrics_equal_the_full_scan() {
     let site = site();
     let aligned = TimeRange { from_us: START + DAY, to_us: START + 4 * DAY };
     let unaligned = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
     let metrics = ["visitors", "visits", "views_per_visit", "bounce_rate", "visit_duration", "percentage"];
-    for dimension in ["visit:source", "visit:utm_source", "visit:utm_medium", "visit:utm_campaign", "visit:utm_term", "visit:utm_content"] {
+    let dimensions = [
+        "visit:source",
+        "visit:utm_source",
+        "visit:utm_medium",
+        "visit:utm_campaign",
+        "visit:utm_term",
+        "visit:utm_content",
+        "visit:entry_page",
+    ];
+    for dimension in dimensions {
         for range in [aligned, unaligned] {
             let query =
                 json!({"site_id": 1, "date_range": "30d", "metrics": metrics, "dimensions": [dimension], "include": {"totals": true}});
             let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
             let got = from_rollups(&plan, range, None, &site).unwrap_or_else(|| panic!("{query}: not answered from rollups"));
-            // Acquisition groups leave out the event figures the query did not ask for.
+            // Acquisition and entry groups leave out the event figures the query did not ask for.
             let mut expected = full_scan(&plan, range, None, &site.events);
             for group in &mut expected.views[0] {
                 (group.acc.pageviews, group.acc.events) = (0, 0);
