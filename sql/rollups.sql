@@ -63,24 +63,8 @@ SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 -- traffic no longer rewrites its hours. tally.query reads a day's rows only where it
 -- would read every hour of the day from tally.rollups, so its answers do not depend on
 -- whether they exist. Columns as in tally.rollups.
-CREATE TABLE tally.rollups_daily (
-    site_id           int NOT NULL,
-    day               timestamptz NOT NULL,
-    dimension         text NOT NULL,
-    value             text,
-    events            bigint NOT NULL,
-    pageviews         bigint NOT NULL,
-    visits            bigint NOT NULL,
-    bounces           bigint NOT NULL,
-    visit_duration_us bigint NOT NULL,
-    visit_pageviews   bigint NOT NULL,
-    open_visits       bigint NOT NULL,
-    mixed_visits      bigint NOT NULL,
-    engagement_ms     bigint NOT NULL,
-    visitors          tally.hll NOT NULL,
-    visit_durations   tally.ddsketch,
-    engagement_times  tally.ddsketch
-);
+CREATE TABLE tally.rollups_daily (LIKE tally.rollups);
+ALTER TABLE tally.rollups_daily RENAME COLUMN hour TO day;
 -- Day before dimension: readers ask for a list of days of one dimension, and a rewrite
 -- drops whole days.
 CREATE UNIQUE INDEX rollups_daily_key ON tally.rollups_daily (site_id, day, dimension, value) NULLS NOT DISTINCT;
