@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 
 use crate::storage::{compact, retention};
 use crate::{gucs, rollup};
@@ -54,24 +55,10 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         let run_retention = last_retention.is_none_or(|t: Instant| t.elapsed() >= retention_due);
         let retention_ran = BackgroundWorker::transaction(|| {
             Spi::connect_mut(|client| {
-                let installed = client
-                    .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
-                    .map(|rows| !rows.is_empty())
-                    .unwrap_or(false);
-                if !installed {
-                    return false;
-                }
-                // A manual tally.compact() holds the lock: this pass has nothing to add.
-                let locked: bool = client
-                    .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[compact::STORAGE_LOCK.into()])
-                    .ok()
-                    .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
-                    .unwrap_or(false);
-                if !locked {
+                if !installed_and_locked(client) {
                     return false;
                 }
                 compact::compact(client, false);
-                rollup::periods::build(client, DAILY_DAYS_PER_PASS);
                 if run_retention {
                     retention::apply(client);
                 }
@@ -81,6 +68,31 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         if retention_ran {
             last_retention = Some(Instant::now());
         }
+        // Daily and weekly rollups in a transaction of their own: compaction has
+        // committed whatever happens here, and does not wait for the sums.
+        BackgroundWorker::transaction(|| {
+            Spi::connect_mut(|client| {
+                if installed_and_locked(client) {
+                    rollup::periods::build(client, DAILY_DAYS_PER_PASS);
+                }
+            })
+        });
     }
     log!("tally compaction worker stopped");
+}
+
+/// Whether the extension exists in the worker's database and the storage lock was
+/// free (a manual `tally.compact()` holds it: this pass has nothing to add), taking it
+/// for the transaction.
+fn installed_and_locked(client: &SpiClient) -> bool {
+    let installed = client
+        .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'tally'", None, &[])
+        .map(|rows| !rows.is_empty())
+        .unwrap_or(false);
+    installed
+        && client
+            .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[compact::STORAGE_LOCK.into()])
+            .ok()
+            .and_then(|rows| rows.first().get_one::<bool>().ok().flatten())
+            .unwrap_or(false)
 }

@@ -1,6 +1,7 @@
 //! Segments are ordinary WAL-logged rows: a streaming standby started here from a base
 //! backup answers every query the same as the primary, and the background worker
-//! compacts and applies retention in the worker database without being asked.
+//! compacts, builds daily rollups and applies retention in the worker database without
+//! being asked.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -79,7 +80,7 @@ async fn a_streaming_standby_returns_the_same_answers() {
 }
 
 #[tokio::test]
-async fn the_background_worker_compacts_and_applies_retention() {
+async fn the_background_worker_compacts_builds_daily_rollups_and_applies_retention() {
     // The cluster's worker compacts database `tally` every tally.compaction_interval_ms.
     let admin = connect(&url_of("tally")).await;
     // The database outlives a test run when tests are re-run by hand: start it afresh.
@@ -92,6 +93,15 @@ async fn the_background_worker_compacts_and_applies_retention() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(db.value::<i64>("SELECT sum(row_count)::int8 FROM tally.segments").await, 3_000);
+
+    // Then it sums the settled days into daily rollups, a few per pass.
+    let started = Instant::now();
+    while db.value::<i64>("SELECT count(*) FROM tally.rollups_daily_pending").await > 0
+        || db.value::<i64>("SELECT count(*) FROM tally.rollups_daily WHERE dimension = 'total'").await < 2
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not build daily rollups within a minute");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Retention runs in the same worker: a one-day retention removes these 2024 events.
     db.query("ALTER SYSTEM SET tally.retention_interval_s = 10").await;
