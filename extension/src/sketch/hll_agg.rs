@@ -115,7 +115,7 @@ fn hll_agg_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::Fun
 /// no bytes for a union aggregate that has seen nothing yet.
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
 fn hll_agg_serialize(state: Internal) -> Vec<u8> {
-    state_ref::<State>(&state).and_then(|u| u.clone().finish()).map(|h| h.to_bytes()).unwrap_or_default()
+    state_ref::<State>(&state).and_then(HllUnion::current).map(|h| h.to_bytes()).unwrap_or_default()
 }
 
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
@@ -127,5 +127,5 @@ fn hll_agg_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::Function
 /// Final function of both aggregates: the packed hll.
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn hll_agg_pack(state: Option<Internal>) -> Option<Vec<u8>> {
-    state.as_ref().and_then(state_ref::<State>).and_then(|u| u.clone().finish()).map(|h| h.to_bytes())
+    state.as_ref().and_then(state_ref::<State>).and_then(HllUnion::current).map(|h| h.to_bytes())
 }

@@ -119,37 +119,14 @@ pub(crate) struct Derived<'b> {
 impl<'b> Derived<'b> {
     pub fn new(plan: &Plan, batch: &'b Batch, window: &Window, bucket_starts: Option<&[i64]>) -> Derived<'b> {
         let names = &batch.codes[super::plan::NAME];
-        let sessions = batch.session_rows.len();
-        let (mut complete, mut bounced, mut duration, mut pageviews, mut events) = (
-            Vec::with_capacity(sessions),
-            Vec::with_capacity(sessions),
-            Vec::with_capacity(sessions),
-            Vec::with_capacity(sessions),
-            Vec::with_capacity(sessions),
-        );
-        let mut row = 0usize;
-        for &n in &batch.session_rows {
-            let rows = row..row + n as usize;
-            complete.push(window.complete(batch.ts[rows.start], batch.ts[rows.end - 1]));
-            if !plan.visit_figures {
-                row = rows.end;
-                continue;
-            }
-            let (mut views, mut others) = (0u64, 0u64);
-            for &name in &names[rows.clone()] {
-                views += u64::from(name == PAGEVIEW);
-                others += u64::from(name != ENGAGEMENT);
-            }
-            bounced.push(others <= 1);
-            duration.push((batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64);
-            pageviews.push(views);
-            events.push(others);
-            row = rows.end;
-        }
-        if !plan.visit_figures {
+        let complete = batch.visits().map(|(_, rows)| window.complete(batch.ts[rows.start], batch.ts[rows.end - 1])).collect();
+        let (bounced, duration, pageviews, events) = if plan.visit_figures {
+            visit_figures(batch)
+        } else {
             // Zeros, never written: the pages stay unmapped until read.
-            (bounced, duration, pageviews, events) = (vec![false; sessions], vec![0; sessions], vec![0; sessions], vec![0; sessions]);
-        }
+            let sessions = batch.session_rows.len();
+            (vec![false; sessions], vec![0; sessions], vec![0; sessions], vec![0; sessions])
+        };
         let operands = plan
             .operands
             .iter()
@@ -326,6 +303,27 @@ impl<'b> Derived<'b> {
             }
         }
     }
+}
+
+/// Per visit of `batch`: bounced, duration, pageviews and events other than
+/// `engagement`.
+fn visit_figures(batch: &Batch) -> (Vec<bool>, Vec<u64>, Vec<u64>, Vec<u64>) {
+    let names = &batch.codes[super::plan::NAME];
+    let sessions = batch.session_rows.len();
+    let mut figures =
+        (Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions));
+    for (_, rows) in batch.visits() {
+        let (mut views, mut others) = (0u64, 0u64);
+        for &name in &names[rows.clone()] {
+            views += u64::from(name == PAGEVIEW);
+            others += u64::from(name != ENGAGEMENT);
+        }
+        figures.0.push(others <= 1);
+        figures.1.push((batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64);
+        figures.2.push(views);
+        figures.3.push(others);
+    }
+    figures
 }
 
 /// A row's group from its key (`key_of`), remembering the last key's group: rows of

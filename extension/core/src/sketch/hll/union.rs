@@ -6,13 +6,9 @@
 //! explicit sets stays explicit while its distinct hashes fit the explicit limit and
 //! becomes registers beyond it, whatever the order.
 
-use super::{registers_of, Hll, HllError, Repr};
+use std::borrow::Cow;
 
-/// Gathered hashes folded in once there are this many times the explicit limit: a
-/// union past the limit then becomes registers early, which later hashes go straight
-/// into, while one that repeats its hashes (visitors coming back day after day) is
-/// sorted a few times at most.
-const FOLD_AFTER_LIMITS: usize = 1;
+use super::{registers_of, Hll, HllError, Repr};
 
 /// The union so far: a set, plus explicit hashes not yet folded into it.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +44,11 @@ impl HllUnion {
             }
             (_, Repr::Explicit(list)) => {
                 self.pending.extend(list);
-                if self.pending.len() >= FOLD_AFTER_LIMITS * set.params.explicit_limit().max(1) {
+                // Folded once there are as many as the explicit limit: a union past the
+                // limit then becomes registers early, which later hashes go straight
+                // into, while one that repeats its hashes (visitors coming back day after
+                // day) is sorted a few times at most.
+                if self.pending.len() >= set.params.explicit_limit().max(1) {
                     self.fold();
                 }
             }
@@ -59,9 +59,19 @@ impl HllUnion {
 
     /// Unions every set of `other` in.
     pub fn merge(&mut self, other: &HllUnion) -> Result<(), HllError> {
-        match other.clone().finish() {
-            Some(set) => self.add(set),
+        match other.current() {
+            Some(set) => self.add(set.into_owned()),
             None => Ok(()),
+        }
+    }
+
+    /// The union so far, leaving this one as it is: the set itself when nothing is
+    /// pending (always for unions built by hashing), else a folded copy.
+    pub fn current(&self) -> Option<Cow<'_, Hll>> {
+        if self.pending.is_empty() {
+            self.set.as_ref().map(Cow::Borrowed)
+        } else {
+            self.clone().finish().map(Cow::Owned)
         }
     }
 
