@@ -57,9 +57,58 @@ async function request(method, path, body, signal) {
   return resp;
 }
 
-/** `POST /api/v1/query`: one stats query (tally.query's JSON) → its JSON answer. */
-export async function query(body, signal) {
-  return (await request("POST", "/api/v1/query", body, signal)).json();
+/** Queries asked in the current turn of the event loop, sent together by `flushQueries`. */
+let queued = null;
+
+/**
+ * One stats query (tally.query's JSON) → its JSON answer. The queries the panels ask
+ * in the same turn of the event loop (a page render, a filter change) go out as one
+ * `POST /api/v1/query/batch`: the extension scans a site's range once for all of them
+ * where it would scan it once per panel. Each caller still gets its own answer or its
+ * own error (a bad query fails its panel only) and may abort with `signal`. A query
+ * asked alone goes to `POST /api/v1/query`.
+ */
+export function query(body, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    if (!queued) {
+      queued = [];
+      setTimeout(flushQueries, 0);
+    }
+    queued.push({ body, signal, resolve, reject });
+  });
+}
+
+async function flushQueries() {
+  const asked = queued.filter((q) => !q.signal?.aborted);
+  queued = null;
+  if (asked.length === 0) return;
+  if (asked.length === 1) {
+    const [{ body, signal, resolve, reject }] = asked;
+    request("POST", "/api/v1/query", body, signal).then((resp) => resp.json()).then(resolve, reject);
+    return;
+  }
+  // The request is aborted only once every panel waiting on it gave up; one that gives
+  // up alone is answered with its abort at once.
+  const controller = new AbortController();
+  let waiting = asked.length;
+  for (const q of asked) {
+    q.signal?.addEventListener("abort", () => {
+      q.reject(q.signal.reason);
+      if (--waiting === 0) controller.abort();
+    });
+  }
+  try {
+    const resp = await request("POST", "/api/v1/query/batch", { queries: asked.map((q) => q.body) }, controller.signal);
+    const { results } = await resp.json();
+    asked.forEach((q, i) => {
+      const r = results[i];
+      if (r.error) q.reject(new ApiError(400, r.error.message, r.error.field));
+      else q.resolve(r);
+    });
+  } catch (err) {
+    for (const q of asked) q.reject(err);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 /// How long opening a connection or waiting for a free one may take. Short, so an
@@ -10,13 +10,17 @@ use tokio_postgres::NoTls;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Builds a pool of at most `size` connections. Connections open lazily, so the gateway
-/// starts (and answers /healthz with 503) while Postgres is still coming up.
+/// starts (and answers /healthz with 503) while Postgres is still coming up. The most
+/// recently returned connection is handed out first (LIFO): a backend's first stats
+/// query costs up to 150 ms more than its next ones (caches, memory the process has not
+/// touched yet), and FIFO would send each dashboard load to the connection idle longest.
 pub fn build(database_url: &str, size: usize) -> anyhow::Result<Pool> {
     let mut pg: tokio_postgres::Config = database_url.parse()?;
     pg.connect_timeout(CONNECT_TIMEOUT);
     let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Ok(Pool::builder(manager)
         .max_size(size)
+        .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
         .create_timeout(Some(CONNECT_TIMEOUT))
         .wait_timeout(Some(CONNECT_TIMEOUT))

@@ -17,12 +17,14 @@ const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const browser = await launch();
 
-/** A name for an API call: the panel's dimension, `kpis` without one. */
+/** A name for an API call: the panel's dimension, `kpis` without one; a batch by its
+ * questions' names. */
 function label(request) {
   const path = new URL(request.url()).pathname;
+  const name = (q) => q.dimensions?.[0] || "kpis";
+  if (path === "/api/v1/query/batch") return `batch: ${JSON.parse(request.postData()).queries.map(name).join(", ")}`;
   if (path !== "/api/v1/query") return path;
-  const q = JSON.parse(request.postData() || "{}");
-  return q.dimensions?.[0] || "kpis";
+  return name(JSON.parse(request.postData() || "{}"));
 }
 
 const signIn = await browser.newContext({ userAgent: UA });

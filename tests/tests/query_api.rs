@@ -1,8 +1,9 @@
 //! `POST /api/v1/query` and `tally.query` from SQL: answers through the gateway, live
 //! events visible at once (realtime), ordering, pagination, totals and comparison,
 //! and bad queries rejected with a 400 (HTTP) or an error with a hint (SQL) that
-//! name the field at fault. Every request is signed in (tests/security.rs covers what
-//! happens otherwise).
+//! name the field at fault; batches (`POST /api/v1/query/batch`, `tally.query_batch`)
+//! answering each query as alone. Every request is signed in (tests/security.rs covers
+//! what happens otherwise).
 
 use serde_json::{json, Value};
 use tally_tests::Tally;
@@ -110,4 +111,62 @@ async fn bad_queries_get_400_naming_the_field() {
     assert!(db.message().contains("unknown metric \"clicks\""), "{}", db.message());
     assert_eq!(db.detail(), Some("field: metrics[0]"));
     assert!(db.hint().is_some_and(|h| h.contains("metrics[0]")));
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_query_as_alone_and_fails_only_the_bad_ones() {
+    let t = loaded().await;
+    t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Purchase', event_name => 'Purchase')")
+        .await;
+    let analyst = t.user_with_role("site1.example", "analyst").await;
+    // A dashboard filtered by a country: the scans of the same range are shared.
+    let q = |extra: Value| {
+        let mut query = json!({"site_id": "site1.example", "date_range": ["2024-03-01", "2024-03-30"],
+            "filters": [["is", "visit:country", ["US"]]], "metrics": ["visitors"]});
+        query.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        query
+    };
+    let good = vec![
+        q(json!({"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"],
+            "include": {"comparisons": {"mode": "previous_period"}}})),
+        q(json!({"dimensions": ["time:day"], "include": {"comparisons": {"mode": "previous_period"}}})),
+        q(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "pagination": {"limit": 5}})),
+        q(json!({"metrics": ["visitors", "bounce_rate", "percentage"], "dimensions": ["visit:source"]})),
+        q(json!({"metrics": ["visitors", "conversion_rate"], "dimensions": ["event:goal"]})),
+        q(json!({"dimensions": ["visit:country"]})),
+        // Unfiltered, and a funnel (which scans alone).
+        json!({"site_id": "site1.example", "date_range": ["2024-03-01", "2024-03-30"], "metrics": ["visitors"], "dimensions": ["visit:device"]}),
+        json!({"site_id": "site1.example", "date_range": ["2024-03-01", "2024-03-30"], "metrics": ["visitors"], "funnel": ["Signup", "Purchase"]}),
+    ];
+    let mut batch = good.clone();
+    batch.insert(2, q(json!({"metrics": ["clicks"]})));
+    batch.push(json!({"site_id": "site2.example", "date_range": "7d", "metrics": ["visitors"]}));
+    let (status, body) = analyst.post("/api/v1/query/batch", json!({"queries": batch})).await;
+    assert_eq!(status, 200, "{body}");
+    let mut results = body["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), good.len() + 2);
+    // A bad query and a site the caller may not see fail in their places only.
+    let unseen = results.pop().unwrap();
+    assert_eq!(unseen["error"]["field"], json!("site_id"), "{unseen}");
+    let bad = results.remove(2);
+    assert_eq!(bad["error"]["field"], json!("metrics[0]"), "{bad}");
+    assert!(bad["error"]["message"].as_str().unwrap().contains("clicks"), "{bad}");
+    for (query, answer) in good.iter().zip(&results) {
+        let (status, alone) = analyst.post("/api/v1/query", query.clone()).await;
+        assert_eq!(status, 200, "{alone}");
+        assert!(!alone["results"].as_array().unwrap().is_empty(), "{query}: {alone}");
+        assert_eq!(answer, &alone, "{query}");
+    }
+    // The SQL function answers the same.
+    let rows = t.db.client.query_one("SELECT tally.query_batch($1)", &[&Value::Array(good.clone())]).await.unwrap();
+    let from_sql: Value = rows.get(0);
+    assert_eq!(from_sql.as_array().unwrap(), &results);
+
+    // A body that is not a list of 1 to 50 queries is a 400 naming `queries`.
+    for body in [json!({}), json!({"queries": []}), json!({"queries": {"site_id": 1}}), json!({"queries": vec![good[0].clone(); 51]})] {
+        let (status, answer) = analyst.post("/api/v1/query/batch", body.clone()).await;
+        assert_eq!((status, answer["field"].as_str()), (400, Some("queries")), "{body} → {answer}");
+    }
+    let err = t.db.client.query_one("SELECT tally.query_batch($1)", &[&json!({"site_id": 1})]).await.unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.detail()), Some(Some("field: queries")));
 }

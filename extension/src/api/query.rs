@@ -1,4 +1,5 @@
-//! The stats query: `tally.query(jsonb) returns jsonb`.
+//! The stats query: `tally.query(jsonb) returns jsonb`, and `tally.query_batch` for
+//! several at once.
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -11,13 +12,25 @@ fn query(query: JsonB) -> JsonB {
     crate::query::run(&query.0)
 }
 
+/// Answers an array of stats queries (at most 50) in one statement: an array of their
+/// answers in order, a bad query's place holding `{"error": {"field", "message"}}`.
+/// Queries of the same site and range that need a scan share one, e.g.
+/// `SELECT tally.query_batch('[{"site_id": "example.com", "date_range": "30d", "metrics": ["visitors"],
+/// "dimensions": ["event:page"]}, {"site_id": "example.com", "date_range": "30d", "metrics": ["visitors"],
+/// "dimensions": ["visit:source"]}]')`.
+#[pg_extern(stable, parallel_restricted, requires = ["query"])]
+fn query_batch(queries: JsonB) -> JsonB {
+    crate::query::run_batch(&queries.0)
+}
+
 // The statements tally.query runs are short and its own threads use the cores: JIT
 // compiling them took 61 ms of a 150 ms page breakdown from rollups (the planner
 // overestimates the rollup rows past jit_above_cost), and parallel workers cost 35 ms
 // more there than they saved (aggregate states serialized between processes). The
 // function's own settings leave the caller's untouched.
 extension_sql!(
-    "ALTER FUNCTION tally.query(jsonb) SET jit = off SET max_parallel_workers_per_gather = 0;",
+    "ALTER FUNCTION tally.query(jsonb) SET jit = off SET max_parallel_workers_per_gather = 0;
+     ALTER FUNCTION tally.query_batch(jsonb) SET jit = off SET max_parallel_workers_per_gather = 0;",
     name = "query_settings",
-    requires = [query]
+    requires = [query, query_batch]
 );

@@ -7,7 +7,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
-use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, SiteRef, TimeRange};
+use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, SharedPlan, SiteRef, TimeRange};
 use tally_core::segment;
 
 use crate::gucs;
@@ -36,24 +36,170 @@ pub fn reject_field(error: QueryError, context: &'static str, in_what: &str) -> 
 
 /// Answers `json` (a Plausible Stats API v2 query).
 pub fn run(json: &serde_json::Value) -> JsonB {
-    let parsed = query::parse(json).unwrap_or_else(|e| reject(e));
     Spi::connect(|client| {
-        let (site_id, timezone) = site(client, &parsed.site);
-        let mut parsed = parsed;
-        if let Some(Funnel::Stored(name)) = &parsed.funnel {
-            parsed.funnel = Some(Funnel::Steps(stored_funnel(client, site_id, name)));
-        }
-        let plan = Plan::new(parsed, goals(client, site_id)).unwrap_or_else(|e| reject(e));
-        let current = period(client, &plan, site_id, &timezone, "none");
-        let previous = plan.query.comparison.map(|c| {
-            let shift = match c {
-                query::Comparison::PreviousPeriod => "previous_period",
-                query::Comparison::YearOverYear => "year_over_year",
-            };
-            period(client, &plan, site_id, &timezone, shift)
-        });
-        JsonB(query::render(&plan, &current, previous.as_ref()))
+        let question = prepare(client, json).unwrap_or_else(|e| reject(e));
+        let answers = question.periods.iter().map(|p| answer(client, &question.plan, question.site_id, p)).collect();
+        JsonB(question.render(answers))
     })
+}
+
+/// Answers every query of `json` (an array) in one statement: the answer of each, or
+/// `{"error": {"field", "message"}}` for one that is bad, in order. The periods that
+/// need a scan of the same site and range share one (`SharedPlan`): a dashboard's
+/// panels, filtered beyond what the rollups hold, decode the month once, not per panel.
+pub fn run_batch(json: &serde_json::Value) -> JsonB {
+    let Some(queries) = json.as_array() else {
+        reject_field(QueryError::new("queries", "expected an array of queries"), "tally.query_batch", "the array of queries.")
+    };
+    if queries.len() > MAX_BATCH {
+        reject_field(
+            QueryError::new("queries", format!("at most {MAX_BATCH} queries per batch, got {}", queries.len())),
+            "tally.query_batch",
+            "the array of queries: send the rest in another batch.",
+        )
+    }
+    Spi::connect(|client| {
+        let questions: Vec<Result<Question, QueryError>> = queries.iter().map(|q| prepare(client, q)).collect();
+        // Answers by question and period: rollups first, then the shared scans.
+        let mut answers: Vec<Vec<Option<(query::Answer, bool)>>> =
+            questions.iter().map(|q| q.as_ref().map_or(Vec::new(), |q| vec![None; q.periods.len()])).collect();
+        let mut scans: Vec<SharedScan> = Vec::new();
+        for (i, question) in questions.iter().enumerate() {
+            let Ok(q) = question else { continue };
+            for (p, period) in q.periods.iter().enumerate() {
+                match rollups::answer(client, &q.plan, q.site_id, period.range, period.starts.as_deref()) {
+                    Some(answer) => answers[i][p] = Some((answer, true)),
+                    None => SharedScan::join(&mut scans, q, period, (i, p)),
+                }
+            }
+        }
+        for scan in scans {
+            let plans: Vec<&Plan> = scan.members.iter().map(|&(i, _)| &questions[i].as_ref().expect("answered").plan).collect();
+            let split = match plans[..] {
+                [plan] => vec![self::scan(plan, scan.site_id, scan.range, scan.starts)],
+                _ => {
+                    let shared = SharedPlan::new(&plans);
+                    shared.split(self::scan(&shared.plan, scan.site_id, scan.range, scan.starts))
+                }
+            };
+            for ((i, p), answer) in scan.members.into_iter().zip(split) {
+                answers[i][p] = Some((answer, false));
+            }
+        }
+        let results = questions
+            .into_iter()
+            .zip(answers)
+            .map(|(question, answers)| match question {
+                Ok(q) => q.render(answers.into_iter().map(|a| a.expect("every period answered")).collect()),
+                Err(e) => serde_json::json!({"error": {"field": e.field, "message": e.message}}),
+            })
+            .collect();
+        JsonB(serde_json::Value::Array(results))
+    })
+}
+
+/// The most queries one `tally.query_batch` answers: a dashboard asks about ten.
+const MAX_BATCH: usize = 50;
+
+/// A checked query: its plan for its site and the periods it is answered over (the
+/// range, then the comparison's).
+struct Question {
+    plan: Plan,
+    site_id: i32,
+    periods: Vec<PeriodRange>,
+}
+
+/// A period's instants and labels, resolved in the site's time zone.
+struct PeriodRange {
+    range: TimeRange,
+    starts: Option<Vec<i64>>,
+    from_label: String,
+    to_label: String,
+    bucket_labels: Vec<String>,
+}
+
+impl Question {
+    /// The JSON answer, from the answers of [`Question::periods`] (each flagged when it
+    /// came from the rollups).
+    fn render(&self, answers: Vec<(query::Answer, bool)>) -> serde_json::Value {
+        let mut periods = self.periods.iter().zip(answers).map(|(p, (answer, from_rollups))| Period {
+            answer,
+            from_label: p.from_label.clone(),
+            to_label: p.to_label.clone(),
+            bucket_labels: p.bucket_labels.clone(),
+            from_rollups,
+        });
+        let current = periods.next().expect("a query has its range");
+        query::render(&self.plan, &current, periods.next().as_ref())
+    }
+}
+
+/// Periods of one site and range that one scan answers: members are (question,
+/// period) indices. At most one time-bucket layout per scan; a period without a
+/// `time:*` dimension joins any. A funnel's scan is its own (`shared` false).
+struct SharedScan {
+    site_id: i32,
+    range: TimeRange,
+    starts: Option<Vec<i64>>,
+    shared: bool,
+    members: Vec<(usize, usize)>,
+}
+
+impl SharedScan {
+    /// Adds `member` (a period of `question`) to a scan of `scans` it can share, or to
+    /// a new one.
+    fn join(scans: &mut Vec<SharedScan>, question: &Question, period: &PeriodRange, member: (usize, usize)) {
+        let shared = SharedPlan::can_share(&question.plan);
+        let fits = |s: &SharedScan| {
+            shared
+                && s.shared
+                && s.site_id == question.site_id
+                && s.range == period.range
+                && (period.starts.is_none() || s.starts.is_none() || s.starts == period.starts)
+        };
+        match scans.iter_mut().find(|s| fits(s)) {
+            Some(scan) => {
+                scan.starts = scan.starts.take().or_else(|| period.starts.clone());
+                scan.members.push(member);
+            }
+            None => scans.push(SharedScan {
+                site_id: question.site_id,
+                range: period.range,
+                starts: period.starts.clone(),
+                shared,
+                members: vec![member],
+            }),
+        }
+    }
+}
+
+/// Checks `json` and resolves what answering it needs: the site, its goals (and
+/// stored funnel), the plan and the periods. A bad query is an error naming its field.
+fn prepare(client: &SpiClient<'_>, json: &serde_json::Value) -> Result<Question, QueryError> {
+    let mut parsed = query::parse(json)?;
+    let (site_id, timezone) = site(client, &parsed.site)?;
+    if let Some(Funnel::Stored(name)) = &parsed.funnel {
+        parsed.funnel = Some(Funnel::Steps(stored_funnel(client, site_id, name)?));
+    }
+    let plan = Plan::new(parsed, goals(client, site_id))?;
+    let mut periods = vec![period(client, &plan, &timezone, "none")?];
+    if let Some(c) = plan.query.comparison {
+        let shift = match c {
+            query::Comparison::PreviousPeriod => "previous_period",
+            query::Comparison::YearOverYear => "year_over_year",
+        };
+        periods.push(period(client, &plan, &timezone, shift)?);
+    }
+    Ok(Question { plan, site_id, periods })
+}
+
+/// Answers one period of `plan`: from the rollups where they hold it, else by a scan.
+/// The flag says which.
+fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, period: &PeriodRange) -> (query::Answer, bool) {
+    match rollups::answer(client, plan, site_id, period.range, period.starts.as_deref()) {
+        Some(answer) => (answer, true),
+        None => (scan(plan, site_id, period.range, period.starts.clone()), false),
+    }
 }
 
 /// An ERROR saying which step of the query failed.
@@ -62,7 +208,7 @@ fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
 }
 
 /// The site's id and time zone.
-fn site(client: &SpiClient<'_>, site: &SiteRef) -> (i32, String) {
+fn site(client: &SpiClient<'_>, site: &SiteRef) -> Result<(i32, String), QueryError> {
     let row = match site {
         SiteRef::Domain(domain) => {
             client.select("SELECT site_id, timezone FROM tally.sites WHERE domain = $1", Some(1), &[domain.as_str().into()])
@@ -70,8 +216,8 @@ fn site(client: &SpiClient<'_>, site: &SiteRef) -> (i32, String) {
         SiteRef::Id(id) => client.select("SELECT site_id, timezone FROM tally.sites WHERE site_id = $1", Some(1), &[(*id).into()]),
     }
     .unwrap_or_else(|e| fail("reading the site", e));
-    let row = row.into_iter().next().unwrap_or_else(|| reject(QueryError::new("site_id", "no such site")));
-    (row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default())
+    let row = row.into_iter().next().ok_or_else(|| QueryError::new("site_id", "no such site"))?;
+    Ok((row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default()))
 }
 
 pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
@@ -83,24 +229,24 @@ pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {
 }
 
 /// The steps of the site's funnel called `name`.
-fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Vec<String> {
+fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Result<Vec<String>, QueryError> {
     let steps: Option<Vec<String>> = client
         .select("SELECT steps FROM tally.funnels WHERE site_id = $1 AND name = $2", Some(1), &[site_id.into(), name.into()])
         .unwrap_or_else(|e| fail("reading the funnel", e))
         .next()
         .and_then(|row| row.value(1));
-    steps.unwrap_or_else(|| {
+    steps.ok_or_else(|| {
         let known: Vec<String> = client
             .select("SELECT name FROM tally.funnels WHERE site_id = $1 ORDER BY name", None, &[site_id.into()])
             .unwrap_or_else(|e| fail("reading funnels", e))
             .filter_map(|row| row.value(1))
             .collect();
-        reject(QueryError::new("funnel", format!("no funnel named {name:?}; funnels of this site: {known:?}")))
+        QueryError::new("funnel", format!("no funnel named {name:?}; funnels of this site: {known:?}"))
     })
 }
 
-/// Resolves the query's range (shifted for a comparison) and scans it.
-fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shift: &str) -> Period {
+/// Resolves the query's range (shifted for a comparison) and its time buckets.
+fn period(client: &SpiClient<'_>, plan: &Plan, timezone: &str, shift: &str) -> Result<PeriodRange, QueryError> {
     let (kind, days, first, last) = match &plan.query.date_range {
         DateRange::Day => ("day", 1, None, None),
         DateRange::LastDays(n) => ("days", *n as i32, None, None),
@@ -117,11 +263,11 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
         )
         .unwrap_or_else(|e| fail("resolving the date range", e))
         .first();
-    let instant = |i: usize| -> i64 {
+    let instant = |i: usize| -> Result<i64, QueryError> {
         let ts: Option<TimestampWithTimeZone> = row.value(i);
-        to_unix_us(ts.unwrap_or_else(|| reject(QueryError::new("date_range", "the date range is out of bounds"))))
+        ts.map(to_unix_us).ok_or_else(|| QueryError::new("date_range", "the date range is out of bounds"))
     };
-    let range = TimeRange { from_us: instant(1), to_us: instant(2) };
+    let range = TimeRange { from_us: instant(1)?, to_us: instant(2)? };
     let (from_label, to_label): (String, String) = (row.value(3).unwrap_or_default(), row.value(4).unwrap_or_default());
     let unit = plan.query.dimensions.iter().find_map(|d| match d {
         Dimension::Time(unit) => Some(unit.name()),
@@ -145,11 +291,7 @@ fn period(client: &SpiClient<'_>, plan: &Plan, site_id: i32, timezone: &str, shi
         }
         None => (None, Vec::new()),
     };
-    let (answer, from_rollups) = match rollups::answer(client, plan, site_id, range, starts.as_deref()) {
-        Some(answer) => (answer, true),
-        None => (scan(plan, site_id, range, starts), false),
-    };
-    Period { answer, from_label, to_label, bucket_labels, from_rollups }
+    Ok(PeriodRange { range, starts, from_label, to_label, bucket_labels })
 }
 
 fn row_ts(us: i64) -> TimestampWithTimeZone {

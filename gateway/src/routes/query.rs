@@ -8,6 +8,12 @@
 //!
 //! [`answer`] is the one way the gateway runs a stats query: the CSV export and the
 //! realtime stream use it too, so they answer exactly what the dashboard shows.
+//!
+//! `POST /api/v1/query/batch` (`{"queries": [...]}` → `{"results": [...]}`) answers
+//! several queries in one call through `tally.query_batch`, which shares one scan
+//! among those of the same site and range: the dashboard's panels go this way. A bad
+//! query takes its place in `results` as `{"error": {"field", "message"}}` and the
+//! others are still answered; a body that is not a list of at most 50 queries is a 400.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -21,7 +27,7 @@ use crate::routes::json_body::JsonBody;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/query", post(run_query))
+    Router::new().route("/api/v1/query", post(run_query)).route("/api/v1/query/batch", post(run_batch))
 }
 
 async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
@@ -47,6 +53,36 @@ pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Opt
     }
     tx.commit().await?;
     Ok(row.get(0))
+}
+
+async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+    let queries = match body.get("queries") {
+        Some(Value::Array(queries)) if !queries.is_empty() && queries.len() <= MAX_BATCH => queries,
+        _ => return Err(ApiError::bad_request("queries", format!("expected an array of 1 to {MAX_BATCH} stats queries"))),
+    };
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let row = tx.query_one("SELECT tally.query_batch($1)", &[&Value::Array(queries.clone())]).await.map_err(bad_query)?;
+    audit_sites(&tx, queries, &caller).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "results": row.get::<_, Value>(0) })))
+}
+
+/// The most queries one batch may hold (tally.query_batch's limit too).
+const MAX_BATCH: usize = 50;
+
+/// One audit record per site the batch asked about, as for that many single queries.
+async fn audit_sites(tx: &deadpool_postgres::Transaction<'_>, queries: &[Value], caller: &Caller) -> Result<(), ApiError> {
+    let mut sites: Vec<&Value> = Vec::new();
+    for site in queries.iter().filter_map(|q| q.get("site_id")) {
+        if !sites.contains(&site) {
+            sites.push(site);
+        }
+    }
+    for site in sites {
+        audit::record(tx, "query", None, json!({ "site": site }), caller.ip).await?;
+    }
+    Ok(())
 }
 
 /// A query the extension rejected becomes a 400 naming the field; anything else stays

@@ -45,6 +45,7 @@ mod parse;
 mod plan;
 mod rollups;
 mod scan;
+mod shared;
 mod split;
 mod window;
 
@@ -56,6 +57,7 @@ pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
 pub use rollups::RollupPlan;
 pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, TimeRange};
+pub use shared::SharedPlan;
 pub use window::VISIT_GAP_US;
 
 #[cfg(test)]
