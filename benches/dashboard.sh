@@ -78,12 +78,12 @@ for line in sys.stdin:
     slowest = [max(ms[i] for ms in r["calls"].values()) for i in range(len(render))]
     calls = sum(len(ms) for ms in r["calls"].values()) // len(render)
     print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {calls} |")
-    if view == "default":
-        per_call = r
+    per_call[view] = r
 print()
-print("| call (default view) | in the page, median (max) ms | alone, median (max) ms |")
-print("|---|---:|---:|")
-for name, ms in sorted(per_call["calls"].items(), key=lambda kv: -statistics.median(kv[1])):
-    alone = per_call["alone"][name]
-    print(f"| {name} | {statistics.median(ms):.0f} ({max(ms)}) | {statistics.median(alone):.0f} ({max(alone)}) |")
+print("| view | call | in the page, median (max) ms | alone, median (max) ms |")
+print("|---|---|---:|---:|")
+for view, r in per_call.items():
+    for name, ms in sorted(r["calls"].items(), key=lambda kv: -statistics.median(kv[1])):
+        alone = r["alone"][name]
+        print(f"| {view} | {name} | {statistics.median(ms):.0f} ({max(ms)}) | {statistics.median(alone):.0f} ({max(alone)}) |")
 '

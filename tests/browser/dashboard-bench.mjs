@@ -45,7 +45,7 @@ try {
       if (new URL(request.url()).pathname.startsWith("/api/v1/") && request.method() === "POST") finished.push(request);
     });
     await page.goto(`${base}/?site=${encodeURIComponent(site)}${extra ? `&${extra}` : ""}`);
-    await page.waitForFunction(() => document.body.dataset.firstRenderMs, null, { timeout: 60000 });
+    await page.waitForFunction(() => document.body.dataset.firstRenderMs, null, { timeout: 60000, polling: 50 });
     const errors = await page.$$eval(".panel[data-state=error] .error", (els) => els.map((e) => e.textContent));
     if (errors.length) throw new Error(`panels failed: ${errors.join("; ")}`);
     result.first_render_ms.push(Number(await page.evaluate(() => document.body.dataset.firstRenderMs)));

@@ -191,6 +191,34 @@ async fn daily_and_weekly_rollups_give_the_answers_of_hourly_rows() {
     assert!(from_rollups >= 20, "only {from_rollups} queries read rollups");
 }
 
+/// A breakdown showing its top groups by visitors reads the sketches of its most
+/// visited values only (`RollupPlan::top`): the same rows and `total_rows` as when
+/// every sketch is read (a page of 1,000 rows reads them all).
+#[tokio::test]
+async fn top_breakdowns_answer_as_when_every_sketch_is_read() {
+    let db = setup().await;
+    db.query("SELECT tally.build_daily_rollups()").await;
+    for site in ["site1.example", "site2.example"] {
+        for (dimension, metrics) in [
+            ("event:page", json!(["visitors", "pageviews", "bounce_rate"])),
+            ("visit:country", json!(["visitors", "visits", "percentage"])),
+            ("visit:entry_page", json!(["visitors", "visits", "visit_duration"])),
+        ] {
+            let query = |limit: u32| {
+                json!({"site_id": site, "date_range": "7d", "metrics": metrics, "dimensions": [dimension],
+                       "order_by": [["visitors", "desc"]], "pagination": {"limit": limit}})
+            };
+            let top = ask(&db, &query(2), true).await;
+            let all = ask(&db, &query(1_000), true).await;
+            assert_eq!((&top["meta"]["path"], &all["meta"]["path"]), (&json!("rollups"), &json!("rollups")), "{site} {dimension}");
+            let rows = all["results"].as_array().unwrap();
+            assert!(rows.len() > 2 * 2 + 16, "{site} {dimension}: {} values, all sketched anyway", rows.len());
+            assert_eq!(top["meta"]["total_rows"], all["meta"]["total_rows"], "{site} {dimension}");
+            assert_eq!(top["results"].as_array().unwrap()[..], rows[..2], "{site} {dimension}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn goal_conversions_of_event_goals_come_from_rollups() {
     let db = setup().await;

@@ -2,12 +2,14 @@
 //! for (hot row times, rollup rows of the covered hours, weekly and daily rows for
 //! their whole weeks and days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
 
+use std::collections::HashSet;
+
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
 use tally_core::rollup::periods::{Period, Split};
-use tally_core::rollup::{Row, RowSums, DIMENSIONS};
+use tally_core::rollup::{Row, RowSums, DIMENSIONS, VISITOR_PARAMS};
 use tally_core::sketch::hll::Hll;
 
 use crate::gucs;
@@ -50,19 +52,38 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
     if !worth_it(client, site_id, range, &rollup, &built) {
         return None;
     }
-    let rows: Vec<Vec<Row>> = rollup
-        .dimensions()
-        .into_iter()
-        .map(|(dim, hourly)| rows(client, site_id, &built.split(rollup.covered(), hourly), dim, hourly))
-        .collect();
+    // The first view's rows, when only its top groups are shown, with the sketches of
+    // its most visited values alone (RollupPlan::top).
+    let read = |top: Option<usize>| -> (Vec<Vec<Row>>, Vec<Vec<Option<String>>>) {
+        rollup
+            .dimensions()
+            .into_iter()
+            .enumerate()
+            .map(|(v, (dim, hourly))| {
+                let split = built.split(rollup.covered(), hourly);
+                match top.filter(|_| v == 0 && !hourly) {
+                    Some(shown) => top_rows(client, site_id, &split, dim, shown),
+                    None => (rows(client, site_id, &split, dim, hourly, None), Vec::new()),
+                }
+            })
+            .unzip()
+    };
+    let (rows, unsketched) = read(RollupPlan::top(plan));
     let (ids, segments) = segments(client, site_id, rollup.reads());
     let hot = match (rollup.reads().first(), rollup.reads().last()) {
         (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
         _ => Vec::new(),
     };
-    rollup
-        .answer(plan, buckets, &rows, &segments, &hot)
-        .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
+    let answer = |rows: &[Vec<Row>], unsketched: &[Vec<Option<String>>]| {
+        rollup
+            .answer(plan, buckets, rows, unsketched, &segments, &hot)
+            .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
+    };
+    match answer(&rows, &unsketched) {
+        // A value read without its sketch might be shown: read them all.
+        None if unsketched.iter().any(|u| !u.is_empty()) => answer(&read(None).0, &[]),
+        answered => answered,
+    }
 }
 
 /// The relation `r(hour, value, events, ...)` of the rollup rows of the dimensions
@@ -187,16 +208,22 @@ fn timestamps(spans: &[(i64, i64)], end: fn(&(i64, i64)) -> i64) -> Vec<Timestam
 }
 
 /// The rows of `dimension` over `split` (the covered hours): per hour when `hourly`
-/// (the split then reads no weeks or days), else summed per value ([`RowSums`]).
-fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, hourly: bool) -> Vec<Row> {
-    let dimension: &'static str =
-        DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"));
-    let sql = format!(
+/// (the split then reads no weeks or days), else summed per value ([`RowSums`]); only
+/// those of `values` when given.
+fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, hourly: bool, values: Option<&[Option<String>]>) -> Vec<Row> {
+    let dimension = rollup_dimension(dimension);
+    let mut sql = format!(
         "SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, r.visit_pageviews, \
                 r.mixed_visits, r.visitors::bytea FROM {SPLIT_ROWS}"
     );
+    let mut args = split_args(site_id, vec![dimension], split);
+    if let Some(values) = values {
+        sql.push_str(" WHERE r.value = ANY($7) OR ($8 AND r.value IS NULL)");
+        args.push(values.iter().flatten().cloned().collect::<Vec<String>>().into());
+        args.push(values.contains(&None).into());
+    }
     let mut sums = RowSums::new(hourly);
-    for r in client.select(&sql, None, &split_args(site_id, vec![dimension], split)).unwrap_or_else(|e| fail("reading rollup rows", e)) {
+    for r in client.select(&sql, None, &args).unwrap_or_else(|e| fail("reading rollup rows", e)) {
         let int = |i: usize| r.value::<i64>(i).unwrap_or_default();
         let bytes: &[u8] = r.value(10).unwrap_or_default();
         let row = Row {
@@ -219,6 +246,60 @@ fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, ho
         sums.add(row).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}"));
     }
     sums.finish()
+}
+
+/// The rows of `dimension` over `split` summed per value for an answer showing its
+/// `shown` groups with the most visitors: every value's counts summed by SQL, without
+/// a sketch, then the sketches of the most visited ([`RollupPlan::sketched`]). The
+/// values left without are returned beside the rows. A 30-day top 10 of the bench's
+/// large site reads 20,000 page rows' counts and 36 pages' sketches: 70 -> 15 ms.
+fn top_rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, shown: usize) -> (Vec<Row>, Vec<Option<String>>) {
+    let dimension = rollup_dimension(dimension);
+    let sql = format!(
+        "SELECT min(r.hour), r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
+                sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8 \
+         FROM {SPLIT_ROWS} GROUP BY r.value"
+    );
+    let counts: Vec<Row> = client
+        .select(&sql, None, &split_args(site_id, vec![dimension], split))
+        .unwrap_or_else(|e| fail("reading rollup counts", e))
+        .map(|r| {
+            let int = |i: usize| r.value::<i64>(i).unwrap_or_default();
+            Row {
+                hour: r.value::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default(),
+                dimension,
+                value: r.value(2),
+                events: int(3),
+                pageviews: int(4),
+                visits: int(5),
+                bounces: int(6),
+                visit_duration_us: int(7),
+                visit_pageviews: int(8),
+                open_visits: 0,
+                mixed_visits: int(9),
+                engagement_ms: 0,
+                visitors: Hll::new(VISITOR_PARAMS),
+                visit_durations: None,
+                engagement_times: None,
+            }
+        })
+        .collect();
+    let visits: Vec<(Option<String>, i64)> = counts.iter().map(|r| (r.value.clone(), r.visits)).collect();
+    let sketched = RollupPlan::sketched(shown, &visits);
+    if sketched.len() == counts.len() {
+        return (rows(client, site_id, split, dimension, false, None), Vec::new());
+    }
+    let mut out = rows(client, site_id, split, dimension, false, Some(&sketched));
+    let sketched: HashSet<&Option<String>> = sketched.iter().collect();
+    let unsketched: Vec<Row> = counts.into_iter().filter(|r| !sketched.contains(&r.value)).collect();
+    let values = unsketched.iter().map(|r| r.value.clone()).collect();
+    out.extend(unsketched);
+    (out, values)
+}
+
+/// `dimension` as the `'static` name [`Row`] holds.
+fn rollup_dimension(dimension: &str) -> &'static str {
+    DIMENSIONS.iter().find(|d| **d == dimension).copied().unwrap_or_else(|| error!("no rollup dimension {dimension}"))
 }
 
 /// The ids and bytes of the site's segments overlapping `spans` (detoasted by this

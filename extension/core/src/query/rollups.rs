@@ -70,7 +70,7 @@ use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
 use super::kernel::Acc;
-use super::model::{Dimension, Metric};
+use super::model::{Dimension, Direction, Metric, OrderKey};
 use super::plan::{Expr, Key, Level, Plan, Source};
 use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
 use super::window::VISIT_GAP_US;
@@ -282,15 +282,48 @@ impl RollupPlan {
     /// the reads are ignored. `Ok(None)` when an edge visit was not read whole, or the
     /// rows disagree with the raw events: scan instead. A segment that cannot be
     /// decoded is returned with its index.
+    ///
+    /// `unsketched` lists, per view, the values whose rows were read without their
+    /// sketches ([`RollupPlan::sketched`]); `None` too when one of them might be shown:
+    /// read them whole.
     pub fn answer(
         &self,
         plan: &Plan,
         bucket_starts: Option<&[i64]>,
         rows: &[Vec<Row>],
+        unsketched: &[Vec<Option<String>>],
         segments: &[&[u8]],
         hot: &[Event],
     ) -> Result<Option<Answer>, (usize, SegmentError)> {
-        Ok(self.edge_events(segments, hot)?.and_then(|edge_events| self.combine(plan, bucket_starts, rows, &edge_events)))
+        Ok(self.edge_events(segments, hot)?.and_then(|edge_events| self.combine(plan, bucket_starts, rows, unsketched, &edge_events)))
+    }
+
+    /// How many groups the answer to `plan` shows when they are the ones with the most
+    /// visitors, and only their visitors matter: a breakdown by one event or visit
+    /// attribute ordered by visitors (descending), without a comparison (whose groups
+    /// are looked up by the keys shown). Of the other groups only their number is shown
+    /// (`meta.total_rows`), so their rows may be read without sketches: a 30-day top-10
+    /// of the bench's 1,500 pages needs the sketches of 36 of them, not all 20,000 rows'.
+    pub fn top(plan: &Plan) -> Option<usize> {
+        let query = &plan.query;
+        let by_visitors = match query.order_by.first() {
+            Some(&(OrderKey::Metric(m), Direction::Desc)) => query.metrics[m] == Metric::Visitors,
+            None => query.metrics.first() == Some(&Metric::Visitors),
+            _ => false,
+        };
+        let breakdown = matches!(query.dimensions.as_slice(), [Dimension::Attr(_)]);
+        (by_visitors && breakdown && query.comparison.is_none() && query.funnel.is_none()).then(|| query.offset.saturating_add(query.limit))
+    }
+
+    /// Of a breakdown's values and their visits in the covered hours, those whose
+    /// sketches to read when the answer shows the `shown` groups with the most visitors
+    /// ([`RollupPlan::top`]): the most visited, twice as many as shown and 16 more. A
+    /// visitor has a visit at least, so a value left out cannot be shown unless a value
+    /// read has fewer visitors than it has visits; [`RollupPlan::answer`] checks that.
+    pub fn sketched(shown: usize, visits: &[(Option<String>, i64)]) -> Vec<Option<String>> {
+        let mut order: Vec<&(Option<String>, i64)> = visits.iter().collect();
+        order.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        order.into_iter().take(shown.saturating_mul(2).saturating_add(16)).map(|(value, _)| value.clone()).collect()
     }
 
     /// The events (in the reads) of the sessions with an event in an edge, `None` if
@@ -357,7 +390,14 @@ impl RollupPlan {
     }
 
     /// The answer from the stored `rows` and the `edge_events`.
-    fn combine(&self, plan: &Plan, bucket_starts: Option<&[i64]>, rows: &[Vec<Row>], edge_events: &[Event]) -> Option<Answer> {
+    fn combine(
+        &self,
+        plan: &Plan,
+        bucket_starts: Option<&[i64]>,
+        rows: &[Vec<Row>],
+        unsketched: &[Vec<Option<String>>],
+        edge_events: &[Event],
+    ) -> Option<Answer> {
         let engine = if edge_events.is_empty() {
             None
         } else {
@@ -445,9 +485,18 @@ impl RollupPlan {
             // module docs): their event figures, which no eligible query asks for, are
             // left out.
             let event_figures = !matches!(view, ViewKey::Acquisition(_) | ViewKey::Entry);
+            let unsketched: FxHashSet<&Option<String>> = unsketched.get(v).into_iter().flatten().collect();
             let mut out = Vec::with_capacity(groups.len());
+            let mut unread = Vec::new();
             for (key, sums) in groups {
-                out.extend(sums.group(key, event_figures)?);
+                match key.as_slice() {
+                    [KeyValue::Text(value)] if unsketched.contains(value) => unread.push((key, sums)),
+                    _ => out.extend(sums.group(key, event_figures)?),
+                }
+            }
+            if !unread.is_empty() {
+                let unread = unsketched_groups(plan, &out, unread, event_figures)?;
+                out.extend(unread);
             }
             views.push(out);
         }
@@ -472,6 +521,33 @@ impl RollupPlan {
         }
         Some(out)
     }
+}
+
+/// How far a visitor estimate may exceed the true count, as a factor and a constant:
+/// explicit sketches are exact, and the 2^14-register ones err by 0.8% (one standard
+/// deviation), so 10% is beyond any estimate.
+const ESTIMATE_SLACK: (f64, f64) = (1.1, 2.0);
+
+/// The groups whose rows came without sketches (`unread`), if none of them can be
+/// among the [`RollupPlan::top`] shown: each has fewer visitors than visits (times
+/// [`ESTIMATE_SLACK`]), and that bound must lie below the visitors of the last shown
+/// of the groups `read` whole. Their visitors are that bound: they are never shown,
+/// and count in `meta.total_rows` as they would have. `None` otherwise.
+fn unsketched_groups(plan: &Plan, read: &[Group], unread: Vec<(Vec<KeyValue>, Sums)>, event_figures: bool) -> Option<Vec<Group>> {
+    let shown = RollupPlan::top(plan)?;
+    let mut visitors: Vec<u64> = read.iter().map(|g| g.visitors).collect();
+    if shown == 0 || visitors.len() < shown {
+        return None;
+    }
+    let (_, &mut last_shown, _) = visitors.select_nth_unstable_by(shown - 1, |a, b| b.cmp(a));
+    unread
+        .into_iter()
+        .map(|(key, sums)| {
+            let bound = (sums.visits as f64 * ESTIMATE_SLACK.0 + ESTIMATE_SLACK.1).ceil() as u64;
+            let acc = sums.acc(event_figures)?;
+            (bound < last_shown && acc.visits > 0).then_some(Group { key, acc, visitors: bound })
+        })
+        .collect()
 }
 
 /// The indices of the goals of `plan` completed by an event named `name`.
@@ -643,9 +719,15 @@ impl Sums {
         if visitors == 0.0 {
             return Some(None);
         }
+        let acc = self.acc(event_figures)?;
+        Some(Some(Group { key, acc, visitors: visitors.round() as u64 }))
+    }
+
+    /// The counts, `None` when one went negative.
+    fn acc(&self, event_figures: bool) -> Option<Acc> {
         let count = |n: i64| u64::try_from(n).ok();
         let (pageviews, events) = if event_figures { (count(self.pageviews)?, count(self.events)?) } else { (0, 0) };
-        let acc = Acc {
+        Some(Acc {
             pageviews,
             events,
             visits: count(self.visits)?,
@@ -654,8 +736,7 @@ impl Sums {
             visit_pageviews: count(self.visit_pageviews)?,
             revenue_micros: 0,
             revenue_events: 0,
-        };
-        Some(Some(Group { key, acc, visitors: visitors.round() as u64 }))
+        })
     }
 }
 

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 
 use crate::datagen::{Config, DataGen};
 use crate::event::Event;
-use crate::query::{parse, scan_all, Answer, Group, Plan, RollupPlan, TimeRange};
-use crate::rollup::{Builder, Hours, Row, HOUR_US};
+use crate::query::{parse, render, scan_all, Answer, Group, Period, Plan, RollupPlan, TimeRange};
+use crate::rollup::{Builder, Hours, Row, RowSums, HOUR_US, VISITOR_PARAMS};
 use crate::segment;
+use crate::sketch::hll::Hll;
 
 const DAY: i64 = 24 * HOUR_US;
 const START: i64 = 1_711_238_400_000_000; // 2024-03-24 00:00 UTC
@@ -48,9 +49,19 @@ fn full_scan(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, events: &[E
 
 /// The rollup path's answer, with the rows read as `tally.query` reads them.
 fn from_rollups(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site) -> Option<Answer> {
+    from_rollups_sketching(plan, range, buckets, site, None)
+}
+
+/// Picks, from the values of a breakdown and their visits, those whose sketches to read.
+type Pick<'a> = &'a dyn Fn(&[(Option<String>, i64)]) -> Vec<Option<String>>;
+
+/// [`from_rollups`], the first view's rows summed per value and, with `pick`, read
+/// without sketches but for the values it picks, as `tally.query` reads a top-N
+/// breakdown.
+fn from_rollups_sketching(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site, pick: Option<Pick>) -> Option<Answer> {
     let open: Vec<i64> = site.stored.iter().filter(|r| r.dimension == "total" && r.open_visits > 0).map(|r| r.hour).collect();
     let rp = RollupPlan::new(plan, range, buckets, &site.hot_ts, &open)?;
-    let rows: Vec<Vec<Row>> = rp
+    let mut rows: Vec<Vec<Row>> = rp
         .dimensions()
         .iter()
         .map(|&(dimension, _)| {
@@ -65,7 +76,21 @@ fn from_rollups(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &S
     let (hot, stored): (Vec<Event>, Vec<Event>) = site.events.iter().cloned().partition(|e| site.hot_ts.contains(&e.ts));
     let segments: Vec<_> = stored.chunk_by(|a, b| a.ts / DAY == b.ts / DAY).map(|day| segment::build(day).unwrap()).collect();
     let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
-    rp.answer(plan, buckets, &rows, &bytes, &hot).unwrap()
+    let mut unsketched = Vec::new();
+    if let Some(pick) = pick {
+        let mut sums = RowSums::new(false);
+        rows[0].drain(..).try_for_each(|r| sums.add(r)).unwrap();
+        rows[0] = sums.finish();
+        let visits: Vec<(Option<String>, i64)> = rows[0].iter().map(|r| (r.value.clone(), r.visits)).collect();
+        let sketched = pick(&visits);
+        for row in &mut rows[0] {
+            if !sketched.contains(&row.value) {
+                row.visitors = Hll::new(VISITOR_PARAMS);
+                unsketched.push(row.value.clone());
+            }
+        }
+    }
+    rp.answer(plan, buckets, &rows, &[unsketched], &bytes, &hot).unwrap()
 }
 
 fn sorted(mut groups: Vec<Group>) -> Vec<Group> {
@@ -214,7 +239,7 @@ fn an_edge_visit_longer_than_the_margin_falls_back_to_the_scan() {
         })
         .collect();
     let rp = RollupPlan::new(&plan, range, None, &[], &[]).unwrap();
-    assert_eq!(rp.answer(&plan, None, &[Vec::new()], &[], &events), Ok(None));
+    assert_eq!(rp.answer(&plan, None, &[Vec::new()], &[], &[], &events), Ok(None));
 }
 
 #[test]
@@ -273,4 +298,50 @@ fn the_cost_sample_takes_every_fifth_day_of_the_covered_hours() {
     // Less than a day: the whole of it.
     let short = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 7 * HOUR_US }, None, &[], &[]).unwrap();
     assert_eq!(short.cost_sample(), (vec![(start, start + 7 * HOUR_US)], 1.0));
+}
+
+#[test]
+fn a_top_breakdown_needs_the_sketches_of_its_most_visited_values_only() {
+    let site = site();
+    let range = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
+    let rendered = |plan: &Plan, answer: Answer| {
+        let period = Period { answer, from_label: "from".into(), to_label: "to".into(), bucket_labels: Vec::new(), from_rollups: true };
+        render(plan, &period, None)
+    };
+    for (dimension, metrics) in [
+        ("event:page", json!(["visitors", "pageviews", "bounce_rate"])),
+        ("visit:country", json!(["visitors", "visits", "percentage"])),
+        ("visit:entry_page", json!(["visitors", "visits", "visit_duration"])),
+    ] {
+        let query = json!({"site_id": 1, "date_range": "30d", "metrics": metrics, "dimensions": [dimension], "pagination": {"limit": 3}});
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        let shown = RollupPlan::top(&plan).unwrap();
+        assert_eq!(shown, 3);
+        let whole = from_rollups(&plan, range, None, &site).unwrap();
+        assert!(whole.views[0].len() > 2 * shown + 16, "{dimension}: some values go unsketched");
+        let most_visited = |visits: &[(Option<String>, i64)]| RollupPlan::sketched(shown, visits);
+        let top = from_rollups_sketching(&plan, range, None, &site, Some(&most_visited)).unwrap();
+        assert_eq!(top.views[0].len(), whole.views[0].len(), "{dimension}: every group counts in total_rows");
+        assert_eq!(rendered(&plan, top), rendered(&plan, whole), "{dimension}");
+        // Sketches of the least visited values alone cannot tell the top: read them all.
+        let least_visited = |visits: &[(Option<String>, i64)]| {
+            let mut order = visits.to_vec();
+            order.sort_by_key(|v| v.1);
+            order.into_iter().take(2 * shown + 16).map(|v| v.0).collect()
+        };
+        assert_eq!(from_rollups_sketching(&plan, range, None, &site, Some(&least_visited)), None, "{dimension}");
+    }
+    // Only a breakdown ordered by visitors, compared with nothing, shows its top alone.
+    for other in [
+        json!({"dimensions": ["event:page"], "order_by": [["visits", "desc"]]}),
+        json!({"dimensions": ["event:page"], "include": {"comparisons": {"mode": "previous_period"}}}),
+        json!({"dimensions": ["time:day"]}),
+        json!({"dimensions": ["event:goal"]}),
+        json!({}),
+    ] {
+        let mut query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors", "visits"]});
+        query.as_object_mut().unwrap().extend(other.as_object().unwrap().clone());
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        assert_eq!(RollupPlan::top(&plan), None, "{query}");
+    }
 }
