@@ -18,6 +18,8 @@ use crate::storage::parallel::block_signals;
 
 mod rollups;
 
+use rollups::EdgeCache;
+
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.
 pub fn reject(error: QueryError) -> ! {
@@ -38,7 +40,8 @@ pub fn reject_field(error: QueryError, context: &'static str, in_what: &str) -> 
 pub fn run(json: &serde_json::Value) -> JsonB {
     Spi::connect(|client| {
         let question = prepare(client, json).unwrap_or_else(|e| reject(e));
-        let answers = question.periods.iter().map(|p| answer(client, &question.plan, question.site_id, p)).collect();
+        let mut edges = EdgeCache::default();
+        let answers = question.periods.iter().map(|p| answer(client, &question.plan, question.site_id, p, &mut edges)).collect();
         JsonB(question.render(answers))
     })
 }
@@ -64,10 +67,11 @@ pub fn run_batch(json: &serde_json::Value) -> JsonB {
         let mut answers: Vec<Vec<Option<(query::Answer, bool)>>> =
             questions.iter().map(|q| q.as_ref().map_or(Vec::new(), |q| vec![None; q.periods.len()])).collect();
         let mut scans: Vec<SharedScan> = Vec::new();
+        let mut edges = EdgeCache::default();
         for (i, question) in questions.iter().enumerate() {
             let Ok(q) = question else { continue };
             for (p, period) in q.periods.iter().enumerate() {
-                match rollups::answer(client, &q.plan, q.site_id, period.range, period.starts.as_deref()) {
+                match rollups::answer(client, &q.plan, q.site_id, period.range, period.starts.as_deref(), &mut edges) {
                     Some(answer) => answers[i][p] = Some((answer, true)),
                     None => SharedScan::join(&mut scans, q, period, (i, p)),
                 }
@@ -195,8 +199,14 @@ fn prepare(client: &SpiClient<'_>, json: &serde_json::Value) -> Result<Question,
 
 /// Answers one period of `plan`: from the rollups where they hold it, else by a scan.
 /// The flag says which.
-fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, period: &PeriodRange) -> (query::Answer, bool) {
-    match rollups::answer(client, plan, site_id, period.range, period.starts.as_deref()) {
+fn answer<'c>(
+    client: &'c SpiClient<'_>,
+    plan: &Plan,
+    site_id: i32,
+    period: &PeriodRange,
+    edges: &mut EdgeCache<'c>,
+) -> (query::Answer, bool) {
+    match rollups::answer(client, plan, site_id, period.range, period.starts.as_deref(), edges) {
         Some(answer) => (answer, true),
         None => (scan(plan, site_id, period.range, period.starts.clone()), false),
     }

@@ -2,14 +2,15 @@
 //! for (hot row times, rollup rows of the covered hours, weekly and daily rows for
 //! their whole weeks and days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use tally_core::query::{Answer, Plan, RollupPlan, TimeRange};
+use tally_core::query::{Answer, EdgeVisits, Plan, RollupPlan, TimeRange};
 use tally_core::rollup::periods::{Period, Split};
 use tally_core::rollup::{Row, RowSums, DIMENSIONS, VISITOR_PARAMS};
+use tally_core::segment::SegmentError;
 use tally_core::sketch::hll::Hll;
 
 use crate::gucs;
@@ -21,9 +22,34 @@ fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
     error!("tally.query from rollups: {what}: {e}")
 }
 
+/// Edge visits found for the queries of one statement, by site and
+/// [`RollupPlan::edge_key`], with the ids of the segments they were read from (to name
+/// one that cannot be decoded): a dashboard's panels over one range read and decode the
+/// segments around its edges once, not once per panel (a third of a rollup answer).
+/// The segments' bytes stay valid until the SPI connection `'c` ends.
+#[derive(Default)]
+pub(crate) struct EdgeCache<'c> {
+    found: HashMap<(i32, EdgeKey), Option<Found<'c>>>,
+}
+
+type EdgeKey = (Vec<(i64, i64)>, Vec<(i64, i64)>);
+
+/// Edge visits and the ids of the segments (by index) they were read from.
+struct Found<'c> {
+    ids: Vec<i64>,
+    visits: EdgeVisits<'c>,
+}
+
 /// The answer from rollups, or `None` when the query is not eligible, no hour of it
 /// is covered, or an edge visit was not read whole (the caller scans).
-pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, buckets: Option<&[i64]>) -> Option<Answer> {
+pub(crate) fn answer<'c>(
+    client: &'c SpiClient<'_>,
+    plan: &Plan,
+    site_id: i32,
+    range: TimeRange,
+    buckets: Option<&[i64]>,
+    edges: &mut EdgeCache<'c>,
+) -> Option<Answer> {
     if !gucs::QUERY_ROLLUPS.get() || !RollupPlan::eligible(plan, buckets) {
         return None;
     }
@@ -69,21 +95,29 @@ pub(crate) fn answer(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: T
             .unzip()
     };
     let (rows, unsketched) = read(RollupPlan::top(plan));
-    let (ids, segments) = segments(client, site_id, rollup.reads());
-    let hot = match (rollup.reads().first(), rollup.reads().last()) {
-        (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
-        _ => Vec::new(),
-    };
+    let key = (site_id, rollup.edge_key());
+    if !edges.found.contains_key(&key) {
+        let (ids, segments) = segments(client, site_id, rollup.reads());
+        let hot = match (rollup.reads().first(), rollup.reads().last()) {
+            (Some(first), Some(last)) => hot_events(client, site_id, from_unix_us(first.0), from_unix_us(last.1)),
+            _ => Vec::new(),
+        };
+        let found = rollup.edge_visits(&segments, hot).unwrap_or_else(|(i, e)| undecodable(ids[i], e));
+        edges.found.insert(key.clone(), found.map(|visits| Found { ids, visits }));
+    }
+    let found = edges.found[&key].as_ref()?;
     let answer = |rows: &[Vec<Row>], unsketched: &[Vec<Option<String>>]| {
-        rollup
-            .answer(plan, buckets, rows, unsketched, &segments, &hot)
-            .unwrap_or_else(|(i, e)| error!("segment {} of tally.segments cannot be decoded: {e}", ids[i]))
+        rollup.answer_from(plan, buckets, rows, unsketched, &found.visits).unwrap_or_else(|(i, e)| undecodable(found.ids[i], e))
     };
     match answer(&rows, &unsketched) {
         // A value read without its sketch might be shown: read them all.
         None if unsketched.iter().any(|u| !u.is_empty()) => answer(&read(None).0, &[]),
         answered => answered,
     }
+}
+
+fn undecodable(segment_id: i64, e: SegmentError) -> ! {
+    error!("segment {segment_id} of tally.segments cannot be decoded: {e}")
 }
 
 /// The relation `r(hour, value, events, ...)` of the rollup rows of the dimensions

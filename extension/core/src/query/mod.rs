@@ -55,7 +55,7 @@ pub use model::*;
 pub use output::{render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
-pub use rollups::RollupPlan;
+pub use rollups::{EdgeVisits, RollupPlan};
 pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, TimeRange};
 pub use shared::SharedPlan;
 pub use window::VISIT_GAP_US;

@@ -295,7 +295,30 @@ impl RollupPlan {
         segments: &[&[u8]],
         hot: &[Event],
     ) -> Result<Option<Answer>, (usize, SegmentError)> {
-        Ok(self.edge_events(segments, hot)?.and_then(|edge_events| self.combine(plan, bucket_starts, rows, unsketched, &edge_events)))
+        match self.edge_visits(segments, hot.to_vec())? {
+            Some(edges) => self.answer_from(plan, bucket_starts, rows, unsketched, &edges),
+            None => Ok(None),
+        }
+    }
+
+    /// [`RollupPlan::answer`] from edge visits found already ([`RollupPlan::edge_visits`]
+    /// of a plan with the same [`RollupPlan::edge_key`]).
+    pub fn answer_from(
+        &self,
+        plan: &Plan,
+        bucket_starts: Option<&[i64]>,
+        rows: &[Vec<Row>],
+        unsketched: &[Vec<Option<String>>],
+        edges: &EdgeVisits<'_>,
+    ) -> Result<Option<Answer>, (usize, SegmentError)> {
+        let edge_events = edges.events(&self.raw_columns())?;
+        Ok(self.combine(plan, bucket_starts, rows, unsketched, &edge_events))
+    }
+
+    /// What the edge visits depend on: the raw reads and the edges. Plans of the same
+    /// key (a dashboard's panels over one range) find the same edge visits.
+    pub fn edge_key(&self) -> (Spans, Spans) {
+        (self.reads.clone(), self.edges.clone())
     }
 
     /// How many groups the answer to `plan` shows when they are the ones with the most
@@ -326,10 +349,10 @@ impl RollupPlan {
         order.into_iter().take(shown.saturating_mul(2).saturating_add(16)).map(|(value, _)| value.clone()).collect()
     }
 
-    /// The events (in the reads) of the sessions with an event in an edge, `None` if
-    /// one was not read whole. Segments are decoded twice: `ts` and `session_id` of
-    /// every row to find the sessions, then the few rows of those sessions.
-    fn edge_events(&self, segments: &[&[u8]], hot: &[Event]) -> Result<Option<Vec<Event>>, (usize, SegmentError)> {
+    /// The rows (in the reads) of the sessions with an event in an edge, `None` if one
+    /// was not read whole: `ts` and `session_id` of every row of the `segments` decoded
+    /// to find the sessions; [`EdgeVisits::events`] reads their other columns.
+    pub fn edge_visits<'s>(&self, segments: &[&'s [u8]], hot: Vec<Event>) -> Result<Option<EdgeVisits<'s>>, (usize, SegmentError)> {
         let mut spans: FxHashMap<i64, (i64, i64, bool)> = FxHashMap::default();
         let mut note = |ts: i64, session: i64| {
             if contains(&self.reads, ts) {
@@ -356,21 +379,17 @@ impl RollupPlan {
         }
         hot.iter().for_each(|e| note(e.ts, e.session_id));
         let Some(edge) = self.whole_edge_sessions(spans) else { return Ok(None) };
-        let columns = self.raw_columns();
-        let mut events = Vec::new();
-        for (i, (reader, ts, sessions)) in decoded.iter().enumerate() {
-            let rows: Vec<u32> =
-                (0..ts.len()).filter(|&r| contains(&self.reads, ts[r]) && edge.contains(&sessions[r])).map(|r| r as u32).collect();
-            if !rows.is_empty() {
-                let mut picked = reader.events_at(&columns, &rows).map_err(|e| (i, e))?;
-                for (event, &r) in picked.iter_mut().zip(&rows) {
-                    (event.ts, event.session_id) = (ts[r as usize], sessions[r as usize]);
-                }
-                events.extend(picked);
-            }
-        }
-        events.extend(hot.iter().filter(|e| contains(&self.reads, e.ts) && edge.contains(&e.session_id)).cloned());
-        Ok(Some(events))
+        let segments = decoded
+            .into_iter()
+            .map(|(reader, ts, sessions)| {
+                let rows: Vec<u32> =
+                    (0..ts.len()).filter(|&r| contains(&self.reads, ts[r]) && edge.contains(&sessions[r])).map(|r| r as u32).collect();
+                let ts_sessions = rows.iter().map(|&r| (ts[r as usize], sessions[r as usize])).collect();
+                EdgeRows { reader, rows, ts_sessions }
+            })
+            .collect();
+        let hot = hot.into_iter().filter(|e| contains(&self.reads, e.ts) && edge.contains(&e.session_id)).collect();
+        Ok(Some(EdgeVisits { segments, hot }))
     }
 
     /// [`BASE_COLUMNS`] and the column of each view's dimension.
@@ -548,6 +567,38 @@ fn unsketched_groups(plan: &Plan, read: &[Group], unread: Vec<(Vec<KeyValue>, Su
             (bound < last_shown && acc.visits > 0).then_some(Group { key, acc, visitors: bound })
         })
         .collect()
+}
+
+/// The rows of the edge visits ([`RollupPlan::edge_visits`]): found once, read with
+/// the columns each plan needs ([`EdgeVisits::events`]).
+pub struct EdgeVisits<'s> {
+    segments: Vec<EdgeRows<'s>>,
+    hot: Vec<Event>,
+}
+
+/// The edge visits' rows of one segment, with their times and sessions.
+struct EdgeRows<'s> {
+    reader: SegmentReader<'s>,
+    rows: Vec<u32>,
+    ts_sessions: Vec<(i64, i64)>,
+}
+
+impl EdgeVisits<'_> {
+    /// The edge visits' events with `columns` (and their times and sessions); the other
+    /// fields keep their defaults. A segment that cannot be decoded is returned with
+    /// its index.
+    fn events(&self, columns: &[&str]) -> Result<Vec<Event>, (usize, SegmentError)> {
+        let mut events = Vec::new();
+        for (i, segment) in self.segments.iter().enumerate().filter(|(_, s)| !s.rows.is_empty()) {
+            let mut picked = segment.reader.events_at(columns, &segment.rows).map_err(|e| (i, e))?;
+            for (event, &(ts, session)) in picked.iter_mut().zip(&segment.ts_sessions) {
+                (event.ts, event.session_id) = (ts, session);
+            }
+            events.extend(picked);
+        }
+        events.extend(self.hot.iter().cloned());
+        Ok(events)
+    }
 }
 
 /// The indices of the goals of `plan` completed by an event named `name`.
