@@ -202,11 +202,22 @@ impl<'b> Derived<'b> {
         }
     }
 
-    /// Adds the complete visits' rows passing `mask` to `state`, grouped by `view`'s
-    /// keys (`goal` fills a [`Key::Goal`] component). `mask_per_visit` says the mask is
-    /// the same on every row of a visit: with keys that are too (a visit dimension,
-    /// or none), a visit then adds its precomputed figures whole instead of row by row.
-    pub fn accumulate(&self, plan: &Plan, view: &View, state: &mut ViewState, mask: &[bool], goal: u32, mask_per_visit: bool) {
+    /// Adds the rows passing `mask` of `visits` (complete visits, at least every one
+    /// with a row passing) to `state`, grouped by `view`'s keys (`goal` fills a
+    /// [`Key::Goal`] component). `mask_per_visit` says the mask is the same on every row
+    /// of a visit: with keys that are too (a visit dimension, or none), a visit then
+    /// adds its precomputed figures whole instead of row by row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accumulate(
+        &self,
+        plan: &Plan,
+        view: &View,
+        state: &mut ViewState,
+        mask: &[bool],
+        visits: &[(usize, std::ops::Range<usize>)],
+        goal: u32,
+        mask_per_visit: bool,
+    ) {
         let parts: Vec<Part<'_>> = view
             .keys
             .iter()
@@ -233,22 +244,28 @@ impl<'b> Derived<'b> {
             })
         };
         if whole_visits {
-            return self.accumulate_visits(state, mask, key);
+            return self.accumulate_visits(state, mask, visits, key);
         }
         // Most views have one dimension or none: their loops are compiled apart, with
         // keys read straight from a code array rather than folded from parts.
         match parts.as_slice() {
-            [] => self.accumulate_by(state, mask, keyed(|_| 0)),
-            [Part::Const(value)] => self.accumulate_by(state, mask, keyed(|_| u128::from(*value))),
-            [Part::Column(codes)] => self.accumulate_by(state, mask, |state: &mut ViewState, row| state.group_of_code(codes[row])),
-            _ => self.accumulate_by(state, mask, keyed(key)),
+            [] => self.accumulate_by(state, mask, visits, keyed(|_| 0)),
+            [Part::Const(value)] => self.accumulate_by(state, mask, visits, keyed(|_| u128::from(*value))),
+            [Part::Column(codes)] => self.accumulate_by(state, mask, visits, |state: &mut ViewState, row| state.group_of_code(codes[row])),
+            _ => self.accumulate_by(state, mask, visits, keyed(key)),
         }
     }
 
     /// [`Derived::accumulate`] when the mask and the key are constant within visits:
     /// one group lookup and one addition of the visit's figures per visit.
-    fn accumulate_visits(&self, state: &mut ViewState, mask: &[bool], key_of: impl Fn(usize) -> u128) {
-        for (visit, rows) in self.complete_visits() {
+    fn accumulate_visits(
+        &self,
+        state: &mut ViewState,
+        mask: &[bool],
+        visits: &[(usize, std::ops::Range<usize>)],
+        key_of: impl Fn(usize) -> u128,
+    ) {
+        for &(visit, ref rows) in visits {
             if !mask[rows.start] {
                 continue;
             }
@@ -265,18 +282,24 @@ impl<'b> Derived<'b> {
     }
 
     /// The row loop of [`Derived::accumulate`]; `group_of` gives a row's group.
-    fn accumulate_by(&self, state: &mut ViewState, mask: &[bool], mut group_of: impl FnMut(&mut ViewState, usize) -> u32) {
+    fn accumulate_by(
+        &self,
+        state: &mut ViewState,
+        mask: &[bool],
+        visits: &[(usize, std::ops::Range<usize>)],
+        mut group_of: impl FnMut(&mut ViewState, usize) -> u32,
+    ) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
         let revenue = !batch.revenue.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
-        for (visit, rows) in self.complete_visits() {
+        for &(visit, ref rows) in visits {
             let (mask, names) = (&mask[rows.clone()], &names[rows.clone()]);
             if !mask.contains(&true) {
                 continue;
             }
             seen.clear();
-            for (i, r) in rows.enumerate() {
+            for (i, r) in rows.clone().enumerate() {
                 if !mask[i] {
                     continue;
                 }

@@ -51,6 +51,15 @@ pub(crate) enum Test {
 }
 
 impl Test {
+    /// Whether both test the same: same values, or the same patterns in order.
+    pub fn same(&self, other: &Test) -> bool {
+        match (self, other) {
+            (Test::Is(a), Test::Is(b)) | (Test::Contains(a), Test::Contains(b)) => a == b,
+            (Test::Regex(a), Test::Regex(b)) => a.patterns() == b.patterns(),
+            _ => false,
+        }
+    }
+
     /// NULL matches no test: `is_not` therefore keeps NULLs, as in SQL's `IS DISTINCT FROM`.
     pub fn matches(&self, value: Option<&str>) -> bool {
         let Some(value) = value else { return false };
@@ -69,7 +78,7 @@ pub(crate) struct Leaf {
 }
 
 /// A filter over rows; leaves index [`Plan::leaves`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Expr {
     Leaf(usize),
     And(Vec<Expr>),

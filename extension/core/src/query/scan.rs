@@ -10,7 +10,7 @@ use super::batch::Batch;
 use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
-use super::plan::{Key, Plan, NAME};
+use super::plan::{Expr, Key, Plan, NAME};
 use super::window::Window;
 
 /// The instants a query covers, µs since the epoch: `from <= ts < to`.
@@ -43,6 +43,15 @@ pub struct Answer {
     pub views: Vec<Vec<Group>>,
     /// Distinct visitors reaching each funnel step; empty without a funnel.
     pub funnel: Vec<u64>,
+}
+
+/// A view filter evaluated over one batch ([`Scan::process`]): the rows passing it,
+/// whether it tests only values of the visit, and the complete visits with a row passing.
+struct Filtered<'p> {
+    filter: Option<&'p Expr>,
+    mask: Vec<bool>,
+    per_visit: bool,
+    visits: Vec<(usize, std::ops::Range<usize>)>,
 }
 
 pub struct Scan<'p> {
@@ -96,30 +105,40 @@ impl<'p> Scan<'p> {
             }
         }
         let derived = Derived::new(plan, batch, window, self.bucket_starts.as_deref());
-        // The query view's rows (view 0): the qualifying events a funnel walks.
-        let mut qualifying = Vec::new();
-        for (index, (view, state)) in plan.views.iter().zip(&mut self.states).enumerate() {
-            let (mask, per_visit) = match &view.filter {
+        // Each distinct filter once: the rows passing it, whether that holds per visit,
+        // and the complete visits with a row passing it (those a view walks).
+        let mut filters: Vec<Filtered<'_>> = Vec::new();
+        for view in &plan.views {
+            let filter = view.filter.as_ref();
+            if filters.iter().any(|f| f.filter == filter) {
+                continue;
+            }
+            let (mask, per_visit) = match filter {
                 Some(expr) => (derived.eval(plan, expr, &self.memos), derived.per_visit_expr(plan, expr)),
                 None => (vec![true; batch.rows()], true),
             };
+            let visits = derived.complete_visits().filter(|(_, rows)| filter.is_none() || mask[rows.clone()].contains(&true)).collect();
+            filters.push(Filtered { filter, mask, per_visit, visits });
+        }
+        for (view, state) in plan.views.iter().zip(&mut self.states) {
+            let Filtered { mask, per_visit, visits, .. } =
+                filters.iter().find(|f| f.filter == view.filter.as_ref()).expect("evaluated above");
             if view.keys.contains(&Key::Goal) {
                 for (goal, expr) in plan.goal_exprs.iter().enumerate() {
                     let completes = derived.eval(plan, expr, &self.memos);
                     let both: Vec<bool> = mask.iter().zip(completes).map(|(&a, b)| a && b).collect();
-                    let per_visit = per_visit && derived.per_visit_expr(plan, expr);
-                    derived.accumulate(plan, view, state, &both, goal as u32, per_visit);
+                    let per_visit = *per_visit && derived.per_visit_expr(plan, expr);
+                    derived.accumulate(plan, view, state, &both, visits, goal as u32, per_visit);
                 }
             } else {
-                derived.accumulate(plan, view, state, &mask, 0, per_visit);
-            }
-            if index == 0 {
-                qualifying = mask;
+                derived.accumulate(plan, view, state, mask, visits, 0, *per_visit);
             }
         }
         if !plan.funnel.is_empty() {
+            // The query view's rows (view 0): the qualifying events a funnel walks.
+            let qualifying = &filters.iter().find(|f| f.filter == plan.views[0].filter.as_ref()).expect("evaluated above").mask;
             let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
-            self.funnel.add(&derived, &qualifying, &steps);
+            self.funnel.add(&derived, qualifying, &steps);
         }
         for (visit, rows) in derived.open_visits() {
             self.gathered.append(batch, visit, rows);

@@ -6,6 +6,8 @@
 //!
 //! A view's groups do not depend on the views beside it (each has its own filter, keys
 //! and state), so a plan's share of the shared answer equals its own scan's answer.
+//! Filters the plans have in common (a dashboard's, on every panel) become one
+//! expression, which the scan evaluates once per batch.
 //! Funnel plans scan alone: a funnel walks the rows of its plan's first view.
 
 use super::plan::{Expr, Key, Leaf, Operand, Plan, View};
@@ -49,12 +51,17 @@ impl SharedPlan {
                 })
             })
             .collect();
+        // A leaf testing what one here tests becomes that one: the same filter in two
+        // plans is then the same expression, evaluated once per batch (`Scan`).
         let leaves: Vec<usize> = other
             .leaves
             .iter()
             .map(|leaf| {
-                plan.leaves.push(Leaf { operand: operands[leaf.operand], test: leaf.test.clone() });
-                plan.leaves.len() - 1
+                let operand = operands[leaf.operand];
+                plan.leaves.iter().position(|l| l.operand == operand && l.test.same(&leaf.test)).unwrap_or_else(|| {
+                    plan.leaves.push(Leaf { operand, test: leaf.test.clone() });
+                    plan.leaves.len() - 1
+                })
             })
             .collect();
         if plan.goal_exprs.is_empty() {
