@@ -150,6 +150,19 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
     let (rollups, scan) = (ask(&db, &kpi, true).await, ask(&db, &kpi, false).await);
     assert_eq!((rollups["meta"]["path"].as_str(), rollups["meta"]["comparison_path"].as_str()), (Some("rollups"), Some("rollups")));
     assert_close(&kpi, &rollups, &scan);
+    // ... and the KPIs and chart filtered by a country (the rows of that country) or
+    // by devices other than one.
+    for filters in [json!([["is", "visit:country", ["US"]]]), json!([["is_not", "visit:device", ["mobile"]]])] {
+        for dimension in ["", "time:day"] {
+            let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
+            let query = json!({"site_id": "site1.example", "date_range": "7d", "metrics": METRICS, "dimensions": dimensions,
+                               "filters": filters, "include": {"comparisons": {"mode": "previous_period"}}});
+            let (rollups, scan) = (ask(&db, &query, true).await, ask(&db, &query, false).await);
+            assert_eq!(rollups["meta"]["path"], json!("rollups"), "{query}");
+            assert!(by_dimensions(&scan).values().any(|m| m[0] > 0.0), "{query}: the filter keeps visitors");
+            assert_close(&query, &rollups, &scan);
+        }
+    }
     assert!(today.len() == 10);
 }
 
@@ -250,7 +263,9 @@ async fn goal_conversions_of_event_goals_come_from_rollups() {
 async fn other_queries_keep_the_scan() {
     let db = setup().await;
     let cases = [
-        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"], "filters": [["is", "visit:country", ["US"]]]}),
+        // Filters on two attributes: no rollup rows hold both.
+        json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors"],
+               "filters": [["is", "visit:country", ["US"]], ["is", "visit:device", ["mobile"]]]}),
         // A source's events: rows may file a visit's later events under another source.
         json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "pageviews"], "dimensions": ["visit:source"]}),
         json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visits", "pageviews"], "dimensions": ["visit:entry_page"]}),

@@ -75,7 +75,7 @@ pub(crate) fn answer<'c>(
         .collect();
     let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
     let built = Built::read(client, site_id, rollup.covered());
-    if !worth_it(client, site_id, range, &rollup, &built) {
+    if !worth_it(client, plan, site_id, range, &rollup, &built) {
         return None;
     }
     // The first view's rows, when only its top groups are shown, with the sketches of
@@ -89,7 +89,7 @@ pub(crate) fn answer<'c>(
                 let split = built.split(rollup.covered(), hourly);
                 match top.filter(|_| v == 0 && !hourly) {
                     Some(shown) => top_rows(client, site_id, &split, dim, shown),
-                    None => (rows(client, site_id, &split, dim, hourly, None), Vec::new()),
+                    None => (rows(client, site_id, &split, dim, hourly, rollup.values(plan, v).as_deref()), Vec::new()),
                 }
             })
             .unzip()
@@ -197,7 +197,7 @@ fn built(client: &SpiClient<'_>, site_id: i32, starts: Vec<i64>, table: &str, co
 /// read (rows counted in the index over [`RollupPlan::cost_sample`], weekly and daily
 /// rows for the `built` periods, events from the segments' row counts). A setting of
 /// 0 takes the rollups whenever they can answer.
-fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &RollupPlan, built: &Built) -> bool {
+fn worth_it(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange, rollup: &RollupPlan, built: &Built) -> bool {
     let per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
     if per_row == 0 {
         return true;
@@ -228,10 +228,12 @@ fn worth_it(client: &SpiClient<'_>, site_id: i32, range: TimeRange, rollup: &Rol
     let rows: i64 = rollup
         .dimensions()
         .into_iter()
-        .map(|(dim, hourly)| {
+        .enumerate()
+        .map(|(v, (dim, hourly))| {
             let mut args = split_args(site_id, vec![dim], &built.split(&sample, hourly));
+            let only = only_values(rollup.values(plan, v).as_deref(), &mut args);
             args.push((allowed + 1).into());
-            count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS} LIMIT $7) capped"), &args)
+            count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS}{only} LIMIT ${}) capped", args.len()), &args)
         })
         .sum();
     rows <= allowed
@@ -251,11 +253,7 @@ fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, ho
                 r.mixed_visits, r.visitors::bytea FROM {SPLIT_ROWS}"
     );
     let mut args = split_args(site_id, vec![dimension], split);
-    if let Some(values) = values {
-        sql.push_str(" WHERE r.value = ANY($7) OR ($8 AND r.value IS NULL)");
-        args.push(values.iter().flatten().cloned().collect::<Vec<String>>().into());
-        args.push(values.contains(&None).into());
-    }
+    sql.push_str(&only_values(values, &mut args));
     let mut sums = RowSums::new(hourly);
     for r in client.select(&sql, None, &args).unwrap_or_else(|e| fail("reading rollup rows", e)) {
         let bytes: &[u8] = r.value(10).unwrap_or_default();
@@ -263,6 +261,16 @@ fn rows(client: &SpiClient<'_>, site_id: i32, split: &Split, dimension: &str, ho
         sums.add(row_of(&r, dimension, visitors)).unwrap_or_else(|e| error!("a visitors sketch of tally.rollups: {e}"));
     }
     sums.finish()
+}
+
+/// The `WHERE` clause keeping the rows of [`SPLIT_ROWS`] of `values` (none without),
+/// its arguments pushed onto `args`.
+fn only_values(values: Option<&[Option<String>]>, args: &mut Vec<DatumWithOid<'static>>) -> String {
+    let Some(values) = values else { return String::new() };
+    let (list, null) = (args.len() + 1, args.len() + 2);
+    args.push(values.iter().flatten().cloned().collect::<Vec<String>>().into());
+    args.push(values.contains(&None).into());
+    format!(" WHERE r.value = ANY(${list}) OR (${null} AND r.value IS NULL)")
 }
 
 /// The rows of `dimension` over `split` summed per value for an answer showing its

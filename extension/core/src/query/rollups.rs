@@ -16,7 +16,11 @@
 //! `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`, `percentage`). A filter that tests only the
 //! value of the query's one dimension (the dashboard's custom-events panel leaves out
 //! `pageview` and `engagement` that way) keeps a query eligible when it asks for
-//! no totals: each group's figures do not depend on the filter, which only drops groups. A rollup row keeps an
+//! no totals: each group's figures do not depend on the filter, which only drops groups.
+//! Totals and `time:*` buckets may be filtered by a test of one of `visit:country`,
+//! `visit:device`, `visit:browser` or `visit:os` alone (the dashboard's KPIs and chart
+//! filtered by a country): they add up the rows of that attribute whose value passes
+//! (`ViewKey::Within`), each visit's figures lying in the row of its one value. A rollup row keeps an
 //! event's own country (device, ...) where the engine reads the visit's first event's,
 //! so those four are answered from rollups only when no visit of the covered hours had
 //! two values (`mixed_visits`, never for the gateway's traffic: they derive from the
@@ -71,7 +75,7 @@ use crate::sketch::hll::Hll;
 
 use super::kernel::Acc;
 use super::model::{Dimension, Direction, Metric, OrderKey};
-use super::plan::{Expr, Key, Level, Plan, Source};
+use super::plan::{Expr, Key, Level, Operand, Plan, Source, Test};
 use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
 use super::window::VISIT_GAP_US;
 
@@ -130,12 +134,17 @@ enum ViewKey {
     /// A visit's entry page (its first pageview's path): `entry_page` rows, of the
     /// visits started in each hour like acquisition rows.
     Entry,
+    /// Totals (or, when `true`, time buckets) of the visits whose attribute passes the
+    /// query's filter, which tests only that attribute (`country`, `device`, `browser`,
+    /// `os`): the rows of that attribute whose value passes, added up. Where no visit
+    /// had two values, each visit's figures lie in the row of its one value.
+    Within(&'static str, bool),
 }
 
 impl ViewKey {
     fn dimension(self) -> &'static str {
         match self {
-            ViewKey::Own(dimension) | ViewKey::Visit(dimension) => dimension,
+            ViewKey::Own(dimension) | ViewKey::Visit(dimension) | ViewKey::Within(dimension, _) => dimension,
             ViewKey::Goal => "event",
             ViewKey::Acquisition(column) => acquisition_dimension(column),
             ViewKey::Entry => "entry_page",
@@ -234,7 +243,28 @@ impl RollupPlan {
     /// Per view of the plan: the rollup dimension to read and whether its rows are
     /// needed per hour (else summed over the covered hours).
     pub fn dimensions(&self) -> Vec<(&'static str, bool)> {
-        self.views.iter().map(|&v| (v.dimension(), v == ViewKey::Bucket)).collect()
+        self.views.iter().map(|&v| (v.dimension(), matches!(v, ViewKey::Bucket | ViewKey::Within(_, true)))).collect()
+    }
+
+    /// The values whose rows view `view` of `plan` needs, when not all: those of the
+    /// `is` test that makes a whole filter of a [`ViewKey::Within`] view (the rows of
+    /// one country of a month's hourly chart, not of every country).
+    pub fn values(&self, plan: &Plan, view: usize) -> Option<Vec<Option<String>>> {
+        if !matches!(self.views.get(view)?, ViewKey::Within(..)) {
+            return None;
+        }
+        let mut filter = plan.views[view].filter.as_ref()?;
+        while let Expr::And(items) | Expr::Or(items) = filter {
+            let [only] = items.as_slice() else { return None };
+            filter = only;
+        }
+        match filter {
+            Expr::Leaf(i) => match &plan.leaves[*i].test {
+                Test::Is(values) => Some(values.iter().cloned().map(Some).collect()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The covered hours, as intervals [lo, hi): the rollup rows to read.
@@ -398,7 +428,7 @@ impl RollupPlan {
         for view in &self.views {
             let column = match view {
                 ViewKey::Own("page") | ViewKey::Entry => "pathname",
-                ViewKey::Visit(column) | ViewKey::Acquisition(column) => column,
+                ViewKey::Visit(column) | ViewKey::Acquisition(column) | ViewKey::Within(column, _) => column,
                 ViewKey::Own(_) | ViewKey::Goal | ViewKey::Total | ViewKey::Bucket => continue,
             };
             if !columns.contains(&column) {
@@ -457,9 +487,15 @@ impl RollupPlan {
         for (v, &view) in self.views.iter().enumerate() {
             // The groups a row (or an event of `value`) counts in: one, but for goals
             // none or several (goals sharing an event name).
+            let filter = plan.views[v].filter.as_ref();
             let keys_of = |value: Option<&str>, hour_or_ts: i64| -> Vec<Vec<KeyValue>> {
                 match view {
                     ViewKey::Total => vec![Vec::new()],
+                    ViewKey::Within(_, bucketed) => match filter.is_none_or(|f| passes(plan, f, value)) {
+                        false => Vec::new(),
+                        true if bucketed => vec![vec![bucket(bucket_starts, hour_or_ts)]],
+                        true => vec![Vec::new()],
+                    },
                     ViewKey::Own(_) | ViewKey::Visit(_) | ViewKey::Acquisition(_) | ViewKey::Entry => {
                         vec![vec![KeyValue::Text(value.map(str::to_owned))]]
                     }
@@ -469,7 +505,7 @@ impl RollupPlan {
             };
             let mut groups: FxHashMap<Vec<KeyValue>, Sums> = FxHashMap::default();
             for row in &rows[v] {
-                if matches!(view, ViewKey::Visit(_)) && row.mixed_visits > 0 {
+                if matches!(view, ViewKey::Visit(_) | ViewKey::Within(..)) && row.mixed_visits > 0 {
                     return None;
                 }
                 for key in keys_of(row.value.as_deref(), row.hour) {
@@ -488,7 +524,9 @@ impl RollupPlan {
                 let value = match view {
                     ViewKey::Own("page") => Some(e.pathname.clone()),
                     ViewKey::Own(_) | ViewKey::Goal => Some(e.name.clone()),
-                    ViewKey::Visit(column) | ViewKey::Acquisition(column) => visit_value(firsts[&e.session_id], column),
+                    ViewKey::Visit(column) | ViewKey::Acquisition(column) | ViewKey::Within(column, _) => {
+                        visit_value(firsts[&e.session_id], column)
+                    }
                     ViewKey::Entry => entries.get(&e.session_id).map(|first| first.pathname.clone()),
                     ViewKey::Total | ViewKey::Bucket => None,
                 };
@@ -496,8 +534,9 @@ impl RollupPlan {
                     groups.entry(key).or_default().visitors.add(hash_bigint(e.visitor_id, DEFAULT_SEED));
                 }
             }
-            // A filter on this view's own dimension drops whole groups.
-            if let Some(filter) = &plan.views[v].filter {
+            // A filter on this view's own dimension drops whole groups (a `Within`
+            // view's rows were chosen by it already).
+            if let (Some(filter), false) = (filter, matches!(view, ViewKey::Within(..))) {
                 groups.retain(|key, _| matches!(key.as_slice(), [KeyValue::Text(value)] if passes(plan, filter, value.as_deref())));
             }
             // Acquisition and entry rows file some events under other values (see the
@@ -624,16 +663,27 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
         },
         _ => false,
     };
-    if !metrics_ok || (query.filter.is_some() && !group_filter) || (query.has_goal() && !goal_breakdown) || plan.revenue {
+    // A filter testing only one visit attribute kept per row, over totals and time
+    // buckets alone (the dashboard's KPIs and chart filtered by a country).
+    let within = plan
+        .views
+        .iter()
+        .all(|view| view.keys.is_empty() || view.keys == [Key::Bucket])
+        .then(|| plan.views[0].filter.as_ref())
+        .flatten()
+        .and_then(|filter| visit_attribute_tested(plan, filter));
+    if !metrics_ok || (query.filter.is_some() && !group_filter && within.is_none()) || (query.has_goal() && !goal_breakdown) || plan.revenue
+    {
         return None;
     }
+    let hourly_buckets = || bucket_starts.filter(|s| s.iter().all(|&t| t % HOUR_US == 0));
     plan.views
         .iter()
-        .map(|view| match (view.filter.as_ref().filter(|_| !group_filter), view.keys.as_slice()) {
+        .map(|view| match (view.filter.as_ref().filter(|_| !group_filter && within.is_none()), view.keys.as_slice()) {
             (Some(_), _) => None,
-            (None, []) => Some(ViewKey::Total),
+            (None, []) => Some(within.map_or(ViewKey::Total, |column| ViewKey::Within(column, false))),
             (None, [Key::Goal]) => Some(ViewKey::Goal),
-            (None, [Key::Bucket]) => bucket_starts.filter(|s| s.iter().all(|&t| t % HOUR_US == 0)).map(|_| ViewKey::Bucket),
+            (None, [Key::Bucket]) => hourly_buckets().map(|_| within.map_or(ViewKey::Bucket, |column| ViewKey::Within(column, true))),
             (None, [Key::Operand(o)]) => {
                 let operand = plan.operands[*o];
                 match (&plan.sources[operand.source], operand.level) {
@@ -658,6 +708,22 @@ fn eligible_views(plan: &Plan, bucket_starts: Option<&[i64]>) -> Option<Vec<View
 
 /// The `visit:*` attributes rollups keep per event, by column (= rollup dimension).
 const VISIT_DIMENSIONS: [&str; 4] = ["country", "device", "browser", "os"];
+
+/// The [`VISIT_DIMENSIONS`] attribute `filter` tests, if it tests that one only.
+fn visit_attribute_tested(plan: &Plan, filter: &Expr) -> Option<&'static str> {
+    fn first_operand(plan: &Plan, expr: &Expr) -> Option<usize> {
+        match expr {
+            Expr::Leaf(i) => Some(plan.leaves[*i].operand),
+            Expr::And(items) | Expr::Or(items) => first_operand(plan, items.first()?),
+            Expr::Not(inner) => first_operand(plan, inner),
+        }
+    }
+    let operand = first_operand(plan, filter)?;
+    let Operand { source, level: Level::Visit } = plan.operands[operand] else { return None };
+    let Source::Column(column) = &plan.sources[source] else { return None };
+    let column = VISIT_DIMENSIONS.iter().find(|d| *d == column)?;
+    only_on(plan, filter, operand).then_some(*column)
+}
 
 /// Whether every test of `filter` reads `operand`.
 fn only_on(plan: &Plan, filter: &Expr, operand: usize) -> bool {

@@ -193,6 +193,41 @@ fn a_filter_on_the_breakdown_dimension_drops_groups_as_the_scan_does() {
 }
 
 #[test]
+fn totals_and_time_buckets_filtered_by_a_visit_attribute_equal_the_full_scan() {
+    let site = site();
+    let aligned = TimeRange { from_us: START + DAY, to_us: START + 4 * DAY };
+    let unaligned = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
+    let daily: Vec<i64> = (1..4).map(|d| START + d * DAY).collect();
+    let hourly: Vec<i64> = (24..96).map(|h| START + h * HOUR_US).collect();
+    let filters = [
+        json!([["is", "visit:country", ["US"]]]),
+        json!([["is", "visit:country", ["US", "DE"]]]),
+        json!([["is_not", "visit:device", ["mobile"]]]),
+        json!([["or", [["is", "visit:browser", ["Chrome"]], ["contains", "visit:browser", ["fox"]]]]]),
+    ];
+    for filter in &filters {
+        let cases: [(&str, TimeRange, Option<&[i64]>); 4] =
+            [("", aligned, None), ("", unaligned, None), ("time:day", aligned, Some(&daily)), ("time:hour", aligned, Some(&hourly))];
+        for (dimension, range, buckets) in cases {
+            let dimensions: Vec<&str> = [dimension].into_iter().filter(|d| !d.is_empty()).collect();
+            let query = json!({"site_id": 1, "date_range": "30d", "metrics": METRICS, "dimensions": dimensions,
+                               "filters": filter, "include": {"totals": true}});
+            let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+            let got = from_rollups(&plan, range, buckets, &site).unwrap_or_else(|| panic!("{query}: not answered from rollups"));
+            let expected = full_scan(&plan, range, buckets, &site.events);
+            assert!(expected.views[0].iter().any(|g| g.visitors > 0), "{query}: the filter keeps visitors");
+            assert_same(&query, &got, &expected);
+        }
+    }
+    // A filter on two attributes, or on an event's own value, keeps the scan.
+    for filter in [json!([["is", "visit:country", ["US"]], ["is", "visit:device", ["mobile"]]]), json!([["is", "event:page", ["/"]]])] {
+        let query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "filters": filter});
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        assert!(RollupPlan::new(&plan, aligned, None, &[], &[]).is_none(), "{query} needs the scan");
+    }
+}
+
+#[test]
 fn sources_utm_tags_and_entry_pages_with_visit_metrics_equal_the_full_scan() {
     let site = site();
     let aligned = TimeRange { from_us: START + DAY, to_us: START + 4 * DAY };
