@@ -80,7 +80,11 @@ export function query(body, signal) {
 }
 
 async function flushQueries() {
-  const asked = queued.filter((q) => !q.signal?.aborted);
+  const asked = [];
+  for (const q of queued) {
+    if (q.signal?.aborted) q.reject(q.signal.reason);
+    else asked.push(q);
+  }
   queued = null;
   if (asked.length === 0) return;
   if (asked.length === 1) {
