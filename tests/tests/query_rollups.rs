@@ -144,6 +144,20 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
         assert!((got[key][0] - e[0]).abs() <= 0.02 * e[0].max(1.0), "{key}: visitors {} vs {}", got[key][0], e[0]);
         assert_eq!(got[key][1], e[1], "{key}: events");
     }
+    // A breakdown filtered by values of its own dimension (the dashboard's countries
+    // filtered by a country): the rows of those values alone.
+    for filters in [json!([["is", "visit:country", ["US"]]]), json!([["is", "visit:country", ["US", "DE"]]])] {
+        let query = json!({"site_id": "site1.example", "date_range": "7d", "metrics": ["visitors", "visits", "bounce_rate"],
+                           "dimensions": ["visit:country"], "filters": filters});
+        let (rollups, scan) = (ask(&db, &query, true).await, ask(&db, &query, false).await);
+        assert_eq!(rollups["meta"]["path"], json!("rollups"), "{query}");
+        let (got, expected) = (by_dimensions(&rollups), by_dimensions(&scan));
+        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{query}: groups");
+        for (key, e) in &expected {
+            assert!((got[key][0] - e[0]).abs() <= 0.02 * e[0], "{query} {key}: visitors {} vs {}", got[key][0], e[0]);
+            assert_eq!(got[key][1..], e[1..], "{query} {key}");
+        }
+    }
     // The dashboard's KPI question: both periods from rollups.
     let kpi = json!({"site_id": "site1.example", "date_range": "7d", "metrics": METRICS,
                       "include": {"comparisons": {"mode": "previous_period"}}});

@@ -87,9 +87,10 @@ pub(crate) fn answer<'c>(
             .enumerate()
             .map(|(v, (dim, hourly))| {
                 let split = built.split(rollup.covered(), hourly);
-                match top.filter(|_| v == 0 && !hourly) {
+                let values = rollup.values(plan, v);
+                match top.filter(|_| v == 0 && !hourly && values.is_none()) {
                     Some(shown) => top_rows(client, site_id, &split, dim, shown),
-                    None => (rows(client, site_id, &split, dim, hourly, rollup.values(plan, v).as_deref()), Vec::new()),
+                    None => (rows(client, site_id, &split, dim, hourly, values.as_deref()), Vec::new()),
                 }
             })
             .unzip()

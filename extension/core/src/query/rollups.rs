@@ -247,10 +247,11 @@ impl RollupPlan {
     }
 
     /// The values whose rows view `view` of `plan` needs, when not all: those of the
-    /// `is` test that makes a whole filter of a [`ViewKey::Within`] view (the rows of
-    /// one country of a month's hourly chart, not of every country).
+    /// `is` test that makes the whole filter of a [`ViewKey::Within`] view or of a
+    /// breakdown by the filtered dimension (the rows of one country of a month's hourly
+    /// chart, or of its country breakdown, not of every country).
     pub fn values(&self, plan: &Plan, view: usize) -> Option<Vec<Option<String>>> {
-        if !matches!(self.views.get(view)?, ViewKey::Within(..)) {
+        if matches!(self.views.get(view)?, ViewKey::Total | ViewKey::Bucket | ViewKey::Goal) {
             return None;
         }
         let mut filter = plan.views[view].filter.as_ref()?;
