@@ -108,7 +108,7 @@ pub(crate) fn answer<'c>(
     }
     let found = edges.found[&key].as_ref()?;
     let answer = |rows: &[Vec<Row>], unsketched: &[Vec<Option<String>>]| {
-        rollup.answer_from(plan, buckets, rows, unsketched, &found.visits).unwrap_or_else(|(i, e)| undecodable(found.ids[i], e))
+        rollup.answer(plan, buckets, rows, unsketched, &found.visits).unwrap_or_else(|(i, e)| undecodable(found.ids[i], e))
     };
     match answer(&rows, &unsketched) {
         // A value read without its sketch might be shown: read them all.

@@ -308,33 +308,15 @@ impl RollupPlan {
     }
 
     /// The answer from `rows` (per view, the rows of [`RollupPlan::dimensions`] in
-    /// the covered hours) and the raw events of [`RollupPlan::reads`]: `segments` (the
-    /// site's segments overlapping them) and `hot` (its hot rows there); events outside
-    /// the reads are ignored. `Ok(None)` when an edge visit was not read whole, or the
-    /// rows disagree with the raw events: scan instead. A segment that cannot be
-    /// decoded is returned with its index.
+    /// the covered hours) and the edge visits ([`RollupPlan::edge_visits`], found once
+    /// for every plan of the same [`RollupPlan::edge_key`]). `Ok(None)` when the rows
+    /// disagree with the raw events: scan instead. A segment that cannot be decoded is
+    /// returned with its index.
     ///
     /// `unsketched` lists, per view, the values whose rows were read without their
     /// sketches ([`RollupPlan::sketched`]); `None` too when one of them might be shown:
     /// read them whole.
     pub fn answer(
-        &self,
-        plan: &Plan,
-        bucket_starts: Option<&[i64]>,
-        rows: &[Vec<Row>],
-        unsketched: &[Vec<Option<String>>],
-        segments: &[&[u8]],
-        hot: &[Event],
-    ) -> Result<Option<Answer>, (usize, SegmentError)> {
-        match self.edge_visits(segments, hot.to_vec())? {
-            Some(edges) => self.answer_from(plan, bucket_starts, rows, unsketched, &edges),
-            None => Ok(None),
-        }
-    }
-
-    /// [`RollupPlan::answer`] from edge visits found already ([`RollupPlan::edge_visits`]
-    /// of a plan with the same [`RollupPlan::edge_key`]).
-    pub fn answer_from(
         &self,
         plan: &Plan,
         bucket_starts: Option<&[i64]>,
@@ -380,9 +362,12 @@ impl RollupPlan {
         order.into_iter().take(shown.saturating_mul(2).saturating_add(16)).map(|(value, _)| value.clone()).collect()
     }
 
-    /// The rows (in the reads) of the sessions with an event in an edge, `None` if one
-    /// was not read whole: `ts` and `session_id` of every row of the `segments` decoded
-    /// to find the sessions; [`EdgeVisits::events`] reads their other columns.
+    /// The rows of the sessions with an event in an edge, among the raw events of
+    /// [`RollupPlan::reads`]: `segments` (the site's segments overlapping them) and
+    /// `hot` (its hot rows there); events outside the reads are ignored. `None` if a
+    /// session was not read whole (scan instead). `ts` and `session_id` of every row of
+    /// the segments are decoded to find the sessions; [`EdgeVisits::events`] reads their
+    /// other columns.
     pub fn edge_visits<'s>(&self, segments: &[&'s [u8]], hot: Vec<Event>) -> Result<Option<EdgeVisits<'s>>, (usize, SegmentError)> {
         let mut spans: FxHashMap<i64, (i64, i64, bool)> = FxHashMap::default();
         let mut note = |ts: i64, session: i64| {
