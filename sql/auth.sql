@@ -163,7 +163,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['sites', 'events_hot', 'events_hot_0', 'events_hot_1', 'events_hot_2', 'events_hot_3',
-                             'segments', 'rollups', 'rollups_daily', 'rollups_weekly', 'goals', 'funnels', 'ingest_keys', 'ingest_event_ids'] LOOP
+                             'segments', 'rollups', 'rollups_daily', 'rollups_weekly', 'rollups_settled', 'goals', 'funnels', 'ingest_keys', 'ingest_event_ids'] LOOP
         EXECUTE format('ALTER TABLE tally.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY site_members ON tally.%I FOR SELECT USING (site_id = ANY ((SELECT tally.visible_site_ids())::int[]))', t);
     END LOOP;
@@ -213,6 +213,7 @@ ALTER VIEW tally.events SET (security_invoker = true);
 -- users, sessions, api_keys or memberships except through tally.me and tally.my_sites.
 GRANT USAGE ON SCHEMA tally TO tally_viewer, tally_gateway;
 GRANT SELECT ON tally.sites, tally.events_hot, tally.segments, tally.rollups, tally.rollups_daily, tally.rollups_weekly,
+                tally.rollups_settled,
                 tally.goals, tally.funnels, tally.events,
                 tally.me, tally.my_sites TO tally_viewer;
 GRANT SELECT ON tally.me TO tally_gateway;

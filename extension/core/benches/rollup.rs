@@ -1,5 +1,6 @@
-//! Rollup rows of one busy day computed from its segment, as compaction does after
-//! encoding it: the CPU side of keeping `tally.rollups` current, in events per second.
+//! Rollup rows of one busy day, and of one hour settling, computed from the day's
+//! segment: the CPU side of keeping `tally.rollups` current, in events per second (of
+//! the day, of the hour).
 //!
 //! `cargo bench --bench rollup --features datagen`
 
@@ -27,6 +28,18 @@ fn rollup_benches(c: &mut Criterion) {
     group.bench_function("day_of_site_1", |b| {
         b.iter(|| {
             let mut builder = Builder::new(hours);
+            builder.add_segment(&SegmentReader::open(&segment.bytes).unwrap()).unwrap();
+            black_box(builder.finish())
+        })
+    });
+    // One hour settling (what compaction does once per hour and site): 12:00 to 13:00
+    // read from the day's segment with its window (11:30 to 15:00), per event of the hour.
+    let noon = Hours::overlapping(day_start + 12 * 3_600_000_000, day_start + 13 * 3_600_000_000);
+    let hour_events = day.iter().filter(|e| (noon.lo..noon.hi).contains(&e.ts)).count();
+    group.throughput(Throughput::Elements(hour_events as u64));
+    group.bench_function("hour_of_site_1", |b| {
+        b.iter(|| {
+            let mut builder = Builder::new(noon);
             builder.add_segment(&SegmentReader::open(&segment.bytes).unwrap()).unwrap();
             black_box(builder.finish())
         })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tally_core::datagen::{Config, DataGen};
 use tally_core::event::{Event, COLUMNS};
-use tally_core::segment::{build, SegmentReader};
+use tally_core::segment::{build, merge, SegmentReader};
 
 fn segment_benches(c: &mut Criterion) {
     // One day of the biggest site in a 300K-event month: a typical large segment.
@@ -41,6 +41,23 @@ fn segment_benches(c: &mut Criterion) {
             }
         })
     });
+    group.finish();
+
+    // Compaction's tier merge: eight segments of the big site's day (its events dealt
+    // out in turn, as eight passes of live traffic would cut them) into one, by columns
+    // (`merge`) against the rows decoded into events and built again (the baseline).
+    let parts: Vec<Vec<Event>> = (0..8).map(|k| events.iter().skip(k).step_by(8).cloned().collect()).collect();
+    let built: Vec<_> = parts.iter().map(|p| build(p).unwrap()).collect();
+    let readers: Vec<SegmentReader<'_>> = built.iter().map(|s| SegmentReader::open(&s.bytes).unwrap()).collect();
+    let mut group = c.benchmark_group("segment_merge");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("decode_and_build", |b| {
+        b.iter(|| {
+            let all: Vec<Event> = readers.iter().flat_map(|r| r.events().unwrap()).collect();
+            build(black_box(&all)).unwrap()
+        })
+    });
+    group.bench_function("merge", |b| b.iter(|| merge(black_box(&readers)).unwrap()));
     group.finish();
 }
 

@@ -1,5 +1,5 @@
 //! The rollup path of `tally.query`: reads what `tally_core::query::RollupPlan` asks
-//! for (hot row times, rollup rows of the covered hours, weekly and daily rows for
+//! for (hot row times, the settle point, rollup rows of the covered hours, weekly and daily rows for
 //! their whole weeks and days that have them, raw events around the edges) and lets it answer. Everything it decides is in tally-core.
 
 use std::collections::{HashMap, HashSet};
@@ -73,7 +73,13 @@ pub(crate) fn answer<'c>(
         .unwrap_or_else(|e| fail("reading open hours", e))
         .filter_map(|r| r.value::<TimestampWithTimeZone>(1).map(to_unix_us))
         .collect();
-    let rollup = RollupPlan::new(plan, range, buckets, &hot, &open)?;
+    let settled_until: i64 = client
+        .select("SELECT settled_until FROM tally.rollups_settled WHERE site_id = $1", None, &[site_id.into()])
+        .unwrap_or_else(|e| fail("reading the settled hours", e))
+        .next()
+        .and_then(|r| r.value::<TimestampWithTimeZone>(1))
+        .map_or(i64::MIN, to_unix_us);
+    let rollup = RollupPlan::new(plan, range, buckets, &hot, &open, settled_until)?;
     let built = Built::read(client, site_id, rollup.covered());
     if !worth_it(client, plan, site_id, range, &rollup, &built) {
         return None;

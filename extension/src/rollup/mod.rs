@@ -1,9 +1,11 @@
 //! Keeps `tally.rollups` current: compaction (and erasure, and retention, which remove
-//! events) notes the time span of the events it adds or removes per site, then
-//! recomputes the rollup hours those events can affect, inside the same transaction. A recomputation reads the site's raw events of the hours'
-//! window (segments decoded here, plus hot rows), computes the rows with
-//! `tally_core::rollup` and replaces the hours' rows, so what compaction leaves equals
-//! what `tally.rebuild_rollups` produces for the same hours.
+//! events) notes the time span of the events it adds or removes per site, then, inside
+//! the same transaction, recomputes the settled rollup hours those events can affect
+//! and computes the hours that settled since the last pass ([`refresh`]). A
+//! recomputation reads the site's raw events of the hours' window (segments decoded
+//! here, plus hot rows), computes the rows with `tally_core::rollup` and replaces the
+//! hours' rows, so what compaction leaves before the settle point equals what
+//! `tally.rebuild_rollups` produces for the same hours.
 
 pub mod periods;
 
@@ -13,11 +15,12 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
-use tally_core::rollup::{Builder, Hours, Row, AFFECTS_AFTER_US, AFFECTS_BEFORE_US, DIMENSIONS};
+use tally_core::rollup::settle::{refresh_spans, settle_point};
+use tally_core::rollup::{Builder, Hours, Row, DIMENSIONS};
 use tally_core::segment::SegmentReader;
 
 use crate::spi_value::SpiValue;
-use crate::storage::arrays::from_unix_us;
+use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
 
 /// The first and last time of the events added or removed, per site.
@@ -37,9 +40,37 @@ impl Touched {
     }
 }
 
-/// Recomputes the rollup hours the drained events affect. Returns rows written.
+/// Keeps every site's hourly rows settled up to the hour on-time events can no longer
+/// change (`tally.rollups_settled`, `tally_core::rollup::settle`): recomputes the
+/// settled hours the touched events affect (late events, erasure, retention), then
+/// computes the hours that settled since the last call, once each. Returns rows written.
 pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
-    touched.0.iter().map(|(&site, &(first, last))| recompute(client, site, first - AFFECTS_BEFORE_US, last + AFFECTS_AFTER_US)).sum()
+    let fail = |e: pgrx::spi::SpiError| -> ! { error!("reading settled rollup hours: {e}") };
+    let now = client.select("SELECT now()", None, &[]).and_then(|rows| rows.first().get_one::<TimestampWithTimeZone>());
+    let target = settle_point(now.unwrap_or_else(|e| fail(e)).map(to_unix_us).unwrap_or_else(|| error!("now() is NULL")));
+    let mut settled: BTreeMap<i32, Option<i64>> = client
+        .select("SELECT site_id, settled_until FROM tally.rollups_settled WHERE settled_until < $1", None, &[from_unix_us(target).into()])
+        .unwrap_or_else(|e| fail(e))
+        .map(|row| (row.value::<i32>(1).unwrap_or_default(), row.value::<TimestampWithTimeZone>(2).map(to_unix_us)))
+        .collect();
+    for &site in touched.0.keys() {
+        settled.entry(site).or_insert(None);
+    }
+    let mut written = 0;
+    for (site, until) in settled {
+        for (from, to) in refresh_spans(touched.0.get(&site).copied(), until, target) {
+            written += recompute(client, site, from, to);
+        }
+        client
+            .update(
+                "INSERT INTO tally.rollups_settled AS s VALUES ($1, $2) ON CONFLICT (site_id) DO UPDATE \
+                 SET settled_until = greatest(s.settled_until, excluded.settled_until)",
+                None,
+                &[site.into(), from_unix_us(target).into()],
+            )
+            .unwrap_or_else(|e| error!("advancing the settled rollup hours of site {site}: {e}"));
+    }
+    written
 }
 
 /// Recomputes the rollup hours of `site` overlapping [from_us, to_us) from the raw

@@ -13,11 +13,11 @@ use tally_core::rollup::{Hours, DIMENSIONS};
 use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 
-/// How long after its end a day is built: `tally.query` reads an hour from rollups
-/// once no hot event lies within 4 hours after it, and compaction of an event at `t`
-/// rewrites the hours up to `t + 30 min`; a day summed before that would be rebuilt
-/// at every pass. Later events (a spool replayed after an outage) drop the day and
-/// it is built again.
+/// How long after its end a day is built at the earliest: its last hour settles (gets
+/// its hourly rows, `tally_core::rollup::settle`) 3-4 hours after the day ends; an hour
+/// more lets the stragglers of a live site's traffic in first, so they do not drop the
+/// day again. Later events (a spool replayed after an outage) drop the day and it is
+/// built again.
 const SETTLE: &str = "5 hours";
 
 /// The sums and sketch unions of a rollup table's rows `r`, grouped by the caller.
@@ -61,7 +61,8 @@ pub fn invalidate(client: &mut SpiClient, site: i32, hours: Hours) {
 }
 
 /// Builds the daily rows of up to `limit` queued days (the most recent first) that
-/// ended [`SETTLE`] ago and unqueues them, then the weekly rows of the weeks whose
+/// ended [`SETTLE`] ago and whose hours all have settled rows (`tally.rollups_settled`:
+/// a day's last hours get theirs about 4 hours after it ends) and unqueues them, then the weekly rows of the weeks whose
 /// seven days now all have rows. Returns the days unqueued. A day or week whose first
 /// hour retention removed gets no rows (as retention drops them): the rest of it is
 /// read from shorter periods.
@@ -71,8 +72,9 @@ pub fn build(client: &mut SpiClient, limit: i64) -> i64 {
     let days = format!(
         "WITH ready AS ( \
              DELETE FROM tally.rollups_daily_pending p USING ( \
-                 SELECT site_id, day FROM tally.rollups_daily_pending \
-                 WHERE day + interval '24 hours' <= now() - interval '{SETTLE}' ORDER BY day DESC LIMIT $1) q \
+                 SELECT p.site_id, p.day FROM tally.rollups_daily_pending p \
+                 JOIN tally.rollups_settled s ON s.site_id = p.site_id AND p.day + interval '24 hours' <= s.settled_until \
+                 WHERE p.day + interval '24 hours' <= now() - interval '{SETTLE}' ORDER BY p.day DESC LIMIT $1) q \
              WHERE p.site_id = q.site_id AND p.day = q.day RETURNING p.site_id, p.day), \
          built AS ( \
              INSERT INTO tally.rollups_daily \

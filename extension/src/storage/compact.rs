@@ -12,7 +12,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
-use tally_core::segment::{self, SegmentReader};
+use tally_core::segment::{self, Segment, SegmentError, SegmentReader};
 
 use super::arrays::from_unix_us;
 use super::{hot, hot_scan, parallel};
@@ -92,26 +92,31 @@ fn write_slices(client: &mut SpiClient, slices: &[((i32, i64), &[Event])]) -> i6
     let mut written = 0;
     for (&((site_id, day), _), built) in slices.iter().zip(parallel::build_all(&events)) {
         for seg in built.unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}")) {
-            let args: [DatumWithOid; 6] = [
-                site_id.into(),
-                (day as i32).into(),
-                from_unix_us(seg.zone.ts_min).into(),
-                from_unix_us(seg.zone.ts_max).into(),
-                (seg.zone.rows as i32).into(),
-                seg.bytes.as_slice().into(),
-            ];
-            client
-                .update(
-                    "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data) \
-                     VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6)",
-                    None,
-                    &args,
-                )
-                .unwrap_or_else(|e| error!("inserting a segment of site {site_id}: {e}"));
+            insert_segment(client, site_id, day, &seg);
             written += 1;
         }
     }
     written
+}
+
+/// Inserts one encoded segment of `site_id` and UTC `day` (days since the epoch).
+fn insert_segment(client: &mut SpiClient, site_id: i32, day: i64, seg: &Segment) {
+    let args: [DatumWithOid; 6] = [
+        site_id.into(),
+        (day as i32).into(),
+        from_unix_us(seg.zone.ts_min).into(),
+        from_unix_us(seg.zone.ts_max).into(),
+        (seg.zone.rows as i32).into(),
+        seg.bytes.as_slice().into(),
+    ];
+    client
+        .update(
+            "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data) \
+             VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6)",
+            None,
+            &args,
+        )
+        .unwrap_or_else(|e| error!("inserting a segment of site {site_id}: {e}"));
 }
 
 /// Decodes a stored segment, naming it in the error if its bytes are damaged.
@@ -133,7 +138,8 @@ pub fn decode(segment_id: i64, bytes: &[u8]) -> Vec<Event> {
 /// - a past day with more than one small segment is merged into one segment per
 ///   `MAX_ROWS` rows, once: reads of finished days then decode one segment.
 ///
-/// Returns how many segments were merged away.
+/// Segments merge column by column (`segment::merge`, no event materialized), site-days
+/// on `tally.compaction_threads` threads. Returns how many segments were merged away.
 fn merge_days(client: &mut SpiClient) -> i64 {
     let small = (segment::MAX_ROWS / 2) as i32;
     let threshold = gucs::MERGE_THRESHOLD.get();
@@ -158,22 +164,16 @@ fn merge_days(client: &mut SpiClient) -> i64 {
         })
         .collect();
     let mut merged = 0;
-    let mut batch: Vec<((i32, i64), Vec<Event>)> = Vec::new();
+    let mut batch: Vec<Merge> = Vec::new();
     for (site_id, day, ids) in groups {
-        let mut events = Vec::new();
-        let deleted = client
+        let inputs: Vec<(i64, Vec<u8>)> = client
             .update("DELETE FROM tally.segments WHERE segment_id = ANY($1) RETURNING segment_id, data", None, &[ids.clone().into()])
-            .unwrap_or_else(|e| error!("merging segments of site {site_id}: {e}"));
-        for row in deleted {
-            let id: i64 = row.value(1).unwrap_or_default();
-            let bytes: &[u8] = row.value(2).unwrap_or_default();
-            events.extend(decode(id, bytes));
-        }
-        // Keep time order across the chunks so each merged segment covers a narrow range.
-        events.sort_by_key(|e| e.ts);
+            .unwrap_or_else(|e| error!("merging segments of site {site_id}: {e}"))
+            .map(|row| (row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default()))
+            .collect();
         merged += ids.len() as i64;
-        batch.push(((site_id, i64::from(day)), events));
-        if batch.iter().map(|(_, e)| e.len()).sum::<usize>() >= MERGE_BATCH_ROWS {
+        batch.push(Merge { site_id, day: i64::from(day), inputs });
+        if batch.iter().map(Merge::bytes).sum::<usize>() >= MERGE_BATCH_BYTES {
             write_merged(client, &mut batch);
         }
     }
@@ -181,14 +181,64 @@ fn merge_days(client: &mut SpiClient) -> i64 {
     merged
 }
 
-/// Decoded events held at once by merges before they are encoded in parallel: enough
-/// slices to keep every encoding thread busy, few enough (about 0.5 KiB an event in
-/// memory) to stay well inside a backend's comfortable memory use.
-const MERGE_BATCH_ROWS: usize = 1 << 20;
+/// Segment bytes held at once by merges before they are merged in parallel: enough
+/// site-days to keep every thread busy, few enough to stay well inside a backend's
+/// comfortable memory use (a merge decodes its inputs' columns, about 100 bytes an
+/// event, some 10 times their encoded size).
+const MERGE_BATCH_BYTES: usize = 32 << 20;
 
-/// Writes and empties a batch of merged slices.
-fn write_merged(client: &mut SpiClient, batch: &mut Vec<((i32, i64), Vec<Event>)>) {
-    let slices: Vec<((i32, i64), &[Event])> = batch.iter().map(|(key, events)| (*key, events.as_slice())).collect();
-    write_slices(client, &slices);
+/// The segments of one site and day to merge: their ids and bytes.
+struct Merge {
+    site_id: i32,
+    day: i64,
+    inputs: Vec<(i64, Vec<u8>)>,
+}
+
+impl Merge {
+    fn bytes(&self) -> usize {
+        self.inputs.iter().map(|(_, bytes)| bytes.len()).sum()
+    }
+
+    /// The merged segments, column by column (`segment::merge`): the inputs in time
+    /// order, as many to a segment as `MAX_ROWS` allows, so each covers a narrow range.
+    /// `Err` names the input that cannot be decoded.
+    fn run(&self) -> Result<Vec<Segment>, (i64, SegmentError)> {
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for (id, bytes) in &self.inputs {
+            inputs.push((*id, SegmentReader::open(bytes).map_err(|e| (*id, e))?));
+        }
+        inputs.sort_by_key(|(_, r)| r.zone().ts_min);
+        let (ids, readers): (Vec<i64>, Vec<SegmentReader<'_>>) = inputs.into_iter().unzip();
+        let mut runs = Vec::new();
+        let (mut start, mut rows) = (0, 0);
+        for (i, reader) in readers.iter().enumerate() {
+            if rows + reader.zone().rows > segment::MAX_ROWS {
+                runs.push(start..i);
+                (start, rows) = (i, 0);
+            }
+            rows += reader.zone().rows;
+        }
+        runs.push(start..readers.len());
+        runs.into_iter()
+            .map(|run| {
+                segment::merge(&readers[run.clone()]).map_err(|e| {
+                    // Name the input whose rows do not decode.
+                    let bad = run.clone().find(|&i| readers[i].events().is_err()).unwrap_or(run.start);
+                    (ids[bad], e)
+                })
+            })
+            .collect()
+    }
+}
+
+/// Merges and writes a batch of site-days in parallel, then empties it.
+fn write_merged(client: &mut SpiClient, batch: &mut Vec<Merge>) {
+    let results = parallel::map(batch, Merge::bytes, Merge::run);
+    for (job, result) in batch.iter().zip(results) {
+        let segments = result.unwrap_or_else(|(id, e)| error!("segment {id} of tally.segments cannot be decoded: {e}"));
+        for seg in &segments {
+            insert_segment(client, job.site_id, job.day, seg);
+        }
+    }
     batch.clear();
 }

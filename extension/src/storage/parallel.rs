@@ -1,6 +1,7 @@
-//! Segment encoding on several cores. Encoding is pure Rust (`tally_core::segment`) and
-//! is most of compaction's CPU, so it runs in scoped threads while the backend's own
-//! thread does every Postgres call (SPI, errors) before and after.
+//! Segment encoding and merging on several cores. Both are pure Rust
+//! (`tally_core::segment`) and most of compaction's CPU, so they run in scoped threads
+//! while the backend's own thread does every Postgres call (SPI, errors) before and
+//! after.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -13,28 +14,33 @@ use crate::gucs;
 /// Encodes each slice as segments of at most `MAX_ROWS` rows, in input order, using up
 /// to `tally.compaction_threads` threads.
 pub fn build_all(slices: &[&[Event]]) -> Vec<Result<Vec<Segment>, SegmentError>> {
-    let build = |events: &[Event]| events.chunks(segment::MAX_ROWS).map(segment::build).collect();
-    let threads = (gucs::COMPACTION_THREADS.get().max(1) as usize).min(slices.len());
+    map(slices, |s| s.len(), |events| events.chunks(segment::MAX_ROWS).map(segment::build).collect())
+}
+
+/// `work` applied to every item, results in input order, on up to
+/// `tally.compaction_threads` threads; `size` ranks the items so the largest start
+/// first (one big site-day starting last would run alone).
+pub fn map<T: Sync, R: Send + Sync>(items: &[T], size: impl Fn(&T) -> usize + Sync, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = (gucs::COMPACTION_THREADS.get().max(1) as usize).min(items.len());
     if threads <= 1 {
-        return slices.iter().map(|s| build(s)).collect();
+        return items.iter().map(work).collect();
     }
-    let results: Vec<OnceLock<Result<Vec<Segment>, SegmentError>>> = slices.iter().map(|_| OnceLock::new()).collect();
-    // Largest slices first, so one big site-day does not start last and run alone.
-    let mut order: Vec<usize> = (0..slices.len()).collect();
-    order.sort_unstable_by_key(|&i| std::cmp::Reverse(slices[i].len()));
+    let results: Vec<OnceLock<R>> = items.iter().map(|_| OnceLock::new()).collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_unstable_by_key(|&i| std::cmp::Reverse(size(&items[i])));
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 block_signals();
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let _ = results[i].set(build(slices[i]));
+                    let _ = results[i].set(work(&items[i]));
                 }
             });
         }
     });
     // A worker's panic re-panics out of the scope above, so every slot is set here.
-    results.into_iter().map(|r| r.into_inner().expect("every slice is built once the scope ends")).collect()
+    results.into_iter().map(|r| r.into_inner().expect("every item is done once the scope ends")).collect()
 }
 
 /// Keeps Postgres's signal handlers (cancel, terminate, latch wake-ups) on the backend's

@@ -30,13 +30,15 @@
 //! their event figures (`events`, `pageviews`) come from events whose visit a
 //! recomputation may have joined midway, so queries for those keep the scan.
 //!
-//! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: no
-//! hot (not yet compacted) event lies in `[h - 30 min, h + 4 h)` (compaction of an
-//! event at `t` recomputes the hours from `t - 3 h` to `t + 30 min`, see
-//! [`crate::rollup::AFFECTS_BEFORE_US`]), and no visit of the hour is *open* (still
-//! active near the end of the events its recomputation saw, so possibly cut short).
-//! Compaction, erasure, retention and `tally.rebuild_rollups` keep the rows of every
-//! other hour equal to a recomputation from the raw events. The rows of a whole UTC
+//! **Covered hours**: a whole hour `h` of the range whose rollup rows are final: it
+//! lies before the site's settle point (`tally.rollups_settled`: later hours have no
+//! rows yet, [`crate::rollup::settle`]), no hot (not yet compacted) event lies in
+//! `[h - 30 min, h + 4 h)` (compaction of an event at `t` recomputes the settled hours
+//! from `t - 3 h` to `t + 30 min`, see [`crate::rollup::AFFECTS_BEFORE_US`]), and no
+//! visit of the hour is *open* (still active near the end of the events its
+//! recomputation saw, so possibly cut short). Compaction, erasure, retention and
+//! `tally.rebuild_rollups` keep the rows of every other settled hour equal to a
+//! recomputation from the raw events. The rows of a whole UTC
 //! day or week of covered hours may be read from its daily or weekly rows instead,
 //! which are the sums of its hourly rows while they exist ([`crate::rollup::periods`]):
 //! nothing below changes.
@@ -66,6 +68,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::Event;
+use crate::rollup::settle::merged;
 use crate::rollup::{
     hour_of, Builder, Hours, Row, ACQUISITION_COLUMNS, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS,
 };
@@ -161,20 +164,6 @@ fn contains(spans: &[(i64, i64)], ts: i64) -> bool {
     spans.get(i).is_some_and(|&(lo, _)| lo <= ts)
 }
 
-/// Sorts and merges overlapping or touching intervals, dropping empty ones.
-fn merged(mut spans: Spans) -> Spans {
-    spans.retain(|(lo, hi)| lo < hi);
-    spans.sort_unstable();
-    let mut out: Spans = Vec::with_capacity(spans.len());
-    for (lo, hi) in spans {
-        match out.last_mut() {
-            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
-}
-
 /// How an eligible query is answered from rollups: which rows to read and which raw
 /// events.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,14 +179,23 @@ impl RollupPlan {
     /// The plan for answering `plan` over `range` from rollups, or `None` when the
     /// query is not eligible or no hour of it is covered. `hot` are the times of the
     /// site's hot rows in [`RollupPlan::hot_window`], `open` the hours (starts) with
-    /// open visits; `bucket_starts` the time buckets of a `time:*` dimension.
-    pub fn new(plan: &Plan, range: TimeRange, bucket_starts: Option<&[i64]>, hot: &[i64], open: &[i64]) -> Option<RollupPlan> {
+    /// open visits, `settled_until` the end of the hours whose rows are kept
+    /// (`tally.rollups_settled`, [`crate::rollup::settle`]); `bucket_starts` the time
+    /// buckets of a `time:*` dimension.
+    pub fn new(
+        plan: &Plan,
+        range: TimeRange,
+        bucket_starts: Option<&[i64]>,
+        hot: &[i64],
+        open: &[i64],
+        settled_until: i64,
+    ) -> Option<RollupPlan> {
         let views = eligible_views(plan, bucket_starts)?;
         let mut hot = hot.to_vec();
         hot.sort_unstable();
         let first = hour_of(range.from_us + HOUR_US - 1);
         let covered = merged(
-            (first..hour_of(range.to_us))
+            (first..hour_of(range.to_us).min(settled_until))
                 .step_by(HOUR_US as usize)
                 .filter(|&h| {
                     let i = hot.partition_point(|&t| t < h - LOOK_BEHIND_US);

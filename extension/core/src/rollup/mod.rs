@@ -28,6 +28,7 @@
 
 mod builder;
 pub mod periods;
+pub mod settle;
 mod sums;
 mod visit;
 

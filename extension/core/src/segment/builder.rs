@@ -34,8 +34,28 @@ pub fn build(events: &[Event]) -> Result<Segment, SegmentError> {
         ts_max: events.iter().map(|e| e.ts).max().unwrap_or(0),
     };
     let runs = Runs::from_sorted_keys(keys.iter().map(|k| (k.0, k.1)));
+    let mut strings = string_columns(events, &order);
+    assemble(zone, &runs, events.len(), |column, blocks| {
+        let values = match strings[column].take() {
+            Some(dict) => Values::Str(dict),
+            None => extract(column, events, &order),
+        };
+        encode_block(values, &runs, blocks);
+        Ok(())
+    })
+}
 
-    let mut bytes = Vec::with_capacity(events.len() * 16);
+/// Writes a segment of `zone` and `runs` (the visit structure of its sorted rows)
+/// whose column blocks `encode(column, blocks)` appends to `blocks`, column by column
+/// in [`COLUMNS`] order: header, directory, blocks, checksum. Shared by [`build`] and
+/// [`super::merge`], which differ in where the values come from.
+pub(crate) fn assemble(
+    zone: ZoneMap,
+    runs: &Runs,
+    rows: usize,
+    mut encode: impl FnMut(usize, &mut Vec<u8>) -> Result<(), SegmentError>,
+) -> Result<Segment, SegmentError> {
+    let mut bytes = Vec::with_capacity(rows * 16);
     bytes.extend_from_slice(&MAGIC);
     bytes.push(VERSION);
     put_varint(&mut bytes, zone.rows as u64);
@@ -44,15 +64,10 @@ pub fn build(events: &[Event]) -> Result<Segment, SegmentError> {
     runs.encode_into(&mut bytes);
 
     // All blocks go into one buffer; the directory needs their lengths first.
-    let mut blocks = Vec::with_capacity(events.len() * 16);
+    let mut blocks = Vec::with_capacity(rows * 16);
     let mut ends = Vec::with_capacity(COLUMNS.len());
-    let mut strings = string_columns(events, &order);
-    for (column, dict) in strings.iter_mut().enumerate() {
-        let values = match dict.take() {
-            Some(dict) => Values::Str(dict),
-            None => extract(column, events, &order),
-        };
-        encode_block(values, &runs, &mut blocks);
+    for column in 0..COLUMNS.len() {
+        encode(column, &mut blocks)?;
         ends.push(blocks.len());
     }
     put_varint(&mut bytes, ends.len() as u64);

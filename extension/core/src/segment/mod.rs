@@ -18,6 +18,7 @@
 mod builder;
 mod column;
 mod error;
+mod merge;
 mod reader;
 mod runs;
 mod schema;
@@ -25,6 +26,7 @@ mod schema;
 pub use builder::{build, Segment};
 pub use column::{Column, IntColumn, StoredColumn};
 pub use error::SegmentError;
+pub use merge::merge;
 pub use reader::SegmentReader;
 
 /// First bytes of every segment, so a stray bytea is not mistaken for one.

@@ -145,7 +145,7 @@ impl<'a> SegmentReader<'a> {
         sizes
     }
 
-    fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
+    pub(crate) fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
         let name = COLUMNS[column];
         let block = self.blocks[column].ok_or(SegmentError::MissingColumn(name))?;
         Ok(decode_block(kind(column), block, &self.runs, self.zone.rows)?)

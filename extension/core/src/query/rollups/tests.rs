@@ -60,7 +60,7 @@ type Pick<'a> = &'a dyn Fn(&[(Option<String>, i64)]) -> Vec<Option<String>>;
 /// breakdown.
 fn from_rollups_sketching(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site, pick: Option<Pick>) -> Option<Answer> {
     let open: Vec<i64> = site.stored.iter().filter(|r| r.dimension == "total" && r.open_visits > 0).map(|r| r.hour).collect();
-    let rp = RollupPlan::new(plan, range, buckets, &site.hot_ts, &open)?;
+    let rp = RollupPlan::new(plan, range, buckets, &site.hot_ts, &open, i64::MAX)?;
     let mut rows: Vec<Vec<Row>> = rp
         .dimensions()
         .iter()
@@ -142,25 +142,28 @@ fn every_eligible_metric_and_dimension_equals_the_full_scan() {
 }
 
 #[test]
-fn the_coverage_leaves_out_hours_near_hot_rows_and_open_visits() {
+fn the_coverage_leaves_out_hours_near_hot_rows_open_visits_and_unsettled_hours() {
     let query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"]});
     let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
     let range = TimeRange { from_us: START, to_us: START + DAY };
     let hot = [START + 10 * HOUR_US + 5 * MINUTE];
     let open = [START + 2 * HOUR_US];
-    let rp = RollupPlan::new(&plan, range, None, &hot, &open).unwrap();
+    let rp = RollupPlan::new(&plan, range, None, &hot, &open, i64::MAX).unwrap();
     // A hot row at 10:05 keeps 07:00-10:59 uncovered (its compaction recomputes the
     // hours from 3 hours before it, where its visit may have started); an open visit
     // 02:00.
     let hours = |h: i64| START + h * HOUR_US;
     assert_eq!(rp.covered(), [(hours(0), hours(2)), (hours(3), hours(7)), (hours(11), hours(24))]);
+    // Hours from the settle point on have no rows yet.
+    let rp = RollupPlan::new(&plan, range, None, &hot, &open, hours(20)).unwrap();
+    assert_eq!(rp.covered(), [(hours(0), hours(2)), (hours(3), hours(7)), (hours(11), hours(20))]);
     let filtered = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "filters": [["is", "event:page", ["/"]]]});
     let plan = Plan::new(parse(&filtered).unwrap(), Vec::new()).unwrap();
-    assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "filters need the scan");
+    assert!(RollupPlan::new(&plan, range, None, &[], &[], i64::MAX).is_none(), "filters need the scan");
     for (dimension, metrics) in [("visit:source", json!(["visitors", "pageviews"])), ("visit:entry_page", json!(["visits", "events"]))] {
         let query = json!({"site_id": 1, "date_range": "30d", "metrics": metrics, "dimensions": [dimension]});
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
-        assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "{query} needs the scan");
+        assert!(RollupPlan::new(&plan, range, None, &[], &[], i64::MAX).is_none(), "{query} needs the scan");
     }
 }
 
@@ -189,7 +192,7 @@ fn a_filter_on_the_breakdown_dimension_drops_groups_as_the_scan_does() {
         json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors", "percentage"], "dimensions": ["event:name"], "filters": [["is", "event:name", ["Signup"]]]}),
     ] {
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
-        assert!(RollupPlan::new(&plan, range, None, &[], &[]).is_none(), "{query} needs the scan");
+        assert!(RollupPlan::new(&plan, range, None, &[], &[], i64::MAX).is_none(), "{query} needs the scan");
     }
 }
 
@@ -224,7 +227,7 @@ fn totals_and_time_buckets_filtered_by_a_visit_attribute_equal_the_full_scan() {
     for filter in [json!([["is", "visit:country", ["US"]], ["is", "visit:device", ["mobile"]]]), json!([["is", "event:page", ["/"]]])] {
         let query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"], "filters": filter});
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
-        assert!(RollupPlan::new(&plan, aligned, None, &[], &[]).is_none(), "{query} needs the scan");
+        assert!(RollupPlan::new(&plan, aligned, None, &[], &[], i64::MAX).is_none(), "{query} needs the scan");
     }
 }
 
@@ -274,7 +277,7 @@ fn an_edge_visit_longer_than_the_margin_falls_back_to_the_scan() {
             ..Event::default()
         })
         .collect();
-    let rp = RollupPlan::new(&plan, range, None, &[], &[]).unwrap();
+    let rp = RollupPlan::new(&plan, range, None, &[], &[], i64::MAX).unwrap();
     assert!(matches!(rp.edge_visits(&[], events), Ok(None)), "the edge visit was not read whole");
 }
 
@@ -304,8 +307,9 @@ fn short_ranges_and_hourly_visit_figures_read_too_much_raw() {
     let plan_of = |query: Value| Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
     let aggregate = plan_of(json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"]}));
     let days = |n: i64| TimeRange { from_us: START, to_us: START + n * DAY };
-    let reads_little =
-        |plan: &Plan, range: TimeRange, buckets: Option<&[i64]>| RollupPlan::new(plan, range, buckets, &[], &[]).unwrap().reads_little();
+    let reads_little = |plan: &Plan, range: TimeRange, buckets: Option<&[i64]>| {
+        RollupPlan::new(plan, range, buckets, &[], &[], i64::MAX).unwrap().reads_little()
+    };
     assert!(reads_little(&aggregate, days(7), None), "a week's ends are read raw, little of it");
     assert!(!reads_little(&aggregate, days(1), None), "a day scans as fast as the rollup path");
     let hourly = plan_of(json!({"site_id": 1, "date_range": "7d", "metrics": ["visits"], "dimensions": ["time:hour"]}));
@@ -325,14 +329,15 @@ fn the_cost_sample_takes_every_fifth_day_of_the_covered_hours() {
         vec![],
     )
     .unwrap();
-    let rollup = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 30 * day + 5 * HOUR_US }, None, &[], &[]).unwrap();
+    let rollup =
+        RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 30 * day + 5 * HOUR_US }, None, &[], &[], i64::MAX).unwrap();
     let (sample, share) = rollup.cost_sample();
     let starts: Vec<i64> = sample.iter().map(|&(lo, _)| (lo - start) / day).collect();
     assert_eq!(starts, [0, 5, 10, 15, 20, 25, 30]);
     assert_eq!(sample.last(), Some(&(start + 30 * day, start + 30 * day + 5 * HOUR_US)));
     assert!((share - (6.0 * 24.0 + 5.0) / (30.0 * 24.0 + 5.0)).abs() < 1e-9, "{share}");
     // Less than a day: the whole of it.
-    let short = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 7 * HOUR_US }, None, &[], &[]).unwrap();
+    let short = RollupPlan::new(&plan, TimeRange { from_us: start, to_us: start + 7 * HOUR_US }, None, &[], &[], i64::MAX).unwrap();
     assert_eq!(short.cost_sample(), (vec![(start, start + 7 * HOUR_US)], 1.0));
 }
 
