@@ -61,21 +61,31 @@ pub fn compact(client: &mut SpiClient, include_current: bool) -> CompactStats {
 }
 
 /// Moves every row of partition `gen` into segments and truncates it. A partition holds
-/// one slot of a few seconds, so its rows fit in memory at once. EXCLUSIVE mode
-/// waits for writers still committing into the partition and keeps new ones out, while
-/// readers go on; TRUNCATE then drops the rows at commit, atomically with the inserts.
+/// one slot of a few seconds, so its rows fit in memory at once (as columns, see
+/// [`hot_scan::scan`]). EXCLUSIVE mode waits for writers still committing into the
+/// partition and keeps new ones out, while readers go on; TRUNCATE then drops the rows
+/// at commit, atomically with the inserts.
 fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats, touched: &mut rollup::Touched) {
     let table = format!("tally.events_hot_{gen}");
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("compacting {table}: {e}") };
     client.update(format!("LOCK TABLE {table} IN EXCLUSIVE MODE").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
-    let mut by_site_day: BTreeMap<(i32, i64), Vec<Event>> = BTreeMap::new();
-    hot_scan::scan(&table, |event| {
-        stats.hot_rows += 1;
-        touched.note(&event);
-        by_site_day.entry((event.site_id, event.ts.div_euclid(DAY_US))).or_default().push(event);
-    });
-    let slices: Vec<((i32, i64), &[Event])> = by_site_day.iter().map(|(&key, events)| (key, events.as_slice())).collect();
-    stats.segments_written += write_slices(client, &slices);
+    let batch = hot_scan::scan(&table);
+    let mut by_site_day: BTreeMap<(i32, i64), Vec<u32>> = BTreeMap::new();
+    for (row, (&site, &ts)) in batch.ints("site_id").iter().zip(batch.ints("ts")).enumerate() {
+        let site = site as i32;
+        touched.note_at(site, ts);
+        by_site_day.entry((site, ts.div_euclid(DAY_US))).or_default().push(row as u32);
+    }
+    stats.hot_rows += batch.ints("ts").len() as i64;
+    // Slices of at most MAX_ROWS rows, encoded in parallel, inserted in order.
+    let slices: Vec<((i32, i64), &[u32])> =
+        by_site_day.iter().flat_map(|(&key, rows)| rows.chunks(segment::MAX_ROWS).map(move |chunk| (key, chunk))).collect();
+    let built = parallel::map(&slices, |(_, rows)| rows.len(), |(_, rows)| segment::build_rows(&batch, rows));
+    for (&((site_id, day), _), seg) in slices.iter().zip(built) {
+        let seg = seg.unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}"));
+        insert_segment(client, site_id, day, &seg);
+        stats.segments_written += 1;
+    }
     client.update(format!("TRUNCATE {table}").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
 }
 

@@ -1,12 +1,14 @@
 //! Reads a hot partition straight from its heap: each tuple is deformed once and its
-//! fields turned into an `Event`, with no SQL aggregation or intermediate arrays in
-//! between. This is compaction's hot loop, so it stays close to the storage layer.
-//! Hot rows of one site and time range are read through SPI instead ([`hot_events`]).
+//! fields appended to a column [`Batch`] (strings interned, no `Event` per row), with
+//! no SQL aggregation or intermediate arrays in between. This is compaction's hot
+//! loop, so it stays close to the storage layer. Hot rows of one site and time range
+//! are read through SPI instead ([`hot_events`]).
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgRelation};
-use tally_core::event::Event;
+use tally_core::event::{Event, COLUMNS};
+use tally_core::segment::{Batch, Kind};
 
 use super::arrays::{props_from_json, to_unix_us};
 use crate::spi_value::SpiValue;
@@ -14,11 +16,12 @@ use crate::spi_value::SpiValue;
 /// Attributes of a hot partition: the 27 event columns and `gen`.
 const HOT_ATTRS: usize = 28;
 
-/// Calls `each` with every row of `table` (a `tally.events_hot_N` partition).
+/// Every row of `table` (a `tally.events_hot_N` partition), column by column.
 ///
 /// The caller holds a lock that excludes writers, so a fresh snapshot taken here sees
 /// every row the partition holds, and the TRUNCATE that follows removes nothing unseen.
-pub fn scan(table: &str, mut each: impl FnMut(Event)) {
+pub fn scan(table: &str) -> Batch {
+    let mut batch = Batch::default();
     // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction;
     // the scan and snapshot are released before returning.
     unsafe {
@@ -37,10 +40,32 @@ pub fn scan(table: &str, mut each: impl FnMut(Event)) {
                 break;
             }
             pg_sys::heap_deform_tuple(tuple, desc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
-            each(event_of(&Deformed { values: &values, nulls: &nulls }));
+            push_row(&mut batch, &Deformed { values: &values, nulls: &nulls });
         }
         pg_sys::table_endscan(scan);
         pg_sys::UnregisterSnapshot(snapshot);
+    }
+    batch
+}
+
+/// Appends one row to `batch`, column by column.
+fn push_row(batch: &mut Batch, row: &impl EventColumns) {
+    for column in 0..COLUMNS.len() {
+        match batch.kind(column) {
+            Kind::Int | Kind::NullableInt => batch.push_int(column, int_at(row, column)),
+            // Borrowed from the tuple, copied only the first time the pass sees it.
+            Kind::Str => batch.push_str(column, row.get::<&str>(column)),
+            Kind::Props => batch.push_props(column, row.get::<JsonB>(column).map(|JsonB(json)| props_from_json(json)).unwrap_or_default()),
+        }
+    }
+}
+
+/// An integer column's value, read by its SQL type (int4, timestamptz or int8).
+fn int_at(row: &impl EventColumns, column: usize) -> Option<i64> {
+    match COLUMNS[column] {
+        "site_id" | "screen_width" | "engagement_ms" => row.get::<i32>(column).map(i64::from),
+        "ts" => row.get::<TimestampWithTimeZone>(column).map(to_unix_us),
+        _ => row.get::<i64>(column),
     }
 }
 

@@ -15,6 +15,7 @@
 //! stored once per visit or visitor, sharing the run lengths of the structure instead
 //! of repeating them per column.
 
+mod batch;
 mod builder;
 mod column;
 mod error;
@@ -23,11 +24,13 @@ mod reader;
 mod runs;
 mod schema;
 
+pub use batch::{build_rows, Batch};
 pub use builder::{build, Segment};
 pub use column::{Column, IntColumn, StoredColumn};
 pub use error::SegmentError;
 pub use merge::merge;
 pub use reader::SegmentReader;
+pub use schema::Kind;
 
 /// First bytes of every segment, so a stray bytea is not mistaken for one.
 const MAGIC: [u8; 4] = *b"TLYS";

@@ -7,9 +7,10 @@ use crate::event::{Event, COLUMNS};
 use super::column::{Column, IntColumn};
 use super::SegmentError;
 
-/// Storage type of a column, which fixes its block payload.
+/// Storage type of a column, which fixes its block payload (and how a [`super::Batch`]
+/// takes its values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     Int,
     NullableInt,
     Str,
@@ -78,10 +79,10 @@ pub(crate) fn extract<'a>(column: usize, events: &'a [Event], order: &[u32]) -> 
 }
 
 /// How a string column reads its field.
-type TextField = for<'e> fn(&'e Event) -> Option<&'e str>;
+pub(crate) type TextField = for<'e> fn(&'e Event) -> Option<&'e str>;
 
 /// The field of string column `column`, `None` for a column of another kind.
-fn text_field(column: usize) -> Option<TextField> {
+pub(crate) fn text_field(column: usize) -> Option<TextField> {
     Some(match COLUMNS[column] {
         "name" => |e| Some(&e.name),
         "hostname" => |e| Some(&e.hostname),
