@@ -221,6 +221,9 @@ impl Builder {
     }
 }
 
+/// Visitor hashes an [`Acc`] holds before adding them to its sketch at once.
+const VISITOR_BATCH: usize = 256;
+
 /// The figures of one (hour, dimension, value).
 #[derive(Debug, Default)]
 struct Acc {
@@ -234,6 +237,7 @@ struct Acc {
     mixed_visits: i64,
     engagement_ms: i64,
     visitors: Option<Hll>,
+    pending_visitors: Vec<i64>,
     visit_durations: Option<DDSketch>,
     engagement_times: Option<DDSketch>,
 }
@@ -257,11 +261,16 @@ impl Acc {
         }
     }
 
+    /// Visitors are added to the sketch in batches (`Hll::add_all`: one merge into an
+    /// explicit list rather than an insertion per visitor).
     fn add_visitor(&mut self, hash: i64) {
-        self.visitors.get_or_insert_with(|| Hll::new(VISITOR_PARAMS)).add(hash);
+        self.pending_visitors.push(hash);
+        if self.pending_visitors.len() >= VISITOR_BATCH {
+            self.visitors.get_or_insert_with(|| Hll::new(VISITOR_PARAMS)).add_all(&mut self.pending_visitors);
+        }
     }
 
-    fn row(self, hour: i64, dimension: u8, value: Option<&str>) -> Row {
+    fn row(mut self, hour: i64, dimension: u8, value: Option<&str>) -> Row {
         Row {
             hour,
             dimension: DIMENSIONS[dimension as usize],
@@ -275,7 +284,11 @@ impl Acc {
             open_visits: self.open_visits,
             mixed_visits: self.mixed_visits,
             engagement_ms: self.engagement_ms,
-            visitors: self.visitors.unwrap_or_else(|| Hll::new(VISITOR_PARAMS)),
+            visitors: {
+                let mut visitors = self.visitors.unwrap_or_else(|| Hll::new(VISITOR_PARAMS));
+                visitors.add_all(&mut self.pending_visitors);
+                visitors
+            },
             visit_durations: self.visit_durations,
             engagement_times: self.engagement_times,
         }

@@ -7,7 +7,7 @@
 //! [`build_rows`] writes the same bytes as [`super::build`] of the same events in the
 //! same order (tested), so the two paths cannot drift apart.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::codec::dict::{DictColumn, NULL_CODE};
 use crate::event::COLUMNS;
@@ -34,7 +34,7 @@ enum BatchColumn {
 #[derive(Debug, Default)]
 struct Interned {
     values: Vec<String>,
-    index: HashMap<String, u32>,
+    index: FxHashMap<String, u32>,
     codes: Vec<u32>,
 }
 
@@ -42,6 +42,10 @@ impl Interned {
     fn push(&mut self, value: Option<&str>) {
         let code = match value {
             None => NULL_CODE,
+            // Rows of one visit arrive together and share most values: no hashing then.
+            Some(s) if self.codes.last().is_some_and(|&last| last != NULL_CODE && self.values[last as usize - 1] == s) => {
+                self.codes[self.codes.len() - 1]
+            }
             Some(s) => match self.index.get(s) {
                 Some(&code) => code,
                 None => {

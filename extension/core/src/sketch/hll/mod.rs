@@ -93,6 +93,40 @@ impl Hll {
         }
     }
 
+    /// Adds `hashes` (and empties it): the set [`Hll::add`] one by one makes, but an
+    /// explicit list takes the batch in one sorted merge instead of one insertion (a
+    /// shift of up to 1,280 hashes) per value. Rollup rows add their visitors so.
+    pub fn add_all(&mut self, hashes: &mut Vec<i64>) {
+        let limit = self.params.explicit_limit();
+        let repr = std::mem::replace(&mut self.repr, Repr::Undefined);
+        self.repr = match repr {
+            Repr::Undefined => Repr::Undefined,
+            Repr::Full(mut regs) => {
+                let r = Registers::of(&self.params);
+                for &h in hashes.iter() {
+                    r.add(&mut regs, h);
+                }
+                Repr::Full(regs)
+            }
+            // A list fills up to the limit and turns into registers with the next new
+            // value (as postgresql-hll does), so the end depends only on the count.
+            Repr::Empty | Repr::Explicit(_) => {
+                hashes.sort_unstable();
+                hashes.dedup();
+                let list = match repr {
+                    Repr::Explicit(list) => merge_ascending(&list, hashes),
+                    _ => hashes.clone(),
+                };
+                match list.len() {
+                    0 => Repr::Empty,
+                    n if n <= limit => Repr::Explicit(list),
+                    _ => Repr::Full(registers_of(&self.params, &list)),
+                }
+            }
+        };
+        hashes.clear();
+    }
+
     /// Unions `other` into `self`. Both must have the same parameters.
     pub fn union(&mut self, other: &Hll) -> Result<(), HllError> {
         self.params.check_same(&other.params)?;

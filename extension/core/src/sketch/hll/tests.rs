@@ -111,6 +111,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
+    fn adding_in_batches_equals_adding_one_by_one(params in small_params(), values in value_sets(), chunk in 1usize..40) {
+        let one_by_one = build(params, values.iter().copied());
+        let mut batched = Hll::new(params);
+        for part in values.chunks(chunk) {
+            let mut hashes: Vec<i64> = part.iter().map(|&v| hash_bigint(v, 0)).collect();
+            batched.add_all(&mut hashes);
+            prop_assert!(hashes.is_empty());
+        }
+        prop_assert_eq!(batched, one_by_one);
+    }
+
+    #[test]
     fn merging_explicit_lists_equals_sorting_their_union(a in proptest::collection::btree_set(any::<i64>(), 0..50),
                                                          b in proptest::collection::btree_set(any::<i64>(), 0..50)) {
         let (a, b): (Vec<i64>, Vec<i64>) = (a.into_iter().collect(), b.into_iter().collect());
