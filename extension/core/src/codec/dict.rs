@@ -47,6 +47,23 @@ impl DictColumn {
         self.codes.get(row).and_then(|&c| self.resolve(c))
     }
 
+    /// The column of `codes`, each `k > 0` standing for `strings[k - 1]` and listed once
+    /// in `used`: its dictionary the strings of `used`, sorted, and `codes` remapped to
+    /// it in place. What a builder ends with, whatever order it met the strings in.
+    pub(crate) fn sorted(strings: &[impl AsRef<str>], mut used: Vec<u32>, mut codes: Vec<u32>) -> Self {
+        let string = |code: u32| strings[code as usize - 1].as_ref();
+        used.sort_unstable_by(|&a, &b| string(a).cmp(string(b)));
+        // remap[code] = sorted code; slot 0 keeps NULL_CODE.
+        let mut remap = vec![NULL_CODE; strings.len() + 1];
+        for (rank, &code) in used.iter().enumerate() {
+            remap[code as usize] = rank as u32 + 1;
+        }
+        for code in &mut codes {
+            *code = remap[*code as usize];
+        }
+        DictColumn { dict: used.iter().map(|&code| string(code).to_owned()).collect(), codes }
+    }
+
     /// The code of `value`, so a filter `col = 'x'` becomes an integer compare.
     pub fn code_of(&self, value: &str) -> Option<u32> {
         self.dict.binary_search_by(|d| d.as_str().cmp(value)).ok().map(|i| i as u32 + 1)
@@ -172,19 +189,8 @@ impl<'a> DictBuilder<'a> {
     }
 
     pub fn finish(self) -> DictColumn {
-        let Self { first_seen, mut codes, .. } = self;
-        let mut order: Vec<u32> = (0..first_seen.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| first_seen[a as usize].cmp(first_seen[b as usize]));
-        // remap[first-seen code] = sorted code; slot 0 keeps NULL_CODE.
-        let mut remap = vec![NULL_CODE; first_seen.len() + 1];
-        for (rank, &seen) in order.iter().enumerate() {
-            remap[seen as usize + 1] = rank as u32 + 1;
-        }
-        for code in &mut codes {
-            *code = remap[*code as usize];
-        }
-        let dict = order.iter().map(|&seen| first_seen[seen as usize].to_owned()).collect();
-        DictColumn { dict, codes }
+        let seen = (1..=self.first_seen.len() as u32).collect();
+        DictColumn::sorted(&self.first_seen, seen, self.codes)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use crate::codec::dict::NULL_CODE;
-use crate::segment::{Column, IntColumn, SegmentError, SegmentReader};
+use crate::segment::{Column, SegmentError, SegmentReader};
 
 use super::intern::Interner;
 use super::plan::{Plan, Source};
@@ -25,13 +25,6 @@ pub(crate) struct Batch {
     pub has_revenue: Vec<bool>,
     /// Rows of each visit, in row order.
     pub session_rows: Vec<u32>,
-}
-
-fn ints(reader: &SegmentReader<'_>, name: &str) -> Result<IntColumn, SegmentError> {
-    match reader.column(name)? {
-        Column::Int(c) => Ok(c),
-        _ => Err(SegmentError::BadColumn { column: "query", reason: "expected an integer column" }),
-    }
 }
 
 /// The integer column `name` with one value per visit.
@@ -91,14 +84,14 @@ impl Batch {
             });
         }
         let (revenue, has_revenue) = if plan.revenue {
-            let column = ints(reader, "revenue_micros")?;
+            let column = reader.int_column("revenue_micros")?;
             let present = column.validity.unwrap_or_else(|| vec![true; column.values.len()]);
             (column.values, present)
         } else {
             (Vec::new(), Vec::new())
         };
         Ok(Batch {
-            ts: ints(reader, "ts")?.values,
+            ts: reader.int_column("ts")?.values,
             visitor: visit_ints(reader, "visitor_id")?,
             session: visit_ints(reader, "session_id")?,
             codes,

@@ -72,7 +72,7 @@ use crate::rollup::settle::merged;
 use crate::rollup::{
     hour_of, Builder, Hours, Row, ACQUISITION_COLUMNS, AFFECTS_BEFORE_US, HOUR_US, LOOK_AHEAD_US, LOOK_BEHIND_US, VISITOR_PARAMS,
 };
-use crate::segment::{self, Column, SegmentError, SegmentReader};
+use crate::segment::{self, SegmentError, SegmentReader};
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
@@ -380,10 +380,7 @@ impl RollupPlan {
         for (i, bytes) in segments.iter().enumerate() {
             let read = || -> Result<_, SegmentError> {
                 let reader = SegmentReader::open(bytes)?;
-                let ints = |name| match reader.column(name)? {
-                    Column::Int(c) => Ok(c.values),
-                    _ => Err(SegmentError::BadColumn { column: "ts", reason: "expected an integer column" }),
-                };
+                let ints = |name| reader.int_column(name).map(|c| c.values);
                 let (ts, sessions) = (ints("ts")?, ints("session_id")?);
                 Ok((reader, ts, sessions))
             };

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use crate::codec::dict::NULL_CODE;
 use crate::event::Event;
 use crate::query::intern::Interner;
-use crate::segment::{Column, IntColumn, SegmentError, SegmentReader};
+use crate::segment::{Column, SegmentError, SegmentReader};
 use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
@@ -47,13 +47,6 @@ pub struct Builder {
     events: Vec<Ev>,
 }
 
-fn ints(reader: &SegmentReader<'_>, name: &str) -> Result<IntColumn, SegmentError> {
-    match reader.column(name)? {
-        Column::Int(c) => Ok(c),
-        _ => Err(SegmentError::BadColumn { column: "rollup", reason: "expected an integer column" }),
-    }
-}
-
 impl Builder {
     pub fn new(hours: Hours) -> Builder {
         let mut strings = Interner::default();
@@ -70,10 +63,10 @@ impl Builder {
         if zone.rows == 0 || zone.ts_max < from || zone.ts_min >= to {
             return Ok(());
         }
-        let ts = ints(reader, "ts")?.values;
-        let sessions = ints(reader, "session_id")?.values;
-        let visitors = ints(reader, "visitor_id")?.values;
-        let engagement = ints(reader, "engagement_ms")?;
+        let ts = reader.int_column("ts")?.values;
+        let sessions = reader.int_column("session_id")?.values;
+        let visitors = reader.int_column("visitor_id")?.values;
+        let engagement = reader.int_column("engagement_ms")?;
         let own = self.codes(reader, OWN_COLUMNS)?;
         let acquisition = self.codes(reader, ACQUISITION_COLUMNS)?;
         for row in 0..zone.rows {

@@ -59,21 +59,14 @@ impl Interned {
         self.codes.push(code);
     }
 
-    /// The column of rows `order`: the strings their codes use, sorted (as
-    /// [`crate::codec::dict::DictBuilder`] sorts them), and their codes remapped.
+    /// The column of rows `order`: the strings their codes use, sorted, and their codes
+    /// remapped (`DictColumn::sorted`, as [`crate::codec::dict::DictBuilder`] ends).
     fn dict_column(&self, order: &[u32]) -> DictColumn {
-        let mut used: Vec<u32> = order.iter().map(|&row| self.codes[row as usize]).filter(|&c| c != NULL_CODE).collect();
+        let codes: Vec<u32> = order.iter().map(|&row| self.codes[row as usize]).collect();
+        let mut used: Vec<u32> = codes.iter().copied().filter(|&c| c != NULL_CODE).collect();
         used.sort_unstable();
         used.dedup();
-        used.sort_unstable_by(|&a, &b| self.values[a as usize - 1].cmp(&self.values[b as usize - 1]));
-        let mut remap = vec![NULL_CODE; self.values.len() + 1];
-        for (rank, &code) in used.iter().enumerate() {
-            remap[code as usize] = rank as u32 + 1;
-        }
-        DictColumn {
-            dict: used.iter().map(|&code| self.values[code as usize - 1].clone()).collect(),
-            codes: order.iter().map(|&row| remap[self.codes[row as usize] as usize]).collect(),
-        }
+        DictColumn::sorted(&self.values, used, codes)
     }
 }
 

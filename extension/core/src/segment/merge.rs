@@ -25,7 +25,8 @@ pub fn merge(readers: &[SegmentReader<'_>]) -> Result<Segment, SegmentError> {
     // (visitor, session, ts, input, row): the input and row last, so ties keep input order.
     let mut keys: Vec<(i64, i64, i64, u32, u32)> = Vec::with_capacity(rows);
     for (input, reader) in readers.iter().enumerate() {
-        let (visitors, sessions, ts) = (ints(reader, "visitor_id")?, ints(reader, "session_id")?, ints(reader, "ts")?);
+        let ints = |name| reader.int_column(name).map(|c| c.values);
+        let (visitors, sessions, ts) = (ints("visitor_id")?, ints("session_id")?, ints("ts")?);
         for row in 0..reader.zone().rows {
             keys.push((visitors[row], sessions[row], ts[row], input as u32, row as u32));
         }
@@ -83,13 +84,6 @@ fn merged_dict(inputs: &[&DictColumn], order: &[(usize, usize)]) -> DictColumn {
     // Decoding checked every code against its dictionary.
     let codes = order.iter().map(|&(i, row)| translate[i][inputs[i].codes[row] as usize]).collect();
     DictColumn { dict: dict.into_iter().map(str::to_owned).collect(), codes }
-}
-
-fn ints(reader: &SegmentReader<'_>, name: &'static str) -> Result<Vec<i64>, SegmentError> {
-    match reader.column(name)? {
-        Column::Int(c) => Ok(c.values),
-        _ => Err(SegmentError::BadColumn { column: name, reason: "expected an integer column" }),
-    }
 }
 
 #[cfg(test)]

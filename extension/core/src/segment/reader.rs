@@ -88,6 +88,15 @@ impl<'a> SegmentReader<'a> {
         self.column_at(index_of(name)?)
     }
 
+    /// Decodes the integer column `name`; another kind of column is an error naming it.
+    pub fn int_column(&self, name: &str) -> Result<IntColumn, SegmentError> {
+        let column = index_of(name)?;
+        match self.column_at(column)? {
+            Column::Int(c) => Ok(c),
+            _ => Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "expected an integer column" }),
+        }
+    }
+
     /// Decodes the column `name` as stored, one value per unit of its level, for
     /// kernels that work per visit or translate codes once per unit.
     pub fn stored_column(&self, name: &str) -> Result<StoredColumn<'_>, SegmentError> {
