@@ -15,9 +15,11 @@
 # shaped by live traffic) and on the hour before it (whose window reads the passes'
 # events to follow its visits): with the passes, the rate compaction sustains. Also
 # the real settling of an hour of the history through tally.compact() (the settle
-# point moved back an hour), where 20 sites' fixed costs show. The baseline of the
-# change: recomputing the hours a pass touched, as every pass did before. (Run it away
-# from the first minute of an hour, or the passes straddle two.)
+# point moved back an hour), where 20 sites' fixed costs show. Baselines: recomputing
+# the hours a pass touched, as every pass did before hours settled once; the two
+# hours settling one site after the other, as before the sites' hours were computed
+# side by side on the compaction threads. (Run it away from the first minute of an
+# hour, or the passes straddle two.)
 #
 #   benches/compaction.sh [RATE] [PASSES] [PASS_SECONDS] [HISTORY]   default 300000 8 2 2000000
 #
@@ -88,9 +90,10 @@ unsettled=$(q -d "$DB" -c "SELECT count(*) FROM tally.rollups r JOIN tally.rollu
 log "baseline: the rollup hours a pass recomputed before they settled (rolled back)"
 # What every pass did before: recompute each touched site's hours from 3 hours before
 # its events to 30 minutes after, reading those hours' events again (here the live
-# passes' and the history's; at a steady 300k events/s, about 4 billion).
+# passes' and the history's; at a steady 300k events/s, about 4 billion), one site
+# after the other.
 a=$(now)
-q -d "$DB" -c "BEGIN" -c "SELECT sum(tally.rollups_recompute(site_id, now() - interval '3 hours $SECS seconds',
+q -d "$DB" -c "BEGIN" -c "SELECT sum(tally.rollups_recompute(ARRAY[site_id], now() - interval '3 hours $SECS seconds',
                                                               now() + interval '30 minutes')) FROM tally.sites" \
   -c "ROLLBACK" >/dev/null
 b=$(now)
@@ -100,16 +103,24 @@ log "the live passes' hour settling, and the hour before it (rolled back)"
 # The rows of the hour holding the passes, as its settling will compute them, from
 # segments shaped by live traffic; then those of the hour before, whose window reads
 # the passes' events only to follow its visits (every event is read so by the hours
-# whose windows' 2.5 extra hours hold it). The history adds a little to both.
+# whose windows' 2.5 extra hours hold it). The history adds a little to both. The
+# sites are computed side by side on the compaction threads, as settling does.
+# $1: hours back from the current one; $2: "apart" computes the sites one after the
+# other (a call per site, as settling did before it used the compaction threads).
 settle_hour() {
-    q -d "$DB" -c "BEGIN" \
-      -c "SELECT sum(tally.rollups_recompute(site_id, date_bin('1 hour', now(), '2000-01-01') - interval '$1 hours',
-                                              date_bin('1 hour', now(), '2000-01-01') - interval '$1 hours' + interval '1 hour'))
-          FROM tally.sites" -c "ROLLBACK" >/dev/null
+    local hour="date_bin('1 hour', now(), '2000-01-01') - interval '$1 hours'"
+    local call="tally.rollups_recompute(array_agg(site_id), $hour, $hour + interval '1 hour')"
+    if [ "${2:-}" = apart ]; then
+        call="sum(tally.rollups_recompute(ARRAY[site_id], $hour, $hour + interval '1 hour'))"
+    fi
+    q -d "$DB" -c "BEGIN" -c "SELECT $call FROM tally.sites" -c "ROLLBACK" >/dev/null
 }
 a=$(now); settle_hour 0; b=$(now); settle_hour 1; c=$(now)
 own_t=$(python3 -c "print($b - $a)")
 window_t=$(python3 -c "print($c - $b)")
+a=$(now); settle_hour 0 apart; b=$(now); settle_hour 1 apart; c=$(now)
+own_apart_t=$(python3 -c "print($b - $a)")
+window_apart_t=$(python3 -c "print($c - $b)")
 
 log "one hour settling on every site (the settle point moved back an hour)"
 q -d "$DB" -c "UPDATE tally.rollups_settled SET settled_until = settled_until - interval '1 hour'"
@@ -124,22 +135,22 @@ hour_events=$(q -d "$DB" -c "SELECT sum(r.events) FROM tally.rollups r JOIN tall
                              WHERE r.dimension = 'total' AND r.hour = s.settled_until - interval '1 hour'")
 
 python3 - "$LIVE" "$PASSES" "$PER_PASS" "$RATE" "$t0" "$t1" "$unsettled" "$settle_t" "$hour_events" "$recompute_t" \
-    "$own_t" "$window_t" "${pass_times[@]}" <<'PY'
+    "$own_t" "$window_t" "$own_apart_t" "$window_apart_t" "${pass_times[@]}" <<'PY'
 import sys
 live, passes, per_pass, rate = map(int, sys.argv[1:5])
 t0, t1 = map(float, sys.argv[5:7])
 unsettled = int(sys.argv[7])
 settle_t, hour_events, recompute_t = float(sys.argv[8]), int(sys.argv[9]), float(sys.argv[10])
-own_t, window_t = float(sys.argv[11]), float(sys.argv[12])
-times = [float(t) for t in sys.argv[13:]]
+own_t, window_t, own_apart_t, window_apart_t = map(float, sys.argv[11:15])
+times = [float(t) for t in sys.argv[15:]]
 total = sum(times)
 pass_rate = live / total
 load_rate = live / (t1 - t0)
 # Per event of traffic, rollups cost its own hour's settling, plus being read 2.5 more
 # times by the settlings of the hours around it (the hour before's time per event
 # stands for each: it errs high, that hour's history being read too).
-settle_per_event = (own_t + 2.5 * window_t) / live
-sustained = 1 / (1 / pass_rate + settle_per_event)
+def sustained(own, window):
+    return 1 / (1 / pass_rate + (own + 2.5 * window) / live)
 print("| measure | value |")
 print("|---|---|")
 print(f"| live passes | {passes} x {per_pass:,} events ({rate:,} events/s x {per_pass // rate} s), 20 sites |")
@@ -152,5 +163,7 @@ print(f"| baseline: recomputing the hours the last pass touched, as every pass d
 print(f"| one hour settling on 20 sites ({hour_events:,} events of the hour, 3.5 hours read) | {settle_t:.2f} s ({hour_events / settle_t:,.0f} events of the hour/s) |")
 print(f"| the live passes' hour settling (their {live:,} events and the history's of the hour) | {own_t:.2f} s ({live / own_t:,.0f} events/s) |")
 print(f"| the hour before settling (the passes' events read to follow its visits) | {window_t:.2f} s ({live / window_t:,.0f} events/s) |")
-print(f"| sustained: passes, each event's hour settling, and 2.5 hours of windows reading it | **{sustained:,.0f} events/s** |")
+print(f"| the same two hours settling one site after the other (baseline) | {own_apart_t:.2f} s, {window_apart_t:.2f} s |")
+print(f"| sustained: passes, each event's hour settling, and 2.5 hours of windows reading it | **{sustained(own_t, window_t):,.0f} events/s** |")
+print(f"| sustained with the sites settling one after the other (baseline) | {sustained(own_apart_t, window_apart_t):,.0f} events/s |")
 PY

@@ -99,9 +99,10 @@ CREATE TABLE tally.rollups_settled (
 );
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups_settled', '');
 
--- tally.rollups_recompute(site, from_ts, to_ts) recomputes the rows of the hours
--- overlapping [from_ts, to_ts) of one site from the raw events (hot and compacted),
--- replacing what was there: idempotent. Visits are followed up to 2 hours past the
+-- tally.rollups_recompute(sites, from_ts, to_ts) recomputes the rows of the hours
+-- overlapping [from_ts, to_ts) of each site of the array from the raw events (hot and
+-- compacted), replacing what was there: idempotent. Sites are computed side by side
+-- on tally.compaction_threads threads. Visits are followed up to 2 hours past the
 -- last hour (longer visits are cut there), and events up to 30 minutes (the visit
 -- timeout) before the first hour tell visits that started earlier from those that
 -- started in it. It is Rust (extension/src/rollup/, rows computed by

@@ -87,7 +87,7 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"tally.compaction_threads",
-        c"Threads that encode segments during compaction.",
+        c"Threads compaction encodes and merges segments and computes rollup hours with.",
         c"",
         &COMPACTION_THREADS,
         1,

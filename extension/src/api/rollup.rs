@@ -21,17 +21,20 @@ fn rebuild_rollups(site_id: i32, from_ts: TimestampWithTimeZone, to_ts: Timestam
     Spi::connect_mut(|client| {
         // Compaction recomputes rollups too; one at a time keeps the two from racing.
         compact::lock_storage(client);
-        rollup::recompute(client, site_id, to_unix_us(from_ts), to_unix_us(to_ts))
+        rollup::recompute(client, &[(site_id, to_unix_us(from_ts), to_unix_us(to_ts))])
     })
 }
 
 /// The recomputation behind `tally.rebuild_rollups` and compaction, without the
-/// storage lock: the rollup rows of `p_site` for the hours overlapping
+/// storage lock: the rollup rows of every site of `p_sites` for the hours overlapping
 /// [p_from, p_to), from the events of those hours plus 30 minutes before and 2
-/// hours after (see sql/rollups.sql). Returns the rows written.
+/// hours after (see sql/rollups.sql), the sites computed side by side on the
+/// compaction threads as a settling pass does. Returns the rows written.
 #[pg_extern(volatile, parallel_unsafe, requires = ["rollups"])]
-fn rollups_recompute(p_site: i32, p_from: TimestampWithTimeZone, p_to: TimestampWithTimeZone) -> i64 {
-    Spi::connect_mut(|client| rollup::recompute(client, p_site, to_unix_us(p_from), to_unix_us(p_to)))
+fn rollups_recompute(p_sites: Vec<i32>, p_from: TimestampWithTimeZone, p_to: TimestampWithTimeZone) -> i64 {
+    let (from, to) = (to_unix_us(p_from), to_unix_us(p_to));
+    let spans: Vec<(i32, i64, i64)> = p_sites.into_iter().map(|site| (site, from, to)).collect();
+    Spi::connect_mut(|client| rollup::recompute(client, &spans))
 }
 
 /// Builds the daily rollups (`tally.rollups_daily`) of every queued day that ended 5

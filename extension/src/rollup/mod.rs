@@ -17,11 +17,12 @@ use pgrx::spi::SpiClient;
 use tally_core::event::Event;
 use tally_core::rollup::settle::{refresh_spans, settle_point};
 use tally_core::rollup::{Builder, Hours, Row, DIMENSIONS};
-use tally_core::segment::SegmentReader;
+use tally_core::segment::{SegmentError, SegmentReader};
 
 use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
+use crate::storage::parallel;
 
 /// The first and last time of the events added or removed, per site.
 #[derive(Debug, Default)]
@@ -56,11 +57,12 @@ pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
     for &site in touched.0.keys() {
         settled.entry(site).or_insert(None);
     }
-    let mut written = 0;
-    for (site, until) in settled {
-        for (from, to) in refresh_spans(touched.0.get(&site).copied(), until, target) {
-            written += recompute(client, site, from, to);
-        }
+    let mut spans = Vec::new();
+    for (&site, &until) in &settled {
+        spans.extend(refresh_spans(touched.0.get(&site).copied(), until, target).into_iter().map(|(from, to)| (site, from, to)));
+    }
+    let written = recompute(client, &spans);
+    for &site in settled.keys() {
         client
             .update(
                 "INSERT INTO tally.rollups_settled AS s VALUES ($1, $2) ON CONFLICT (site_id) DO UPDATE \
@@ -73,38 +75,92 @@ pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
     written
 }
 
-/// Recomputes the rollup hours of `site` overlapping [from_us, to_us) from the raw
-/// events, replacing what was there: idempotent. Returns rows written.
-pub fn recompute(client: &mut SpiClient, site: i32, from_us: i64, to_us: i64) -> i64 {
-    let hours = Hours::overlapping(from_us, to_us);
-    if hours.is_empty() {
-        return 0;
-    }
-    let (from, to) = hours.window();
-    let (from, to) = (from_unix_us(from), from_unix_us(to));
-    // Read through an SPI connection of its own: the segments it detoasts are freed as
-    // soon as the rows are computed, not when compaction's transaction ends (a pass
-    // refreshes many windows).
-    let rows = Spi::connect(|reader| {
-        let mut builder = Builder::new(hours);
-        let segments = reader
-            .select(
-                "SELECT segment_id, data FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
-                None,
-                &[site.into(), from.into(), to.into()],
-            )
-            .unwrap_or_else(|e| error!("reading segments of site {site} for rollups: {e}"));
-        for row in segments {
-            let id: i64 = row.value(1).unwrap_or_default();
-            let data: &[u8] = row.value(2).unwrap_or_else(|| error!("segment {id} has no data"));
-            SegmentReader::open(data)
-                .and_then(|segment| builder.add_segment(&segment))
-                .unwrap_or_else(|e| error!("segment {id} of tally.segments cannot be decoded: {e}"));
+/// Segment bytes a batch of windows holds before their rows are computed: the windows
+/// of a batch are computed side by side, each holding its events decoded (~50 bytes
+/// an event, a few times their encoded size) while it runs.
+const RECOMPUTE_BATCH_BYTES: usize = 64 << 20;
+
+/// Recomputes the rollup hours of each `(site, from_us, to_us)` (the hours overlapping
+/// [from_us, to_us)) from the raw events, replacing what was there: idempotent.
+/// Windows are read one after the other, computed side by side on the compaction
+/// threads (a settling pass has one per site), and written in order. Returns rows
+/// written.
+pub fn recompute(client: &mut SpiClient, spans: &[(i32, i64, i64)]) -> i64 {
+    let mut written = 0;
+    let mut batch: Vec<Window> = Vec::new();
+    for &(site, from_us, to_us) in spans {
+        let hours = Hours::overlapping(from_us, to_us);
+        if hours.is_empty() {
+            continue;
         }
-        builder.add_events(&hot_events(reader, site, from, to));
-        builder.finish()
-    });
-    write(client, site, hours, &rows)
+        batch.push(Window::read(site, hours));
+        if batch.iter().map(Window::bytes).sum::<usize>() >= RECOMPUTE_BATCH_BYTES {
+            written += write_all(client, &mut batch);
+        }
+    }
+    written + write_all(client, &mut batch)
+}
+
+/// Computes a batch of windows in parallel, writes their rows, then empties it.
+fn write_all(client: &mut SpiClient, batch: &mut Vec<Window>) -> i64 {
+    let results = parallel::map(batch, Window::bytes, Window::rows);
+    let mut written = 0;
+    for (window, rows) in batch.iter().zip(results) {
+        let rows = rows.unwrap_or_else(|(id, e)| error!("segment {id} of tally.segments cannot be decoded: {e}"));
+        written += write(client, window.site, window.hours, &rows);
+    }
+    batch.clear();
+    written
+}
+
+/// The raw events of one site's rollup hours and their window: the segments' bytes
+/// (id, data) and the hot rows.
+struct Window {
+    site: i32,
+    hours: Hours,
+    segments: Vec<(i64, Vec<u8>)>,
+    hot: Vec<Event>,
+}
+
+impl Window {
+    fn read(site: i32, hours: Hours) -> Window {
+        let (from, to) = hours.window();
+        let (from, to) = (from_unix_us(from), from_unix_us(to));
+        // Through an SPI connection of its own: the detoasted segments are freed once
+        // copied, not when the caller's transaction ends (a pass reads many windows).
+        Spi::connect(|reader| {
+            let segments = reader
+                .select(
+                    "SELECT segment_id, data FROM tally.segments WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3",
+                    None,
+                    &[site.into(), from.into(), to.into()],
+                )
+                .unwrap_or_else(|e| error!("reading segments of site {site} for rollups: {e}"))
+                .map(|row| {
+                    let id: i64 = row.value(1).unwrap_or_default();
+                    let data: &[u8] = row.value(2).unwrap_or_else(|| error!("segment {id} has no data"));
+                    (id, data.to_vec())
+                })
+                .collect();
+            Window { site, hours, segments, hot: hot_events(reader, site, from, to) }
+        })
+    }
+
+    /// What the window holds, for batching and for starting the largest first: its
+    /// segments' bytes, and its hot rows at about 200 bytes each as `Event`s.
+    fn bytes(&self) -> usize {
+        self.segments.iter().map(|(_, data)| data.len()).sum::<usize>() + self.hot.len() * 200
+    }
+
+    /// The rows of the hours; `Err` names the segment that cannot be decoded.
+    fn rows(&self) -> Result<Vec<Row>, (i64, SegmentError)> {
+        let mut builder = Builder::new(self.hours);
+        for (id, data) in &self.segments {
+            SegmentReader::open(data).and_then(|segment| builder.add_segment(&segment)).map_err(|e| (*id, e))?;
+        }
+        builder.add_events(&self.hot);
+        Ok(builder.finish())
+    }
 }
 
 /// Replaces the rows of `hours` with `rows`: one DELETE, then one INSERT of every row
