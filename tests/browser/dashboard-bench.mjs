@@ -5,12 +5,13 @@
 // settled, `body[data-first-render-ms]`) and the duration of every API call the page
 // made (request start to response end, as the browser saw it: queueing behind the
 // page's other calls included). Then each distinct call is replayed alone, one at a
-// time, to tell the engine's cost from the contention of eight concurrent queries.
+// time, to tell the engine's cost from the contention of eight concurrent queries,
+// and from a blank page of a fresh context, to tell it from the browser's start-up.
 //
 //   node dashboard-bench.mjs <gateway base URL> <site domain> <runs> [query string]
 //
 // Prints one JSON object: {first_render_ms: [...], calls: {label: [ms, ...]},
-// alone: {label: [ms, ...]}}.
+// alone: {label: [ms, ...]}, fresh_context: {label: [ms, ...]}}.
 import { launch } from "./chromium.mjs";
 
 const [base, site, runs = "5", extra = ""] = process.argv.slice(2);
@@ -34,7 +35,7 @@ const answer = await signIn.request.post(`${base}/api/v1/auth/login`, {
 if (!answer.ok()) throw new Error(`login failed: ${answer.status()} ${await answer.text()}`);
 const session = await signIn.storageState();
 
-const result = { first_render_ms: [], calls: {}, alone: {} };
+const result = { first_render_ms: [], calls: {}, alone: {}, fresh_context: {} };
 const bodies = new Map();
 try {
   for (let i = 0; i < Number(runs); i++) {
@@ -63,6 +64,23 @@ try {
       if (!resp.ok()) throw new Error(`${name} answered ${resp.status()}`);
       await resp.body();
       (result.alone[name] ||= []).push(Math.round(performance.now() - started));
+    }
+    // The same call sent by a blank page of a fresh context as soon as it has loaded:
+    // what the browser's own start-up (a new renderer process and context, on the same
+    // two cores as the server) costs the call, without the dashboard's work.
+    for (let i = 0; i < Number(runs); i++) {
+      const context = await browser.newContext({ userAgent: UA, storageState: session });
+      const page = await context.newPage();
+      await page.goto(`${base}/healthz`);
+      const ms = await page.evaluate(async ([url, body]) => {
+        const started = performance.now();
+        const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+        if (!resp.ok) throw new Error(`answered ${resp.status}`);
+        await resp.text();
+        return Math.round(performance.now() - started);
+      }, [url, body]);
+      (result.fresh_context[name] ||= []).push(ms);
+      await context.close();
     }
   }
   console.log(JSON.stringify(result));

@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use tally_core::datagen::{Config, DataGen};
 use tally_core::event::Event;
-use tally_core::query::{parse, scan_all, Goal, Plan, TimeRange};
+use tally_core::query::{parse, scan_all, Goal, Plan, SharedPlan, TimeRange};
 use tally_core::segment::{build, Segment};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -48,6 +48,35 @@ fn query_benches(c: &mut Criterion) {
                 b.iter(|| black_box(scan_all(&plan, range, None, zones.clone(), black_box(&bytes), threads, || {}).unwrap()))
             });
         }
+    }
+    // The dashboard filtered by a country: its five panels that scan, one shared scan
+    // (`tally.query_batch`).
+    let filter = json!([["is", "visit:country", ["US"]]]);
+    let panels: Vec<Plan> = [
+        json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]}),
+        json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"]}),
+        json!({"metrics": ["visitors"], "dimensions": ["visit:device"]}),
+        json!({"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}),
+        json!({"metrics": ["visitors", "events"], "dimensions": ["event:name"],
+               "filters": [["is", "visit:country", ["US"]], ["is_not", "event:name", ["pageview", "engagement"]]]}),
+    ]
+    .into_iter()
+    .map(|mut q| {
+        q["site_id"] = json!(1);
+        q["date_range"] = json!("30d");
+        if q.get("filters").is_none() {
+            q["filters"] = filter.clone();
+        }
+        Plan::new(parse(&q).unwrap(), goals.clone()).unwrap()
+    })
+    .collect();
+    let shared = SharedPlan::new(&panels.iter().collect::<Vec<_>>());
+    let zones: Vec<(i64, i64)> = segments.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+    let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
+    for threads in [1, 2] {
+        group.bench_function(format!("dashboard_filtered/{threads}"), |b| {
+            b.iter(|| black_box(scan_all(&shared.plan, range, None, zones.clone(), black_box(&bytes), threads, || {}).unwrap()))
+        });
     }
     group.finish();
 }

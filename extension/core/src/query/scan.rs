@@ -117,7 +117,9 @@ impl<'p> Scan<'p> {
                 Some(expr) => (derived.eval(plan, expr, &self.memos), derived.per_visit_expr(plan, expr)),
                 None => (vec![true; batch.rows()], true),
             };
-            let visits = derived.complete_visits().filter(|(_, rows)| filter.is_none() || mask[rows.clone()].contains(&true)).collect();
+            // A mask the same on every row of a visit is read at the visit's first row.
+            let passes = |rows: &std::ops::Range<usize>| if per_visit { mask[rows.start] } else { mask[rows.clone()].contains(&true) };
+            let visits = derived.complete_visits().filter(|(_, rows)| passes(rows)).collect();
             filters.push(Filtered { filter, mask, per_visit, visits });
         }
         for (view, state) in plan.views.iter().zip(&mut self.states) {
