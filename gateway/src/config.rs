@@ -75,6 +75,13 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_WRITERS", default_value_t = 2)]
     pub writers: usize,
 
+    /// Connections that answer one batch of stats queries (the dashboard's panels) side
+    /// by side, each a share (`tally.query_batch(queries, part, parts)`): a backend
+    /// reads rollups on one core, so 2 lets a two-core server use both. 1 answers a
+    /// batch in one statement.
+    #[arg(long, env = "TALLY_QUERY_PARTS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub query_parts: u16,
+
     /// Events held in memory (queued or being written) before new requests get 503 +
     /// Retry-After. Bounds the memory of events not yet committed: about 1 KB each.
     #[arg(long, env = "TALLY_QUEUE_CAPACITY", default_value_t = 100_000)]

@@ -161,6 +161,26 @@ async fn a_batch_answers_each_query_as_alone_and_fails_only_the_bad_ones() {
     let rows = t.db.client.query_one("SELECT tally.query_batch($1)", &[&Value::Array(good.clone())]).await.unwrap();
     let from_sql: Value = rows.get(0);
     assert_eq!(from_sql.as_array().unwrap(), &results);
+    // In shares (as the gateway runs it on two connections), each answer is in exactly
+    // one share, the same as in the whole batch, and the others hold null there.
+    for parts in [2, 3] {
+        let mut shares = Vec::new();
+        for part in 1..=parts {
+            let row = t.db.client.query_one("SELECT tally.query_batch($1, $2, $3)", &[&Value::Array(good.clone()), &part, &parts]).await;
+            shares.push(row.unwrap().get::<_, Value>(0).as_array().unwrap().clone());
+        }
+        for (i, whole) in results.iter().enumerate() {
+            let held: Vec<&Value> = shares.iter().map(|s| &s[i]).filter(|a| !a.is_null()).collect();
+            assert_eq!(held, vec![whole], "query {i} in {parts} parts");
+        }
+        assert!(shares.iter().all(|s| s.iter().any(|a| !a.is_null())), "every share answers something: {parts} parts");
+    }
+    for (part, parts, field) in [(0, 2, "part"), (3, 2, "part"), (1, 0, "parts"), (1, 17, "parts")] {
+        let err = t.db.client.query_one("SELECT tally.query_batch($1, $2, $3)", &[&Value::Array(good.clone()), &part, &parts]).await;
+        let err = err.unwrap_err();
+        let db = err.as_db_error().expect("a database error");
+        assert_eq!((db.code().code(), db.detail()), ("22023", Some(format!("field: {field}").as_str())), "{part} of {parts}");
+    }
 
     // A body that is not a list of 1 to 50 queries is a 400 naming `queries`.
     for body in [json!({}), json!({"queries": []}), json!({"queries": {"site_id": 1}}), json!({"queries": vec![good[0].clone(); 51]})] {

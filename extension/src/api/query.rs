@@ -18,9 +18,14 @@ fn query(query: JsonB) -> JsonB {
 /// `SELECT tally.query_batch('[{"site_id": "example.com", "date_range": "30d", "metrics": ["visitors"],
 /// "dimensions": ["event:page"]}, {"site_id": "example.com", "date_range": "30d", "metrics": ["visitors"],
 /// "dimensions": ["visit:source"]}]')`.
+///
+/// With `part` and `parts` (1 of 1 by default), only the `part`-th of `parts` shares
+/// of the batch is answered, the others' places holding `null`: several connections
+/// answer one batch side by side, each a share, every backend dividing it alike (the
+/// gateway does this for the dashboard; see `tally_core::query::divide`).
 #[pg_extern(stable, parallel_restricted, requires = ["query"])]
-fn query_batch(queries: JsonB) -> JsonB {
-    crate::query::run_batch(&queries.0)
+fn query_batch(queries: JsonB, part: default!(i32, 1), parts: default!(i32, 1)) -> JsonB {
+    crate::query::run_batch(&queries.0, part, parts)
 }
 
 // The statements tally.query runs are short and its own threads use the cores: JIT
@@ -30,7 +35,7 @@ fn query_batch(queries: JsonB) -> JsonB {
 // function's own settings leave the caller's untouched.
 extension_sql!(
     "ALTER FUNCTION tally.query(jsonb) SET jit = off SET max_parallel_workers_per_gather = 0;
-     ALTER FUNCTION tally.query_batch(jsonb) SET jit = off SET max_parallel_workers_per_gather = 0;",
+     ALTER FUNCTION tally.query_batch(jsonb, int, int) SET jit = off SET max_parallel_workers_per_gather = 0;",
     name = "query_settings",
     requires = [query, query_batch]
 );

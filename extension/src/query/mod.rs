@@ -7,7 +7,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
-use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, SharedPlan, SiteRef, TimeRange};
+use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, Shape, SharedPlan, SiteRef, TimeRange};
 use tally_core::segment;
 
 use crate::gucs;
@@ -50,7 +50,9 @@ pub fn run(json: &serde_json::Value) -> JsonB {
 /// `{"error": {"field", "message"}}` for one that is bad, in order. The periods that
 /// need a scan of the same site and range share one (`SharedPlan`): a dashboard's
 /// panels, filtered beyond what the rollups hold, decode the month once, not per panel.
-pub fn run_batch(json: &serde_json::Value) -> JsonB {
+/// Only the questions of share `part` of `parts` ([`query::divide`]) are answered;
+/// the others' places hold `null`.
+pub fn run_batch(json: &serde_json::Value, part: i32, parts: i32) -> JsonB {
     let Some(queries) = json.as_array() else {
         reject_field(QueryError::new("queries", "expected an array of queries"), "tally.query_batch", "the array of queries.")
     };
@@ -61,15 +63,31 @@ pub fn run_batch(json: &serde_json::Value) -> JsonB {
             "the array of queries: send the rest in another batch.",
         )
     }
+    if !(1..=MAX_PARTS).contains(&parts) {
+        let error = QueryError::new("parts", format!("expected 1 to {MAX_PARTS} parts, got {parts}"));
+        reject_field(error, "tally.query_batch", "the number of parts: one per connection answering the batch.")
+    }
+    if !(1..=parts).contains(&part) {
+        let error = QueryError::new("part", format!("expected a part from 1 to {parts}, got {part}"));
+        reject_field(error, "tally.query_batch", "the part: which of the parts this call answers.")
+    }
     Spi::connect(|client| {
         let questions: Vec<Result<Question, QueryError>> = queries.iter().map(|q| prepare(client, q)).collect();
+        let shapes: Vec<Option<Shape<'_>>> = questions
+            .iter()
+            .map(|q| {
+                let q = q.as_ref().ok()?;
+                Some(Shape { plan: &q.plan, site_id: q.site_id, buckets: q.periods.iter().map(|p| p.starts.as_deref()).collect() })
+            })
+            .collect();
+        let mine: Vec<bool> = query::divide(&shapes, parts as usize).into_iter().map(|share| share + 1 == part as usize).collect();
         // Answers by question and period: rollups first, then the shared scans.
         let mut answers: Vec<Vec<Option<(query::Answer, bool)>>> =
             questions.iter().map(|q| q.as_ref().map_or(Vec::new(), |q| vec![None; q.periods.len()])).collect();
         let mut scans: Vec<SharedScan> = Vec::new();
         let mut edges = EdgeCache::default();
         for (i, question) in questions.iter().enumerate() {
-            let Ok(q) = question else { continue };
+            let (Ok(q), true) = (question, mine[i]) else { continue };
             for (p, period) in q.periods.iter().enumerate() {
                 match rollups::answer(client, &q.plan, q.site_id, period.range, period.starts.as_deref(), &mut edges) {
                     Some(answer) => answers[i][p] = Some((answer, true)),
@@ -93,7 +111,9 @@ pub fn run_batch(json: &serde_json::Value) -> JsonB {
         let results = questions
             .into_iter()
             .zip(answers)
-            .map(|(question, answers)| match question {
+            .zip(mine)
+            .map(|((question, answers), mine)| match question {
+                _ if !mine => serde_json::Value::Null,
                 Ok(q) => q.render(answers.into_iter().map(|a| a.expect("every period answered")).collect()),
                 Err(e) => serde_json::json!({"error": {"field": e.field, "message": e.message}}),
             })
@@ -104,6 +124,9 @@ pub fn run_batch(json: &serde_json::Value) -> JsonB {
 
 /// The most queries one `tally.query_batch` answers: a dashboard asks about ten.
 const MAX_BATCH: usize = 50;
+
+/// The most shares a batch is divided into (connections answering it side by side).
+const MAX_PARTS: i32 = 16;
 
 /// A checked query: its plan for its site and the periods it is answered over (the
 /// range, then the comparison's).

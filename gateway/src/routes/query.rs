@@ -14,10 +14,14 @@
 //! among those of the same site and range: the dashboard's panels go this way. A bad
 //! query takes its place in `results` as `{"error": {"field", "message"}}` and the
 //! others are still answered; a body that is not a list of at most 50 queries is a 400.
+//! The batch is answered in `--query-parts` shares side by side, each on a connection
+//! of its own (a backend answers from rollups on one core): each share runs in its own
+//! transaction, so the shares of one call may see commits a few milliseconds apart.
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 use tokio_postgres::error::SqlState;
 
@@ -61,12 +65,41 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
         Some(Value::Array(queries)) if !queries.is_empty() => queries,
         _ => return Err(ApiError::bad_request("queries", "expected a non-empty array of stats queries")),
     };
+    let parts = usize::from(state.config.query_parts).clamp(1, queries.len());
+    let list = Value::Array(queries.clone());
+    let shares = try_join_all(
+        (1..=parts).map(|part| answer_share(&state, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))),
+    )
+    .await?;
+    // Each answer is in the one share that holds it; the others have null there.
+    let results = (0..queries.len())
+        .map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null))
+        .collect();
+    Ok(Json(json!({ "results": Value::Array(results) })))
+}
+
+/// Answers share `part` of `parts` of the batch `list` in a transaction of its own (on a
+/// connection of its own, beside the other shares'), recording the audit of `audit`'s
+/// queries there when given.
+async fn answer_share(
+    state: &AppState,
+    caller: &Caller,
+    list: &Value,
+    (part, parts): (usize, usize),
+    audit: Option<&[Value]>,
+) -> Result<Vec<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
-    let row = tx.query_one("SELECT tally.query_batch($1)", &[&Value::Array(queries.clone())]).await.map_err(bad_query)?;
-    audit_sites(&tx, queries, &caller).await?;
+    let (part, parts) = (part as i32, parts as i32);
+    let row = tx.query_one("SELECT tally.query_batch($1, $2, $3)", &[list, &part, &parts]).await.map_err(bad_query)?;
+    if let Some(queries) = audit {
+        audit_sites(&tx, queries, caller).await?;
+    }
     tx.commit().await?;
-    Ok(Json(json!({ "results": row.get::<_, Value>(0) })))
+    match row.get::<_, Value>(0) {
+        Value::Array(answers) => Ok(answers),
+        other => Err(ApiError::Internal(anyhow::anyhow!("tally.query_batch answered {other} instead of an array"))),
+    }
 }
 
 /// One audit record per site the batch asked about, as for that many single queries.

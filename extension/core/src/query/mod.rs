@@ -45,6 +45,7 @@ mod parse;
 mod plan;
 mod rollups;
 mod scan;
+mod share;
 mod shared;
 mod split;
 mod window;
@@ -57,6 +58,7 @@ pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
 pub use rollups::{EdgeVisits, RollupPlan};
 pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, TimeRange};
+pub use share::{divide, Shape};
 pub use shared::SharedPlan;
 pub use window::VISIT_GAP_US;
 
