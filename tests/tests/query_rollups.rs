@@ -97,7 +97,7 @@ async fn eligible_queries_answered_from_rollups_equal_the_scan() {
     let mut ranges = vec![json!("7d"), json!([four_days_ago, two_days_ago])];
     // Today has a covered hour only once an hour of it lies 4 hours before the hot rows
     // of the last 20 minutes: from about 04:20 UTC (before, the rollups answer nothing
-    // of it and the scan does; this failed at 04:05).
+    // of it and the scan does; this failed at 02:45 UTC).
     if db.value::<f64>("SELECT extract(epoch FROM now() - date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::float8").await
         >= 5.5 * 3600.0
     {
