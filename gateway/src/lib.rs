@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pool;
 pub mod routes;
 pub mod seed;
+pub mod server_timing;
 pub mod sites;
 pub mod state;
 pub mod tls;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::audit::router())
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(server_timing::record))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -157,6 +157,11 @@ async fn a_batch_answers_each_query_as_alone_and_fails_only_the_bad_ones() {
         assert!(!alone["results"].as_array().unwrap().is_empty(), "{query}: {alone}");
         assert_eq!(answer, &alone, "{query}");
     }
+    // The gateway's time is in Server-Timing (what the page can tell apart from its own).
+    let resp = analyst.http.post(format!("{}/api/v1/query/batch", analyst.base)).json(&json!({"queries": good})).send().await.unwrap();
+    let timing = resp.headers().get("server-timing").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ms: Option<f64> = timing.as_deref().and_then(|t| t.strip_prefix("app;dur=")).and_then(|d| d.parse().ok());
+    assert!(ms.is_some_and(|ms| ms > 0.0 && ms < 60_000.0), "Server-Timing: {timing:?}");
     // The SQL function answers the same.
     let rows = t.db.client.query_one("SELECT tally.query_batch($1)", &[&Value::Array(good.clone())]).await.unwrap();
     let from_sql: Value = rows.get(0);

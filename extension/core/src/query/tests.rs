@@ -166,6 +166,9 @@ fn answers_do_not_depend_on_how_events_are_cut_into_segments() {
         json!({"metrics": ["visits", "visit_duration"], "dimensions": ["visit:exit_page", "event:props:logged_in"],
             "filters": [["or", [["contains", "event:page", ["a"]], ["matches", "visit:country", ["^(US|DE)$"]]]]]}),
         json!({"metrics": ["visitors"], "funnel": ["Docs", "Signup"]}),
+        // A test of the visit beside one of the event, with goals, revenue and totals.
+        json!({"metrics": ["visitors", "events", "conversion_rate", "total_revenue"], "dimensions": ["event:goal"],
+            "filters": [["is", "visit:country", ["US"]], ["is_not", "event:name", ["pageview"]]], "include": {"totals": true}}),
     ];
     for mut query in queries {
         query["site_id"] = json!(1);
