@@ -13,7 +13,8 @@
 # Runs in a cluster of its own ($TALLY_STATE/bench-dash, port $TALLY_BENCH_PORT or
 # 54319) and a gateway on $TALLY_BENCH_LISTEN (127.0.0.1:8719). Not part of ./dev test.
 #
-# TALLY_BENCH_BROWSER_NICE (default 10) is the nice value of Chromium's session. Linux
+# TALLY_BENCH_BROWSER_NICE (default 10) is the nice value of the client's sessions: the
+# script driving the browser (run in a session of its own) and Chromium's. Linux
 # splits the CPU evenly between sessions (autogroups), Playwright starts Chromium in a
 # session of its own, and a page's start-up keeps both cores busy for about half a
 # second: at 0 the server (Postgres, another session) gets one core of two while the
@@ -36,8 +37,9 @@ bench_cluster
 scripts/build-dashboard.sh
 cargo build --release -q -p tally-gateway
 
-# The data ends when it was loaded; a reload every day keeps "last 30 days" full.
-stamp="$EVENTS events, $SITES sites, $(date -u +%F)"
+# The data ends when it was loaded; a reload every day keeps "last 30 days" full, and
+# one after the extension's SQL changed keeps its functions current.
+stamp="$EVENTS events, $SITES sites, $(date -u +%F), sql $(extension_sql_fingerprint)"
 if [ "$(q -d "$DB" -c "SELECT description FROM pg_description WHERE objoid = 'tally.sites'::regclass AND objsubid = 0" 2>/dev/null)" != "$stamp" ]; then
     bench_new_db
     log "loading $EVENTS events ($SITES sites, 30 days ending now)"
@@ -69,7 +71,7 @@ trap 'kill $gateway 2>/dev/null; wait $gateway 2>/dev/null' EXIT
 for _ in $(seq 100); do curl -fsS -m 2 "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 run() { (cd tests/browser && TALLY_BENCH_EMAIL="$BENCH_EMAIL" TALLY_BENCH_PASSWORD="$BENCH_PASSWORD" \
-             TALLY_BENCH_BROWSER_NICE="${TALLY_BENCH_BROWSER_NICE:-10}" node dashboard-bench.mjs "http://$LISTEN" "$SITE" "$RUNS" "$1"); }
+             TALLY_BENCH_BROWSER_NICE="${TALLY_BENCH_BROWSER_NICE:-10}" setsid node dashboard-bench.mjs "http://$LISTEN" "$SITE" "$RUNS" "$1"); }
 log "loading the dashboard $RUNS times per view"
 {
     echo "default $(run "")"

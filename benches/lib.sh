@@ -17,5 +17,11 @@ bench_new_db() {
     q -d "$DB" -c "CREATE EXTENSION tally"
 }
 
+# A short fingerprint of the installed extension's SQL script: data kept between runs
+# was created with the same functions only while it is unchanged.
+extension_sql_fingerprint() {
+    cat "$("$PG_CONFIG" --sharedir)"/extension/tally--*.sql | md5sum | cut -c1-12
+}
+
 # psql on the bench cluster, quiet, unaligned, stopping at the first error.
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }

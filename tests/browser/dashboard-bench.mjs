@@ -21,11 +21,13 @@ const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Geck
 const browser = await launch();
 lowerPriority(process.env.TALLY_BENCH_BROWSER_NICE);
 
-/** Sets the nice value of Chromium's session (autogroup: Playwright starts it in a
- * session of its own, which the kernel's scheduler weighs as one against the server's;
- * see benches/dashboard.sh). Its processes are this script's children's. */
+/** Sets the nice value of this script's session and of Chromium's (autogroups:
+ * Playwright starts Chromium in a session of its own; the kernel's scheduler weighs
+ * each session as one against the server's, see benches/dashboard.sh). Chromium's
+ * processes are this script's children. */
 function lowerPriority(nice) {
   if (!nice || nice === "0") return;
+  writeFileSync("/proc/self/autogroup", String(nice));
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     let stat;
     try {
