@@ -2,9 +2,9 @@
 //! produce it, request in to response headers out (queries included). Browsers show it
 //! in their network panel and expose it to the page (`PerformanceResourceTiming`), so
 //! a call that looks slow from the page can be told apart: the server's time, or time
-//! the browser itself spent before sending or after receiving (on a two-core machine
-//! shared with the browser, most of a dashboard call's time while Chromium starts a
-//! page; see benches/RESULTS.md, issue 9). For a stream, the time to its first bytes.
+//! the browser itself spent before sending or after receiving. (On the bench's two
+//! cores it showed the server's own time was the slow part while Chromium started a
+//! page; see benches/RESULTS.md, issue 9.) For a stream, the time to its first bytes.
 
 use std::time::Instant;
 
