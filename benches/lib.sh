@@ -18,9 +18,11 @@ bench_new_db() {
 }
 
 # A short fingerprint of the installed extension's SQL script: data kept between runs
-# was created with the same functions only while it is unchanged.
+# was created with the same functions only while it is unchanged. Comment lines are
+# left out (pgrx writes each function's Rust source line there, which moves with any
+# edit above it) and the rest sorted (pgrx's order of items changes between builds).
 extension_sql_fingerprint() {
-    cat "$("$PG_CONFIG" --sharedir)"/extension/tally--*.sql | md5sum | cut -c1-12
+    cat "$("$PG_CONFIG" --sharedir)"/extension/tally--*.sql | grep -v '^[[:space:]]*--' | LC_ALL=C sort | md5sum | cut -c1-12
 }
 
 # psql on the bench cluster, quiet, unaligned, stopping at the first error.

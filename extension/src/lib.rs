@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod alerts;
 mod api;
 mod gucs;
+mod heap;
 mod ingest;
 mod query;
 mod rollup;
@@ -61,6 +62,7 @@ pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    heap::keep_freed_memory();
     // The worker can only be registered while shared_preload_libraries load.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();

@@ -108,7 +108,7 @@ pub(crate) struct Derived<'b> {
     operands: Vec<Cow<'b, [u32]>>,
     buckets: Vec<u32>,
     /// Per visit: complete here (else gathered for later), bounced, duration, pageviews,
-    /// events other than `engagement`.
+    /// events other than `engagement`; the figures zero until [`Derived::count_visits`].
     complete: Vec<bool>,
     bounced: Vec<bool>,
     duration: Vec<u64>,
@@ -120,13 +120,9 @@ impl<'b> Derived<'b> {
     pub fn new(plan: &Plan, batch: &'b Batch, window: &Window, bucket_starts: Option<&[i64]>) -> Derived<'b> {
         let names = &batch.codes[super::plan::NAME];
         let complete = batch.visits().map(|(_, rows)| window.complete(batch.ts[rows.start], batch.ts[rows.end - 1])).collect();
-        let (bounced, duration, pageviews, events) = if plan.visit_figures {
-            visit_figures(batch)
-        } else {
-            // Zeros, never written: the pages stay unmapped until read.
-            let sessions = batch.session_rows.len();
-            (vec![false; sessions], vec![0; sessions], vec![0; sessions], vec![0; sessions])
-        };
+        // Zeros until counted: the pages of visits never counted stay unmapped.
+        let sessions = batch.session_rows.len();
+        let (bounced, duration, pageviews, events) = (vec![false; sessions], vec![0; sessions], vec![0; sessions], vec![0; sessions]);
         let operands = plan
             .operands
             .iter()
@@ -148,6 +144,28 @@ impl<'b> Derived<'b> {
             None => Vec::new(),
         };
         Derived { batch, operands, buckets, complete, bounced, duration, pageviews, events }
+    }
+
+    /// Counts the figures (bounced, duration, pageviews, events) of `visits`, the ones
+    /// views will add, if the plan needs them: a filter on the visit (a country) leaves
+    /// most visits of a batch uncounted.
+    pub fn count_visits(&mut self, plan: &Plan, visits: impl Iterator<Item = (usize, std::ops::Range<usize>)>) {
+        if !plan.visit_figures {
+            return;
+        }
+        let batch = self.batch;
+        let names = &batch.codes[super::plan::NAME];
+        for (visit, rows) in visits {
+            let (mut views, mut others) = (0u64, 0u64);
+            for &name in &names[rows.clone()] {
+                views += u64::from(name == PAGEVIEW);
+                others += u64::from(name != ENGAGEMENT);
+            }
+            self.bounced[visit] = others <= 1;
+            self.duration[visit] = (batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64;
+            self.pageviews[visit] = views;
+            self.events[visit] = others;
+        }
     }
 
     /// The visits not complete here (index and rows), to be gathered with their other parts.
@@ -326,27 +344,6 @@ impl<'b> Derived<'b> {
             }
         }
     }
-}
-
-/// Per visit of `batch`: bounced, duration, pageviews and events other than
-/// `engagement`.
-fn visit_figures(batch: &Batch) -> (Vec<bool>, Vec<u64>, Vec<u64>, Vec<u64>) {
-    let names = &batch.codes[super::plan::NAME];
-    let sessions = batch.session_rows.len();
-    let mut figures =
-        (Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions), Vec::with_capacity(sessions));
-    for (_, rows) in batch.visits() {
-        let (mut views, mut others) = (0u64, 0u64);
-        for &name in &names[rows.clone()] {
-            views += u64::from(name == PAGEVIEW);
-            others += u64::from(name != ENGAGEMENT);
-        }
-        figures.0.push(others <= 1);
-        figures.1.push((batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64);
-        figures.2.push(views);
-        figures.3.push(others);
-    }
-    figures
 }
 
 /// A row's group from its key (`key_of`), remembering the last key's group: rows of

@@ -104,7 +104,7 @@ impl<'p> Scan<'p> {
                 memo.push(leaf.test.matches(interner.value(code as u32)));
             }
         }
-        let derived = Derived::new(plan, batch, window, self.bucket_starts.as_deref());
+        let mut derived = Derived::new(plan, batch, window, self.bucket_starts.as_deref());
         // Each distinct filter once: the rows passing it, whether that holds per visit,
         // and the complete visits with a row passing it (those a view walks).
         let mut filters: Vec<Filtered<'_>> = Vec::new();
@@ -122,13 +122,20 @@ impl<'p> Scan<'p> {
             let visits = derived.complete_visits().filter(|(_, rows)| passes(rows)).collect();
             filters.push(Filtered { filter, mask, per_visit, visits });
         }
+        // The figures of the visits some view walks, each once.
+        let mut walked = vec![false; batch.session_rows.len()];
+        for (visit, _) in filters.iter().flat_map(|f| &f.visits) {
+            walked[*visit] = true;
+        }
+        derived.count_visits(plan, batch.visits().filter(|(visit, _)| walked[*visit]));
         for (view, state) in plan.views.iter().zip(&mut self.states) {
             let Filtered { mask, per_visit, visits, .. } =
                 filters.iter().find(|f| f.filter == view.filter.as_ref()).expect("evaluated above");
             if view.keys.contains(&Key::Goal) {
                 for (goal, expr) in plan.goal_exprs.iter().enumerate() {
-                    let completes = derived.eval(plan, expr, &self.memos);
-                    let both: Vec<bool> = mask.iter().zip(completes).map(|(&a, b)| a && b).collect();
+                    // The goal's mask, narrowed in place to the view's rows.
+                    let mut both = derived.eval(plan, expr, &self.memos);
+                    both.iter_mut().zip(mask).for_each(|(b, &m)| *b &= m);
                     let per_visit = *per_visit && derived.per_visit_expr(plan, expr);
                     derived.accumulate(plan, view, state, &both, visits, goal as u32, per_visit);
                 }
