@@ -28,6 +28,13 @@ pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// otherwise idle machine; 1 keeps every query on its backend's core.
 pub static QUERY_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Megabytes of segment bytes each backend keeps between queries
+/// (`tally_core::segment::SegmentCache`): a dashboard asks about the same site and range
+/// again and again, and reading a month of a large site out of TOAST is about a tenth
+/// of its scan. 64 MB holds a month of a site with a million events a day; every pooled
+/// connection of the gateway may hold that much. 0 turns the cache off.
+pub static SEGMENT_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+
 /// Whether `tally.query` answers eligible queries from the hourly rollups (see
 /// `tally_core::query::RollupPlan`). On by default; off forces the full scan, which
 /// benchmarks and tests compare against.
@@ -104,6 +111,16 @@ pub fn init() {
         64,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tally.segment_cache_mb",
+        c"Megabytes of segment bytes each backend keeps for its next queries (0: none).",
+        c"Each connection keeps its own; the gateway's pool holds up to this much per connection.",
+        &SEGMENT_CACHE_MB,
+        0,
+        65_536,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
     );
     GucRegistry::define_bool_guc(
         c"tally.query_rollups",

@@ -168,6 +168,30 @@ async fn erasing_a_visitor_removes_their_events_everywhere() {
     assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.events").await, 10_000 - theirs);
 }
 
+/// A scan keeps the segment bytes it read for the connection's next scans
+/// (`tally.segment_cache_mb`); segments rewritten since (an erasure here, merges alike)
+/// must be read anew, never answered from the kept bytes.
+#[tokio::test]
+async fn the_segment_cache_never_answers_from_rewritten_segments() {
+    let db = loaded(7_000, 3, 1).await;
+    db.query("SELECT tally.compact()").await;
+    db.query("SET tally.query_rollups = off").await;
+    let query = serde_json::json!({"site_id": 1, "date_range": ["2024-03-27", "2024-03-30"], "metrics": ["events", "visitors"]});
+    let ask = || async {
+        let answer: serde_json::Value = db.client.query_one("SELECT tally.query($1)", &[&query]).await.unwrap().get(0);
+        assert_eq!(answer["meta"]["path"], "scan", "{answer}");
+        answer["results"][0]["metrics"].clone()
+    };
+    let before = ask().await;
+    assert_eq!(ask().await, before, "the same answer from the kept segments");
+    let visitor: i64 = db.value("SELECT visitor_id FROM tally.events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").await;
+    db.query(&format!("SELECT tally.erase_visitor(1, {visitor})")).await;
+    let after = ask().await;
+    assert_ne!(after, before, "the erased visitor's events are gone");
+    db.query("SET tally.segment_cache_mb = 0").await;
+    assert_eq!(ask().await, after, "what a scan without the cache reads");
+}
+
 #[tokio::test]
 async fn pg_dump_and_restore_carry_segments_and_hot_rows() {
     let db = loaded(3_000, 3, 2).await;

@@ -17,6 +17,7 @@ use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
 
 mod rollups;
+mod segment_cache;
 
 use rollups::EdgeCache;
 
@@ -347,10 +348,12 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
     let (from, to) = (row_ts(range.from_us), row_ts(range.to_us));
     // The segments' rows, not yet detoasted: each is detoasted by this thread when the
     // scan asks for it (it stays valid until this SPI connection ends), while threads
-    // already scan the ones before. octet_length reads the size from the TOAST pointer.
-    let segments: Vec<(i64, (i64, i64), usize, _)> = client
+    // already scan the ones before, unless this backend's segment cache has its bytes.
+    // octet_length reads the size from the TOAST pointer.
+    segment_cache::configure();
+    let segments: Vec<(segment_cache::Key, (i64, i64), usize, _)> = client
         .select(
-            "SELECT segment_id, min_ts, max_ts, octet_length(data), data FROM tally.segments \
+            "SELECT segment_id, xmin::text::bigint, min_ts, max_ts, octet_length(data), data FROM tally.segments \
              WHERE site_id = $1 AND max_ts >= $2 AND min_ts < $3 ORDER BY min_ts",
             None,
             &[site_id.into(), from.into(), to.into()],
@@ -358,9 +361,9 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
         .unwrap_or_else(|e| fail("reading segments", e))
         .map(|r| {
             let ts = |i| r.value::<TimestampWithTimeZone>(i).map(to_unix_us).unwrap_or_default();
-            let id: i64 = r.value(1).unwrap_or_default();
-            let bytes = r.value::<i32>(4).unwrap_or_default() as usize;
-            (id, (ts(2), ts(3)), bytes, r)
+            let key = (r.value(1).unwrap_or_default(), r.value(2).unwrap_or_default());
+            let bytes = r.value::<i32>(5).unwrap_or_default() as usize;
+            (key, (ts(3), ts(4)), bytes, r)
         })
         .collect();
     let hot = hot_events(client, site_id, from, to);
@@ -371,15 +374,17 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
         zones.push((hot.zone.ts_min, hot.zone.ts_max));
         bytes += hot.bytes.len();
     }
+    let loaded: Vec<std::cell::OnceCell<segment_cache::Loaded<'_>>> = segments.iter().map(|_| Default::default()).collect();
     let load = |i: usize| -> &[u8] {
         match segments.get(i) {
-            Some((id, _, _, row)) => row.value(5).unwrap_or_else(|| error!("segment {id} has no data")),
+            Some(&(key, _, _, ref row)) => loaded[i]
+                .get_or_init(|| segment_cache::load(key, || row.value(6).unwrap_or_else(|| error!("segment {} has no data", key.0)))),
             None => hot.as_ref().map(|hot| hot.bytes.as_slice()).expect("the hot rows are the last batch"),
         }
     };
     let threads = (gucs::QUERY_THREADS.get().max(1) as usize).min(bytes / MIN_BYTES_PER_THREAD).max(1);
     query::scan_loaded(plan, range, buckets, zones, load, threads, block_signals).unwrap_or_else(|(index, e)| match segments.get(index) {
-        Some(&(id, _, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+        Some(&((id, _), _, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
         None => error!("tally.query: hot rows: {e}"),
     })
 }

@@ -17,6 +17,7 @@
 
 mod batch;
 mod builder;
+mod cache;
 mod column;
 mod error;
 mod merge;
@@ -26,6 +27,7 @@ mod schema;
 
 pub use batch::{build_rows, Batch};
 pub use builder::{build, Segment};
+pub use cache::SegmentCache;
 pub use column::{Column, IntColumn, StoredColumn};
 pub use error::SegmentError;
 pub use merge::merge;
