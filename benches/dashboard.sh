@@ -81,8 +81,8 @@ log "loading the dashboard $RUNS times per view"
     echo "7d $(run "period=7d")"
 } | python3 -c '
 import json, statistics, sys
-print("| view | first render, median (max) ms | slowest call, median (max) ms | calls per load |")
-print("|---|---:|---:|---:|")
+print("| view | first render, median (max) ms | slowest call, median (max) ms | calls per load | loads over a target |")
+print("|---|---:|---:|---:|---:|")
 per_call = {}
 for line in sys.stdin:
     view, data = line.split(" ", 1)
@@ -90,7 +90,8 @@ for line in sys.stdin:
     render = r["first_render_ms"]
     slowest = [max(ms[i] for ms in r["calls"].values()) for i in range(len(render))]
     calls = sum(len(ms) for ms in r["calls"].values()) // len(render)
-    print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {calls} |")
+    over = sum(1 for ms, call in zip(render, slowest) if ms > 1000 or call > 300)
+    print(f"| {view} | {statistics.median(render):.0f} ({max(render)}) | {statistics.median(slowest):.0f} ({max(slowest)}) | {calls} | {over} of {len(render)} |")
     per_call[view] = r
 print()
 print("| view | call | in the page, median (max) ms | the gateway, in the page | alone | from a blank page in a fresh context |")

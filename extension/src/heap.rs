@@ -1,4 +1,5 @@
-//! glibc's malloc settings in backends that load tally.
+//! How long a backend keeps the memory its scans freed, for glibc's malloc (Postgres's
+//! own memory) and for mimalloc (the extension's Rust code).
 //!
 //! Postgres pallocs a detoasted segment (hundreds of KiB to a few MiB) as one chunk of
 //! its own, which glibc takes from fresh `mmap`s or trims back to the kernel when freed.
@@ -7,7 +8,12 @@
 //! tenth of the filtered dashboard's scan share (`benches/RESULTS.md`, eighth session).
 //! Fixed thresholds keep up to [`TRIM_THRESHOLD`] of freed heap per backend for the
 //! next query and still give larger frees, and chunks from [`MMAP_THRESHOLD`] up, back.
-//! The extension's own Rust allocations go through mimalloc instead (see lib.rs).
+//!
+//! mimalloc gives pages back a second after they are freed by default, and a
+//! dashboard's next click comes seconds later: perf of the dashboard bench showed the
+//! scan share zeroing pages again (`clear_page_erms`, up to 180 CPU-ms of a 390 ms call)
+//! on backends that had scanned the same range before. `tally.scan_memory_keep_ms`
+//! sets that delay.
 
 /// Chunks of at least this many bytes get a mapping of their own, unmapped when freed.
 const MMAP_THRESHOLD: i32 = 32 << 20;
@@ -15,7 +21,11 @@ const MMAP_THRESHOLD: i32 = 32 << 20;
 /// Free memory at the top of the heap beyond this many bytes goes back to the kernel.
 const TRIM_THRESHOLD: i32 = 64 << 20;
 
-/// Sets the thresholds for this process; backends forked from a postmaster that
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the Rust bindings name only
+/// some options); it has been 15 since mimalloc 2.0, v3 included.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets glibc's thresholds for this process; backends forked from a postmaster that
 /// preloads tally inherit them.
 pub fn keep_freed_memory() {
     // SAFETY: mallopt only changes parameters of glibc's allocator, and Postgres calls
@@ -24,4 +34,12 @@ pub fn keep_freed_memory() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     }
+}
+
+/// Applies `tally.scan_memory_keep_ms` to mimalloc (a scan calls this first; the
+/// setting may have changed since the last one).
+pub fn keep_scan_memory() {
+    let ms = crate::gucs::SCAN_MEMORY_KEEP_MS.get();
+    // SAFETY: mi_option_set stores one option value; mimalloc reads it when it purges.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, std::ffi::c_long::from(ms)) }
 }

@@ -351,6 +351,7 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
     // already scan the ones before, unless this backend's segment cache has its bytes.
     // octet_length reads the size from the TOAST pointer.
     segment_cache::configure();
+    crate::heap::keep_scan_memory();
     let segments: Vec<(segment_cache::Key, (i64, i64), usize, _)> = client
         .select(
             "SELECT segment_id, xmin::text::bigint, min_ts, max_ts, octet_length(data), data FROM tally.segments \

@@ -67,9 +67,17 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
     };
     let parts = usize::from(state.config.query_parts).clamp(1, queries.len());
     let list = Value::Array(queries.clone());
-    let shares = try_join_all(
-        (1..=parts).map(|part| answer_share(&state, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))),
-    )
+    // Share 1 holds the heaviest unit (a site's scan, `tally_core::query::divide`); it
+    // goes to the oldest connection taken, so scans keep landing on the few backends
+    // whose memory is already mapped and whose segment caches hold the site. Spread by
+    // the pool's order, a first scan on another backend zeroed up to 200 MB and took a
+    // dashboard call from 180 to 390-440 ms (benches/RESULTS.md, eighth session).
+    let mut clients = try_join_all((0..parts).map(|_| state.pool.get())).await?;
+    clients.sort_by_key(deadpool_postgres::Object::id);
+    let shares = try_join_all(clients.into_iter().enumerate().map(|(i, client)| {
+        let part = i + 1;
+        answer_share(client, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))
+    }))
     .await?;
     // Each answer is in the one share that holds it; the others have null there.
     let results = (0..queries.len())
@@ -78,17 +86,16 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
     Ok(Json(json!({ "results": Value::Array(results) })))
 }
 
-/// Answers share `part` of `parts` of the batch `list` in a transaction of its own (on a
-/// connection of its own, beside the other shares'), recording the audit of `audit`'s
-/// queries there when given.
+/// Answers share `part` of `parts` of the batch `list` in a transaction of its own on
+/// `client` (a connection of its own, beside the other shares'), recording the audit of
+/// `audit`'s queries there when given.
 async fn answer_share(
-    state: &AppState,
+    mut client: deadpool_postgres::Object,
     caller: &Caller,
     list: &Value,
     (part, parts): (usize, usize),
     audit: Option<&[Value]>,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     let (part, parts) = (part as i32, parts as i32);
     let row = tx.query_one("SELECT tally.query_batch($1, $2, $3)", &[list, &part, &parts]).await.map_err(bad_query)?;
