@@ -39,7 +39,11 @@ pub static SEGMENT_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
 /// the kernel (mimalloc's purge delay; -1 keeps it for good). A month of a large site
 /// takes about 200 MB; faulting it in again, zeroed, cost a dashboard click up to a
 /// third of its time when the last one was more than mimalloc's default second ago.
-pub static SCAN_MEMORY_KEEP_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
+/// mimalloc purges only when the backend allocates again, so an idle backend holds its
+/// memory whatever this says: the delay decides whether a user back after a pause
+/// (10 minutes here) finds it still mapped. The gateway sends scans to the same few
+/// connections (`routes::query`), so few backends hold scan memory at all.
+pub static SCAN_MEMORY_KEEP_MS: GucSetting<i32> = GucSetting::<i32>::new(600_000);
 
 /// Whether `tally.query` answers eligible queries from the hourly rollups (see
 /// `tally_core::query::RollupPlan`). On by default; off forces the full scan, which
