@@ -62,9 +62,10 @@ const bodies = new Map();
 try {
   // Loads first, not recorded (TALLY_BENCH_WARMUP, 10): the gateway starts with the
   // bench, and a Postgres backend's first scans fault in and zero the memory they
-  // work in (perf: clear_page_erms, up to 120 CPU-ms a load), which a running
-  // gateway's pooled connections paid long before. The pool hands the batch's shares
-  // to whichever backends are free, so one load does not warm every one it will use.
+  // work in (perf: clear_page_erms, 60-180 CPU-ms a load), which a running
+  // gateway's pooled connections paid long before. Which backends a batch's shares
+  // land on depends on what else the pool serves then, so one load does not warm
+  // every one it will use.
   const warmup = Number(process.env.TALLY_BENCH_WARMUP ?? 10);
   for (let i = -warmup; i < Number(runs); i++) {
     const context = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 }, storageState: session });

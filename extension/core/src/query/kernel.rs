@@ -147,12 +147,9 @@ impl<'b> Derived<'b> {
     }
 
     /// Counts the figures (bounced, duration, pageviews, events) of `visits`, the ones
-    /// views will add, if the plan needs them: a filter on the visit (a country) leaves
-    /// most visits of a batch uncounted.
-    pub fn count_visits(&mut self, plan: &Plan, visits: impl Iterator<Item = (usize, std::ops::Range<usize>)>) {
-        if !plan.visit_figures {
-            return;
-        }
+    /// views will add: a filter on the visit (a country) leaves most visits of a batch
+    /// uncounted.
+    pub fn count_visits(&mut self, visits: impl Iterator<Item = (usize, std::ops::Range<usize>)>) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
         for (visit, rows) in visits {

@@ -122,12 +122,14 @@ impl<'p> Scan<'p> {
             let visits = derived.complete_visits().filter(|(_, rows)| passes(rows)).collect();
             filters.push(Filtered { filter, mask, per_visit, visits });
         }
-        // The figures of the visits some view walks, each once.
-        let mut walked = vec![false; batch.session_rows.len()];
-        for (visit, _) in filters.iter().flat_map(|f| &f.visits) {
-            walked[*visit] = true;
+        // The figures of the visits some view walks, each once, if the plan needs them.
+        if plan.visit_figures {
+            let mut walked = vec![false; batch.session_rows.len()];
+            for (visit, _) in filters.iter().flat_map(|f| &f.visits) {
+                walked[*visit] = true;
+            }
+            derived.count_visits(batch.visits().filter(|(visit, _)| walked[*visit]));
         }
-        derived.count_visits(plan, batch.visits().filter(|(visit, _)| walked[*visit]));
         for (view, state) in plan.views.iter().zip(&mut self.states) {
             let Filtered { mask, per_visit, visits, .. } =
                 filters.iter().find(|f| f.filter == view.filter.as_ref()).expect("evaluated above");
