@@ -1,6 +1,6 @@
-//! Referring URL → source name (`Google`, `Twitter`, `Hacker News`, ...) from Ghost's
-//! MIT-licensed referrer list vendored in `gateway/data/referrer-parser/` (see its README
-//! for provenance, licence and how to refresh it). Parsed once, on first use.
+//! Referring URL → source name (`Google`, `Twitter`, `Hacker News`, ...) from the list
+//! this project writes and licenses with the code, `gateway/data/referrers.toml` (its
+//! header says how rules match). Parsed once, on first use.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -8,61 +8,136 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use url::Url;
 
-/// A known referrer, as the list's JSON has it.
+/// A known referrer, as the list names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct KnownSource {
     /// Display name, e.g. `Google`.
-    #[serde(rename = "source")]
     pub name: String,
-    /// `search`, `social`, `email`, `paid`, `referral` or `unknown`.
+    /// `search`, `social`, `email`, `paid` or `referral`.
     pub medium: String,
 }
 
-/// What the list knows about one host: the source of the host as a whole, and sources
-/// that share the host under a path prefix (`google.de/imgres` is Google Images' search,
-/// `orange.fr/webmail` is email), longest prefix first.
+/// One `[[source]]` of the list.
+#[derive(Deserialize)]
+struct ListedSource {
+    #[serde(flatten)]
+    source: KnownSource,
+    hosts: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct List {
+    source: Vec<ListedSource>,
+}
+
+const MEDIUMS: [&str; 5] = ["search", "social", "email", "paid", "referral"];
+
+/// Second-level labels under which sites register in many countries (`google.co.uk`,
+/// `google.com.br`): `name.*` matches `name.<one of these>.<tld>` as well as `name.<tld>`.
+const SECOND_LEVELS: [&str; 10] = ["co", "com", "net", "org", "ac", "ne", "or", "gob", "gov", "edu"];
+
+/// What the list knows about one host (or, for `name.*` rules, one name): the source of
+/// the host as a whole, and sources under path prefixes (`google.*/imgres` is Google
+/// Images), longest prefix first.
 #[derive(Default)]
 struct Host {
-    bare: Option<KnownSource>,
-    by_path: Vec<(String, KnownSource)>,
+    bare: Option<&'static KnownSource>,
+    by_path: Vec<(String, &'static KnownSource)>,
 }
 
 impl Host {
-    /// The source for `path` on this host: the longest matching path prefix, else the
-    /// host's own, as Ghost's parser matches `hostname + pathname` against the keys.
-    fn source(&self, path: &str) -> Option<&KnownSource> {
-        self.by_path.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map(|(_, s)| s).or(self.bare.as_ref())
+    fn source(&self, path: &str) -> Option<&'static KnownSource> {
+        self.by_path.iter().find(|(prefix, _)| path.starts_with(prefix.as_str())).map(|(_, s)| *s).or(self.bare)
     }
 }
 
-/// Host (lower case, without `www.`) → its sources. The list names some hosts with
-/// `www.`, some without and some both ways (always alike), so `www.` is dropped on both
-/// sides: `www.google.de/imgres` then finds the `google.de/imgres` entry.
-static HOSTS: LazyLock<HashMap<String, Host>> = LazyLock::new(|| {
-    let raw: HashMap<String, KnownSource> =
-        serde_json::from_str(include_str!("../../data/referrer-parser/referrers.json")).expect("vendored referrer list is valid JSON");
-    let mut hosts: HashMap<String, Host> = HashMap::new();
-    for (key, source) in raw {
-        let key = key.to_ascii_lowercase();
-        let key = without_www(&key);
-        match key.split_once('/') {
-            Some((host, path)) => hosts.entry(host.to_string()).or_default().by_path.push((format!("/{path}"), source)),
-            None => hosts.entry(key.to_string()).or_default().bare = Some(source),
+/// The list as lookup tables: exact hosts, and the names of `name.*` rules.
+struct Rules {
+    exact: HashMap<String, Host>,
+    any_tld: HashMap<String, Host>,
+}
+
+/// Why the list cannot be used; the unit tests check that the shipped list has none.
+#[derive(Debug, thiserror::Error)]
+enum ListError {
+    #[error("not a valid list: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("source {0:?}: medium {1:?} is not one of {MEDIUMS:?}")]
+    Medium(String, String),
+    #[error("host rule {0:?} is listed twice")]
+    Duplicate(String),
+    #[error("host rule {0:?} is not a lower-case host name without www.")]
+    Host(String),
+}
+
+impl Rules {
+    fn parse(text: &str) -> Result<Rules, ListError> {
+        let list: List = toml::from_str(text)?;
+        let mut rules = Rules { exact: HashMap::new(), any_tld: HashMap::new() };
+        for listed in list.source {
+            if !MEDIUMS.contains(&listed.source.medium.as_str()) {
+                return Err(ListError::Medium(listed.source.name, listed.source.medium));
+            }
+            // Leaked once per process: the rules live as long as the gateway.
+            let source: &'static KnownSource = Box::leak(Box::new(listed.source));
+            for rule in listed.hosts {
+                let (host, path) = match rule.split_once('/') {
+                    Some((host, path)) => (host, Some(format!("/{path}"))),
+                    None => (rule.as_str(), None),
+                };
+                let valid = !host.starts_with("www.")
+                    && host.contains('.')
+                    && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '*'));
+                let (table, key) = match host.strip_suffix(".*") {
+                    Some(name) if valid && !name.contains('*') => (&mut rules.any_tld, name),
+                    None if valid && !host.contains('*') => (&mut rules.exact, host),
+                    _ => return Err(ListError::Host(rule)),
+                };
+                let entry = table.entry(key.to_string()).or_default();
+                let taken = match path {
+                    Some(prefix) if entry.by_path.iter().any(|(p, _)| *p == prefix) => true,
+                    Some(prefix) => {
+                        entry.by_path.push((prefix, source));
+                        false
+                    }
+                    None => entry.bare.replace(source).is_some(),
+                };
+                if taken {
+                    return Err(ListError::Duplicate(rule));
+                }
+            }
         }
+        for host in rules.exact.values_mut().chain(rules.any_tld.values_mut()) {
+            host.by_path.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        }
+        Ok(rules)
     }
-    for host in hosts.values_mut() {
-        host.by_path.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+
+    /// The rule for exactly `host` (no parent domains): the host itself, else a `name.*`
+    /// rule whose name is `host` less its top-level domain (and a common second level).
+    fn at(&self, host: &str) -> Option<&Host> {
+        if let Some(found) = self.exact.get(host) {
+            return Some(found);
+        }
+        let (rest, tld) = host.rsplit_once('.')?;
+        if let Some(found) = self.any_tld.get(rest) {
+            return Some(found);
+        }
+        let (name, second) = rest.rsplit_once('.')?;
+        SECOND_LEVELS.contains(&second).then(|| self.any_tld.get(name)).flatten().filter(|_| tld.len() == 2)
     }
-    hosts
-});
+}
+
+static RULES: LazyLock<Rules> =
+    LazyLock::new(|| Rules::parse(include_str!("../../data/referrers.toml")).expect("the shipped referrer list is valid (unit-tested)"));
 
 fn without_www(host: &str) -> &str {
     host.strip_prefix("www.").unwrap_or(host)
 }
 
-/// The known source of `referrer`, if the list has its host: tried without `www.`, then
-/// each parent domain (`news.google.de` → `google.de`); on a listed host, a listed path
-/// prefix wins over the host's own source.
+/// The known source of `referrer`: the rule of its host (without `www.`), else of each
+/// parent domain in turn (`lite.duckduckgo.com` → `duckduckgo.com`), so the most specific
+/// listed host wins; on that host, a listed path prefix wins over the host's own source.
 pub fn known_source(referrer: &Url) -> Option<&'static KnownSource> {
     if !matches!(referrer.scheme(), "http" | "https") {
         return None;
@@ -71,11 +146,9 @@ pub fn known_source(referrer: &Url) -> Option<&'static KnownSource> {
     let path = referrer.path();
     let mut candidate = without_www(&host);
     loop {
-        let found = HOSTS.get(candidate).and_then(|h| h.source(path));
-        if found.is_some() {
-            return found;
+        if let Some(found) = RULES.at(candidate).and_then(|h| h.source(path)) {
+            return Some(found);
         }
-        // Stop at the registrable part: never match a bare public suffix like `co.uk`.
         match candidate.split_once('.') {
             Some((_, parent)) if parent.contains('.') => candidate = parent,
             _ => return None,
@@ -96,33 +169,56 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_list_is_valid() {
+        let rules = Rules::parse(include_str!("../../data/referrers.toml")).unwrap();
+        assert!(rules.exact.len() + rules.any_tld.len() > 100, "the list covers the common sources");
+    }
+
+    #[test]
+    fn bad_lists_are_refused_with_the_rule() {
+        let one = |medium: &str, hosts: &str| format!("[[source]]\nname = \"X\"\nmedium = \"{medium}\"\nhosts = [{hosts}]\n");
+        assert!(matches!(Rules::parse(&one("search", "\"a.com\", \"a.com\"")), Err(ListError::Duplicate(h)) if h == "a.com"));
+        assert!(matches!(Rules::parse(&one("search", "\"a.*/x\", \"a.*/x\"")), Err(ListError::Duplicate(_))));
+        assert!(matches!(Rules::parse(&one("tv", "\"a.com\"")), Err(ListError::Medium(..))));
+        for bad in ["\"www.a.com\"", "\"A.com\"", "\"com\"", "\"*.a.com\"", "\"a.*.com\""] {
+            assert!(matches!(Rules::parse(&one("search", bad)), Err(ListError::Host(_))), "{bad}");
+        }
+    }
+
+    #[test]
     fn search_engines_and_social_networks_are_named() {
         assert_eq!(name("https://www.google.com/search?q=tally"), Some("Google"));
         assert_eq!(name("https://google.com/"), Some("Google"));
         assert_eq!(name("https://www.google.co.uk/"), Some("Google"));
+        assert_eq!(name("https://www.google.com.br/"), Some("Google"));
         assert_eq!(name("https://t.co/abc"), Some("Twitter"));
+        assert_eq!(name("https://x.com/someone/status/1"), Some("Twitter"));
         assert_eq!(name("https://news.ycombinator.com/item?id=1"), Some("Hacker News"));
         assert_eq!(source("https://www.bing.com/search?q=x"), Some(("Bing", "search")));
         assert_eq!(source("https://l.facebook.com/l.php?u=x"), Some(("Facebook", "social")));
+        assert_eq!(source("https://chatgpt.com/"), Some(("ChatGPT", "referral")));
     }
 
     #[test]
     fn subdomains_and_www_fall_back_to_the_listed_domain() {
-        // Listed only bare: the `www.` form and deeper subdomains find it.
         assert_eq!(name("https://www.duckduckgo.com/"), Some("DuckDuckGo"));
         assert_eq!(name("https://lite.duckduckgo.com/lite/"), Some("DuckDuckGo"));
-        // Listed only with `www.` (`www.so.com`): the bare host finds it.
-        assert_eq!(name("https://so.com/s?q=x"), Some("360.cn"));
-        assert_eq!(name("https://www.so.com/s?q=x"), Some("360.cn"));
+        assert_eq!(name("https://cn.bing.com/search?q=x"), Some("Bing"));
+        assert_eq!(name("https://so.com/s?q=x"), Some("360 Search"));
+        assert_eq!(name("https://www.so.com/s?q=x"), Some("360 Search"));
         // Host names are case-insensitive.
         assert_eq!(name("https://WWW.Google.COM/"), Some("Google"));
     }
 
     #[test]
-    fn mediums_and_path_prefixes_are_kept() {
+    fn the_most_specific_host_and_the_longest_path_win() {
         assert_eq!(source("https://mail.google.com/mail/u/0/"), Some(("Gmail", "email")));
+        assert_eq!(source("https://news.google.de/stories"), Some(("Google News", "referral")));
+        assert_eq!(source("https://mail.yandex.ru/"), Some(("Yandex Mail", "email")));
+        assert_eq!(source("https://yandex.ru/search/?text=x"), Some(("Yandex", "search")));
+        assert_eq!(source("https://mail.yahoo.com/d/folders/1"), Some(("Yahoo! Mail", "email")));
+        assert_eq!(source("https://search.yahoo.com/search?p=x"), Some(("Yahoo!", "search")));
         // A path prefix on a shared host names a different source than the host itself.
-        // Listed as `google.de/imgres`, found from `www.google.de` too.
         assert_eq!(source("https://www.google.de/imgres?imgurl=x"), Some(("Google Images", "search")));
         assert_eq!(source("https://google.de/imgres"), Some(("Google Images", "search")));
         assert_eq!(source("https://www.google.de/search?q=x"), Some(("Google", "search")));
@@ -136,5 +232,9 @@ mod tests {
         assert_eq!(name("android-app://com.google.android.gm/"), None);
         // A bare public suffix is never a match, even if a listed domain ends in it.
         assert_eq!(name("https://somebody.co.uk/"), None);
+        // `google.*` is a name under a top-level domain, not any host that starts with it.
+        assert_eq!(name("https://google.evil.com/"), None);
+        assert_eq!(name("https://google.co.evil/"), None);
+        assert_eq!(name("https://notgoogle.com/"), None);
     }
 }
