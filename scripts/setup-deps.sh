@@ -20,6 +20,8 @@ APT_PACKAGES=(
     postgresql-15-hll postgresql-15-tdigest
     # bindgen (pgrx) needs libclang; runuser/sudo to act as the postgres user.
     libclang-dev clang pkg-config sudo util-linux curl ca-certificates
+    # Backups (scripts/backup/, docs/backup.md); jq reads pgbackrest's JSON.
+    pgbackrest jq
 )
 PGRX_VERSION=0.18.1
 
