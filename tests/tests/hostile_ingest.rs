@@ -2,7 +2,8 @@
 //! cost only its own events. Poison events (NUL and control characters in every text
 //! field, `?utm_source=%00`) sent alongside good ones under load; rows Postgres refuses
 //! for their data, live and in the spool; transient errors (a lock timeout) while
-//! writing and replaying; and the server log stays free of warnings through all of it.
+//! writing and replaying; late events far back; and the server log stays free of
+//! warnings through all of it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -272,4 +273,59 @@ async fn transient_errors_spool_and_retry_until_postgres_takes_the_batch() {
     assert_eq!(stored, 1);
     gateway.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_late_event_costs_its_own_hours_not_the_years_between() {
+    let t = Tally::start().await;
+    let key = with_key(&t, SITE).await;
+    let auth = format!("Bearer {key}");
+    let post = async |timestamp: String| {
+        let body = json!([{"name": "pageview", "url": format!("https://{SITE}/"), "timestamp": timestamp}]).to_string();
+        t.gateway.post_raw("/api/v1/events", &[("authorization", &auth), ("content-type", "application/json")], body).await
+    };
+    // Beyond the horizon (TALLY_MAX_EVENT_AGE_DAYS, 730 days by default): refused.
+    let (status, body) = post("2000-01-01T00:00:00Z".into()).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("events[0].timestamp")), "{body}");
+    // Inside it: one event 700 days back, beside today's.
+    let now = chrono::Utc::now();
+    for ts in [now - chrono::Duration::days(700), now - chrono::Duration::minutes(1)] {
+        let (status, body) = post(ts.to_rfc3339()).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    t.sql("SELECT tally.compact(true)").await;
+    let stored: i64 = t.db.value("SELECT count(*) FROM tally.events").await;
+    assert_eq!(stored, 2);
+    // The old event's hours, and their one or two days, are recomputed: not 700 days.
+    let days: i64 = t.db.value("SELECT count(*) FROM tally.rollups_daily_pending").await;
+    assert!((1..=3).contains(&days), "{days} days queued for daily rollups");
+    let hours: i64 = t.db.value("SELECT count(DISTINCT hour) FROM tally.rollups WHERE dimension = 'total'").await;
+    assert!((1..=6).contains(&hours), "{hours} hours of rollups");
+}
+
+#[tokio::test]
+async fn a_compaction_pass_never_locks_the_partition_writers_move_to_next() {
+    let t = Tally::start().await;
+    t.sql(&format!("SELECT tally.create_site('{SITE}')")).await;
+    let db = connect(&t.db.url).await;
+    // What the background worker's pass locks, seen from inside its transaction; one
+    // transaction start, so one current generation throughout.
+    db.batch_execute("BEGIN; SELECT tally.compact(false)").await.unwrap();
+    let current: i16 = db.query_one("SELECT tally.hot_generation()", &[]).await.unwrap().get(0);
+    let locked: Vec<String> = db
+        .query(
+            "SELECT DISTINCT c.relname::text FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+             WHERE l.pid = pg_backend_pid() AND c.relkind = 'r' AND c.relname LIKE 'events_hot\\_%' AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock') \
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    db.batch_execute("COMMIT").await.unwrap();
+    let mut expected: Vec<String> = [2, 3].map(|ahead| format!("events_hot_{}", (current + ahead) % 4)).into();
+    expected.sort();
+    assert_eq!(locked, expected, "the current partition ({current}) and the next are left to the writers");
 }
