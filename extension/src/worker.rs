@@ -53,20 +53,29 @@ pub extern "C-unwind" fn tally_worker_main(_arg: pg_sys::Datum) {
         }
         let retention_due = Duration::from_secs(gucs::RETENTION_INTERVAL_S.get().max(10) as u64);
         let run_retention = last_retention.is_none_or(|t: Instant| t.elapsed() >= retention_due);
-        let retention_ran = BackgroundWorker::transaction(|| {
+        BackgroundWorker::transaction(|| {
             Spi::connect_mut(|client| {
-                if !installed_and_locked(client) {
-                    return false;
+                if installed_and_locked(client) {
+                    compact::compact(client, false);
                 }
-                compact::compact(client, false);
-                if run_retention {
-                    retention::apply(client);
-                }
-                run_retention
             })
         });
-        if retention_ran {
-            last_retention = Some(Instant::now());
+        // Retention in a transaction of its own: the compaction transaction holds the
+        // drained hot partitions, which writers reach again a few slots later, so it
+        // commits before retention's deletes and rollup recomputations begin.
+        if run_retention {
+            let retention_ran = BackgroundWorker::transaction(|| {
+                Spi::connect_mut(|client| {
+                    let locked = installed_and_locked(client);
+                    if locked {
+                        retention::apply(client);
+                    }
+                    locked
+                })
+            });
+            if retention_ran {
+                last_retention = Some(Instant::now());
+            }
         }
         // Daily and weekly rollups in a transaction of their own: compaction has
         // committed whatever happens here, and does not wait for the sums.

@@ -117,6 +117,13 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_GEO_CITY_HEADER")]
     pub geo_city_header: Option<String>,
 
+    /// Oldest event the batch API takes, in days before now; older timestamps get 400
+    /// naming the field. Every accepted event makes compaction recompute the rollup
+    /// hours around it, so how far back an ingest key (shipped inside apps, so public)
+    /// may write is bounded; two years covers backfilling a year-on-year comparison.
+    #[arg(long, env = "TALLY_MAX_EVENT_AGE_DAYS", default_value_t = 730)]
+    pub max_event_age_days: u32,
+
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,

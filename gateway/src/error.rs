@@ -71,9 +71,13 @@ impl DbError {
                 None => true,
                 Some(code) => {
                     let code = code.code();
-                    // 08 connection exception, 53 insufficient resources, 57P0x shutdown or
-                    // startup, 40001/40P01 serialization failure or deadlock.
-                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "40001" || code == "40P01"
+                    // 08 connection exception, 53 insufficient resources, 57 operator
+                    // intervention (57014 statement timeout or cancel, 57P0x shutdown or
+                    // startup), 58 system error (I/O), 55P03 lock timeout, 25006 read-only
+                    // transaction (a standby, or a primary being demoted), 40001/40P01
+                    // serialization failure or deadlock.
+                    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+                        || ["55P03", "25006", "40001", "40P01"].contains(&code)
                 }
             },
             DbError::Flush(e) => match &**e {

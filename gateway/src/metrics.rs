@@ -21,6 +21,8 @@ const SPOOL_BYTES: &str = "tally_ingest_spool_bytes";
 const FLUSH_SECONDS: &str = "tally_ingest_flush_seconds";
 const FLUSH_EVENTS: &str = "tally_ingest_flush_events";
 const DB_ERRORS: &str = "tally_ingest_database_errors_total";
+const EVENTS_REJECTED: &str = "tally_ingest_events_rejected_total";
+const SET_ASIDE: &str = "tally_ingest_events_set_aside_total";
 
 /// Flush latency buckets: a healthy loopback flush takes about a millisecond; the
 /// upper buckets show a struggling database before the write timeout (10 s) fires.
@@ -58,6 +60,11 @@ fn describe() {
     metrics::describe_histogram!(FLUSH_SECONDS, metrics::Unit::Seconds, "Time to commit one batch");
     metrics::describe_histogram!(FLUSH_EVENTS, "Events per committed batch");
     metrics::describe_counter!(DB_ERRORS, "Failed batch writes (connection, timeout or SQL errors)");
+    metrics::describe_counter!(EVENTS_REJECTED, "Events of batch requests refused one by one (400 reasons), the rest kept");
+    metrics::describe_counter!(
+        SET_ASIDE,
+        "Spooled events Postgres refused as data errors, moved to the spool's failed/ directory, by SQLSTATE"
+    );
 }
 
 /// The text exposition format.
@@ -103,4 +110,15 @@ pub fn flushed(written: Written, elapsed: Duration) {
 
 pub fn database_error() {
     metrics::counter!(DB_ERRORS).increment(1);
+}
+
+pub fn rejected_events(events: usize) {
+    if events > 0 {
+        metrics::counter!(EVENTS_REJECTED).increment(events as u64);
+    }
+}
+
+/// An acknowledged event Postgres refused for its data at replay, moved aside.
+pub fn set_aside(sqlstate: &str) {
+    metrics::counter!(SET_ASIDE, "sqlstate" => sqlstate.to_string()).increment(1);
 }

@@ -18,6 +18,11 @@ fn cluster_dir() -> String {
     std::env::var("TALLY_TEST_CLUSTER_DIR").unwrap_or_else(|_| format!("{}/test", state_dir()))
 }
 
+/// The server log of the test run's cluster (`pg_ctl -l`, see scripts/pgcluster.sh).
+pub fn server_log() -> PathBuf {
+    PathBuf::from(cluster_dir()).join("server.log")
+}
+
 /// The path of a PostgreSQL program, from the installation the scripts use (`PG_BIN`,
 /// exported by `scripts/lib.sh`), so a standby runs the same build as the primary.
 pub fn pg_program(name: &str) -> String {

@@ -1,13 +1,15 @@
 //! Every acknowledged event is stored exactly once, whatever happens to Postgres and the
 //! gateway: under steady load, Postgres stops (batches go to the disk spool), the
 //! gateway is killed with SIGKILL while the spool holds batches and restarted, Postgres
-//! comes back (the spool replays), and the gateway is killed again mid-stream.
+//! comes back (the spool replays), and the gateway is killed again mid-stream. And the
+//! chaos case: the Postgres postmaster itself is killed with SIGKILL mid-stream (crash
+//! recovery at restart), twice.
 //!
 //! The gateway is the real binary as a child process; Postgres is a cluster of this test's
 //! own, so stopping it does not disturb tests running beside it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -152,8 +154,16 @@ async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
         s.await.unwrap();
     }
 
-    // Wait for the spool to drain, then compare.
-    let db = connect(&db_url).await;
+    assert_exactly_once(&db_url, &outcomes, &spool).await;
+    gateway.kill_9();
+    pgcluster(&["destroy", &dir]);
+    let _ = std::fs::remove_dir_all(&spool);
+}
+
+/// Waits for the spool to drain, then checks that every acknowledged event is stored
+/// exactly once and nothing unknown is.
+async fn assert_exactly_once(db_url: &str, outcomes: &Outcomes, spool: &Path) {
+    let db = connect(db_url).await;
     let outcomes = outcomes.lock().unwrap().clone();
     let acked_keys: Vec<&String> = outcomes.iter().filter(|(_, a)| **a).map(|(k, _)| k).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -173,11 +183,78 @@ async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
     assert_eq!(unknown, 0);
     assert!(acked_keys.len() >= 1000, "enough load to mean something: {}", acked_keys.len());
     eprintln!("{} events acknowledged, {} sent, {} stored", acked_keys.len(), outcomes.len(), counts.len());
-    let left = std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
+    let left = std::fs::read_dir(spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
     assert_eq!(left, 0, "the spool drained");
+}
+
+/// The cluster's postmaster, from the first line of its `postmaster.pid`.
+fn postmaster_pid(dir: &str) -> String {
+    let pid = std::fs::read_to_string(format!("{dir}/postmaster.pid")).expect("postmaster.pid");
+    pid.lines().next().expect("a pid line").trim().to_string()
+}
+
+/// Starts the cluster after a crash: its backends notice the postmaster's death and
+/// exit within moments, and until they have, a new postmaster refuses their shared
+/// memory; so the start is retried.
+fn restart_after_crash(dir: &str, port: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = Command::new(tally_tests::cluster::repo_root().join("scripts/pgcluster.sh"))
+            .args(["ensure", dir, port])
+            .status()
+            .expect("run pgcluster.sh");
+        if status.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the cluster did not come back after kill -9");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9_of_the_postmaster_exactly_once() {
+    let dir = format!("{}/chaos-{}", state_dir(), std::process::id());
+    let pg_port = free_port().to_string();
+    let db_url = format!("host=127.0.0.1 port={pg_port} user=postgres dbname=tally");
+    pgcluster(&["destroy", &dir]);
+    pgcluster(&["ensure", &dir, &pg_port]);
+    let key: String = {
+        let db = connect(&db_url).await;
+        db.batch_execute("CREATE EXTENSION IF NOT EXISTS tally CASCADE").await.unwrap();
+        let site: i32 = db.query_one("SELECT tally.create_site('d.example')", &[]).await.unwrap().get(0);
+        db.query_one("SELECT key FROM tally.create_ingest_key($1)", &[&site]).await.unwrap().get(0)
+    };
+    let spool = std::env::temp_dir().join(format!("tally-chaos-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let http = reqwest::Client::new();
+    let mut gateway = start_gateway(&db_url, &spool, free_port());
+    wait_listening(&http, &gateway.base).await;
+
+    let outcomes: Outcomes = Arc::default();
+    let (stop_tx, stop) = watch::channel(false);
+    let base = Arc::new(Mutex::new(gateway.base.clone()));
+    let senders: Vec<_> =
+        (0..SENDERS).map(|n| tokio::spawn(sender(n, http.clone(), base.clone(), key.clone(), outcomes.clone(), stop.clone()))).collect();
+    let acked = || outcomes.lock().unwrap().values().filter(|a| **a).count();
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    for round in 0..2 {
+        pause(1000).await;
+        let before = acked();
+        assert!(before > 0, "load is flowing");
+        let pid = postmaster_pid(&dir);
+        assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+        eprintln!("round {round}: postmaster {pid} killed after {before} acknowledged events");
+        pause(500).await;
+        restart_after_crash(&dir, &pg_port);
+    }
+    pause(1500).await;
+    stop_tx.send_replace(true);
+    for s in senders {
+        s.await.unwrap();
+    }
+    assert_exactly_once(&db_url, &outcomes, &spool).await;
 
     gateway.kill_9();
-    drop(db);
     pgcluster(&["destroy", &dir]);
     let _ = std::fs::remove_dir_all(&spool);
 }

@@ -73,8 +73,6 @@ impl HotTarget {
             pg_sys::InitResultRelInfo(leaf, leaf_rel, 0, root, (*estate).es_instrument);
             pg_sys::CheckValidResultRel(leaf, pg_sys::CmdType::CMD_INSERT);
             pg_sys::ExecOpenIndices(leaf, false);
-            // Closed with the result relations (indexes, then the partition itself).
-            (*estate).es_tuple_routing_result_relations = pg_sys::lappend((*estate).es_tuple_routing_result_relations, leaf.cast());
             Some(HotTarget { estate, leaf })
         }
     }
@@ -133,6 +131,13 @@ impl HotTarget {
                 pg_sys::ExecDropSingleTupleTableSlot(slot);
             }
             pg_sys::FreeTupleDesc(desc);
+            // The partition and its indexes were opened here, not through the range
+            // table, so they are closed here: ExecCloseResultRelations closes only the
+            // root's indexes, and CopyFrom closes its partitions in
+            // ExecCleanupTupleRouting, which this path does not use. Left open, each
+            // commit warns of a relcache reference leak.
+            pg_sys::ExecCloseIndices(leaf);
+            pg_sys::table_close(leaf_rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             pg_sys::ExecCloseResultRelations(estate);
             pg_sys::ExecCloseRangeTableRelations(estate);
             pg_sys::FreeExecutorState(estate);

@@ -1,5 +1,5 @@
 //! Keeps `tally.rollups` current: compaction (and erasure, and retention, which remove
-//! events) notes the time span of the events it adds or removes per site, then, inside
+//! events) notes the hours of the events it adds or removes per site, then, inside
 //! the same transaction, recomputes the settled rollup hours those events can affect
 //! and computes the hours that settled since the last pass ([`refresh`]). A
 //! recomputation reads the site's raw events of the hours' window (segments decoded
@@ -9,14 +9,14 @@
 
 pub mod periods;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
 use tally_core::rollup::settle::{refresh_spans, settle_point};
-use tally_core::rollup::{Builder, Hours, Row, DIMENSIONS};
+use tally_core::rollup::{hour_of, Builder, Hours, Row, DIMENSIONS};
 use tally_core::segment::{SegmentError, SegmentReader};
 
 use crate::spi_value::SpiValue;
@@ -24,9 +24,16 @@ use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel;
 
-/// The first and last time of the events added or removed, per site.
+/// The hours (starts) of the events added or removed, per site: a refresh recomputes
+/// the hours around each, so an event years late costs its own hours, not the years
+/// between it and the others.
 #[derive(Debug, Default)]
-pub struct Touched(BTreeMap<i32, (i64, i64)>);
+pub struct Touched {
+    hours: BTreeMap<i32, BTreeSet<i64>>,
+    /// The last (site, hour) noted: rows come in runs of one site and hour, which then
+    /// cost a comparison each.
+    last: Option<(i32, i64)>,
+}
 
 impl Touched {
     pub fn note(&mut self, event: &Event) {
@@ -35,9 +42,11 @@ impl Touched {
 
     /// Notes an event of `site` at `ts` (µs since the epoch).
     pub fn note_at(&mut self, site: i32, ts: i64) {
-        let span = self.0.entry(site).or_insert((ts, ts));
-        span.0 = span.0.min(ts);
-        span.1 = span.1.max(ts);
+        let hour = hour_of(ts);
+        if self.last != Some((site, hour)) {
+            self.hours.entry(site).or_default().insert(hour);
+            self.last = Some((site, hour));
+        }
     }
 }
 
@@ -54,12 +63,13 @@ pub fn refresh(client: &mut SpiClient, touched: &Touched) -> i64 {
         .unwrap_or_else(|e| fail(e))
         .map(|row| (row.value::<i32>(1).unwrap_or_default(), row.value::<TimestampWithTimeZone>(2).map(to_unix_us)))
         .collect();
-    for &site in touched.0.keys() {
+    for &site in touched.hours.keys() {
         settled.entry(site).or_insert(None);
     }
     let mut spans = Vec::new();
     for (&site, &until) in &settled {
-        spans.extend(refresh_spans(touched.0.get(&site).copied(), until, target).into_iter().map(|(from, to)| (site, from, to)));
+        let hours = touched.hours.get(&site).into_iter().flatten().copied();
+        spans.extend(refresh_spans(hours, until, target).into_iter().map(|(from, to)| (site, from, to)));
     }
     let written = recompute(client, &spans);
     for &site in settled.keys() {

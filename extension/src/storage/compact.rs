@@ -42,15 +42,23 @@ pub fn lock_storage(client: &SpiClient) {
 
 /// Drains hot partitions into segments, merges days that have too many segments, and
 /// recomputes the rollup hours the drained events affect.
-/// Every partition but the one being written is drained; with `include_current` that
-/// one too (its writers wait for the lock meanwhile). Call inside a transaction with
-/// the storage lock held.
+/// The partitions drained are the closed ones but the next in the ring; with
+/// `include_current` every one (writers wait for the lock meanwhile). Call inside a
+/// transaction with the storage lock held.
+///
+/// Why not the next one: writers move to it when the current slot ends, and a drained
+/// partition stays locked until the pass commits. A pass that drained it and ran past
+/// the slot's end (settling an hour's rollups, a late event's hours, retention) would
+/// stall every writer until it committed. Its rows, the oldest hot ones, wait for the
+/// pass after it has been written to, when it is closed again: hot rows live a few
+/// slots longer, and a pass may take a whole slot before any writer waits for it.
 pub fn compact(client: &mut SpiClient, include_current: bool) -> CompactStats {
     let mut stats = CompactStats::default();
     let mut touched = rollup::Touched::default();
     let current = hot::current_generation();
+    let next = (current + 1) % hot::HOT_PARTITIONS as i16;
     for gen in 0..hot::HOT_PARTITIONS as i16 {
-        if gen == current && !include_current {
+        if (gen == current || gen == next) && !include_current {
             continue;
         }
         drain_partition(client, gen, &mut stats, &mut touched);

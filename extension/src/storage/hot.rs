@@ -7,8 +7,10 @@
 use pgrx::pg_sys;
 
 /// Partitions in the ring (`tally.events_hot_0` .. `_3`, created in sql/storage.sql).
-/// Four leaves room for one being written, one just closed whose last writers may still
-/// be committing, and two for a compaction that fell behind.
+/// Four leaves room for one being written, the next one, which a compaction pass leaves
+/// alone so that a long pass never holds the partition writers move to
+/// (`storage::compact::compact`), and two closed ones a pass drains (the one just
+/// closed may have writers still committing: the pass waits for them).
 pub const HOT_PARTITIONS: i64 = 4;
 
 /// Length of a generation's slot. Matches the default compaction interval, so each

@@ -14,6 +14,20 @@
 //! Memory is bounded by a semaphore counting the events held (queued or being written):
 //! a submission that would pass `queue_capacity` fails at once, and its handler answers
 //! 503 with Retry-After.
+//!
+//! A failed write is judged by its SQLSTATE ([`DbError::is_transient`], [`data_error`]):
+//! - transient (Postgres unreachable, restarting, read-only, out of resources, a
+//!   timeout, a lock timeout, a deadlock): the batch is spooled, and the replayer retries
+//!   it with backoff for as long as it takes;
+//! - a data error (class 22 or 23: a value or a constraint Postgres refuses): only the
+//!   events at fault are refused. A batch being written is halved until each failing
+//!   half is one request's events, which that request learns as a 400; the other
+//!   requests' events commit. A spooled batch (already acknowledged) is halved down to
+//!   single rows: each refused row is set aside in the spool's `failed/` directory and
+//!   counted in `tally_ingest_events_set_aside_total`, and every other row is stored;
+//! - anything else (a missing function, a privilege): a written batch fails its
+//!   requests with 503; a spooled batch waits and retries, as its events were
+//!   acknowledged and must not be lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +37,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore}
 use tokio::task::JoinHandle;
 
 use super::encoded::{EncodedBatch, Pending};
-use super::spool::{Spool, SpoolError};
+use super::spool::{Entry, Spool, SpoolError};
 use super::store::{self, Written};
 use crate::error::{ApiError, DbError};
 use crate::metrics;
@@ -136,7 +150,13 @@ impl Batcher {
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(match &*e {
-                FlushError::Database(_) => ApiError::Database(DbError::Flush(e)),
+                FlushError::Database(db) => match data_error(db) {
+                    Some(sqlstate) => ApiError::bad_request(
+                        "body",
+                        format!("the database refused this request's events as invalid data (SQLSTATE {sqlstate})"),
+                    ),
+                    None => ApiError::Database(DbError::Flush(e)),
+                },
                 FlushError::Spool(SpoolError::Full { .. }) => ApiError::Overloaded { retry_after_secs: 5 },
                 FlushError::Spool(_) => ApiError::Internal(anyhow::anyhow!("{e}")),
             }),
@@ -194,15 +214,12 @@ async fn run_writer(
         }
         let (pool, spool, wake) = (pool.clone(), spool.clone(), wake.clone());
         tokio::spawn(async move {
-            let result = flush(&pool, &spool, &batch).await.map_err(Arc::new);
+            let results = flush(&pool, &spool, &batch).await;
             drop(slot);
-            if let Err(e) = &result {
-                tracing::warn!(error = %e, "batch not accepted");
-            }
             wake.notify_one();
-            for submission in batch {
+            for (submission, result) in batch.into_iter().zip(results) {
                 // A handler that gave up (client disconnected) no longer listens; nothing to do.
-                let _ = submission.done.send(result.clone());
+                let _ = submission.done.send(result);
             }
         });
     }
@@ -211,9 +228,34 @@ async fn run_writer(
 }
 
 /// Commits the batch, or spools it when Postgres is unreachable or the spool already
-/// holds earlier batches.
-async fn flush(pool: &Pool, spool: &Arc<Spool>, batch: &[Submission]) -> Result<(), FlushError> {
-    let encoded = EncodedBatch::encode(batch.iter().flat_map(|s| &s.events).map(|p| (&p.event, p.event_id.as_deref())));
+/// holds earlier batches; answers each submission. A data error halves the batch until
+/// the submissions at fault are alone, so they fail and no other does.
+async fn flush(pool: &Pool, spool: &Arc<Spool>, batch: &[Submission]) -> Vec<FlushResult> {
+    let mut results: Vec<FlushResult> = vec![Ok(()); batch.len()];
+    // A stack of ranges still to write, halves of a refused range pushed on it.
+    let mut todo: Vec<std::ops::Range<usize>> = Vec::new();
+    todo.push(0..batch.len());
+    while let Some(range) = todo.pop() {
+        let part = &batch[range.clone()];
+        let encoded = EncodedBatch::encode(part.iter().flat_map(|s| &s.events).map(|p| (&p.event, p.event_id.as_deref())));
+        match commit_or_spool(pool, spool, encoded).await {
+            Ok(()) => {}
+            Err(FlushError::Database(e)) if range.len() > 1 && data_error(&e).is_some() => {
+                let mid = range.start + range.len() / 2;
+                todo.push(mid..range.end);
+                todo.push(range.start..mid);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, requests = range.len(), "batch not accepted");
+                let e = Arc::new(e);
+                results[range].fill(Err(e));
+            }
+        }
+    }
+    results
+}
+
+async fn commit_or_spool(pool: &Pool, spool: &Arc<Spool>, encoded: EncodedBatch) -> Result<(), FlushError> {
     if spool.is_empty() {
         match write(pool, &encoded).await {
             Ok(_) => return Ok(()),
@@ -226,6 +268,20 @@ async fn flush(pool: &Pool, spool: &Arc<Spool>, batch: &[Submission]) -> Result<
     tokio::task::spawn_blocking(move || spool.append(&encoded)).await.map_err(|e| SpoolError::Io(std::io::Error::other(e)))??;
     metrics::spooled(events);
     Ok(())
+}
+
+/// The SQLSTATE of an error Postgres raised about the data of a row (class 22, data
+/// exception; class 23, integrity constraint violation): those rows fail every time,
+/// the other rows of their batch would not.
+pub fn data_error(e: &DbError) -> Option<&str> {
+    match e {
+        DbError::Postgres(e) => e.code().map(|c| c.code()).filter(|c| c.starts_with("22") || c.starts_with("23")),
+        DbError::Flush(flush) => match &**flush {
+            FlushError::Database(db) => data_error(db),
+            FlushError::Spool(_) => None,
+        },
+        DbError::Pool(_) | DbError::Timeout(_) => None,
+    }
 }
 
 /// One timed, measured attempt to commit a batch.
@@ -242,10 +298,10 @@ async fn write(pool: &Pool, batch: &EncodedBatch) -> Result<Written, DbError> {
     result
 }
 
-/// Commits spooled batches, oldest first, whenever there are any; retries with backoff
-/// while Postgres is unreachable.
+/// Commits spooled batches, oldest first, whenever there are any. Their events were
+/// acknowledged, so nothing but a data error ever moves one aside: every other failure
+/// is retried with backoff until Postgres takes the batch.
 async fn run_replayer(pool: Pool, spool: Arc<Spool>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let mut backoff = MIN_BACKOFF;
     loop {
         metrics::spool_size(spool.size());
         if *stop.borrow() {
@@ -267,29 +323,80 @@ async fn run_replayer(pool: Pool, spool: Arc<Spool>, wake: Arc<Notify>, mut stop
                 continue;
             }
         };
-        match write(&pool, &batch).await {
-            Ok(written) => {
-                tracing::info!(?written, events = batch.len(), "replayed a spooled batch");
-                let spool = spool.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || spool.remove(entry)).await.expect("spool remove task") {
-                    tracing::error!(error = %e, "could not delete a replayed spool file");
-                }
-                backoff = MIN_BACKOFF;
-            }
-            Err(e) if e.is_transient() => {
-                tracing::debug!(error = %e, "Postgres still unreachable; spool waits");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "Postgres refused a spooled batch");
-                quarantine(&spool, entry).await;
-            }
+        if !replay(&pool, &spool, entry, &batch, &mut stop).await {
+            return;
+        }
+        let spool = spool.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || spool.remove(entry)).await.expect("spool remove task") {
+            tracing::error!(error = %e, "could not delete a replayed spool file");
         }
     }
+}
+
+/// Stores every row of a spooled batch but those Postgres refuses for their data, which
+/// are set aside: a refused range is halved (into parts with ids of their own,
+/// [`EncodedBatch::rows_in`]) down to single rows. Answers `false` when stopped first.
+async fn replay(pool: &Pool, spool: &Arc<Spool>, entry: Entry, batch: &EncodedBatch, stop: &mut watch::Receiver<bool>) -> bool {
+    let mut backoff = MIN_BACKOFF;
+    // A stack of ranges still to write, halves of a refused range pushed on it.
+    let mut todo: Vec<std::ops::Range<usize>> = Vec::new();
+    todo.push(0..batch.len());
+    while let Some(range) = todo.pop() {
+        let part = if range.len() == batch.len() { batch.clone() } else { batch.rows_in(range.clone()) };
+        match write(pool, &part).await {
+            Ok(written) => {
+                tracing::info!(?written, events = part.len(), "replayed a spooled batch");
+                backoff = MIN_BACKOFF;
+            }
+            Err(e) => match data_error(&e).map(str::to_string) {
+                Some(_) if range.len() > 1 => {
+                    let mid = range.start + range.len() / 2;
+                    todo.push(mid..range.end);
+                    todo.push(range.start..mid);
+                }
+                Some(sqlstate) => {
+                    let spool = spool.clone();
+                    let saved =
+                        tokio::task::spawn_blocking(move || spool.set_aside(entry, range.start, &part)).await.expect("set-aside task");
+                    match saved {
+                        Ok(path) => {
+                            tracing::error!(error = %e, path = %path.display(), "Postgres refused a spooled event: set aside");
+                            metrics::set_aside(&sqlstate);
+                        }
+                        Err(io) => {
+                            tracing::error!(error = %io, "could not set a refused spooled event aside; retrying");
+                            todo.push(range);
+                            if !pause(&mut backoff, stop).await {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    if e.is_transient() {
+                        tracing::debug!(error = %e, "Postgres unavailable; the spool waits");
+                    } else {
+                        tracing::error!(error = %e, "Postgres refused a spooled batch; retrying");
+                    }
+                    todo.push(range);
+                    if !pause(&mut backoff, stop).await {
+                        return false;
+                    }
+                }
+            },
+        }
+    }
+    true
+}
+
+/// Waits `backoff` (doubling it up to [`MAX_BACKOFF`]); `false` when stopped meanwhile.
+async fn pause(backoff: &mut Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = stop.changed() => {}
+    }
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    !*stop.borrow()
 }
 
 /// Prunes old idempotency records every [`PRUNE_EVERY`] until stopped.
@@ -306,7 +413,7 @@ async fn run_pruner(pool: Pool, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn quarantine(spool: &Arc<Spool>, entry: super::spool::Entry) {
+async fn quarantine(spool: &Arc<Spool>, entry: Entry) {
     let spool = spool.clone();
     match tokio::task::spawn_blocking(move || spool.quarantine(entry)).await.expect("spool quarantine task") {
         Ok(path) => tracing::error!(path = %path.display(), "spooled batch moved aside"),

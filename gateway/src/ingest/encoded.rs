@@ -91,6 +91,34 @@ impl EncodedBatch {
         &self.data
     }
 
+    /// The rows `range` of this batch as a batch of their own, for storing a batch in
+    /// parts when Postgres refuses one of its rows. Its id is derived from this batch's
+    /// id and the range, so a replay after a crash halfway through splits the same way
+    /// and finds the parts already stored under the same ids.
+    pub fn rows_in(&self, range: std::ops::Range<usize>) -> EncodedBatch {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(self.id.as_bytes())
+            .chain_update((range.start as u64).to_le_bytes())
+            .chain_update((range.end as u64).to_le_bytes())
+            .finalize();
+        let id = Uuid::from_bytes(digest[..16].try_into().expect("a SHA-256 has 32 bytes"));
+        let rows = &self.rows[range];
+        let mut data =
+            BytesMut::with_capacity(COPY_HEADER.len() + rows.iter().map(|r| r.end - r.start).sum::<usize>() + COPY_TRAILER.len());
+        data.put_slice(COPY_HEADER);
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let start = data.len();
+                data.put_slice(&self.data[r.start..r.end]);
+                Row { site_id: r.site_id, event_id: r.event_id.clone(), start, end: data.len() }
+            })
+            .collect();
+        data.put_slice(COPY_TRAILER);
+        EncodedBatch { id, rows, data: data.freeze() }
+    }
+
     /// The spool file's bytes.
     pub fn to_file(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data.len() + self.rows.len() * 16 + 32);
@@ -304,6 +332,24 @@ mod tests {
         assert_eq!(back.event_ids(), Some(vec![Some("e0"), None, Some("e2"), None, Some("e4")]));
         let no_ids: Vec<Pending> = pending(2).into_iter().map(|p| Pending { event_id: None, ..p }).collect();
         assert_eq!(encode(&no_ids).event_ids(), None);
+    }
+
+    #[test]
+    fn parts_of_a_batch_are_batches_with_ids_of_their_own() {
+        let events = pending(5);
+        let batch = encode(&events);
+        let part = batch.rows_in(1..3);
+        assert_eq!(part, encode(&events[1..3]).rows_in(0..2).with_id(part.id), "the rows of the range, nothing else");
+        assert_eq!(part.id, batch.rows_in(1..3).id, "the same range of the same batch has the same id");
+        assert_ne!(part.id, batch.rows_in(1..4).id);
+        assert_ne!(part.id, batch.id);
+        assert!(tally_core::copy_frames::frames(part.copy_data()).is_ok());
+    }
+
+    impl EncodedBatch {
+        fn with_id(self, id: Uuid) -> EncodedBatch {
+            EncodedBatch { id, ..self }
+        }
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! Enrichment of a validated event from its URL and referrer: hostname, pathname, UTM
 //! tags and referrer source. Pure functions, so the rules are unit-tested here.
+//!
+//! Hostname, pathname and referrer are the URL parser's serialisation, in which control
+//! characters are percent-encoded. UTM tags are percent-decoded, so they are normalised
+//! ([`super::text`]): bytes that are not UTF-8 become U+FFFD and control characters are
+//! removed, and a tag left empty is no tag.
 
 use url::Url;
+
+use super::text::strip_controls;
 
 /// The page-derived fields of an event.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -41,7 +48,7 @@ pub fn page_fields(url: &Url, hash_mode: bool) -> PageFields {
     let mut fields =
         PageFields { hostname: url.host_str().map(clean_host).unwrap_or_default(), pathname: cut(&path), ..PageFields::default() };
     for (key, value) in url.query_pairs() {
-        let value = cut(value.trim());
+        let value = cut(strip_controls(&value).trim());
         if value.is_empty() {
             continue;
         }
@@ -98,6 +105,18 @@ mod tests {
         let routed = Url::parse("https://a.com/app#/settings").unwrap();
         assert_eq!(page_fields(&routed, true).pathname, "/app#/settings");
         assert_eq!(page_fields(&routed, false).pathname, "/app");
+    }
+
+    #[test]
+    fn decoded_utm_tags_lose_control_characters_and_invalid_utf8() {
+        let url = Url::parse("https://a.com/?utm_source=%00&utm_medium=e%00mail%0A&utm_campaign=caf%FF&utm_term=%01%02").unwrap();
+        let f = page_fields(&url, false);
+        assert_eq!(f.utm_source, None, "a tag of control characters only is no tag");
+        assert_eq!(f.utm_medium.as_deref(), Some("email"));
+        assert_eq!(f.utm_campaign.as_deref(), Some("caf\u{fffd}"));
+        assert_eq!(f.utm_term, None);
+        let raw = Url::parse("https://a.com/p\u{1}ath#x\u{0}y").unwrap();
+        assert_eq!(page_fields(&raw, true).pathname, "/p%01ath#x%00y", "the parser percent-encodes what is not decoded");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod referrer_source;
 pub mod session;
 pub mod spool;
 pub mod store;
+pub mod text;
 pub mod user_agent;
 pub mod visitor;
 

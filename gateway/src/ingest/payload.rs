@@ -4,11 +4,13 @@
 //! unchanged: long keys (`name`, `url`, `domain`, `referrer`, `props`, `revenue`,
 //! `interactive`) or the tracker's short ones (`n`, `u`, `d`, `r`, `p`/`m`, `$`, `i`).
 //! Fields are read one by one from a JSON value rather than through a derive so every
-//! error names the field at fault.
+//! error names the field at fault. Every text field is checked here ([`text`]): a value
+//! Postgres would refuse never reaches a batch.
 
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::text::{self, Controls};
 use crate::error::ApiError;
 
 /// Plausible's limit: more custom properties than this are a client bug, not analytics.
@@ -21,6 +23,11 @@ pub const MAX_PROP_VALUE_LEN: usize = 2000;
 pub const MAX_NAME_LEN: usize = 120;
 /// URLs longer than this are rejected; browsers cap near 2 MB but no page path needs more.
 pub const MAX_URL_LEN: usize = 4096;
+/// Longest domain name DNS allows.
+pub const MAX_DOMAIN_LEN: usize = 253;
+/// Most sites one event may report to: Plausible's roll-up use (a page counted for its
+/// own site and an aggregate one) needs two or three.
+pub const MAX_DOMAINS: usize = 10;
 
 /// An event as the client described it, validated but not yet enriched: the fields
 /// the Plausible body and the batch API share.
@@ -70,15 +77,20 @@ pub fn parse_event(body: &[u8]) -> Result<PlausibleEvent, ApiError> {
 /// Parses the shared event fields of one JSON object (long or short keys).
 pub fn parse_fields(obj: &Map<String, Value>) -> Result<IncomingEvent, ApiError> {
     let name = required_str(obj, &["name", "n"])?;
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(ApiError::bad_request("name", format!("name must be 1 to {MAX_NAME_LEN} characters")));
+    if name.is_empty() {
+        return Err(ApiError::bad_request("name", format!("name must be 1 to {MAX_NAME_LEN} bytes")));
     }
+    text::check(|| "name".into(), &name, MAX_NAME_LEN, Controls::Refused)?;
     let url = parse_url(&required_str(obj, &["url", "u"])?, "url")?;
     let referrer = match optional(obj, &["referrer", "r"]) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) if s.len() > MAX_URL_LEN => {
+            return Err(ApiError::bad_request("referrer", format!("referrer is longer than {MAX_URL_LEN} bytes")))
+        }
         // A referrer we cannot parse is still a referrer the browser sent: keep it out of the
-        // source breakdown rather than rejecting a valid pageview.
+        // source breakdown rather than rejecting a valid pageview. (The URL parser
+        // percent-encodes control characters; it never yields them.)
         Some(Value::String(s)) => Url::parse(s).ok(),
         Some(_) => return Err(ApiError::bad_request("referrer", "referrer must be a string")),
     };
@@ -125,6 +137,8 @@ pub(crate) fn required_str(obj: &Map<String, Value>, keys: &[&str]) -> Result<St
     }
 }
 
+/// A URL's text is stored only as the parser serialises it, which percent-encodes
+/// control characters, so the raw string needs only its length checked.
 fn parse_url(raw: &str, field: &str) -> Result<Url, ApiError> {
     if raw.len() > MAX_URL_LEN {
         return Err(ApiError::bad_request(field, format!("{field} is longer than {MAX_URL_LEN} bytes")));
@@ -141,8 +155,11 @@ fn parse_domains(raw: &str) -> Result<Vec<String>, ApiError> {
     if domains.is_empty() {
         return Err(ApiError::bad_request("domain", "domain must name at least one site"));
     }
-    if domains.len() > 10 {
-        return Err(ApiError::bad_request("domain", "domain names more than 10 sites"));
+    if domains.len() > MAX_DOMAINS {
+        return Err(ApiError::bad_request("domain", format!("domain names more than {MAX_DOMAINS} sites")));
+    }
+    for domain in &domains {
+        text::check(|| "domain".into(), domain, MAX_DOMAIN_LEN, Controls::Refused)?;
     }
     Ok(domains)
 }
@@ -167,10 +184,11 @@ fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
     for (key, v) in map {
         // Built only for an error: this loop runs for every property of every event.
         let field = || format!("props.{key}");
-        if key.is_empty() || key.len() > MAX_PROP_KEY_LEN {
-            return Err(ApiError::bad_request(field(), format!("property keys must be 1 to {MAX_PROP_KEY_LEN} characters")));
+        if key.is_empty() {
+            return Err(ApiError::bad_request(field(), format!("property keys must be 1 to {MAX_PROP_KEY_LEN} bytes")));
         }
-        let text = match v {
+        text::check(field, key, MAX_PROP_KEY_LEN, Controls::Refused)?;
+        let value = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
@@ -180,10 +198,8 @@ fn parse_props(value: &Value) -> Result<Vec<(String, String)>, ApiError> {
                 return Err(ApiError::bad_request(field(), "property values must be strings, numbers or booleans"))
             }
         };
-        if text.len() > MAX_PROP_VALUE_LEN {
-            return Err(ApiError::bad_request(field(), format!("property values must be at most {MAX_PROP_VALUE_LEN} characters")));
-        }
-        props.push((key.clone(), text));
+        text::check(field, &value, MAX_PROP_VALUE_LEN, Controls::Whitespace)?;
+        props.push((key.clone(), value));
     }
     Ok(props)
 }

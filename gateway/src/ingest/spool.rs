@@ -20,8 +20,10 @@ use super::encoded::{DecodeError, EncodedBatch};
 
 const SUFFIX: &str = ".batch";
 const TMP_PREFIX: &str = "tmp-";
-/// Files that failed to decode or were refused by Postgres for their content are moved
-/// here for an operator to inspect, instead of blocking the replay of later batches.
+/// Files that failed to decode, and the single rows of a batch Postgres refused for
+/// their data, are moved here for an operator to inspect, instead of blocking the
+/// replay of later batches. A row's file is a spool file of one row, named after its
+/// batch's file and its row (`<seq>-<row>.batch`).
 const FAILED_DIR: &str = "failed";
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +149,22 @@ impl Spool {
         Ok(to)
     }
 
+    /// Writes `row`, the rows of `entry` starting at row `first` that Postgres refused,
+    /// durably into the failed directory; the batch itself stays for the replayer to
+    /// remove once its other rows are stored. Blocking I/O.
+    pub fn set_aside(&self, entry: Entry, first: usize, row: &EncodedBatch) -> Result<PathBuf, SpoolError> {
+        let failed = self.dir.join(FAILED_DIR);
+        let name = format!("{:020}-{first}{SUFFIX}", entry.seq);
+        let tmp = failed.join(format!("{TMP_PREFIX}{name}"));
+        let mut file = File::create(&tmp)?;
+        file.write_all(&row.to_file())?;
+        file.sync_all()?;
+        let to = failed.join(name);
+        fs::rename(&tmp, &to)?;
+        File::open(&failed)?.sync_all()?;
+        Ok(to)
+    }
+
     fn forget(&self, entry: Entry) {
         let mut s = self.state();
         if s.entries.front() == Some(&entry) {
@@ -196,6 +214,10 @@ mod tests {
         spool.remove(first).unwrap();
         let second = spool.oldest().unwrap();
         assert_eq!(spool.read(second).unwrap(), b);
+        spool.set_aside(second, 1, &b.rows_in(1..2)).unwrap();
+        let aside = fs::read(dir.join(FAILED_DIR).join(format!("{:020}-1{SUFFIX}", second.seq))).unwrap();
+        assert_eq!(EncodedBatch::from_file(&aside).unwrap(), b.rows_in(1..2));
+        assert_eq!(spool.oldest(), Some(second), "the batch stays until the replayer removes it");
         spool.quarantine(second).unwrap();
         assert!(spool.is_empty());
         assert!(!dir.join(format!("{TMP_PREFIX}00000000000000000009")).exists(), "half-written files are dropped");

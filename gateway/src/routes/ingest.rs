@@ -26,12 +26,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/event", post(post_event)).route("/api/v1/events", post(post_batch))
 }
 
-/// Counts the outcome of an ingest request for `/metrics`.
-fn measured(result: Result<(usize, Vec<Value>), ApiError>) -> Result<impl IntoResponse, ApiError> {
+/// Counts the outcome of an ingest request for `/metrics`. The answer lists the events
+/// dropped (bots) and, for the batch API, those refused (`{index, field, error}`).
+fn measured(result: Result<(usize, Vec<Value>, Vec<Value>), ApiError>) -> Result<impl IntoResponse, ApiError> {
     match result {
-        Ok((accepted, dropped)) => {
+        Ok((accepted, dropped, rejected)) => {
             metrics::accepted(accepted);
-            Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted, "dropped": dropped }))))
+            let mut body = json!({ "accepted": accepted, "dropped": dropped });
+            if !rejected.is_empty() {
+                body["rejected"] = Value::Array(rejected);
+            }
+            Ok((StatusCode::ACCEPTED, Json(body)))
         }
         Err(e) => {
             metrics::rejected(e.reason());
@@ -53,7 +58,7 @@ async fn post_event(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    measured(plausible_event(&state, peer, &headers, body).await)
+    measured(plausible_event(&state, peer, &headers, body).await.map(|(accepted, dropped)| (accepted, dropped, Vec::new())))
 }
 
 async fn plausible_event(
@@ -102,7 +107,7 @@ async fn batch_events(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(usize, Vec<Value>), ApiError> {
+) -> Result<(usize, Vec<Value>, Vec<Value>), ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -110,20 +115,37 @@ async fn batch_events(
         .ok_or_else(|| ApiError::Unauthorized("send the site's ingest key as `Authorization: Bearer <key>`".into()))?;
     let site = state.keys.site_for(key.trim()).await?.ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest key".into()))?;
     let now = now_us();
-    let mut events = batch::parse_batch(&body_bytes(body)?, now)?;
+    let horizon = batch::Horizon { now_us: now, max_age_days: state.config.max_event_age_days };
+    let parsed = batch::parse_batch(&body_bytes(body)?, horizon)?;
+    // Each bad event is refused alone; a request of bad events only is a bad request.
+    let mut rejected = Vec::new();
+    let mut events = Vec::with_capacity(parsed.len());
+    let mut first_error = None;
+    for (i, result) in parsed.into_iter().enumerate() {
+        match result {
+            Ok(event) => events.push((i, event)),
+            Err(ApiError::BadRequest { field, message }) => {
+                rejected.push(json!({ "index": i, "field": field, "error": message }));
+                first_error.get_or_insert(ApiError::BadRequest { field, message });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if let (true, Some(error)) = (events.is_empty(), first_error) {
+        return Err(error);
+    }
+    metrics::rejected_events(rejected.len());
     let salt = state.pipeline.visitors.salt(day_of(now)).await?;
     // Sessions are assigned in time order, so a backfilled visit is one visit however
     // its events were ordered in the request.
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by_key(|&i| events[i].ts.unwrap_or(now));
+    events.sort_by_key(|(_, e)| e.ts.unwrap_or(now));
     // Most batches come from one client: the request's client (address, user agent,
     // location) and its parsed user agent are worked out once.
     let request = OnceCell::new();
     let request_fields = OnceCell::new();
     let mut pending = Vec::with_capacity(events.len());
     let mut dropped = Vec::new();
-    for i in order {
-        let e = &mut events[i];
+    for (i, mut e) in events {
         let ts = e.ts.unwrap_or(now);
         let own_agent = e.user_agent.is_some();
         let client = if own_agent || e.ip.is_some() {
@@ -149,7 +171,7 @@ async fn batch_events(
     }
     let accepted = pending.len();
     state.batcher.submit(pending).await?;
-    Ok((accepted, dropped))
+    Ok((accepted, dropped, rejected))
 }
 
 /// The client of an event: the event's own IP and user agent when a server forwards

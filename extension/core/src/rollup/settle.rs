@@ -7,7 +7,7 @@
 //! every compaction pass instead read their events again each time: at 300k events/s,
 //! a billion events a pass.
 
-use super::{hour_of, AFFECTS_AFTER_US, AFFECTS_BEFORE_US};
+use super::{hour_of, AFFECTS_AFTER_US, AFFECTS_BEFORE_US, HOUR_US};
 
 /// How late an on-time event may reach compaction: the gateway's batches and the hot
 /// partitions' slots hold events for seconds; minutes of slack keep those from
@@ -19,16 +19,18 @@ pub fn settle_point(now_us: i64) -> i64 {
     hour_of(now_us - AFFECTS_BEFORE_US - SETTLE_SLACK_US)
 }
 
-/// The spans [from, to) whose hours a refresh recomputes for one site, given the
-/// first and last time of the events it added or removed (`touched`), the hour up to
-/// which its rows are settled (`settled_until`, `None` before its first refresh) and
-/// the new settle point: the settled hours the events affect, and the hours that
-/// settled since. A late event weeks back and the newly settled hours are two spans,
-/// not one with the weeks between.
-pub fn refresh_spans(touched: Option<(i64, i64)>, settled_until: Option<i64>, target: i64) -> Vec<(i64, i64)> {
-    let late = touched.map(|(first, last)| (first - AFFECTS_BEFORE_US, (last + AFFECTS_AFTER_US).min(target)));
+/// The spans [from, to) whose hours a refresh recomputes for one site, given the hours
+/// (starts) of the events it added or removed (`touched`), the hour up to which its
+/// rows are settled (`settled_until`, `None` before its first refresh) and the new
+/// settle point: the settled hours the events affect, and the hours that settled since.
+/// The work is proportional to the hours touched, not to the time between them: a
+/// late event years back and the newly settled hours are two short spans, not one
+/// with the years between.
+pub fn refresh_spans(touched: impl IntoIterator<Item = i64>, settled_until: Option<i64>, target: i64) -> Vec<(i64, i64)> {
+    // An event of hour h is at most h + HOUR_US - 1.
+    let late = touched.into_iter().map(|h| (h - AFFECTS_BEFORE_US, (h + HOUR_US - 1 + AFFECTS_AFTER_US).min(target)));
     let new = settled_until.map(|until| (until, target));
-    merged(late.into_iter().chain(new).collect())
+    merged(late.chain(new).collect())
 }
 
 /// Sorts and merges overlapping or touching intervals, dropping empty ones.
@@ -63,27 +65,35 @@ mod tests {
         assert_eq!(settle_point(NOW + 45 * 60_000_000), target + HOUR_US, "01:05");
     }
 
+    /// The hours of events at these times.
+    fn hours(times: &[i64]) -> Vec<i64> {
+        times.iter().map(|&t| hour_of(t)).collect()
+    }
+
     #[test]
     fn on_time_events_leave_the_settled_hours_alone() {
         let target = settle_point(NOW);
-        let on_time = Some((NOW - 5_000_000, NOW));
-        assert_eq!(refresh_spans(on_time, Some(target), target), Vec::<(i64, i64)>::new());
+        let on_time = hours(&[NOW - 5_000_000, NOW]);
+        assert_eq!(refresh_spans(on_time.clone(), Some(target), target), Vec::<(i64, i64)>::new());
         // An hour later, the hour that settled meanwhile is computed, once.
         let later = settle_point(NOW + HOUR_US);
         assert_eq!(refresh_spans(on_time, Some(target), later), vec![(target, later)]);
         // A site's first refresh computes what its events reach of the settled hours.
-        let first = Some((NOW - 10 * HOUR_US, NOW));
-        assert_eq!(refresh_spans(first, None, target), vec![(NOW - 13 * HOUR_US, target)]);
+        let first = hours(&(0..=10).map(|h| NOW - h * HOUR_US).collect::<Vec<_>>());
+        assert_eq!(refresh_spans(first, None, target), vec![(hour_of(NOW - 10 * HOUR_US) - AFFECTS_BEFORE_US, target)]);
     }
 
     #[test]
     fn a_late_event_recomputes_its_hours_apart_from_the_newly_settled_ones() {
         let target = settle_point(NOW);
-        let late = NOW - 20 * 24 * HOUR_US;
-        let spans = refresh_spans(Some((late, NOW)), Some(target - HOUR_US), target);
-        assert_eq!(spans, vec![(late - AFFECTS_BEFORE_US, target)], "events from then to now reach every hour between");
-        let spans = refresh_spans(Some((late, late)), Some(target - HOUR_US), target);
-        assert_eq!(spans, vec![(late - AFFECTS_BEFORE_US, late + AFFECTS_AFTER_US), (target - HOUR_US, target)]);
+        let late = hour_of(NOW - 20 * 24 * HOUR_US);
+        let spans = refresh_spans([late, hour_of(NOW)], Some(target - HOUR_US), target);
+        let around_late = (late - AFFECTS_BEFORE_US, late + HOUR_US - 1 + AFFECTS_AFTER_US);
+        assert_eq!(spans, vec![around_late, (target - HOUR_US, target)], "not the twenty days between");
+        let years_back = hour_of(NOW - 26 * 365 * 24 * HOUR_US);
+        let spans = refresh_spans([years_back, late, hour_of(NOW)], Some(target - HOUR_US), target);
+        let covered: i64 = spans.iter().map(|(lo, hi)| hi - lo).sum();
+        assert!(covered < 4 * 6 * HOUR_US, "three events touch a few hours each, whatever lies between: {spans:?}");
     }
 
     #[test]
