@@ -174,3 +174,37 @@ async fn shutdown_flushes_every_accepted_event() {
     let stored: i64 = db.value("SELECT count(*) FROM tally.events").await;
     assert_eq!(stored, 20);
 }
+
+/// The device class: the tracker's viewport width decides (Plausible's bands), else the
+/// user agent, which knows tablets (an iPad; Android without the `Mobile` token).
+#[tokio::test]
+async fn device_class_follows_the_screen_width_then_the_user_agent() {
+    let t = Tally::with_site("devices.example").await;
+    let ipad =
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    let android_tablet = "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    let sends: [(&str, Option<i32>, Option<&str>); 4] =
+        [("/narrow", Some(390), None), ("/middle", Some(800), None), ("/ipad", None, Some(ipad)), ("/tab", None, Some(android_tablet))];
+    for (path, width, ua) in sends {
+        let mut body = json!({"n": "pageview", "u": format!("https://devices.example{path}"), "d": "devices.example"});
+        if let Some(w) = width {
+            body["w"] = json!(w);
+        }
+        let headers: Vec<(&str, &str)> =
+            [("Content-Type", "application/json")].into_iter().chain(ua.map(|ua| ("User-Agent", ua))).collect();
+        let (status, _) = t.gateway.post_raw("/api/event", &headers, body.to_string()).await;
+        assert_eq!(status, 202, "{path}");
+    }
+    let rows = t.sql("SELECT pathname, device, os FROM tally.events ORDER BY pathname").await;
+    let got: Vec<(String, Option<String>, Option<String>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        got,
+        vec![
+            ("/ipad".to_string(), s("tablet"), s("iOS")),
+            ("/middle".to_string(), s("tablet"), s("GNU/Linux")),
+            ("/narrow".to_string(), s("mobile"), s("GNU/Linux")),
+            ("/tab".to_string(), s("tablet"), s("Android")),
+        ]
+    );
+}

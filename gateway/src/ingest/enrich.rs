@@ -89,6 +89,19 @@ fn cut(s: &str) -> String {
     s[..end].to_string()
 }
 
+/// The device class, from the viewport width the tracker reports where there is one, as
+/// Plausible classifies it (below 576 px a phone, below 992 px a tablet; its laptop and
+/// desktop classes are one here), else from the user agent. A console's or TV's user
+/// agent outranks the width: their screens are wide but they are no desktop.
+pub fn device_class(screen_width: Option<i32>, from_user_agent: Option<&str>) -> Option<String> {
+    match (screen_width, from_user_agent) {
+        (_, Some("appliance")) | (None, _) => from_user_agent.map(str::to_string),
+        (Some(w), _) if w < 576 => Some("mobile".to_string()),
+        (Some(w), _) if w < 992 => Some("tablet".to_string()),
+        (Some(_), _) => Some("desktop".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +150,17 @@ mod tests {
         let long = "é".repeat(400);
         assert!(cut(&long).len() <= MAX_DIMENSION_LEN);
         assert!(cut(&long).chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn the_screen_width_decides_the_device_class() {
+        assert_eq!(device_class(Some(390), Some("desktop")).as_deref(), Some("mobile"));
+        assert_eq!(device_class(Some(820), Some("mobile")).as_deref(), Some("tablet"));
+        assert_eq!(device_class(Some(575), None).as_deref(), Some("mobile"));
+        assert_eq!(device_class(Some(576), None).as_deref(), Some("tablet"));
+        assert_eq!(device_class(Some(992), Some("tablet")).as_deref(), Some("desktop"));
+        assert_eq!(device_class(Some(1920), Some("appliance")).as_deref(), Some("appliance"));
+        assert_eq!(device_class(None, Some("tablet")).as_deref(), Some("tablet"));
+        assert_eq!(device_class(None, None), None);
     }
 }

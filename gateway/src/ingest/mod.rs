@@ -108,7 +108,7 @@ impl Pipeline {
             browser_version: fields.browser_version.clone(),
             os: fields.os.clone(),
             os_version: fields.os_version.clone(),
-            device: fields.device.clone(),
+            device: enrich::device_class(incoming.screen_width, fields.device.as_deref()),
             screen_width: incoming.screen_width,
             engagement_ms: None,
             revenue_micros: incoming.revenue.as_ref().map(|r| r.micros),
