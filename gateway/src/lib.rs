@@ -69,6 +69,8 @@ pub async fn serve(
         _ => None,
     };
     let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
+    // Compile the user agent rules (about a second) before the first event needs them.
+    tokio::task::spawn_blocking(ingest::user_agent::warm);
     let alert_tasks = match &state.config.alerts_database_url {
         Some(url) => {
             let policy = alerts::RetryPolicy::from_config(&state.config);

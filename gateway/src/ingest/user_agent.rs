@@ -67,6 +67,11 @@ static UAP: LazyLock<ua_parser::Extractor<'static>> = LazyLock::new(|| {
     ua_parser::Extractor::try_from(regexes).expect("the vendored uap-core rules compile")
 });
 
+/// Compiles the rules now rather than on the first event's request.
+pub fn warm() {
+    LazyLock::force(&UAP);
+}
+
 /// uap-core's device family of crawlers.
 const SPIDER: &str = "Spider";
 
