@@ -30,20 +30,12 @@ trap 'kill "${gw_pid:-}" 2>/dev/null || true; wait "${gw_pid:-}" 2>/dev/null || 
 
 bench_cluster
 command -v wrk >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-GATEWAY=${TALLY_BENCH_GATEWAY:-}
-if [ -z "$GATEWAY" ]; then
-    cargo build --release -q -p tally-gateway
-    GATEWAY="${CARGO_TARGET_DIR:-target}/release/tally-gateway"
-fi
+bench_gateway_binary
 bench_new_db
 site=$(q -d "$DB" -c "SELECT tally.create_site('bench.local')")
 key=$(q -d "$DB" -c "SELECT key FROM tally.create_ingest_key($site)")
 
-TALLY_DATABASE_URL="$URL" TALLY_LISTEN="127.0.0.1:$GW_PORT" TALLY_SPOOL_DIR="$WORK/spool" TALLY_LOG=warn \
-    "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
-gw_pid=$!
-for _ in $(seq 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$BASE/healthz" >/dev/null || die "gateway did not start: $(tail -5 "$WORK/gateway.log")"
+bench_gateway_start
 
 UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 cat > "$WORK/batch.lua" <<LUA

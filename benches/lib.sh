@@ -27,3 +27,22 @@ extension_sql_fingerprint() {
 
 # psql on the bench cluster, quiet, unaligned, stopping at the first error.
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+
+# The release gateway binary in $GATEWAY: TALLY_BENCH_GATEWAY, or this tree's, built.
+bench_gateway_binary() {
+    GATEWAY=${TALLY_BENCH_GATEWAY:-}
+    if [ -z "$GATEWAY" ]; then
+        cargo build --release -q -p tally-gateway
+        GATEWAY="${CARGO_TARGET_DIR:-target}/release/tally-gateway"
+    fi
+}
+
+# Starts $GATEWAY serving $URL on $GW_PORT (spool and log in $WORK) in the background,
+# sets gw_pid, and waits until it answers on $BASE.
+bench_gateway_start() {
+    TALLY_DATABASE_URL="$URL" TALLY_LISTEN="127.0.0.1:$GW_PORT" TALLY_SPOOL_DIR="$WORK/spool" TALLY_LOG=warn \
+        "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
+    gw_pid=$!
+    for _ in $(seq 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -fsS "$BASE/healthz" >/dev/null || die "gateway did not start: $(tail -5 "$WORK/gateway.log")"
+}

@@ -100,64 +100,126 @@ async fn sender(
     }
 }
 
+/// A Postgres cluster of the test's own with a site and its ingest key, a spool
+/// directory, and the port the gateway under test serves on (the same after restarts).
+struct Rig {
+    dir: String,
+    pg_port: String,
+    db_url: String,
+    key: String,
+    spool: PathBuf,
+    gw_port: u16,
+    http: reqwest::Client,
+}
+
+/// Senders under way and what they learned.
+struct Load {
+    outcomes: Outcomes,
+    stop: watch::Sender<bool>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Rig {
+    /// A fresh cluster (`name` and the test process's id name its directories) and a
+    /// gateway serving it.
+    async fn start(name: &str) -> (Rig, Gateway) {
+        let dir = format!("{}/{name}-{}", state_dir(), std::process::id());
+        let pg_port = free_port().to_string();
+        let db_url = format!("host=127.0.0.1 port={pg_port} user=postgres dbname=tally");
+        pgcluster(&["destroy", &dir]);
+        pgcluster(&["ensure", &dir, &pg_port]);
+        let key: String = {
+            let db = connect(&db_url).await;
+            db.batch_execute("CREATE EXTENSION IF NOT EXISTS tally CASCADE").await.unwrap();
+            let site: i32 = db.query_one("SELECT tally.create_site('d.example')", &[]).await.unwrap().get(0);
+            db.query_one("SELECT key FROM tally.create_ingest_key($1)", &[&site]).await.unwrap().get(0)
+        };
+        let spool = std::env::temp_dir().join(format!("tally-{name}-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&spool);
+        let rig = Rig { dir, pg_port, db_url, key, spool, gw_port: free_port(), http: reqwest::Client::new() };
+        let gateway = rig.gateway().await;
+        (rig, gateway)
+    }
+
+    /// Starts the gateway and waits until it listens.
+    async fn gateway(&self) -> Gateway {
+        let gateway = start_gateway(&self.db_url, &self.spool, self.gw_port);
+        wait_listening(&self.http, &gateway.base).await;
+        gateway
+    }
+
+    /// Starts the senders.
+    fn load(&self) -> Load {
+        let outcomes: Outcomes = Arc::default();
+        let (stop, stopped) = watch::channel(false);
+        let base = Arc::new(Mutex::new(format!("http://127.0.0.1:{}", self.gw_port)));
+        let senders = (0..SENDERS)
+            .map(|n| tokio::spawn(sender(n, self.http.clone(), base.clone(), self.key.clone(), outcomes.clone(), stopped.clone())))
+            .collect();
+        Load { outcomes, stop, senders }
+    }
+
+    /// Stops the senders, checks that every acknowledged event is stored exactly once,
+    /// and removes the gateway, the cluster and the spool.
+    async fn finish(self, mut gateway: Gateway, load: Load) {
+        load.stop.send_replace(true);
+        for s in load.senders {
+            s.await.unwrap();
+        }
+        assert_exactly_once(&self.db_url, &load.outcomes, &self.spool).await;
+        gateway.kill_9();
+        pgcluster(&["destroy", &self.dir]);
+        let _ = std::fs::remove_dir_all(&self.spool);
+    }
+}
+
 #[tokio::test]
 async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
-    let dir = format!("{}/durability-{}", state_dir(), std::process::id());
-    let pg_port = free_port().to_string();
-    let db_url = format!("host=127.0.0.1 port={pg_port} user=postgres dbname=tally");
-    pgcluster(&["destroy", &dir]);
-    pgcluster(&["ensure", &dir, &pg_port]);
-    let key: String = {
-        let db = connect(&db_url).await;
-        db.batch_execute("CREATE EXTENSION IF NOT EXISTS tally CASCADE").await.unwrap();
-        let site: i32 = db.query_one("SELECT tally.create_site('d.example')", &[]).await.unwrap().get(0);
-        db.query_one("SELECT key FROM tally.create_ingest_key($1)", &[&site]).await.unwrap().get(0)
-    };
-    let spool = std::env::temp_dir().join(format!("tally-durability-spool-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&spool);
-    let gw_port = free_port();
-    let http = reqwest::Client::new();
-    let mut gateway = start_gateway(&db_url, &spool, gw_port);
-    wait_listening(&http, &gateway.base).await;
-
-    let outcomes: Outcomes = Arc::default();
-    let (stop_tx, stop) = watch::channel(false);
-    let base = Arc::new(Mutex::new(gateway.base.clone()));
-    let senders: Vec<_> =
-        (0..SENDERS).map(|n| tokio::spawn(sender(n, http.clone(), base.clone(), key.clone(), outcomes.clone(), stop.clone()))).collect();
-    let acked = || outcomes.lock().unwrap().values().filter(|a| **a).count();
+    let (rig, mut gateway) = Rig::start("durability").await;
+    let load = rig.load();
+    let acked = || load.outcomes.lock().unwrap().values().filter(|a| **a).count();
     let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
 
     pause(1000).await;
     let before_outage = acked();
     assert!(before_outage > 0, "load is flowing");
-    pgcluster(&["stop", &dir]);
+    pgcluster(&["stop", &rig.dir]);
     pause(1500).await;
     assert!(acked() > before_outage, "accepted into the spool while Postgres is down");
     let spooled =
-        std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
+        std::fs::read_dir(&rig.spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
     assert!(spooled > 0, "batches wait in the spool");
     eprintln!("{spooled} batches spooled during the outage");
 
     gateway.kill_9();
-    gateway = start_gateway(&db_url, &spool, gw_port);
-    wait_listening(&http, &gateway.base).await;
+    gateway = rig.gateway().await;
     pause(500).await;
-    pgcluster(&["ensure", &dir, &pg_port]);
+    pgcluster(&["ensure", &rig.dir, &rig.pg_port]);
     pause(1500).await;
     gateway.kill_9();
-    gateway = start_gateway(&db_url, &spool, gw_port);
-    wait_listening(&http, &gateway.base).await;
+    gateway = rig.gateway().await;
     pause(1000).await;
-    stop_tx.send_replace(true);
-    for s in senders {
-        s.await.unwrap();
-    }
+    rig.finish(gateway, load).await;
+}
 
-    assert_exactly_once(&db_url, &outcomes, &spool).await;
-    gateway.kill_9();
-    pgcluster(&["destroy", &dir]);
-    let _ = std::fs::remove_dir_all(&spool);
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9_of_the_postmaster_exactly_once() {
+    let (rig, gateway) = Rig::start("chaos").await;
+    let load = rig.load();
+    let acked = || load.outcomes.lock().unwrap().values().filter(|a| **a).count();
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    for round in 0..2 {
+        pause(1000).await;
+        let before = acked();
+        assert!(before > 0, "load is flowing");
+        let pid = postmaster_pid(&rig.dir);
+        assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+        eprintln!("round {round}: postmaster {pid} killed after {before} acknowledged events");
+        pause(500).await;
+        restart_after_crash(&rig.dir, &rig.pg_port);
+    }
+    pause(1500).await;
+    rig.finish(gateway, load).await;
 }
 
 /// Waits for the spool to drain, then checks that every acknowledged event is stored
@@ -209,52 +271,4 @@ fn restart_after_crash(dir: &str, port: &str) {
         assert!(Instant::now() < deadline, "the cluster did not come back after kill -9");
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-#[tokio::test]
-async fn acknowledged_events_survive_kill_9_of_the_postmaster_exactly_once() {
-    let dir = format!("{}/chaos-{}", state_dir(), std::process::id());
-    let pg_port = free_port().to_string();
-    let db_url = format!("host=127.0.0.1 port={pg_port} user=postgres dbname=tally");
-    pgcluster(&["destroy", &dir]);
-    pgcluster(&["ensure", &dir, &pg_port]);
-    let key: String = {
-        let db = connect(&db_url).await;
-        db.batch_execute("CREATE EXTENSION IF NOT EXISTS tally CASCADE").await.unwrap();
-        let site: i32 = db.query_one("SELECT tally.create_site('d.example')", &[]).await.unwrap().get(0);
-        db.query_one("SELECT key FROM tally.create_ingest_key($1)", &[&site]).await.unwrap().get(0)
-    };
-    let spool = std::env::temp_dir().join(format!("tally-chaos-spool-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&spool);
-    let http = reqwest::Client::new();
-    let mut gateway = start_gateway(&db_url, &spool, free_port());
-    wait_listening(&http, &gateway.base).await;
-
-    let outcomes: Outcomes = Arc::default();
-    let (stop_tx, stop) = watch::channel(false);
-    let base = Arc::new(Mutex::new(gateway.base.clone()));
-    let senders: Vec<_> =
-        (0..SENDERS).map(|n| tokio::spawn(sender(n, http.clone(), base.clone(), key.clone(), outcomes.clone(), stop.clone()))).collect();
-    let acked = || outcomes.lock().unwrap().values().filter(|a| **a).count();
-    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
-    for round in 0..2 {
-        pause(1000).await;
-        let before = acked();
-        assert!(before > 0, "load is flowing");
-        let pid = postmaster_pid(&dir);
-        assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
-        eprintln!("round {round}: postmaster {pid} killed after {before} acknowledged events");
-        pause(500).await;
-        restart_after_crash(&dir, &pg_port);
-    }
-    pause(1500).await;
-    stop_tx.send_replace(true);
-    for s in senders {
-        s.await.unwrap();
-    }
-    assert_exactly_once(&db_url, &outcomes, &spool).await;
-
-    gateway.kill_9();
-    pgcluster(&["destroy", &dir]);
-    let _ = std::fs::remove_dir_all(&spool);
 }
