@@ -36,10 +36,25 @@ monitor_uri() { echo "postgres://autoctl_node@127.0.0.1:$(port_of monitor)/pg_au
 
 running() { [ -f "$base/$1/postmaster.pid" ] && autoctl status --pgdata "$base/$1" >/dev/null 2>&1; }
 
+# A node whose Postgres died while primary (kill -9, a lost machine) must finish crash
+# recovery before pg_rewind can make it follow the new primary. pg_autoctl 2.0 runs that
+# recovery with standby.signal already written, which single-user mode refuses, and then
+# falls back to a full base backup behind a spread checkpoint (minutes); recovering in
+# single-user mode first, as pg_rewind would, avoids both.
+recover_crashed_primary() {
+    local dir=$base/$1
+    [ ! -f "$dir/standby.signal" ] || return 0
+    LC_ALL=C as_postgres "$PG_BIN/pg_controldata" -D "$dir" | grep -q '^Database cluster state: *in production$' || return 0
+    log "$1 stopped while primary: crash recovery in single-user mode first"
+    as_postgres "$PG_BIN/postgres" --single -D "$dir" template1 </dev/null >>"$base/$1.log" 2>&1 \
+        || { tail -20 "$base/$1.log" >&2; die "crash recovery of $1 failed"; }
+}
+
 start() {
     local name=$1
     [ -d "$base/$name" ] || die "no $name in $base"
     running "$name" && return 0
+    [ "$name" = monitor ] || recover_crashed_primary "$name"
     # setsid: the node's processes form one process group, which `kill` ends at once.
     as_postgres setsid env "${AUTOCTL_ENV[@]}" pg_autoctl run --pgdata "$base/$name" >>"$base/$name.log" 2>&1 </dev/null &
     disown

@@ -21,16 +21,22 @@ use tokio_postgres::{Client, NoTls};
 const END_US: i64 = 1_711_843_200_000_000;
 const SENDERS: usize = 4;
 
-/// Runs `scripts/ha/pgautofailover.sh` under a time limit.
-fn formation(args: &[&str]) -> String {
-    let out: Output = Command::new("timeout")
-        .arg("300")
-        .arg(repo_root().join("scripts/ha/pgautofailover.sh"))
-        .args(args)
-        .output()
-        .expect("run pgautofailover.sh");
-    assert!(out.status.success(), "pgautofailover.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+/// Runs `scripts/ha/pgautofailover.sh` under a time limit, off the runtime's threads (the
+/// gateway and the load run in this process and must not stall meanwhile).
+async fn formation(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out: Output = Command::new("timeout")
+            .arg("300")
+            .arg(repo_root().join("scripts/ha/pgautofailover.sh"))
+            .args(&args)
+            .output()
+            .expect("run pgautofailover.sh");
+        assert!(out.status.success(), "pgautofailover.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    })
+    .await
+    .expect("pgautofailover.sh task")
 }
 
 /// A connection to the formation's primary, or the error while there is none.
@@ -66,13 +72,13 @@ fn questions() -> Vec<Value> {
     ]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_event_is_lost() {
     let base = format!("{}/failover-{}", state_dir(), std::process::id());
-    formation(&["destroy", &base]);
+    formation(&["destroy", &base]).await;
     let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
-    formation(&["create", &base, &ports[0], &ports[1], &ports[2]]);
-    let url = formation(&["url", &base]);
+    formation(&["create", &base, &ports[0], &ports[1], &ports[2]]).await;
+    let url = formation(&["url", &base]).await;
     let monitor_url = format!("host=127.0.0.1 port={} user=postgres dbname=pg_auto_failover", ports[0]);
 
     let db = TestDb { name: "tally".into(), url: url.clone(), client: connect(&url).await };
@@ -134,7 +140,7 @@ async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_even
 
     // The primary's machine dies.
     let killed = Instant::now();
-    formation(&["kill", &base, "node1"]);
+    formation(&["kill", &base, "node1"]).await;
     let new_primary = loop {
         if let Ok(client) = try_connect(&url).await {
             break client;
@@ -148,7 +154,7 @@ async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_even
     assert_eq!(port, ports[2], "node2 took over");
 
     // The old primary comes back and follows the new one.
-    formation(&["start", &base, "node1"]);
+    formation(&["start", &base, "node1"]).await;
     wait_until(
         &monitor_url,
         "SELECT reportedstate = 'secondary' AND goalstate = 'secondary' FROM pgautofailover.node WHERE nodename = 'node1'",
@@ -207,9 +213,9 @@ async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_even
         answered.len(),
         outcomes.longest_ack_gap(killed).as_secs_f64(),
     );
-    let state = formation(&["state", &base]);
+    let state = formation(&["state", &base]).await;
     eprintln!("{state}");
 
     t.gateway.shutdown().await;
-    formation(&["destroy", &base]);
+    formation(&["destroy", &base]).await;
 }
