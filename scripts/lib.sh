@@ -41,3 +41,31 @@ npm_ci_if_changed() {
         echo "$lock_sha" > "$dir/node_modules/.tally-lock-sha"
     fi
 }
+
+# What every Tally cluster adds to its postgresql.conf (scripts/pgcluster.sh, the
+# failover nodes of scripts/ha/pgautofailover.sh).
+tally_postgresql_conf() {
+    cat <<'CONF'
+# pg_cron runs scheduled jobs; tally registers its background workers at load time.
+shared_preload_libraries = 'pg_cron,tally'
+cron.database_name = 'postgres'
+CONF
+}
+
+# Creates database tally in the running cluster at host $1 (socket directory or address)
+# and port $2, and schedules its alert evaluation. Idempotent.
+prepare_tally_database() {
+    local host=$1 port=$2
+    # The tally background worker compacts database `tally` (tally.worker_database).
+    as_postgres psql -X -q -h "$host" -p "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tally'" | grep -q 1 \
+        || as_postgres psql -X -q -h "$host" -p "$port" -d postgres -c "CREATE DATABASE tally" >/dev/null
+    # pg_cron (cron.database_name = postgres) evaluates database tally's alert rules every
+    # minute; the guard makes the job a no-op until the extension is created there.
+    as_postgres psql -X -q -h "$host" -p "$port" -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT cron.schedule_in_database('tally-alerts-tally', '* * * * *',
+    $job$DO $do$ BEGIN IF to_regprocedure('tally.evaluate_alerts(timestamptz)') IS NOT NULL THEN PERFORM tally.evaluate_alerts(); END IF; END $do$$job$,
+    'tally')
+WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'tally-alerts-tally');
+SQL
+}

@@ -27,9 +27,7 @@ ensure() {
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
-# pg_cron runs scheduled jobs; tally registers its background workers at load time.
-shared_preload_libraries = 'pg_cron,tally'
-cron.database_name = 'postgres'
+$(tally_postgresql_conf)
 # Replication and point-in-time recovery work out of the box.
 wal_level = replica
 max_wal_senders = 10
@@ -53,18 +51,7 @@ CONF
         as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null 9>&- \
             || { tail -20 "$dir/server.log" >&2; die "cluster in $dir did not start"; }
     fi
-    # The tally background worker compacts database `tally` (tally.worker_database).
-    as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tally'" | grep -q 1 \
-        || as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -c "CREATE DATABASE tally" >/dev/null
-    # pg_cron (cron.database_name = postgres) evaluates database tally's alert rules every
-    # minute; the guard makes the job a no-op until the extension is created there.
-    as_postgres psql -X -q -h "$dir" -p "$port" -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE EXTENSION IF NOT EXISTS pg_cron;
-SELECT cron.schedule_in_database('tally-alerts-tally', '* * * * *',
-    $job$DO $do$ BEGIN IF to_regprocedure('tally.evaluate_alerts(timestamptz)') IS NOT NULL THEN PERFORM tally.evaluate_alerts(); END IF; END $do$$job$,
-    'tally')
-WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'tally-alerts-tally');
-SQL
+    prepare_tally_database "$dir" "$port"
 }
 
 case "$cmd" in

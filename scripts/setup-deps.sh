@@ -22,6 +22,8 @@ APT_PACKAGES=(
     libclang-dev clang pkg-config sudo util-linux curl ca-certificates
     # Backups (scripts/backup/, docs/backup.md); jq reads pgbackrest's JSON.
     pgbackrest jq
+    # Automatic failover (scripts/ha/, docs/ha.md).
+    postgresql-15-auto-failover pg-auto-failover-cli
 )
 PGRX_VERSION=0.18.1
 

@@ -15,6 +15,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod gateway;
+pub mod load;
 pub mod session;
 pub mod sinks;
 

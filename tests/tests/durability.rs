@@ -8,18 +8,15 @@
 //! The gateway is the real binary as a child process; Postgres is a cluster of this test's
 //! own, so stopping it does not disturb tests running beside it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tally_tests::cluster::{connect, free_port, pgcluster, state_dir};
+use tally_tests::load::{assert_stored_exactly_once, sender, SharedOutcomes};
 use tokio::sync::watch;
 
-/// Events per request: a server-side sender's batch.
-const PER_REQUEST: usize = 20;
 /// Concurrent senders: enough to keep several requests in every batch window.
 const SENDERS: usize = 4;
 
@@ -57,49 +54,6 @@ async fn wait_listening(http: &reqwest::Client, base: &str) {
     }
 }
 
-/// What the senders learned: event key → whether its request was acknowledged.
-type Outcomes = Arc<Mutex<HashMap<String, bool>>>;
-
-/// Sends batches until `stop`, each event with a unique `k` property; half of the
-/// events also carry an event id, half rely on batch idempotency alone.
-async fn sender(
-    n: usize,
-    http: reqwest::Client,
-    base: Arc<Mutex<String>>,
-    key: String,
-    outcomes: Outcomes,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut seq = 0usize;
-    while !*stop.borrow() {
-        let keys: Vec<String> = (0..PER_REQUEST).map(|i| format!("s{n}-{seq}-{i}")).collect();
-        seq += 1;
-        let events: Vec<_> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let mut e = json!({"name": "pageview", "url": format!("https://d.example/{k}"), "props": {"k": k}});
-                if i % 2 == 0 {
-                    e["id"] = json!(k);
-                }
-                e
-            })
-            .collect();
-        // Unknown until answered: an event whose request was cut off may be stored or not.
-        outcomes.lock().unwrap().extend(keys.iter().map(|k| (k.clone(), false)));
-        let url = format!("{}/api/v1/events", base.lock().unwrap());
-        let send = http.post(url).bearer_auth(&key).json(&events).timeout(Duration::from_secs(20)).send();
-        let acked = tokio::select! {
-            r = send => matches!(r, Ok(resp) if resp.status() == 202),
-            _ = stop.changed() => return,
-        };
-        outcomes.lock().unwrap().extend(keys.into_iter().map(|k| (k, acked)));
-        if !acked {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
 /// A Postgres cluster of the test's own with a site and its ingest key, a spool
 /// directory, and the port the gateway under test serves on (the same after restarts).
 struct Rig {
@@ -114,7 +68,7 @@ struct Rig {
 
 /// Senders under way and what they learned.
 struct Load {
-    outcomes: Outcomes,
+    outcomes: SharedOutcomes,
     stop: watch::Sender<bool>,
     senders: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -150,7 +104,7 @@ impl Rig {
 
     /// Starts the senders.
     fn load(&self) -> Load {
-        let outcomes: Outcomes = Arc::default();
+        let outcomes: SharedOutcomes = Arc::default();
         let (stop, stopped) = watch::channel(false);
         let base = Arc::new(Mutex::new(format!("http://127.0.0.1:{}", self.gw_port)));
         let senders = (0..SENDERS)
@@ -177,7 +131,7 @@ impl Rig {
 async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
     let (rig, mut gateway) = Rig::start("durability").await;
     let load = rig.load();
-    let acked = || load.outcomes.lock().unwrap().values().filter(|a| **a).count();
+    let acked = || load.outcomes.lock().unwrap().acknowledged();
     let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
 
     pause(1000).await;
@@ -206,7 +160,7 @@ async fn acknowledged_events_survive_postgres_outage_and_kill_9_exactly_once() {
 async fn acknowledged_events_survive_kill_9_of_the_postmaster_exactly_once() {
     let (rig, gateway) = Rig::start("chaos").await;
     let load = rig.load();
-    let acked = || load.outcomes.lock().unwrap().values().filter(|a| **a).count();
+    let acked = || load.outcomes.lock().unwrap().acknowledged();
     let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
     for round in 0..2 {
         pause(1000).await;
@@ -222,29 +176,13 @@ async fn acknowledged_events_survive_kill_9_of_the_postmaster_exactly_once() {
     rig.finish(gateway, load).await;
 }
 
-/// Waits for the spool to drain, then checks that every acknowledged event is stored
-/// exactly once and nothing unknown is.
-async fn assert_exactly_once(db_url: &str, outcomes: &Outcomes, spool: &Path) {
+/// Checks that every acknowledged event is stored exactly once and nothing unknown is,
+/// and that the spool drained.
+async fn assert_exactly_once(db_url: &str, outcomes: &SharedOutcomes, spool: &Path) {
     let db = connect(db_url).await;
     let outcomes = outcomes.lock().unwrap().clone();
-    let acked_keys: Vec<&String> = outcomes.iter().filter(|(_, a)| **a).map(|(k, _)| k).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let counts: HashMap<String, i64> = loop {
-        let rows = db.query("SELECT props->>'k', count(*) FROM tally.events GROUP BY 1", &[]).await.unwrap();
-        let counts: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        if acked_keys.iter().all(|k| counts.contains_key(*k)) || Instant::now() > deadline {
-            break counts;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let missing = acked_keys.iter().filter(|k| !counts.contains_key(**k)).count();
-    let duplicated: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
-    let unknown = counts.keys().filter(|k| !outcomes.contains_key(*k)).count();
-    assert_eq!(missing, 0, "acknowledged events missing ({} acknowledged)", acked_keys.len());
-    assert!(duplicated.is_empty(), "events stored twice: {:?}", &duplicated[..duplicated.len().min(5)]);
-    assert_eq!(unknown, 0);
-    assert!(acked_keys.len() >= 1000, "enough load to mean something: {}", acked_keys.len());
-    eprintln!("{} events acknowledged, {} sent, {} stored", acked_keys.len(), outcomes.len(), counts.len());
+    let acknowledged = assert_stored_exactly_once(&db, &outcomes).await;
+    assert!(acknowledged >= 1000, "enough load to mean something: {acknowledged}");
     let left = std::fs::read_dir(spool).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".batch")).count();
     assert_eq!(left, 0, "the spool drained");
 }
