@@ -28,6 +28,13 @@ pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// otherwise idle machine; 1 keeps every query on its backend's core.
 pub static QUERY_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Megabytes one statement's scans may hold in Rust memory (group tables, distinct
+/// visitors, visits gathered across segments, decoded batches): a query with millions
+/// of groups is stopped with an error instead of growing its backend until the machine
+/// runs out. A month of a site with a million events a day takes about 200 MB. Only a
+/// superuser may change it, so a viewer cannot lift their own limit.
+pub static QUERY_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
 /// Megabytes of segment bytes each backend keeps between queries
 /// (`tally_core::segment::SegmentCache`): a dashboard asks about the same site and range
 /// again and again, and reading a month of a large site out of TOAST is about a tenth
@@ -121,6 +128,16 @@ pub fn init() {
         64,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tally.query_memory_mb",
+        c"Megabytes of memory the scans of one statement may hold before it fails.",
+        c"Counts the extension's own (Rust) memory: group tables, distinct visitors, decoded batches.",
+        &QUERY_MEMORY_MB,
+        16,
+        1 << 20,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
     );
     GucRegistry::define_int_guc(
         c"tally.segment_cache_mb",

@@ -15,6 +15,11 @@
 //! on backends that had scanned the same range before. `tally.scan_memory_keep_ms`
 //! sets that delay.
 
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mimalloc::MiMalloc;
+
 /// Chunks of at least this many bytes get a mapping of their own, unmapped when freed.
 const MMAP_THRESHOLD: i32 = 32 << 20;
 
@@ -42,4 +47,46 @@ pub fn keep_scan_memory() {
     let ms = crate::gucs::SCAN_MEMORY_KEEP_MS.get();
     // SAFETY: mi_option_set stores one option value; mimalloc reads it when it purges.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, std::ffi::c_long::from(ms)) }
+}
+
+/// The extension's allocator: mimalloc, counting the bytes Rust code holds, so that a
+/// scan can be stopped when it holds more than `tally.query_memory_mb` (see
+/// `query::interrupts`). A backend runs one statement at a time, so the process-wide
+/// count is that statement's (its scan threads included). One relaxed atomic add per
+/// allocation: the kernels allocate per batch, not per row.
+pub struct Counted;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes the extension's Rust code holds now.
+pub fn live_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+// SAFETY: every call forwards to mimalloc with the same arguments; the count is a side
+// effect only.
+unsafe impl GlobalAlloc for Counted {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let moved = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
+        if !moved.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        moved
+    }
 }

@@ -19,10 +19,10 @@ mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Every Rust allocation of the extension (see Cargo.toml); memory handed to Postgres
-/// is palloc'd by pgrx as before.
+/// Every Rust allocation of the extension (mimalloc, see Cargo.toml, counted for
+/// `tally.query_memory_mb`); memory handed to Postgres is palloc'd by pgrx as before.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Counted = heap::Counted;
 
 // Tables, types and plain-SQL functions, written by hand in `sql/` so they read as SQL.
 // `bootstrap` puts schema.sql before every generated function; the others are ordered

@@ -169,7 +169,32 @@ pub struct ServeConfig {
     pub trust_proxy: bool,
 
     #[command(flatten)]
+    pub timeouts: StatementTimeouts,
+
+    #[command(flatten)]
     pub auth: AuthConfig,
+}
+
+/// How long one request's statement may keep a backend busy, per kind of request
+/// (`statement_timeout`, set for the request's transaction only). A statement that
+/// runs out answers 504; a client that hangs up cancels its statement at once.
+#[derive(Debug, Clone, Args)]
+pub struct StatementTimeouts {
+    /// A stats query (`/api/v1/query`) and each update of a realtime stream, in milliseconds.
+    #[arg(long, env = "TALLY_QUERY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub query_timeout_ms: u64,
+
+    /// A dashboard's batch of queries (`/api/v1/query/batch`), each share of it, in milliseconds.
+    #[arg(long, env = "TALLY_BATCH_TIMEOUT_MS", default_value_t = 30_000)]
+    pub batch_timeout_ms: u64,
+
+    /// A CSV export (`/api/v1/export`), in milliseconds: longer, as exports are rare and deliberate.
+    #[arg(long, env = "TALLY_EXPORT_TIMEOUT_MS", default_value_t = 120_000)]
+    pub export_timeout_ms: u64,
+
+    /// Reading the latest raw events (`GET /api/v1/events`), in milliseconds.
+    #[arg(long, env = "TALLY_EVENTS_TIMEOUT_MS", default_value_t = 10_000)]
+    pub events_timeout_ms: u64,
 }
 
 /// Sign-in, sessions, rate limits and TLS.

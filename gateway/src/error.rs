@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The ingest queue is full; the client should retry after the given seconds.
     #[error("overloaded, retry later")]
     Overloaded { retry_after_secs: u32 },
+    /// A statement ran out of its request's time (`statement_timeout`, SQLSTATE 57014).
+    #[error("the request took longer than the server allows: ask for a shorter date range or fewer dimensions and filters")]
+    TooSlow,
     /// The database could not be reached or failed; logged, not shown.
     #[error(transparent)]
     Database(#[from] DbError),
@@ -106,6 +109,7 @@ impl From<tokio_postgres::Error> for ApiError {
             Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION || *code == SqlState::NO_DATA_FOUND => {
                 ApiError::NotFound("not found".into())
             }
+            Some(code) if *code == SqlState::QUERY_CANCELED => ApiError::TooSlow,
             _ => ApiError::Database(e.into()),
         }
     }
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Overloaded { .. } => "overloaded",
+            ApiError::TooSlow => "too_slow",
             ApiError::Database(_) => "database",
             ApiError::Internal(_) => "internal",
         }
@@ -142,6 +147,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooSlow => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -156,7 +162,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(message) | ApiError::Unauthorized(message) | ApiError::Forbidden(message) | ApiError::Conflict(message) => {
                 json!({ "error": message })
             }
-            ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } => {
+            ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } | ApiError::TooSlow => {
                 json!({ "error": self.to_string() })
             }
             ApiError::Database(e) => {

@@ -15,6 +15,7 @@ pub mod seed;
 pub mod server_timing;
 pub mod sites;
 pub mod state;
+pub mod statement;
 pub mod tls;
 
 use std::future::Future;

@@ -8,6 +8,7 @@ pub mod copy_frames;
 #[cfg(feature = "datagen")]
 pub mod datagen;
 pub mod event;
+pub mod interrupt;
 pub mod query;
 pub mod rollup;
 pub mod segment;

@@ -3,6 +3,7 @@
 //! a firing or resolution is recorded by `tally.alert_record` (history row, pending
 //! deliveries, NOTIFY) in the caller's transaction.
 
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
@@ -76,7 +77,8 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
     // Stored rules passed the same check when written; a failure here means the rule
     // refers to something since removed (a goal) and is reported in its state.
     let rule = Rule::parse(&due.rule, &mut String::new).map_err(|e| e.to_string());
-    let (verdict, value, error) = match rule.as_ref().map_err(Clone::clone).and_then(|rule| judge(client, due, rule, now_us)) {
+    let judged = rule.as_ref().map_err(Clone::clone).and_then(|rule| isolated(|| judge(client, due, rule, now_us)));
+    let (verdict, value, error) = match judged {
         Ok((verdict, value)) => (verdict, Some(value), None),
         Err(message) => (None, None, Some(message)),
     };
@@ -119,6 +121,44 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
         )
         .unwrap_or_else(|e| fail("recording an alert", e));
     true
+}
+
+/// `work` in a subtransaction of its own: an ERROR it raises (a corrupt segment, a
+/// cancelled scan of one site, a statement that fails) rolls back what it did and
+/// comes back as the rule's error message, and the other rules are still evaluated.
+/// The caller's memory context and resource owner are restored either way, as
+/// PL/pgSQL does around an EXCEPTION block.
+fn isolated<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    // SAFETY: the subtransaction is begun and ended on the backend's thread, inside a
+    // transaction (a function call); both exits restore what was current before.
+    let (context, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+    }
+    let restore = || unsafe {
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+    };
+    let work = std::panic::AssertUnwindSafe(work);
+    PgTryBuilder::new(move || {
+        let result = work();
+        // SAFETY: the subtransaction begun above is the current one.
+        unsafe { pg_sys::ReleaseCurrentSubTransaction() };
+        restore();
+        result
+    })
+    .catch_others(move |caught| {
+        // SAFETY: as above; its ERROR was caught, so it is rolled back.
+        unsafe { pg_sys::RollbackAndReleaseCurrentSubTransaction() };
+        restore();
+        Err(match caught {
+            CaughtError::PostgresError(e) | CaughtError::ErrorReport(e) | CaughtError::RustPanic { ereport: e, .. } => {
+                e.message().to_owned()
+            }
+        })
+    })
+    .execute()
 }
 
 /// The verdict on the rule's current window (`None`: nothing to compare with yet) and

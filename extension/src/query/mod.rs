@@ -7,7 +7,9 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
-use tally_core::query::{self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, Shape, SharedPlan, SiteRef, TimeRange};
+use tally_core::query::{
+    self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, ScanError, Shape, SharedPlan, SiteRef, TimeRange, Workers,
+};
 use tally_core::segment;
 
 use crate::gucs;
@@ -16,9 +18,11 @@ use crate::storage::arrays::to_unix_us;
 use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
 
+pub(crate) mod interrupts;
 mod rollups;
 mod segment_cache;
 
+use interrupts::Interrupts;
 use rollups::EdgeCache;
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
@@ -384,8 +388,13 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
         }
     };
     let threads = (gucs::QUERY_THREADS.get().max(1) as usize).min(bytes / MIN_BYTES_PER_THREAD).max(1);
-    query::scan_loaded(plan, range, buckets, zones, load, threads, block_signals).unwrap_or_else(|(index, e)| match segments.get(index) {
-        Some(&((id, _), _, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
-        None => error!("tally.query: hot rows: {e}"),
+    let interrupts = Interrupts::new();
+    let workers = Workers { threads, on_thread: block_signals, interrupted: &|| interrupts.check() };
+    query::scan_loaded(plan, range, buckets, zones, load, workers).unwrap_or_else(|e| match e {
+        ScanError::Cancelled(_) => interrupts.raise(),
+        ScanError::Corrupt(index, e) => match segments.get(index) {
+            Some(&((id, _), _, _, _)) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+            None => error!("tally.query: hot rows: {e}"),
+        },
     })
 }

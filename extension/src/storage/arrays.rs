@@ -2,6 +2,7 @@
 //! custom properties, and `tally.event_arrays` (a decoded segment as one array per
 //! column, which SQL unnests into rows: one datum per column instead of one per field).
 
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use tally_core::event::COLUMNS;
@@ -33,13 +34,32 @@ pub fn props_from_json(json: serde_json::Value) -> Vec<(String, String)> {
     }
 }
 
+/// Most bytes a segment's arrays may take: Postgres's largest allocation
+/// (`MaxAllocSize`), which the composite value holding them all must fit in anyway.
+const MAX_ARRAYS_BYTES: usize = 0x3fff_ffff;
+
+/// Overhead of one array element beyond its data: a varlena header and alignment.
+const ELEMENT_OVERHEAD: usize = 8;
+
 /// The `tally.event_arrays` value of a stored segment, built column by column from
 /// the decoded blocks: strings come straight from each column's dictionary, so no
 /// per-row `Event` or `String` is made. Corrupt bytes raise an error naming the segment.
+/// Any role may call it with any bytes, so the size the arrays would take is checked
+/// before any is built: a few crafted kilobytes can stand for gigabytes of rows.
 pub fn segment_arrays(segment_id: i64, bytes: &[u8]) -> PgHeapTuple<'static, AllocatedByRust> {
     let fail = |e: SegmentError| -> ! { error!("segment {segment_id} of tally.segments cannot be decoded: {e}") };
     let reader = SegmentReader::open(bytes).unwrap_or_else(|e| fail(e));
     let columns = reader.columns(COLUMNS).unwrap_or_else(|e| fail(e));
+    let size = columns.iter().fold(0usize, |total, c| total.saturating_add(c.materialized_bytes(ELEMENT_OVERHEAD)));
+    if size > MAX_ARRAYS_BYTES {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("segment {segment_id} would decode to {size} bytes of arrays, more than {MAX_ARRAYS_BYTES}"),
+            "tally.segment_arrays",
+        )
+        .set_hint("Pass the data column of a row of tally.segments: these bytes are not a segment Tally wrote.")
+        .report(PgLogLevel::ERROR);
+    }
     let mut t = PgHeapTuple::new_composite_type("tally.event_arrays").unwrap_or_else(|e| error!("tally.event_arrays: {e}"));
     for (&name, column) in COLUMNS.iter().zip(columns) {
         let set = match column {

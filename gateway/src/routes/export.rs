@@ -16,13 +16,14 @@ use crate::error::ApiError;
 use crate::routes::json_body::JsonBody;
 use crate::routes::query::answer;
 use crate::state::AppState;
+use crate::statement::Work;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/export", post(export))
 }
 
 async fn export(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<impl IntoResponse, ApiError> {
-    let answer = answer(&state, &caller, &query, Some("export")).await?;
+    let answer = answer(&state, &caller, &query, Some("export"), Work::Export).await?;
     let csv = to_csv(&answer)?;
     let name = file_name(&answer);
     tracing::info!(file = %name, rows = answer["results"].as_array().map_or(0, Vec::len), query = %query, "export");

@@ -29,22 +29,38 @@ use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::routes::json_body::JsonBody;
 use crate::state::AppState;
+use crate::statement::{self, Cancellable, Work};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/query", post(run_query)).route("/api/v1/query/batch", post(run_batch))
 }
 
 async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(answer(&state, &caller, &query, Some("query")).await?))
+    Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
 }
 
-/// Runs one stats query through `tally.query` as `caller` and returns its JSON answer,
-/// recording `audit` (the action's name: `query`, `export`, ...) in the audit log, in
-/// the same transaction. `None` for the repeats of an audited request (the realtime
-/// stream's updates), which would only flood the log.
-pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>) -> Result<Value, ApiError> {
-    let mut client = state.pool.get().await?;
-    let tx = caller.transaction(&mut client).await?;
+/// Runs one stats query through `tally.query` as `caller` within the statement timeout
+/// of `work` and returns its JSON answer, recording `audit` (the action's name: `query`,
+/// `export`, ...) in the audit log, in the same transaction. `None` for the repeats of
+/// an audited request (the realtime stream's updates), which would only flood the log.
+/// Dropped midway (the client left), it cancels the query.
+pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>, work: Work) -> Result<Value, ApiError> {
+    let mut client = Cancellable::new(state.pool.get().await?);
+    let answer = answer_on(&mut client, state, caller, query, audit, work).await;
+    client.disarm();
+    answer
+}
+
+async fn answer_on(
+    client: &mut Cancellable,
+    state: &AppState,
+    caller: &Caller,
+    query: &Value,
+    audit: Option<&str>,
+    work: Work,
+) -> Result<Value, ApiError> {
+    let tx = caller.transaction(client).await?;
+    statement::limit(&tx, &state.config.timeouts, work).await?;
     let row = tx.query_one("SELECT tally.query($1)", &[query]).await.map_err(bad_query)?;
     if let Some(action) = audit {
         // An export's whole query is kept: what left the building, and how to redo it.
@@ -76,7 +92,7 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
     clients.sort_by_key(deadpool_postgres::Object::id);
     let shares = try_join_all(clients.into_iter().enumerate().map(|(i, client)| {
         let part = i + 1;
-        answer_share(client, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))
+        answer_share(Cancellable::new(client), &state, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))
     }))
     .await?;
     // Each answer is in the one share that holds it; the others have null there.
@@ -88,15 +104,31 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
 
 /// Answers share `part` of `parts` of the batch `list` in a transaction of its own on
 /// `client` (a connection of its own, beside the other shares'), recording the audit of
-/// `audit`'s queries there when given.
+/// `audit`'s queries there when given. Dropped midway (the client left, or another
+/// share failed), it cancels its statement.
 async fn answer_share(
-    mut client: deadpool_postgres::Object,
+    mut client: Cancellable,
+    state: &AppState,
+    caller: &Caller,
+    list: &Value,
+    share: (usize, usize),
+    audit: Option<&[Value]>,
+) -> Result<Vec<Value>, ApiError> {
+    let answers = share_on(&mut client, state, caller, list, share, audit).await;
+    client.disarm();
+    answers
+}
+
+async fn share_on(
+    client: &mut Cancellable,
+    state: &AppState,
     caller: &Caller,
     list: &Value,
     (part, parts): (usize, usize),
     audit: Option<&[Value]>,
 ) -> Result<Vec<Value>, ApiError> {
-    let tx = caller.transaction(&mut client).await?;
+    let tx = caller.transaction(client).await?;
+    statement::limit(&tx, &state.config.timeouts, Work::Batch).await?;
     let (part, parts) = (part as i32, parts as i32);
     let row = tx.query_one("SELECT tally.query_batch($1, $2, $3)", &[list, &part, &parts]).await.map_err(bad_query)?;
     if let Some(queries) = audit {
@@ -123,14 +155,18 @@ async fn audit_sites(tx: &deadpool_postgres::Transaction<'_>, queries: &[Value],
     Ok(())
 }
 
-/// A query the extension rejected becomes a 400 naming the field; anything else stays
-/// a database error.
+/// A query the extension rejected becomes a 400 naming the field, one that asked for
+/// more memory than `tally.query_memory_mb` a 400 on the whole `query` saying what to
+/// ask for instead; anything else stays a database error.
 pub(crate) fn bad_query(error: tokio_postgres::Error) -> ApiError {
     if let Some(db) = error.as_db_error() {
         if *db.code() == SqlState::INVALID_PARAMETER_VALUE {
             if let Some(field) = db.detail().and_then(|d| d.strip_prefix("field: ")) {
                 return ApiError::bad_request(field, db.message());
             }
+        }
+        if *db.code() == SqlState::PROGRAM_LIMIT_EXCEEDED {
+            return ApiError::bad_request("query", format!("{}. {}", db.message(), db.hint().unwrap_or_default()));
         }
     }
     error.into()

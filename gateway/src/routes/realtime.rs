@@ -25,6 +25,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::query::answer;
 use crate::state::AppState;
+use crate::statement::Work;
 
 /// How often the count is recomputed: often enough to look live, rarely enough that a
 /// hundred open dashboards cost fifty small queries a second.
@@ -65,7 +66,7 @@ async fn realtime(
 }
 
 async fn visitors(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>) -> Result<u64, ApiError> {
-    let answer = answer(state, caller, query, audit).await?;
+    let answer = answer(state, caller, query, audit, Work::Query).await?;
     Ok(answer["results"][0]["metrics"][0].as_u64().unwrap_or(0))
 }
 

@@ -17,6 +17,21 @@ pub struct Date {
     pub day: u32,
 }
 
+impl Date {
+    /// Days since 1970-01-01 (negative before), for spans between dates.
+    pub fn days_since_epoch(self) -> i64 {
+        // Howard Hinnant's days_from_civil: March-based years make leap days the last
+        // day of the year, so the month offsets are one fixed table.
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let month = i64::from(self.month);
+        let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+}
+
 impl std::fmt::Display for Date {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
@@ -39,6 +54,20 @@ pub enum DateRange {
     Realtime,
     /// Whole days from the first to the last date, inclusive.
     Custom(Date, Date),
+}
+
+impl DateRange {
+    /// The most calendar days the range spans (a month is at most 31, a year 366): what
+    /// bounds the time buckets a `time:*` dimension makes of it.
+    pub fn max_days(&self) -> i64 {
+        match self {
+            DateRange::Day | DateRange::Realtime => 1,
+            DateRange::LastDays(n) => i64::from(*n),
+            DateRange::Month => 31,
+            DateRange::Year => 366,
+            DateRange::Custom(from, to) => to.days_since_epoch() - from.days_since_epoch() + 1,
+        }
+    }
 }
 
 /// What to compare the range with.

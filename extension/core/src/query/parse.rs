@@ -4,14 +4,13 @@
 use serde_json::{Map, Value};
 
 use super::error::QueryError;
+use super::limits::*;
 use super::model::*;
 
 /// Most dimensions in one query: group keys pack one 32-bit code per dimension into a u128.
 pub const MAX_DIMENSIONS: usize = 4;
 /// Rows per page when `pagination.limit` is absent, and the largest page.
 pub const MAX_LIMIT: usize = 10_000;
-/// `Nd` ranges up to ten years: longer ones are a typo more often than a question.
-const MAX_DAYS: u32 = 3_660;
 
 const TOP_LEVEL: [&str; 9] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "pagination", "include", "funnel"];
 
@@ -38,6 +37,9 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
     if metrics.is_empty() {
         return Err(QueryError::new("metrics", "at least one metric is required"));
     }
+    if metrics.len() > Metric::ALL.len() {
+        return Err(QueryError::new("metrics", format!("at most {} metrics, one of each", Metric::ALL.len())));
+    }
     let dimensions = match object.get("dimensions") {
         None => Vec::new(),
         Some(_) => list(object, "dimensions")?
@@ -53,20 +55,36 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
         if dimensions[..i].contains(d) {
             return Err(QueryError::new(format!("dimensions[{i}]"), format!("dimension {} is listed twice", d.name())));
         }
+        if let Dimension::Time(unit) = d {
+            let (days, most) = (date_range.max_days(), if *unit == TimeUnit::Hour { MAX_HOURLY_DAYS } else { MAX_DAYS });
+            if days > most {
+                return Err(QueryError::new(
+                    "date_range",
+                    format!(
+                        "time:{} covers at most {most} days and this range spans {days}: use a coarser time unit or a shorter range",
+                        unit.name()
+                    ),
+                ));
+            }
+        }
     }
     let filter = match object.get("filters") {
         None => None,
         Some(_) => {
+            let mut budget = FilterBudget::default();
             let leaves = list(object, "filters")?
                 .iter()
                 .enumerate()
-                .map(|(i, v)| filter(v, &format!("filters[{i}]")))
+                .map(|(i, v)| filter(v, &format!("filters[{i}]"), 1, &mut budget))
                 .collect::<Result<Vec<_>, _>>()?;
             (!leaves.is_empty()).then_some(Filter::And(leaves))
         }
     };
     let order_by = match object.get("order_by") {
         None => Vec::new(),
+        Some(_) if list(object, "order_by")?.len() > metrics.len() + dimensions.len() => {
+            return Err(QueryError::new("order_by", "order_by lists each metric or dimension of the query at most once"))
+        }
         Some(_) => list(object, "order_by")?
             .iter()
             .enumerate()
@@ -138,7 +156,7 @@ fn date_range(value: &Value) -> Result<DateRange, QueryError> {
             other => other
                 .strip_suffix('d')
                 .and_then(|n| n.parse::<u32>().ok())
-                .filter(|n| (1..=MAX_DAYS).contains(n))
+                .filter(|n| (1..=MAX_DAYS).contains(&i64::from(*n)))
                 .map(DateRange::LastDays)
                 .ok_or_else(|| QueryError::new("date_range", format!("unknown date range {other:?}: {HELP}"))),
         },
@@ -147,6 +165,13 @@ fn date_range(value: &Value) -> Result<DateRange, QueryError> {
             let to = date(&pair[1], "date_range[1]")?;
             if from > to {
                 return Err(QueryError::new("date_range", "the first date is after the second"));
+            }
+            let days = to.days_since_epoch() - from.days_since_epoch() + 1;
+            if days > MAX_DAYS {
+                return Err(QueryError::new(
+                    "date_range",
+                    format!("a date range spans at most {MAX_DAYS} days (ten years); this one spans {days}"),
+                ));
             }
             Ok(DateRange::Custom(from, to))
         }
@@ -217,7 +242,19 @@ fn dimension(value: &Value, field: &str) -> Result<Dimension, QueryError> {
     parsed.ok_or_else(|| QueryError::new(field, format!("unknown dimension {name:?}; known dimensions: {}", known_dimensions())))
 }
 
-fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
+/// What the filters of one query have used of the limits so far.
+#[derive(Default)]
+struct FilterBudget {
+    leaves: usize,
+    values: usize,
+    patterns: usize,
+}
+
+/// The filter at `field`, nested `depth` deep (a top-level filter is 1).
+fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -> Result<Filter, QueryError> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(QueryError::new(field, format!("filters nest at most {MAX_FILTER_DEPTH} deep")));
+    }
     let items = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
         QueryError::new(field, "a filter is [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]")
     })?;
@@ -236,15 +273,23 @@ fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
                 .as_array()
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| QueryError::new(format!("{field}[1]"), format!("{op} takes a non-empty array of filters")))?;
-            let inner = inner.iter().enumerate().map(|(i, f)| filter(f, &format!("{field}[1][{i}]"))).collect::<Result<Vec<_>, _>>()?;
+            let inner = inner
+                .iter()
+                .enumerate()
+                .map(|(i, f)| filter(f, &format!("{field}[1][{i}]"), depth + 1, budget))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(if op == "and" { Filter::And(inner) } else { Filter::Or(inner) })
         }
         "not" => {
             arity(2)?;
-            Ok(Filter::Not(Box::new(filter(&items[1], &format!("{field}[1]"))?)))
+            Ok(Filter::Not(Box::new(filter(&items[1], &format!("{field}[1]"), depth + 1, budget)?)))
         }
         "is" | "is_not" | "contains" | "matches" => {
             arity(3)?;
+            budget.leaves += 1;
+            if budget.leaves > MAX_FILTER_LEAVES {
+                return Err(QueryError::new(field, format!("at most {MAX_FILTER_LEAVES} conditions in all filters")));
+            }
             let name = items[1].as_str().ok_or_else(|| QueryError::new(format!("{field}[1]"), "the dimension is a string"))?;
             let target = match name {
                 "event:goal" => Target::Goal,
@@ -262,9 +307,21 @@ fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
             let values = items[2]
                 .as_array()
                 .filter(|a| !a.is_empty())
-                .ok_or_else(|| QueryError::new(&values_field, "filter values are a non-empty array of strings"))?
+                .ok_or_else(|| QueryError::new(&values_field, "filter values are a non-empty array of strings"))?;
+            budget.values += values.len();
+            if budget.values > MAX_FILTER_VALUES {
+                return Err(QueryError::new(&values_field, format!("at most {MAX_FILTER_VALUES} values in all filters")));
+            }
+            let values = values
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| QueryError::new(&values_field, "filter values are strings")))
+                .enumerate()
+                .map(|(i, v)| match v.as_str() {
+                    Some(s) if s.len() <= MAX_VALUE_LEN => Ok(s.to_owned()),
+                    Some(_) => {
+                        Err(QueryError::new(format!("{values_field}[{i}]"), format!("a filter value is at most {MAX_VALUE_LEN} bytes")))
+                    }
+                    None => Err(QueryError::new(&values_field, "filter values are strings")),
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let op = match op {
                 "contains" => Op::Contains,
@@ -275,8 +332,12 @@ fn filter(value: &Value, field: &str) -> Result<Filter, QueryError> {
                 return Err(QueryError::new(format!("{field}[0]"), "goals are filtered with is or is_not"));
             }
             if op == Op::Matches {
+                budget.patterns += values.len();
+                if budget.patterns > MAX_PATTERNS {
+                    return Err(QueryError::new(&values_field, format!("at most {MAX_PATTERNS} regular expressions in all filters")));
+                }
                 for (i, pattern) in values.iter().enumerate() {
-                    regex::Regex::new(pattern)
+                    regex_set([pattern])
                         .map_err(|e| QueryError::new(format!("{values_field}[{i}]"), format!("invalid regular expression: {e}")))?;
                 }
             }
@@ -416,6 +477,39 @@ mod tests {
         grouped["dimensions"] = json!(["event:page"]);
         assert_eq!(field_of(grouped), "dimensions");
         assert_eq!(field_of(json!({"date_range": "7d", "metrics": ["visitors"]})), "site_id");
+    }
+
+    #[test]
+    fn queries_are_bounded_in_span_buckets_and_filter_size() {
+        let query = |range: Value, dimensions: Value, filters: Value| json!({"site_id": "a.com", "date_range": range, "metrics": ["visitors"], "dimensions": dimensions, "filters": filters});
+        let rejected = |q: Value| parse(&q).expect_err("should be rejected");
+        // The range that grew a backend to 14.9 GB: 9,000 years of hours.
+        let e = rejected(query(json!(["1000-01-01", "9999-12-31"]), json!(["time:hour"]), json!([])));
+        assert_eq!(e.field, "date_range");
+        assert_eq!(rejected(query(json!(["2000-01-01", "2024-12-31"]), json!([]), json!([]))).field, "date_range");
+        assert_eq!(rejected(query(json!("400d"), json!(["time:hour"]), json!([]))).field, "date_range");
+        assert!(rejected(query(json!("400d"), json!(["time:hour"]), json!([]))).message.contains("time:hour"));
+        parse(&query(json!("year"), json!(["time:hour"]), json!([]))).expect("a year of hours");
+        parse(&query(json!(["2015-01-01", "2024-12-31"]), json!(["time:day"]), json!([]))).expect("ten years of days");
+        assert_eq!(Date { year: 2024, month: 3, day: 1 }.days_since_epoch() - Date { year: 2024, month: 2, day: 1 }.days_since_epoch(), 29);
+        assert_eq!(Date { year: 1970, month: 1, day: 1 }.days_since_epoch(), 0);
+
+        let leaf = |values: Value| json!(["is", "event:page", values]);
+        let nested = (0..MAX_FILTER_DEPTH).fold(leaf(json!(["/"])), |inner, _| json!(["not", inner]));
+        assert_eq!(rejected(query(json!("7d"), json!([]), json!([nested]))).field, format!("filters[0]{}", "[1]".repeat(MAX_FILTER_DEPTH)));
+        let many: Vec<Value> = (0..=MAX_FILTER_LEAVES).map(|_| leaf(json!(["/"]))).collect();
+        assert_eq!(rejected(query(json!("7d"), json!([]), json!(many))).field, format!("filters[{MAX_FILTER_LEAVES}]"));
+        let wide: Vec<String> = (0..=MAX_FILTER_VALUES).map(|i| format!("/{i}")).collect();
+        assert_eq!(rejected(query(json!("7d"), json!([]), json!([leaf(json!(wide))]))).field, "filters[0][2]");
+        let long = "/".repeat(MAX_VALUE_LEN + 1);
+        assert_eq!(rejected(query(json!("7d"), json!([]), json!([leaf(json!(["/", long]))]))).field, "filters[0][2][1]");
+        let blowup = json!([["matches", "event:page", ["(((a{100}){100}){100})"]]]);
+        assert_eq!(rejected(query(json!("7d"), json!([]), blowup)).field, "filters[0][2][0]");
+        let patterns: Vec<String> = (0..=MAX_PATTERNS).map(|i| format!("^/{i}")).collect();
+        assert_eq!(rejected(query(json!("7d"), json!([]), json!([["matches", "event:page", patterns]]))).field, "filters[0][2]");
+        let mut q = query(json!("7d"), json!([]), json!([]));
+        q["metrics"] = json!(vec!["visitors"; Metric::ALL.len() + 1]);
+        assert_eq!(rejected(q).field, "metrics");
     }
 
     #[test]

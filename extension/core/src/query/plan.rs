@@ -4,6 +4,7 @@
 use regex::RegexSet;
 
 use super::error::QueryError;
+use super::limits::regex_set;
 use super::model::*;
 
 /// A goal of the site: completed by an event of a name, or by a pageview of a page
@@ -274,7 +275,7 @@ impl Plan {
                 let test = match op {
                     Op::Is => Test::Is(values.clone()),
                     Op::Contains => Test::Contains(values.clone()),
-                    Op::Matches => Test::Regex(RegexSet::new(values).map_err(|e| QueryError::new(field, e.to_string()))?),
+                    Op::Matches => Test::Regex(regex_set(values).map_err(|e| QueryError::new(field, e.to_string()))?),
                 };
                 self.leaf(attr, test)
             }

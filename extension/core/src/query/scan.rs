@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use crate::interrupt::{self, Cancelled, Interrupt};
 use crate::segment::{SegmentError, SegmentReader};
 
 use super::batch::Batch;
@@ -35,6 +36,34 @@ pub struct Group {
     pub key: Vec<KeyValue>,
     pub acc: Acc,
     pub visitors: u64,
+}
+
+/// Why a scan gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    /// The batch of this index cannot be decoded (the lowest such index).
+    #[error("batch {0}: {1}")]
+    Corrupt(usize, SegmentError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// The threads a scan may use and how its caller stops it.
+#[derive(Clone, Copy)]
+pub struct Workers<'a> {
+    /// Most threads, the caller's included.
+    pub threads: usize,
+    /// Runs first on every spawned thread (Postgres blocks signals there).
+    pub on_thread: fn(),
+    /// Checked on the caller's thread between batches and views; see [`crate::interrupt`].
+    pub interrupted: Interrupt<'a>,
+}
+
+impl Workers<'_> {
+    /// `threads` threads for work nobody cancels.
+    pub fn uninterrupted(threads: usize, on_thread: fn()) -> Workers<'static> {
+        Workers { threads, on_thread, interrupted: &interrupt::never }
+    }
 }
 
 /// Groups of every view of the plan, in view order.
@@ -200,9 +229,11 @@ impl<'p> Scan<'p> {
     }
 
     /// Aggregates the gathered visits and returns every view's groups; distinct
-    /// visitors are counted on up to `threads` threads (see [`scan_all`]).
-    pub fn finish(mut self, threads: usize, on_thread: fn()) -> Answer {
+    /// visitors are counted on up to `workers.threads` threads (see [`scan_all`]).
+    pub fn finish(mut self, workers: Workers<'_>) -> Result<Answer, Cancelled> {
+        let Workers { threads, on_thread, interrupted } = workers;
         let mut gathered = std::mem::replace(&mut self.gathered, Batch::empty(self.plan));
+        interrupted()?;
         gathered.sort_visits();
         self.process(&gathered, &Window::everything());
         let plan = self.plan;
@@ -211,8 +242,9 @@ impl<'p> Scan<'p> {
             .iter()
             .zip(&mut self.states)
             .map(|(view, state)| {
+                interrupted()?;
                 let visitors = state.distinct_visitors(threads, on_thread);
-                state
+                Ok(state
                     .keys()
                     .iter()
                     .zip(&state.accs)
@@ -235,15 +267,17 @@ impl<'p> Scan<'p> {
                             .collect();
                         Group { key, acc, visitors }
                     })
-                    .collect()
+                    .collect())
             })
-            .collect();
-        Answer { views, funnel: std::mem::take(&mut self.funnel).finish(threads, on_thread) }
+            .collect::<Result<_, Cancelled>>()?;
+        interrupted()?;
+        Ok(Answer { views, funnel: std::mem::take(&mut self.funnel).finish(threads, on_thread) })
     }
 }
 
 /// Scans `batches` (the encoded batches of `zones`, by index) on up to `threads`
-/// threads; see [`scan_loaded`]. A batch that cannot be decoded is returned with its index.
+/// threads, uninterrupted; see [`scan_loaded`]. A batch that cannot be decoded is
+/// returned with its index.
 pub fn scan_all(
     plan: &Plan,
     range: TimeRange,
@@ -253,66 +287,82 @@ pub fn scan_all(
     threads: usize,
     on_thread: fn(),
 ) -> Result<Answer, (usize, SegmentError)> {
-    scan_loaded(plan, range, bucket_starts, zones, |i| batches[i], threads, on_thread)
+    match scan_loaded(plan, range, bucket_starts, zones, |i| batches[i], Workers::uninterrupted(threads, on_thread)) {
+        Ok(answer) => Ok(answer),
+        Err(ScanError::Corrupt(index, e)) => Err((index, e)),
+        Err(ScanError::Cancelled(_)) => unreachable!("nothing interrupts this scan"),
+    }
 }
 
-/// Scans the batches of `zones` on up to `threads` threads as `load` hands them over,
-/// then merges the threads' scans. `load(i)` runs on this thread, once per batch in
-/// index order (the extension detoasts segment `i` there, which only the backend's own
-/// thread may do); each batch loaded is scanned by whichever thread is free, this one
-/// joining in once every batch is loaded. Loading so overlaps scanning, and a thread
-/// that is ahead takes more batches. `on_thread` runs first on every spawned thread
-/// (Postgres blocks signals there). A batch that cannot be decoded is returned with its
-/// index (the lowest, if several).
+/// Scans the batches of `zones` on up to `workers.threads` threads as `load` hands
+/// them over, then merges the threads' scans. `load(i)` runs on this thread, once per
+/// batch in index order (the extension detoasts segment `i` there, which only the
+/// backend's own thread may do); each batch loaded is scanned by whichever thread is
+/// free, this one joining in once every batch is loaded. Loading so overlaps scanning,
+/// and a thread that is ahead takes more batches. This thread checks
+/// `workers.interrupted` before each batch it loads or scans and between the final
+/// steps; once it says stop, the other threads end after the batch in hand. A batch
+/// that cannot be decoded is returned with its index (the lowest, if several).
 pub fn scan_loaded<'b>(
     plan: &Plan,
     range: TimeRange,
     bucket_starts: Option<Vec<i64>>,
     zones: Vec<(i64, i64)>,
     mut load: impl FnMut(usize) -> &'b [u8],
-    threads: usize,
-    on_thread: fn(),
-) -> Result<Answer, (usize, SegmentError)> {
+    workers: Workers<'_>,
+) -> Result<Answer, ScanError> {
     let batches = zones.len();
     let queue = Queue::default();
-    let work = || -> Result<Scan<'_>, (usize, SegmentError)> {
+    // `interrupted` is given on the calling thread only.
+    let work = |interrupted: Option<Interrupt<'_>>| -> Result<Scan<'_>, ScanError> {
         let mut scan = Scan::new(plan, range, bucket_starts.clone(), zones.clone());
         let mut failed = None;
         while let Some((i, bytes)) = queue.take() {
+            if let Some(Err(cancelled)) = interrupted.map(|check| check()) {
+                queue.stop();
+                return Err(cancelled.into());
+            }
             if failed.is_none() {
-                failed = SegmentReader::open(bytes).and_then(|reader| scan.add(i, &reader)).err().map(|e| (i, e));
+                failed = SegmentReader::open(bytes).and_then(|reader| scan.add(i, &reader)).err().map(|e| ScanError::Corrupt(i, e));
             }
         }
         scan.seal();
         failed.map_or(Ok(scan), Err)
     };
+    let on_thread = workers.on_thread;
     let scans = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.clamp(1, batches.max(1)))
+        let helpers: Vec<_> = (1..workers.threads.clamp(1, batches.max(1)))
             .map(|_| {
                 scope.spawn(|| {
                     on_thread();
-                    work()
+                    work(None)
                 })
             })
             .collect();
-        {
+        let loaded = {
             // Closed however loading ends, so that a load that raises an error (a
             // panic here) does not leave the helpers waiting for batches forever.
             let _closing = Closing(&queue);
-            for i in 0..batches {
+            (0..batches).try_for_each(|i| {
+                (workers.interrupted)()?;
                 queue.push(i, load(i));
-            }
-        }
-        let mut scans = vec![work()];
+                Ok(())
+            })
+        };
+        let mut scans = vec![loaded
+            .map_err(|cancelled: Cancelled| {
+                queue.stop();
+                ScanError::from(cancelled)
+            })
+            .and_then(|()| work(Some(workers.interrupted)))];
         scans.extend(helpers.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
         scans
     });
-    let (mut done, mut failed) = (Vec::with_capacity(scans.len()), None::<(usize, SegmentError)>);
+    let (mut done, mut failed) = (Vec::with_capacity(scans.len()), None::<ScanError>);
     for scan in scans {
         match scan {
             Ok(scan) => done.push(scan),
-            Err(e) if failed.as_ref().is_none_or(|f| e.0 < f.0) => failed = Some(e),
-            Err(_) => {}
+            Err(e) => failed = Some(worse(failed, e)),
         }
     }
     if let Some(e) = failed {
@@ -321,9 +371,25 @@ pub fn scan_loaded<'b>(
     let mut done = done.into_iter();
     let mut first = done.next().expect("this thread's scan");
     for scan in done {
+        (workers.interrupted)()?;
         first.merge(scan);
     }
-    Ok(first.finish(threads, on_thread))
+    first.finish(workers).map_err(ScanError::from)
+}
+
+/// The failure to report of two: a cancel over anything, else the lowest corrupt batch.
+fn worse(failed: Option<ScanError>, e: ScanError) -> ScanError {
+    match (failed, e) {
+        (None, e) => e,
+        (Some(ScanError::Corrupt(a, ea)), ScanError::Corrupt(b, eb)) => {
+            if a <= b {
+                ScanError::Corrupt(a, ea)
+            } else {
+                ScanError::Corrupt(b, eb)
+            }
+        }
+        (Some(ScanError::Cancelled(c)), _) | (_, ScanError::Cancelled(c)) => ScanError::Cancelled(c),
+    }
 }
 
 /// Loaded batches waiting for a scan thread.
@@ -333,11 +399,13 @@ struct Queue<'b> {
     ready: Condvar,
 }
 
-/// Batches loaded (index and bytes) and not taken yet, and whether more will come.
+/// Batches loaded (index and bytes) and not taken yet, whether more will come, and
+/// whether the scan was abandoned (what is left is not taken).
 #[derive(Default)]
 struct Waiting<'b> {
     batches: VecDeque<(usize, &'b [u8])>,
     closed: bool,
+    stopped: bool,
 }
 
 impl<'b> Queue<'b> {
@@ -346,10 +414,22 @@ impl<'b> Queue<'b> {
         self.ready.notify_one();
     }
 
-    /// The next batch; `None` once the queue is closed and empty.
+    /// Ends the scan: no batch is taken any more, waiting threads wake up.
+    fn stop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.stopped = true;
+        state.closed = true;
+        state.batches.clear();
+        self.ready.notify_all();
+    }
+
+    /// The next batch; `None` once the queue is closed and empty, or stopped.
     fn take(&self) -> Option<(usize, &'b [u8])> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
+            if state.stopped {
+                return None;
+            }
             if let Some(item) = state.batches.pop_front() {
                 return Some(item);
             }
@@ -365,7 +445,13 @@ impl<'b> Queue<'b> {
 struct Closing<'q, 'b>(&'q Queue<'b>);
 
 impl Drop for Closing<'_, '_> {
+    /// A load that raised an error (unwinding) abandons the scan: the other threads
+    /// stop after the batch in hand instead of scanning what is queued.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+            return;
+        }
         self.0.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         self.0.ready.notify_all();
     }

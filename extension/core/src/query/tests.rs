@@ -241,8 +241,8 @@ fn undecodable_batches_are_named_and_failed_loads_do_not_hang_the_threads() {
     for threads in [1, 2, 3] {
         // Batches 4 and 2 are broken: the lowest index is reported, whichever thread saw it.
         let load = |i: usize| if i == 2 || i == 4 { garbage } else { days[i].bytes.as_slice() };
-        let failed = scan_loaded(&plan, range, None, zones.clone(), load, threads, || {}).map(|_| ()).unwrap_err();
-        assert_eq!(failed.0, 2, "{threads} threads");
+        let failed = scan_loaded(&plan, range, None, zones.clone(), load, Workers::uninterrupted(threads, || {})).map(|_| ()).unwrap_err();
+        assert!(matches!(failed, ScanError::Corrupt(2, _)), "{threads} threads: {failed:?}");
         // A load that raises an error (Postgres's ERROR unwinds as a panic) reaches the caller.
         let panicked = std::panic::catch_unwind(|| {
             scan_loaded(
@@ -251,11 +251,41 @@ fn undecodable_batches_are_named_and_failed_loads_do_not_hang_the_threads() {
                 None,
                 zones.clone(),
                 |i| if i == 3 { panic!("load failed") } else { days[i].bytes.as_slice() },
-                threads,
-                || {},
+                Workers::uninterrupted(threads, || {}),
             )
             .map(|_| ())
         });
         assert!(panicked.is_err(), "{threads} threads");
+    }
+}
+
+#[test]
+fn a_scan_stops_at_the_first_check_that_says_cancelled() {
+    let plan = Plan::new(parse(&json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors"]})).unwrap(), goals()).unwrap();
+    let days: Vec<segment::Segment> = (0..20).map(|d| segment::build(&[event(d, d, d * 1_440, "pageview", "/")]).unwrap()).collect();
+    let zones: Vec<(i64, i64)> = days.iter().map(|s| (s.zone.ts_min, s.zone.ts_max)).collect();
+    let range = TimeRange { from_us: 0, to_us: 21 * 1_440 * MIN };
+    for threads in [1, 2, 3] {
+        for allowed in [0, 5, 19] {
+            // Cancelled after `allowed` checks; the loads after that never happen.
+            let checks = std::cell::Cell::new(0);
+            let loads = std::cell::Cell::new(0);
+            let check = || {
+                checks.set(checks.get() + 1);
+                if checks.get() > allowed {
+                    Err(crate::interrupt::Cancelled)
+                } else {
+                    Ok(())
+                }
+            };
+            let load = |i: usize| {
+                loads.set(loads.get() + 1);
+                days[i].bytes.as_slice()
+            };
+            let result = scan_loaded(&plan, range, None, zones.clone(), load, Workers { threads, on_thread: || {}, interrupted: &check });
+            assert_eq!(result.map(|_| ()), Err(ScanError::Cancelled(crate::interrupt::Cancelled)), "{threads} threads, {allowed}");
+            assert_eq!(checks.get(), allowed + 1, "no check after the one that cancelled");
+            assert!(loads.get() <= allowed, "{threads} threads, {allowed}: {} loads", loads.get());
+        }
     }
 }

@@ -30,6 +30,22 @@ impl Column {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Bytes the column takes once every row's value is written out (a string per row,
+    /// a key and value per property), plus `per_value` for each value's own overhead.
+    /// Decoding is bounded by the encoded size, but writing out is not: a crafted
+    /// segment of a few kilobytes may hold a million rows of one long string, so a
+    /// reader that materializes rows checks this first. Computed from the dictionary
+    /// and the codes.
+    pub fn materialized_bytes(&self, per_value: usize) -> usize {
+        // At most MAX_VALUES codes of strings of at most 64 MB: no overflow.
+        let strings = |d: &DictColumn| -> usize { d.codes.iter().map(|&code| d.resolve(code).map_or(0, |s| s.len() + per_value)).sum() };
+        match self {
+            Column::Int(c) => c.values.len().saturating_mul(8 + per_value),
+            Column::Str(d) => strings(d),
+            Column::Props(p) => strings(&p.keys).saturating_add(strings(&p.values)).saturating_add(p.len().saturating_mul(per_value)),
+        }
+    }
 }
 
 /// Integer values with an optional validity vector (`None`: no NULLs). NULL rows hold
