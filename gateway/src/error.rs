@@ -31,6 +31,10 @@ pub enum ApiError {
     /// The body is larger than `--max-body-bytes`.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request does not declare a JSON body (`Content-Type: application/json`),
+    /// which every API call that changes something must (see `csrf`).
+    #[error("send the request as JSON: Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The ingest queue is full; the client should retry after the given seconds.
     #[error("overloaded, retry later")]
     Overloaded { retry_after_secs: u32 },
@@ -122,6 +126,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::Database(_) => "database",
             ApiError::Internal(_) => "internal",
@@ -137,6 +142,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -152,6 +158,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(message) | ApiError::Unauthorized(message) | ApiError::Forbidden(message) | ApiError::Conflict(message) => {
                 json!({ "error": message })
             }
+            ApiError::UnsupportedMediaType => json!({ "error": self.to_string(), "field": "Content-Type" }),
             ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } => {
                 json!({ "error": self.to_string() })
             }
