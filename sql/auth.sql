@@ -68,14 +68,18 @@ CREATE TABLE tally.memberships (
 CREATE INDEX memberships_site ON tally.memberships (site_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.memberships', '');
 
--- Wrong passwords per sign-in name, for the lockout: keyed by the email typed, whether
--- or not such a user exists, so a locked name says nothing about the account. Kept in
--- Postgres so every gateway enforces the same lock.
+-- Wrong passwords per sign-in name and client address, for the lockout: keyed by the
+-- email typed, whether or not such a user exists, so a locked name says nothing about
+-- the account; and by the address, so whoever guesses a known name locks it only for
+-- their own address, never its owner out. Kept in Postgres so every gateway enforces
+-- the same lock.
 CREATE TABLE tally.login_failures (
-    email        text PRIMARY KEY,
+    email        text NOT NULL,
+    address      inet NOT NULL,
     failures     int NOT NULL,
     last_at      timestamptz NOT NULL DEFAULT now(),
-    locked_until timestamptz
+    locked_until timestamptz,
+    PRIMARY KEY (email, address)
 );
 CREATE INDEX login_failures_last ON tally.login_failures (last_at);
 

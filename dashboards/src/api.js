@@ -42,10 +42,10 @@ async function failure(resp) {
 
 async function request(method, path, body, signal) {
   const init = { method, signal, credentials: "same-origin", headers: {} };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  // Every call that changes something is declared JSON, with a body or not: the
+  // gateway refuses others (its CSRF check), since other pages may send those.
+  if (method !== "GET") init.headers["Content-Type"] = "application/json";
+  if (body !== undefined) init.body = JSON.stringify(body);
   let resp;
   try {
     resp = await fetch(path, init);

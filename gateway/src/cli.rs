@@ -12,13 +12,14 @@ use crate::{auth, pool, seed, serve};
 pub async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
     let cli = Cli::parse();
-    let pool = pool::build(&cli.db.database_url, cli.db.db_pool_size)?;
+    let pools = pool::Pools::build(&cli.db.database_url, cli.db.db_pool_size, cli.db.db_ingest_pool_size)?;
+    let pool = pools.api.clone();
     match cli.command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env()))) {
         Command::Serve(mut config) => {
             config.alerts_database_url.get_or_insert_with(|| cli.db.database_url.clone());
             let listener = TcpListener::bind(config.listen).await?;
             tracing::info!(address = %listener.local_addr()?, "tally gateway listening");
-            serve(pool, *config, listener, shutdown_signal()).await?;
+            serve(pools, *config, listener, shutdown_signal()).await?;
             tracing::info!("stopped; every accepted event was flushed");
         }
         Command::Seed(config) => {

@@ -46,9 +46,16 @@ pub struct DbConfig {
     #[arg(long, env = "TALLY_DATABASE_URL", default_value = "host=127.0.0.1 port=54315 user=postgres dbname=tally")]
     pub database_url: String,
 
-    /// Connections in the pool. The batch writer holds one while it flushes; API reads share the rest.
+    /// Connections in the API's pool: stats queries, realtime updates, sign-in,
+    /// administration and alert delivery.
     #[arg(long, env = "TALLY_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: usize,
+
+    /// Connections in ingest's own pool: the batch writers (--writers), the spool
+    /// replayer, and the lookups of sites, ingest keys and visitor salts. Apart from the
+    /// API's, so dashboards and streams cannot starve ingest. Keep it above --writers.
+    #[arg(long, env = "TALLY_DB_INGEST_POOL_SIZE", default_value_t = 4)]
+    pub db_ingest_pool_size: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -71,7 +78,7 @@ pub struct ServeConfig {
 
     /// Batches written to Postgres at once, each in its own transaction on its own
     /// connection: one COPY uses one Postgres core, so 2 lets a two-core server use both
-    /// while the gateway gathers the next batch. Keep it below --db-pool-size.
+    /// while the gateway gathers the next batch. Keep it below --db-ingest-pool-size.
     #[arg(long, env = "TALLY_WRITERS", default_value_t = 2)]
     pub writers: usize,
 
@@ -163,10 +170,42 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_ALERT_MAX_ATTEMPTS", default_value_t = 10)]
     pub alert_max_attempts: u32,
 
+    /// Realtime streams (`GET /api/v1/realtime`) open at once, over all users; one more
+    /// gets 429 + Retry-After. Each costs a small query every two seconds on the API's
+    /// pool, so the cap bounds that load.
+    #[arg(long, env = "TALLY_MAX_REALTIME_STREAMS", default_value_t = 200)]
+    pub max_realtime_streams: usize,
+
+    /// Networks alert webhooks may reach although they are internal (CIDRs, comma
+    /// separated), e.g. `10.20.0.0/16` for an intranet receiver. Otherwise webhooks go
+    /// only to public addresses: loopback, private, link-local (cloud metadata),
+    /// carrier-grade NAT, unique-local and multicast addresses are refused, checked on
+    /// the address each delivery connects to.
+    #[arg(long, env = "TALLY_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<ipnet::IpNet>,
+
+    /// Alert emails one site may send per hour, over all its rules: a rule cannot turn
+    /// the SMTP server into a mass mailer. Deliveries beyond it wait for their retry.
+    #[arg(long, env = "TALLY_ALERT_EMAILS_PER_HOUR", default_value_t = 100)]
+    pub alert_emails_per_hour: u32,
+
     /// Take the client address from the first `X-Forwarded-For` entry. Enable only behind a proxy
-    /// you run: otherwise clients choose their own visitor id.
+    /// you run: otherwise clients choose their own visitor id. Sign-in limits and the
+    /// audit log read the header only from --trusted-proxies, right to left.
     #[arg(long, env = "TALLY_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+
+    /// Addresses of the reverse proxies in front of the gateway (CIDRs, comma
+    /// separated). With --trust-proxy, a request from one of them is attributed (for
+    /// sign-in limits, lockouts and the audit log) to the right-most `X-Forwarded-For`
+    /// entry that is not one of them; entries a client wrote itself are ignored.
+    #[arg(long, env = "TALLY_TRUSTED_PROXIES", value_delimiter = ',', default_value = "127.0.0.0/8,::1/128")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`). Unset,
+    /// /metrics is not served (404): its figures are the gateway's internals.
+    #[arg(long, env = "TALLY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     #[command(flatten)]
     pub timeouts: StatementTimeouts,
@@ -210,13 +249,22 @@ pub struct AuthConfig {
     #[arg(long, env = "TALLY_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub login_attempts_per_minute: u32,
 
-    /// Wrong passwords in a row that lock an account, from any address ...
+    /// Wrong passwords in a row, from one client address, that lock a sign-in name
+    /// for that address ... (The lock is per name and address, so an attacker who
+    /// knows a name cannot keep its owner out: the owner's own address stays open.)
     #[arg(long, env = "TALLY_LOCKOUT_AFTER", default_value_t = 5)]
     pub lockout_after: u32,
 
     /// ... for this many seconds (the lock applies across gateways: it is in Postgres).
     #[arg(long, env = "TALLY_LOCKOUT_SECONDS", default_value_t = 900)]
     pub lockout_seconds: u32,
+
+    /// Password hashes computed at once (sign-in, password changes, new users): each
+    /// takes 19 MiB and tens of milliseconds of a core by design, so a flood of
+    /// sign-ins must queue, not exhaust memory. A request that waits over a second for
+    /// its turn gets 503 + Retry-After.
+    #[arg(long, env = "TALLY_MAX_PASSWORD_HASHES", default_value_t = 4)]
+    pub max_password_hashes: usize,
 
     /// Requests per minute one API key may make (a runaway script gets 429 +
     /// Retry-After instead of starving the dashboards).

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// The body is larger than `--max-body-bytes`.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request does not declare a JSON body (`Content-Type: application/json`),
+    /// which every API call that changes something must (see `csrf`).
+    #[error("send the request as JSON: Content-Type: application/json")]
+    UnsupportedMediaType,
     /// The ingest queue is full; the client should retry after the given seconds.
     #[error("overloaded, retry later")]
     Overloaded { retry_after_secs: u32 },
@@ -130,6 +134,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::TooSlow => "too_slow",
             ApiError::Database(_) => "database",
@@ -146,6 +151,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooSlow => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -162,6 +168,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(message) | ApiError::Unauthorized(message) | ApiError::Forbidden(message) | ApiError::Conflict(message) => {
                 json!({ "error": message })
             }
+            ApiError::UnsupportedMediaType => json!({ "error": self.to_string(), "field": "Content-Type" }),
             ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } | ApiError::TooSlow => {
                 json!({ "error": self.to_string() })
             }

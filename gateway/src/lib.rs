@@ -5,12 +5,14 @@ pub mod alerts;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod pool;
 pub mod routes;
+pub mod security_headers;
 pub mod seed;
 pub mod server_timing;
 pub mod sites;
@@ -23,20 +25,21 @@ use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::config::ServeConfig;
+use crate::pool::Pools;
 use crate::state::AppState;
 
-/// The whole HTTP surface: API routes, then the dashboard's static files.
+/// The whole HTTP surface: ingest, the API behind the CSRF check, then the dashboard's
+/// static files; security headers on every response.
 pub fn app(state: AppState) -> Router {
     let dashboard = ServeDir::new(&state.config.dashboard_dir);
     let body_limit = state.config.max_body_bytes;
-    Router::new()
-        .merge(routes::ingest::router())
+    // Ingest is cross-origin by design (the tracker posts from the tracked site).
+    let api = Router::new()
         .merge(routes::events::router())
         .merge(routes::health::router())
         .merge(routes::metrics::router())
@@ -50,8 +53,13 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::keys::router())
         .merge(routes::audit::router())
+        .layer(axum::middleware::from_fn(csrf::protect));
+    Router::new()
+        .merge(routes::ingest::router())
+        .merge(api)
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::middleware::from_fn(server_timing::record))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -60,7 +68,7 @@ pub fn app(state: AppState) -> Router {
 /// Serves on `listener` until `shutdown` completes, then stops accepting, finishes
 /// in-flight requests and flushes every accepted event before returning.
 pub async fn serve(
-    pool: Pool,
+    pools: Pools,
     config: ServeConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -69,7 +77,7 @@ pub async fn serve(
         (Some(cert), Some(key)) => Some(tls::config(cert, key).await?),
         _ => None,
     };
-    let (state, tasks) = AppState::start(pool, config).map_err(std::io::Error::other)?;
+    let (state, tasks) = AppState::start(pools, config).map_err(std::io::Error::other)?;
     // Compile the user agent rules (about a second) before the first event needs them.
     tokio::task::spawn_blocking(ingest::user_agent::warm);
     let alert_tasks = match &state.config.alerts_database_url {
@@ -83,9 +91,11 @@ pub async fn serve(
         }
     };
     let batcher = state.batcher.clone();
+    let closing = state.closing.clone();
     let router = app(state);
     let shutdown = async move {
         shutdown.await;
+        closing.cancel();
         batcher.drain();
     };
     let service = router.into_make_service_with_connect_info::<SocketAddr>();

@@ -1,4 +1,5 @@
-//! The Postgres connection pool, from a libpq-style connection string.
+//! The Postgres connection pools, from a libpq-style connection string: one for ingest
+//! and one for the API ([`Pools`]), so no burst of one can take the other's connections.
 
 use std::time::Duration;
 
@@ -26,4 +27,20 @@ pub fn build(database_url: &str, size: usize) -> anyhow::Result<Pool> {
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()?)
+}
+
+/// The gateway's two pools. Ingest (the batch writers, the spool replayer, visitor
+/// salts, site and ingest-key lookups) has its own, so a burst of dashboard queries
+/// or realtime streams holding every API connection never pushes accepted events
+/// into the spool; queries, sign-in, administration and alert delivery share the other.
+#[derive(Clone)]
+pub struct Pools {
+    pub api: Pool,
+    pub ingest: Pool,
+}
+
+impl Pools {
+    pub fn build(database_url: &str, api_size: usize, ingest_size: usize) -> anyhow::Result<Pools> {
+        Ok(Pools { api: build(database_url, api_size)?, ingest: build(database_url, ingest_size)? })
+    }
 }

@@ -3,7 +3,11 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
+use crate::alerts::notifier::NotifierConfig;
+use crate::alerts::outbound::AddressPolicy;
 use crate::alerts::Notifier;
 use crate::auth::Auth;
 use crate::config::ServeConfig;
@@ -14,10 +18,13 @@ use crate::ingest::spool::Spool;
 use crate::ingest::visitor::VisitorIds;
 use crate::ingest::Pipeline;
 use crate::keys::IngestKeys;
+use crate::pool::Pools;
 use crate::sites::Sites;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The API's pool; ingest's own pool lives inside the batcher, sites, keys and
+    /// pipeline (see [`Pools`]).
     pub pool: Pool,
     pub config: Arc<ServeConfig>,
     pub batcher: Batcher,
@@ -27,13 +34,18 @@ pub struct AppState {
     /// Sends alert notifications: the delivery tasks' and the "send test" route's.
     pub notifier: Arc<Notifier>,
     pub auth: Arc<Auth>,
+    /// One permit per open realtime stream (`--max-realtime-streams`).
+    pub realtime_streams: Arc<Semaphore>,
+    /// Cancelled when shutdown begins: open streams end so the server can stop.
+    pub closing: CancellationToken,
 }
 
 impl AppState {
     /// Builds the state, opens the spool and starts the batch writer and the spool
     /// replayer. Await [`Tasks::finish`] after the last `AppState` clone is dropped: it
     /// completes once every accepted event is committed or spooled.
-    pub fn start(pool: Pool, config: ServeConfig) -> anyhow::Result<(AppState, Tasks)> {
+    pub fn start(pools: Pools, config: ServeConfig) -> anyhow::Result<(AppState, Tasks)> {
+        let Pools { api: pool, ingest } = pools;
         crate::metrics::handle();
         let limits = BatchLimits {
             max_events: config.batch_max_events,
@@ -48,18 +60,26 @@ impl AppState {
             city: config.geo_city_header.clone(),
         };
         let pipeline = Pipeline {
-            visitors: VisitorIds::new(pool.clone()),
+            visitors: VisitorIds::new(ingest.clone()),
             sessions: Sessions::default(),
             geo: Geo::open(config.geoip_db.as_deref(), geo_headers)?,
         };
-        let notifier = Notifier::new(&config.smtp_url, &config.smtp_from, std::time::Duration::from_millis(config.alert_timeout_ms))?;
-        let (batcher, tasks) = Batcher::start(pool.clone(), Arc::new(spool), limits);
+        let notifier = Notifier::new(NotifierConfig {
+            smtp_url: &config.smtp_url,
+            from: &config.smtp_from,
+            timeout: std::time::Duration::from_millis(config.alert_timeout_ms),
+            policy: AddressPolicy::new(config.webhook_allow.clone()),
+            emails_per_hour: config.alert_emails_per_hour,
+        })?;
+        let (batcher, tasks) = Batcher::start(ingest.clone(), Arc::new(spool), limits);
         let state = AppState {
-            sites: Arc::new(Sites::new(pool.clone())),
-            keys: Arc::new(IngestKeys::new(pool.clone())),
+            sites: Arc::new(Sites::new(ingest.clone())),
+            keys: Arc::new(IngestKeys::new(ingest)),
             pipeline: Arc::new(pipeline),
             notifier: Arc::new(notifier),
             auth: Arc::new(Auth::new(pool.clone(), config.auth.clone())),
+            realtime_streams: Arc::new(Semaphore::new(config.max_realtime_streams)),
+            closing: CancellationToken::new(),
             config: Arc::new(config),
             batcher,
             pool,

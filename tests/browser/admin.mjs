@@ -15,7 +15,7 @@
 //
 // Prints one JSON line with what it made; any failed check throws (exit status 1).
 import { mkdirSync } from "node:fs";
-import { launch, check, noHorizontalScroll } from "./chromium.mjs";
+import { launch, check, collectErrors, noHorizontalScroll } from "./chromium.mjs";
 
 const [base, site, webhook, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -28,7 +28,7 @@ async function signIn(email) {
   const context = await browser.newContext({ userAgent: UA, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
+  collectErrors(page, errors);
   page.on("dialog", (d) => d.accept());
   await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
   await page.waitForSelector("#login", { timeout: 30000 });

@@ -12,6 +12,18 @@ export function launch() {
   });
 }
 
+/**
+ * Collects into `errors` what `page` throws and every Content-Security-Policy
+ * violation (Chromium reports each as a console error): the dashboard must work under
+ * the gateway's policy without tripping it.
+ */
+export function collectErrors(page, errors) {
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
+}
+
 /** Throws `what` unless `ok`: a failed check ends the script with status 1. */
 export function check(ok, what) {
   if (!ok) throw new Error(what);

@@ -14,7 +14,7 @@
 //
 // Prints one JSON line with what it saw; any failed check throws (exit status 1).
 import { mkdirSync, readFileSync } from "node:fs";
-import { launch, check, noHorizontalScroll } from "./chromium.mjs";
+import { launch, check, collectErrors, noHorizontalScroll } from "./chromium.mjs";
 
 const [base, site, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -76,9 +76,11 @@ try {
   const desktop = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 800 } });
   const page = await desktop.newPage();
   const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
+  collectErrors(page, pageErrors);
 
-  await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
+  const opened = await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
+  const csp = opened.headers()["content-security-policy"] || "";
+  check(csp.includes("frame-ancestors 'none'") && csp.includes("script-src 'self'"), `the dashboard's policy: ${csp}`);
   await login(page);
   let n = await rendered(page);
   same(await cards(page), await apiKpis(desktop, "30d", []), "KPIs, last 30 days");
@@ -189,6 +191,7 @@ try {
       storageState: state,
     });
     const mobile = await phone.newPage();
+    collectErrors(mobile, pageErrors);
     await mobile.goto(`${base}/?site=${encodeURIComponent(site)}&f=${encodeURIComponent(`is|visit:country|${country}`)}&tab.sources=utm_campaign`);
     await rendered(mobile);
     await noHorizontalScroll(mobile, `390 px, ${scheme}`);
@@ -196,6 +199,7 @@ try {
     await mobile.screenshot({ path: `${shots}/phone-full-${scheme}.png`, fullPage: true });
     await phone.close();
   }
+  same(pageErrors, [], "no uncaught errors or policy violations on the phone");
 
   // Logging out: the login page again, and the old session no longer reads anything.
   await page.click(".logout");

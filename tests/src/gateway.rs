@@ -11,6 +11,9 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::{repo_root, TestDb};
 
+/// The `--metrics-token` of test gateways; [`TestGateway::get_json`] sends it to `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 /// A desktop Firefox, so events are not dropped as bots.
 pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0";
 
@@ -41,12 +44,15 @@ impl TestGateway {
         ));
         // Alert notifications of this database are delivered by this gateway.
         config.alerts_database_url = Some(db.url.clone());
+        config.metrics_token = Some(METRICS_TOKEN.into());
+        // The tests' webhook receivers listen on loopback, refused by default.
+        config.webhook_allow = vec!["127.0.0.0/8".parse().expect("CIDR")];
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let pool = tally_gateway::pool::build(url, 4).expect("pool");
+        let pools = tally_gateway::pool::Pools::build(url, 4, 3).expect("pools");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tally_gateway::serve(pool, config, listener, async {
+        let task = tokio::spawn(tally_gateway::serve(pools, config, listener, async {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().user_agent(BROWSER_UA).build().expect("http client");
@@ -67,9 +73,13 @@ impl TestGateway {
         decode(req.send().await.expect("POST")).await
     }
 
+    /// `GET path`, decoded as JSON (`/metrics` with the metrics token).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
-        decode(resp).await
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if path.starts_with("/metrics") {
+            req = req.bearer_auth(METRICS_TOKEN);
+        }
+        decode(req.send().await.expect("GET")).await
     }
 
     /// Stops accepting, waits for in-flight requests and the final flush.

@@ -47,8 +47,10 @@ impl Session {
         decode(self.http.put(format!("{}{path}", self.base)).json(&body).send().await.expect("PUT")).await
     }
 
+    /// `DELETE path`, declared JSON like every state-changing call (see gateway `csrf`).
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        decode(self.http.delete(format!("{}{path}", self.base)).send().await.expect("DELETE")).await
+        let req = self.http.delete(format!("{}{path}", self.base)).header(reqwest::header::CONTENT_TYPE, "application/json");
+        decode(req.send().await.expect("DELETE")).await
     }
 
     /// A new API key of this user (limited to `site_id` when given), as a client.

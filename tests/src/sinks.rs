@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -41,23 +42,33 @@ struct HookState {
     received: Mutex<Vec<Hook>>,
     /// Requests still to answer with 500 before accepting.
     failures_left: AtomicUsize,
+    /// Where to redirect every request, if anywhere.
+    redirect: Option<String>,
 }
 
 /// A webhook endpoint at `url`, recording every POST (failed ones too).
 pub struct WebhookReceiver {
     pub url: String,
+    pub port: u16,
     state: Arc<HookState>,
 }
 
 impl WebhookReceiver {
     /// Starts a receiver whose first `fail_first` requests get HTTP 500.
     pub async fn start(fail_first: usize) -> WebhookReceiver {
-        let state = Arc::new(HookState { failures_left: AtomicUsize::new(fail_first), ..HookState::default() });
+        WebhookReceiver::start_on("127.0.0.1", fail_first, None).await
+    }
+
+    /// A receiver on loopback address `ip` (`127.0.0.2`, `::1`). With `redirect`, every
+    /// request is answered `307 Temporary Redirect` to that URL instead.
+    pub async fn start_on(ip: &str, fail_first: usize, redirect: Option<String>) -> WebhookReceiver {
+        let state = Arc::new(HookState { failures_left: AtomicUsize::new(fail_first), redirect, ..HookState::default() });
         let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind webhook receiver");
-        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind webhook receiver");
+        let address = listener.local_addr().expect("address");
+        let url = format!("http://{address}/hook");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("webhook receiver") });
-        WebhookReceiver { url, state }
+        WebhookReceiver { url, port: address.port(), state }
     }
 
     pub fn received(&self) -> Vec<Hook> {
@@ -71,14 +82,31 @@ impl WebhookReceiver {
     }
 }
 
-async fn receive(State(state): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(State(state): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> Response {
     state.received.lock().expect("receiver lock").push(Hook { headers, body });
+    if let Some(to) = &state.redirect {
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to.clone())]).into_response();
+    }
     let fail = state.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if fail {
-        StatusCode::INTERNAL_SERVER_ERROR
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
     } else {
-        StatusCode::NO_CONTENT
+        StatusCode::NO_CONTENT.into_response()
     }
+}
+
+/// A loopback port that accepts connections and never answers: a receiver that
+/// hangs (a filtered port, from the sender's side). Returns its port.
+pub async fn silent_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind silent port");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    port
 }
 
 /// One message the SMTP sink accepted.

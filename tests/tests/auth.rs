@@ -53,7 +53,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_me_lists_the_sites() {
     assert!(left > 13.0 * 86_400.0, "expiry pushed to ~14 days, is {left}s");
 
     // Logout: 204, the cookie cleared, the session dead.
-    let resp = s.http.post(format!("{}/api/v1/auth/logout", s.base)).send().await.unwrap();
+    let resp = s.http.post(format!("{}/api/v1/auth/logout", s.base)).header("content-type", "application/json").send().await.unwrap();
     assert_eq!(resp.status(), 204);
     assert!(resp.headers()["set-cookie"].to_str().unwrap().contains("tally_session=;"));
     assert_eq!(s.get("/api/v1/auth/me").await.0, 401);

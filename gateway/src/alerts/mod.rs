@@ -13,6 +13,7 @@
 pub mod dispatcher;
 pub mod listener;
 pub mod notifier;
+pub mod outbound;
 pub mod signature;
 
 use std::sync::Arc;

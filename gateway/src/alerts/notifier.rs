@@ -1,39 +1,80 @@
 //! Sends one notification to one channel: a signed webhook POST or an email. Used by
 //! the dispatcher for every attempt and by `POST /api/v1/alerts/rules/{id}/test`.
+//!
+//! What a failed send says is shown to analysts (the test action, the delivery log),
+//! so it is one of a few fixed sentences: a receiver that refused the connection, timed
+//! out or dropped it is "could not be reached" alike, and the cause goes to the
+//! gateway's log. Together with [`outbound`](super::outbound), which never connects to
+//! an internal address, a webhook is no port scanner.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 use tally_core::alerts::Channel;
 
+use super::outbound::{self, AddressPolicy, PolicyResolver};
 use super::signature;
+
+/// What an analyst sees when a webhook receiver could not be reached, whatever the cause.
+pub const UNREACHABLE: &str =
+    "the receiver could not be reached (connection refused, timed out or failed; the gateway's log has the cause)";
+/// ... and when the mail server would not take a message.
+const MAIL_REFUSED: &str = "the mail server did not accept the message (the gateway's log has the cause)";
 
 pub struct Notifier {
     http: reqwest::Client,
+    policy: Arc<AddressPolicy>,
     smtp: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Emails per site and hour (`--alert-emails-per-hour`).
+    emails: DefaultKeyedRateLimiter<i64>,
+    emails_per_hour: u32,
     timeout: Duration,
 }
 
+/// Where and how notifications are sent.
+pub struct NotifierConfig<'a> {
+    /// lettre's form: `smtp://host:port`, `?tls=required` for STARTTLS, `smtps://` for
+    /// TLS, `user:pass@` for AUTH.
+    pub smtp_url: &'a str,
+    pub from: &'a str,
+    /// Longest one send may take.
+    pub timeout: Duration,
+    /// The addresses webhooks may reach.
+    pub policy: AddressPolicy,
+    /// Emails one site may send per hour; beyond, a delivery waits for its retry.
+    pub emails_per_hour: u32,
+}
+
 impl Notifier {
-    /// A notifier sending email through `smtp_url` (lettre's form: `smtp://host:port`,
-    /// `?tls=required` for STARTTLS, `smtps://` for TLS, `user:pass@` for AUTH) from
-    /// `from`, each send limited to `timeout`.
-    pub fn new(smtp_url: &str, from: &str, timeout: Duration) -> anyhow::Result<Notifier> {
+    pub fn new(config: NotifierConfig<'_>) -> anyhow::Result<Notifier> {
+        let NotifierConfig { smtp_url, from, timeout, policy, emails_per_hour } = config;
         let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| anyhow::anyhow!("TALLY_SMTP_URL {smtp_url:?}: {e}"))?
             .timeout(Some(timeout))
             .build();
         let from = from.parse().map_err(|e| anyhow::anyhow!("TALLY_SMTP_FROM {from:?}: {e}"))?;
-        let http = reqwest::Client::builder().timeout(timeout).user_agent(concat!("tally-alerts/", env!("CARGO_PKG_VERSION"))).build()?;
-        Ok(Notifier { http, smtp, from, timeout })
+        let policy = Arc::new(policy);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("tally-alerts/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
+            .build()?;
+        let per_hour = NonZeroU32::new(emails_per_hour.max(1)).expect("at least one");
+        let emails = RateLimiter::keyed(Quota::per_hour(per_hour));
+        Ok(Notifier { http, policy, smtp, from, emails, emails_per_hour, timeout })
     }
 
     /// Sends `payload` (the alert's JSON) to `channel` as delivery `delivery_id`; the
-    /// error says what went wrong, for the delivery log.
+    /// error is one of the fixed sentences analysts may see.
     pub async fn send(&self, channel: &Channel, delivery_id: &str, payload: &Value) -> Result<(), String> {
         let sent = tokio::time::timeout(self.timeout, async {
             match channel {
@@ -42,30 +83,50 @@ impl Notifier {
             }
         })
         .await;
-        sent.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)))
+        sent.unwrap_or_else(|_| {
+            tracing::warn!(delivery = delivery_id, timeout = ?self.timeout, "alert delivery: no answer in time");
+            Err(match channel {
+                Channel::Webhook { .. } => UNREACHABLE.to_owned(),
+                Channel::Email { .. } => MAIL_REFUSED.to_owned(),
+            })
+        })
     }
 
     async fn webhook(&self, url: &str, secret: &str, delivery_id: &str, payload: &Value) -> Result<(), String> {
+        let parsed: url::Url = url.parse().map_err(|_| "the webhook URL is not a URL".to_owned())?;
+        self.policy.check_url(&parsed).map_err(|e| e.to_string())?;
         let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
         let response = self
             .http
-            .post(url)
+            .post(parsed)
             .header("Content-Type", "application/json")
             .header("X-Tally-Delivery", delivery_id)
             .header("X-Tally-Signature", signature::sign(secret, &body))
             .body(body)
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| {
+                if outbound::is_not_allowed(&e) {
+                    return outbound::NotAllowed.to_string();
+                }
+                tracing::warn!(delivery = delivery_id, error = %error_chain(&e), "alert webhook failed");
+                UNREACHABLE.to_owned()
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
+        } else if status.is_redirection() {
+            Err(format!("the receiver answered HTTP {status}: redirects are not followed"))
         } else {
-            Err(format!("HTTP {status}"))
+            Err(format!("the receiver answered HTTP {status}"))
         }
     }
 
     async fn email(&self, to: &str, delivery_id: &str, payload: &Value) -> Result<(), String> {
+        let site = payload.get("site_id").and_then(Value::as_i64).unwrap_or_default();
+        if self.emails.check_key(&site).is_err() {
+            return Err(format!("this site's email limit is reached ({} per hour); the delivery is retried later", self.emails_per_hour));
+        }
         let to: Mailbox = to.parse().map_err(|e| format!("bad address {to:?}: {e}"))?;
         let mut message = Message::builder()
             .from(self.from.clone())
@@ -76,7 +137,10 @@ impl Notifier {
             .body(text(payload))
             .map_err(|e| e.to_string())?;
         message.headers_mut().insert_raw(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tally-Delivery"), delivery_id.to_owned()));
-        self.smtp.send(message).await.map(|_| ()).map_err(|e| error_chain(&e))
+        self.smtp.send(message).await.map(|_| ()).map_err(|e| {
+            tracing::warn!(delivery = delivery_id, error = %error_chain(&e), "alert email failed");
+            MAIL_REFUSED.to_owned()
+        })
     }
 }
 

@@ -40,6 +40,13 @@ impl ApiKeys {
         Ok(row.map(|r| (User { id: r.get(0), email: r.get(1), name: r.get(2), admin: r.get(3) }, r.get(4), r.get(5), r.get(6))))
     }
 
+    /// Whether key `key_id` is still active (not revoked).
+    pub async fn is_active(&self, key_id: i32) -> Result<bool, ApiError> {
+        let client = self.pool.get().await?;
+        let row = client.query_opt("SELECT 1 FROM tally.api_keys WHERE key_id = $1 AND revoked_at IS NULL", &[&key_id]).await?;
+        Ok(row.is_some())
+    }
+
     /// A new key of `user_id`; returns its id and the key, which is not stored.
     pub async fn create(&self, user_id: i32, name: &str, site_id: Option<i32>) -> Result<(i32, String), ApiError> {
         let key = tokens::generate(PREFIX);
@@ -64,6 +71,21 @@ impl ApiKeys {
             )
             .await?;
         Ok(rows.iter().map(|r| json!({"id": r.get::<_, i32>(0), "name": r.get::<_, String>(1), "site_id": r.get::<_, Option<i32>>(2), "created_at": r.get::<_, String>(3)})).collect())
+    }
+
+    /// Revokes every key of `user_id` (after a password change: a key minted by whoever
+    /// knew the old password dies with it), or only those limited to `site_id` (the
+    /// user's membership there was removed).
+    pub async fn revoke_all(&self, user_id: i32, site_id: Option<i32>) -> Result<(), ApiError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE tally.api_keys SET revoked_at = now() \
+                 WHERE user_id = $1 AND ($2::int IS NULL OR site_id = $2) AND revoked_at IS NULL",
+                &[&user_id, &site_id],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Revokes a key of `user_id`; false when that user has no such active key.

@@ -2,11 +2,11 @@
 //! or an `Authorization: Bearer` API key, and [`Caller::transaction`], the one way a
 //! handler reaches Postgres on the user's behalf.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use axum_extra::extract::CookieJar;
 use deadpool_postgres::{Object, Transaction};
 use serde::Serialize;
@@ -64,6 +64,16 @@ impl Caller {
         Ok(tx)
     }
 
+    /// Whether the credential this caller came with still holds (the session is not
+    /// signed out or ended by a password change, the key is not revoked): for work
+    /// that outlives the request it was checked on, such as a realtime stream.
+    pub async fn still_valid(&self, state: &AppState) -> Result<bool, ApiError> {
+        match &self.credential {
+            Credential::Session { token_hash } => Ok(state.auth.sessions.lookup(token_hash).await?.is_some()),
+            Credential::ApiKey { key_id, .. } => state.auth.api_keys.is_active(*key_id).await,
+        }
+    }
+
     /// Refuses callers that came with an API key: managing keys and passwords needs a
     /// person at the dashboard, so a leaked key cannot mint more keys.
     pub fn require_session(&self) -> Result<(), ApiError> {
@@ -79,15 +89,9 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The client's address: the TCP peer (the proxy's address behind one; see
-/// `--trust-proxy` for ingest, which does not apply to sign-in limits).
-pub fn peer_ip(parts: &Parts) -> IpAddr {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
 /// The bearer token of the request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 fn unauthorized() -> ApiError {
@@ -98,8 +102,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = peer_ip(parts);
-        if let Some(token) = bearer(parts) {
+        let ip = super::client_ip::of(parts, state);
+        if let Some(token) = bearer(&parts.headers) {
             if token.starts_with("tk_") {
                 return Err(ApiError::Unauthorized("ingest keys can only send events (POST /api/v1/events)".into()));
             }

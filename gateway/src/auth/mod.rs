@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod caller;
+pub mod client_ip;
 pub mod limits;
 pub mod password;
 pub mod sessions;
@@ -27,6 +28,7 @@ pub struct Auth {
     pub sessions: sessions::Sessions,
     pub api_keys: api_keys::ApiKeys,
     pub limits: limits::Limits,
+    pub hasher: password::Hasher,
     pub config: AuthConfig,
 }
 
@@ -36,6 +38,7 @@ impl Auth {
             sessions: sessions::Sessions::new(pool.clone(), Duration::from_secs(u64::from(config.session_ttl_hours) * 3600)),
             api_keys: api_keys::ApiKeys::new(pool),
             limits: limits::Limits::new(&config),
+            hasher: password::Hasher::new(config.max_password_hashes),
             config,
         }
     }

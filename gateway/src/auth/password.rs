@@ -1,9 +1,12 @@
 //! Password hashes: argon2id with the `argon2` crate's defaults (OWASP's 19 MiB, 2
-//! passes), stored as PHC strings. Hashing runs on the blocking pool: it takes tens of
-//! milliseconds of CPU by design.
+//! passes), stored as PHC strings. Hashing runs on the blocking pool, a bounded number
+//! at once ([`Hasher`]): it takes tens of milliseconds of CPU by design.
+
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 
@@ -22,39 +25,68 @@ pub fn validate(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The argon2id PHC string of `password` with a fresh random salt.
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_now(&password)).await?
+/// How long a request waits for its turn to hash before it is refused (503).
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Hashes and verifies passwords on the blocking pool, at most `--max-password-hashes`
+/// at once: each takes 19 MiB and tens of milliseconds of CPU, so unbounded, a burst of
+/// sign-ins (or of new users) would take the gateway's memory and cores.
+pub struct Hasher {
+    permits: Semaphore,
 }
 
-/// [`hash`] on the calling thread, for the command line and tests.
+impl Hasher {
+    pub fn new(at_once: usize) -> Hasher {
+        Hasher { permits: Semaphore::new(at_once.max(1)) }
+    }
+
+    /// The argon2id PHC string of `password` with a fresh random salt.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let _turn = self.turn().await?;
+        Ok(tokio::task::spawn_blocking(move || hash_now(&password)).await.map_err(anyhow::Error::from)??)
+    }
+
+    /// Whether `password` matches `phc`. Without a stored hash (unknown user) a dummy
+    /// hash is checked instead, so a wrong email takes as long as a wrong password and
+    /// timing does not tell whether an account exists.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, ApiError> {
+        let _turn = self.turn().await?;
+        let checked = tokio::task::spawn_blocking(move || {
+            let stored = phc.unwrap_or_else(|| DUMMY.get_or_init(|| hash_now("not a password of anyone").expect("hash")).clone());
+            let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            Ok::<_, anyhow::Error>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        });
+        Ok(checked.await.map_err(anyhow::Error::from)??)
+    }
+
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(QUEUE_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::Overloaded { retry_after_secs: 1 }),
+        }
+    }
+}
+
+/// The argon2id PHC string of `password` with a fresh random salt, on the calling
+/// thread: for the command line and tests.
 pub fn hash_now(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("hashing: {e}"))?.to_string())
-}
-
-/// Whether `password` matches `phc`. Without a stored hash (unknown user) a dummy hash
-/// is checked instead, so a wrong email takes as long as a wrong password and timing
-/// does not tell whether an account exists.
-pub async fn verify(password: String, phc: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let stored = phc.unwrap_or_else(|| DUMMY.get_or_init(|| hash_now("not a password of anyone").expect("hash")).clone());
-        let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await?
 }
 
 static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(test)]
 mod tests {
+    use super::Hasher;
+
     #[tokio::test]
     async fn hashes_verify_only_their_password() {
-        let phc = super::hash("correct horse battery".into()).await.unwrap();
+        let hasher = Hasher::new(1);
+        let phc = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse battery".into(), Some(phc.clone())).await.unwrap());
-        assert!(!super::verify("correct horse battery!".into(), Some(phc)).await.unwrap());
-        assert!(!super::verify("anything".into(), None).await.unwrap());
+        assert!(hasher.verify("correct horse battery".into(), Some(phc.clone())).await.unwrap());
+        assert!(!hasher.verify("correct horse battery!".into(), Some(phc)).await.unwrap());
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
     }
 }

@@ -15,8 +15,8 @@ use crate::error::ApiError;
 const WRONG_CREDENTIALS: &str = "wrong email or password";
 
 /// Checks an email and password. On success returns the user and their role; on failure
-/// counts the failure against the email (locking it after `lockout_after` in a row) and
-/// writes both outcomes to the audit log.
+/// counts the failure against the email from this address (locking the pair after
+/// `lockout_after` in a row) and writes both outcomes to the audit log.
 pub async fn sign_in(auth: &Auth, pool: &Pool, email: &str, password: String, ip: IpAddr) -> Result<(User, String), ApiError> {
     auth.limits.login(ip)?;
     let email = email.trim().to_lowercase();
@@ -24,8 +24,8 @@ pub async fn sign_in(auth: &Auth, pool: &Pool, email: &str, password: String, ip
     let locked = client
         .query_opt(
             "SELECT ceil(extract(epoch FROM locked_until - now()))::int8 FROM tally.login_failures \
-             WHERE email = $1 AND locked_until > now()",
-            &[&email],
+             WHERE email = $1 AND address = $2 AND locked_until > now()",
+            &[&email, &ip],
         )
         .await?;
     if let Some(row) = locked {
@@ -35,35 +35,37 @@ pub async fn sign_in(auth: &Auth, pool: &Pool, email: &str, password: String, ip
         .query_opt("SELECT user_id, email, name, is_admin, pg_role, password_hash FROM tally.users WHERE email = $1", &[&email])
         .await?;
     let stored = row.as_ref().map(|r| r.get::<_, String>(5));
-    if password::verify(password, stored).await? {
+    if auth.hasher.verify(password, stored).await? {
         if let Some(r) = row {
-            client.execute("DELETE FROM tally.login_failures WHERE email = $1", &[&email]).await?;
+            client.execute("DELETE FROM tally.login_failures WHERE email = $1 AND address = $2", &[&email, &ip]).await?;
             return Ok((User { id: r.get(0), email: r.get(1), name: r.get(2), admin: r.get(3) }, r.get(4)));
         }
     }
-    count_failure(&client, &auth.config, &email).await?;
+    count_failure(&client, &auth.config, &email, ip).await?;
     audit::record(&client, "login.failure", None, json!({ "email": email }), ip).await?;
     Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()))
 }
 
-/// One more wrong password for `email`; the lock starts at `lockout_after` in a row.
-/// Names idle for a day are forgotten on the way, so made-up names do not pile up.
-async fn count_failure(client: &deadpool_postgres::Client, config: &AuthConfig, email: &str) -> Result<(), ApiError> {
+/// One more wrong password for `email` from `ip`; the pair's lock starts at
+/// `lockout_after` in a row. Pairs idle for a day are forgotten on the way, so made-up
+/// names and addresses do not pile up.
+async fn count_failure(client: &deadpool_postgres::Client, config: &AuthConfig, email: &str, ip: IpAddr) -> Result<(), ApiError> {
     client.execute("DELETE FROM tally.login_failures WHERE last_at < now() - interval '1 day'", &[]).await?;
     client
         .execute(
-            "INSERT INTO tally.login_failures AS f (email, failures) VALUES ($1, 1) \
-             ON CONFLICT (email) DO UPDATE SET failures = CASE WHEN f.locked_until <= now() THEN 1 ELSE f.failures + 1 END, \
-                                                last_at = now(), \
-                                                locked_until = CASE WHEN f.locked_until <= now() THEN NULL ELSE f.locked_until END",
-            &[&email],
+            "INSERT INTO tally.login_failures AS f (email, address, failures) VALUES ($1, $2, 1) \
+             ON CONFLICT (email, address) DO UPDATE SET \
+                 failures = CASE WHEN f.locked_until <= now() THEN 1 ELSE f.failures + 1 END, \
+                 last_at = now(), \
+                 locked_until = CASE WHEN f.locked_until <= now() THEN NULL ELSE f.locked_until END",
+            &[&email, &ip],
         )
         .await?;
     client
         .execute(
-            "UPDATE tally.login_failures SET locked_until = now() + make_interval(secs => $3) \
-             WHERE email = $1 AND failures >= $2 AND locked_until IS NULL",
-            &[&email, &(config.lockout_after.max(1) as i32), &f64::from(config.lockout_seconds)],
+            "UPDATE tally.login_failures SET locked_until = now() + make_interval(secs => $4) \
+             WHERE email = $1 AND address = $2 AND failures >= $3 AND locked_until IS NULL",
+            &[&email, &ip, &(config.lockout_after.max(1) as i32), &f64::from(config.lockout_seconds)],
         )
         .await?;
     Ok(())
@@ -75,10 +77,10 @@ pub async fn change_password(auth: &Auth, pool: &Pool, user_id: i32, current: St
     password::validate("new_password", &new)?;
     let client = pool.get().await?;
     let stored: String = client.query_one("SELECT password_hash FROM tally.users WHERE user_id = $1", &[&user_id]).await?.get(0);
-    if !password::verify(current, Some(stored)).await? {
+    if !auth.hasher.verify(current, Some(stored)).await? {
         return Err(ApiError::Forbidden("the current password is wrong".into()));
     }
-    let hash = password::hash(new).await?;
+    let hash = auth.hasher.hash(new).await?;
     client.execute("UPDATE tally.users SET password_hash = $2 WHERE user_id = $1", &[&user_id, &hash]).await?;
     Ok(())
 }

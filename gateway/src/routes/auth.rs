@@ -1,9 +1,7 @@
 //! Sign-in and the session: `POST /api/v1/auth/login`, `POST /api/v1/auth/logout`,
 //! `GET /api/v1/auth/me`, `POST /api/v1/auth/password`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -14,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::caller::SESSION_COOKIE;
+use crate::auth::client_ip::ClientIp;
 use crate::auth::{audit, users, Caller, Credential};
 use crate::error::ApiError;
 use crate::routes::json_body::JsonBody;
@@ -35,18 +34,14 @@ struct Login {
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     jar: CookieJar,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user, pg_role) = users::sign_in(&state.auth, &state.pool, &body.email, body.password, peer.ip()).await?;
+    let (user, pg_role) = users::sign_in(&state.auth, &state.pool, &body.email, body.password, ip).await?;
     let token = state.auth.sessions.create(user.id).await?;
-    let caller = Caller {
-        user: user.clone(),
-        pg_role,
-        credential: Credential::Session { token_hash: crate::auth::tokens::hash(&token) },
-        ip: peer.ip(),
-    };
+    let caller =
+        Caller { user: user.clone(), pg_role, credential: Credential::Session { token_hash: crate::auth::tokens::hash(&token) }, ip };
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     audit::record(&tx, "login", None, json!({}), caller.ip).await?;
@@ -95,7 +90,8 @@ struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the caller's password and signs out their other sessions.
+/// Changes the caller's password, signs out their other sessions and revokes their
+/// API keys: whoever knew the old password may have made either.
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,6 +102,7 @@ async fn change_password(
     if let Credential::Session { token_hash } = &caller.credential {
         state.auth.sessions.revoke_others(caller.user.id, token_hash).await?;
     }
+    state.auth.api_keys.revoke_all(caller.user.id, None).await?;
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     audit::record(&tx, "password.change", None, json!({}), caller.ip).await?;

@@ -105,10 +105,14 @@ fn results_table(answer: &Value) -> Vec<Vec<String>> {
     table
 }
 
-/// One CSV cell: strings as they are, numbers as JSON writes them, null as empty.
+/// One CSV cell: strings as they are, numbers as JSON writes them, null as empty. A
+/// string a spreadsheet would read as a formula (=, +, -, @, tab or carriage return
+/// first: OWASP's list) gets a leading `'`, so a page path or UTM value a visitor
+/// chose, say `=HYPERLINK(...)`, stays text in whoever opens the export.
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -159,6 +163,16 @@ mod tests {
              ,1,0,0,0,,0\n"
         );
         assert_eq!(file_name(&answer), "a.com_event-page_2025-01-01_2025-01-31.csv");
+    }
+
+    #[test]
+    fn formulas_stay_text_and_numbers_stay_numbers() {
+        let answer = json!({
+            "results": [{"dimensions": ["=1+1"], "metrics": [-3]}, {"dimensions": ["@SUM(A1)"], "metrics": [1]},
+                        {"dimensions": ["\tx"], "metrics": [1]}, {"dimensions": ["a=b"], "metrics": [1]}],
+            "query": {"site_id": "a.com", "date_range": ["2025-01-01", "2025-01-31"], "metrics": ["visitors"], "dimensions": ["event:page"]}
+        });
+        assert_eq!(to_csv(&answer).unwrap(), "event:page,visitors\n'=1+1,-3\n'@SUM(A1),1\n'\tx,1\na=b,1\n");
     }
 
     #[test]

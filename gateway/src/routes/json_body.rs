@@ -1,5 +1,8 @@
 //! `JsonBody<T>`: a JSON request body whose rejections are `ApiError`s naming the field
-//! (`{"error": "missing field `email`", "field": "email"}`), like every other 400.
+//! (`{"error": "missing field `email`", "field": "email"}`), like every other 400. A
+//! body not declared `Content-Type: application/json` is refused with 415 unread: a
+//! text/plain body is what a cross-origin form or `fetch` may send without asking.
+//! Nesting deeper than serde_json's limit (128 levels) is a 400, not a deep recursion.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -14,6 +17,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !crate::csrf::is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             _ => ApiError::bad_request("body", rejection.body_text()),

@@ -1,16 +1,30 @@
-//! `GET /metrics`: Prometheus text exposition of the gateway's metrics.
+//! `GET /metrics`: Prometheus text exposition of the gateway's metrics, for a scraper
+//! holding `--metrics-token` (`Authorization: Bearer <token>`). Without the setting it
+//! does not exist (404): queue depths, error counts and spool sizes tell an outsider
+//! when the gateway is struggling.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use sha2::{Digest, Sha256};
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(token) = state.config.metrics_token.as_deref() else {
+        return Err(ApiError::NotFound("metrics are not served: set TALLY_METRICS_TOKEN".into()));
+    };
+    // Digests compared, not the strings: equal-length values, no early exit on the secret.
+    let given = crate::auth::caller::bearer(&headers).unwrap_or_default();
+    if Sha256::digest(given.as_bytes()) != Sha256::digest(token.as_bytes()) {
+        return Err(ApiError::Unauthorized("send the metrics token as `Authorization: Bearer <token>`".into()));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()).into_response())
 }

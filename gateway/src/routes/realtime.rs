@@ -5,9 +5,15 @@
 //!
 //! Like every stats query it runs as the caller, so it needs a session (401 without)
 //! and answers only for sites the caller may see. A bad, unknown or forbidden site is
-//! refused before the stream starts (400 naming `site` or `site_id`); a query that
-//! fails later sends `event: error` and the stream goes on (a revoked session stops
-//! nothing already open until the page closes the stream).
+//! refused before the stream starts (400 naming `site` or `site_id`). Every update
+//! checks the credential again: a session signed out or ended by a password change, a
+//! revoked key, or a site the caller may no longer see ends the stream with `event:
+//! error`; a query that fails for another reason sends `event: error` and the stream
+//! goes on.
+//!
+//! At most `--max-realtime-streams` streams are open at once (429 + Retry-After
+//! beyond), and all of them end when the gateway begins to shut down, so a stop is
+//! not held up by dashboards left open.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -35,6 +41,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/realtime", get(realtime))
 }
 
+/// How long a client refused for too many streams waits before trying again.
+const STREAMS_RETRY_AFTER_SECS: u64 = 10;
+
 async fn realtime(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,24 +53,41 @@ async fn realtime(
         .get("site")
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("site", "site is required (the site's domain)"))?;
+    let permit = state
+        .realtime_streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests { retry_after_secs: STREAMS_RETRY_AFTER_SECS })?;
     let query = json!({ "site_id": site, "date_range": "realtime", "metrics": ["visitors"] });
     // The opening is audited; the updates repeat the same question.
     let first = visitors(&state, &caller, &query, Some("realtime")).await?;
     let mut ticks = tokio::time::interval(INTERVAL);
     // The first tick is immediate: the count just computed stands for it.
     ticks.tick().await;
-    let updates = stream::unfold((state, caller, query, ticks), |(state, caller, query, mut ticks)| async move {
+    let closing = state.closing.clone();
+    // The permit lives as long as the stream.
+    let updates = stream::unfold(Some((state, caller, query, ticks, permit)), |open| async move {
+        let (state, caller, query, mut ticks, permit) = open?;
         ticks.tick().await;
-        let event = match visitors(&state, &caller, &query, None).await {
-            Ok(n) => count_event(n),
+        let update = match caller.still_valid(&state).await {
+            Ok(true) => visitors(&state, &caller, &query, None).await,
+            Ok(false) => Err(ApiError::Unauthorized("signed out".into())),
+            Err(e) => Err(e),
+        };
+        match update {
+            Ok(n) => Some((Ok(count_event(n)), Some((state, caller, query, ticks, permit)))),
+            Err(e @ (ApiError::Unauthorized(_) | ApiError::Forbidden(_) | ApiError::NotFound(_) | ApiError::BadRequest { .. })) => {
+                let end = Event::default().event("error").data(json!({ "error": e.to_string(), "final": true }).to_string());
+                Some((Ok(end), None))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "realtime query failed");
-                Event::default().event("error").data(json!({ "error": "could not count visitors, retrying" }).to_string())
+                let retry = Event::default().event("error").data(json!({ "error": "could not count visitors, retrying" }).to_string());
+                Some((Ok(retry), Some((state, caller, query, ticks, permit))))
             }
-        };
-        Some((Ok(event), (state, caller, query, ticks)))
+        }
     });
-    let stream = stream::once(async move { Ok(count_event(first)) }).chain(updates);
+    let stream = stream::once(async move { Ok(count_event(first)) }).chain(updates).take_until(closing.cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

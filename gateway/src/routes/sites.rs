@@ -140,6 +140,10 @@ async fn remove_member(
     }
     audit::record(&tx, "member.remove", Some(site_id), json!({ "user_id": user_id }), caller.ip).await?;
     tx.commit().await?;
+    // Row-level security already refuses the site to the user's sessions and keys; a
+    // key limited to this site is revoked too, so adding the user back later does not
+    // bring an old key back to life.
+    state.auth.api_keys.revoke_all(user_id, Some(site_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -53,7 +53,7 @@ async fn create_user(
         return Err(ApiError::bad_request("email", "email must be an address such as ana@example.com"));
     }
     password::validate("password", &body.password)?;
-    let hash = password::hash(body.password).await?;
+    let hash = state.auth.hasher.hash(body.password).await?;
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     let id: i32 = tx.query_one("SELECT tally.create_user($1, $2, $3, $4)", &[&email, &body.name, &hash, &body.admin]).await?.get(0);

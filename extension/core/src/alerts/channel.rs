@@ -95,10 +95,17 @@ fn check_url(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Most channels one rule may have: a team's chat, a pager and a few inboxes. Each
+/// firing sends to every channel, so without a bound one rule fans out without limit.
+pub const MAX_CHANNELS: usize = 10;
+
 /// The channels of a rule at `field` (`channels`), parsed in order.
 pub(crate) fn parse_list(value: Option<&Value>, new_secret: &mut dyn FnMut() -> String) -> Result<Vec<Channel>, QueryError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() > MAX_CHANNELS => {
+            Err(QueryError::new("channels", format!("a rule has at most {MAX_CHANNELS} channels")))
+        }
         Some(Value::Array(items)) => {
             items.iter().enumerate().map(|(i, v)| Channel::parse(v, &format!("channels[{i}]"), new_secret)).collect()
         }
@@ -137,5 +144,13 @@ mod tests {
             .public_json()
             .to_string()
             .contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn a_rule_has_at_most_max_channels() {
+        let hook = json!({"type": "email", "to": "ops@example.com"});
+        let list = |n| Value::Array(vec![hook.clone(); n]);
+        assert_eq!(parse_list(Some(&list(MAX_CHANNELS)), &mut String::new).unwrap().len(), MAX_CHANNELS);
+        assert_eq!(parse_list(Some(&list(MAX_CHANNELS + 1)), &mut String::new).unwrap_err().field, "channels");
     }
 }
