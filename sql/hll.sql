@@ -2,10 +2,8 @@
 -- format, parameters, hashes, function names and operators, in schema tally. A value
 -- built by either one can be cast to the other's type (through bytea or text) and
 -- reads with the same cardinality. The C symbols are the pgrx wrappers of
--- extension/src/sketch/.
---
--- Not carried over: type modifiers (hll(log2m, ...)), hll_set_defaults,
--- hll_set_max_sparse, hll_print and hll_hash_any.
+-- extension/src/sketch/. postgresql-hll's session globals (hll_set_defaults,
+-- hll_set_max_sparse) are the settings tally.hll_default_* and tally.hll_max_sparse.
 
 -- A hashed value, 8 bytes passed by value exactly like bigint.
 CREATE TYPE tally.hll_hashval;
@@ -46,10 +44,16 @@ CREATE FUNCTION tally.hll_recv(internal) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_recv_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_send(tally.hll) RETURNS bytea
     AS 'MODULE_PATHNAME', 'sketch_send_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+-- hll(log2m[, regwidth[, expthresh[, sparseon]]]): columns holding one parameter set.
+CREATE FUNCTION tally.hll_typmod_in(cstring[]) RETURNS integer
+    AS 'MODULE_PATHNAME', 'hll_typmod_in_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tally.hll_typmod_out(integer) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'hll_typmod_out_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE TYPE tally.hll (
     INTERNALLENGTH = variable,
     INPUT = tally.hll_in, OUTPUT = tally.hll_out,
     RECEIVE = tally.hll_recv, SEND = tally.hll_send,
+    TYPMOD_IN = tally.hll_typmod_in, TYPMOD_OUT = tally.hll_typmod_out,
     -- Sketches are small and dense: out of line without compression, like postgresql-hll.
     STORAGE = external
 );
@@ -58,6 +62,10 @@ CREATE FUNCTION tally.hll(bytea) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_from_bytea_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE CAST (bytea AS tally.hll) WITH FUNCTION tally.hll(bytea);
 CREATE CAST (tally.hll AS bytea) WITHOUT FUNCTION;
+-- Storing into an hll(...) column checks the value's parameters.
+CREATE FUNCTION tally.hll(tally.hll, integer, boolean) RETURNS tally.hll
+    AS 'MODULE_PATHNAME', 'hll_typmod_cast_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (tally.hll AS tally.hll) WITH FUNCTION tally.hll(tally.hll, integer, boolean) AS IMPLICIT;
 
 CREATE FUNCTION tally.hll_eq(tally.hll, tally.hll) RETURNS bool
     AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
@@ -88,14 +96,31 @@ CREATE OPERATOR tally.# (RIGHTARG = tally.hll, PROCEDURE = tally.hll_cardinality
 CREATE FUNCTION tally.hll_empty(log2m integer, regwidth integer, expthresh bigint, sparseon integer)
     RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_empty4_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+-- The parameters left out come from the session defaults (tally.hll_default_*).
 CREATE FUNCTION tally.hll_empty(log2m integer, regwidth integer, expthresh bigint) RETURNS tally.hll
-    AS 'SELECT tally.hll_empty($1, $2, $3, 1)' LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'hll_empty3_wrapper' LANGUAGE c STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_empty(log2m integer, regwidth integer) RETURNS tally.hll
-    AS 'SELECT tally.hll_empty($1, $2, -1, 1)' LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'hll_empty2_wrapper' LANGUAGE c STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_empty(log2m integer) RETURNS tally.hll
-    AS 'SELECT tally.hll_empty($1, 5, -1, 1)' LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'hll_empty1_wrapper' LANGUAGE c STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_empty() RETURNS tally.hll
-    AS 'SELECT tally.hll_empty(11, 5, -1, 1)' LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'hll_empty0_wrapper' LANGUAGE c STABLE PARALLEL SAFE;
+
+CREATE FUNCTION tally.hll_print(tally.hll) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'hll_print_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Session settings, named as in postgresql-hll; each returns the previous value(s).
+CREATE FUNCTION tally.hll_set_output_version(integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'hll_set_output_version_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tally.hll_set_max_sparse(integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'hll_set_max_sparse_wrapper' LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION tally.hll_set_defaults4(integer, integer, bigint, integer) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'hll_set_defaults4_wrapper' LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION tally.hll_set_defaults(IN i_log2m integer, IN i_regwidth integer, IN i_expthresh bigint,
+                                       IN i_sparseon integer, OUT o_log2m integer, OUT o_regwidth integer,
+                                       OUT o_expthresh bigint, OUT o_sparseon integer)
+    AS 'SELECT o[1]::integer, o[2]::integer, o[3], o[4]::integer FROM tally.hll_set_defaults4($1, $2, $3, $4) o'
+    LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE;
 
 CREATE FUNCTION tally.hll_log2m(tally.hll) RETURNS integer
     AS 'MODULE_PATHNAME', 'hll_log2m_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
@@ -128,6 +153,8 @@ CREATE FUNCTION tally.hll_hash_bytea(bytea, integer DEFAULT 0) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_hash_varlena_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_hash_text(text, integer DEFAULT 0) RETURNS tally.hll_hashval
     AS 'MODULE_PATHNAME', 'hll_hash_varlena_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tally.hll_hash_any(anyelement, integer DEFAULT 0) RETURNS tally.hll_hashval
+    AS 'MODULE_PATHNAME', 'hll_hash_any_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Aggregates (extension/src/sketch/hll_agg.rs): one recipe shared by both, parallel
 -- safe through combine/serialize/deserialize.

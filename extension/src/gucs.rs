@@ -1,7 +1,7 @@
 //! Every setting of the extension, each with why it exists. Set them in
 //! postgresql.conf (`tally.*`); the worker re-reads them on SIGHUP.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
@@ -72,7 +72,21 @@ pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
 /// what the current role may see, so anyone may set it; it is no identity.
 pub static SITE_SCOPE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// postgresql-hll's session defaults (its `hll_set_defaults`): the parameters of an
+/// `hll_empty`, `hll_add_agg` or `hll(...)` column type given fewer than four. Settings
+/// rather than backend globals, so they can also be set per role or database, reach
+/// parallel workers, and roll back with the transaction that set them.
+pub static HLL_DEFAULT_LOG2M: GucSetting<i32> = GucSetting::<i32>::new(11);
+pub static HLL_DEFAULT_REGWIDTH: GucSetting<i32> = GucSetting::<i32>::new(5);
+/// -1 (automatic), 0 or a power of 2 (checked where it is used).
+pub static HLL_DEFAULT_EXPTHRESH: GucSetting<i32> = GucSetting::<i32>::new(-1);
+pub static HLL_DEFAULT_SPARSEON: GucSetting<i32> = GucSetting::<i32>::new(1);
+/// postgresql-hll's `hll_set_max_sparse`: registers are stored sparse while at most
+/// this many are filled; -1 stores them sparse whenever that is smaller.
+pub static HLL_MAX_SPARSE: GucSetting<i32> = GucSetting::<i32>::new(-1);
+
 pub fn init() {
+    define_hll_gucs();
     GucRegistry::define_string_guc(
         c"tally.site_scope",
         c"Limits row-level security to this site id (empty: every site of the current role).",
@@ -187,4 +201,29 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+}
+
+fn define_hll_gucs() {
+    let ints: [(&'static CStr, &'static CStr, &'static GucSetting<i32>, i32, i32); 5] = [
+        (c"tally.hll_default_log2m", c"log2m of hll values made without one (hll_set_defaults).", &HLL_DEFAULT_LOG2M, 0, 17),
+        (c"tally.hll_default_regwidth", c"regwidth of hll values made without one (hll_set_defaults).", &HLL_DEFAULT_REGWIDTH, 1, 7),
+        (
+            c"tally.hll_default_expthresh",
+            c"expthresh of hll values made without one: -1 (auto), 0 or a power of 2 (hll_set_defaults).",
+            &HLL_DEFAULT_EXPTHRESH,
+            -1,
+            16_383,
+        ),
+        (c"tally.hll_default_sparseon", c"sparseon of hll values made without one (hll_set_defaults).", &HLL_DEFAULT_SPARSEON, 0, 1),
+        (
+            c"tally.hll_max_sparse",
+            c"Filled registers up to which hll values are stored sparse; -1: whenever smaller (hll_set_max_sparse).",
+            &HLL_MAX_SPARSE,
+            -1,
+            i32::MAX,
+        ),
+    ];
+    for (name, short, setting, min, max) in ints {
+        GucRegistry::define_int_guc(name, short, c"", setting, min, max, GucContext::Userset, GucFlags::default());
+    }
 }

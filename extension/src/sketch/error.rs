@@ -13,9 +13,21 @@ pub trait SqlError: std::fmt::Display {
 impl SqlError for HllError {
     fn code_and_hint(&self) -> (PgSqlErrorCode, &'static str) {
         match self {
-            HllError::Log2m { .. } | HllError::Regwidth(_) | HllError::Expthresh { .. } | HllError::Sparseon(_) => (
+            HllError::Log2m { .. }
+            | HllError::Regwidth(_)
+            | HllError::Expthresh { .. }
+            | HllError::Sparseon(_)
+            | HllError::ModifierRegwidth(_) => (
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "hll parameters are (log2m 0..17, regwidth 1..7, expthresh -1, 0 or a power of 2, sparseon 0 or 1); the defaults are (11, 5, -1, 1).",
+                "hll parameters are (log2m 0..17, regwidth 1..7, expthresh -1, 0 or a power of 2 up to 16383, sparseon 0 or 1); the defaults are (11, 5, -1, 1).",
+            ),
+            HllError::Modifiers(_) | HllError::ModifierNotInteger(_) => (
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "Declare a column as hll or hll(log2m[, regwidth[, expthresh[, sparseon]]]) with integers, e.g. hll(11, 5, -1, 1).",
+            ),
+            HllError::Declared { .. } => (
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                "A column declared hll(...) holds only values with those parameters; build the value with them (hll_empty, hll_add_agg) or change the column type.",
             ),
             HllError::Mismatch { .. } => (
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -43,6 +55,12 @@ impl SqlError for DDSketchError {
 pub fn raise(err: &impl SqlError) -> ! {
     let (code, hint) = err.code_and_hint();
     ErrorReport::new(code, err.to_string(), "tally sketch").set_hint(hint).report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// Raises an ERROR about a bad argument of the settings functions, with `hint`.
+pub fn invalid_argument(message: String, hint: &'static str) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "tally sketch").set_hint(hint).report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
 }
 

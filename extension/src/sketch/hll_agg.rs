@@ -14,13 +14,14 @@ use tally_core::sketch::hll::{Hll, HllUnion, Params};
 
 use super::agg_state::{new_state, state_mut, state_ref};
 use super::error::or_raise;
+use super::hll_settings::{defaults, encode};
 
 /// The transition state: empty until a union aggregate has seen its first value (it
 /// takes its parameters from that value).
 type State = HllUnion;
 
 /// Shared body of the five `hll_add_agg` transitions: parameters missing from the
-/// call take postgresql-hll's defaults.
+/// call take the session defaults (`tally.hll_default_*`).
 fn add_trans(
     fcinfo: pg_sys::FunctionCallInfo,
     mut internal: Option<Internal>,
@@ -28,7 +29,7 @@ fn add_trans(
     params: [Option<i64>; 4],
 ) -> Option<Internal> {
     let state: &mut State = state_mut(fcinfo, &mut internal, || {
-        let d = Params::default();
+        let d = defaults();
         let [log2m, regwidth, expthresh, sparseon] = params;
         HllUnion::of(Hll::new(or_raise(Params::new(
             log2m.unwrap_or(d.log2m.into()),
@@ -127,5 +128,5 @@ fn hll_agg_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::Function
 /// Final function of both aggregates: the packed hll.
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn hll_agg_pack(state: Option<Internal>) -> Option<Vec<u8>> {
-    state.as_ref().and_then(state_ref::<State>).and_then(HllUnion::current).map(|h| h.to_bytes())
+    state.as_ref().and_then(state_ref::<State>).and_then(HllUnion::current).map(|h| encode(&h))
 }

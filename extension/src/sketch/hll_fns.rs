@@ -1,11 +1,15 @@
 //! Scalar functions over `tally.hll` and the hashes, named as in postgresql-hll so
 //! queries written for it run unchanged in schema `tally`.
 
+use std::ffi::{CStr, CString};
+
 use pgrx::prelude::*;
+use pgrx::AnyElement;
 use tally_core::sketch::hash;
 use tally_core::sketch::hll::{Hll, Params};
 
 use super::error::or_raise;
+use super::hll_settings::{defaults, encode};
 
 fn decode(value: &[u8]) -> Hll {
     or_raise(Hll::from_bytes(value))
@@ -22,7 +26,7 @@ fn hll_cardinality(value: &[u8]) -> Option<f64> {
 fn hll_union(a: &[u8], b: &[u8]) -> Vec<u8> {
     let mut a = decode(a);
     or_raise(a.union(&decode(b)));
-    a.to_bytes()
+    encode(&a)
 }
 
 /// The hll with one more hashed value (`||`).
@@ -30,7 +34,7 @@ fn hll_union(a: &[u8], b: &[u8]) -> Vec<u8> {
 fn hll_add(value: &[u8], hash: i64) -> Vec<u8> {
     let mut h = decode(value);
     h.add(hash);
-    h.to_bytes()
+    encode(&h)
 }
 
 /// `hll_add` with its arguments the other way round (`hashval || hll`).
@@ -44,6 +48,38 @@ fn hll_add_rev(hash: i64, value: &[u8]) -> Vec<u8> {
 fn hll_empty4(log2m: i32, regwidth: i32, expthresh: i64, sparseon: i32) -> Vec<u8> {
     let params = or_raise(Params::new(log2m.into(), regwidth.into(), expthresh, sparseon.into()));
     Hll::new(params).to_bytes()
+}
+
+/// An empty hll with the parameters given, the others from the session defaults.
+fn empty_with(log2m: Option<i32>, regwidth: Option<i32>, expthresh: Option<i64>) -> Vec<u8> {
+    let d = defaults();
+    hll_empty4(log2m.unwrap_or(d.log2m.into()), regwidth.unwrap_or(d.regwidth.into()), expthresh.unwrap_or(d.expthresh), d.sparseon.into())
+}
+
+#[pg_extern(stable, parallel_safe, strict, sql = false)]
+fn hll_empty3(log2m: i32, regwidth: i32, expthresh: i64) -> Vec<u8> {
+    empty_with(Some(log2m), Some(regwidth), Some(expthresh))
+}
+
+#[pg_extern(stable, parallel_safe, strict, sql = false)]
+fn hll_empty2(log2m: i32, regwidth: i32) -> Vec<u8> {
+    empty_with(Some(log2m), Some(regwidth), None)
+}
+
+#[pg_extern(stable, parallel_safe, strict, sql = false)]
+fn hll_empty1(log2m: i32) -> Vec<u8> {
+    empty_with(Some(log2m), None, None)
+}
+
+#[pg_extern(stable, parallel_safe, sql = false)]
+fn hll_empty0() -> Vec<u8> {
+    empty_with(None, None, None)
+}
+
+/// postgresql-hll's text dump of a value (`Hll::print`).
+#[pg_extern(immutable, parallel_safe, strict, sql = false)]
+fn hll_print(value: &[u8]) -> CString {
+    CString::new(decode(value).print()).unwrap_or_default()
 }
 
 /// The parameter or property `what` of an hll, for hll_log2m() and friends.
@@ -72,10 +108,14 @@ fn hll_expthresh_specified(value: &[u8]) -> i64 {
     property(value, |h, _| h.params().expthresh)
 }
 
-/// The explicit threshold in effect (the automatic one resolved).
+/// The explicit threshold in effect: the automatic one resolved, a given one as it is
+/// (as postgresql-hll reports it, even a stored one above the 16383 a list can hold).
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
 fn hll_expthresh_effective(value: &[u8]) -> i64 {
-    property(value, |h, _| h.params().explicit_limit() as i64)
+    property(value, |h, _| match h.params().expthresh {
+        -1 => h.params().explicit_limit() as i64,
+        given => given,
+    })
 }
 
 /// The stored type: 0 undefined, 1 empty, 2 explicit, 3 sparse, 4 full.
@@ -127,4 +167,40 @@ fn hll_hash_bigint(value: i64, seed: i32) -> i64 {
 fn hll_hash_varlena(value: &[u8], seed: i32) -> i64 {
     check_seed(seed);
     hash::hash_bytes(value, seed)
+}
+
+/// Hash of a value of any type, as postgresql-hll's `hll_hash_any` computes it: values
+/// passed by value in 1, 2, 4 or 8 bytes as those bytes (so it equals the typed
+/// functions), varlena types as their contents, other fixed-size types (macaddr,
+/// interval, uuid, ...) as the bytes of their binary send form. (postgresql-hll reads a
+/// C string or an 8-byte type passed by reference, such as macaddr8, as garbage; those
+/// hash their bytes and their send form here.)
+#[pg_extern(immutable, parallel_safe, strict, sql = false)]
+fn hll_hash_any(value: AnyElement, seed: i32) -> i64 {
+    check_seed(seed);
+    let datum = value.datum();
+    let (mut typlen, mut byval) = (0i16, false);
+    // SAFETY: the datum is of the type whose oid Postgres passed along with it, so its
+    // length and passing convention decide how to read it; varlena pointers are
+    // detoasted before reading.
+    unsafe {
+        pg_sys::get_typlenbyval(value.oid(), &mut typlen, &mut byval);
+        match (typlen, byval) {
+            (1, true) => hash::hash_bytes(&[datum.value() as u8], seed),
+            (2, true) => hash::hash_smallint(datum.value() as i16, seed),
+            (4, true) => hash::hash_integer(datum.value() as i32, seed),
+            (8, true) => hash::hash_bigint(datum.value() as i64, seed),
+            (-1, _) => {
+                let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                hash::hash_bytes(pgrx::varlena::varlena_to_byte_slice(varlena), seed)
+            }
+            (-2, _) => hash::hash_bytes(CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_bytes(), seed),
+            _ => {
+                let (mut send, mut is_varlena) = (pg_sys::Oid::INVALID, false);
+                pg_sys::getTypeBinaryOutputInfo(value.oid(), &mut send, &mut is_varlena);
+                let bytes = pg_sys::OidSendFunctionCall(send, datum);
+                hash::hash_bytes(pgrx::varlena::varlena_to_byte_slice(bytes), seed)
+            }
+        }
+    }
 }

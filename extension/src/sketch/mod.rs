@@ -9,3 +9,4 @@ mod error;
 mod hll_agg;
 mod hll_fns;
 mod hll_io;
+mod hll_settings;

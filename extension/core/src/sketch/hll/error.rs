@@ -24,6 +24,14 @@ pub enum HllError {
     Sparseon(i64),
     #[error("hll parameters differ: {what} is {left} on one side and {right} on the other")]
     Mismatch { what: &'static str, left: i64, right: i64 },
+    #[error("hll takes at most 4 type modifiers (log2m, regwidth, expthresh, sparseon), got {0}")]
+    Modifiers(usize),
+    #[error("hll type modifiers must be integers, got \"{0}\"")]
+    ModifierNotInteger(String),
+    #[error("regwidth modifier must be between 0 and 7, got {0}")]
+    ModifierRegwidth(i64),
+    #[error("hll value has {what} {value}, but its column type declares {declared}")]
+    Declared { what: &'static str, value: i64, declared: i64 },
     #[error("an hll needs more than 8 registers (log2m of 4 or more) to estimate a cardinality, it has {0}")]
     TooFewRegisters(usize),
 }

@@ -9,7 +9,8 @@
 //!          registers in index order, bit-packed most significant bit first
 //! full     every register in regwidth bits, bit-packed the same way
 //! ```
-//! Registers are written sparse when sparse is on and that takes fewer bits.
+//! Registers are written sparse when sparse is on and that takes fewer bits, or, under
+//! [`SparseRule::UpTo`], while at most that many registers are filled.
 
 use super::bits::{BitReader, BitWriter};
 use super::{Hll, HllError, Params, Repr, MAX_EXPTHRESH};
@@ -22,7 +23,18 @@ const SPARSE: u8 = 3;
 const FULL: u8 = 4;
 const HEADER: usize = 3;
 
-pub fn encode(hll: &Hll) -> Vec<u8> {
+/// When a set of registers (with sparse on) is stored sparse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SparseRule {
+    /// Whenever that is smaller than all registers: postgresql-hll's default.
+    #[default]
+    Smaller,
+    /// While at most this many registers are non-zero, whatever the size:
+    /// postgresql-hll's `hll_set_max_sparse(n)`.
+    UpTo(usize),
+}
+
+pub fn encode(hll: &Hll, rule: SparseRule) -> Vec<u8> {
     let p = &hll.params;
     let [b1, b2] = p.header();
     let header = |kind: u8| [(VERSION << 4) | kind, b1, b2];
@@ -43,7 +55,11 @@ pub fn encode(hll: &Hll) -> Vec<u8> {
             let filled = regs.iter().filter(|&&r| r != 0).count();
             let sparse_bits = filled * chunk as usize;
             let full_bits = regs.len() * width as usize;
-            if p.sparseon && sparse_bits < full_bits {
+            let sparse = match rule {
+                SparseRule::Smaller => sparse_bits < full_bits,
+                SparseRule::UpTo(n) => filled <= n,
+            };
+            if p.sparseon && sparse {
                 let mut w = BitWriter::with_capacity(HEADER + sparse_bits.div_ceil(8));
                 w.push_bytes(&header(SPARSE));
                 for (i, &r) in regs.iter().enumerate().filter(|(_, &r)| r != 0) {

@@ -12,10 +12,14 @@ mod estimate;
 mod format;
 mod improved;
 mod params;
+mod print;
+mod typmod;
 mod union;
 
 pub use error::HllError;
+pub use format::SparseRule;
 pub use params::{Params, MAX_EXPTHRESH, MAX_LOG2M};
+pub use typmod::Typmod;
 pub use union::HllUnion;
 
 /// What the set holds.
@@ -194,7 +198,12 @@ impl Hll {
 
     /// The postgresql-hll storage bytes (schema version 1).
     pub fn to_bytes(&self) -> Vec<u8> {
-        format::encode(self)
+        format::encode(self, SparseRule::Smaller)
+    }
+
+    /// [`Hll::to_bytes`] with registers stored sparse by `rule`.
+    pub fn to_bytes_with(&self, rule: SparseRule) -> Vec<u8> {
+        format::encode(self, rule)
     }
 
     /// Reads postgresql-hll storage bytes, refusing anything malformed.

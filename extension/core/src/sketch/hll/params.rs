@@ -6,7 +6,9 @@ use super::HllError;
 /// Largest `log2m`: postgresql-hll sizes its in-memory registers for 2^17.
 pub const MAX_LOG2M: u8 = 17;
 /// Largest explicit threshold: the most 8-byte elements postgresql-hll's 128 KiB
-/// working buffer holds after its length word.
+/// working buffer holds after its length word. Parameters given by users are held to
+/// it; a stored value may carry a larger one (postgresql-hll wrote them before it
+/// capped the threshold), and its list still turns into registers past this many.
 pub const MAX_EXPTHRESH: i64 = 16_383;
 
 /// Register count, register width, explicit threshold and sparse switch.
@@ -35,6 +37,15 @@ impl Params {
     /// Checks user-supplied parameters the way postgresql-hll's `hll_empty` does
     /// (except that a register width of 0, which it cannot encode, is refused).
     pub fn new(log2m: i64, regwidth: i64, expthresh: i64, sparseon: i64) -> Result<Params, HllError> {
+        if expthresh > MAX_EXPTHRESH {
+            return Err(HllError::Expthresh { got: expthresh, max: MAX_EXPTHRESH });
+        }
+        Params::stored(log2m, regwidth, expthresh, sparseon)
+    }
+
+    /// [`Params::new`] for parameters read from stored bytes: any power of 2 is a valid
+    /// explicit threshold there (see [`MAX_EXPTHRESH`]).
+    fn stored(log2m: i64, regwidth: i64, expthresh: i64, sparseon: i64) -> Result<Params, HllError> {
         if !(0..=i64::from(MAX_LOG2M)).contains(&log2m) {
             return Err(HllError::Log2m { got: log2m, max: MAX_LOG2M });
         }
@@ -42,7 +53,7 @@ impl Params {
             return Err(HllError::Regwidth(regwidth));
         }
         let power_of_two = expthresh > 0 && expthresh & (expthresh - 1) == 0;
-        if !(expthresh == -1 || expthresh == 0 || power_of_two) || expthresh > MAX_EXPTHRESH {
+        if !(expthresh == -1 || expthresh == 0 || power_of_two) {
             return Err(HllError::Expthresh { got: expthresh, max: MAX_EXPTHRESH });
         }
         if !(0..=1).contains(&sparseon) {
@@ -61,7 +72,7 @@ impl Params {
         match self.expthresh {
             // As many 8-byte values as fit in the bytes of the full registers.
             -1 => (usize::from(self.regwidth) * self.registers()).div_ceil(8) / 8,
-            n => n as usize,
+            n => n.min(MAX_EXPTHRESH) as usize,
         }
     }
 
@@ -76,7 +87,8 @@ impl Params {
     }
 
     /// Reads header bytes 1 and 2. Values no encoder writes (a log2m above the
-    /// limit, register width 8) are refused; any expthresh code decodes.
+    /// limit, register width 8) are refused; any expthresh code decodes (codes 1 to 62
+    /// are the powers of 2 up to 2^61).
     pub fn from_header(b1: u8, b2: u8) -> Result<Params, HllError> {
         let code = b2 & 0x3f;
         let expthresh = match code {
@@ -84,22 +96,28 @@ impl Params {
             0 => 0,
             c => 1i64 << (c - 1),
         };
-        Params::new(i64::from(b1 & 0x1f), i64::from(b1 >> 5) + 1, expthresh.min(MAX_EXPTHRESH + 1), i64::from((b2 >> 6) & 1))
+        Params::stored(i64::from(b1 & 0x1f), i64::from(b1 >> 5) + 1, expthresh, i64::from((b2 >> 6) & 1))
     }
 
     /// Errors unless `other` has the same parameters (what a union requires).
     pub fn check_same(&self, other: &Params) -> Result<(), HllError> {
-        let pairs: [(&'static str, i64, i64); 4] = [
-            ("regwidth", self.regwidth.into(), other.regwidth.into()),
-            ("log2m", self.log2m.into(), other.log2m.into()),
-            ("expthresh", self.expthresh, other.expthresh),
-            ("sparseon", self.sparseon.into(), other.sparseon.into()),
-        ];
-        match pairs.into_iter().find(|(_, l, r)| l != r) {
+        match first_difference(self.compared(), other.compared()) {
             Some((what, left, right)) => Err(HllError::Mismatch { what, left, right }),
             None => Ok(()),
         }
     }
+
+    /// (regwidth, log2m, expthresh, sparseon), for [`first_difference`].
+    pub(super) fn compared(&self) -> [i64; 4] {
+        [self.regwidth.into(), self.log2m.into(), self.expthresh, self.sparseon.into()]
+    }
+}
+
+/// The first of (regwidth, log2m, expthresh, sparseon) that differs between two such
+/// lists, in the order postgresql-hll checks them: its name and both values.
+pub(super) fn first_difference(a: [i64; 4], b: [i64; 4]) -> Option<(&'static str, i64, i64)> {
+    const NAMES: [&str; 4] = ["regwidth", "log2m", "expthresh", "sparseon"];
+    NAMES.into_iter().zip(a).zip(b).find(|((_, x), y)| x != y).map(|((what, x), y)| (what, x, y))
 }
 
 #[cfg(test)]
@@ -128,6 +146,17 @@ mod tests {
         assert!(matches!(Params::new(11, 5, 3, 1), Err(HllError::Expthresh { .. })));
         assert!(matches!(Params::new(11, 5, 32768, 1), Err(HllError::Expthresh { .. })));
         assert!(matches!(Params::new(11, 5, -1, 2), Err(HllError::Sparseon(2))));
+    }
+
+    #[test]
+    fn stored_thresholds_above_the_cap_are_read_and_capped() {
+        // 0x4f: sparse on, threshold code 15 = 2^14, which postgresql-hll writes.
+        let p = Params::from_header(0x8b, 0x4f).unwrap();
+        assert_eq!(p.expthresh, 16_384);
+        assert_eq!(p.explicit_limit(), 16_383);
+        assert_eq!(p.header(), [0x8b, 0x4f]);
+        assert_eq!(Params::from_header(0x8b, 0x3e).unwrap().expthresh, 1 << 61);
+        assert!(Params::new(11, 5, 16_384, 1).is_err());
     }
 
     #[test]
