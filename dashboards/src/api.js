@@ -105,10 +105,12 @@ async function flushQueries() {
   try {
     const resp = await request("POST", "/api/v1/query/batch", { queries: asked.map((q) => q.body) }, controller.signal);
     const { results } = await resp.json();
+    // Each answer is handed over in a task of its own: the panels then draw one per
+    // task, and the page answers input between them, where drawing them all in one task
+    // would hold the main thread for as long as all of them take.
     asked.forEach((q, i) => {
       const r = results[i];
-      if (r.error) q.reject(new ApiError(400, r.error.message, r.error.field));
-      else q.resolve(r);
+      setTimeout(() => (r.error ? q.reject(new ApiError(400, r.error.message, r.error.field)) : q.resolve(r)), 0);
     });
   } catch (err) {
     for (const q of asked) q.reject(err);
@@ -127,12 +129,15 @@ export async function exportCsv(body) {
 }
 
 /**
- * `GET /api/v1/auth/me`: the signed-in user and the sites they may see, `{user:
+ * `GET /api/v1/auth/session`: the signed-in user and the sites they may see, `{user:
  * {id, email, name, admin}, sites: [{id, domain, timezone, role}]}`. Throws
- * Unauthorized without a session.
+ * Unauthorized without a session (the gateway answers `user: null`, not a 401, so the
+ * login page loads without a failed request).
  */
 export async function session() {
-  return (await request("GET", "/api/v1/auth/me")).json();
+  const answer = await (await request("GET", "/api/v1/auth/session")).json();
+  if (!answer.user) throw new Unauthorized();
+  return answer;
 }
 
 /** `POST /api/v1/auth/login`; on success the gateway sets the session cookie. */

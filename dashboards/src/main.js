@@ -40,16 +40,14 @@ const views = { alerts: alertsPage(), sites: sitesPage(refreshSites), users: use
 const nav = pageNav();
 const user = h("span", { class: "user" });
 const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
-const grid = h("main", { class: "grid" }, panels.map((p) => p.element));
-const pageHost = h("main", { class: "page-host" });
+const grid = h("div", { class: "grid" }, panels.map((p) => p.element));
+const pageHost = h("div", { class: "page-host" });
 const layout = h(
   "div",
   { class: "dashboard" },
   h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
-  filters.element,
-  grid,
-  pageHost,
+  h("main", {}, filters.element, grid, pageHost),
 );
 
 let session = null;
@@ -99,7 +97,7 @@ async function start() {
     session = await api.session();
   } catch (err) {
     if (!(err instanceof api.Unauthorized)) {
-      root.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not reach Tally: ${err.message}`));
+      root.replaceChildren(h("main", { class: "notice-page" }, h("h1", {}, "Tally"), h("p", { class: "error", role: "alert" }, `Could not reach Tally: ${err.message}`), h("button", { type: "button", onclick: start }, "Try again")));
       return;
     }
     live.stop();
@@ -110,7 +108,7 @@ async function start() {
   }
   user.textContent = session.user.email;
   if (session.sites.length === 0) {
-    root.replaceChildren(h("p", { class: "empty" }, "You have no site yet: ask an administrator for access to one."), logoutButton());
+    root.replaceChildren(h("main", { class: "notice-page" }, h("h1", {}, "Tally"), h("p", { class: "empty" }, `Signed in as ${session.user.email}, with no site yet: ask an administrator for access to one.`), logoutButton()));
     return;
   }
   // The site in the URL if this user may see it, else their first.

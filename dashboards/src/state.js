@@ -117,6 +117,11 @@ export function listen(render) {
   });
 }
 
+/** The date range in words, for captions and summaries: "Last 30 days", "2025-01-01 to 2025-01-31". */
+export function rangeText(state) {
+  return state.period === "custom" ? `${state.from} to ${state.to}` : PERIODS[state.period].label;
+}
+
 /** Adds a filter, replacing any filter on the same dimension (clicking another row). */
 export function withFilter(filters, dimension, value) {
   return [...filters.filter((f) => f.dimension !== dimension), { op: "is", dimension, value }];

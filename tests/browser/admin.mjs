@@ -6,8 +6,9 @@
 //   the message next to the URL input), sends a test (the receiver answers: ok), mutes
 //   edits it, mutes and deletes it, and sees the history of the rule the test fired;
 // - a viewer is offered neither page (not even through the URL) and the API answers 403.
-// Every page is screenshot (light, and the alerts page dark too) and has no horizontal
-// scroll.
+// Every page is screenshot (light, and the alerts page dark too), has no horizontal
+// scroll and no WCAG 2.2 AA violation axe-core finds (light and dark); opening a page
+// logs no console error and fails no request.
 //
 //   node admin.mjs <gateway base URL> <site domain> <webhook URL> <screenshot dir>
 //   TALLY_ADMIN_EMAIL, TALLY_ANALYST_EMAIL, TALLY_VIEWER_EMAIL (analyst and viewer of
@@ -15,7 +16,7 @@
 //
 // Prints one JSON line with what it made; any failed check throws (exit status 1).
 import { mkdirSync } from "node:fs";
-import { launch, check, collectErrors, noHorizontalScroll } from "./chromium.mjs";
+import { accessible, launch, check, collectErrors, noHorizontalScroll, watchErrors } from "./chromium.mjs";
 
 const [base, site, webhook, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -30,6 +31,7 @@ async function signIn(email) {
   const errors = [];
   collectErrors(page, errors);
   page.on("dialog", (d) => d.accept());
+  failures.set(page, watchErrors(page));
   await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
   await page.waitForSelector("#login", { timeout: 30000 });
   await page.fill("#login input[name=email]", email);
@@ -39,17 +41,29 @@ async function signIn(email) {
   return { context, page, errors };
 }
 
+/** Console errors and failed requests of each signed-in page. */
+const failures = new Map();
+
 /** Follows the navigation link to `name` and waits for the page's first load. */
 async function open(page, name) {
+  failures.get(page).splice(0);
   await page.click(`.page-nav a[data-page=${name}]`);
   await page.waitForSelector(`#page-${name}[data-loaded], #page-${name} > .error:not([hidden])`, { timeout: 30000 });
   const error = await page.$(`#page-${name} > .error:not([hidden])`);
   check(!error, `the ${name} page: ${error && (await error.textContent())}`);
   check(new URL(page.url()).searchParams.get("page") === name, `page=${name} in the URL`);
+  const failed = failures.get(page).splice(0);
+  check(failed.length === 0, `opening the ${name} page: ${failed.join(", ")}`);
 }
 
 async function shot(page, name) {
   await noHorizontalScroll(page, name);
+  await accessible(page, name);
+  if (!name.endsWith("-dark")) {
+    await page.emulateMedia({ colorScheme: "dark" });
+    await accessible(page, `${name}, dark`);
+    await page.emulateMedia({ colorScheme: "light" });
+  }
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 }
 

@@ -37,3 +37,42 @@ export async function noHorizontalScroll(page, what) {
   }));
   check(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
 }
+
+const AXE = new URL("./node_modules/axe-core/axe.min.js", import.meta.url).pathname;
+
+/**
+ * Runs axe-core (npm) on `page` as it is now, against WCAG 2.2 A and AA, and throws with
+ * every violation (rule, impact, the elements and what to fix) unless there is none.
+ * Returns the number of rules that passed, so a caller can tell a page was checked.
+ */
+export async function accessible(page, what) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] }, resultTypes: ["violations"] }),
+  );
+  const found = result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.slice(0, 5).map((n) => `    ${n.target.join(" ")}: ${n.failureSummary.replace(/\n/g, " ")}`).join("\n")}`,
+  );
+  check(found.length === 0, `${what}: ${found.length} accessibility violations (axe-core)\n  ${found.join("\n  ")}`);
+  return result.passes.length;
+}
+
+/**
+ * Sums the page's layout shifts (as Chrome reports them, those right after input left
+ * out, as CLS does) from its first paint on, into `window.layoutShift`.
+ */
+export function measureLayoutShift() {
+  window.layoutShift = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (!e.hadRecentInput) window.layoutShift += e.value;
+  }).observe({ type: "layout-shift", buffered: true });
+}
+
+/** Console errors (failed requests among them) and answers of 400 or more, as they come. */
+export function watchErrors(page) {
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  return errors;
+}
+

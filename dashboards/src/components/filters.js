@@ -8,13 +8,15 @@ import { update } from "../state.js";
 const OPS = { is: "is", is_not: "is not", contains: "contains", matches: "matches" };
 
 export function filterBar() {
-  const element = h("div", { class: "filters", "aria-label": "Filters" });
+  const list = h("ul", { class: "chips" });
+  const element = h("div", { class: "filters", role: "group", "aria-label": "Active filters" }, list);
   function render(state) {
     element.hidden = state.filters.length === 0;
-    const chips = state.filters.map((f, i) =>
-      h(
-        "span",
-        { class: "chip", "data-dimension": f.dimension, "data-value": f.value },
+    const chips = state.filters.map((f, i) => {
+      const text = `${label(f.dimension)} ${OPS[f.op] || f.op} ${f.value}`;
+      return h(
+        "li",
+        { class: "chip", "data-dimension": f.dimension, "data-value": f.value, title: text },
         `${label(f.dimension)} ${OPS[f.op] || f.op} `,
         h("strong", {}, f.value),
         h(
@@ -22,15 +24,16 @@ export function filterBar() {
           {
             type: "button",
             class: "remove",
-            "aria-label": `Remove filter ${label(f.dimension)}`,
+            "aria-label": `Remove filter ${text}`,
             onclick: () => update({ filters: state.filters.filter((_, j) => j !== i) }),
           },
           "×",
         ),
-      ),
-    );
-    const clear = h("button", { type: "button", class: "link", onclick: () => update({ filters: [] }) }, "Clear all");
-    element.replaceChildren(...chips, state.filters.length > 1 ? clear : "");
+      );
+    });
+    list.replaceChildren(...chips);
+    const clear = state.filters.length > 1 ? h("button", { type: "button", class: "link", onclick: () => update({ filters: [] }) }, "Clear all") : null;
+    element.replaceChildren(list, ...(clear ? [clear] : []));
   }
   return { element, render };
 }

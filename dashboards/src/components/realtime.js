@@ -7,7 +7,7 @@ import * as format from "../format.js";
 
 export function realtimeCount() {
   const count = h("strong", { "data-value": "" }, "–");
-  const element = h("span", { class: "realtime", title: "Visitors in the last 5 minutes" }, h("span", { class: "dot" }), count, " current visitors");
+  const element = h("span", { class: "realtime", title: "Visitors in the last 5 minutes" }, h("span", { class: "dot", "aria-hidden": "true" }), count, " current visitors");
   let close = () => {};
   let site = null;
 

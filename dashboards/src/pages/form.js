@@ -4,29 +4,46 @@
 
 import { h } from "../dom.js";
 
+let fieldIds = 0;
+
 /**
  * A labelled input, or a group of inputs. `fieldName` is the request field it fills
  * (`data-field`; it may change later, e.g. to `channels[1]` when the channels before it
  * change); a 400 naming that field or a part of it (`channels[0].url`) shows its
- * message under this input.
+ * message under this input, which is then marked invalid and described by it.
  */
 export function field(label, input, fieldName = input.name) {
-  return h(
-    "label",
-    { class: "field", "data-field": fieldName },
-    h("span", { class: "field-label" }, label),
-    input,
-    h("span", { class: "field-error", role: "alert", hidden: true }),
-  );
+  const id = `field-${++fieldIds}`;
+  const error = h("span", { class: "field-error", id: `${id}-error`, role: "alert", hidden: true });
+  const labelled = ["INPUT", "SELECT", "TEXTAREA"].includes(input.tagName);
+  const title = h("span", { class: "field-label", id: `${id}-label` }, label);
+  // One input: its label. Several (a dimension and a value): a named group.
+  const control = labelled ? h("label", { class: "field-control" }, title, input) : h("div", { class: "field-control", role: "group", "aria-labelledby": title.id }, title, input);
+  return h("div", { class: "field", "data-field": fieldName }, control, error);
 }
 
 function names(field, error) {
   return error === field || error.startsWith(`${field}.`) || error.startsWith(`${field}[`);
 }
 
+/** The inputs of a field, marked (or no longer marked) as refused. */
+function markInvalid(fieldEl, invalid) {
+  const error = fieldEl.querySelector(".field-error");
+  for (const input of fieldEl.querySelectorAll("input, select, textarea")) {
+    if (invalid) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", error.id);
+    } else {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    }
+  }
+}
+
 /**
  * A form whose submit runs `onSubmit()`: the button is disabled meanwhile and an error
- * lands next to its field (or in the form's message). Returns the `<form>`.
+ * lands next to its field (or in the form's message), and focus moves to the refused
+ * input. Returns the `<form>`.
  */
 export function form(attrs, children, submitLabel, onSubmit) {
   const message = h("p", { class: "error form-error", role: "alert", hidden: true });
@@ -35,6 +52,7 @@ export function form(attrs, children, submitLabel, onSubmit) {
   el.addEventListener("submit", async (e) => {
     e.preventDefault();
     for (const span of el.querySelectorAll(".field-error")) span.hidden = true;
+    for (const f of el.querySelectorAll(".field")) markInvalid(f, false);
     message.hidden = true;
     button.disabled = true;
     try {
@@ -44,6 +62,10 @@ export function form(attrs, children, submitLabel, onSubmit) {
       const target = at ? at.querySelector(".field-error") : message;
       target.textContent = err.message;
       target.hidden = false;
+      if (at) {
+        markInvalid(at, true);
+        at.querySelector("input, select, textarea")?.focus();
+      }
     } finally {
       button.disabled = false;
     }
@@ -77,7 +99,7 @@ export function table(headers, rows, attrs = {}) {
     h(
       "table",
       { class: "admin-table", ...attrs },
-      h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows),
     ),
   );
@@ -101,14 +123,21 @@ export function when(iso) {
 /**
  * A page's first load: `load()` fills it; its failure shows in `status`. Every load
  * (also after an action) calls `loaded(element)`, which counts up `data-loaded` for tests.
+ * Until the first load ends the page shows only its heading and "Loading…"
+ * (`aria-busy`), then all of it at once: lists filled in one by one would push the
+ * forms below them down the page.
  */
 export async function firstLoad(status, what, load) {
+  const page = status.closest(".page");
   status.hidden = true;
+  page.setAttribute("aria-busy", "true");
   try {
     await load();
   } catch (err) {
     status.textContent = `Could not load ${what}: ${err.message}`;
     status.hidden = false;
+  } finally {
+    page.removeAttribute("aria-busy");
   }
 }
 

@@ -26,7 +26,7 @@ export function keysPage() {
     list.replaceChildren(
       keys.length
         ? table(
-            ["Name", "Sites", "Created", ""],
+            ["Name", "Sites", "Created", "Actions"],
             keys.map((k) => {
               const revoke = async () => {
                 await api.revokeApiKey(k.id);

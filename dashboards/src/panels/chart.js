@@ -1,18 +1,22 @@
 // The time series of the metric picked in the KPI cards (visitors by default), with
-// the comparison period dashed behind it. Drawn by uPlot, bundled: nothing is loaded
-// from elsewhere at run time.
+// the comparison period dashed behind it. Drawn by uPlot, bundled in a chunk of its
+// own that loads while the first answers are on their way (the page's first paint does
+// not wait for it); nothing is loaded from elsewhere at run time.
 
-import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 import { query } from "../api.js";
 import { h } from "../dom.js";
 import * as format from "../format.js";
-import { baseQuery, compared } from "../state.js";
+import { baseQuery, compared, rangeText } from "../state.js";
 import { Frame } from "./frame.js";
 import { KPIS } from "./kpis.js";
 
 const HEIGHT = 240;
+
+let plotting = null;
+/** uPlot, fetched once, on the first call. */
+const uPlotLoaded = () => (plotting ??= import("uplot").then((m) => m.default));
 
 /** Buckets fine enough to show a shape, coarse enough to stay a few hundred points. */
 function unit(state) {
@@ -39,33 +43,88 @@ function buckets(answer, unitName) {
 }
 
 export function chart() {
-  const frame = new Frame({ id: "chart", title: "Visitors" });
-  const title = frame.element.querySelector("h2");
-  const holder = h("div", { class: "chart" });
+  // The data as a table, in place of the plot: the chart's text alternative, and the
+  // figures behind it for anyone who wants them.
+  const toggle = h("button", { type: "button", class: "export", "aria-pressed": "false" }, "Table");
+  const frame = new Frame({ id: "chart", title: "Visitors", actions: [toggle] });
+  const holder = h("div", { class: "chart", role: "img" });
+  const box = h("div", { class: "chart-box" }, holder);
   let plot = null;
+  let shown = null;
+  uPlotLoaded();
   new ResizeObserver(() => plot?.setSize({ width: holder.clientWidth, height: HEIGHT })).observe(holder);
+  toggle.addEventListener("click", () => {
+    toggle.setAttribute("aria-pressed", String(toggle.getAttribute("aria-pressed") !== "true"));
+    if (shown) box.replaceChildren(...view(shown));
+  });
+
+  /** The plot, or its table when the toggle is pressed; an overlay says when all is zero. */
+  function view({ label, metric, xs, current, previous, range }) {
+    if (toggle.getAttribute("aria-pressed") === "true") return [dataTable(label, metric, xs, current, previous, range)];
+    const empty = current.every((v) => !v) && !previous?.some((v) => v);
+    return [holder, empty ? h("p", { class: "chart-empty" }, "No visitors in this range yet. Pick a longer range, or check that the site loads /tally.js.") : null];
+  }
 
   async function render(state, signal) {
     const metric = KPIS.find(([m]) => m === state.metric)?.[0] || "visitors";
-    title.textContent = KPIS.find(([m]) => m === metric)[1];
+    const label = KPIS.find(([m]) => m === metric)[1];
+    frame.title.textContent = label;
     const u = unit(state);
     const q = compared(state, { ...baseQuery(state), metrics: [metric], dimensions: [`time:${u}`] });
     const compare = Boolean(q.include);
-    await frame.show(async () => {
-      const answer = await query(q, signal);
-      const xs = buckets(answer, u);
-      const byTime = new Map(answer.results.map((r) => [seconds(r.dimensions[0]), r]));
-      const current = xs.map((x) => byTime.get(x)?.metrics[0] ?? 0);
-      const previous = xs.map((x) => byTime.get(x)?.comparison?.metrics[0] ?? (compare ? 0 : null));
-      plot?.destroy();
-      plot = draw(holder, metric, xs, current, compare ? previous : null);
-      return [holder];
-    }, q);
+    await frame.show(
+      async () => {
+        const [answer, uPlot] = await Promise.all([query(q, signal), uPlotLoaded()]);
+        const xs = buckets(answer, u);
+        const byTime = new Map(answer.results.map((r) => [seconds(r.dimensions[0]), r]));
+        const current = xs.map((x) => byTime.get(x)?.metrics[0] ?? 0);
+        const previous = compare ? xs.map((x) => byTime.get(x)?.comparison?.metrics[0] ?? 0) : null;
+        shown = { label, metric, xs, current, previous, range: rangeText(state) };
+        box.replaceChildren(...view(shown));
+        holder.setAttribute("aria-label", summary(shown));
+        plot?.destroy();
+        plot = draw(uPlot, holder, metric, xs, current, previous);
+        return [box];
+      },
+      q,
+      [box],
+    );
   }
   return { element: frame.element, render };
 }
 
-function draw(holder, metric, xs, current, previous) {
+/** A bucket's start as shown: a day, or a day and hour. */
+const when = (x, withHour) => new Date(x * 1000).toISOString().slice(0, withHour ? 16 : 10).replace("T", " ");
+
+/** The plot in one sentence: what, over which range, the total (or mean) and the peak. */
+function summary({ label, metric, xs, current, range }) {
+  if (xs.length === 0) return `${label}, ${range}: no data.`;
+  const peak = current.indexOf(Math.max(...current));
+  const hourly = xs.length > 1 && xs[1] - xs[0] < 86400;
+  return `${label}, ${range}, ${xs.length} points from ${when(xs[0], hourly)} to ${when(xs.at(-1), hourly)}; highest ${format.metric(metric, current[peak])} on ${when(xs[peak], hourly)}. The Table button shows every point.`;
+}
+
+function dataTable(label, metric, xs, current, previous, range) {
+  const hourly = xs.length > 1 && xs[1] - xs[0] < 86400;
+  const head = h("tr", {}, h("th", { scope: "col" }, hourly ? "Hour" : "Day"), h("th", { scope: "col", class: "num" }, "Current"), previous ? h("th", { scope: "col", class: "num" }, "Previous") : null);
+  const rows = xs.map((x, i) =>
+    h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, when(x, hourly)),
+      h("td", { class: "num" }, format.metric(metric, current[i])),
+      previous ? h("td", { class: "num" }, format.metric(metric, previous[i])) : null,
+    ),
+  );
+  // Scrolls inside the chart's box; focusable, so a keyboard scrolls it too.
+  return h(
+    "div",
+    { class: "chart-table", tabindex: "0", role: "region", "aria-label": `${label} by ${hourly ? "hour" : "day"}` },
+    h("table", { class: "breakdown" }, h("caption", { class: "sr-only" }, `${label}, ${range}`), h("thead", {}, head), h("tbody", {}, rows)),
+  );
+}
+
+function draw(uPlot, holder, metric, xs, current, previous) {
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
   const axis = { stroke: color("--muted"), grid: { stroke: color("--line"), width: 1 }, ticks: { show: false } };

@@ -7,6 +7,7 @@ import { query } from "../api.js";
 import { h } from "../dom.js";
 import * as format from "../format.js";
 import { baseQuery, compared, update } from "../state.js";
+import { skeleton } from "./breakdown.js";
 import { Frame } from "./frame.js";
 
 /** `Pricing, Signup` → the query's `funnel`: a list of steps, or one stored funnel's name. */
@@ -15,44 +16,45 @@ function funnelOf(text) {
   return steps.length === 1 ? steps[0] : steps;
 }
 
-function stepsForm(state) {
-  const input = h("input", {
-    name: "funnel",
-    value: state.funnel,
-    placeholder: "Goal, goal, … or a stored funnel",
-    "aria-label": "Funnel steps",
-  });
-  return h(
+/** The form that names the steps: one per panel, so it keeps focus across renders. */
+function stepsForm() {
+  const input = h("input", { name: "funnel", placeholder: "Goal, goal, … or a stored funnel", autocomplete: "off" });
+  const form = h(
     "form",
     { class: "prop-form", onsubmit: (e) => (e.preventDefault(), update({ funnel: input.value.trim() })) },
-    input,
+    h("label", {}, "Funnel steps ", input),
     h("button", { type: "submit" }, "Show"),
   );
+  return (state) => {
+    if (document.activeElement !== input) input.value = state.funnel;
+    return [form];
+  };
 }
 
 export function funnel() {
-  const frame = new Frame({ id: "funnel", title: "Funnel" });
+  // Room for the entered row and four steps; a longer funnel grows the panel when asked for.
+  const frame = new Frame({ id: "funnel", title: "Funnel", rows: 5 });
+  const form = stepsForm();
   async function render(state, signal) {
+    frame.setLead(form(state));
     if (!state.funnel) {
-      const hint = h("p", { class: "empty" }, "Name two or more goals in order (or a funnel stored with tally.create_funnel).");
-      return frame.show(async () => [stepsForm(state), hint], null);
+      const hint = h("p", { class: "empty" }, "Name two or more goals in order, separated by commas (or a funnel stored with tally.create_funnel).");
+      return frame.show(async () => [hint], null);
     }
-    const q = compared(state, { ...baseQuery(state), metrics: ["visitors"], funnel: funnelOf(state.funnel) });
-    await frame.show(async () => {
-      const answer = await query(q, signal);
-      return [stepsForm(state), steps(answer.funnel)];
-    }, q);
+    const f = funnelOf(state.funnel);
+    const q = compared(state, { ...baseQuery(state), metrics: ["visitors"], funnel: f });
+    await frame.show(async () => [steps((await query(q, signal)).funnel)], q, skeleton(Array.isArray(f) ? f.length + 1 : 3));
   }
   return { element: frame.element, render };
 }
 
 function steps(result) {
   const previous = result.comparison?.steps;
-  const head = h("tr", {}, h("th", {}, "Step"), h("th", { class: "num" }, "Visitors"), h("th", { class: "num" }, "Conv."), h("th", { class: "num" }, "Dropoff"));
+  const head = h("tr", {}, ["Step", "Visitors", "Conv.", "Dropoff"].map((t, i) => h("th", { scope: "col", class: i ? "num" : null }, t)));
   const entered = h(
     "tr",
     { class: "entered" },
-    h("td", { class: "label" }, h("span", { class: "bar", style: "width:100%" }), h("span", { class: "name" }, "Entered")),
+    h("td", { class: "label" }, h("span", { class: "bar", style: "width:100%", "aria-hidden": "true" }), h("span", { class: "name" }, "Entered")),
     h("td", { class: "num", "data-value": result.visitors }, format.number(result.visitors)),
     h("td", { class: "num" }, ""),
     h("td", { class: "num" }, ""),
@@ -64,7 +66,7 @@ function steps(result) {
       h(
         "td",
         { class: "label", title: previous ? `previous period: ${format.metric("conversion_rate", previous[i].conversion_rate)}` : null },
-        h("span", { class: "bar", style: `width:${s.conversion_rate}%` }),
+        h("span", { class: "bar", style: `width:${s.conversion_rate}%`, "aria-hidden": "true" }),
         h("span", { class: "name" }, `${i + 1}. ${s.goal}`),
       ),
       h("td", { class: "num", "data-value": s.visitors }, format.number(s.visitors)),
@@ -72,5 +74,5 @@ function steps(result) {
       h("td", { class: "num", "data-value": s.dropoff }, format.number(s.dropoff)),
     ),
   );
-  return h("table", { class: "breakdown funnel" }, h("thead", {}, head), h("tbody", {}, entered, rows));
+  return h("table", { class: "breakdown funnel" }, h("caption", { class: "sr-only" }, "Funnel steps"), h("thead", {}, head), h("tbody", {}, entered, rows));
 }

@@ -24,19 +24,31 @@ export function kpis() {
   const frame = new Frame({ id: "kpis", title: "Overview" });
   async function render(state, signal) {
     const q = compared(state, { ...baseQuery(state), metrics: KPIS.map(([m]) => m) });
-    await frame.show(async () => {
-      const row = (await query(q, signal)).results[0];
-      return [h("div", { class: "cards" }, KPIS.map(([m, label], i) => card(state, m, label, row, i)))];
-    }, q);
+    // The cards themselves, without figures, hold the place of the answer.
+    const waiting = [cards(state, null)];
+    await frame.show(async () => [cards(state, (await query(q, signal)).results[0])], q, waiting);
   }
   return { element: frame.element, render };
 }
 
+function cards(state, row) {
+  return h("div", { class: "cards" }, KPIS.map(([m, label], i) => card(state, m, label, row, i)));
+}
+
+/** One metric's card; without `row` (no answer yet) its figures are placeholders. */
 function card(state, metric, label, row, i) {
-  const value = row.metrics[i];
-  const delta = row.comparison?.change[i];
+  const value = row?.metrics[i];
+  const delta = row?.comparison?.change[i];
   const good = delta > 0 !== LOWER_IS_BETTER.has(metric);
   const trend = delta === null || delta === undefined || delta === 0 ? "flat" : good ? "up" : "down";
+  // The change line is always there (empty without a comparison): every card has one height.
+  const change = row?.comparison
+    ? h(
+        "span",
+        { class: `card-change ${trend}`, "data-value": delta ?? "", title: `was ${format.metric(metric, row.comparison.metrics[i])}` },
+        format.change(metric, delta) || "new",
+      )
+    : h("span", { class: "card-change", "aria-hidden": "true" });
   return h(
     "button",
     {
@@ -47,13 +59,7 @@ function card(state, metric, label, row, i) {
       onclick: () => update({ metric }),
     },
     h("span", { class: "card-label" }, label),
-    h("span", { class: "card-value", "data-value": value }, format.metric(metric, value)),
-    row.comparison
-      ? h(
-          "span",
-          { class: `card-change ${trend}`, "data-value": delta ?? "", title: `was ${format.metric(metric, row.comparison.metrics[i])}` },
-          format.change(metric, delta) || "new",
-        )
-      : null,
+    row ? h("span", { class: "card-value", "data-value": value }, format.metric(metric, value)) : h("span", { class: "card-value placeholder" }, "…"),
+    change,
   );
 }

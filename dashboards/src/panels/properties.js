@@ -5,16 +5,19 @@ import { h } from "../dom.js";
 import { update } from "../state.js";
 import { breakdown } from "./breakdown.js";
 
-/** The form that picks the property key. */
-function keyForm(state) {
-  const input = h("input", { name: "prop", value: state.prop, placeholder: "e.g. plan", "aria-label": "Property key" });
+/** The form that picks the property key: one per panel, so it keeps focus across renders. */
+function keyForm() {
+  const input = h("input", { name: "prop", placeholder: "e.g. plan", autocomplete: "off" });
   const form = h(
     "form",
     { class: "prop-form", onsubmit: (e) => (e.preventDefault(), update({ prop: input.value.trim() })) },
-    h("label", {}, "Property ", input),
+    h("label", {}, "Property key ", input),
     h("button", { type: "submit" }, "Show"),
   );
-  return [form];
+  return (state) => {
+    if (document.activeElement !== input) input.value = state.prop;
+    return [form];
+  };
 }
 
 export const properties = () =>
@@ -29,13 +32,14 @@ export const properties = () =>
         metrics: ["visitors", "events"],
         // Pageviews and engagement have panels of their own.
         filters: [["is_not", "event:name", ["pageview", "engagement"]]],
-        empty: "No custom events in this range: send them with tally(\"Name\", {props: {...}}).",
+        empty: "No custom events in this range yet: send them with tally(\"Name\", {props: {...}}).",
       },
       {
         key: "props",
         label: "Properties",
         dimension: (state) => (state.prop ? `event:props:${state.prop}` : null),
-        prompt: keyForm,
+        prompt: keyForm(),
+        ask: "Type a property key above (one your custom events send, e.g. plan) to see its values.",
         metrics: ["visitors", "events"],
       },
     ],

@@ -1,5 +1,5 @@
 //! Sign-in and the session: `POST /api/v1/auth/login`, `POST /api/v1/auth/logout`,
-//! `GET /api/v1/auth/me`, `POST /api/v1/auth/password`.
+//! `GET /api/v1/auth/me`, `GET /api/v1/auth/session`, `POST /api/v1/auth/password`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/session", get(session))
         .route("/api/v1/auth/password", post(change_password))
 }
 
@@ -82,6 +83,18 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>
     let sites = crate::routes::sites::visible(&tx).await?;
     tx.commit().await?;
     Ok(Json(json!({ "user": caller.user, "sites": sites })))
+}
+
+/// What `me` answers for a signed-in caller, and `{"user": null, "sites": []}` (200) for
+/// anyone else: the dashboard asks this on every load to choose between its pages and
+/// its login form, and a 401 there would be a failed request (an error in the browser's
+/// console) on every visit to the login page.
+async fn session(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Result<Json<Value>, ApiError> {
+    match caller {
+        Ok(caller) => me(State(state), caller).await,
+        Err(ApiError::Unauthorized(_)) => Ok(Json(json!({ "user": null, "sites": [] }))),
+        Err(err) => Err(err),
+    }
 }
 
 #[derive(Deserialize)]
