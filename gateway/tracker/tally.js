@@ -3,13 +3,19 @@
    data-domain (default: this host), data-api (default: the script's origin + /api/event),
    data-hash (count #/routes as pages). Custom events: tally("Signup", {props: {plan: "pro"},
    revenue: {amount: "19.99", currency: "EUR"}, callback: fn}). Opt out on a browser with
-   localStorage.tally_ignore = "true". Outbound links and file downloads are tracked. */
+   localStorage.tally_ignore = "true". Outbound links and file downloads are tracked.
+   Served at Plausible's /js/script.<ext>.js too, it answers to window.plausible and its
+   file name's extensions (hash, outbound-links, file-downloads, manual) choose what it
+   tracks, as Plausible's variants do. */
 (function () {
   "use strict";
   var w = window, d = document, l = location, s = d.currentScript;
   var api = s.getAttribute("data-api") || new URL(s.src).origin + "/api/event";
   var domain = s.getAttribute("data-domain") || l.hostname;
-  var hash = s.hasAttribute("data-hash");
+  var variant = /\/js\/script((?:\.[a-z-]+)*)\.js(?:[?#]|$)/.exec(s.src);
+  var ext = variant ? variant[1].split(".") : null;
+  var has = function (e) { return ext ? ext.indexOf(e) >= 0 : e !== "manual"; };
+  var hash = s.hasAttribute("data-hash") || (ext !== null && has("hash"));
   var files = /\.(pdf|xlsx?|docx?|txt|rtf|csv|exe|key|pp[st]x?|7z|pkg|rar|gz|zip|avi|mov|mp4|mpe?g|wmv|midi?|mp3|wav|wma|dmg|iso|msi|apk)$/i;
   var last;
 
@@ -21,7 +27,7 @@
     o = o || {};
     var done = function () { if (o.callback) o.callback(); };
     if (ignored()) return done();
-    var body = { n: name, u: hash ? l.href : l.href.split("#")[0], d: domain, r: d.referrer || null, w: w.innerWidth };
+    var body = { n: name, u: o.u || (hash ? l.href : l.href.split("#")[0]), d: domain, r: d.referrer || null, w: w.innerWidth };
     if (o.props) body.p = o.props;
     if (o.revenue) body.$ = o.revenue;
     if (o.interactive === false) body.i = false;
@@ -43,20 +49,24 @@
     if (e.type === "auxclick" && e.button !== 1) return;
     var a = e.target.closest && e.target.closest("a[href]");
     if (!a) return;
-    if (files.test(a.pathname)) send("File Download", { props: { url: a.href } });
-    else if (/^https?:$/.test(a.protocol) && a.host !== l.host) send("Outbound Link: Click", { props: { url: a.href } });
+    if (files.test(a.pathname)) { if (has("file-downloads")) send("File Download", { props: { url: a.href } }); }
+    else if (/^https?:$/.test(a.protocol) && a.host !== l.host && has("outbound-links")) send("Outbound Link: Click", { props: { url: a.href } });
   }
 
-  var push = history.pushState;
-  history.pushState = function () { push.apply(this, arguments); page(); };
-  w.addEventListener("popstate", page);
-  if (hash) w.addEventListener("hashchange", page);
+  var auto = !has("manual");
+  if (auto) {
+    var push = history.pushState;
+    history.pushState = function () { push.apply(this, arguments); page(); };
+    w.addEventListener("popstate", page);
+    if (hash) w.addEventListener("hashchange", page);
+  }
   d.addEventListener("click", click);
   d.addEventListener("auxclick", click);
 
-  // Calls made before the script loaded: window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) }
-  var queued = (w.tally && w.tally.q) || [];
-  w.tally = send;
+  // Calls made before the script loaded: window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) },
+  // or Plausible's snippet's window.plausible queue.
+  var queued = ((w.tally && w.tally.q) || []).concat((w.plausible && w.plausible.q) || []);
+  w.tally = w.plausible = send;
   for (var i = 0; i < queued.length; i++) send.apply(null, queued[i]);
-  page();
+  if (auto) page();
 })();

@@ -1,9 +1,28 @@
-// Drives headless Chromium through the demo pages served by a gateway at argv[2] and
-// checks that each step sends the expected number of events, each answered 202.
-// The Rust test (tests/tests/tracker_browser.rs) then checks what was stored.
+// Drives headless Chromium through the demo pages of tests/browser/site and checks that
+// each step sends the expected number of events to the gateway at argv[2], each
+// answered 202, with no CORS or other console error. The pages are served here, by a
+// server of their own on another port, so the tracker runs as on a customer's site:
+// loaded from the gateway's origin into another, posting across origins
+// ({{GATEWAY}} in a page is the gateway's address). The Rust test
+// (tests/tests/tracker_browser.rs) then checks what was stored.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
 import { launch } from "./chromium.mjs";
 
 const base = process.argv[2];
+const siteDir = new URL("./site/", import.meta.url);
+const site = createServer(async (req, res) => {
+  const name = new URL(req.url, "http://x").pathname.slice(1);
+  if (!/^[a-z-]+\.(html|js)$/.test(name)) return res.writeHead(404).end();
+  try {
+    const body = (await readFile(new URL(name, siteDir), "utf8")).replaceAll("{{GATEWAY}}", base);
+    res.writeHead(200, { "content-type": name.endsWith(".js") ? "text/javascript" : "text/html; charset=utf-8" }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ready) => site.listen(0, "127.0.0.1", ready));
+const origin = `http://127.0.0.1:${site.address().port}`;
 const browser = await launch();
 // A regular desktop Chrome: the gateway drops HeadlessChrome as a bot.
 const context = await browser.newContext({
@@ -12,6 +31,8 @@ const context = await browser.newContext({
 const page = await context.newPage();
 const answers = [];
 page.on("response", (r) => { if (r.url().endsWith("/api/event")) answers.push(r.status()); });
+const consoleErrors = [];
+page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
 
 async function expectEvents(total, what) {
   const deadline = Date.now() + 10000;
@@ -21,10 +42,11 @@ async function expectEvents(total, what) {
   if (answers.length !== total || answers.some((s) => s !== 202)) {
     throw new Error(`${what}: expected ${total} events answered 202, got ${JSON.stringify(answers)}`);
   }
+  if (consoleErrors.length) throw new Error(`${what}: console errors ${JSON.stringify(consoleErrors)}`);
 }
 
 try {
-  await page.goto(`${base}/demo.html`);
+  await page.goto(`${origin}/demo.html`);
   await expectEvents(2, "queued call and first pageview");
   await page.click("#spa");
   await expectEvents(3, "pushState pageview");
@@ -36,18 +58,27 @@ try {
   await expectEvents(6, "outbound link");
   await page.click("#download");
   await expectEvents(7, "file download");
-  await page.goto(`${base}/hash.html`);
+  await page.goto(`${origin}/hash.html`);
   await expectEvents(8, "hash page");
   await page.click("#inbox");
   await expectEvents(9, "hash route pageview");
-  await page.goto(`${base}/demo.html`);
+  await page.goto(`${origin}/demo.html`);
   await expectEvents(11, "demo page again");
   await page.click("#optout");
   await page.click("#signup");
   await page.reload();
   await page.click("#spa");
   await expectEvents(11, "opted out: nothing sent");
-  console.log(JSON.stringify({ events: answers.length }));
+  await page.evaluate(() => localStorage.removeItem("tally_ignore"));
+  // A Plausible snippet, unchanged but for its host: script.outbound-links.js sends
+  // pageviews and outbound clicks (not downloads), and answers window.plausible.
+  await page.goto(`${origin}/plausible.html`);
+  await expectEvents(13, "plausible queue and pageview");
+  await page.click("#download");
+  await page.click("#outbound");
+  await expectEvents(14, "plausible outbound link, no download");
+  console.log(JSON.stringify({ events: answers.length, site: origin }));
 } finally {
   await browser.close();
+  site.close();
 }

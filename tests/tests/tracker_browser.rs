@@ -1,12 +1,12 @@
-//! The tracker in a real browser: headless Chromium (Debian's) loads demo pages served
-//! by the gateway, with `tally.js` from the gateway, and every kind of event the tracker
-//! sends arrives with the right fields. `tests/browser/run.mjs` drives the browser;
-//! this test checks what was stored.
+//! The tracker in a real browser: headless Chromium (Debian's) loads demo pages from a
+//! site of their own (another origin, as a customer's site is), with `tally.js` or
+//! Plausible's `/js/script.*.js` from the gateway, and every kind of event the tracker
+//! sends arrives across origins with the right fields and no CORS error.
+//! `tests/browser/run.mjs` drives the browser; this test checks what was stored.
 
 use std::io::Read;
 
 use tally_tests::browser::run_script;
-use tally_tests::cluster::repo_root;
 use tally_tests::Tally;
 
 #[tokio::test]
@@ -24,23 +24,28 @@ async fn tracker_is_small() {
 
 #[tokio::test]
 async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_and_honours_opt_out() {
-    let t = Tally::start_with(|c| c.dashboard_dir = repo_root().join("tests/browser/site")).await;
+    let t = Tally::start().await;
     t.sql("SELECT tally.create_site('demo.test')").await;
 
     // Asynchronously: the gateway under test runs on this test's runtime.
-    run_script("run.mjs", &[&t.gateway.base], &[], 120).await;
+    let out = run_script("run.mjs", &[&t.gateway.base], &[], 120).await;
+    let report: serde_json::Value = serde_json::from_str(out.lines().last().expect("run.mjs reports")).expect("a JSON line");
+    let site = report["site"].as_str().expect("the demo site's origin");
 
     let rows = t.sql("SELECT name, pathname, count(*) FROM tally.events GROUP BY 1, 2 ORDER BY 1, 2").await;
     let got: Vec<(String, String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     let want: Vec<(String, String, i64)> = [
         ("File Download", "/demo.html", 1),
         ("Outbound Link: Click", "/demo.html", 1),
+        ("Outbound Link: Click", "/plausible.html", 1),
+        ("Plausible Queued", "/plausible.html", 1),
         ("Queued Before Load", "/demo.html", 2),
         ("Signup", "/demo.html", 1),
         ("pageview", "/app/settings", 1),
         ("pageview", "/demo.html", 3),
         ("pageview", "/hash.html", 1),
         ("pageview", "/hash.html#/inbox", 1),
+        ("pageview", "/plausible.html", 1),
     ]
     .iter()
     .map(|(n, p, c)| (n.to_string(), p.to_string(), *c))
@@ -57,12 +62,75 @@ async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_a
     assert_eq!(signup.get::<_, Option<String>>(4).as_deref(), Some("desktop"));
     assert!(signup.get::<_, Option<i32>>(5).is_some_and(|w| w > 0));
     let links: Vec<String> = t
-        .sql("SELECT props->>'url' FROM tally.events WHERE name IN ('Outbound Link: Click', 'File Download') ORDER BY name")
+        .sql("SELECT props->>'url' FROM tally.events WHERE name IN ('Outbound Link: Click', 'File Download') ORDER BY name, 1")
         .await
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(links, vec![format!("{}/files/report.pdf", t.gateway.base), "https://partner.example.org/offer".to_string()]);
+    assert_eq!(
+        links,
+        vec![
+            format!("{site}/files/report.pdf"),
+            "https://partner.example.org/offer".to_string(),
+            "https://partner.example.org/plausible".to_string()
+        ]
+    );
     let sessions: i64 = t.db.value("SELECT count(DISTINCT session_id) FROM tally.events").await;
     assert_eq!(sessions, 1, "one browser, one visit");
+}
+
+/// Plausible's script paths answer with the tracker (its variants by file name, nothing
+/// else under /js/), and the ingest routes answer any origin, preflights included, without
+/// ever allowing credentials.
+#[tokio::test]
+async fn plausible_script_paths_and_cross_origin_ingest() {
+    let t = Tally::start().await;
+    let get = |path: &str| t.gateway.http.get(format!("{}{path}", t.gateway.base)).send();
+    for path in ["/js/script.js", "/js/script.hash.js", "/js/script.outbound-links.file-downloads.js", "/js/script.manual.revenue.js"] {
+        let resp = get(path).await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.text().await.unwrap().contains("w.plausible"), "{path} is the tracker");
+    }
+    for path in ["/js/other.js", "/js/script..js", "/js/script.HASH.js", "/js/script.js.map", "/js/scriptx.js"] {
+        assert_eq!(get(path).await.unwrap().status(), 404, "{path}");
+    }
+    for (path, headers) in [("/api/event", "content-type"), ("/api/v1/events", "authorization,content-type")] {
+        let preflight = t
+            .gateway
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", t.gateway.base))
+            .header("Origin", "https://customer.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{path}: {}", preflight.status());
+        let h = preflight.headers();
+        assert_eq!(h["access-control-allow-origin"], "*", "{path}");
+        assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(h.get("access-control-allow-credentials").is_none());
+    }
+    let resp = t
+        .gateway
+        .http
+        .post(format!("{}/api/event", t.gateway.base))
+        .header("Origin", "https://customer.example")
+        .header("Content-Type", "text/plain")
+        .body(r#"{"n":"pageview","u":"https://customer.example/","d":"customer.example"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    // The API stays same-origin: no CORS grant outside ingest.
+    let query = t
+        .gateway
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/v1/query", t.gateway.base))
+        .header("Origin", "https://customer.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(query.headers().get("access-control-allow-origin").is_none());
 }

@@ -6,15 +6,17 @@
 
 use std::cell::OnceCell;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
 use crate::ingest::encoded::Pending;
@@ -22,8 +24,17 @@ use crate::ingest::{self, batch, payload, user_agent, ClientContext};
 use crate::metrics;
 use crate::state::AppState;
 
+/// The ingest routes answer any origin: the tracker posts from the tracked site's pages
+/// and apps post from their own (Plausible's endpoint does the same). A preflight
+/// (`application/json`, an `Authorization` key) is granted for a day; the answers say
+/// nothing another site could not learn, and credentials (cookies) are never allowed.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/event", post(post_event)).route("/api/v1/events", post(post_batch))
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .max_age(Duration::from_secs(86_400));
+    Router::new().route("/api/event", post(post_event)).route("/api/v1/events", post(post_batch)).layer(cors)
 }
 
 /// Counts the outcome of an ingest request for `/metrics`. The answer lists the events

@@ -1,8 +1,12 @@
 //! `GET /tally.js`: the tracker script (`gateway/tracker/tally.js`), compiled into the
-//! binary so the gateway serves the script that matches its API.
+//! binary so the gateway serves the script that matches its API. The same script
+//! answers at Plausible's paths, `/js/script.js` and its `script.<ext>.<ext>.js`
+//! variants, so a Plausible snippet switches by changing its host: the script reads the
+//! variant from its own file name.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -12,7 +16,23 @@ use crate::state::AppState;
 pub const TRACKER_JS: &str = include_str!("../../tracker/tally.js");
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tally.js", get(tracker))
+    Router::new().route("/tally.js", get(tracker)).route("/js/{file}", get(plausible_script))
+}
+
+/// `script.js`, or `script.` followed by Plausible's dot-separated extensions
+/// (`hash`, `outbound-links`, `file-downloads`, `manual`, ...) and `.js`.
+async fn plausible_script(Path(file): Path<String>) -> Response {
+    let variant = file.strip_prefix("script").and_then(|rest| rest.strip_suffix(".js"));
+    let valid = variant.is_some_and(|v| v.is_empty() || (v.starts_with('.') && v[1..].split('.').all(is_extension)));
+    if valid {
+        tracker().await.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+fn is_extension(ext: &str) -> bool {
+    !ext.is_empty() && ext.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
 
 async fn tracker() -> impl IntoResponse {
