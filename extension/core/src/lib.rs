@@ -10,5 +10,6 @@ pub mod datagen;
 pub mod event;
 pub mod query;
 pub mod rollup;
+pub mod scan;
 pub mod segment;
 pub mod sketch;

@@ -17,7 +17,7 @@ use crate::storage::hot_scan::hot_events;
 use crate::storage::parallel::block_signals;
 
 mod rollups;
-mod segment_cache;
+pub(crate) mod segment_cache;
 
 use rollups::EdgeCache;
 
