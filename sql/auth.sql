@@ -218,7 +218,7 @@ ALTER VIEW tally.events SET (security_invoker = true);
 GRANT USAGE ON SCHEMA tally TO tally_viewer, tally_gateway;
 GRANT SELECT ON tally.sites, tally.events_hot, tally.segments, tally.rollups, tally.rollups_daily, tally.rollups_weekly,
                 tally.rollups_settled,
-                tally.goals, tally.funnels, tally.events,
+                tally.goals, tally.funnels, tally.events, tally.events_scan,
                 tally.me, tally.my_sites TO tally_viewer;
 GRANT SELECT ON tally.me TO tally_gateway;
 GRANT SELECT (key_id, site_id, created_at, revoked_at), INSERT (site_id, key_hash), UPDATE (revoked_at)

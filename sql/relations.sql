@@ -13,24 +13,27 @@ RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props) AS u
 $$;
 
--- Every event of one site in [from_ts, to_ts): only the segments whose zone map
--- overlaps the range are read, so a one-day query decodes one day of segments.
+-- The relation behind tally.events. It never holds a row: the planner hook of
+-- extension/src/scan gives it a custom scan node, TallyScan, that reads the segments
+-- and hot rows the query's site_id and ts predicates leave, as the querying role,
+-- decoding only the columns the query references. Writes are refused.
+CREATE TABLE tally.events_scan (LIKE tally.event);
+CREATE FUNCTION tally.events_read_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'tally.events is read-only'
+        USING ERRCODE = 'feature_not_supported',
+              HINT = 'Send events through the gateway, or INSERT INTO tally.events_hot.';
+END $$;
+CREATE TRIGGER read_only BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON tally.events_scan
+    FOR EACH STATEMENT EXECUTE FUNCTION tally.events_read_only();
+
+-- Every event of every site. tally.scan_ready() is folded away when a query is
+-- planned, loading the extension's library (and its planner hook) first if needed.
+CREATE VIEW tally.events AS SELECT * FROM tally.events_scan WHERE tally.scan_ready();
+
+-- Every event of one site in [from_ts, to_ts): the same scan, inlined into the
+-- calling query, so only the segments of that site and range are read.
 CREATE FUNCTION tally.events(site_id int, from_ts timestamptz, to_ts timestamptz)
 RETURNS SETOF tally.event LANGUAGE sql STABLE AS $$
-    SELECT h.site_id, h.ts, h.name, h.visitor_id, h.session_id, h.hostname, h.pathname, h.referrer, h.referrer_source, h.utm_source, h.utm_medium, h.utm_campaign, h.utm_term, h.utm_content, h.country, h.region, h.city, h.browser, h.browser_version, h.os, h.os_version, h.device, h.screen_width, h.engagement_ms, h.revenue_micros, h.revenue_currency, h.props FROM tally.events_hot h
-    WHERE h.site_id = events.site_id AND h.ts >= from_ts AND h.ts < to_ts
-    UNION ALL
-    SELECT r.*
-    FROM tally.segments s, tally.segment_rows(s.segment_id, s.data) r
-    WHERE s.site_id = events.site_id AND s.max_ts >= from_ts AND s.min_ts < to_ts
-      AND r.ts >= from_ts AND r.ts < to_ts
+    SELECT * FROM tally.events e WHERE e.site_id = $1 AND e.ts >= $2 AND e.ts < $3
 $$;
-
--- Every event of every site. The segment branch takes site_id from the segment row,
--- so `WHERE site_id = ...` reaches the segments' index; for time bounds that skip
--- segments too, call tally.events(site_id, from_ts, to_ts).
-CREATE VIEW tally.events AS
-    SELECT h.site_id, h.ts, h.name, h.visitor_id, h.session_id, h.hostname, h.pathname, h.referrer, h.referrer_source, h.utm_source, h.utm_medium, h.utm_campaign, h.utm_term, h.utm_content, h.country, h.region, h.city, h.browser, h.browser_version, h.os, h.os_version, h.device, h.screen_width, h.engagement_ms, h.revenue_micros, h.revenue_currency, h.props FROM tally.events_hot h
-    UNION ALL
-    SELECT s.site_id, r.ts, r.name, r.visitor_id, r.session_id, r.hostname, r.pathname, r.referrer, r.referrer_source, r.utm_source, r.utm_medium, r.utm_campaign, r.utm_term, r.utm_content, r.country, r.region, r.city, r.browser, r.browser_version, r.os, r.os_version, r.device, r.screen_width, r.engagement_ms, r.revenue_micros, r.revenue_currency, r.props
-    FROM tally.segments s, tally.segment_rows(s.segment_id, s.data) r;

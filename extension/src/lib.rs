@@ -12,6 +12,7 @@ mod heap;
 mod ingest;
 mod query;
 mod rollup;
+mod scan;
 mod sketch;
 mod spi_value;
 mod storage;
@@ -29,7 +30,7 @@ static ALLOCATOR: heap::Counted = heap::Counted;
 // against the Rust functions they use.
 pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
 pgrx::extension_sql_file!("../../sql/storage.sql", name = "storage", requires = [hot_generation]);
-pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays]);
+pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", requires = ["storage", segment_arrays, scan_ready]);
 // Sketch types and aggregates, declared by hand against `sql = false` Rust functions.
 pgrx::extension_sql_file!("../../sql/hll.sql", name = "hll");
 pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires = ["hll"]);
@@ -63,6 +64,7 @@ pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     heap::keep_freed_memory();
+    scan::init();
     // The worker can only be registered while shared_preload_libraries load.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();

@@ -11,5 +11,6 @@ pub mod event;
 pub mod interrupt;
 pub mod query;
 pub mod rollup;
+pub mod scan;
 pub mod segment;
 pub mod sketch;

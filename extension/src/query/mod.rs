@@ -20,7 +20,7 @@ use crate::storage::parallel::block_signals;
 
 pub(crate) mod interrupts;
 mod rollups;
-mod segment_cache;
+pub(crate) mod segment_cache;
 
 use interrupts::Interrupts;
 use rollups::EdgeCache;

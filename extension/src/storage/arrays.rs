@@ -9,7 +9,7 @@ use tally_core::event::COLUMNS;
 use tally_core::segment::{Column, SegmentError, SegmentReader};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+pub(crate) const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
 
 pub fn to_unix_us(ts: TimestampWithTimeZone) -> i64 {
     pg_sys::TimestampTz::from(ts) + PG_EPOCH_OFFSET_US

@@ -33,6 +33,7 @@ pub use error::SegmentError;
 pub use merge::merge;
 pub use reader::SegmentReader;
 pub use schema::Kind;
+pub(crate) use schema::{index_of, kind as kind_of};
 
 /// First bytes of every segment, so a stray bytea is not mistaken for one.
 const MAGIC: [u8; 4] = *b"TLYS";

@@ -1,0 +1,158 @@
+//! One segment decoded for a relational scan: the columns the query references, and
+//! the rows its code filters and time bounds leave.
+
+use crate::codec::dict::DictColumn;
+use crate::event::COLUMNS;
+use crate::segment::{Column, SegmentError, SegmentReader};
+
+use super::{Bounds, CodeFilter};
+
+/// The decoded columns (indexed like [`COLUMNS`], `None` where not asked for) and the
+/// rows, in storage order, that may pass the query.
+#[derive(Debug, Clone, Default)]
+pub struct Decoded {
+    pub columns: Vec<Option<Column>>,
+    pub rows: Vec<u32>,
+}
+
+/// Decodes `columns` (indices into [`COLUMNS`]) of `reader` and selects the rows that
+/// pass `filters` and, when the segment reaches past them, the time range of `bounds`.
+/// Filter columns are decoded first, and nothing else is decoded when no row is left.
+pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilter], bounds: &Bounds) -> Result<Decoded, SegmentError> {
+    let mut decoded: Vec<Option<Column>> = (0..COLUMNS.len()).map(|_| None).collect();
+    let mut rows: Option<Vec<u32>> = None;
+    let ts = crate::segment::index_of("ts")?;
+    let zone = reader.zone();
+    if bounds.cuts_time() && !(bounds.admits_ts(zone.ts_min) && bounds.admits_ts(zone.ts_max)) {
+        let Column::Int(times) = load(reader, &mut decoded, ts)? else { unreachable!("ts is an integer column") };
+        rows = Some(keep(rows, zone.rows, |row| bounds.admits_ts(times.values[row])));
+    }
+    for filter in filters {
+        if rows.as_ref().is_some_and(Vec::is_empty) {
+            break;
+        }
+        let Column::Str(dict) = load(reader, &mut decoded, filter.column())? else { unreachable!("code filters are on string columns") };
+        let accepted = filter.accepted(dict);
+        let codes = &dict.codes;
+        rows = Some(keep(rows, zone.rows, |row| accepted[codes[row] as usize]));
+    }
+    let rows = rows.unwrap_or_else(|| (0..zone.rows as u32).collect());
+    if !rows.is_empty() {
+        for &column in columns {
+            load(reader, &mut decoded, column)?;
+        }
+    }
+    Ok(Decoded { columns: decoded, rows })
+}
+
+/// Column `column`, decoded into `decoded` on first use.
+fn load<'d>(reader: &SegmentReader<'_>, decoded: &'d mut [Option<Column>], column: usize) -> Result<&'d Column, SegmentError> {
+    if decoded[column].is_none() {
+        decoded[column] = Some(reader.column_at(column)?);
+    }
+    Ok(decoded[column].as_ref().expect("just decoded"))
+}
+
+/// The rows of `rows` (every row of `count` when `None`) that pass `test`.
+fn keep(rows: Option<Vec<u32>>, count: usize, test: impl Fn(usize) -> bool) -> Vec<u32> {
+    match rows {
+        Some(mut rows) => {
+            rows.retain(|&row| test(row as usize));
+            rows
+        }
+        None => (0..count as u32).filter(|&row| test(row as usize)).collect(),
+    }
+}
+
+impl Decoded {
+    /// The string column `column` if it was decoded.
+    pub fn dict(&self, column: usize) -> Option<&DictColumn> {
+        match self.columns.get(column)? {
+            Some(Column::Str(dict)) => Some(dict),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::scan::CodeTest;
+    use crate::segment::build;
+
+    fn at(name: &str) -> usize {
+        COLUMNS.iter().position(|c| *c == name).unwrap()
+    }
+
+    fn events() -> Vec<Event> {
+        (0..100)
+            .map(|i| Event {
+                site_id: 1,
+                ts: 1_000 + i,
+                name: "pageview".into(),
+                visitor_id: i % 7,
+                session_id: i % 13,
+                hostname: "a.test".into(),
+                pathname: format!("/p{}", i % 5),
+                referrer: (i % 3 == 0).then(|| "https://r.test/".into()),
+                ..Event::default()
+            })
+            .collect()
+    }
+
+    /// The rows `decode` keeps, as the events they are, against a plain filter.
+    fn check(filters: &[CodeFilter], bounds: &Bounds, expect: impl Fn(&Event) -> bool) {
+        let segment = build(&events()).unwrap();
+        let reader = SegmentReader::open(&segment.bytes).unwrap();
+        let all = reader.events().unwrap();
+        let d = decode(&reader, &[at("pathname")], filters, bounds).unwrap();
+        let got: Vec<&Event> = d.rows.iter().map(|&r| &all[r as usize]).collect();
+        let want: Vec<&Event> = all.iter().filter(|e| expect(e)).collect();
+        assert_eq!(got, want);
+        if !d.rows.is_empty() {
+            let paths = d.dict(at("pathname")).expect("asked for");
+            for &r in &d.rows {
+                assert_eq!(paths.get(r as usize), Some(all[r as usize].pathname.as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn no_filters_keep_every_row() {
+        check(&[], &Bounds::default(), |_| true);
+    }
+
+    #[test]
+    fn code_filters_and_time_bounds_combine() {
+        let path = CodeFilter::new(at("pathname"), CodeTest::In(vec!["/p1".into(), "/p3".into()])).unwrap();
+        let referred = CodeFilter::new(at("referrer"), CodeTest::IsNotNull).unwrap();
+        let mut bounds = Bounds::default();
+        bounds.ts_at_least(1_020);
+        bounds.ts_before(1_080);
+        check(&[path, referred], &bounds, |e| {
+            (e.pathname == "/p1" || e.pathname == "/p3") && e.referrer.is_some() && (1_020..1_080).contains(&e.ts)
+        });
+    }
+
+    #[test]
+    fn nothing_left_decodes_nothing_else() {
+        let none = CodeFilter::new(at("name"), CodeTest::Prefix("custom".into())).unwrap();
+        let segment = build(&events()).unwrap();
+        let reader = SegmentReader::open(&segment.bytes).unwrap();
+        let d = decode(&reader, &[at("pathname")], &[none], &Bounds::default()).unwrap();
+        assert!(d.rows.is_empty());
+        assert!(d.columns[at("pathname")].is_none());
+    }
+
+    #[test]
+    fn bounds_covering_the_segment_skip_the_time_column() {
+        let mut bounds = Bounds::default();
+        bounds.ts_at_least(0);
+        let segment = build(&events()).unwrap();
+        let reader = SegmentReader::open(&segment.bytes).unwrap();
+        let d = decode(&reader, &[], &[], &bounds).unwrap();
+        assert_eq!(d.rows.len(), 100);
+        assert!(d.columns[at("ts")].is_none());
+    }
+}

@@ -1,0 +1,14 @@
+//! The decisions of a relational scan over segments (`SELECT … FROM tally.events`):
+//! which segments a query can skip ([`Bounds`]), which columns it decodes, and which of
+//! its filters run on dictionary codes ([`CodeFilter`]). The extension translates
+//! Postgres expressions into these and leaves every filter to Postgres as well, so a
+//! decision here may only ever drop rows the query would drop anyway: every test is
+//! conservative, never exact by assumption.
+
+mod bounds;
+mod decode;
+mod filter;
+
+pub use bounds::Bounds;
+pub use decode::{decode, Decoded};
+pub use filter::{CodeFilter, CodeTest};

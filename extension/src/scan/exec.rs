@@ -1,0 +1,332 @@
+//! The executor side: TallyScan's state and callbacks. The scan reads its sources
+//! when the first row is asked for (so parameters and `now()` have their values),
+//! then decodes one segment at a time and returns its rows as virtual tuples.
+
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use tally_core::event::COLUMNS;
+use tally_core::scan::{decode, Bounds, CodeFilter, Decoded};
+use tally_core::segment::{SegmentError, SegmentReader};
+
+use super::quals::Quals;
+use super::source::{self, Sources};
+use super::tuple::{self, Texts};
+use super::Methods;
+use crate::query::segment_cache;
+
+static SCAN_METHODS: Methods<pg_sys::CustomScanMethods> =
+    Methods(pg_sys::CustomScanMethods { CustomName: c"TallyScan".as_ptr(), CreateCustomScanState: Some(create_state) });
+
+static EXEC_METHODS: Methods<pg_sys::CustomExecMethods> = Methods(pg_sys::CustomExecMethods {
+    CustomName: c"TallyScan".as_ptr(),
+    BeginCustomScan: Some(begin),
+    ExecCustomScan: Some(exec),
+    EndCustomScan: Some(end),
+    ReScanCustomScan: Some(rescan),
+    MarkPosCustomScan: None,
+    RestrPosCustomScan: None,
+    EstimateDSMCustomScan: None,
+    InitializeDSMCustomScan: None,
+    ReInitializeDSMCustomScan: None,
+    InitializeWorkerCustomScan: None,
+    ShutdownCustomScan: None,
+    ExplainCustomScan: Some(explain),
+});
+
+/// Rows returned between two interrupt checks.
+const ROWS_PER_CHECK: u32 = 1 << 16;
+
+pub(super) fn scan_methods() -> *const pg_sys::CustomScanMethods {
+    &SCAN_METHODS.0
+}
+
+pub(super) fn register() {
+    // SAFETY: a static table, registered once per backend from _PG_init.
+    unsafe { pg_sys::RegisterCustomScanMethods(&SCAN_METHODS.0) }
+}
+
+/// The node's state: Postgres's part first, as the executor expects, then ours.
+#[repr(C)]
+struct State {
+    css: pg_sys::CustomScanState,
+    /// Owned; freed by `end`, or by the query context's reset callback after an error.
+    run: *mut Run,
+}
+
+/// What one scan knows and holds.
+struct Run {
+    /// Indices into COLUMNS of the columns the query references, in order.
+    columns: Vec<usize>,
+    quals: Quals,
+    /// Toast pointers of the segments to read (reset on rescan).
+    scan_cxt: pg_sys::MemoryContext,
+    /// The current segment's detoasted bytes and string datums.
+    segment_cxt: pg_sys::MemoryContext,
+    /// Datums of the last row returned (properties as jsonb).
+    row_cxt: pg_sys::MemoryContext,
+    started: bool,
+    bounds: Bounds,
+    filters: Vec<CodeFilter>,
+    sources: Sources,
+    /// The next source: stored segments first, then hot ones.
+    next: usize,
+    current: Decoded,
+    position: usize,
+    texts: Texts,
+    since_check: u32,
+    stats: Stats,
+}
+
+/// What EXPLAIN ANALYZE reports.
+#[derive(Default)]
+struct Stats {
+    segments_read: i64,
+    segments_visible: Option<i64>,
+    hot_rows: i64,
+    rows_selected: i64,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn create_state(_plan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
+    unsafe {
+        let state = pg_sys::palloc0(std::mem::size_of::<State>()) as *mut State;
+        (*state).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
+        (*state).css.methods = &EXEC_METHODS.0;
+        state.cast()
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, _eflags: i32) {
+    unsafe {
+        let state = node as *mut State;
+        let plan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let scanrelid = (*plan).scan.scanrelid as i32;
+        tuple::check_layout((*node).ss.ss_currentRelation);
+        let columns = referenced(plan, scanrelid);
+        let quals = Quals::analyze((*plan).scan.plan.qual, scanrelid, &mut (*node).ss.ps);
+        let parent = (*estate).es_query_cxt;
+        let context = |name: &std::ffi::CStr| {
+            pg_sys::AllocSetContextCreateInternal(
+                parent,
+                name.as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        };
+        let run = Run {
+            columns,
+            quals,
+            scan_cxt: context(c"TallyScan sources"),
+            segment_cxt: context(c"TallyScan segment"),
+            row_cxt: context(c"TallyScan row"),
+            started: false,
+            bounds: Bounds::default(),
+            filters: Vec::new(),
+            sources: Sources::default(),
+            next: 0,
+            current: Decoded::default(),
+            position: 0,
+            texts: Texts::default(),
+            since_check: 0,
+            stats: Stats::default(),
+        };
+        (*state).run = Box::into_raw(Box::new(run));
+        // An error ends the query without `end`: the query context's reset frees the run.
+        let callback = pg_sys::MemoryContextAllocZero(parent, std::mem::size_of::<pg_sys::MemoryContextCallback>())
+            as *mut pg_sys::MemoryContextCallback;
+        (*callback).func = Some(free_run);
+        (*callback).arg = state.cast();
+        pg_sys::MemoryContextRegisterResetCallback(parent, callback);
+    }
+}
+
+unsafe extern "C-unwind" fn free_run(arg: *mut std::ffi::c_void) {
+    unsafe {
+        let state = arg as *mut State;
+        if !(*state).run.is_null() {
+            drop(Box::from_raw((*state).run));
+            (*state).run = std::ptr::null_mut();
+        }
+    }
+}
+
+/// The COLUMNS indices of the columns the plan's target list and quals reference
+/// (all of them for a whole-row reference).
+unsafe fn referenced(plan: *mut pg_sys::CustomScan, scanrelid: i32) -> Vec<usize> {
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos((*plan).scan.plan.targetlist.cast(), scanrelid as pg_sys::Index, &mut attrs);
+        pg_sys::pull_varattnos((*plan).scan.plan.qual.cast(), scanrelid as pg_sys::Index, &mut attrs);
+        let mut columns = Vec::new();
+        let mut member = -1;
+        loop {
+            member = pg_sys::bms_next_member(attrs, member);
+            if member < 0 {
+                break;
+            }
+            let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+            match attno {
+                0 => return (0..COLUMNS.len()).collect(),
+                1.. if attno as usize <= COLUMNS.len() => columns.push(attno as usize - 1),
+                _ => {}
+            }
+        }
+        columns
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+    unsafe { pg_sys::ExecScan(&mut (*node).ss, Some(next), Some(recheck)) }
+}
+
+/// Rows are only ever produced by the scan itself; EvalPlanQual has nothing to recheck.
+#[pg_guard]
+unsafe extern "C-unwind" fn recheck(_node: *mut pg_sys::ScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
+    true
+}
+
+/// The next row of the scan in the scan slot, or an empty slot at the end.
+#[pg_guard]
+unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::TupleTableSlot {
+    unsafe {
+        let state = ss as *mut State;
+        let run = &mut *(*state).run;
+        let slot = (*ss).ss_ScanTupleSlot;
+        pg_sys::MemoryContextReset(run.row_cxt);
+        if !run.started {
+            run.start((*ss).ps.ps_ExprContext, !(*ss).ps.instrument.is_null());
+        }
+        run.since_check += 1;
+        if run.since_check >= ROWS_PER_CHECK {
+            run.since_check = 0;
+            pgrx::check_for_interrupts!();
+        }
+        loop {
+            if let Some(&row) = run.current.rows.get(run.position) {
+                run.position += 1;
+                tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt, run.row_cxt);
+                return slot;
+            }
+            if !run.advance() {
+                return pg_sys::ExecClearTuple(slot);
+            }
+        }
+    }
+}
+
+impl Run {
+    /// Evaluates the bounds and filters and reads which segments and hot rows to scan.
+    unsafe fn start(&mut self, econtext: *mut pg_sys::ExprContext, instrumented: bool) {
+        unsafe {
+            let (bounds, filters) = self.quals.evaluate(econtext);
+            self.sources = if bounds.is_empty() { Sources::default() } else { source::read(&bounds, instrumented, self.scan_cxt) };
+            if instrumented {
+                let visible = self.sources.visible.unwrap_or(0);
+                self.stats.segments_visible = Some(self.stats.segments_visible.unwrap_or(0) + visible);
+            }
+            self.bounds = bounds;
+            self.filters = filters;
+            self.started = true;
+        }
+    }
+
+    /// Decodes the next source into `current`; false when there is none left.
+    unsafe fn advance(&mut self) -> bool {
+        unsafe {
+            pgrx::check_for_interrupts!();
+            pg_sys::MemoryContextReset(self.segment_cxt);
+            self.current = Decoded::default();
+            self.position = 0;
+            let stored = self.sources.stored.len();
+            let result = if let Some(segment) = self.sources.stored.get(self.next) {
+                self.stats.segments_read += 1;
+                let key = (segment.id, segment.xmin);
+                let bytes = segment_cache::load(key, || source::detoast(segment, self.segment_cxt));
+                let decoded = SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds));
+                decoded.map_err(|e| (Some(segment.id), e))
+            } else if let Some(hot) = self.sources.hot.get(self.next - stored) {
+                self.stats.hot_rows += hot.zone.rows as i64;
+                let decoded = SegmentReader::open(&hot.bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds));
+                decoded.map_err(|e| (None, e))
+            } else {
+                return false;
+            };
+            self.next += 1;
+            self.current = result.unwrap_or_else(|(id, e): (Option<i64>, SegmentError)| match id {
+                Some(id) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+                None => error!("tally.events: hot rows: {e}"),
+            });
+            self.stats.rows_selected += self.current.rows.len() as i64;
+            self.texts.reset(&self.current);
+            true
+        }
+    }
+
+    /// Forgets the sources, so the next row re-reads them with the parameters' new
+    /// values.
+    unsafe fn restart(&mut self) {
+        unsafe {
+            pg_sys::MemoryContextReset(self.scan_cxt);
+            pg_sys::MemoryContextReset(self.segment_cxt);
+            self.sources = Sources::default();
+            self.current = Decoded::default();
+            self.next = 0;
+            self.position = 0;
+            self.started = false;
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
+    unsafe {
+        let state = node as *mut State;
+        if let Some(run) = (*state).run.as_mut() {
+            run.restart();
+        }
+        pg_sys::ExecScanReScan(&mut (*node).ss);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
+    unsafe {
+        free_run(node.cast());
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancestors: *mut pg_sys::List, es: *mut pg_sys::ExplainState) {
+    unsafe {
+        let state = node as *mut State;
+        let Some(run) = (*state).run.as_ref() else { return };
+        let text = |label: &str, value: String| {
+            let (label, value) = (CString::new(label).expect("no NUL"), CString::new(value).unwrap_or_default());
+            pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
+        };
+        let integer = |label: &str, value: i64| {
+            let label = CString::new(label).expect("no NUL");
+            pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), value, es);
+        };
+        let names: Vec<&str> = run.columns.iter().map(|&c| COLUMNS[c]).collect();
+        text("Columns Decoded", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+        let used = run.quals.describe();
+        if !used.is_empty() {
+            text("Pushed Down", used.join(", "));
+        }
+        if (*es).analyze {
+            if !run.filters.is_empty() {
+                text("Dictionary Filters", run.filters.iter().map(CodeFilter::describe).collect::<Vec<_>>().join(", "));
+            }
+            integer("Segments Read", run.stats.segments_read);
+            integer("Segments Skipped", (run.stats.segments_visible.unwrap_or(0) - run.stats.segments_read).max(0));
+            integer("Hot Rows", run.stats.hot_rows);
+            integer("Rows Selected", run.stats.rows_selected);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! What a scan reads besides segment bytes: the catalog rows of the segments its
+//! bounds leave, and the hot rows inside them, both through SPI as the querying role
+//! (row-level security applies) and under the query's own snapshot (`read_only`), so
+//! a compaction committing meanwhile neither hides nor doubles an event.
+
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use tally_core::event::COLUMNS;
+use tally_core::scan::Bounds;
+use tally_core::segment::{self, Segment};
+
+use crate::storage::arrays::PG_EPOCH_OFFSET_US;
+use crate::storage::hot_scan::{event_of, EventColumns};
+
+/// A stored segment to read: its row's identity and its `data` as read (a TOAST
+/// pointer, detoasted only when the scan reaches it).
+pub(super) struct Stored {
+    pub id: i64,
+    pub xmin: i64,
+    data: *mut pg_sys::varlena,
+}
+
+/// The sources of one scan.
+#[derive(Default)]
+pub(super) struct Sources {
+    pub stored: Vec<Stored>,
+    /// Hot rows encoded as segments, so one decoder serves both.
+    pub hot: Vec<Segment>,
+    /// Every segment the role may see, when EXPLAIN ANALYZE asks how many were skipped.
+    pub visible: Option<i64>,
+}
+
+/// Reads the sources `bounds` leave; the segments' TOAST pointers are copied into
+/// `keep`, which lives until the scan ends or restarts.
+///
+/// # Safety
+/// Called from the executor, with the query's snapshot active.
+pub(super) unsafe fn read(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            error!("tally.events: SPI_connect failed");
+        }
+        let (from, to) = bounds.ts_range();
+        let mut params = Params::default();
+        let sites = bounds.sites().map(|sites| params.add(pg_sys::INT4ARRAYOID, sites.to_vec().into_datum().expect("an array")));
+        let from = from.map(|us| params.add(pg_sys::TIMESTAMPTZOID, pg_sys::Datum::from(us.saturating_sub(PG_EPOCH_OFFSET_US))));
+        let to = to.map(|us| params.add(pg_sys::TIMESTAMPTZOID, pg_sys::Datum::from(us.saturating_sub(PG_EPOCH_OFFSET_US))));
+        let site_cond = sites.map(|p| format!(" AND site_id = ANY(${p})")).unwrap_or_default();
+        let (from_seg, from_hot) = from.map(|p| (format!(" AND max_ts >= ${p}"), format!(" AND ts >= ${p}"))).unwrap_or_default();
+        let (to_seg, to_hot) = to.map(|p| (format!(" AND min_ts <= ${p}"), format!(" AND ts <= ${p}"))).unwrap_or_default();
+
+        let mut sources = Sources::default();
+        let rows = params
+            .select(&format!("SELECT segment_id, xmin::text::bigint, data FROM tally.segments WHERE true{site_cond}{from_seg}{to_seg}"));
+        for row in rows {
+            // The row's `data` as read (a TOAST pointer, or the bytes when stored inline).
+            let data: *const pg_sys::varlena = row.datum(2).expect("data is NOT NULL").cast_mut_ptr();
+            let len = pgrx::varlena::varsize_any(data);
+            let copied = pg_sys::MemoryContextAlloc(keep, len) as *mut pg_sys::varlena;
+            std::ptr::copy_nonoverlapping(data as *const u8, copied as *mut u8, len);
+            sources.stored.push(Stored {
+                id: row.get(0).expect("segment_id is NOT NULL"),
+                xmin: row.get(1).expect("xmin is set"),
+                data: copied,
+            });
+        }
+
+        let columns = COLUMNS.join(", ");
+        let hot: Vec<_> = params
+            .select(&format!("SELECT {columns} FROM tally.events_hot WHERE true{site_cond}{from_hot}{to_hot}"))
+            .map(|row| event_of(&row))
+            .collect();
+        sources.hot = hot
+            .chunks(segment::MAX_ROWS)
+            .map(|events| segment::build(events).unwrap_or_else(|e| error!("tally.events: encoding hot rows: {e}")))
+            .collect();
+        if count_visible {
+            sources.visible = params.select("SELECT count(*) FROM tally.segments").next().and_then(|row| row.get(0));
+        }
+        pg_sys::SPI_finish();
+        sources
+    }
+}
+
+/// The bytes of `segment`, detoasted into `cxt` (reset before the next segment).
+///
+/// # Safety
+/// `segment` comes from [`read`] of the running scan.
+pub(super) unsafe fn detoast<'a>(segment: &Stored, cxt: pg_sys::MemoryContext) -> &'a [u8] {
+    unsafe {
+        let previous = pg_sys::MemoryContextSwitchTo(cxt);
+        let bytes = pg_sys::pg_detoast_datum_packed(segment.data);
+        pg_sys::MemoryContextSwitchTo(previous);
+        std::slice::from_raw_parts(pgrx::varlena::vardata_any(bytes) as *const u8, pgrx::varlena::varsize_any_exhdr(bytes))
+    }
+}
+
+/// The parameters of the scan's SPI queries, numbered from 1.
+#[derive(Default)]
+struct Params {
+    types: Vec<pg_sys::Oid>,
+    values: Vec<pg_sys::Datum>,
+}
+
+impl Params {
+    /// Adds a parameter; its number.
+    fn add(&mut self, oid: pg_sys::Oid, value: pg_sys::Datum) -> usize {
+        self.types.push(oid);
+        self.values.push(value);
+        self.types.len()
+    }
+
+    /// Runs `sql`, read-only under the active snapshot, and iterates its rows (valid
+    /// until SPI_finish).
+    unsafe fn select(&mut self, sql: &str) -> impl Iterator<Item = SpiRow> {
+        unsafe {
+            let sql = CString::new(sql).expect("no NUL in SQL");
+            let nulls = vec![b' ' as std::ffi::c_char; self.values.len()];
+            let rc = pg_sys::SPI_execute_with_args(
+                sql.as_ptr(),
+                self.values.len() as i32,
+                self.types.as_mut_ptr(),
+                self.values.as_mut_ptr(),
+                nulls.as_ptr(),
+                true,
+                0,
+            );
+            if rc != pg_sys::SPI_OK_SELECT as i32 {
+                error!("tally.events: reading {sql:?} failed ({rc})");
+            }
+            let table = pg_sys::SPI_tuptable;
+            let count = pg_sys::SPI_processed as usize;
+            // SAFETY: the tuple table holds `count` rows until the next SPI call.
+            (0..count).map(move |i| SpiRow { tuple: *(*table).vals.add(i), desc: (*table).tupdesc })
+        }
+    }
+}
+
+/// One row of an SPI result.
+struct SpiRow {
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+}
+
+impl SpiRow {
+    /// Column `column` (from 0) as a raw datum, `None` for NULL.
+    fn datum(&self, column: usize) -> Option<pg_sys::Datum> {
+        let mut null = false;
+        // SAFETY: a row of the current SPI tuple table and its descriptor.
+        let datum = unsafe { pg_sys::SPI_getbinval(self.tuple, self.desc, column as i32 + 1, &mut null) };
+        (!null).then_some(datum)
+    }
+}
+
+impl EventColumns for SpiRow {
+    fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
+        // SAFETY: the query's column types are the event columns' (or int8 above).
+        self.datum(column).and_then(|d| unsafe { T::from_datum(d, false) })
+    }
+}

@@ -1,0 +1,115 @@
+//! A decoded row as a virtual tuple of `tally.events_scan`: integers by value, strings
+//! as one text datum per dictionary entry of the segment (made on first use, shared
+//! by every row with that value), properties as jsonb made per row.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use tally_core::codec::dict::NULL_CODE;
+use tally_core::event::COLUMNS;
+use tally_core::scan::Decoded;
+use tally_core::segment::Column;
+
+use crate::storage::arrays::PG_EPOCH_OFFSET_US;
+
+/// The SQL type of each event column, as `tally.event` declares it.
+fn sql_type(column: usize) -> pg_sys::Oid {
+    match COLUMNS[column] {
+        "site_id" | "screen_width" | "engagement_ms" => pg_sys::INT4OID,
+        "ts" => pg_sys::TIMESTAMPTZOID,
+        "visitor_id" | "session_id" | "revenue_micros" => pg_sys::INT8OID,
+        "props" => pg_sys::JSONBOID,
+        _ => pg_sys::TEXTOID,
+    }
+}
+
+/// Refuses a relation whose columns are not the event columns in order: the
+/// extension's SQL and library would disagree about what a row is.
+///
+/// # Safety
+/// `rel` is an open relation.
+pub(super) unsafe fn check_layout(rel: pg_sys::Relation) {
+    unsafe {
+        let desc = (*rel).rd_att;
+        let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
+        let matches = attrs.len() == COLUMNS.len()
+            && attrs.iter().enumerate().all(|(i, a)| {
+                let name = std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_str().unwrap_or("");
+                !a.attisdropped && name == COLUMNS[i] && a.atttypid == sql_type(i)
+            });
+        if !matches {
+            error!("tally.events_scan does not have the event columns in order: the extension's SQL and library differ (run ALTER EXTENSION tally UPDATE)");
+        }
+    }
+}
+
+/// The text datums made for the current segment, per column and code (0: not made).
+#[derive(Default)]
+pub(super) struct Texts {
+    datums: Vec<Vec<pg_sys::Datum>>,
+}
+
+impl Texts {
+    /// Forgets the datums of the previous segment (its memory context was reset).
+    pub(super) fn reset(&mut self, decoded: &Decoded) {
+        self.datums = (0..COLUMNS.len())
+            .map(|c| decoded.dict(c).map_or_else(Vec::new, |d| vec![pg_sys::Datum::from(0usize); d.dict.len() + 1]))
+            .collect();
+    }
+}
+
+/// Stores row `row` of `decoded` in `slot`: the `columns` asked for, NULL elsewhere.
+///
+/// # Safety
+/// `slot` is the scan's virtual slot; `segment_cxt` lives until the segment changes
+/// and `row_cxt` until the next row.
+pub(super) unsafe fn fill(
+    slot: *mut pg_sys::TupleTableSlot,
+    decoded: &Decoded,
+    row: usize,
+    columns: &[usize],
+    texts: &mut Texts,
+    segment_cxt: pg_sys::MemoryContext,
+    row_cxt: pg_sys::MemoryContext,
+) {
+    unsafe {
+        pg_sys::ExecClearTuple(slot);
+        let values = std::slice::from_raw_parts_mut((*slot).tts_values, COLUMNS.len());
+        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, COLUMNS.len());
+        nulls.fill(true);
+        for &column in columns {
+            let value = match decoded.columns[column].as_ref().expect("every asked column is decoded") {
+                Column::Int(c) => c.get(row).map(|v| match sql_type(column) {
+                    pg_sys::TIMESTAMPTZOID => pg_sys::Datum::from(v - PG_EPOCH_OFFSET_US),
+                    pg_sys::INT4OID => pg_sys::Datum::from(v as i32),
+                    _ => pg_sys::Datum::from(v),
+                }),
+                Column::Str(dict) => {
+                    let code = dict.codes[row];
+                    (code != NULL_CODE).then(|| {
+                        let made = &mut texts.datums[column][code as usize];
+                        if made.is_null() {
+                            let s = dict.resolve(code).expect("a decoded code is in its dictionary");
+                            let previous = pg_sys::MemoryContextSwitchTo(segment_cxt);
+                            *made = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(s.as_ptr().cast(), s.len() as i32));
+                            pg_sys::MemoryContextSwitchTo(previous);
+                        }
+                        *made
+                    })
+                }
+                Column::Props(props) => {
+                    let map = props.row(row).map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect();
+                    let previous = pg_sys::MemoryContextSwitchTo(row_cxt);
+                    let datum = JsonB(serde_json::Value::Object(map)).into_datum();
+                    pg_sys::MemoryContextSwitchTo(previous);
+                    datum
+                }
+            };
+            if let Some(value) = value {
+                values[column] = value;
+                nulls[column] = false;
+            }
+        }
+        pg_sys::ExecStoreVirtualTuple(slot);
+    }
+}

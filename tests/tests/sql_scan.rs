@@ -1,0 +1,367 @@
+//! Plain SQL over `tally.events` (the TallyScan node: segments pruned by zone maps,
+//! only referenced columns decoded, filters on dictionary codes, hot rows added)
+//! against the same SQL over a heap copy of the same events, taken from the hot table
+//! before each compaction: hundreds of generated queries (projections, filters with
+//! NULLs, properties, time bounds that cut segments, group-bys, aggregates, ORDER BY …
+//! LIMIT, joins with tally.sites, subqueries, prepared statements with generic plans)
+//! must give identical answers, as a superuser and as a role that sees some sites.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tally_core::datagen::{Config, DataGen};
+use tally_core::event::Event;
+use tally_tests::TestDb;
+
+/// 2024-03-31 00:00 UTC: the data covers the five days before.
+const END_US: i64 = 1_711_843_200_000_000;
+const DAY_US: i64 = 86_400_000_000;
+const DAYS: i64 = 5;
+const SITES: u32 = 3;
+/// The event columns in `tally.event` order.
+const COLUMNS: &str = "site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
+     utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, os_version, device, \
+     screen_width, engagement_ms, revenue_micros, revenue_currency, props";
+
+/// Writes `events` through the gateway's batch writer and copies them (from the hot
+/// table, before anything else moves them) into `heap`.
+async fn write(db: &TestDb, events: &[Event]) {
+    let pool = tally_gateway::pool::build(&db.url, 2).expect("pool");
+    for chunk in events.chunks(10_000) {
+        tally_gateway::ingest::store::write_events(&pool, chunk).await.expect("write batch");
+    }
+    db.query(&format!("INSERT INTO heap SELECT {COLUMNS} FROM tally.events_hot")).await;
+}
+
+/// Generated traffic of three sites: compacted in two passes (several segments per
+/// site-day), one event alone in its segment, a few hand-written rows with NULLs and
+/// odd properties, an erased visitor, and the rest left hot.
+async fn setup() -> TestDb {
+    let db = TestDb::create().await;
+    for site in 1..=SITES {
+        db.query(&format!("SELECT tally.create_site('site{site}.example')")).await;
+    }
+    db.query("CREATE TABLE heap (LIKE tally.event)").await;
+    let events: Vec<Event> =
+        DataGen::new(Config { seed: 23, sites: SITES, days: DAYS as u32, events: 30_000, start_ts: END_US - DAYS * DAY_US }).collect();
+    let (first, rest) = events.split_at(events.len() * 60 / 100);
+    let (second, hot) = rest.split_at(rest.len() * 3 / 4);
+    write(&db, first).await;
+    db.query("SELECT tally.compact()").await;
+    write(&db, second).await;
+    db.query("SELECT tally.compact()").await;
+    // One event alone in its segment (a day nothing else falls on).
+    let lone = Event { site_id: 2, ts: END_US - 20 * DAY_US, name: "pageview".into(), pathname: "/lone".into(), ..events[0].clone() };
+    write(&db, &[lone]).await;
+    db.query("SELECT tally.compact()").await;
+    // Erase one visitor of site 1 everywhere, and from the copy.
+    let visitor: i64 = db.value("SELECT visitor_id FROM heap WHERE site_id = 1 ORDER BY ts LIMIT 1").await;
+    db.query(&format!("SELECT tally.erase_visitor(1, {visitor})")).await;
+    db.query(&format!("DELETE FROM heap WHERE site_id = 1 AND visitor_id = {visitor}")).await;
+    write(&db, hot).await;
+    db.query(
+        "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname, props) VALUES
+         (1, '2024-03-29 12:00:00+00', 'pageview', 1, 1, 'site1.example', '/blog/hand', '{\"plan\": \"pro\"}'),
+         (3, '2024-03-28 00:00:00+00', 'Signup', 2, 2, 'site3.example', '', '{}')",
+    )
+    .await;
+    db.query(&format!(
+        "INSERT INTO heap SELECT {COLUMNS} FROM tally.events_hot WHERE pathname IN ('/blog/hand', '') AND visitor_id IN (1, 2)"
+    ))
+    .await;
+    db.query("CREATE INDEX ON heap (site_id, ts)").await;
+    db.query("ANALYZE heap").await;
+    let segments: i64 = db.value("SELECT count(*) FROM tally.segments").await;
+    let hot: i64 = db.value("SELECT count(*) FROM tally.events_hot").await;
+    assert!(segments > DAYS * i64::from(SITES), "{segments} segments");
+    assert!(hot > 1_000, "{hot} hot rows");
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.segments WHERE row_count = 1").await, 1);
+    db
+}
+
+/// A random time in the data's range as an SQL timestamptz: a literal, or an
+/// expression the scan evaluates when it starts.
+fn instant(rng: &mut StdRng) -> String {
+    let us = rng.random_range(END_US - DAYS * DAY_US - DAY_US..END_US + DAY_US);
+    match rng.random_range(0..3) {
+        0 => format!("'{}'", chrono::DateTime::from_timestamp_micros(us).expect("in range").format("%Y-%m-%d %H:%M:%S%.6f+00")),
+        1 => format!("(TIMESTAMPTZ 'epoch' + interval '{us} microseconds')"),
+        _ => format!("to_timestamp({})", us / 1_000_000),
+    }
+}
+
+/// One random condition over the event columns.
+fn condition(rng: &mut StdRng) -> String {
+    let site = rng.random_range(1..=SITES);
+    let choices: Vec<String> = vec![
+        format!("site_id = {site}"),
+        format!("site_id IN ({site}, {})", site % SITES + 1),
+        "site_id = ANY('{1,3}')".into(),
+        format!("{site} = site_id"),
+        format!("ts >= {}", instant(rng)),
+        format!("ts < {}", instant(rng)),
+        format!("{} > ts", instant(rng)),
+        format!("ts BETWEEN {} AND {}", instant(rng), instant(rng)),
+        format!("ts > {} AND ts <= {}", instant(rng), instant(rng)),
+        "ts = '2024-03-29 12:00:00+00'".into(),
+        "ts >= now() - interval '1000 years'".into(),
+        "ts < 'infinity' AND ts > '-infinity'".into(),
+        "ts >= 'infinity'".into(),
+        "name = 'pageview'".into(),
+        "name IN ('pageview', 'Signup', NULL)".into(),
+        "name <> 'engagement'".into(),
+        "pathname LIKE '/blog%'".into(),
+        "pathname LIKE '/%'".into(),
+        "pathname LIKE '%o%'".into(),
+        "pathname LIKE '/p_icing'".into(),
+        "pathname = ''".into(),
+        "pathname NOT LIKE '/docs%'".into(),
+        "referrer IS NULL".into(),
+        "referrer_source IS NOT NULL".into(),
+        "country = 'US'".into(),
+        "country IN ('US', 'DE', NULL)".into(),
+        "country = ANY(ARRAY['FR', 'GB'])".into(),
+        "browser = NULL".into(),
+        "device = 'mobile' OR country = 'DE'".into(),
+        "coalesce(utm_source, 'none') = 'none'".into(),
+        "city IS NULL AND region IS NOT NULL".into(),
+        "props ->> 'plan' = 'pro'".into(),
+        "props ? 'logged_in'".into(),
+        "props = '{}'".into(),
+        "revenue_micros > 0".into(),
+        "screen_width IS NULL".into(),
+        "engagement_ms BETWEEN 100 AND 20000".into(),
+        "visitor_id % 7 = 3".into(),
+        "'mobile' = device".into(),
+    ];
+    choices[rng.random_range(0..choices.len())].clone()
+}
+
+/// Conditions joined by AND (none: `true`).
+fn conditions(rng: &mut StdRng) -> String {
+    let n = rng.random_range(0..4);
+    let parts: Vec<String> = (0..n).map(|_| condition(rng)).collect();
+    if parts.is_empty() {
+        "true".into()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+const PROJECTABLE: [&str; 30] = [
+    "site_id",
+    "ts",
+    "name",
+    "visitor_id",
+    "session_id",
+    "hostname",
+    "pathname",
+    "referrer",
+    "referrer_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "country",
+    "region",
+    "city",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "screen_width",
+    "engagement_ms",
+    "revenue_micros",
+    "revenue_currency",
+    "props",
+    "props ->> 'plan'",
+    "date_trunc('hour', ts)",
+    "length(pathname)",
+];
+
+const GROUPABLE: [&str; 10] = [
+    "site_id",
+    "name",
+    "pathname",
+    "referrer_source",
+    "country",
+    "device",
+    "browser",
+    "props ->> 'plan'",
+    "date_trunc('day', ts)",
+    "date_trunc('hour', ts)",
+];
+
+const AGGREGATES: [&str; 12] = [
+    "count(*)",
+    "count(referrer)",
+    "count(DISTINCT visitor_id)",
+    "count(DISTINCT pathname)",
+    "sum(revenue_micros)",
+    "avg(engagement_ms)",
+    "min(ts)",
+    "max(ts)",
+    "min(pathname)",
+    "max(screen_width)",
+    "count(*) FILTER (WHERE name = 'pageview')",
+    "sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END)",
+];
+
+/// A few distinct items of `from`, how many drawn from `count`.
+fn pick<'a>(rng: &mut StdRng, from: &[&'a str], count: std::ops::Range<usize>) -> Vec<&'a str> {
+    let n = rng.random_range(count);
+    let mut picked: Vec<&str> = (0..n).map(|_| from[rng.random_range(0..from.len())]).collect();
+    picked.sort_unstable();
+    picked.dedup();
+    picked
+}
+
+/// One random query over `{rel}` (the relation under test, aliased `e`).
+fn query(rng: &mut StdRng) -> String {
+    let filter = conditions(rng);
+    match rng.random_range(0..7) {
+        0 => {
+            let cols = pick(rng, &PROJECTABLE, 1..6).join(", ");
+            format!("SELECT {cols} FROM {{rel}} e WHERE {filter}")
+        }
+        1 => {
+            let cols = pick(rng, &PROJECTABLE, 1..4).join(", ");
+            let n = rng.random_range(1..50);
+            format!("SELECT {cols} FROM {{rel}} e WHERE {filter} ORDER BY {cols} LIMIT {n}")
+        }
+        2 | 3 => {
+            let groups = pick(rng, &GROUPABLE, 0..3);
+            let aggs = pick(rng, &AGGREGATES, 1..4).join(", ");
+            if groups.is_empty() {
+                format!("SELECT {aggs} FROM {{rel}} e WHERE {filter}")
+            } else {
+                let g = groups.join(", ");
+                format!("SELECT {g}, {aggs} FROM {{rel}} e WHERE {filter} GROUP BY {g}")
+            }
+        }
+        4 => {
+            let aggs = pick(rng, &AGGREGATES, 1..3).join(", ");
+            format!(
+                "SELECT s.domain, {aggs} FROM (SELECT * FROM {{rel}} e WHERE {filter}) e \
+                 JOIN tally.sites s ON s.site_id = e.site_id GROUP BY s.domain"
+            )
+        }
+        5 => {
+            let inner = condition(rng);
+            format!(
+                "SELECT count(*), count(DISTINCT e.visitor_id) FROM {{rel}} e WHERE {filter} \
+                 AND e.visitor_id IN (SELECT i.visitor_id FROM {{rel}} i WHERE {inner})"
+            )
+        }
+        _ => {
+            let n = rng.random_range(1..20);
+            format!(
+                "SELECT s.domain, top.pathname, top.views FROM tally.sites s, LATERAL (SELECT pathname, count(*) AS views \
+                 FROM {{rel}} e WHERE e.site_id = s.site_id AND {filter} GROUP BY pathname ORDER BY views DESC, pathname LIMIT {n}) top"
+            )
+        }
+    }
+}
+
+/// The answer of `sql` as one text value, independent of row order.
+fn answer(sql: &str) -> String {
+    format!("SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY to_jsonb(q)::text)::text, '[]') FROM ({sql}) q")
+}
+
+async fn compare(db: &TestDb, sql: &str, heap: &str) {
+    let got: String = db.value(&answer(&sql.replace("{rel}", "tally.events"))).await;
+    let want: String = db.value(&answer(&sql.replace("{rel}", heap))).await;
+    assert_eq!(got, want, "answers differ for {sql}");
+}
+
+#[tokio::test]
+async fn generated_queries_answer_as_over_a_heap_copy() {
+    let db = setup().await;
+    // The events themselves, whole.
+    compare(&db, "SELECT * FROM {rel} e", "heap").await;
+    compare(&db, "SELECT e FROM {rel} e", "heap").await;
+    let mut rng = StdRng::seed_from_u64(2024);
+    for _ in 0..200 {
+        compare(&db, &query(&mut rng), "heap").await;
+    }
+}
+
+#[tokio::test]
+async fn a_role_sees_only_its_sites() {
+    let db = setup().await;
+    let user: i32 = db.value("SELECT tally.create_user('sql-scan@example.com', 'Analyst', '$argon2id$never-checked')").await;
+    db.query(&format!("SELECT tally.set_membership({user}, 1, 'analyst'), tally.set_membership({user}, 3, 'viewer')")).await;
+    let role: String = db.value(&format!("SELECT pg_role::text FROM tally.users WHERE user_id = {user}")).await;
+    db.query(&format!("GRANT SELECT ON heap TO {role}")).await;
+    db.query(&format!("SET ROLE {role}")).await;
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..40 {
+        compare(&db, &query(&mut rng), "(SELECT * FROM heap WHERE site_id IN (1, 3))").await;
+    }
+    db.query("RESET ROLE").await;
+}
+
+#[tokio::test]
+async fn prepared_statements_prune_with_their_parameters() {
+    let db = setup().await;
+    let sql = "SELECT count(*), count(DISTINCT pathname), min(ts) FROM {rel} WHERE site_id = $1 AND ts >= $2 AND ts < $3 AND name = $4";
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        db.query(&format!("SET plan_cache_mode = {mode}")).await;
+        let scan = db.client.prepare(&sql.replace("{rel}", "tally.events")).await.expect("prepare");
+        let heap = db.client.prepare(&sql.replace("{rel}", "heap")).await.expect("prepare");
+        for day in 0..DAYS + 1 {
+            for site in 1..=SITES as i32 {
+                let from = chrono::DateTime::from_timestamp_micros(END_US - (day + 1) * DAY_US + 3_600_000_000).expect("in range");
+                let to = from + chrono::Duration::hours(30);
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&site, &from, &to, &"pageview"];
+                let got = db.client.query_one(&scan, &params).await.expect("scan");
+                let want = db.client.query_one(&heap, &params).await.expect("heap");
+                let row = |r: &tokio_postgres::Row| {
+                    (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(2))
+                };
+                assert_eq!(row(&got), row(&want), "{mode}, site {site}, day {day}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn explain_shows_pruning_and_decoded_columns() {
+    let db = setup().await;
+    let plan: Vec<String> = db
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM tally.events \
+             WHERE site_id = 2 AND ts >= '2024-03-29' AND ts < '2024-03-30' AND pathname LIKE '/blog%'",
+        )
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Custom Scan (TallyScan)"), "{plan}");
+    assert!(plan.contains("Columns Decoded: site_id, ts, pathname"), "{plan}");
+    assert!(plan.contains("Dictionary Filters: pathname LIKE \"/blog\"%"), "{plan}");
+    let number = |label: &str| -> i64 {
+        let line = plan.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no {label} in {plan}"));
+        line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("a number")
+    };
+    let total: i64 = db.value("SELECT count(*) FROM tally.segments").await;
+    let of_day: i64 =
+        db.value("SELECT count(*) FROM tally.segments WHERE site_id = 2 AND max_ts >= '2024-03-29' AND min_ts < '2024-03-30'").await;
+    assert!(of_day >= 1 && of_day < total, "{of_day} of {total}");
+    assert_eq!(number("Segments Read:"), of_day, "{plan}");
+    assert_eq!(number("Segments Skipped:"), total - of_day, "{plan}");
+}
+
+#[tokio::test]
+async fn tally_events_is_read_only() {
+    let db = TestDb::create().await;
+    for sql in [
+        "INSERT INTO tally.events (site_id, ts, name, visitor_id, session_id, hostname, pathname) VALUES (1, now(), 'x', 1, 1, 'h', '/')",
+        "DELETE FROM tally.events",
+        "UPDATE tally.events SET name = 'y'",
+    ] {
+        db.assert_error_with_hint(sql, "tally.events is read-only").await;
+    }
+}
