@@ -171,6 +171,33 @@ async fn aggregates_run_in_parallel_plans_with_the_same_result() {
 }
 
 #[tokio::test]
+async fn legacy_thresholds_and_pass_by_reference_hashes() {
+    let db = both().await;
+    // postgresql-hll wrote explicit thresholds of 2^14 (and reads any power of 2).
+    let row = db
+        .client
+        .query_one(
+            "SELECT tally.hll_cardinality(v::text::tally.hll), hll_cardinality(v), (tally.hll_add(v::text::tally.hll, tally.hll_hash_integer(1)))::text
+                    = hll_add(v, hll_hash_integer(1))::text
+             FROM (VALUES ('\\x128b4f0000000000000005'::hll)) t(v)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (ours, theirs, same): (f64, f64, bool) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((ours, same), (theirs, true));
+    // An 8-byte type passed by reference hashes as its send form, the same every time.
+    let same: bool = db
+        .value(
+            "SELECT tally.hll_hash_any(m)::text = tally.hll_hash_bytea(macaddr8_send(m))::text
+                    AND tally.hll_hash_any(m)::text = tally.hll_hash_any('01:02:03:04:05:06:07:08'::macaddr8)::text
+             FROM (VALUES ('01:02:03:04:05:06:07:08'::macaddr8)) t(m)",
+        )
+        .await;
+    assert!(same);
+}
+
+#[tokio::test]
 async fn malformed_values_are_refused_with_a_named_error() {
     let db = TestDb::create().await;
     let cases = [
@@ -185,6 +212,16 @@ async fn malformed_values_are_refused_with_a_named_error() {
         ("SELECT tally.hll_empty(20)", "log2m must be between 0 and 17"),
         ("SELECT tally.hll_empty(11, 5, 100)", "expthresh must be"),
         ("SELECT tally.hll_cardinality(tally.hll_add(tally.hll_empty(3, 5, 0), tally.hll_hash_bigint(1)))", "more than 8 registers"),
+        // Type modifiers, values that do not fit them, and the session functions.
+        ("CREATE TABLE bad (v tally.hll(11, 8))", "regwidth modifier must be between 0 and 7, got 8"),
+        ("CREATE TABLE bad (v tally.hll(11, 5, -1, 1, 0))", "at most 4 type modifiers"),
+        ("CREATE TABLE bad (v tally.hll(eleven))", "modifiers must be integers"),
+        ("CREATE TABLE bad (v tally.hll(11, 5, 100))", "expthresh must be"),
+        ("SELECT '\\x118b7f'::tally.hll(10)", "hll value has log2m 11, but its column type declares 10"),
+        ("SELECT tally.hll_empty(11, 4)::tally.hll(11)", "regwidth 4"),
+        ("SELECT tally.hll_set_max_sparse(-2)", "max sparse must be -1 or more"),
+        ("SELECT tally.hll_set_output_version(2)", "output version must be 1"),
+        ("SELECT tally.hll_set_defaults(11, 5, 3, 1)", "expthresh must be"),
     ];
     for (sql, expected) in cases {
         db.assert_error_with_hint(sql, expected).await;
