@@ -32,7 +32,9 @@ use crate::state::AppState;
 
 /// The whole HTTP surface: API routes, then the dashboard's static files.
 pub fn app(state: AppState) -> Router {
-    let dashboard = ServeDir::new(&state.config.dashboard_dir);
+    // The dashboard's build writes brotli and gzip copies of its files; ServeDir picks
+    // the one the browser accepts.
+    let dashboard = ServeDir::new(&state.config.dashboard_dir).precompressed_br().precompressed_gzip();
     let body_limit = state.config.max_body_bytes;
     Router::new()
         .merge(routes::ingest::router())
