@@ -2,7 +2,8 @@
 // dist/app.js + dist/app.css, and copies src/index.html with the files it links to
 // as they are (the icon, the web app manifest). Run by
 // scripts/build-dashboard.sh; `node build.mjs` works too.
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -23,3 +24,12 @@ await build({
   logLevel: "warning",
 });
 for (const file of ["index.html", "favicon.svg", "manifest.webmanifest"]) copyFileSync(`${here}src/${file}`, `${here}dist/${file}`);
+
+// Brotli and gzip copies beside each file a page loads, which the gateway sends to
+// browsers that accept them (a third of the bytes on a slow phone network).
+for (const file of readdirSync(`${here}dist`, { recursive: true })) {
+  if (!/\.(js|css|html|svg|webmanifest)$/.test(file)) continue;
+  const bytes = readFileSync(`${here}dist/${file}`);
+  writeFileSync(`${here}dist/${file}.br`, brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+  writeFileSync(`${here}dist/${file}.gz`, gzipSync(bytes, { level: 9 }));
+}

@@ -45,7 +45,9 @@ const pageHost = h("div", { class: "page-host" });
 const layout = h(
   "div",
   { class: "dashboard" },
-  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, live.element, picker.element, h("span", { class: "account" }, user, logoutButton())),
+  // The live count sits after the range picker, before the account's free space: its
+  // figure changing width moves nothing.
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
   h("main", {}, filters.element, grid, pageHost),
 );

@@ -36,7 +36,9 @@ use crate::state::AppState;
 /// The whole HTTP surface: ingest, the API behind the CSRF check, then the dashboard's
 /// static files; security headers on every response.
 pub fn app(state: AppState) -> Router {
-    let dashboard = ServeDir::new(&state.config.dashboard_dir);
+    // The dashboard's build writes brotli and gzip copies of its files; ServeDir picks
+    // the one the browser accepts.
+    let dashboard = ServeDir::new(&state.config.dashboard_dir).precompressed_br().precompressed_gzip();
     let body_limit = state.config.max_body_bytes;
     // Ingest is cross-origin by design (the tracker posts from the tracked site).
     let api = Router::new()

@@ -7,7 +7,8 @@ import * as format from "../format.js";
 
 export function realtimeCount() {
   const count = h("strong", { "data-value": "" }, "–");
-  const element = h("span", { class: "realtime", title: "Visitors in the last 5 minutes" }, h("span", { class: "dot", "aria-hidden": "true" }), count, " current visitors");
+  const noun = h("span", {}, " current visitors");
+  const element = h("span", { class: "realtime", title: "Visitors in the last 5 minutes" }, h("span", { class: "dot", "aria-hidden": "true" }), count, noun);
   let close = () => {};
   let site = null;
 
@@ -22,6 +23,7 @@ export function realtimeCount() {
       (n) => {
         count.dataset.value = n;
         count.textContent = format.number(n);
+        noun.textContent = n === 1 ? " current visitor" : " current visitors";
         element.classList.remove("stale");
       },
       () => element.classList.add("stale"),

@@ -47,7 +47,7 @@ export function chart() {
   // figures behind it for anyone who wants them.
   const toggle = h("button", { type: "button", class: "export", "aria-pressed": "false" }, "Table");
   const frame = new Frame({ id: "chart", title: "Visitors", actions: [toggle] });
-  const holder = h("div", { class: "chart", role: "img" });
+  const holder = h("div", { class: "chart", role: "img", "aria-label": "Chart, loading" });
   const box = h("div", { class: "chart-box" }, holder);
   let plot = null;
   let shown = null;
@@ -62,7 +62,8 @@ export function chart() {
   function view({ label, metric, xs, current, previous, range }) {
     if (toggle.getAttribute("aria-pressed") === "true") return [dataTable(label, metric, xs, current, previous, range)];
     const empty = current.every((v) => !v) && !previous?.some((v) => v);
-    return [holder, empty ? h("p", { class: "chart-empty" }, "No visitors in this range yet. Pick a longer range, or check that the site loads /tally.js.") : null];
+    if (!empty) return [holder];
+    return [holder, h("p", { class: "chart-empty" }, "No visitors in this range yet. Pick a longer range, or check that the site loads /tally.js.")];
   }
 
   async function render(state, signal) {

@@ -80,16 +80,22 @@ export class Frame {
     this.exportQuery = exportQuery;
     this.exportButton.hidden = !exportQuery;
     this.notice.hidden = true;
-    if (this.element.dataset.state === undefined || this.element.dataset.state === "error") this.body.replaceChildren(...skeleton);
+    // `data-waiting`: the skeleton shows, not a report to dim.
+    if (this.element.dataset.state === undefined || this.element.dataset.state === "error") {
+      this.body.replaceChildren(...skeleton);
+      this.body.dataset.waiting = "";
+    }
     this.element.dataset.state = "loading";
     this.body.setAttribute("aria-busy", "true");
     try {
       const nodes = await load();
       this.body.replaceChildren(...nodes);
+      delete this.body.dataset.waiting;
       this.element.dataset.state = "ready";
     } catch (err) {
       if (err.name === "AbortError") return;
       this.body.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not load: ${err.message}`));
+      delete this.body.dataset.waiting;
       this.element.dataset.state = "error";
     }
     this.body.removeAttribute("aria-busy");
