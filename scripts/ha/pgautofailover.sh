@@ -159,7 +159,12 @@ case "$cmd" in
     state) autoctl show state --pgdata "$base/monitor" ;;
     url) url ;;
     destroy)
-        if [ -f "$base/ports" ]; then stop node2 node1 monitor; fi
+        if [ -f "$base/ports" ]; then
+            groups=$(awk 'FNR == 1' "$base"/xdg/run/pg_autoctl"$base"/*/pg_autoctl.pid 2>/dev/null || true)
+            stop node2 node1 monitor
+            # A member stopped in the middle of a transition can leave a service behind.
+            for pid in $groups; do kill -9 -- "-$pid" 2>/dev/null || true; done
+        fi
         rm -rf "$base"
         ;;
     *) usage ;;
