@@ -56,14 +56,18 @@ dump() {
 restore() {
     local out=$1 server=$2 db=$3
     [ -f "$out/tally.dump" ] && [ -f "$out/roles.sql" ] || die "$out holds no dump (roles.sql, tally.dump): run dump.sh dump first"
-    # Roles first. The target's own roles (its bootstrap superuser, Tally's group roles of
-    # another Tally database) exist already: those errors are expected, any other is not.
-    local errors
-    errors=$("$PG_BIN/psql" -X -q -d "$server dbname=postgres" -f "$out/roles.sql" 2>&1 >/dev/null \
-             | grep 'ERROR:' | grep -v 'ERROR:  role ".*" already exists' || true)
-    [ -z "$errors" ] || die "creating the roles failed: $errors"
     [ -z "$(psql_at "$server dbname=postgres" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ] \
         || die "database $db already exists in the target cluster: restore into a new database"
+    # Roles first. Those the target has already (its bootstrap superuser, the group roles
+    # of another Tally database there) keep their attributes and passwords: their CREATE
+    # and ALTER statements are left out, their memberships granted.
+    local existing; existing=$(psql_at "$server dbname=postgres" -c "SELECT rolname FROM pg_roles")
+    EXISTING=$existing awk '
+        BEGIN { n = split(ENVIRON["EXISTING"], names, "\n"); for (i = 1; i <= n; i++) skip[names[i]] = 1 }
+        /^(CREATE|ALTER) ROLE / { name = $3; sub(/;$/, "", name); gsub(/"/, "", name); if (name in skip) next }
+        { print }' "$out/roles.sql" \
+        | "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$server dbname=postgres" -f - >/dev/null \
+        || die "creating the roles from $out/roles.sql failed"
     psql_at "$server dbname=postgres" -c "CREATE DATABASE \"$db\""
     "$PG_BIN/pg_restore" --exit-on-error -d "$server dbname=$db" "$out/tally.dump"
     local loads=()

@@ -85,6 +85,8 @@ create_node() {
 create() {
     local monitor_port=$1 port1=$2 port2=$3
     command -v pg_autoctl >/dev/null || die "pg_autoctl is not installed: run scripts/setup-deps.sh"
+    # The members' sockets are in Debian's default directory, which lives on a tmpfs.
+    [ -d /var/run/postgresql ] || install -d -m 2775 -o postgres -g postgres /var/run/postgresql
     [ ! -e "$base/ports" ] || die "$base already holds a formation (pgautofailover.sh destroy $base first)"
     mkdir -p "$base/xdg/run"
     printf 'monitor=%s\nnode1=%s\nnode2=%s\n' "$monitor_port" "$port1" "$port2" >"$base/ports"
@@ -94,6 +96,9 @@ create() {
     autoctl create monitor --pgdata "$base/monitor" --pgport "$monitor_port" --hostname 127.0.0.1 --auth trust --no-ssl \
         >>"$base/monitor.log" 2>&1 || { tail -20 "$base/monitor.log" >&2; die "pg_autoctl create monitor failed"; }
     autoctl config set --pgdata "$base/monitor" postgresql.listen_addresses 127.0.0.1 >/dev/null
+    # pg_autoctl sizes shared_buffers at a quarter of the machine's memory, for a member
+    # alone on its machine; here three clusters share one.
+    echo "shared_buffers = '128MB'" | as_postgres tee -a "$base/monitor/postgresql.conf" >/dev/null
     start monitor
 
     # node1 starts from a cluster of ours, so it has Tally's settings; node2 is a base
@@ -107,6 +112,7 @@ create() {
         # connection to the port the job was scheduled with: after a failover that port
         # is the old primary's.
         echo "cron.use_background_workers = on"
+        echo "shared_buffers = '128MB'"
     } | as_postgres tee -a "$base/node1/postgresql.conf" >/dev/null
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n' \
         | as_postgres tee "$base/node1/pg_hba.conf" >/dev/null
@@ -153,7 +159,12 @@ case "$cmd" in
     state) autoctl show state --pgdata "$base/monitor" ;;
     url) url ;;
     destroy)
-        if [ -f "$base/ports" ]; then stop node2 node1 monitor; fi
+        if [ -f "$base/ports" ]; then
+            groups=$(awk 'FNR == 1' "$base"/xdg/run/pg_autoctl"$base"/*/pg_autoctl.pid 2>/dev/null || true)
+            stop node2 node1 monitor
+            # A member stopped in the middle of a transition can leave a service behind.
+            for pid in $groups; do kill -9 -- "-$pid" 2>/dev/null || true; done
+        fi
         rm -rf "$base"
         ;;
     *) usage ;;
