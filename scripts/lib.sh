@@ -20,6 +20,8 @@ export TALLY_STATE
 export DEBIAN_FRONTEND=noninteractive
 # cargo installed by rustup may not be on PATH in a non-login shell.
 [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+# A Node 20 that setup-deps.sh installed where the system's is older (Debian 12's 18).
+[ -x "$TALLY_STATE/node/bin/node" ] && PATH="$TALLY_STATE/node/bin:$PATH"
 export PATH
 
 log() { printf '\033[1;34m[tally]\033[0m %s\n' "$*" >&2; }

