@@ -33,7 +33,7 @@ fn hll_in(input: &CStr, _typelem: pg_sys::Oid, typmod: i32) -> Vec<u8> {
 
 /// `hll(...)` modifiers to the integer Postgres stores; missing ones take the session
 /// defaults.
-#[pg_extern(immutable, parallel_safe, strict, sql = false)]
+#[pg_extern(stable, parallel_safe, strict, sql = false)]
 fn hll_typmod_in(mods: Array<'_, &CStr>) -> i32 {
     let mods: Vec<&str> = mods.iter().map(|m| m.and_then(|m| m.to_str().ok()).unwrap_or("")).collect();
     or_raise(Typmod::parse(&mods, defaults())).to_i32()
