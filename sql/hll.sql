@@ -40,7 +40,7 @@ CREATE FUNCTION tally.hll_in(cstring, oid, integer) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_in_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_out(tally.hll) RETURNS cstring
     AS 'MODULE_PATHNAME', 'sketch_out_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION tally.hll_recv(internal) RETURNS tally.hll
+CREATE FUNCTION tally.hll_recv(internal, oid, integer) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_recv_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_send(tally.hll) RETURNS bytea
     AS 'MODULE_PATHNAME', 'sketch_send_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;

@@ -64,11 +64,12 @@ fn sketch_out(value: &[u8]) -> CString {
     CString::new(text).unwrap_or_default()
 }
 
-/// Binary input (COPY BINARY, the wire protocol): the raw bytes, checked.
+/// Binary input (COPY BINARY, the wire protocol): the raw bytes, checked like text
+/// input, against the column's parameters too (postgresql-hll skips that check here).
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
-fn hll_recv(buf: Internal) -> Vec<u8> {
+fn hll_recv(buf: Internal, _typelem: pg_sys::Oid, typmod: i32) -> Vec<u8> {
     let bytes: Vec<u8> = unsafe { pgrx::direct_function_call(pg_sys::bytearecv, &[buf.unwrap()]) }.unwrap_or_default();
-    or_raise(Hll::from_bytes(&bytes));
+    check(&bytes, typmod);
     bytes
 }
 
