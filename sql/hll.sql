@@ -40,13 +40,14 @@ CREATE FUNCTION tally.hll_in(cstring, oid, integer) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_in_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_out(tally.hll) RETURNS cstring
     AS 'MODULE_PATHNAME', 'sketch_out_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION tally.hll_recv(internal) RETURNS tally.hll
+CREATE FUNCTION tally.hll_recv(internal, oid, integer) RETURNS tally.hll
     AS 'MODULE_PATHNAME', 'hll_recv_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_send(tally.hll) RETURNS bytea
     AS 'MODULE_PATHNAME', 'sketch_send_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 -- hll(log2m[, regwidth[, expthresh[, sparseon]]]): columns holding one parameter set.
+-- Modifiers left out take the session defaults, hence STABLE.
 CREATE FUNCTION tally.hll_typmod_in(cstring[]) RETURNS integer
-    AS 'MODULE_PATHNAME', 'hll_typmod_in_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'hll_typmod_in_wrapper' LANGUAGE c STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION tally.hll_typmod_out(integer) RETURNS cstring
     AS 'MODULE_PATHNAME', 'hll_typmod_out_wrapper' LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE;
 CREATE TYPE tally.hll (

@@ -226,6 +226,15 @@ async fn malformed_values_are_refused_with_a_named_error() {
     for (sql, expected) in cases {
         db.assert_error_with_hint(sql, expected).await;
     }
+    // Binary COPY into a column declaring other parameters (server-side files: the test
+    // connects as a superuser on this machine).
+    let file = format!("/tmp/{}_hll.bin", db.name);
+    db.query(&format!("COPY (SELECT tally.hll_empty(11)) TO '{file}' (FORMAT binary)")).await;
+    db.query("CREATE TABLE narrow (v tally.hll(10))").await;
+    db.assert_error_with_hint(&format!("COPY narrow FROM '{file}' (FORMAT binary)"), "column type declares 10").await;
+    db.query("CREATE TABLE wide (v tally.hll(11))").await;
+    db.query(&format!("COPY wide FROM '{file}' (FORMAT binary)")).await;
+    let _ = std::fs::remove_file(&file);
     // The connection survived every one of them.
     assert_eq!(db.value::<i32>("SELECT 1").await, 1);
 }

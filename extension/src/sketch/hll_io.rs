@@ -33,7 +33,7 @@ fn hll_in(input: &CStr, _typelem: pg_sys::Oid, typmod: i32) -> Vec<u8> {
 
 /// `hll(...)` modifiers to the integer Postgres stores; missing ones take the session
 /// defaults.
-#[pg_extern(immutable, parallel_safe, strict, sql = false)]
+#[pg_extern(stable, parallel_safe, strict, sql = false)]
 fn hll_typmod_in(mods: Array<'_, &CStr>) -> i32 {
     let mods: Vec<&str> = mods.iter().map(|m| m.and_then(|m| m.to_str().ok()).unwrap_or("")).collect();
     or_raise(Typmod::parse(&mods, defaults())).to_i32()
@@ -64,11 +64,12 @@ fn sketch_out(value: &[u8]) -> CString {
     CString::new(text).unwrap_or_default()
 }
 
-/// Binary input (COPY BINARY, the wire protocol): the raw bytes, checked.
+/// Binary input (COPY BINARY, the wire protocol): the raw bytes, checked like text
+/// input, against the column's parameters too (postgresql-hll skips that check here).
 #[pg_extern(immutable, parallel_safe, strict, sql = false)]
-fn hll_recv(buf: Internal) -> Vec<u8> {
+fn hll_recv(buf: Internal, _typelem: pg_sys::Oid, typmod: i32) -> Vec<u8> {
     let bytes: Vec<u8> = unsafe { pgrx::direct_function_call(pg_sys::bytearecv, &[buf.unwrap()]) }.unwrap_or_default();
-    or_raise(Hll::from_bytes(&bytes));
+    check(&bytes, typmod);
     bytes
 }
 
