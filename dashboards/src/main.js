@@ -49,7 +49,7 @@ const layout = h(
   // figure changing width moves nothing.
   h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
-  h("main", {}, filters.element, grid, pageHost),
+  h("main", { tabindex: "-1" }, filters.element, grid, pageHost),
 );
 
 let session = null;

@@ -228,6 +228,14 @@ try {
   await page.waitForFunction((b) => Number(document.querySelector(".realtime strong").dataset.value) > b, before, { timeout: 20000 });
   seen.realtime = [before, Number(await page.getAttribute(".realtime strong", "data-value"))];
 
+  // Removing the filter from the keyboard: its chip goes, the focus lands on the report
+  // (not back at the top of the page).
+  await page.focus(`.chip[data-value="${country}"] .remove`);
+  await page.keyboard.press("Enter");
+  n = await rendered(page, n);
+  same(new URL(page.url()).searchParams.getAll("f"), [], "no filter in the URL");
+  check(await page.evaluate(() => document.activeElement.tagName === "MAIN"), "focus on the report once the filter is gone");
+
   // A bad range from a hand-edited URL: the panels say what is wrong, the page stays,
   // every panel keeps the size it has with an answer.
   const sizes = () => page.$$eval(".panel", (ps) => ps.map((p) => [p.id, Math.round(p.getBoundingClientRect().height)]));

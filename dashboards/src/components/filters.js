@@ -9,6 +9,9 @@ const OPS = { is: "is", is_not: "is not", contains: "contains", matches: "matche
 
 export function filterBar() {
   const list = h("ul", { class: "chips" });
+  // The place of a chip just removed: the focus goes to the chip now there, or to the
+  // report (the page's main region) when none is left, not back to the page's top.
+  let removed = null;
   const element = h("div", { class: "filters", role: "group", "aria-label": "Active filters" }, list);
   function render(state) {
     element.hidden = state.filters.length === 0;
@@ -25,7 +28,10 @@ export function filterBar() {
             type: "button",
             class: "remove",
             "aria-label": `Remove filter ${text}`,
-            onclick: () => update({ filters: state.filters.filter((_, j) => j !== i) }),
+            onclick: () => {
+              removed = i;
+              update({ filters: state.filters.filter((_, j) => j !== i) });
+            },
           },
           "×",
         ),
@@ -34,6 +40,11 @@ export function filterBar() {
     list.replaceChildren(...chips);
     const clear = state.filters.length > 1 ? h("button", { type: "button", class: "link", onclick: () => update({ filters: [] }) }, "Clear all") : null;
     element.replaceChildren(list, ...(clear ? [clear] : []));
+    if (removed !== null) {
+      const buttons = list.querySelectorAll(".remove");
+      (buttons[Math.min(removed, buttons.length - 1)] ?? document.querySelector("main"))?.focus();
+      removed = null;
+    }
   }
   return { element, render };
 }
