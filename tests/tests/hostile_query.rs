@@ -155,7 +155,7 @@ async fn running(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn the_gateway_times_out_slow_queries_and_cancels_those_whose_client_left() {
     let db = heavy().await;
-    let gateway = tally_tests::TestGateway::start(&db, |c| c.timeouts.export_timeout_ms = 300).await;
+    let gateway = tally_tests::TestGateway::start(&db, |c| c.timeouts.export_timeout_ms = 100).await;
     let t = Tally { db, gateway };
     let analyst = t.user_with_role("site1.example", "analyst").await;
     let (full, failed) = timed(&t.db.client, &heavy_sql()).await;
@@ -182,7 +182,7 @@ async fn the_gateway_times_out_slow_queries_and_cancels_those_whose_client_left(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // An export runs out of its 300 ms: 504, naming no internals.
+    // An export runs out of its 100 ms: 504, naming no internals.
     let start = Instant::now();
     let (status, body) = analyst.post("/api/v1/export", heavy_query()).await;
     assert_eq!(status, 504, "{body}");
