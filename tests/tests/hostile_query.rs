@@ -306,3 +306,24 @@ async fn a_corrupt_segment_fails_its_sites_alert_rule_only() {
     assert!(states[0].2.as_deref().is_some_and(|e| e.contains("cannot be decoded")), "{states:?}");
     assert_eq!((states[1].1.as_str(), states[1].2.as_deref()), ("firing", None), "{states:?}");
 }
+
+#[tokio::test]
+async fn a_scan_holding_more_than_query_memory_mb_fails_with_a_hint() {
+    let db = TestDb::create().await;
+    db.load(100_000, 28, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    db.client.batch_execute("SET tally.query_rollups = off").await.unwrap();
+    // 50 views of thousands of groups each: far more than 16 MB.
+    db.client.batch_execute("SET tally.query_memory_mb = 16").await.unwrap();
+    let e = db.client.batch_execute(&heavy_sql()).await.expect_err("over 16 MB");
+    let e = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(e.code().code(), "54000", "{}", e.message());
+    assert!(e.message().contains("tally.query_memory_mb"), "{}", e.message());
+    assert!(e.hint().is_some_and(|h| h.contains("fewer groups")), "{:?}", e.hint());
+    // The default lets it through; a viewer's role may not lift its own limit.
+    db.client.batch_execute("RESET tally.query_memory_mb").await.unwrap();
+    db.client.batch_execute(&heavy_sql()).await.expect("within the default");
+    db.client.batch_execute("CREATE ROLE hostile_viewer; SET ROLE hostile_viewer").await.unwrap();
+    let refused = db.client.batch_execute("SET tally.query_memory_mb = 100000").await.expect_err("a viewer raising the limit");
+    assert_eq!(refused.code().map(|c| c.code()), Some("42501"), "{refused}");
+}
