@@ -323,7 +323,8 @@ async fn a_scan_holding_more_than_query_memory_mb_fails_with_a_hint() {
     // The default lets it through; a viewer's role may not lift its own limit.
     db.client.batch_execute("RESET tally.query_memory_mb").await.unwrap();
     db.client.batch_execute(&heavy_sql()).await.expect("within the default");
-    db.client.batch_execute("CREATE ROLE hostile_viewer; SET ROLE hostile_viewer").await.unwrap();
+    // Roles are the cluster's: one of this database's own name.
+    db.client.batch_execute(&format!("CREATE ROLE {0}_viewer; SET ROLE {0}_viewer", db.name)).await.unwrap();
     let refused = db.client.batch_execute("SET tally.query_memory_mb = 100000").await.expect_err("a viewer raising the limit");
     assert_eq!(refused.code().map(|c| c.code()), Some("42501"), "{refused}");
 }
