@@ -155,7 +155,7 @@ async fn running(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn the_gateway_times_out_slow_queries_and_cancels_those_whose_client_left() {
     let db = heavy().await;
-    let gateway = tally_tests::TestGateway::start(&db, |c| c.timeouts.export_timeout_ms = 300).await;
+    let gateway = tally_tests::TestGateway::start(&db, |c| c.timeouts.export_timeout_ms = 100).await;
     let t = Tally { db, gateway };
     let analyst = t.user_with_role("site1.example", "analyst").await;
     let (full, failed) = timed(&t.db.client, &heavy_sql()).await;
@@ -182,7 +182,7 @@ async fn the_gateway_times_out_slow_queries_and_cancels_those_whose_client_left(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // An export runs out of its 300 ms: 504, naming no internals.
+    // An export runs out of its 100 ms: 504, naming no internals.
     let start = Instant::now();
     let (status, body) = analyst.post("/api/v1/export", heavy_query()).await;
     assert_eq!(status, 504, "{body}");
@@ -305,4 +305,26 @@ async fn a_corrupt_segment_fails_its_sites_alert_rule_only() {
     assert_eq!(states.len(), 2, "{states:?}");
     assert!(states[0].2.as_deref().is_some_and(|e| e.contains("cannot be decoded")), "{states:?}");
     assert_eq!((states[1].1.as_str(), states[1].2.as_deref()), ("firing", None), "{states:?}");
+}
+
+#[tokio::test]
+async fn a_scan_holding_more_than_query_memory_mb_fails_with_a_hint() {
+    let db = TestDb::create().await;
+    db.load(100_000, 28, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    db.client.batch_execute("SET tally.query_rollups = off").await.unwrap();
+    // 50 views of thousands of groups each: far more than 16 MB.
+    db.client.batch_execute("SET tally.query_memory_mb = 16").await.unwrap();
+    let e = db.client.batch_execute(&heavy_sql()).await.expect_err("over 16 MB");
+    let e = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(e.code().code(), "54000", "{}", e.message());
+    assert!(e.message().contains("tally.query_memory_mb"), "{}", e.message());
+    assert!(e.hint().is_some_and(|h| h.contains("fewer groups")), "{:?}", e.hint());
+    // The default lets it through; a viewer's role may not lift its own limit.
+    db.client.batch_execute("RESET tally.query_memory_mb").await.unwrap();
+    db.client.batch_execute(&heavy_sql()).await.expect("within the default");
+    // Roles are the cluster's: one of this database's own name.
+    db.client.batch_execute(&format!("CREATE ROLE {0}_viewer; SET ROLE {0}_viewer", db.name)).await.unwrap();
+    let refused = db.client.batch_execute("SET tally.query_memory_mb = 100000").await.expect_err("a viewer raising the limit");
+    assert_eq!(refused.code().map(|c| c.code()), Some("42501"), "{refused}");
 }
