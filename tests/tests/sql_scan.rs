@@ -365,3 +365,23 @@ async fn tally_events_is_read_only() {
         db.assert_error_with_hint(sql, "tally.events is read-only").await;
     }
 }
+
+/// The event's columns are declared once, in `tally_core::event::COLUMNS`: every SQL
+/// relation and type that lists them lists them in that order (TallyScan fills
+/// tuples by position, and refuses a relation that differs).
+#[tokio::test]
+async fn every_relation_lists_the_event_columns_in_core_order() {
+    let db = TestDb::create().await;
+    let core = tally_core::event::COLUMNS.join(",");
+    for (relation, extra) in
+        [("tally.event", ""), ("tally.events_hot", ",gen"), ("tally.events", ""), ("tally.events_scan", ""), ("tally.event_arrays", "")]
+    {
+        let columns: String = db
+            .value(&format!(
+                "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute \
+                 WHERE attrelid = (SELECT typrelid FROM pg_type WHERE oid = '{relation}'::regtype) AND attnum > 0 AND NOT attisdropped"
+            ))
+            .await;
+        assert_eq!(columns, format!("{core}{extra}"), "{relation}");
+    }
+}
