@@ -329,3 +329,23 @@ async fn a_compaction_pass_never_locks_the_partition_writers_move_to_next() {
     expected.sort();
     assert_eq!(locked, expected, "the current partition ({current}) and the next are left to the writers");
 }
+
+/// Behind a trusted proxy the visitor is the right-most `X-Forwarded-For` address that is
+/// not a proxy of ours: addresses a client writes into the header itself (left of it)
+/// cannot make one person many visitors, nor take another's visitor id.
+#[tokio::test]
+async fn a_spoofed_forwarded_for_does_not_choose_the_visitor() {
+    let t = Tally::start_with(|c| c.trust_proxy = true).await;
+    t.sql("SELECT tally.create_site('proxied.example')").await;
+    // The test gateway's peer, 127.0.0.1, is within the default trusted proxies.
+    for (path, forwarded) in [("/a", "1.1.1.1, 203.0.113.7"), ("/b", "9.9.9.9, 203.0.113.7"), ("/c", "198.51.100.2")] {
+        let body = json!({"n": "pageview", "u": format!("https://proxied.example{path}"), "d": "proxied.example"}).to_string();
+        let (status, _) =
+            t.gateway.post_raw("/api/event", &[("Content-Type", "application/json"), ("X-Forwarded-For", forwarded)], body).await;
+        assert_eq!(status, 202, "{path}");
+    }
+    let rows = t.sql("SELECT pathname, visitor_id FROM tally.events ORDER BY pathname").await;
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
+    assert_eq!(ids[0], ids[1], "the spoofed left-most entries are ignored: one client, one visitor");
+    assert_ne!(ids[0], ids[2], "another client is another visitor");
+}

@@ -1,4 +1,5 @@
-//! The client's address for sign-in limits, lockouts and the audit log. Behind a
+//! The client's address for ingest (visitor ids, location), sign-in limits, lockouts
+//! and the audit log. Behind a
 //! reverse proxy the TCP peer is the proxy, so every client would share one limit;
 //! `X-Forwarded-For` names the client, but only the entries appended by proxies we
 //! run can be believed: a client may send the header itself with any addresses in it.
@@ -32,14 +33,28 @@ impl FromRequestParts<AppState> for ClientIp {
 /// The client address of the request `parts`, as [`ClientIp`] gives it.
 pub fn of(parts: &Parts, state: &AppState) -> IpAddr {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let trusted: &[IpNet] = if state.config.trust_proxy { &state.config.trusted_proxies } else { &[] };
-    resolve(&parts.headers, peer, trusted)
+    resolve(&parts.headers, peer, trusted_proxies(state))
+}
+
+/// The proxies whose headers are believed: none without `--trust-proxy`.
+pub fn trusted_proxies(state: &AppState) -> &[IpNet] {
+    if state.config.trust_proxy {
+        &state.config.trusted_proxies
+    } else {
+        &[]
+    }
+}
+
+/// Whether `peer` is one of the `trusted` proxies, so that the headers it adds (the
+/// forwarded address, a CDN's location headers) may be believed.
+pub fn is_proxy(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&peer.to_canonical()))
 }
 
 /// The right-most `X-Forwarded-For` address that is not a `trusted` proxy, when
 /// `peer` is one; otherwise `peer`.
 pub fn resolve(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
-    let is_proxy = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    let is_proxy = |ip: IpAddr| is_proxy(ip, trusted);
     if !is_proxy(peer) {
         return peer;
     }

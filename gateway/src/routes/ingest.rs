@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::auth::client_ip;
 use crate::error::ApiError;
 use crate::ingest::encoded::Pending;
 use crate::ingest::{self, batch, payload, user_agent, ClientContext};
@@ -196,10 +197,10 @@ fn request_client(
     user_agent: Option<String>,
     ts: i64,
 ) -> ClientContext {
-    let trust = state.config.trust_proxy;
+    let trusted = client_ip::trusted_proxies(state);
     let (ip, geo_headers) = match ip {
         Some(ip) => (ip, None),
-        None => (client_ip(headers, peer, trust), trust.then_some(headers)),
+        None => (client_ip::resolve(headers, peer.ip(), trusted), client_ip::is_proxy(peer.ip(), trusted).then_some(headers)),
     };
     let user_agent =
         user_agent.unwrap_or_else(|| headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string());
@@ -214,20 +215,4 @@ fn now_us() -> i64 {
 /// events use today's salt too: past salts are destroyed, by design.)
 fn day_of(us: i64) -> chrono::NaiveDate {
     chrono::DateTime::from_timestamp_micros(us).expect("validated timestamps are in range").date_naive()
-}
-
-/// The client's address: the first `X-Forwarded-For` hop when the proxy is trusted,
-/// otherwise the TCP peer.
-fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_proxy: bool) -> IpAddr {
-    if trust_proxy {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
 }
