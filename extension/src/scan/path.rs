@@ -88,11 +88,20 @@ unsafe extern "C-unwind" fn set_rel_pathlist(
 /// low a scan per row.
 unsafe fn estimate(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo) {
     unsafe {
-        let total = Spi::get_one::<f64>(
-            "SELECT ((SELECT coalesce(sum(row_count), 0) FROM tally.segments) \
-                   + (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_catalog.pg_class c \
-                      JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'tally.events_hot'::regclass))::float8",
-        )
+        // A read-only SPI query (`select`, not `Spi::get_one`, which marks the transaction
+        // as writing and so needs a transaction id: refused on a standby).
+        let total = Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT ((SELECT coalesce(sum(row_count), 0) FROM tally.segments) \
+                           + (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_catalog.pg_class c \
+                              JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'tally.events_hot'::regclass))::float8",
+                    Some(1),
+                    &[],
+                )?
+                .first()
+                .get_one::<f64>()
+        })
         .unwrap_or_else(|e| error!("tally.events: estimating its size: {e}"))
         .unwrap_or(0.0);
         let selectivity =
