@@ -13,6 +13,7 @@ const base = process.argv[2];
 const siteDir = new URL("./site/", import.meta.url);
 const site = createServer(async (req, res) => {
   const name = new URL(req.url, "http://x").pathname.slice(1);
+  if (name === "favicon.ico") return res.writeHead(204).end();
   if (!/^[a-z-]+\.(html|js)$/.test(name)) return res.writeHead(404).end();
   try {
     const body = (await readFile(new URL(name, siteDir), "utf8")).replaceAll("{{GATEWAY}}", base);

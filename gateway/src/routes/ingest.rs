@@ -35,7 +35,13 @@ pub fn router() -> Router<AppState> {
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .max_age(Duration::from_secs(86_400));
-    Router::new().route("/api/event", post(post_event)).route("/api/v1/events", post(post_batch)).layer(cors)
+    // An OPTIONS route of its own, so the layer answers preflights even where another
+    // router serves other methods of the path (GET /api/v1/events reads events).
+    let preflight = || async { StatusCode::NO_CONTENT };
+    Router::new()
+        .route("/api/event", post(post_event).options(preflight))
+        .route("/api/v1/events", post(post_batch).options(preflight))
+        .layer(cors)
 }
 
 /// Counts the outcome of an ingest request for `/metrics`. The answer lists the events
