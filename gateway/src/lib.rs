@@ -80,8 +80,9 @@ pub async fn serve(
         _ => None,
     };
     let (state, tasks) = AppState::start(pools, config).map_err(std::io::Error::other)?;
-    // Compile the user agent rules (about a second) before the first event needs them.
-    tokio::task::spawn_blocking(ingest::user_agent::warm);
+    // The user agent rules (about a second to compile) are ready before the first
+    // request is accepted, so no event waits on them.
+    tokio::task::spawn_blocking(ingest::user_agent::warm).await.map_err(std::io::Error::other)?;
     let alert_tasks = match &state.config.alerts_database_url {
         Some(url) => {
             let policy = alerts::RetryPolicy::from_config(&state.config);
