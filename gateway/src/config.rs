@@ -262,9 +262,15 @@ pub struct AuthConfig {
     /// Password hashes computed at once (sign-in, password changes, new users): each
     /// takes 19 MiB and tens of milliseconds of a core by design, so a flood of
     /// sign-ins must queue, not exhaust memory. A request that waits over a second for
-    /// its turn gets 503 + Retry-After.
+    /// its turn (`--password-hash-wait-ms`) gets 503 + Retry-After.
     #[arg(long, env = "TALLY_MAX_PASSWORD_HASHES", default_value_t = 4)]
     pub max_password_hashes: usize,
+
+    /// Milliseconds a sign-in waits for its turn to hash before it gets 503 +
+    /// Retry-After: long enough to ride out a burst, short enough that a flood is told
+    /// to come back rather than queueing without end.
+    #[arg(long, env = "TALLY_PASSWORD_HASH_WAIT_MS", default_value_t = 1000)]
+    pub password_hash_wait_ms: u64,
 
     /// Requests per minute one API key may make (a runaway script gets 429 +
     /// Retry-After instead of starving the dashboards).

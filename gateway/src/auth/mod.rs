@@ -38,7 +38,7 @@ impl Auth {
             sessions: sessions::Sessions::new(pool.clone(), Duration::from_secs(u64::from(config.session_ttl_hours) * 3600)),
             api_keys: api_keys::ApiKeys::new(pool),
             limits: limits::Limits::new(&config),
-            hasher: password::Hasher::new(config.max_password_hashes),
+            hasher: password::Hasher::new(config.max_password_hashes, Duration::from_millis(config.password_hash_wait_ms)),
             config,
         }
     }

@@ -25,19 +25,18 @@ pub fn validate(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// How long a request waits for its turn to hash before it is refused (503).
-const QUEUE_WAIT: Duration = Duration::from_secs(1);
-
 /// Hashes and verifies passwords on the blocking pool, at most `--max-password-hashes`
 /// at once: each takes 19 MiB and tens of milliseconds of CPU, so unbounded, a burst of
 /// sign-ins (or of new users) would take the gateway's memory and cores.
 pub struct Hasher {
     permits: Semaphore,
+    /// How long a request waits for its turn before it is refused (503).
+    queue_wait: Duration,
 }
 
 impl Hasher {
-    pub fn new(at_once: usize) -> Hasher {
-        Hasher { permits: Semaphore::new(at_once.max(1)) }
+    pub fn new(at_once: usize, queue_wait: Duration) -> Hasher {
+        Hasher { permits: Semaphore::new(at_once.max(1)), queue_wait }
     }
 
     /// The argon2id PHC string of `password` with a fresh random salt.
@@ -60,7 +59,7 @@ impl Hasher {
     }
 
     async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        match tokio::time::timeout(QUEUE_WAIT, self.permits.acquire()).await {
+        match tokio::time::timeout(self.queue_wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(ApiError::Overloaded { retry_after_secs: 1 }),
         }
@@ -82,7 +81,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_only_their_password() {
-        let hasher = Hasher::new(1);
+        let hasher = Hasher::new(1, std::time::Duration::from_secs(1));
         let phc = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse battery".into(), Some(phc.clone())).await.unwrap());
