@@ -147,38 +147,11 @@ fn conditions(rng: &mut StdRng) -> String {
     }
 }
 
-const PROJECTABLE: [&str; 30] = [
-    "site_id",
-    "ts",
-    "name",
-    "visitor_id",
-    "session_id",
-    "hostname",
-    "pathname",
-    "referrer",
-    "referrer_source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "region",
-    "city",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-    "screen_width",
-    "engagement_ms",
-    "revenue_micros",
-    "revenue_currency",
-    "props",
-    "props ->> 'plan'",
-    "date_trunc('hour', ts)",
-    "length(pathname)",
-];
+/// What a generated query may select: every event column, as the core declares them,
+/// and a few expressions over them.
+fn projectable() -> Vec<&'static str> {
+    tally_core::event::COLUMNS.iter().copied().chain(["props ->> 'plan'", "date_trunc('hour', ts)", "length(pathname)"]).collect()
+}
 
 const GROUPABLE: [&str; 10] = [
     "site_id",
@@ -222,11 +195,11 @@ fn query(rng: &mut StdRng) -> String {
     let filter = conditions(rng);
     match rng.random_range(0..7) {
         0 => {
-            let cols = pick(rng, &PROJECTABLE, 1..6).join(", ");
+            let cols = pick(rng, &projectable(), 1..6).join(", ");
             format!("SELECT {cols} FROM {{rel}} e WHERE {filter}")
         }
         1 => {
-            let cols = pick(rng, &PROJECTABLE, 1..4).join(", ");
+            let cols = pick(rng, &projectable(), 1..4).join(", ");
             let n = rng.random_range(1..50);
             format!("SELECT {cols} FROM {{rel}} e WHERE {filter} ORDER BY {cols} LIMIT {n}")
         }
