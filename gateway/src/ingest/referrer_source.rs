@@ -123,8 +123,13 @@ impl Rules {
         if let Some(found) = self.any_tld.get(rest) {
             return Some(found);
         }
+        // A second level only under a country's two-letter domain (google.co.uk).
         let (name, second) = rest.rsplit_once('.')?;
-        SECOND_LEVELS.contains(&second).then(|| self.any_tld.get(name)).flatten().filter(|_| tld.len() == 2)
+        if tld.len() == 2 && SECOND_LEVELS.contains(&second) {
+            self.any_tld.get(name)
+        } else {
+            None
+        }
     }
 }
 
