@@ -73,9 +73,10 @@ pub static RETENTION_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(600);
 pub static SITE_SCOPE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// postgresql-hll's session defaults (its `hll_set_defaults`): the parameters of an
-/// `hll_empty`, `hll_add_agg` or `hll(...)` column type given fewer than four. Settings
-/// rather than backend globals, so they can also be set per role or database, reach
-/// parallel workers, and roll back with the transaction that set them.
+/// `hll_empty`, `hll_add_agg` or `hll(...)` column type given fewer than four. Backend
+/// state as postgresql-hll's globals are (a ROLLBACK keeps them, `SET` cannot change
+/// them: see `sketch/hll_settings.rs`), held in settings so that parallel workers get
+/// the leader's values, which postgresql-hll's workers do not.
 pub static HLL_DEFAULT_LOG2M: GucSetting<i32> = GucSetting::<i32>::new(11);
 pub static HLL_DEFAULT_REGWIDTH: GucSetting<i32> = GucSetting::<i32>::new(5);
 /// -1 (automatic), 0 or a power of 2 (checked where it is used).
@@ -223,7 +224,9 @@ fn define_hll_gucs() {
             i32::MAX,
         ),
     ];
+    // Backend context: only `hll_set_*` (or the server's configuration and connection
+    // options) change them, so that no `SET` of a transaction can stand in their way.
     for (name, short, setting, min, max) in ints {
-        GucRegistry::define_int_guc(name, short, c"", setting, min, max, GucContext::Userset, GucFlags::default());
+        GucRegistry::define_int_guc(name, short, c"", setting, min, max, GucContext::Backend, GucFlags::default());
     }
 }

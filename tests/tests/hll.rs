@@ -170,6 +170,41 @@ async fn aggregates_run_in_parallel_plans_with_the_same_result() {
     assert_eq!(unioned, serial);
 }
 
+/// postgresql-hll's session values are backend globals its parallel workers never see
+/// (after `hll_set_defaults(10, ...)` a parallel `hll_add_agg` fails to combine the
+/// workers' 2^11-register states with the leader's); Tally's workers get the leader's
+/// values, so the parallel plan gives the serial plan's bytes, also after a ROLLBACK.
+#[tokio::test]
+async fn session_defaults_reach_parallel_workers_and_outlive_rollbacks() {
+    let db = TestDb::create().await;
+    db.query("CREATE TABLE v AS SELECT g AS visitor FROM generate_series(1, 300000) g").await;
+    db.query("ANALYZE v").await;
+    let explicit = |params: &str| format!("SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor), {params})::text FROM v");
+    let defaults = "SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor))::text FROM v";
+    db.client
+        .batch_execute(
+            "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+             SET max_parallel_workers_per_gather = 2",
+        )
+        .await
+        .unwrap();
+    let plan: Vec<String> = db.query(&format!("EXPLAIN {defaults}")).await.iter().map(|r| r.get(0)).collect();
+    assert!(plan.iter().any(|l| l.contains("Partial Aggregate")), "{plan:#?}");
+
+    db.query("SELECT tally.hll_set_defaults(10, 4, 0, 0)").await;
+    let expected: String = db.value(&explicit("10, 4, 0, 0")).await;
+    assert_eq!(db.value::<String>(defaults).await, expected);
+
+    db.client.batch_execute("BEGIN; SELECT tally.hll_set_defaults(12, 5, 0, 1); ROLLBACK").await.unwrap();
+    let expected: String = db.value(&explicit("12, 5, 0, 1")).await;
+    assert_eq!(db.value::<String>(defaults).await, expected);
+
+    // Only hll_set_defaults changes them: a SET could be rolled back under it.
+    let err = db.client.batch_execute("SET tally.hll_default_log2m = 13").await.unwrap_err();
+    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::CANT_CHANGE_RUNTIME_PARAM), "{err}");
+    assert_eq!(db.value::<String>("SHOW tally.hll_default_log2m").await, "12");
+}
+
 #[tokio::test]
 async fn legacy_thresholds_and_pass_by_reference_hashes() {
     let db = both().await;

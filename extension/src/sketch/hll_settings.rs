@@ -1,5 +1,5 @@
 //! postgresql-hll's session functions (`hll_set_defaults`, `hll_set_max_sparse`,
-//! `hll_set_output_version`) over the `tally.hll_*` settings of `gucs.rs`, and what
+//! `hll_set_output_version`) over the `tally.hll_*` backend settings of `gucs.rs`, and what
 //! reads them: the parameters of a value made without all four, and the storage form
 //! of the values functions return.
 
@@ -31,17 +31,21 @@ pub fn encode(hll: &Hll) -> Vec<u8> {
     hll.to_bytes_with(rule)
 }
 
-/// Sets `name` for the session, as `SET` does.
+/// Sets `name` for the rest of the backend's life, whatever becomes of the current
+/// transaction, as postgresql-hll's globals are set. A value from source
+/// `PGC_S_OVERRIDE` replaces the setting's reset value and the value every open
+/// transaction and subtransaction would restore (guc.c: "the behavior is not
+/// transactional"), while parallel workers still receive it with the other settings.
 fn set(name: &CStr, value: i64) {
     let value = CString::new(value.to_string()).unwrap_or_default();
     // SAFETY: both strings are NUL-terminated and live through the call; an invalid
-    // value raises an ERROR (elevel 0 picks ERROR for interactive settings).
+    // value raises an ERROR (elevel 0 picks ERROR for this source).
     unsafe {
         pg_sys::set_config_option(
             name.as_ptr(),
             value.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucContext::PGC_BACKEND,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
             pg_sys::GucAction::GUC_ACTION_SET,
             true,
             0,
