@@ -21,4 +21,8 @@ if [ -f "$libdir/tally.so" ] && [ -f "$sharedir/extension/tally.control" ] \
 fi
 log "building and installing the tally extension (release)"
 (cd extension && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+# cargo-pgrx installs the upgrade scripts of extension/sql/ (tally--A--B.sql); the frozen
+# scripts of earlier releases (tally--A.sql) go beside them, so that tests can create a
+# database at an earlier release and upgrade it (docs/upgrades.md).
+install -m 644 extension/sql/tally--*.sql "$sharedir/extension/"
 echo "$stamp" > "$stamp_file"

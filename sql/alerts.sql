@@ -33,6 +33,7 @@ CREATE TABLE tally.alert_rules (
 );
 CREATE INDEX alert_rules_site ON tally.alert_rules (site_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.alert_rules_rule_id_seq', '');
 
 -- The rule as JSON (the API's shape): its rule-defining columns, NULLs left out.
 CREATE FUNCTION tally.alert_rule_json(r tally.alert_rules) RETURNS jsonb
@@ -109,6 +110,7 @@ CREATE TABLE tally.alert_state (
     -- Why the rule could not be evaluated (e.g. a goal in its filters was deleted).
     error         text
 );
+SELECT pg_catalog.pg_extension_config_dump('tally.alert_state', '');
 
 -- Every firing and resolution, with what was measured. `payload` is the JSON that
 -- webhooks receive and emails describe.
@@ -127,6 +129,7 @@ CREATE TABLE tally.alert_history (
 CREATE INDEX alert_history_site_at ON tally.alert_history (site_id, at DESC);
 CREATE INDEX alert_history_rule_at ON tally.alert_history (rule_id, at DESC);
 SELECT pg_catalog.pg_extension_config_dump('tally.alert_history', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.alert_history_history_id_seq', '');
 
 -- One delivery of one history row to one channel of its rule. Created with the
 -- history row, in the same transaction, so a firing is never without its
@@ -152,6 +155,7 @@ CREATE TABLE tally.alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON tally.alert_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX alert_deliveries_rule ON tally.alert_deliveries (rule_id, created_at DESC);
+SELECT pg_catalog.pg_extension_config_dump('tally.alert_deliveries', '');
 
 -- Every attempt of a delivery: when, whether it worked, and the error if not.
 CREATE TABLE tally.alert_delivery_attempts (
@@ -163,6 +167,7 @@ CREATE TABLE tally.alert_delivery_attempts (
     error       text,
     PRIMARY KEY (delivery_id, attempt)
 );
+SELECT pg_catalog.pg_extension_config_dump('tally.alert_delivery_attempts', '');
 
 -- Records a firing or resolution of a rule found by tally.evaluate_alerts: the
 -- history row, one pending delivery per channel and a NOTIFY tally_alerts with

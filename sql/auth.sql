@@ -109,6 +109,7 @@ CREATE TABLE tally.api_keys (
 );
 CREATE INDEX api_keys_user ON tally.api_keys (user_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.api_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.api_keys_key_id_seq', '');
 
 -- The audit log: logins (success and failure), admin actions, exports, API queries.
 -- Append-only: roles may INSERT rows naming themselves, nobody but the owner may UPDATE
@@ -126,6 +127,7 @@ CREATE TABLE tally.audit_log (
 );
 CREATE INDEX audit_log_at ON tally.audit_log (at);
 SELECT pg_catalog.pg_extension_config_dump('tally.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.audit_log_audit_id_seq', '');
 
 -- The calling role's user. A security_barrier view owned by the extension's owner: it
 -- reads tally.users with the owner's rights but only the row of current_user, and no

@@ -16,6 +16,7 @@ CREATE TABLE tally.ingest_keys (
 );
 CREATE INDEX ingest_keys_site ON tally.ingest_keys (site_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.ingest_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.ingest_keys_key_id_seq', '');
 
 -- A new ingest key for a site: returns its id and the key itself, which is not stored
 -- and cannot be shown again.
@@ -53,6 +54,7 @@ CREATE TABLE tally.ingest_batches (
     batch_id     uuid PRIMARY KEY,
     committed_at timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('tally.ingest_batches', '');
 
 -- Client-chosen event ids (the batch API's optional `id`), per site, claimed in the same
 -- transaction as the COPY: an event sent again, by a retrying client or by two
@@ -64,6 +66,7 @@ CREATE TABLE tally.ingest_event_ids (
     received_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (site_id, event_id)
 );
+SELECT pg_catalog.pg_extension_config_dump('tally.ingest_event_ids', '');
 
 -- Forgets idempotency records older than `keep`: a batch or event id resent after that
 -- is stored again. Every gateway calls it hourly with 30 days, which outlasts any spool

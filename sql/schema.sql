@@ -13,6 +13,7 @@ CREATE TABLE tally.sites (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('tally.sites', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.sites_site_id_seq', '');
 
 -- Creates a site, or returns the existing one with that domain.
 CREATE FUNCTION tally.create_site(domain text, timezone text DEFAULT 'UTC')

@@ -9,18 +9,13 @@
 #   dump.sh restore OUT_DIR SERVER DBNAME  SERVER: libpq connection string of the target
 #                                          cluster without dbname (a superuser); DBNAME must not exist
 #
-# OUT_DIR holds roles.sql, tally.dump (pg_dump's custom format) and, in tables/, the rows
-# of the tables that ingest's idempotency and alert evaluation need but that the
-# extension does not hand to pg_dump (see CARRIED): all taken from one snapshot, so an
-# event id is in the dump exactly when its event is, and a client's retry after the
-# restore is stored once.
+# OUT_DIR holds roles.sql and tally.dump (pg_dump's custom format). The extension hands
+# pg_dump every table a restore needs, the tables of ingest's idempotency and of alert
+# delivery and the id sequences among them, so a client's retry after the restore is
+# stored once and new ids do not collide with restored ones. Sessions, login failures
+# and daily salts stay behind on purpose: users sign in again, and a restored database
+# starts new salts.
 source "$(dirname "$0")/../lib.sh"
-
-# Tables whose rows a restore needs and pg_dump leaves out unless the extension registers
-# them with pg_extension_config_dump, in load order (foreign keys). Sessions, login
-# failures and daily salts stay behind on purpose: users sign in again, and a restored
-# database starts new salts.
-CARRIED=(ingest_batches ingest_event_ids alert_state alert_deliveries alert_delivery_attempts)
 
 usage() { sed -n '7,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -28,28 +23,17 @@ psql_at() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -tA -d "$@"; }
 
 dump() {
     local src=$1 out=$2
+    # Releases before 0.2.0 did not hand every table to pg_dump (docs/upgrades.md).
+    local state; state=$(psql_at "$src" -c "SELECT e.extversion || ' ' || a.default_version
+        FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'tally'")
+    [ -n "$state" ] || die "$src has no tally extension"
+    [ "${state% *}" = "${state#* }" ] \
+        || die "$src has extension tally ${state% *} but the server's files are ${state#* }: run scripts/update-extension.sh first"
     # roles.sql holds the roles' password hashes.
     umask 077
-    mkdir -p "$out/tables"
-    rm -f "$out"/tables/*.copy
+    mkdir -p "$out"
     "$PG_BIN/pg_dumpall" --roles-only -d "$src" -f "$out/roles.sql"
-    # One snapshot for pg_dump and the carried tables: a transaction that exports it stays
-    # open (a psql co-process) until both have read.
-    coproc SNAP { "$PG_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -d "$src"; }
-    echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pg_export_snapshot();" >&"${SNAP[1]}"
-    local snapshot; read -r -t 30 snapshot <&"${SNAP[0]}" || die "could not export a snapshot from $src"
-    "$PG_BIN/pg_dump" -Fc --snapshot="$snapshot" -d "$src" -f "$out/tally.dump"
-    local registered; registered=$(psql_at "$src" -c "SELECT string_agg(c.relname, ' ')
-        FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid WHERE e.extname = 'tally'")
-    local copies=(-c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SET TRANSACTION SNAPSHOT '$snapshot'")
-    for t in "${CARRIED[@]}"; do
-        [[ " $registered " == *" $t "* ]] && continue
-        copies+=(-c "\\copy tally.$t TO '$out/tables/$t.copy'")
-    done
-    psql_at "$src" "${copies[@]}" -c "COMMIT"
-    echo "COMMIT;" >&"${SNAP[1]}"
-    exec {SNAP[1]}>&-
-    wait "$SNAP_PID"
+    "$PG_BIN/pg_dump" -Fc -d "$src" -f "$out/tally.dump"
     log "dumped $(du -sh "$out" | cut -f1) into $out"
 }
 
@@ -70,30 +54,6 @@ restore() {
         || die "creating the roles from $out/roles.sql failed"
     psql_at "$server dbname=postgres" -c "CREATE DATABASE \"$db\""
     "$PG_BIN/pg_restore" --exit-on-error -d "$server dbname=$db" "$out/tally.dump"
-    local loads=()
-    for t in "${CARRIED[@]}"; do
-        [ -f "$out/tables/$t.copy" ] && loads+=(-c "\\copy tally.$t FROM '$out/tables/$t.copy'")
-    done
-    # Identity sequences the extension does not register are restored at their start:
-    # move each past the highest id its table holds, so new sites, rules, keys and audit
-    # rows do not collide with restored ones.
-    psql_at "$server dbname=$db" -c "BEGIN" "${loads[@]}" -c "DO \$\$
-        DECLARE s record; top bigint;
-        BEGIN
-            FOR s IN SELECT d.objid::regclass AS seq, d.refobjid::regclass AS tbl, a.attname AS col
-                     FROM pg_depend d
-                     JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S'
-                     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-                     WHERE d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-                       AND c.relnamespace = 'tally'::regnamespace
-            LOOP
-                EXECUTE format('SELECT max(%I) FROM %s', s.col, s.tbl) INTO top;
-                IF top IS NOT NULL THEN
-                    PERFORM setval(s.seq, greatest(top, (SELECT last_value FROM pg_sequences
-                        WHERE format('%I.%I', schemaname, sequencename)::regclass = s.seq)));
-                END IF;
-            END LOOP;
-        END \$\$" -c "COMMIT"
     log "restored $out into database $db"
 }
 

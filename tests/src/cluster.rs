@@ -86,6 +86,12 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn create() -> TestDb {
+        TestDb::create_with("CREATE EXTENSION tally CASCADE").await
+    }
+
+    /// A database of its own with the extension made by `create`, e.g. at an earlier
+    /// release: `CREATE EXTENSION tally VERSION '0.1.0'`.
+    pub async fn create_with(create: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         ensure_cluster();
         let name = format!("t_{}_{}_{:08x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
@@ -93,7 +99,7 @@ impl TestDb {
         admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
         let url = url_of(&name);
         let client = connect(&url).await;
-        client.batch_execute("CREATE EXTENSION tally CASCADE").await.expect("CREATE EXTENSION tally");
+        client.batch_execute(create).await.unwrap_or_else(|e| panic!("{create}: {e:?}"));
         TestDb { name, url, client }
     }
 

@@ -16,6 +16,7 @@ pub mod browser;
 pub mod cluster;
 pub mod gateway;
 pub mod load;
+pub mod schema;
 pub mod session;
 pub mod sinks;
 
