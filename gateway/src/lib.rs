@@ -6,11 +6,13 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod database_metrics;
 pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod pool;
+pub mod request_metrics;
 pub mod routes;
 pub mod security_headers;
 pub mod seed;
@@ -63,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::middleware::from_fn(server_timing::record))
+        .layer(axum::middleware::from_fn(request_metrics::record))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,7 +1,10 @@
-//! Prometheus metrics of the ingest path, served at `/metrics`: what was accepted and
+//! Prometheus metrics, served at `/metrics`: of the ingest path, what was accepted and
 //! rejected (by reason), how full the queue and the spool are, how long flushes take and
-//! how often Postgres failed. Recorded through the `metrics` facade, exported by
+//! how often Postgres failed; of the rest, HTTP latency per route, stats query latency
+//! per path and alert delivery attempts (the database's own gauges are read at scrape
+//! time, `database_metrics.rs`). Recorded through the `metrics` facade, exported by
 //! `metrics-exporter-prometheus`; one recorder per process, installed on first use.
+//! docs/monitoring.md lists them; ops/grafana/tally.json charts them.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -23,11 +26,19 @@ const FLUSH_EVENTS: &str = "tally_ingest_flush_events";
 const DB_ERRORS: &str = "tally_ingest_database_errors_total";
 const EVENTS_REJECTED: &str = "tally_ingest_events_rejected_total";
 const SET_ASIDE: &str = "tally_ingest_events_set_aside_total";
+const SPOOL_OLDEST: &str = "tally_ingest_spool_oldest_seconds";
+const HTTP_SECONDS: &str = "tally_http_request_duration_seconds";
+const QUERY_SECONDS: &str = "tally_query_duration_seconds";
+const DELIVERY_ATTEMPTS: &str = "tally_alert_delivery_attempts_total";
 
 /// Flush latency buckets: a healthy loopback flush takes about a millisecond; the
 /// upper buckets show a struggling database before the write timeout (10 s) fires.
 const FLUSH_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 const SIZE_BUCKETS: &[f64] = &[1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0];
+/// Request and query latency buckets: ingest answers in a millisecond or two, a
+/// dashboard query in tens to hundreds, an export or a cold scan in seconds; the
+/// statement timeouts (30 s by default) bound the rest.
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// The process's recorder handle, installing the recorder the first time.
 pub fn handle() -> &'static PrometheusHandle {
@@ -37,6 +48,10 @@ pub fn handle() -> &'static PrometheusHandle {
             .set_buckets_for_metric(Matcher::Full(FLUSH_SECONDS.into()), FLUSH_BUCKETS)
             .expect("non-empty buckets")
             .set_buckets_for_metric(Matcher::Full(FLUSH_EVENTS.into()), SIZE_BUCKETS)
+            .expect("non-empty buckets")
+            .set_buckets_for_metric(Matcher::Full(HTTP_SECONDS.into()), LATENCY_BUCKETS)
+            .expect("non-empty buckets")
+            .set_buckets_for_metric(Matcher::Full(QUERY_SECONDS.into()), LATENCY_BUCKETS)
             .expect("non-empty buckets")
             .build_recorder();
         let handle = recorder.handle();
@@ -65,6 +80,15 @@ fn describe() {
         SET_ASIDE,
         "Spooled events Postgres refused as data errors, moved to the spool's failed/ directory, by SQLSTATE"
     );
+    metrics::describe_gauge!(SPOOL_OLDEST, metrics::Unit::Seconds, "Age of the oldest batch in the disk spool (0: empty)");
+    metrics::describe_histogram!(HTTP_SECONDS, metrics::Unit::Seconds, "Time to answer a request, by route, method and status");
+    metrics::describe_histogram!(QUERY_SECONDS, metrics::Unit::Seconds, "Time of one tally.query, by the path it took (scan, rollups)");
+    metrics::describe_counter!(DELIVERY_ATTEMPTS, "Alert delivery attempts, by result (delivered, failed)");
+    // Present from the start, so a rate over them exists before the first failure.
+    for result in ["delivered", "failed"] {
+        metrics::counter!(DELIVERY_ATTEMPTS, "result" => result).increment(0);
+    }
+    metrics::counter!(DB_ERRORS).increment(0);
 }
 
 /// The text exposition format.
@@ -98,6 +122,25 @@ pub fn spooled(events: usize) {
 pub fn spool_size((batches, bytes): (usize, u64)) {
     metrics::gauge!(SPOOL_BATCHES).set(batches as f64);
     metrics::gauge!(SPOOL_BYTES).set(bytes as f64);
+}
+
+pub fn spool_oldest(age: Option<Duration>) {
+    metrics::gauge!(SPOOL_OLDEST).set(age.map_or(0.0, |a| a.as_secs_f64()));
+}
+
+/// One answered request; `route` is the router's pattern (`/api/v1/sites/{id}`), never
+/// the raw path, so the label set stays as small as the route table.
+pub fn http_request(route: String, method: String, status: u16, elapsed: Duration) {
+    metrics::histogram!(HTTP_SECONDS, "route" => route, "method" => method, "status" => status.to_string()).record(elapsed.as_secs_f64());
+}
+
+/// One stats query; `path` is the answer's `meta.path`.
+pub fn query(path: String, elapsed: Duration) {
+    metrics::histogram!(QUERY_SECONDS, "path" => path).record(elapsed.as_secs_f64());
+}
+
+pub fn delivery_attempt(delivered: bool) {
+    metrics::counter!(DELIVERY_ATTEMPTS, "result" => if delivered { "delivered" } else { "failed" }).increment(1);
 }
 
 pub fn flushed(written: Written, elapsed: Duration) {

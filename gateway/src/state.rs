@@ -28,6 +28,8 @@ pub struct AppState {
     pub pool: Pool,
     pub config: Arc<ServeConfig>,
     pub batcher: Batcher,
+    /// The disk spool the batcher writes to, for `/metrics`.
+    pub spool: Arc<Spool>,
     pub sites: Arc<Sites>,
     pub keys: Arc<IngestKeys>,
     pub pipeline: Arc<Pipeline>,
@@ -53,7 +55,7 @@ impl AppState {
             queue_capacity: config.queue_capacity,
             writers: config.writers,
         };
-        let spool = Spool::open(&config.spool_dir, config.spool_max_bytes)?;
+        let spool = Arc::new(Spool::open(&config.spool_dir, config.spool_max_bytes)?);
         let geo_headers = GeoHeaders {
             country: config.geo_country_header.clone(),
             region: config.geo_region_header.clone(),
@@ -71,7 +73,7 @@ impl AppState {
             policy: AddressPolicy::new(config.webhook_allow.clone()),
             emails_per_hour: config.alert_emails_per_hour,
         })?;
-        let (batcher, tasks) = Batcher::start(ingest.clone(), Arc::new(spool), limits);
+        let (batcher, tasks) = Batcher::start(ingest.clone(), spool.clone(), limits);
         let state = AppState {
             sites: Arc::new(Sites::new(ingest.clone())),
             keys: Arc::new(IngestKeys::new(ingest)),
@@ -82,6 +84,7 @@ impl AppState {
             closing: CancellationToken::new(),
             config: Arc::new(config),
             batcher,
+            spool,
             pool,
         };
         Ok((state, tasks))

@@ -99,6 +99,7 @@ async fn attempt(pool: Pool, notifier: Arc<Notifier>, policy: RetryPolicy, wake:
         Ok(channel) => notifier.send(&channel, &id, &claim.payload).await,
         Err(e) => Err(format!("unusable channel: {e}")),
     };
+    crate::metrics::delivery_attempt(outcome.is_ok());
     if let Err(error) = &outcome {
         tracing::warn!(delivery = %id, attempt = claim.attempt, %error, "alert delivery failed");
     }

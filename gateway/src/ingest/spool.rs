@@ -122,6 +122,13 @@ impl Spool {
         Ok(entry)
     }
 
+    /// How long the oldest batch has been in the spool, from its file's modification
+    /// time (the spool keeps no clock of its own, and a restart keeps the files).
+    pub fn oldest_age(&self) -> Option<std::time::Duration> {
+        let entry = self.oldest()?;
+        fs::metadata(self.path(entry.seq)).and_then(|m| m.modified()).ok()?.elapsed().ok()
+    }
+
     /// The oldest spooled batch, if any.
     pub fn oldest(&self) -> Option<Entry> {
         self.state().entries.front().copied()

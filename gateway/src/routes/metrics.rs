@@ -26,5 +26,6 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     if Sha256::digest(given.as_bytes()) != Sha256::digest(token.as_bytes()) {
         return Err(ApiError::Unauthorized("send the metrics token as `Authorization: Bearer <token>`".into()));
     }
+    crate::database_metrics::collect(&state).await;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()).into_response())
 }

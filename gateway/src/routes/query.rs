@@ -61,7 +61,11 @@ async fn answer_on(
 ) -> Result<Value, ApiError> {
     let tx = caller.transaction(client).await?;
     statement::limit(&tx, &state.config.timeouts, work).await?;
+    let started = std::time::Instant::now();
     let row = tx.query_one("SELECT tally.query($1)", &[query]).await.map_err(bad_query)?;
+    let answer: Value = row.get(0);
+    let path = answer["meta"]["path"].as_str().unwrap_or("unknown").to_owned();
+    crate::metrics::query(path, started.elapsed());
     if let Some(action) = audit {
         // An export's whole query is kept: what left the building, and how to redo it.
         let detail = if action == "export" {
@@ -72,7 +76,7 @@ async fn answer_on(
         audit::record(&tx, action, None, detail, caller.ip).await?;
     }
     tx.commit().await?;
-    Ok(row.get(0))
+    Ok(answer)
 }
 
 async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
