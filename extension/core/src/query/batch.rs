@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use crate::codec::dict::NULL_CODE;
+use crate::interrupt::{Cancelled, Interrupt};
 use crate::segment::{Column, SegmentError, SegmentReader};
 
 use super::intern::Interner;
@@ -37,6 +38,15 @@ fn visit_ints(reader: &SegmentReader<'_>, name: &str) -> Result<Vec<i64>, Segmen
     Ok(stored.to_visits(values)?)
 }
 
+/// Why [`Batch::decode`] returned no batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Undecoded {
+    #[error(transparent)]
+    Corrupt(#[from] SegmentError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
 impl Batch {
     /// An empty batch shaped for `plan` (the spill of visits seen in several batches).
     pub fn empty(plan: &Plan) -> Batch {
@@ -44,28 +54,31 @@ impl Batch {
     }
 
     /// Decodes the columns `plan` needs from a segment; strings are translated into the
-    /// query's code spaces (`interners`, one per source).
-    pub fn decode(reader: &SegmentReader<'_>, plan: &Plan, interners: &mut [Interner]) -> Result<Batch, SegmentError> {
+    /// query's code spaces (`interners`, one per source). `check` is called before each
+    /// column: a segment holds up to [`crate::segment::MAX_ROWS`] rows, too many to
+    /// decode without asking whether to go on.
+    pub fn decode(reader: &SegmentReader<'_>, plan: &Plan, interners: &mut [Interner], check: Interrupt<'_>) -> Result<Batch, Undecoded> {
         let mut codes = Vec::with_capacity(plan.sources.len());
         let mut constant_in_visits = Vec::with_capacity(plan.sources.len());
         let mut props = None;
         for (source, interner) in plan.sources.iter().zip(interners.iter_mut()) {
+            check()?;
             constant_in_visits.push(false);
             codes.push(match source {
                 // Translated once per stored unit (a visit's referrer once, not per event).
                 Source::Column(name) => {
                     let stored = reader.stored_column(name)?;
                     let Column::Str(dict) = &stored.units else {
-                        return Err(SegmentError::BadColumn { column: "query", reason: "expected a string column" });
+                        return Err(SegmentError::BadColumn { column: "query", reason: "expected a string column" }.into());
                     };
                     *constant_in_visits.last_mut().expect("pushed above") = stored.per_visit_or_coarser();
-                    stored.to_rows(interner.translate(dict))?
+                    stored.to_rows(interner.translate(dict)).map_err(SegmentError::from)?
                 }
                 Source::Prop(key) => {
                     if props.is_none() {
                         props = Some(match reader.column("props")? {
                             Column::Props(p) => p,
-                            _ => return Err(SegmentError::BadColumn { column: "props", reason: "expected properties" }),
+                            _ => return Err(SegmentError::BadColumn { column: "props", reason: "expected properties" }.into()),
                         });
                     }
                     let props = props.as_ref().expect("decoded above");
@@ -83,6 +96,7 @@ impl Batch {
                 }
             });
         }
+        check()?;
         let (revenue, has_revenue) = if plan.revenue {
             let column = reader.int_column("revenue_micros")?;
             let present = column.validity.unwrap_or_else(|| vec![true; column.values.len()]);
@@ -90,8 +104,10 @@ impl Batch {
         } else {
             (Vec::new(), Vec::new())
         };
+        let ts = reader.int_column("ts")?.values;
+        check()?;
         Ok(Batch {
-            ts: reader.int_column("ts")?.values,
+            ts,
             visitor: visit_ints(reader, "visitor_id")?,
             session: visit_ints(reader, "session_id")?,
             codes,

@@ -7,7 +7,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use crate::interrupt::{self, Cancelled, Interrupt};
 use crate::segment::{SegmentError, SegmentReader};
 
-use super::batch::Batch;
+use super::batch::{Batch, Undecoded};
 use super::funnel::FunnelState;
 use super::intern::Interner;
 use super::kernel::{Acc, Derived, ViewState, ENGAGEMENT, PAGEVIEW};
@@ -117,15 +117,21 @@ impl<'p> Scan<'p> {
         }
     }
 
-    /// Scans the batch `index` of the zones given to [`Scan::new`].
-    pub fn add(&mut self, index: usize, reader: &SegmentReader<'_>) -> Result<(), SegmentError> {
-        let mut batch = Batch::decode(reader, self.plan, &mut self.interners)?;
+    /// Scans the batch `index` of the zones given to [`Scan::new`], calling `check`
+    /// between its steps (each column decoded, each filter, view and goal): one batch
+    /// can hold millions of rows.
+    pub fn add(&mut self, index: usize, reader: &SegmentReader<'_>, check: Interrupt<'_>) -> Result<(), ScanError> {
+        let mut batch = Batch::decode(reader, self.plan, &mut self.interners, check).map_err(|e| match e {
+            Undecoded::Corrupt(e) => ScanError::Corrupt(index, e),
+            Undecoded::Cancelled(cancelled) => cancelled.into(),
+        })?;
+        check()?;
         batch.restrict(self.range.from_us, self.range.to_us);
-        self.process(&batch, &Window::of(index, &self.zones));
+        self.process(&batch, &Window::of(index, &self.zones), check)?;
         Ok(())
     }
 
-    fn process(&mut self, batch: &Batch, window: &Window) {
+    fn process(&mut self, batch: &Batch, window: &Window, check: Interrupt<'_>) -> Result<(), Cancelled> {
         let plan = self.plan;
         for (leaf, memo) in plan.leaves.iter().zip(&mut self.memos) {
             let interner = &self.interners[plan.operands[leaf.operand].source];
@@ -142,6 +148,7 @@ impl<'p> Scan<'p> {
             if filters.iter().any(|f| f.filter == filter) {
                 continue;
             }
+            check()?;
             let (mask, per_visit) = match filter {
                 Some(expr) => (derived.eval(plan, expr, &self.memos), derived.per_visit_expr(plan, expr)),
                 None => (vec![true; batch.rows()], true),
@@ -153,6 +160,7 @@ impl<'p> Scan<'p> {
         }
         // The figures of the visits some view walks, each once, if the plan needs them.
         if plan.visit_figures {
+            check()?;
             let mut walked = vec![false; batch.session_rows.len()];
             for (visit, _) in filters.iter().flat_map(|f| &f.visits) {
                 walked[*visit] = true;
@@ -164,6 +172,7 @@ impl<'p> Scan<'p> {
                 filters.iter().find(|f| f.filter == view.filter.as_ref()).expect("evaluated above");
             if view.keys.contains(&Key::Goal) {
                 for (goal, expr) in plan.goal_exprs.iter().enumerate() {
+                    check()?;
                     // The goal's mask, narrowed in place to the view's rows.
                     let mut both = derived.eval(plan, expr, &self.memos);
                     both.iter_mut().zip(mask).for_each(|(b, &m)| *b &= m);
@@ -171,10 +180,12 @@ impl<'p> Scan<'p> {
                     derived.accumulate(plan, view, state, &both, visits, goal as u32, per_visit);
                 }
             } else {
+                check()?;
                 derived.accumulate(plan, view, state, mask, visits, 0, *per_visit);
             }
         }
         if !plan.funnel.is_empty() {
+            check()?;
             // The query view's rows (view 0): the qualifying events a funnel walks.
             let qualifying = &filters.iter().find(|f| f.filter == plan.views[0].filter.as_ref()).expect("evaluated above").mask;
             let steps: Vec<Vec<bool>> = plan.funnel.iter().map(|&g| derived.eval(plan, &plan.goal_exprs[g], &self.memos)).collect();
@@ -183,6 +194,7 @@ impl<'p> Scan<'p> {
         for (visit, rows) in derived.open_visits() {
             self.gathered.append(batch, visit, rows);
         }
+        Ok(())
     }
 
     /// Ends this thread's share of the work: partitions the distinct-visitor pairs
@@ -235,7 +247,7 @@ impl<'p> Scan<'p> {
         let mut gathered = std::mem::replace(&mut self.gathered, Batch::empty(self.plan));
         interrupted()?;
         gathered.sort_visits();
-        self.process(&gathered, &Window::everything());
+        self.process(&gathered, &Window::everything(), interrupted)?;
         let plan = self.plan;
         let views = plan
             .views
@@ -314,16 +326,25 @@ pub fn scan_loaded<'b>(
     let batches = zones.len();
     let queue = Queue::default();
     // `interrupted` is given on the calling thread only.
+    // Helpers check whether it stopped the scan, inside a batch too.
     let work = |interrupted: Option<Interrupt<'_>>| -> Result<Scan<'_>, ScanError> {
+        let stopping = || match interrupted {
+            Some(check) => check().inspect_err(|_| queue.stop()),
+            None if queue.stopped() => Err(Cancelled),
+            None => Ok(()),
+        };
         let mut scan = Scan::new(plan, range, bucket_starts.clone(), zones.clone());
         let mut failed = None;
         while let Some((i, bytes)) = queue.take() {
-            if let Some(Err(cancelled)) = interrupted.map(|check| check()) {
-                queue.stop();
-                return Err(cancelled.into());
-            }
+            stopping()?;
             if failed.is_none() {
-                failed = SegmentReader::open(bytes).and_then(|reader| scan.add(i, &reader)).err().map(|e| ScanError::Corrupt(i, e));
+                failed = match SegmentReader::open(bytes) {
+                    Ok(reader) => scan.add(i, &reader, &stopping).err(),
+                    Err(e) => Some(ScanError::Corrupt(i, e)),
+                };
+                if let Some(ScanError::Cancelled(cancelled)) = failed {
+                    return Err(cancelled.into());
+                }
             }
         }
         scan.seal();
@@ -421,6 +442,11 @@ impl<'b> Queue<'b> {
         state.closed = true;
         state.batches.clear();
         self.ready.notify_all();
+    }
+
+    /// Whether [`Queue::stop`] ended the scan.
+    fn stopped(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).stopped
     }
 
     /// The next batch; `None` once the queue is closed and empty, or stopped.

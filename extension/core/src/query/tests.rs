@@ -289,3 +289,47 @@ fn a_scan_stops_at_the_first_check_that_says_cancelled() {
         }
     }
 }
+
+#[test]
+fn one_large_batch_is_checked_between_its_steps_and_stops_inside() {
+    let query = json!({
+        "site_id": 1, "date_range": "30d", "metrics": ["visitors", "pageviews", "bounce_rate"],
+        "dimensions": ["event:page", "visit:country"], "filters": [["contains", "event:page", ["/a"]]]
+    });
+    let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
+    let pages = ["/a", "/ab", "/b", "/docs/x"];
+    let events: Vec<Event> = (0..40_000).map(|i| event(i / 8, i / 4, i / 40, "pageview", pages[i as usize % 4])).collect();
+    let big = segment::build(&events).unwrap();
+    let range = TimeRange { from_us: 0, to_us: 30 * 1_440 * MIN };
+    // The checks of a scan of `batches` (none, or the one big batch), and its result
+    // when the check says stop after `allowed` calls.
+    let scan = |batches: usize, allowed: usize| {
+        let checks = std::cell::Cell::new(0);
+        let check = || {
+            checks.set(checks.get() + 1);
+            if checks.get() > allowed {
+                Err(crate::interrupt::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
+        let zones = vec![(big.zone.ts_min, big.zone.ts_max); batches];
+        let result =
+            scan_loaded(&plan, range, None, zones, |_| big.bytes.as_slice(), Workers { threads: 1, on_thread: || {}, interrupted: &check });
+        (checks.get(), result.map(|answer| answer.views.len()))
+    };
+    let (without, answer) = scan(0, usize::MAX);
+    assert_eq!(answer, Ok(plan.views.len()));
+    let (with, answer) = scan(1, usize::MAX);
+    assert_eq!(answer, Ok(plan.views.len()));
+    // Around the batch: its load and its taking. Inside it: at least each column
+    // decoded (sources, ts) and each view accumulated.
+    let inside = with - without - 2;
+    assert!(inside > plan.sources.len() + plan.views.len(), "{inside} checks inside the batch");
+    // Stopping at any of them abandons the scan there, and nothing is checked after.
+    for allowed in 0..with {
+        let (checks, result) = scan(1, allowed);
+        assert_eq!(result, Err(ScanError::Cancelled(crate::interrupt::Cancelled)), "after {allowed} checks");
+        assert_eq!(checks, allowed + 1, "no check after the one that cancelled");
+    }
+}
