@@ -23,6 +23,9 @@ pub(crate) struct Batch {
     /// Revenue in micros, 0 where NULL; empty unless the plan needs revenue.
     pub revenue: Vec<i64>,
     pub has_revenue: Vec<bool>,
+    /// Engaged milliseconds (`engagement_ms`), 0 where NULL; empty unless the plan
+    /// needs time on page.
+    pub engagement: Vec<i64>,
     /// Rows of each visit, in row order.
     pub session_rows: Vec<u32>,
 }
@@ -90,6 +93,15 @@ impl Batch {
         } else {
             (Vec::new(), Vec::new())
         };
+        let engagement = if plan.engagement {
+            let column = reader.int_column("engagement_ms")?;
+            match column.validity {
+                Some(present) => column.values.iter().zip(present).map(|(&ms, p)| if p { ms } else { 0 }).collect(),
+                None => column.values,
+            }
+        } else {
+            Vec::new()
+        };
         Ok(Batch {
             ts: reader.int_column("ts")?.values,
             visitor: visit_ints(reader, "visitor_id")?,
@@ -98,6 +110,7 @@ impl Batch {
             constant_in_visits,
             revenue,
             has_revenue,
+            engagement,
             session_rows: reader.session_rows().to_vec(),
         })
     }
@@ -137,6 +150,7 @@ impl Batch {
         retain(&mut self.ts, &keep);
         retain(&mut self.revenue, &keep);
         retain(&mut self.has_revenue, &keep);
+        retain(&mut self.engagement, &keep);
         for codes in &mut self.codes {
             retain(codes, &keep);
         }
@@ -152,6 +166,9 @@ impl Batch {
         if !other.revenue.is_empty() {
             self.revenue.extend_from_slice(&other.revenue[rows.clone()]);
             self.has_revenue.extend_from_slice(&other.has_revenue[rows.clone()]);
+        }
+        if !other.engagement.is_empty() {
+            self.engagement.extend_from_slice(&other.engagement[rows.clone()]);
         }
         for (mine, theirs) in self.codes.iter_mut().zip(&other.codes) {
             mine.extend_from_slice(&theirs[rows.clone()]);
@@ -195,6 +212,7 @@ impl Batch {
         permute(&mut self.ts, &order);
         permute(&mut self.revenue, &order);
         permute(&mut self.has_revenue, &order);
+        permute(&mut self.engagement, &order);
         for codes in &mut self.codes {
             permute(codes, &order);
         }

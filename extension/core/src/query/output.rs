@@ -7,7 +7,7 @@
 //! which: `"scan"` or `"rollups"`, `meta.comparison_path` for the comparison). Rates
 //! are rounded half up from exact integers:
 //! `bounce_rate`, `conversion_rate`, `percentage` and `views_per_visit` to 2 decimals,
-//! `visit_duration` to whole seconds, revenue to 2 decimals (average) or micros (total).
+//! `visit_duration` and `time_on_page` to whole seconds, revenue to 2 decimals (average) or micros (total).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -94,6 +94,7 @@ impl Context<'_> {
             },
             Metric::TotalRevenue => json!(acc.revenue_micros as f64 / 1e6),
             Metric::AverageRevenue => ratio(acc.revenue_micros.into(), i128::from(acc.revenue_events) * 1_000_000, 2),
+            Metric::TimeOnPage => ratio(acc.engagement_ms.into(), i128::from(acc.engaged_visits) * 1_000, 0),
         }
     }
 
