@@ -7,6 +7,7 @@ use crate::codec::dict::NULL_CODE;
 use crate::segment::{Column, SegmentError, SegmentReader};
 
 use super::intern::Interner;
+use super::kernel::Currency;
 use super::plan::{Plan, Source};
 
 #[derive(Debug, Default, Clone)]
@@ -23,6 +24,10 @@ pub(crate) struct Batch {
     /// Revenue in micros, 0 where NULL; empty unless the plan needs revenue.
     pub revenue: Vec<i64>,
     pub has_revenue: Vec<bool>,
+    /// The ISO 4217 code of each row's revenue, zeros where NULL; empty unless the plan
+    /// needs revenue. Bytes rather than query codes, so sums of different scans merge
+    /// without translating them.
+    pub currency: Vec<Currency>,
     /// Engaged milliseconds (`engagement_ms`), 0 where NULL; empty unless the plan
     /// needs time on page.
     pub engagement: Vec<i64>,
@@ -93,6 +98,14 @@ impl Batch {
         } else {
             (Vec::new(), Vec::new())
         };
+        let currency = if plan.revenue {
+            match reader.column("revenue_currency")? {
+                Column::Str(column) => column.codes.iter().map(|&code| Currency::of(column.resolve(code))).collect(),
+                _ => return Err(SegmentError::BadColumn { column: "revenue_currency", reason: "expected a string column" }),
+            }
+        } else {
+            Vec::new()
+        };
         let engagement = if plan.engagement {
             let column = reader.int_column("engagement_ms")?;
             match column.validity {
@@ -110,6 +123,7 @@ impl Batch {
             constant_in_visits,
             revenue,
             has_revenue,
+            currency,
             engagement,
             session_rows: reader.session_rows().to_vec(),
         })
@@ -150,6 +164,7 @@ impl Batch {
         retain(&mut self.ts, &keep);
         retain(&mut self.revenue, &keep);
         retain(&mut self.has_revenue, &keep);
+        retain(&mut self.currency, &keep);
         retain(&mut self.engagement, &keep);
         for codes in &mut self.codes {
             retain(codes, &keep);
@@ -166,6 +181,7 @@ impl Batch {
         if !other.revenue.is_empty() {
             self.revenue.extend_from_slice(&other.revenue[rows.clone()]);
             self.has_revenue.extend_from_slice(&other.has_revenue[rows.clone()]);
+            self.currency.extend_from_slice(&other.currency[rows.clone()]);
         }
         if !other.engagement.is_empty() {
             self.engagement.extend_from_slice(&other.engagement[rows.clone()]);
@@ -212,6 +228,7 @@ impl Batch {
         permute(&mut self.ts, &order);
         permute(&mut self.revenue, &order);
         permute(&mut self.has_revenue, &order);
+        permute(&mut self.currency, &order);
         permute(&mut self.engagement, &order);
         for codes in &mut self.codes {
             permute(codes, &order);

@@ -13,6 +13,41 @@ use super::window::Window;
 pub(crate) const PAGEVIEW: u32 = 1;
 pub(crate) const ENGAGEMENT: u32 = 2;
 
+/// The currency of a group's revenue: none yet, one ISO 4217 code, or several. Revenue
+/// in different currencies is never added up into one figure: a group holding several
+/// answers no total (see `render`); a dimension or filter on `event:revenue_currency`
+/// splits it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    const MIXED: Currency = Currency([0xff; 3]);
+
+    /// The currency named `code` (3 ASCII letters as ingest checks; NULL is none).
+    pub fn of(code: Option<&str>) -> Currency {
+        let mut bytes = [0; 3];
+        for (slot, b) in bytes.iter_mut().zip(code.unwrap_or_default().bytes()) {
+            *slot = b;
+        }
+        Currency(bytes)
+    }
+
+    /// The currency of revenue in `self` and in `other` together.
+    pub fn merge(self, other: Currency) -> Currency {
+        match (self, other) {
+            (a, Currency([0, 0, 0])) => a,
+            (Currency([0, 0, 0]), b) => b,
+            (a, b) if a == b => a,
+            _ => Currency::MIXED,
+        }
+    }
+
+    /// Whether revenue of more than one currency was met.
+    pub fn is_mixed(self) -> bool {
+        self == Currency::MIXED
+    }
+}
+
 /// Sums of one group. Every field adds across batches, so groups merge by addition.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Acc {
@@ -26,6 +61,7 @@ pub struct Acc {
     pub visit_pageviews: u64,
     pub revenue_micros: i64,
     pub revenue_events: u64,
+    pub currency: Currency,
     /// Milliseconds reported by qualifying `engagement` events, and the visits that
     /// sent one (time on page).
     pub engagement_ms: u64,
@@ -42,6 +78,7 @@ impl std::ops::AddAssign for Acc {
         self.visit_pageviews += other.visit_pageviews;
         self.revenue_micros += other.revenue_micros;
         self.revenue_events += other.revenue_events;
+        self.currency = self.currency.merge(other.currency);
         self.engagement_ms += other.engagement_ms;
         self.engaged_visits += other.engaged_visits;
     }
@@ -346,6 +383,7 @@ impl<'b> Derived<'b> {
                 if revenue && batch.has_revenue[r] {
                     acc.revenue_micros += batch.revenue[r];
                     acc.revenue_events += 1;
+                    acc.currency = acc.currency.merge(batch.currency[r]);
                 }
                 if engagement && names[i] == ENGAGEMENT {
                     acc.engagement_ms += batch.engagement[r] as u64;

@@ -156,7 +156,8 @@ pub enum Attr {
 }
 
 /// `event:*` names and the event column each reads.
-pub const EVENT_ATTRS: [(&str, &str); 3] = [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname")];
+pub const EVENT_ATTRS: [(&str, &str); 4] =
+    [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname"), ("event:revenue_currency", "revenue_currency")];
 
 /// `visit:*` names and the event column each reads from the visit's first event.
 pub const VISIT_ATTRS: [(&str, &str); 15] = [

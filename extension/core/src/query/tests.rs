@@ -152,6 +152,37 @@ fn behavioural_and_case_insensitive_filters() {
 }
 
 #[test]
+fn revenue_in_different_currencies_is_never_added_up() {
+    let paid = |visitor, minute, micros, currency: &str| Event {
+        revenue_micros: Some(micros),
+        revenue_currency: Some(currency.into()),
+        ..event(visitor, visitor, minute, "Purchase", "/checkout")
+    };
+    let events =
+        vec![paid(1, 0, 10_000_000, "EUR"), paid(2, 1, 5_000_000, "EUR"), paid(3, 2, 7_000_000, "USD"), event(4, 4, 3, "pageview", "/")];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let render_of = |query: Value| {
+        let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
+        let period = Period {
+            answer: answer(query, std::slice::from_ref(&events), range),
+            from_label: String::new(),
+            to_label: String::new(),
+            bucket_labels: Vec::new(),
+            from_rollups: false,
+        };
+        render(&plan, &period, None)["results"].clone()
+    };
+    let metrics = json!(["total_revenue", "average_revenue"]);
+    assert_eq!(render_of(json!({"site_id": 1, "date_range": "day", "metrics": metrics}))[0]["metrics"], json!([null, null]));
+    assert_eq!(
+        render_of(json!({"site_id": 1, "date_range": "day", "metrics": metrics, "dimensions": ["event:revenue_currency"]})),
+        json!([{"dimensions": ["EUR"], "metrics": [15.0, 7.5]}, {"dimensions": ["USD"], "metrics": [7.0, 7.0]}, {"dimensions": [null], "metrics": [0.0, 0]}])
+    );
+    let eur = json!({"site_id": 1, "date_range": "day", "metrics": metrics, "filters": [["is", "event:revenue_currency", ["EUR"]]]});
+    assert_eq!(render_of(eur)[0]["metrics"], json!([15.0, 7.5]));
+}
+
+#[test]
 fn funnels_count_steps_in_order_within_one_visit() {
     let events = vec![
         // Visitor 1: /docs then Signup in one visit: both steps.
