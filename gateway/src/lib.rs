@@ -20,6 +20,7 @@ pub mod server_timing;
 pub mod sites;
 pub mod state;
 pub mod statement;
+pub mod stats_v2;
 pub mod tls;
 
 use std::future::Future;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::metrics::router())
         .merge(routes::tracker::router())
         .merge(routes::query::router())
+        .merge(routes::stats_v2::router())
         .merge(routes::alerts::router())
         .merge(routes::export::router())
         .merge(routes::realtime::router())

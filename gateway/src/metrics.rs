@@ -66,7 +66,7 @@ pub fn handle() -> &'static PrometheusHandle {
 fn describe() {
     metrics::describe_counter!(ACCEPTED, "Events committed or spooled and acknowledged with 202");
     metrics::describe_counter!(REJECTED, "Ingest requests refused, by reason");
-    metrics::describe_counter!(DROPPED, "Events accepted but not stored (bots), by reason");
+    metrics::describe_counter!(DROPPED, "Events accepted but not stored (bots, unknown sites), by reason");
     metrics::describe_counter!(DUPLICATES, "Events skipped at commit because their id was stored before");
     metrics::describe_gauge!(QUEUE, "Events held in memory, queued or being written");
     metrics::describe_counter!(SPOOLED, "Events written to the disk spool while Postgres was unreachable");

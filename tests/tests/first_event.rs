@@ -81,7 +81,6 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
         (json!({"url": "https://a.example/", "domain": "a.example"}), "name"),
         (json!({"name": "pageview", "domain": "a.example"}), "url"),
         (json!({"name": "pageview", "url": "/relative", "domain": "a.example"}), "url"),
-        (json!({"name": "pageview", "url": "https://a.example/", "domain": "nope.example"}), "domain"),
         (json!({"name": "pageview", "url": "https://a.example/", "domain": "a.example", "props": {"k": {"x": 1}}}), "props.k"),
         (
             json!({"name": "pageview", "url": "https://a.example/", "domain": "a.example", "revenue": {"amount": "ten", "currency": "EUR"}}),
@@ -122,6 +121,18 @@ async fn crawlers_are_dropped_not_stored() {
     assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"accepted": 0, "dropped": ["bot"]}));
     let stored: i64 = t.db.value("SELECT count(*) FROM tally.events").await;
     assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn events_for_an_unknown_domain_are_dropped_and_counted() {
+    let t = Tally::with_site("a.example").await;
+    let (status, body) = t.post("/api/event", json!({"name": "pageview", "url": "https://a.example/", "domain": "nope.example"})).await;
+    assert_eq!((status, body), (202, json!({"accepted": 0, "dropped": ["unknown_site"]})));
+    let stored: i64 = t.db.value("SELECT count(*) FROM tally.events").await;
+    assert_eq!(stored, 0);
+    let metrics = t.get("/metrics").await.1;
+    let text = metrics.as_str().expect("text exposition");
+    assert!(text.contains("tally_ingest_events_dropped_total{reason=\"unknown_site\"} 1"), "{text}");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! bots) → page, referrer and location fields → visitor → session → batch → COMMIT (or
 //! the disk spool while Postgres is unreachable).
 //!
-//! Every step either passes the event on or ends it with an [`ApiError`] (the request was
+//! Every step either passes the event on or ends it with an [`ApiError`](crate::error::ApiError) (the request was
 //! wrong) or a [`Drop`] (the request was fine but the event is not analytics, e.g. a bot).
 //! Nothing on the way blocks on I/O per event: sites, keys and the day's salt are cached,
 //! the UA, referrer and MMDB lookups are in memory.
@@ -26,7 +26,6 @@ use std::net::IpAddr;
 use serde::Serialize;
 use tally_core::event::Event;
 
-use crate::error::ApiError;
 use crate::sites::Site;
 use geo::{Geo, Location};
 use payload::IncomingEvent;
@@ -39,12 +38,17 @@ use visitor::VisitorIds;
 pub enum Drop {
     /// The user agent is a crawler, monitoring tool or other bot.
     Bot,
+    /// The domain names no site of this Tally: a tracker left on a page after its site
+    /// was removed, or a typo. Plausible answers these 202 too, so a page never sees
+    /// an error for a setting only its owner can fix; `/metrics` counts them.
+    UnknownSite,
 }
 
 impl Drop {
     pub fn label(self) -> &'static str {
         match self {
             Drop::Bot => "bot",
+            Drop::UnknownSite => "unknown_site",
         }
     }
 }
@@ -110,18 +114,10 @@ impl Pipeline {
             os_version: fields.os_version.clone(),
             device: enrich::device_class(incoming.screen_width, fields.device.as_deref()),
             screen_width: incoming.screen_width,
-            engagement_ms: None,
+            engagement_ms: incoming.engagement_ms,
             revenue_micros: incoming.revenue.as_ref().map(|r| r.micros),
             revenue_currency: incoming.revenue.as_ref().map(|r| r.currency.clone()),
             props: incoming.props.clone(),
         })
     }
-}
-
-/// Rejects an event whose domains name no known site.
-pub fn require_sites(sites: Vec<Site>) -> Result<Vec<Site>, ApiError> {
-    if sites.is_empty() {
-        return Err(ApiError::bad_request("domain", "domain names no site registered in Tally"));
-    }
-    Ok(sites)
 }

@@ -2,7 +2,8 @@
 //!
 //! The body is Plausible's, so its tracker script and server-side integrations work
 //! unchanged: long keys (`name`, `url`, `domain`, `referrer`, `props`, `revenue`,
-//! `interactive`) or the tracker's short ones (`n`, `u`, `d`, `r`, `p`/`m`, `$`, `i`).
+//! `interactive`, `engagement_time`) or the tracker's short ones (`n`, `u`, `d`, `r`,
+//! `p`/`m`, `$`, `i`, `e`).
 //! Fields are read one by one from a JSON value rather than through a derive so every
 //! error names the field at fault. Every text field is checked here ([`text`]): a value
 //! Postgres would refuse never reaches a batch.
@@ -13,6 +14,12 @@ use url::Url;
 use super::text::{self, Controls};
 use crate::error::ApiError;
 
+/// Longest engagement one `engagement` event may report: a day, in milliseconds. The
+/// tracker reports the time a page was in the foreground since its last report, so a
+/// larger figure is a broken client, and a day still fits the stored `int`.
+pub const MAX_ENGAGEMENT_MS: i64 = 86_400_000;
+/// The name of the events that report time on a page rather than an action.
+pub const ENGAGEMENT: &str = "engagement";
 /// Plausible's limit: more custom properties than this are a client bug, not analytics.
 pub const MAX_PROPS: usize = 30;
 /// Property keys longer than this are rejected (Plausible uses the same bound).
@@ -45,6 +52,9 @@ pub struct IncomingEvent {
     /// The site routes by URL fragment (`#/settings`), so the fragment is part of the
     /// page path (`h` from the tracker, as in Plausible's hash mode).
     pub hash_mode: bool,
+    /// Milliseconds the page was in the foreground (`e` from the tracker), for
+    /// `engagement` events only: other events carry no engagement time.
+    pub engagement_ms: Option<i32>,
 }
 
 /// The body of `POST /api/event`: an event and the sites it reports to.
@@ -121,7 +131,21 @@ pub fn parse_fields(obj: &Map<String, Value>) -> Result<IncomingEvent, ApiError>
         Some(Value::Number(n)) => n.as_i64() == Some(1),
         Some(_) => return Err(ApiError::bad_request("hash_mode", "hash_mode must be a boolean")),
     };
-    Ok(IncomingEvent { name, url, referrer, props, revenue, interactive, screen_width, hash_mode })
+    let engagement_ms = match optional(obj, &["engagement_time", "e"]) {
+        _ if name != ENGAGEMENT => None,
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(ms) if (0..=MAX_ENGAGEMENT_MS).contains(&ms) => Some(ms as i32),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "engagement_time",
+                    format!("engagement_time must be an integer from 0 to {MAX_ENGAGEMENT_MS} (milliseconds)"),
+                ))
+            }
+        },
+        Some(_) => return Err(ApiError::bad_request("engagement_time", "engagement_time must be an integer")),
+    };
+    Ok(IncomingEvent { name, url, referrer, props, revenue, interactive, screen_width, hash_mode, engagement_ms })
 }
 
 pub(crate) fn optional<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
@@ -282,6 +306,16 @@ mod tests {
     }
 
     #[test]
+    fn engagement_time_belongs_to_engagement_events_only() {
+        let engaged = parse_event(br#"{"n":"engagement","u":"https://a.com/","d":"a.com","e":4200,"sd":80}"#).unwrap();
+        assert_eq!(engaged.event.engagement_ms, Some(4200));
+        let long = parse_event(br#"{"name":"engagement","url":"https://a.com/","domain":"a.com","engagement_time":7}"#).unwrap();
+        assert_eq!(long.event.engagement_ms, Some(7));
+        let pageview = parse_event(br#"{"n":"pageview","u":"https://a.com/","d":"a.com","e":4200}"#).unwrap();
+        assert_eq!(pageview.event.engagement_ms, None);
+    }
+
+    #[test]
     fn errors_name_the_field() {
         assert_eq!(field_of("{"), "body");
         assert_eq!(field_of("[]"), "body");
@@ -293,5 +327,7 @@ mod tests {
         assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","props":{"k":[1]}}"#), "props.k");
         assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","revenue":{"amount":1}}"#), "revenue.currency");
         assert_eq!(field_of(r#"{"name":"x","url":"https://a.com/","domain":"a.com","interactive":"yes"}"#), "interactive");
+        assert_eq!(field_of(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","e":-1}"#), "engagement_time");
+        assert_eq!(field_of(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","e":"long"}"#), "engagement_time");
     }
 }

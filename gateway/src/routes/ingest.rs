@@ -92,7 +92,11 @@ async fn plausible_event(
             sites.push(site);
         }
     }
-    let sites = ingest::require_sites(sites)?;
+    if sites.is_empty() {
+        let drop = ingest::Drop::UnknownSite;
+        metrics::dropped(drop.label(), 1);
+        return Ok((0, vec![json!(drop)]));
+    }
     let client = request_client(state, peer, headers, None, None, now_us());
     let fields = user_agent::client_fields(&client.user_agent);
     let salt = state.pipeline.visitors.salt(day_of(client.ts)).await?;

@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod query;
 pub mod realtime;
 pub mod sites;
+pub mod stats_v2;
 pub mod tracker;
 pub mod users;

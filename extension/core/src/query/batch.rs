@@ -8,6 +8,7 @@ use crate::interrupt::{Cancelled, Interrupt};
 use crate::segment::{Column, SegmentError, SegmentReader};
 
 use super::intern::Interner;
+use super::kernel::Currency;
 use super::plan::{Plan, Source};
 
 #[derive(Debug, Default, Clone)]
@@ -24,6 +25,13 @@ pub(crate) struct Batch {
     /// Revenue in micros, 0 where NULL; empty unless the plan needs revenue.
     pub revenue: Vec<i64>,
     pub has_revenue: Vec<bool>,
+    /// The ISO 4217 code of each row's revenue, zeros where NULL; empty unless the plan
+    /// needs revenue. Bytes rather than query codes, so sums of different scans merge
+    /// without translating them.
+    pub currency: Vec<Currency>,
+    /// Engaged milliseconds (`engagement_ms`), 0 where NULL; empty unless the plan
+    /// needs time on page.
+    pub engagement: Vec<i64>,
     /// Rows of each visit, in row order.
     pub session_rows: Vec<u32>,
 }
@@ -106,6 +114,23 @@ impl Batch {
         };
         let ts = reader.int_column("ts")?.values;
         check()?;
+        let currency = if plan.revenue {
+            match reader.column("revenue_currency")? {
+                Column::Str(column) => column.codes.iter().map(|&code| Currency::of(column.resolve(code))).collect(),
+                _ => return Err(SegmentError::BadColumn { column: "revenue_currency", reason: "expected a string column" }),
+            }
+        } else {
+            Vec::new()
+        };
+        let engagement = if plan.engagement {
+            let column = reader.int_column("engagement_ms")?;
+            match column.validity {
+                Some(present) => column.values.iter().zip(present).map(|(&ms, p)| if p { ms } else { 0 }).collect(),
+                None => column.values,
+            }
+        } else {
+            Vec::new()
+        };
         Ok(Batch {
             ts,
             visitor: visit_ints(reader, "visitor_id")?,
@@ -114,6 +139,8 @@ impl Batch {
             constant_in_visits,
             revenue,
             has_revenue,
+            currency,
+            engagement,
             session_rows: reader.session_rows().to_vec(),
         })
     }
@@ -153,6 +180,8 @@ impl Batch {
         retain(&mut self.ts, &keep);
         retain(&mut self.revenue, &keep);
         retain(&mut self.has_revenue, &keep);
+        retain(&mut self.currency, &keep);
+        retain(&mut self.engagement, &keep);
         for codes in &mut self.codes {
             retain(codes, &keep);
         }
@@ -168,6 +197,10 @@ impl Batch {
         if !other.revenue.is_empty() {
             self.revenue.extend_from_slice(&other.revenue[rows.clone()]);
             self.has_revenue.extend_from_slice(&other.has_revenue[rows.clone()]);
+            self.currency.extend_from_slice(&other.currency[rows.clone()]);
+        }
+        if !other.engagement.is_empty() {
+            self.engagement.extend_from_slice(&other.engagement[rows.clone()]);
         }
         for (mine, theirs) in self.codes.iter_mut().zip(&other.codes) {
             mine.extend_from_slice(&theirs[rows.clone()]);
@@ -211,6 +244,8 @@ impl Batch {
         permute(&mut self.ts, &order);
         permute(&mut self.revenue, &order);
         permute(&mut self.has_revenue, &order);
+        permute(&mut self.currency, &order);
+        permute(&mut self.engagement, &order);
         for codes in &mut self.codes {
             permute(codes, &order);
         }

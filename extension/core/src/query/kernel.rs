@@ -13,6 +13,41 @@ use super::window::Window;
 pub(crate) const PAGEVIEW: u32 = 1;
 pub(crate) const ENGAGEMENT: u32 = 2;
 
+/// The currency of a group's revenue: none yet, one ISO 4217 code, or several. Revenue
+/// in different currencies is never added up into one figure: a group holding several
+/// answers no total (see `render`); a dimension or filter on `event:revenue_currency`
+/// splits it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    const MIXED: Currency = Currency([0xff; 3]);
+
+    /// The currency named `code` (3 ASCII letters as ingest checks; NULL is none).
+    pub fn of(code: Option<&str>) -> Currency {
+        let mut bytes = [0; 3];
+        for (slot, b) in bytes.iter_mut().zip(code.unwrap_or_default().bytes()) {
+            *slot = b;
+        }
+        Currency(bytes)
+    }
+
+    /// The currency of revenue in `self` and in `other` together.
+    pub fn merge(self, other: Currency) -> Currency {
+        match (self, other) {
+            (a, Currency([0, 0, 0])) => a,
+            (Currency([0, 0, 0]), b) => b,
+            (a, b) if a == b => a,
+            _ => Currency::MIXED,
+        }
+    }
+
+    /// Whether revenue of more than one currency was met.
+    pub fn is_mixed(self) -> bool {
+        self == Currency::MIXED
+    }
+}
+
 /// Sums of one group. Every field adds across batches, so groups merge by addition.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Acc {
@@ -26,6 +61,11 @@ pub struct Acc {
     pub visit_pageviews: u64,
     pub revenue_micros: i64,
     pub revenue_events: u64,
+    pub currency: Currency,
+    /// Milliseconds reported by qualifying `engagement` events, and the visits that
+    /// sent one (time on page).
+    pub engagement_ms: u64,
+    pub engaged_visits: u64,
 }
 
 impl std::ops::AddAssign for Acc {
@@ -38,6 +78,9 @@ impl std::ops::AddAssign for Acc {
         self.visit_pageviews += other.visit_pageviews;
         self.revenue_micros += other.revenue_micros;
         self.revenue_events += other.revenue_events;
+        self.currency = self.currency.merge(other.currency);
+        self.engagement_ms += other.engagement_ms;
+        self.engaged_visits += other.engaged_visits;
     }
 }
 
@@ -198,6 +241,16 @@ impl<'b> Derived<'b> {
                 out
             }
             Expr::Not(inner) => self.eval(plan, inner, memos).into_iter().map(|m| !m).collect(),
+            Expr::HasDone(inner) => {
+                // Visits are gathered whole before they are counted, so a visit's
+                // rows here are all of its rows in the range.
+                let mut mask = self.eval(plan, inner, memos);
+                for (_, rows) in self.batch.visits() {
+                    let done = mask[rows.clone()].contains(&true);
+                    mask[rows].fill(done);
+                }
+                mask
+            }
         }
     }
 
@@ -214,6 +267,7 @@ impl<'b> Derived<'b> {
             Expr::Leaf(i) => self.same_in_visits(plan, plan.leaves[*i].operand),
             Expr::And(items) | Expr::Or(items) => items.iter().all(|e| self.per_visit_expr(plan, e)),
             Expr::Not(inner) => self.per_visit_expr(plan, inner),
+            Expr::HasDone(_) => true,
         }
     }
 
@@ -244,6 +298,7 @@ impl<'b> Derived<'b> {
             .collect();
         let whole_visits = mask_per_visit
             && self.batch.revenue.is_empty()
+            && self.batch.engagement.is_empty()
             && view.keys.iter().all(|k| match k {
                 Key::Operand(o) => self.same_in_visits(plan, *o),
                 Key::Bucket => false,
@@ -307,13 +362,16 @@ impl<'b> Derived<'b> {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
         let revenue = !batch.revenue.is_empty();
+        let engagement = !batch.engagement.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
+        let mut engaged: Vec<u32> = Vec::new();
         for &(visit, ref rows) in visits {
             let (mask, names) = (&mask[rows.clone()], &names[rows.clone()]);
             if !mask.contains(&true) {
                 continue;
             }
             seen.clear();
+            engaged.clear();
             for (i, r) in rows.clone().enumerate() {
                 if !mask[i] {
                     continue;
@@ -325,6 +383,13 @@ impl<'b> Derived<'b> {
                 if revenue && batch.has_revenue[r] {
                     acc.revenue_micros += batch.revenue[r];
                     acc.revenue_events += 1;
+                    acc.currency = acc.currency.merge(batch.currency[r]);
+                }
+                if engagement && names[i] == ENGAGEMENT {
+                    acc.engagement_ms += batch.engagement[r] as u64;
+                    if !engaged.contains(&group) {
+                        engaged.push(group);
+                    }
                 }
                 if !seen.contains(&group) {
                     seen.push(group);
@@ -338,6 +403,9 @@ impl<'b> Derived<'b> {
                 acc.duration_us += self.duration[visit];
                 acc.visit_pageviews += self.pageviews[visit];
                 state.visitors.add(group, visitor);
+            }
+            for &group in &engaged {
+                state.accs[group as usize].engaged_visits += 1;
             }
         }
     }

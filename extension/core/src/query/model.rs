@@ -92,10 +92,13 @@ pub enum Metric {
     Percentage,
     TotalRevenue,
     AverageRevenue,
+    /// Seconds a page was in the foreground per visit that engaged with it: the time
+    /// `engagement` events report, over the visits that sent one.
+    TimeOnPage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -107,6 +110,7 @@ impl Metric {
         Metric::Percentage,
         Metric::TotalRevenue,
         Metric::AverageRevenue,
+        Metric::TimeOnPage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +126,7 @@ impl Metric {
             Metric::Percentage => "percentage",
             Metric::TotalRevenue => "total_revenue",
             Metric::AverageRevenue => "average_revenue",
+            Metric::TimeOnPage => "time_on_page",
         }
     }
 
@@ -151,7 +156,8 @@ pub enum Attr {
 }
 
 /// `event:*` names and the event column each reads.
-pub const EVENT_ATTRS: [(&str, &str); 3] = [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname")];
+pub const EVENT_ATTRS: [(&str, &str); 4] =
+    [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname"), ("event:revenue_currency", "revenue_currency")];
 
 /// `visit:*` names and the event column each reads from the visit's first event.
 pub const VISIT_ATTRS: [(&str, &str); 15] = [
@@ -253,6 +259,10 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
+    /// Every event of a visit in which some event passes the inner filter (Plausible's
+    /// behavioural `has_done`; `has_not_done` is its `Not`): "visits that saw /pricing",
+    /// which a plain event filter cannot say once it also tests another event.
+    HasDone(Box<Filter>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +318,8 @@ impl Query {
                 Filter::Leaf { target, .. } => *target == Target::Goal,
                 Filter::And(list) | Filter::Or(list) => list.iter().any(walk),
                 Filter::Not(inner) => walk(inner),
+                // A behavioural filter picks visits; it names no conversion.
+                Filter::HasDone(_) => false,
             }
         }
         self.dimensions.contains(&Dimension::Goal) || self.filter.as_ref().is_some_and(walk) || self.funnel.is_some()

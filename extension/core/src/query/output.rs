@@ -7,7 +7,9 @@
 //! which: `"scan"` or `"rollups"`, `meta.comparison_path` for the comparison). Rates
 //! are rounded half up from exact integers:
 //! `bounce_rate`, `conversion_rate`, `percentage` and `views_per_visit` to 2 decimals,
-//! `visit_duration` to whole seconds, revenue to 2 decimals (average) or micros (total).
+//! `visit_duration` and `time_on_page` to whole seconds, revenue to 2 decimals (average) or micros (total);
+//! revenue of a group in more than one currency is `null`, never a sum of different
+//! currencies.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -92,8 +94,10 @@ impl Context<'_> {
                 Some(&base) => ratio(100 * visitors, base.into(), 2),
                 None => Value::Null,
             },
+            Metric::TotalRevenue | Metric::AverageRevenue if acc.currency.is_mixed() => Value::Null,
             Metric::TotalRevenue => json!(acc.revenue_micros as f64 / 1e6),
             Metric::AverageRevenue => ratio(acc.revenue_micros.into(), i128::from(acc.revenue_events) * 1_000_000, 2),
+            Metric::TimeOnPage => ratio(acc.engagement_ms.into(), i128::from(acc.engaged_visits) * 1_000, 0),
         }
     }
 
@@ -119,6 +123,9 @@ fn number(v: &Value) -> f64 {
 /// Change from `previous` to `current`: points for rates, whole percent otherwise
 /// (`null` from zero).
 fn change(metric: Metric, current: &Value, previous: &Value) -> Value {
+    if current.is_null() || previous.is_null() {
+        return Value::Null;
+    }
     let (c, p) = (number(current), number(previous));
     if metric.is_rate() {
         return json!(((c - p) * 100.0).round() / 100.0);
@@ -280,5 +287,6 @@ mod tests {
         assert_eq!(change(Metric::BounceRate, &json!(40.5), &json!(38.25)), json!(2.25));
         assert_eq!(change(Metric::Visitors, &json!(150), &json!(100)), json!(50));
         assert_eq!(change(Metric::Visitors, &json!(3), &json!(0)), Value::Null);
+        assert_eq!(change(Metric::TotalRevenue, &Value::Null, &json!(5.0)), Value::Null, "no total of mixed currencies");
     }
 }

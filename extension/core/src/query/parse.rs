@@ -256,7 +256,11 @@ fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -
         return Err(QueryError::new(field, format!("filters nest at most {MAX_FILTER_DEPTH} deep")));
     }
     let items = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-        QueryError::new(field, "a filter is [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]")
+        QueryError::new(
+            field,
+            "a filter is [operator, dimension, [values]] (with an optional {\"case_sensitive\": false}), \
+             [\"and\"|\"or\", [filters]], [\"not\", filter] or [\"has_done\"|\"has_not_done\", filter]",
+        )
     })?;
     let op = items[0].as_str().ok_or_else(|| QueryError::new(format!("{field}[0]"), "the operator is a string"))?;
     let arity = |n: usize| {
@@ -284,8 +288,29 @@ fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -
             arity(2)?;
             Ok(Filter::Not(Box::new(filter(&items[1], &format!("{field}[1]"), depth + 1, budget)?)))
         }
-        "is" | "is_not" | "contains" | "matches" => {
-            arity(3)?;
+        "has_done" | "has_not_done" => {
+            arity(2)?;
+            let done = Filter::HasDone(Box::new(filter(&items[1], &format!("{field}[1]"), depth + 1, budget)?));
+            Ok(if op == "has_done" { done } else { Filter::Not(Box::new(done)) })
+        }
+        "is" | "is_not" | "contains" | "contains_not" | "matches" | "matches_not" => {
+            if items.len() != 4 {
+                arity(3)?;
+            }
+            let case_sensitive = match items.get(3) {
+                None => true,
+                Some(Value::Object(modifiers)) => {
+                    if let Some(key) = modifiers.keys().find(|k| *k != "case_sensitive") {
+                        return Err(QueryError::new(format!("{field}[3]"), format!("unknown modifier {key:?}; known: case_sensitive")));
+                    }
+                    match modifiers.get("case_sensitive") {
+                        None => true,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => return Err(QueryError::new(format!("{field}[3].case_sensitive"), "case_sensitive is true or false")),
+                    }
+                }
+                Some(_) => return Err(QueryError::new(format!("{field}[3]"), "modifiers are an object: {\"case_sensitive\": false}")),
+            };
             budget.leaves += 1;
             if budget.leaves > MAX_FILTER_LEAVES {
                 return Err(QueryError::new(field, format!("at most {MAX_FILTER_LEAVES} conditions in all filters")));
@@ -323,14 +348,27 @@ fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -
                     None => Err(QueryError::new(&values_field, "filter values are strings")),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let op = match op {
+            let negated = op.ends_with("_not");
+            let op = match op.trim_end_matches("_not") {
                 "contains" => Op::Contains,
                 "matches" => Op::Matches,
                 _ => Op::Is,
             };
-            if target == Target::Goal && op != Op::Is {
-                return Err(QueryError::new(format!("{field}[0]"), "goals are filtered with is or is_not"));
+            if target == Target::Goal && (op != Op::Is || !case_sensitive) {
+                return Err(QueryError::new(format!("{field}[0]"), "goals are filtered with is or is_not, case-sensitively"));
             }
+            // Case-insensitive tests become the equivalent regular expression, so one
+            // per-code test stays one regex match per distinct value.
+            let (op, values) = if case_sensitive {
+                (op, values)
+            } else {
+                let pattern = |v: &String| match op {
+                    Op::Is => format!("(?i)^{}$", regex::escape(v)),
+                    Op::Contains => format!("(?i){}", regex::escape(v)),
+                    Op::Matches => format!("(?i){v}"),
+                };
+                (Op::Matches, values.iter().map(pattern).collect())
+            };
             if op == Op::Matches {
                 budget.patterns += values.len();
                 if budget.patterns > MAX_PATTERNS {
@@ -342,11 +380,14 @@ fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -
                 }
             }
             let leaf = Filter::Leaf { target, op, values, field: values_field };
-            Ok(if items[0] == "is_not" { Filter::Not(Box::new(leaf)) } else { leaf })
+            Ok(if negated { Filter::Not(Box::new(leaf)) } else { leaf })
         }
         other => Err(QueryError::new(
             format!("{field}[0]"),
-            format!("unknown filter operator {other:?}; known: is, is_not, contains, matches, and, or, not"),
+            format!(
+                "unknown filter operator {other:?}; known: is, is_not, contains, contains_not, matches, matches_not, \
+                 and, or, not, has_done, has_not_done"
+            ),
         )),
     }
 }
@@ -510,6 +551,25 @@ mod tests {
         let mut q = query(json!("7d"), json!([]), json!([]));
         q["metrics"] = json!(vec!["visitors"; Metric::ALL.len() + 1]);
         assert_eq!(rejected(q).field, "metrics");
+    }
+
+    #[test]
+    fn modifiers_and_behavioural_filters_are_checked() {
+        let field_of = |filter: Value| {
+            let q = json!({"site_id": "a.com", "date_range": "7d", "metrics": ["visitors"], "filters": [filter]});
+            parse(&q).expect_err("should be rejected").field
+        };
+        assert_eq!(field_of(json!(["contains", "event:page", ["a"], {"case_sensitive": "no"}])), "filters[0][3].case_sensitive");
+        assert_eq!(field_of(json!(["contains", "event:page", ["a"], {"exact": true}])), "filters[0][3]");
+        assert_eq!(field_of(json!(["contains", "event:page", ["a"], true])), "filters[0][3]");
+        assert_eq!(field_of(json!(["is", "event:goal", ["Signup"], {"case_sensitive": false}])), "filters[0][0]");
+        assert_eq!(field_of(json!(["has_done", ["is", "event:nope", ["/"]]])), "filters[0][1][1]");
+        assert_eq!(field_of(json!(["has_done"])), "filters[0]");
+        let q = json!({"site_id": "a.com", "date_range": "7d", "metrics": ["visitors"],
+            "filters": [["has_not_done", ["is", "event:page", ["/"]]], ["is", "event:page", ["A.b"], {"case_sensitive": false}]]});
+        let Some(Filter::And(list)) = parse(&q).unwrap().filter else { panic!("top-level filters are an And") };
+        assert!(matches!(&list[0], Filter::Not(inner) if matches!(**inner, Filter::HasDone(_))));
+        assert!(matches!(&list[1], Filter::Leaf { op: Op::Matches, values, .. } if values == &["(?i)^A\\.b$"]));
     }
 
     #[test]

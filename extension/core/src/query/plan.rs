@@ -85,6 +85,8 @@ pub(crate) enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+    /// True on every row of a visit with a row passing the inner expression.
+    HasDone(Box<Expr>),
 }
 
 /// One component of a group key.
@@ -119,6 +121,8 @@ pub struct Plan {
     pub(crate) totals_view: Option<usize>,
     pub(crate) base_view: Option<usize>,
     pub(crate) revenue: bool,
+    /// Whether the scan reads engaged time (`time_on_page`).
+    pub(crate) engagement: bool,
     /// The funnel's steps as indices in `goals`; empty without a funnel.
     pub(crate) funnel: Vec<usize>,
     /// Whether the scan counts each visit's pageviews, events, bounce and duration:
@@ -146,6 +150,7 @@ impl Plan {
             base_view: None,
             funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
+            engagement: query.metrics.contains(&Metric::TimeOnPage),
             visit_figures: query.funnel.is_some()
                 || !query
                     .metrics
@@ -263,6 +268,7 @@ impl Plan {
             Filter::And(items) => Expr::And(items.iter().map(|f| self.compile(f)).collect::<Result<_, _>>()?),
             Filter::Or(items) => Expr::Or(items.iter().map(|f| self.compile(f)).collect::<Result<_, _>>()?),
             Filter::Not(inner) => Expr::Not(Box::new(self.compile(inner)?)),
+            Filter::HasDone(inner) => Expr::HasDone(Box::new(self.compile(inner)?)),
             Filter::Leaf { target: Target::Goal, values, field, .. } => {
                 let mut goals = Vec::new();
                 for (i, name) in values.iter().enumerate() {
@@ -288,6 +294,7 @@ fn mentions_goal(filter: &Filter) -> bool {
         Filter::Leaf { target, .. } => *target == Target::Goal,
         Filter::And(items) | Filter::Or(items) => items.iter().any(mentions_goal),
         Filter::Not(inner) => mentions_goal(inner),
+        Filter::HasDone(_) => false,
     }
 }
 

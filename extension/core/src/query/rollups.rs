@@ -697,6 +697,7 @@ fn visit_attribute_tested(plan: &Plan, filter: &Expr) -> Option<&'static str> {
             Expr::Leaf(i) => Some(plan.leaves[*i].operand),
             Expr::And(items) | Expr::Or(items) => first_operand(plan, items.first()?),
             Expr::Not(inner) => first_operand(plan, inner),
+            Expr::HasDone(_) => None,
         }
     }
     let operand = first_operand(plan, filter)?;
@@ -712,6 +713,8 @@ fn only_on(plan: &Plan, filter: &Expr, operand: usize) -> bool {
         Expr::Leaf(i) => plan.leaves[*i].operand == operand,
         Expr::And(items) | Expr::Or(items) => items.iter().all(|e| only_on(plan, e, operand)),
         Expr::Not(inner) => only_on(plan, inner, operand),
+        // Hourly rows know nothing of a visit's other events.
+        Expr::HasDone(_) => false,
     }
 }
 
@@ -722,6 +725,7 @@ fn passes(plan: &Plan, filter: &Expr, value: Option<&str>) -> bool {
         Expr::And(items) => items.iter().all(|e| passes(plan, e, value)),
         Expr::Or(items) => items.iter().any(|e| passes(plan, e, value)),
         Expr::Not(inner) => !passes(plan, inner, value),
+        Expr::HasDone(_) => false,
     }
 }
 
@@ -832,8 +836,7 @@ impl Sums {
             bounces: count(self.bounces)?,
             duration_us: count(self.duration_us)?,
             visit_pageviews: count(self.visit_pageviews)?,
-            revenue_micros: 0,
-            revenue_events: 0,
+            ..Acc::default()
         })
     }
 }

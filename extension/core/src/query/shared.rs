@@ -81,6 +81,7 @@ impl SharedPlan {
             }
         }));
         plan.revenue |= other.revenue;
+        plan.engagement |= other.engagement;
         plan.visit_figures |= other.visit_figures;
         self.parts.push(other.views.len());
     }
@@ -99,5 +100,6 @@ fn renumber(expr: &Expr, leaves: &[usize]) -> Expr {
         Expr::And(items) => Expr::And(items.iter().map(|e| renumber(e, leaves)).collect()),
         Expr::Or(items) => Expr::Or(items.iter().map(|e| renumber(e, leaves)).collect()),
         Expr::Not(inner) => Expr::Not(Box::new(renumber(inner, leaves))),
+        Expr::HasDone(inner) => Expr::HasDone(Box::new(renumber(inner, leaves))),
     }
 }

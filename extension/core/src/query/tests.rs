@@ -93,6 +93,96 @@ fn visit_metrics_of_a_handmade_day() {
 }
 
 #[test]
+fn time_on_page_sums_engagement_per_engaged_visit_of_the_page() {
+    let engaged =
+        |visitor, session, minute, page: &str, ms| Event { engagement_ms: Some(ms), ..event(visitor, session, minute, "engagement", page) };
+    let events = vec![
+        // Visitor 1: 30 s then 10 s more on /a (one visit), 8 s on /b.
+        event(1, 10, 0, "pageview", "/a"),
+        engaged(1, 10, 1, "/a", 30_000),
+        engaged(1, 10, 2, "/a", 10_000),
+        event(1, 10, 3, "pageview", "/b"),
+        engaged(1, 10, 4, "/b", 8_000),
+        // Visitor 2: 20 s on /a; visitor 3 viewed /a without an engagement report.
+        event(2, 20, 5, "pageview", "/a"),
+        engaged(2, 20, 6, "/a", 20_000),
+        event(3, 30, 5, "pageview", "/a"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let query = json!({"site_id": 1, "date_range": "day", "metrics": ["time_on_page", "events"], "dimensions": ["event:page"]});
+    let a = answer(query, std::slice::from_ref(&events), range);
+    let pages: Vec<_> = a.views[0].iter().map(|g| (g.key.clone(), g.acc.engagement_ms, g.acc.engaged_visits, g.acc.events)).collect();
+    let text = |s: &str| KeyValue::Text(Some(s.into()));
+    assert_eq!(pages, vec![(vec![text("/a")], 60_000, 2, 3), (vec![text("/b")], 8_000, 1, 1)]);
+    // Rendered: (40 s + 20 s) over the two visits that engaged with /a.
+    let plan = Plan::new(
+        parse(&json!({"site_id": 1, "date_range": "day", "metrics": ["time_on_page"], "dimensions": ["event:page"]})).unwrap(),
+        goals(),
+    )
+    .unwrap();
+    let period = Period { answer: a, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new(), from_rollups: false };
+    assert_eq!(render(&plan, &period, None)["results"][0]["metrics"], json!([30]));
+}
+
+#[test]
+fn behavioural_and_case_insensitive_filters() {
+    let events = vec![
+        // Visitor 1 saw /Pricing, then signed up elsewhere; visitor 2 signed up only.
+        event(1, 10, 0, "pageview", "/Pricing"),
+        event(1, 10, 1, "pageview", "/a"),
+        event(1, 10, 2, "Signup", "/a"),
+        event(2, 20, 0, "pageview", "/b"),
+        event(2, 20, 1, "Signup", "/b"),
+        event(3, 30, 0, "pageview", "/pricing/plans"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let visitors = |filters: Value| {
+        let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors", "events"], "filters": filters});
+        let a = answer(query, std::slice::from_ref(&events), range);
+        a.views[0].first().map_or((0, 0), |g| (g.visitors, g.acc.events))
+    };
+    // Signups by visitors who saw /pricing in the same visit: one event, not the page's.
+    assert_eq!(visitors(json!([["is", "event:name", ["Signup"]], ["has_done", ["is", "event:page", ["/Pricing"]]]])), (1, 1));
+    assert_eq!(visitors(json!([["is", "event:name", ["Signup"]], ["has_not_done", ["is", "event:page", ["/Pricing"]]]])), (1, 1));
+    assert_eq!(visitors(json!([["is", "event:page", ["/pricing"]]])), (0, 0));
+    assert_eq!(visitors(json!([["is", "event:page", ["/pricing"], {"case_sensitive": false}]])), (1, 1));
+    assert_eq!(visitors(json!([["contains", "event:page", ["PRICING"], {"case_sensitive": false}]])), (2, 2));
+    assert_eq!(visitors(json!([["contains_not", "event:page", ["pricing"]]])), (2, 5));
+    assert_eq!(visitors(json!([["matches_not", "event:page", ["^/[ab]$"]]])), (2, 2));
+}
+
+#[test]
+fn revenue_in_different_currencies_is_never_added_up() {
+    let paid = |visitor, minute, micros, currency: &str| Event {
+        revenue_micros: Some(micros),
+        revenue_currency: Some(currency.into()),
+        ..event(visitor, visitor, minute, "Purchase", "/checkout")
+    };
+    let events =
+        vec![paid(1, 0, 10_000_000, "EUR"), paid(2, 1, 5_000_000, "EUR"), paid(3, 2, 7_000_000, "USD"), event(4, 4, 3, "pageview", "/")];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let render_of = |query: Value| {
+        let plan = Plan::new(parse(&query).unwrap(), goals()).unwrap();
+        let period = Period {
+            answer: answer(query, std::slice::from_ref(&events), range),
+            from_label: String::new(),
+            to_label: String::new(),
+            bucket_labels: Vec::new(),
+            from_rollups: false,
+        };
+        render(&plan, &period, None)["results"].clone()
+    };
+    let metrics = json!(["total_revenue", "average_revenue"]);
+    assert_eq!(render_of(json!({"site_id": 1, "date_range": "day", "metrics": metrics}))[0]["metrics"], json!([null, null]));
+    assert_eq!(
+        render_of(json!({"site_id": 1, "date_range": "day", "metrics": metrics, "dimensions": ["event:revenue_currency"]})),
+        json!([{"dimensions": ["EUR"], "metrics": [15.0, 7.5]}, {"dimensions": ["USD"], "metrics": [7.0, 7.0]}, {"dimensions": [null], "metrics": [0.0, 0]}])
+    );
+    let eur = json!({"site_id": 1, "date_range": "day", "metrics": metrics, "filters": [["is", "event:revenue_currency", ["EUR"]]]});
+    assert_eq!(render_of(eur)[0]["metrics"], json!([15.0, 7.5]));
+}
+
+#[test]
 fn funnels_count_steps_in_order_within_one_visit() {
     let events = vec![
         // Visitor 1: /docs then Signup in one visit: both steps.

@@ -1,0 +1,205 @@
+//! `POST /api/v2/query`, Plausible's Stats API v2: the request examples of Plausible's
+//! public documentation (docs/stats-api.md and its `apiv2-examples`), sent with an API
+//! key as Plausible's clients do, answer in the documented shapes (`results` rows of
+//! `metrics` and `dimensions`, `meta`, the `query` with its range as ISO 8601
+//! date-times); what Tally does not have (country names) is a 400 naming the field.
+
+use serde_json::{json, Value};
+use tally_tests::session::Session;
+use tally_tests::Tally;
+
+/// A site of a few handmade visits today and one in August 2024, and an API key on it.
+async fn dummy_site() -> (Tally, Session) {
+    let t = Tally::start().await;
+    t.sql("SELECT tally.create_site('dummy.site')").await;
+    t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup')").await;
+    // Visitor 1 comes from Google on a Mac, reads /pricing for 30 s and signs up;
+    // visitor 2 reads a blog post on Linux; visitor 3 signs up without /pricing.
+    t.sql(
+        "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer_source,
+                                       utm_medium, utm_source, os, engagement_ms, props)
+         SELECT 1, now() - (m || ' minutes')::interval, n, v, v, 'dummy.site', p, s, um, us, o, e, pr::jsonb
+         FROM (VALUES (5, 'pageview', 1, '/', 'Google', 'social', 'twitter', 'Mac', NULL, '{}'),
+                      (4, 'pageview', 1, '/pricing', 'Google', 'social', 'twitter', 'Mac', NULL, '{}'),
+                      (3, 'engagement', 1, '/pricing', 'Google', 'social', 'twitter', 'Mac', 30000, '{}'),
+                      (2, 'Signup', 1, '/pricing', 'Google', 'social', 'twitter', 'Mac', NULL, '{\"is_customer\": \"true\"}'),
+                      (5, 'pageview', 2, '/Blog/post', NULL, NULL, NULL, 'GNU/Linux', NULL, '{}'),
+                      (4, 'pageview', 3, '/', NULL, NULL, NULL, 'Windows', NULL, '{}'),
+                      (3, 'Signup', 3, '/', NULL, NULL, NULL, 'Windows', NULL, '{}'))
+              AS e(m, n, v, p, s, um, us, o, e, pr)",
+    )
+    .await;
+    t.sql(
+        "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname)
+         VALUES (1, '2024-08-05 12:00:00+00', 'pageview', 4, 4, 'dummy.site', '/docs')",
+    )
+    .await;
+    let admin = t.admin().await;
+    let (_, key) = admin.api_key(Some(1)).await;
+    (t, key)
+}
+
+async fn ok(key: &Session, query: Value) -> Value {
+    let (status, body) = key.post("/api/v2/query", query.clone()).await;
+    assert_eq!(status, 200, "{query} → {body}");
+    body
+}
+
+#[tokio::test]
+async fn documentation_examples_answer_in_plausible_shapes() {
+    let (_t, key) = dummy_site().await;
+
+    // Simple aggregate query: engagement events are no events.
+    let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d"})).await;
+    assert_eq!(answer["results"], json!([{"metrics": [3, 6], "dimensions": []}]));
+    assert_eq!(answer["meta"], json!({}));
+    let query = &answer["query"];
+    assert_eq!(query["site_id"], "dummy.site");
+    assert_eq!((query["filters"].clone(), query["dimensions"].clone(), query["include"].clone()), (json!([]), json!([]), json!({})));
+    assert_eq!(query["order_by"], json!([["visitors", "desc"]]));
+    let range: Vec<&str> = query["date_range"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(range[0].ends_with("T00:00:00+00:00") && range[1].ends_with("T23:59:59+00:00"), "{range:?}");
+
+    // Custom date range.
+    let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": ["2024-08-01", "2024-08-15"]})).await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+    assert_eq!(answer["query"]["date_range"], json!(["2024-08-01T00:00:00+00:00", "2024-08-15T23:59:59+00:00"]));
+    // The same days as a date-time pair.
+    let pair =
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": ["2024-08-01T00:00:00+00:00", "2024-08-15T23:59:59+00:00"]});
+    assert_eq!(ok(&key, pair).await["results"][0]["metrics"], json!([1]));
+
+    // UTM medium and source analysis; pagination with total rows.
+    let utm = json!({"site_id": "dummy.site", "metrics": ["visitors", "events", "pageviews"], "date_range": "7d",
+        "dimensions": ["visit:utm_medium", "visit:utm_source"]});
+    let answer = ok(&key, utm).await;
+    assert_eq!(answer["results"][0], json!({"metrics": [2, 3, 2], "dimensions": [null, null]}));
+    assert_eq!(answer["results"][1], json!({"metrics": [1, 3, 2], "dimensions": ["social", "twitter"]}));
+    let page = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors", "events", "pageviews"], "date_range": "7d",
+            "dimensions": ["visit:utm_medium", "visit:utm_source"], "include": {"total_rows": true}, "pagination": {"limit": 3, "offset": 1}}),
+    )
+    .await;
+    assert_eq!((page["results"].as_array().unwrap().len(), page["meta"].clone()), (1, json!({"total_rows": 2})));
+
+    // Case-insensitive filtering.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["contains", "event:page", ["blog"], {"case_sensitive": false}]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+    assert_eq!(answer["query"]["filters"], json!([["contains", "event:page", ["blog"], {"case_sensitive": false}]]));
+
+    // Timeseries query.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d",
+            "filters": [["is", "visit:os", ["GNU/Linux", "Mac"]]], "dimensions": ["time:day"]}),
+    )
+    .await;
+    let rows = answer["results"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["metrics"].clone()), (1, json!([2, 4])));
+    assert_eq!(answer["query"]["order_by"], json!([["time:day", "asc"], ["visitors", "desc"]]));
+
+    // Timeseries query hourly, with labels.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "day", "dimensions": ["time:hour"], "include": {"time_labels": true}}),
+    )
+    .await;
+    let labels = answer["meta"]["time_labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 24);
+    assert!(labels[0].as_str().unwrap().ends_with(" 00:00:00") && labels[23].as_str().unwrap().ends_with(" 23:00:00"), "{labels:?}");
+    assert!(answer["results"].as_array().unwrap().iter().all(|r| labels.contains(&r["dimensions"][0])));
+
+    // Using custom properties.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "dimensions": ["time:day", "event:props:is_customer"],
+            "order_by": [["time:day", "asc"], ["event:props:is_customer", "desc"]]}),
+    )
+    .await;
+    let customers: Vec<Value> = answer["results"].as_array().unwrap().iter().map(|r| r["dimensions"][1].clone()).collect();
+    assert!(customers.contains(&json!("true")), "{answer}");
+
+    // Including imported data: there is none, and the answer says so.
+    let answer =
+        ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "all", "dimensions": ["visit:source"], "include": {"imports": true}}))
+            .await;
+    assert_eq!(answer["results"], json!([{"metrics": [3], "dimensions": ["Direct / None"]}, {"metrics": [1], "dimensions": ["Google"]}]));
+    assert_eq!(answer["meta"]["imports_included"], json!(false));
+    assert_eq!(answer["query"]["date_range"][0], json!("2024-08-05T00:00:00+00:00"), "all: from the first event's day");
+
+    // Behavioural filters: Signup completions by visitors who saw /pricing.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "all",
+            "filters": [["is", "event:goal", ["Signup"]], ["has_done", ["is", "event:page", ["/pricing"]]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+
+    // Country and region names are not stored: the examples using them name the field.
+    let (status, body) = key
+        .post(
+            "/api/v2/query",
+            json!({"site_id": "dummy.site", "metrics": ["visitors", "pageviews", "bounce_rate"], "date_range": "7d",
+                "filters": [["is_not", "visit:country_name", [""]]], "dimensions": ["visit:country_name", "visit:city_name"]}),
+        )
+        .await;
+    assert_eq!((status, body["field"].clone()), (400, json!("dimensions[0]")), "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("visit:country_name")), "{body}");
+}
+
+#[tokio::test]
+async fn conversion_rates_time_on_page_and_bad_requests() {
+    let (_t, key) = dummy_site().await;
+    // Over all visitors (3) and over each source's own: Google 1 of 1, direct 1 of 2.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors", "conversion_rate", "group_conversion_rate"], "date_range": "7d",
+            "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}),
+    )
+    .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"metrics": [1, 33.33, 50.0], "dimensions": ["Direct / None"]}, {"metrics": [1, 33.33, 100.0], "dimensions": ["Google"]}])
+    );
+    // Time on /pricing: the 30 s its engagement event reported.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["time_on_page"], "date_range": "7d", "filters": [["is", "event:page", ["/pricing"]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([30]));
+
+    let base = json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d"});
+    let with = |key: &str, value: Value| {
+        let mut q = base.clone();
+        q[key] = value;
+        q
+    };
+    let cases = [
+        (with("site_id", json!("nowhere.example")), "site_id"),
+        (with("metrics", json!(["visitors", "scroll_depth"])), "metrics[1]"),
+        (with("metrics", json!(["clicks"])), "metrics[0]"),
+        (with("date_range", json!("24h")), "date_range"),
+        (with("date_range", json!(["2024-08-01T10:00:00+00:00", "2024-08-01T12:00:00+00:00"])), "date_range"),
+        (with("date_range", json!(["2024-08-01T00:00:00+00:00", "2024-13-45T00:00:00+00:00"])), "date_range"),
+        (with("filters", json!([["contains", "event:page", ["a"], {"case_sensitive": 1}]])), "filters[0][3].case_sensitive"),
+        (with("include", json!({"time_labels": true})), "include.time_labels"),
+        (with("pagination", json!({"limit": 0})), "pagination.limit"),
+    ];
+    for (query, field) in cases {
+        let (status, body) = key.post("/api/v2/query", query.clone()).await;
+        assert_eq!((status, body["field"].clone()), (400, json!(field)), "{query} → {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // Unauthenticated: 401, as for every query.
+    let anonymous = reqwest::Client::new();
+    let resp = anonymous.post(format!("{}/api/v2/query", key.base)).json(&base).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+}
