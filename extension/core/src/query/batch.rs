@@ -117,7 +117,7 @@ impl Batch {
         let currency = if plan.revenue {
             match reader.column("revenue_currency")? {
                 Column::Str(column) => column.codes.iter().map(|&code| Currency::of(column.resolve(code))).collect(),
-                _ => return Err(SegmentError::BadColumn { column: "revenue_currency", reason: "expected a string column" }),
+                _ => return Err(SegmentError::BadColumn { column: "revenue_currency", reason: "expected a string column" }.into()),
             }
         } else {
             Vec::new()
