@@ -35,7 +35,7 @@ const REQUIRED: [&str; 7] = ["site_id", "ts", "name", "visitor_id", "session_id"
 /// rollups. Returns the events imported. Progress goes out as NOTICEs. Call with the
 /// storage lock held.
 pub fn import(client: &mut SpiClient, staging: pg_sys::Oid) -> i64 {
-    let name = check_shape(client, staging);
+    let name = check_staging(client, staging);
     let total = client
         .select(&format!("SELECT count(*) FROM {name}"), None, &[])
         .and_then(|rows| rows.first().get_one::<i64>())
@@ -75,8 +75,10 @@ pub fn import(client: &mut SpiClient, staging: pg_sys::Oid) -> i64 {
 }
 
 /// The name of `staging` for SQL, after checking that its columns have the types of
-/// `tally.event`'s, in order: the heap scan reads their values by position.
-fn check_shape(client: &SpiClient, staging: pg_sys::Oid) -> String {
+/// `tally.event`'s, in order (the heap scan reads their values by position), and that
+/// the caller may read all of it: the heap scan sees every row, so a table whose
+/// rows row-level security filters is refused rather than read past its policies.
+fn check_staging(client: &SpiClient, staging: pg_sys::Oid) -> String {
     let row = client
         .select(
             "SELECT $1::regclass::text, \
@@ -85,7 +87,9 @@ fn check_shape(client: &SpiClient, staging: pg_sys::Oid) -> String {
                     (SELECT array_agg(format_type(atttypid, NULL) ORDER BY attnum) FROM pg_attribute \
                      WHERE attrelid = 'tally.event'::regtype::text::regclass AND attnum > 0 AND NOT attisdropped), \
                     (SELECT relkind FROM pg_class WHERE oid = $1)::text, \
-                    (SELECT count(*) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0)",
+                    (SELECT count(*) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0), \
+                    has_table_privilege($1, 'SELECT'), \
+                    (SELECT relrowsecurity FROM pg_class WHERE oid = $1)",
             None,
             &[staging.into()],
         )
@@ -104,6 +108,24 @@ fn check_shape(client: &SpiClient, staging: pg_sys::Oid) -> String {
             "tally.import_events",
         )
         .set_hint("Load the events into CREATE TABLE staging (LIKE tally.event), then SELECT tally.import_events('staging').")
+        .report(PgLogLevel::ERROR);
+    }
+    if !row.get::<bool>(6).ok().flatten().unwrap_or(false) {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for table {name}"),
+            "tally.import_events",
+        )
+        .set_hint("The importing role needs SELECT on the whole staging table.")
+        .report(PgLogLevel::ERROR);
+    }
+    if row.get::<bool>(7).ok().flatten().unwrap_or(true) {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{name} has row-level security; tally.import_events reads every row of its table"),
+            "tally.import_events",
+        )
+        .set_hint("Copy the rows to import into a table of your own: CREATE TABLE staging (LIKE tally.event).")
         .report(PgLogLevel::ERROR);
     }
     name
