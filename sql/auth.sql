@@ -244,7 +244,7 @@ GRANT SELECT, INSERT, UPDATE (revoked_at) ON tally.api_keys TO tally_gateway;
 -- Maintenance and ingest functions are not for users.
 REVOKE EXECUTE ON FUNCTION tally.compact(boolean), tally.apply_retention(), tally.erase_visitor(int, bigint),
     tally.rebuild_rollups(int, timestamptz, timestamptz), tally.rollups_recompute(int[], timestamptz, timestamptz),
-    tally.build_daily_rollups(),
+    tally.build_daily_rollups(), tally.import_events(regclass),
     tally.prune_ingest_ids(interval), tally.daily_salt(date), tally.ingest_batch(uuid, bytea, text[]) FROM PUBLIC;
 -- ingest_batch runs as its caller (no SECURITY DEFINER): it checks INSERT on
 -- tally.events_hot and refuses a caller under row-level security, as COPY does.

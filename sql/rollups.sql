@@ -46,7 +46,9 @@ CREATE TABLE tally.rollups (
     -- tally.hll_add_agg(tally.hll_hash_bigint(visitor_id), 14) over the raw events, so
     -- the union of rollup rows equals the sketch of the raw events exactly.
     visitors          tally.hll NOT NULL,
-    -- Quantile sketches of visit durations and engagement times (ms); NULL when none.
+    -- Quantile sketches of visit durations and engagement times (ms) of the `total`
+    -- rows; NULL when none, and on the rows of every other dimension (per value they
+    -- cost more than the row's counts: extension/core/src/rollup/FOOTPRINT.md).
     visit_durations   tally.ddsketch,
     engagement_times  tally.ddsketch
 );

@@ -53,7 +53,8 @@ pgrx::extension_sql_file!(
         erase_visitor,
         rebuild_rollups,
         rollups_recompute,
-        build_daily_rollups
+        build_daily_rollups,
+        import_events
     ]
 );
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security

@@ -81,8 +81,8 @@ SELECT $1::int AS site_id, hour, dimension, value,
        sum(visit_duration_us) AS visit_duration_us, sum(visit_pageviews) AS visit_pageviews,
        sum(open_visits) AS open_visits, sum(mixed_visits) AS mixed_visits, sum(engagement_ms) AS engagement_ms,
        coalesce(tally.hll_union_agg(visitors), tally.hll_empty(14)) AS visitors,
-       tally.ddsketch_union_agg(visit_durations) AS visit_durations,
-       tally.ddsketch_union_agg(engagement_times) AS engagement_times
+       CASE WHEN dimension = 'total' THEN tally.ddsketch_union_agg(visit_durations) END AS visit_durations,
+       CASE WHEN dimension = 'total' THEN tally.ddsketch_union_agg(engagement_times) END AS engagement_times
 FROM (
     SELECT hour, dimension, value, events, pageviews, 0 AS visits, 0 AS bounces, 0 AS visit_duration_us,
            0 AS visit_pageviews, 0 AS open_visits, 0 AS mixed_visits, engagement_ms, visitors,

@@ -176,6 +176,7 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: erase B's visitors", format!("SELECT tally.erase_visitor({B}, 1)")),
         ("sql: rebuild B's rollups", format!("SELECT tally.rebuild_rollups({B}, now() - interval '1 day', now())")),
         ("sql: build daily rollups", "SELECT tally.build_daily_rollups()".into()),
+        ("sql: import events", "SELECT tally.import_events('tally.sites')".into()),
         ("sql: disable RLS on segments", "ALTER TABLE tally.segments DISABLE ROW LEVEL SECURITY".into()),
         ("sql: drop a policy", "DROP POLICY site_members ON tally.sites".into()),
         ("sql: create a site", "INSERT INTO tally.sites (domain) VALUES ('mine.example')".into()),

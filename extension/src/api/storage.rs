@@ -2,8 +2,9 @@
 //! erasure.
 
 use pgrx::prelude::*;
+use pgrx::PgRelation;
 
-use crate::storage::{arrays, compact, erase, hot, retention};
+use crate::storage::{arrays, compact, erase, hot, import, retention};
 
 /// Moves hot rows into segments and merges small segments. Drains every hot partition
 /// no longer written to, or all of them with `include_current` (new writes then wait
@@ -14,6 +15,20 @@ fn compact(include_current: default!(bool, true)) -> i64 {
     Spi::connect_mut(|client| {
         compact::lock_storage(client);
         compact::compact(client, include_current).hot_rows
+    })
+}
+
+/// Imports history: every row of `staging` (a table created `LIKE tally.event`) goes
+/// straight into compacted segments, then the rollup hours, days and weeks of its
+/// events are computed, all in the caller's transaction (docs/import.md). Reports
+/// progress as NOTICEs. A row with a NULL required column or an unknown site raises an
+/// error naming the row and field, and nothing of the import is stored. Returns the
+/// events imported.
+#[pg_extern(volatile, parallel_unsafe, requires = ["rollups"])]
+fn import_events(staging: PgRelation) -> i64 {
+    Spi::connect_mut(|client| {
+        compact::lock_storage(client);
+        import::import(client, staging.oid())
     })
 }
 

@@ -12,7 +12,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
-use tally_core::segment::{self, Segment, SegmentError, SegmentReader};
+use tally_core::segment::{self, Batch, Segment, SegmentError, SegmentReader};
 
 use super::arrays::from_unix_us;
 use super::{hot, hot_scan, parallel};
@@ -78,23 +78,29 @@ fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats, t
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("compacting {table}: {e}") };
     client.update(format!("LOCK TABLE {table} IN EXCLUSIVE MODE").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
     let batch = hot_scan::scan(&table);
+    stats.hot_rows += batch.ints("ts").len() as i64;
+    write_batch(client, &batch, stats, touched);
+    client.update(format!("TRUNCATE {table}").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
+}
+
+/// Encodes the rows of `batch` as segments, one or more per site and UTC day, and
+/// inserts them, noting their hours in `touched`: slices of at most `MAX_ROWS` rows,
+/// encoded in parallel, inserted in order.
+pub fn write_batch(client: &mut SpiClient, batch: &Batch, stats: &mut CompactStats, touched: &mut rollup::Touched) {
     let mut by_site_day: BTreeMap<(i32, i64), Vec<u32>> = BTreeMap::new();
     for (row, (&site, &ts)) in batch.ints("site_id").iter().zip(batch.ints("ts")).enumerate() {
         let site = site as i32;
         touched.note_at(site, ts);
         by_site_day.entry((site, ts.div_euclid(DAY_US))).or_default().push(row as u32);
     }
-    stats.hot_rows += batch.ints("ts").len() as i64;
-    // Slices of at most MAX_ROWS rows, encoded in parallel, inserted in order.
     let slices: Vec<((i32, i64), &[u32])> =
         by_site_day.iter().flat_map(|(&key, rows)| rows.chunks(segment::MAX_ROWS).map(move |chunk| (key, chunk))).collect();
-    let built = parallel::map(&slices, |(_, rows)| rows.len(), |(_, rows)| segment::build_rows(&batch, rows));
+    let built = parallel::map(&slices, |(_, rows)| rows.len(), |(_, rows)| segment::build_rows(batch, rows));
     for (&((site_id, day), _), seg) in slices.iter().zip(built) {
         let seg = seg.unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}"));
         insert_segment(client, site_id, day, &seg);
         stats.segments_written += 1;
     }
-    client.update(format!("TRUNCATE {table}").as_str(), None, &[]).unwrap_or_else(|e| fail(e));
 }
 
 /// Encodes `events` (one site, one UTC day) as segments of at most `MAX_ROWS` rows and
@@ -158,7 +164,7 @@ pub fn decode(segment_id: i64, bytes: &[u8]) -> Vec<Event> {
 ///
 /// Segments merge column by column (`segment::merge`, no event materialized), site-days
 /// on `tally.compaction_threads` threads. Returns how many segments were merged away.
-fn merge_days(client: &mut SpiClient) -> i64 {
+pub fn merge_days(client: &mut SpiClient) -> i64 {
     let small = (segment::MAX_ROWS / 2) as i32;
     let threshold = gucs::MERGE_THRESHOLD.get();
     let groups: Vec<(i32, i32, Vec<i64>)> = client

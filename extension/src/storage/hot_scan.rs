@@ -14,38 +14,64 @@ use super::arrays::{props_from_json, to_unix_us};
 use crate::spi_value::SpiValue;
 
 /// Attributes of a hot partition: the 27 event columns and `gen`.
-const HOT_ATTRS: usize = 28;
+const HOT_ATTRS: usize = COLUMNS.len() + 1;
 
 /// Every row of `table` (a `tally.events_hot_N` partition), column by column.
 ///
 /// The caller holds a lock that excludes writers, so a fresh snapshot taken here sees
 /// every row the partition holds, and the TRUNCATE that follows removes nothing unseen.
 pub fn scan(table: &str) -> Batch {
-    let mut batch = Batch::default();
-    // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction;
-    // the scan and snapshot are released before returning.
+    // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction.
+    let rel = unsafe { PgRelation::open_with_name(table) }.unwrap_or_else(|e| error!("opening {table}: {e}"));
+    let mut out = Batch::default();
+    read(&rel, table, HOT_ATTRS, usize::MAX, |_, _| {}, |batch| out = batch);
+    out
+}
+
+/// Every row of the table `oid` (named `name` in errors), whose attributes are the
+/// event columns of `tally.event` in order (the caller checked their types), column by
+/// column in batches of `rows` rows, each passed to `chunk` (the last may be shorter);
+/// `check` sees each row's position (from 0) and null flags before it is taken in.
+/// Rows are read under an MVCC snapshot, so rows written meanwhile are not seen.
+pub fn scan_chunks(oid: pg_sys::Oid, name: &str, rows: usize, check: impl FnMut(usize, &[bool]), chunk: impl FnMut(Batch)) {
+    // SAFETY: the relation is opened with a lock that keeps its definition in place
+    // until the transaction ends.
+    let rel = unsafe { PgRelation::with_lock(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    read(&rel, name, COLUMNS.len(), rows, check, chunk)
+}
+
+fn read(rel: &PgRelation, name: &str, attrs: usize, rows: usize, mut check: impl FnMut(usize, &[bool]), mut chunk: impl FnMut(Batch)) {
+    let desc = rel.tuple_desc();
+    if desc.len() != attrs {
+        error!("{name} has {} columns, expected {attrs}: the extension's SQL and library differ", desc.len());
+    }
+    let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0usize); attrs], vec![false; attrs]);
+    let (mut batch, mut seen, mut held) = (Batch::default(), 0usize, 0usize);
+    // SAFETY: the relation is open and locked; the scan and snapshot are released
+    // before returning, and each tuple is copied into the batch before the next read.
     unsafe {
-        let rel = PgRelation::open_with_name(table).unwrap_or_else(|e| error!("opening {table}: {e}"));
-        let desc = rel.tuple_desc();
-        if desc.len() != HOT_ATTRS {
-            error!("{table} has {} columns, expected {HOT_ATTRS}: the extension's SQL and library differ", desc.len());
-        }
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let scan = pg_sys::table_beginscan(rel.as_ptr(), snapshot, 0, std::ptr::null_mut());
-        let mut values = [pg_sys::Datum::from(0usize); HOT_ATTRS];
-        let mut nulls = [false; HOT_ATTRS];
         loop {
             let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
             if tuple.is_null() {
                 break;
             }
             pg_sys::heap_deform_tuple(tuple, desc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
+            check(seen, &nulls);
             push_row(&mut batch, &Deformed { values: &values, nulls: &nulls });
+            (seen, held) = (seen + 1, held + 1);
+            if held == rows {
+                chunk(std::mem::take(&mut batch));
+                held = 0;
+            }
         }
         pg_sys::table_endscan(scan);
         pg_sys::UnregisterSnapshot(snapshot);
     }
-    batch
+    if held > 0 || seen == 0 {
+        chunk(batch);
+    }
 }
 
 /// Appends one row to `batch`, column by column.
@@ -76,16 +102,17 @@ pub trait EventColumns {
     fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T>;
 }
 
-/// A deformed hot tuple (attributes in COLUMNS order, then `gen`).
+/// A deformed tuple (attributes in COLUMNS order, then `gen` in a hot partition).
 struct Deformed<'a> {
-    values: &'a [pg_sys::Datum; HOT_ATTRS],
-    nulls: &'a [bool; HOT_ATTRS],
+    values: &'a [pg_sys::Datum],
+    nulls: &'a [bool],
 }
 
 impl EventColumns for Deformed<'_> {
     fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T> {
         // SAFETY: the datums come from heap_deform_tuple of the relation whose
-        // descriptor has these column types (checked by attribute count in `scan`).
+        // descriptor has these column types (a hot partition, checked by attribute
+        // count in `read`, or a staging table whose types the importer checked).
         unsafe { T::from_datum(self.values[column], self.nulls[column]) }
     }
 }

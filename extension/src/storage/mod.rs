@@ -7,5 +7,6 @@ pub mod compact;
 pub mod erase;
 pub mod hot;
 pub mod hot_scan;
+pub mod import;
 pub mod parallel;
 pub mod retention;

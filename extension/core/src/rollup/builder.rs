@@ -149,10 +149,10 @@ impl Builder {
             }
             let hour = hour_of(visit.start);
             let open = visit.end >= open_from;
-            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open);
+            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open, true);
             for (i, code) in visit.values().into_iter().enumerate() {
                 let acc = groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default();
-                acc.add_visit(visit, open);
+                acc.add_visit(visit, open, false);
                 // A visit's values are known from its first event: its visitors count
                 // here, where it started, not at its later events, which a
                 // recomputation starting mid-visit would file under other values.
@@ -168,7 +168,7 @@ impl Builder {
             for (j, &(i, code)) in own.iter().enumerate() {
                 let mixed = own.get(j.wrapping_sub(1)).is_some_and(|p| p.0 == i) || own.get(j + 1).is_some_and(|n| n.0 == i);
                 let acc = groups.entry((hour, FIRST_OWN + i, code)).or_default();
-                acc.add_visit(visit, open);
+                acc.add_visit(visit, open, false);
                 acc.mixed_visits += i64::from(mixed);
             }
         }
@@ -179,7 +179,7 @@ impl Builder {
             let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
             for (dimension, code) in codes.enumerate() {
                 let acc = groups.entry((hour, dimension as u8, code)).or_default();
-                acc.add_event(e, pageview, interaction);
+                acc.add_event(e, pageview, interaction, dimension == 0);
                 if (dimension as u8) < FIRST_OF_VISIT {
                     acc.add_visitor(e.visitor_hash);
                 }
@@ -235,22 +235,30 @@ struct Acc {
     engagement_times: Option<DDSketch>,
 }
 
+/// Quantile sketches (visit durations, engagement times) are kept on `total` rows
+/// alone (`quantiles`): a few values in a hundred 1%-wide buckets cost a page or source
+/// row more than its counts (53 of 214 bytes an hourly row, see
+/// [FOOTPRINT.md](FOOTPRINT.md)), and no query reads them per value.
 impl Acc {
-    fn add_visit(&mut self, visit: &Visit, open: bool) {
+    fn add_visit(&mut self, visit: &Visit, open: bool, quantiles: bool) {
         self.visits += 1;
         self.bounces += i64::from(visit.bounced());
         self.visit_duration_us += visit.duration_us();
         self.visit_pageviews += i64::from(visit.pageviews);
         self.open_visits += i64::from(open);
-        self.visit_durations.get_or_insert_with(DDSketch::new).add(visit.duration_ms() as f64);
+        if quantiles {
+            self.visit_durations.get_or_insert_with(DDSketch::new).add(visit.duration_ms() as f64);
+        }
     }
 
-    fn add_event(&mut self, e: &Ev, pageview: bool, interaction: bool) {
+    fn add_event(&mut self, e: &Ev, pageview: bool, interaction: bool, quantiles: bool) {
         self.events += i64::from(interaction);
         self.pageviews += i64::from(pageview);
         if let Some(ms) = e.engagement_ms {
             self.engagement_ms += i64::from(ms);
-            self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
+            if quantiles {
+                self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
+            }
         }
     }
 

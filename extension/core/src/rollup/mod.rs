@@ -143,8 +143,10 @@ pub struct Row {
     /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id), 14)` builds
     /// them ([`VISITOR_PARAMS`]); empty for a row with visits only.
     pub visitors: Hll,
-    /// `None` when the row has no visits.
+    /// `None` when the row has no visits, and on rows of a dimension other than
+    /// `total` (see `Acc` in the builder: quantiles are kept for the whole site).
     pub visit_durations: Option<DDSketch>,
-    /// `None` when no event of the row had an engagement time.
+    /// `None` when no event of the row had an engagement time, and on rows of a
+    /// dimension other than `total`.
     pub engagement_times: Option<DDSketch>,
 }

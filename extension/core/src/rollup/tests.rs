@@ -75,7 +75,11 @@ fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
     // Entry page is the visit's, for all its events in any hour.
     assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).pageviews, 1);
     assert_eq!(find(&rows, T0, "event", Some("pageview")).visits, 2);
-    assert_eq!(find(&rows, T0 + HOUR_US, "event", Some("engagement")).engagement_ms, 4_000);
+    let engagement = find(&rows, T0 + HOUR_US, "event", Some("engagement"));
+    assert_eq!(engagement.engagement_ms, 4_000);
+    // Quantile sketches only on total rows: per value they cost more than the counts.
+    assert!(engagement.engagement_times.is_none() && find(&rows, T0, "page", Some("/a")).visit_durations.is_none());
+    assert!(rows.iter().all(|r| r.dimension == "total" || (r.visit_durations.is_none() && r.engagement_times.is_none())));
     assert_eq!(find(&rows, T0, "source", None).visits, 2);
     assert_eq!(find(&rows, T0, "country", Some("DE")).events, 2);
     assert_eq!(find(&rows, T0, "country", Some("DE")).mixed_visits, 0);

@@ -1,0 +1,85 @@
+//! History import through real Postgres (`tally.import_events`, docs/import.md): the
+//! rows of a staging table become the same events, hourly rollups and daily rollups
+//! that loading them into the hot table and compacting gives, without passing through
+//! the hot table; a bad row is named by position and field, and nothing of its import
+//! is stored while what was stored before stays.
+
+use tally_tests::TestDb;
+
+/// A fixed end time (2024-03-31 00:00 UTC): the hours are settled and the days ready.
+const END_US: i64 = 1_711_843_200_000_000;
+
+const COLUMNS: &str = "site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
+     utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, os_version, device, \
+     screen_width, engagement_ms, revenue_micros, revenue_currency, props";
+
+/// What a database stores: the events (count, a checksum of visitor ids, distinct
+/// paths), every hourly and daily rollup row, and the hot rows left.
+async fn stored(db: &TestDb) -> (String, Vec<String>, Vec<String>, i64) {
+    let events = db.value("SELECT count(*) || '/' || sum(visitor_id % 1000) || '/' || count(DISTINCT pathname) FROM tally.events").await;
+    let rows = |sql: &'static str| async move { db.query(sql).await.iter().map(|r| r.get(0)).collect::<Vec<String>>() };
+    let hourly = rows("SELECT r::text FROM tally.rollups r ORDER BY site_id, dimension, hour, value NULLS FIRST").await;
+    let daily = rows("SELECT r::text FROM tally.rollups_daily r ORDER BY site_id, dimension, day, value NULLS FIRST").await;
+    (events, hourly, daily, db.value("SELECT count(*) FROM tally.events_hot").await)
+}
+
+/// Moves the hot rows into a new table `staging (LIKE tally.event)`.
+async fn hot_to_staging(db: &TestDb) {
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE staging (LIKE tally.event); INSERT INTO staging SELECT {COLUMNS} FROM tally.events_hot; TRUNCATE tally.events_hot"
+        ))
+        .await
+        .expect("staging");
+}
+
+#[tokio::test]
+async fn an_import_stores_what_loading_and_compacting_stores() {
+    let compacted = TestDb::create().await;
+    let loaded = compacted.load(6_000, 3, 2, END_US).await;
+    compacted.query("SELECT tally.compact()").await;
+    compacted.query("SELECT tally.build_daily_rollups()").await;
+    let expected = stored(&compacted).await;
+    assert!(expected.1.len() > 100 && expected.2.len() > 50, "{} hourly, {} daily rows", expected.1.len(), expected.2.len());
+
+    let imported = TestDb::create().await;
+    imported.load(6_000, 3, 2, END_US).await;
+    hot_to_staging(&imported).await;
+    let count: i64 = imported.value("SELECT tally.import_events('staging')").await;
+    assert_eq!(count as u64, loaded);
+    assert_eq!(stored(&imported).await, expected, "the import stored something else than loading and compacting");
+}
+
+#[tokio::test]
+async fn a_bad_row_is_named_and_nothing_of_its_import_is_stored() {
+    let db = TestDb::create().await;
+    db.load(2_000, 2, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let before = stored(&db).await;
+    // A hundred good rows of ten days earlier, then a row without a path.
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE staging (LIKE tally.event);
+             INSERT INTO staging SELECT {earlier} FROM tally.events ORDER BY ts LIMIT 100;
+             INSERT INTO staging SELECT {COLUMNS} FROM staging LIMIT 1;",
+            earlier = COLUMNS.replacen(" ts,", " ts - interval '10 days',", 1)
+        ))
+        .await
+        .expect("staging");
+    db.query("UPDATE staging SET pathname = NULL WHERE ctid = (SELECT max(ctid) FROM staging)").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "row 101 of staging: pathname is NULL").await;
+    assert_eq!(stored(&db).await, before, "a failed import changed what was stored");
+
+    db.query("UPDATE staging SET pathname = '/', site_id = 99 WHERE pathname IS NULL").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "site_id 99 is not in tally.sites").await;
+    assert_eq!(stored(&db).await, before);
+
+    db.query("CREATE TABLE wrong (site_id int, ts timestamptz)").await;
+    db.assert_error_with_hint("SELECT tally.import_events('wrong')", "is not a table with the columns of tally.event").await;
+    // Row-level security would filter rows the heap scan reads: refused, not bypassed.
+    db.query("ALTER TABLE staging ENABLE ROW LEVEL SECURITY").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "staging has row-level security").await;
+    db.query("ALTER TABLE staging DISABLE ROW LEVEL SECURITY").await;
+    db.query("ALTER TABLE staging DROP COLUMN props, ADD COLUMN props jsonb").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "is not a table with the columns of tally.event").await;
+}
