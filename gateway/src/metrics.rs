@@ -29,6 +29,7 @@ const SET_ASIDE: &str = "tally_ingest_events_set_aside_total";
 const SPOOL_OLDEST: &str = "tally_ingest_spool_oldest_seconds";
 const HTTP_SECONDS: &str = "tally_http_request_duration_seconds";
 const QUERY_SECONDS: &str = "tally_query_duration_seconds";
+const QUERY_ANSWERS: &str = "tally_query_answers_total";
 const DELIVERY_ATTEMPTS: &str = "tally_alert_delivery_attempts_total";
 
 /// Flush latency buckets: a healthy loopback flush takes about a millisecond; the
@@ -82,7 +83,12 @@ fn describe() {
     );
     metrics::describe_gauge!(SPOOL_OLDEST, metrics::Unit::Seconds, "Age of the oldest batch in the disk spool (0: empty)");
     metrics::describe_histogram!(HTTP_SECONDS, metrics::Unit::Seconds, "Time to answer a request, by route, method and status");
-    metrics::describe_histogram!(QUERY_SECONDS, metrics::Unit::Seconds, "Time of one tally.query, by the path it took (scan, rollups)");
+    metrics::describe_histogram!(
+        QUERY_SECONDS,
+        metrics::Unit::Seconds,
+        "Time of one tally.query by the path it took (scan, rollups), or of one share of a batch (batch)"
+    );
+    metrics::describe_counter!(QUERY_ANSWERS, "Stats query answers, single or in a batch, by the path each took");
     metrics::describe_counter!(DELIVERY_ATTEMPTS, "Alert delivery attempts, by result (delivered, failed)");
     // Present from the start, so a rate over them exists before the first failure.
     for result in ["delivered", "failed"] {
@@ -135,8 +141,18 @@ pub fn http_request(route: String, method: String, status: u16, elapsed: Duratio
 }
 
 /// One stats query; `path` is the answer's `meta.path`.
-pub fn query(path: String, elapsed: Duration) {
-    metrics::histogram!(QUERY_SECONDS, "path" => path).record(elapsed.as_secs_f64());
+pub fn query(path: &str, elapsed: Duration) {
+    metrics::histogram!(QUERY_SECONDS, "path" => path.to_owned()).record(elapsed.as_secs_f64());
+    metrics::counter!(QUERY_ANSWERS, "path" => path.to_owned()).increment(1);
+}
+
+/// One share of a query batch (one `tally.query_batch` statement) and the paths of the
+/// answers it gave: the share's time is one observation of path `batch`.
+pub fn batch_share<'a>(paths: impl Iterator<Item = &'a str>, elapsed: Duration) {
+    metrics::histogram!(QUERY_SECONDS, "path" => "batch").record(elapsed.as_secs_f64());
+    for path in paths {
+        metrics::counter!(QUERY_ANSWERS, "path" => path.to_owned()).increment(1);
+    }
 }
 
 pub fn delivery_attempt(delivered: bool) {

@@ -87,6 +87,9 @@ async fn metrics_cover_requests_queries_and_the_database_and_the_dashboard_uses_
         analyst.post("/api/v1/query", json!({"site_id": "shop.example", "date_range": [today, today], "metrics": ["visitors"]})).await;
     assert_eq!(status, 200, "{answer}");
     let path = answer["meta"]["path"].as_str().expect("meta.path").to_owned();
+    let pages = json!({"site_id": "shop.example", "date_range": [today, today], "metrics": ["visitors"], "dimensions": ["event:page"]});
+    let (status, batch) = analyst.post("/api/v1/query/batch", json!({"queries": [pages, pages]})).await;
+    assert_eq!(status, 200, "{batch}");
     // The gateway's role may read the database's gauges.
     t.db.client.batch_execute("SET ROLE tally_gateway; SELECT * FROM tally.monitoring(); RESET ROLE").await.unwrap();
 
@@ -104,6 +107,8 @@ async fn metrics_cover_requests_queries_and_the_database_and_the_dashboard_uses_
         "tally_http_request_duration_seconds_count{route=\"/api/event\",method=\"POST\",status=\"202\"}".to_owned(),
         "tally_http_request_duration_seconds_count{route=\"/api/v1/query\",method=\"POST\",status=\"200\"}".to_owned(),
         format!("tally_query_duration_seconds_count{{path=\"{path}\"}}"),
+        "tally_query_duration_seconds_count{path=\"batch\"}".to_owned(),
+        format!("tally_query_answers_total{{path=\"{path}\"}} 3"),
         "tally_database_up 1".to_owned(),
         "tally_replication_lag_seconds{standby=\"pg_receivewal\"}".to_owned(),
         "tally_ingest_spool_oldest_seconds 0".to_owned(),

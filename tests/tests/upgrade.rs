@@ -29,7 +29,10 @@ async fn every_release_upgrades_to_the_schema_of_a_fresh_install() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(releases.contains(&PREVIOUS.to_owned()), "tally--{PREVIOUS}.sql is not installed: {releases:?}");
+    assert!(
+        releases.contains(&PREVIOUS.to_owned()),
+        "tally--{PREVIOUS}.sql is not installed (scripts/install-extension.sh installs extension/sql/): {releases:?}"
+    );
     let expected = snapshot(&fresh).await;
     let mut report = String::new();
     for release in &releases {

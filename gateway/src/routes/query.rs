@@ -64,8 +64,7 @@ async fn answer_on(
     let started = std::time::Instant::now();
     let row = tx.query_one("SELECT tally.query($1)", &[query]).await.map_err(bad_query)?;
     let answer: Value = row.get(0);
-    let path = answer["meta"]["path"].as_str().unwrap_or("unknown").to_owned();
-    crate::metrics::query(path, started.elapsed());
+    crate::metrics::query(answer_path(&answer), started.elapsed());
     if let Some(action) = audit {
         // An export's whole query is kept: what left the building, and how to redo it.
         let detail = if action == "export" {
@@ -134,15 +133,26 @@ async fn share_on(
     let tx = caller.transaction(client).await?;
     statement::limit(&tx, &state.config.timeouts, Work::Batch).await?;
     let (part, parts) = (part as i32, parts as i32);
+    let started = std::time::Instant::now();
     let row = tx.query_one("SELECT tally.query_batch($1, $2, $3)", &[list, &part, &parts]).await.map_err(bad_query)?;
+    let elapsed = started.elapsed();
     if let Some(queries) = audit {
         audit_sites(&tx, queries, caller).await?;
     }
     tx.commit().await?;
     match row.get::<_, Value>(0) {
-        Value::Array(answers) => Ok(answers),
+        Value::Array(answers) => {
+            // The other shares' answers are null here.
+            crate::metrics::batch_share(answers.iter().filter(|a| !a.is_null()).map(answer_path), elapsed);
+            Ok(answers)
+        }
         other => Err(ApiError::Internal(anyhow::anyhow!("tally.query_batch answered {other} instead of an array"))),
     }
+}
+
+/// The path an answer took (`meta.path`: scan, rollups), for the query metrics.
+fn answer_path(answer: &Value) -> &str {
+    answer["meta"]["path"].as_str().unwrap_or("unknown")
 }
 
 /// One audit record per site the batch asked about, as for that many single queries.
