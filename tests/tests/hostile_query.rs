@@ -142,40 +142,6 @@ async fn statement_timeout_and_cancel_stop_a_scan_within_a_fraction_of_it() {
     assert_eq!(timed(&client, &heavy_sql()).await.1, None);
 }
 
-#[tokio::test]
-async fn a_cancel_stops_a_scan_inside_one_large_segment() {
-    // One site, one day: compaction writes one segment of all its events, so a check
-    // between segments alone would come only once the scan is done.
-    let db = TestDb::create().await;
-    db.load(600_000, 1, 1, END_US).await;
-    db.query("SELECT tally.compact()").await;
-    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.segments").await, 1);
-    db.client
-        .batch_execute(&format!(
-            "ALTER DATABASE {0} SET tally.query_rollups = off; ALTER DATABASE {0} SET tally.query_threads = 1",
-            db.name
-        ))
-        .await
-        .expect("settings");
-    let client = connect(&db.url).await;
-    let (full, failed) = timed(&client, &heavy_sql()).await;
-    assert_eq!(failed, None);
-    assert!(full >= Duration::from_millis(1_500), "the heavy query took only {full:?}");
-
-    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    let canceller = connect(&db.url).await;
-    let cancel = tokio::spawn(async move {
-        tokio::time::sleep(full / 4).await;
-        let sent = Instant::now();
-        canceller.execute("SELECT pg_cancel_backend($1)", &[&pid]).await.unwrap();
-        sent
-    });
-    let (_, failed) = timed(&client, &heavy_sql()).await;
-    let stopped = cancel.await.unwrap().elapsed();
-    assert_eq!(failed.as_deref(), Some("57014"), "pg_cancel_backend");
-    assert!(stopped < full / 4, "stopped {stopped:?} after the cancel; the whole query takes {full:?}");
-}
-
 /// Queries of the test database still running, other than the test's own.
 async fn running(db: &TestDb) -> i64 {
     db.value(&format!(
