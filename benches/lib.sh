@@ -46,3 +46,16 @@ bench_gateway_start() {
     for _ in $(seq 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
     curl -fsS "$BASE/healthz" >/dev/null || die "gateway did not start: $(tail -5 "$WORK/gateway.log")"
 }
+
+# DuckDB and chDB (embedded ClickHouse), the baselines of the SQL benches, and psycopg
+# to time Postgres the same way: pinned, from PyPI, into the tools venv that
+# scripts/setup-deps.sh creates (bench_cluster runs it first). Installed only when a
+# bench needs them, never by ./dev test. Sets PYTHON.
+bench_python_engines() {
+    local pins=(duckdb==2.0.1 chdb==4.4.0 "psycopg[binary]==3.3.9")
+    PYTHON="$TALLY_STATE/tools-venv/bin/python"
+    if ! "$PYTHON" -c "import duckdb, chdb, psycopg; assert duckdb.__version__ == '2.0.1' and chdb.__version__ == '4.4.0'" 2>/dev/null; then
+        log "installing ${pins[*]} into $TALLY_STATE/tools-venv"
+        "$PYTHON" -m pip install -q --disable-pip-version-check "${pins[@]}"
+    fi
+}

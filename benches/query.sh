@@ -7,7 +7,7 @@
 #   benches/query.sh [EVENTS]        default 10000000 (20 sites, 30 days)
 #
 # Runs in a cluster of its own ($TALLY_STATE/bench-query, port $TALLY_BENCH_PORT or
-# 54318) and a Python venv in $TALLY_STATE/bench-venv. Not part of ./dev test.
+# 54318); DuckDB and chDB in the tools venv (bench_python_engines). Not part of ./dev test.
 source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
@@ -17,7 +17,6 @@ DIR="$TALLY_STATE/bench-query"
 DB=bench
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
 WORK="$TALLY_STATE/bench-query-data"
-VENV="$TALLY_STATE/bench-venv"
 
 bench_cluster
 # Memory for both sides: the heap (about 2.5 GB at 10M events) and the segments stay cached.
@@ -27,10 +26,7 @@ if [ "$(q -d postgres -c "SHOW shared_buffers")" != "4GB" ]; then
     scripts/pgcluster.sh ensure "$DIR" "$PORT"
 fi
 
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV" 2>/dev/null || { apt-get install -y -qq python3-venv >/dev/null; python3 -m venv "$VENV"; }
-fi
-"$VENV/bin/python" -c "import duckdb, chdb, psycopg" 2>/dev/null || "$VENV/bin/pip" install -q duckdb chdb "psycopg[binary]"
+bench_python_engines
 
 loaded=$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")
 if [ "$loaded" != 1 ] || [ "$(q -d "$DB" -c "SELECT count(*) FROM heap" 2>/dev/null)" != "$EVENTS" ]; then
@@ -53,4 +49,4 @@ fi
 # background worker).
 q -d "$DB" -c "SELECT tally.build_daily_rollups()" -c "ANALYZE tally.rollups_daily" >/dev/null
 
-"$VENV/bin/python" benches/query_bench.py "$URL" "$WORK"
+"$PYTHON" benches/query_bench.py "$URL" "$WORK"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Plain SQL benchmark: analyst queries over tally.events (the TallyScan node over
-# compacted segments) against the same SQL over a heap copy of the same events with a
-# (site_id, ts) index and, while tally.segment_rows exists, over the relation
-# tally.events was before TallyScan (hot rows UNION ALL segment_rows of every
-# segment). Prints a markdown table (median of 3 runs each, ms) for benches/RESULTS.md.
+# compacted segments) and, in the same run, the same SQL over a heap copy of the same
+# events with a (site_id, ts) index, and through DuckDB and chDB (embedded ClickHouse,
+# both from PyPI) over the same events exported once. Prints a markdown table (median
+# of 3 runs after a warm-up, ms, ratios and geometric means) for benches/RESULTS.md.
 #
 #   benches/sql.sh [EVENTS] [SHAPE]   default 1000000 events (20 sites, 30 days ending now)
 #     SHAPE default: tally-core's generator as it is
@@ -11,7 +11,7 @@
 #                    values with a Zipf-like (log-uniform) distribution, a source per visit
 #
 # Runs in a cluster of its own ($TALLY_STATE/bench-sql, port $TALLY_BENCH_PORT or
-# 54321). Not part of ./dev test.
+# 54321); the export is in $TALLY_STATE/bench-sql-SHAPE. Not part of ./dev test.
 source "$(dirname "$0")/lib.sh"
 cd "$TALLY_ROOT"
 
@@ -21,9 +21,10 @@ PORT=${TALLY_BENCH_PORT:-54321}
 DIR="$TALLY_STATE/bench-sql"
 DB="bench_sql_$SHAPE"
 URL="host=127.0.0.1 port=$PORT user=postgres dbname=$DB"
-RUNS=3
+WORK="$TALLY_STATE/bench-sql-$SHAPE"
 
 bench_cluster
+bench_python_engines
 # Memory for both sides: the heap and the segments stay cached.
 if [ "$(q -d postgres -c "SHOW shared_buffers")" != "2GB" ]; then
     q -d postgres -c "ALTER SYSTEM SET shared_buffers = '2GB'" -c "ALTER SYSTEM SET work_mem = '256MB'"
@@ -52,16 +53,14 @@ if [ "$loaded" != 1 ] || [ "$(q -d "$DB" -c "SELECT count(*) FROM heap" 2>/dev/n
                -c "CREATE INDEX heap_site_ts ON heap (site_id, ts)" -c "VACUUM ANALYZE heap"
     log "compacting into segments"
     q -d "$DB" -c "SELECT tally.compact()" -c "VACUUM ANALYZE tally.segments"
+    rm -rf "$WORK"
 fi
-
-# The relation tally.events was before TallyScan, for the before/after column.
-old=$(q -d "$DB" -c "SELECT count(*) FROM pg_proc WHERE proname = 'segment_rows'")
-if [ "$old" = 1 ]; then
-    q -d "$DB" -c "CREATE OR REPLACE VIEW events_old AS
-        SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, utm_medium,
-               utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, os_version, device,
-               screen_width, engagement_ms, revenue_micros, revenue_currency, props FROM tally.events_hot
-        UNION ALL SELECT r.* FROM tally.segments s, tally.segment_rows(s.segment_id, s.data) r"
+if [ ! -f "$WORK/events.csv" ]; then
+    log "exporting the heap copy for DuckDB and chDB"
+    mkdir -p "$WORK"
+    columns="site_id, (extract(epoch FROM ts) * 1000000)::int8, name, visitor_id, session_id, pathname, referrer_source, country, browser, device, engagement_ms, revenue_micros, props"
+    q -d "$DB" -c "\\copy (SELECT $columns FROM heap) TO '$WORK/events.csv' CSV" \
+               -c "\\copy (SELECT site_id, domain FROM tally.sites) TO '$WORK/sites.csv' CSV"
 fi
 
 # (name, SQL over {rel}); sites are Zipf-sized, site 1 the largest.
@@ -82,26 +81,6 @@ QUERIES=(
     "small_site_week|SELECT pathname, count(DISTINCT visitor_id) FROM {rel} e WHERE site_id = 15 AND ts >= now() - interval '7 days' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
 )
 
-# Median of $RUNS runs of SQL $1, in ms, from psql's \timing in one session.
-time_query() {
-    local sql=$1 script
-    script=$(printf '\\timing on\n'; for _ in $(seq "$RUNS"); do printf '%s;\n' "$sql"; done)
-    printf '%s\n' "$script" | q -d "$DB" 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
-
 segments=$(q -d "$DB" -c "SELECT count(*) FROM tally.segments")
 log "$EVENTS events in $segments segments, shape $SHAPE"
-printf '\n| query | tally.events (ms) | heap + index (ms) | heap / events |%s\n' "$([ "$old" = 1 ] && echo ' old view (ms) | old / events |')"
-printf '|---|---:|---:|---:|%s\n' "$([ "$old" = 1 ] && echo '---:|---:|')"
-for entry in "${QUERIES[@]}"; do
-    name=${entry%%|*}
-    sql=${entry#*|}
-    a=$(time_query "${sql//\{rel\}/tally.events}")
-    b=$(time_query "${sql//\{rel\}/heap}")
-    line="| $name | $a | $b | $(echo "scale=1; $b / $a" | bc) |"
-    if [ "$old" = 1 ]; then
-        c=$(time_query "${sql//\{rel\}/events_old}")
-        line="$line $c | $(echo "scale=1; $c / $a" | bc) |"
-    fi
-    echo "$line"
-done
+printf '%s\n' "${QUERIES[@]}" | "$PYTHON" benches/sql_bench.py "$URL" "$WORK"

@@ -68,6 +68,15 @@ CREATE TABLE tally.memberships (
 CREATE INDEX memberships_site ON tally.memberships (site_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.memberships', '');
 
+-- A NOLOGIN role per site that may read only that site (as a viewer), for work done on
+-- a site's behalf without a user: alert evaluation measures each rule as its site's
+-- reader (tally.site_reader), never as the superuser that runs the job. Not dumped:
+-- roles are the cluster's, so a restored database creates its readers again.
+CREATE TABLE tally.site_readers (
+    site_id int PRIMARY KEY REFERENCES tally.sites ON DELETE CASCADE,
+    pg_role name NOT NULL UNIQUE
+);
+
 -- Wrong passwords per sign-in name and client address, for the lockout: keyed by the
 -- email typed, whether or not such a user exists, so a locked name says nothing about
 -- the account; and by the address, so whoever guesses a known name locks it only for
@@ -146,7 +155,11 @@ CREATE VIEW tally.my_sites WITH (security_barrier) AS
     UNION ALL
     SELECT s.site_id, 'admin'
     FROM tally.users u, tally.sites s
-    WHERE u.pg_role = current_user AND u.is_admin;
+    WHERE u.pg_role = current_user AND u.is_admin
+    UNION ALL
+    SELECT r.site_id, 'viewer'
+    FROM tally.site_readers r
+    WHERE r.pg_role = current_user;
 
 -- The ids of the sites the calling role has at least `min_role` on (viewer < analyst <
 -- admin). Policies call it as `(SELECT tally.visible_site_ids())`: an InitPlan, run
@@ -303,6 +316,26 @@ BEGIN
     PERFORM tally.sync_user_role(id);
     RETURN id;
 END $$;
+
+-- The reader role of a site (see tally.site_readers), created the first time it is
+-- asked for, or again when the row outlived its role (a database restored into
+-- another cluster). Not for users: creating roles is the superuser's.
+CREATE FUNCTION tally.site_reader(site_id int) RETURNS name
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    role_name name;
+BEGIN
+    SELECT r.pg_role INTO role_name FROM tally.site_readers r WHERE r.site_id = site_reader.site_id;
+    IF role_name IS NOT NULL AND EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RETURN role_name;
+    END IF;
+    role_name := format('tally_r%s_%s', site_reader.site_id, left(replace(gen_random_uuid()::text, '-', ''), 10));
+    EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE tally_viewer', role_name);
+    INSERT INTO tally.site_readers AS r VALUES (site_reader.site_id, role_name)
+    ON CONFLICT ON CONSTRAINT site_readers_pkey DO UPDATE SET pg_role = excluded.pg_role;
+    RETURN role_name;
+END $$;
+REVOKE EXECUTE ON FUNCTION tally.site_reader(int) FROM PUBLIC;
 
 -- Makes a user an administrator or not. Administrators only.
 CREATE FUNCTION tally.set_admin(user_id int, is_admin boolean) RETURNS void

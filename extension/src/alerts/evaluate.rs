@@ -1,7 +1,10 @@
 //! `tally.evaluate_alerts(now)`: every enabled, unmuted rule measured over the window
 //! ending `now` with the same engine as `tally.query`, judged, and its state advanced;
 //! a firing or resolution is recorded by `tally.alert_record` (history row, pending
-//! deliveries, NOTIFY) in the caller's transaction.
+//! deliveries, NOTIFY) in the caller's transaction. Each rule is measured in a
+//! subtransaction of its own with the privileges of its site's reader role, so a rule
+//! that fails or a corrupt segment stops only that rule, and no rule reads as the
+//! superuser that runs the job or sees another site's events.
 
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
@@ -77,7 +80,10 @@ fn evaluate(client: &mut SpiClient<'_>, due: &Due, now_us: i64) -> bool {
     // Stored rules passed the same check when written; a failure here means the rule
     // refers to something since removed (a goal) and is reported in its state.
     let rule = Rule::parse(&due.rule, &mut String::new).map_err(|e| e.to_string());
-    let judged = rule.as_ref().map_err(Clone::clone).and_then(|rule| isolated(|| judge(client, due, rule, now_us)));
+    let judged = rule
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|rule| isolated(|| as_site_reader(client, due.site_id, || judge(client, due, rule, now_us))));
     let (verdict, value, error) = match judged {
         Ok((verdict, value)) => (verdict, Some(value), None),
         Err(message) => (None, None, Some(message)),
@@ -159,6 +165,33 @@ fn isolated<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
         })
     })
     .execute()
+}
+
+/// `work` with the privileges of the reader role of `site_id` (`tally.site_reader`):
+/// not a superuser, under row-level security, member of no other site. What a rule
+/// makes the engine read (its site's segments, hot rows, goals) is then limited to its
+/// site by the same policies as a viewer's queries, whatever the rule holds. The switch
+/// is the one a SECURITY DEFINER function makes (`SECURITY_LOCAL_USERID_CHANGE`: the
+/// work cannot `SET ROLE` back); an ERROR inside is caught by [`isolated`], whose
+/// subtransaction abort restores the user as it restores everything else.
+fn as_site_reader<T>(client: &SpiClient<'_>, site_id: i32, work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let role: pg_sys::Oid = client
+        .select("SELECT tally.site_reader($1)::regrole::oid", None, &[site_id.into()])
+        .and_then(|rows| rows.first().get_one::<pg_sys::Oid>())
+        .map_err(|e| format!("finding the site's reader role: {e}"))?
+        .ok_or("the site has no reader role")?;
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    // SAFETY: reads and sets the backend's current user on its own thread, as
+    // fmgr_security_definer does; restored below on success, by the subtransaction
+    // abort of `isolated` on an ERROR.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(role, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let result = work();
+    // SAFETY: as above.
+    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+    result
 }
 
 /// The verdict on the rule's current window (`None`: nothing to compare with yet) and

@@ -1,0 +1,99 @@
+//! Alert evaluation runs as the superuser that owns the pg_cron job, but no rule is
+//! measured with its privileges: each rule reads its site's events as that site's
+//! reader role (row-level security, no superuser, no other site), in a subtransaction
+//! of its own.
+
+use serde_json::json;
+use tally_tests::TestDb;
+
+/// 2024-03-31 00:00 UTC.
+const END_US: i64 = 1_711_843_200_000_000;
+
+/// Two sites with events (some compacted into segments, some still hot) and a rule on
+/// each; returns the database.
+async fn two_sites_with_rules() -> TestDb {
+    let db = TestDb::create().await;
+    db.load(20_000, 3, 2, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    db.load(2_000, 1, 2, END_US).await;
+    for site in [1, 2] {
+        let rule = json!({"name": "Any traffic", "metric": "visitors", "window_minutes": 1440, "condition": "above", "threshold": 0});
+        db.query(&format!("SELECT tally.create_alert_rule({site}, '{rule}')")).await;
+    }
+    db
+}
+
+/// Code that runs whenever a rule's measurement reads segments or hot rows (a
+/// restrictive policy calling a function, as a crafted rule or a hostile function
+/// would run): it writes down who it runs as, whether that role is a superuser, how
+/// many other sites it can see, and whether it could become the session's superuser.
+const SPY: &str = "
+    CREATE TABLE public.seen (who name, superuser boolean, site int, other_sites bigint, escaped boolean);
+    GRANT INSERT ON public.seen TO PUBLIC;
+    CREATE FUNCTION public.spy(site int) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        escaped boolean := true;
+    BEGIN
+        BEGIN
+            PERFORM set_config('role', session_user, true);
+        EXCEPTION WHEN OTHERS THEN
+            escaped := false;
+        END;
+        INSERT INTO public.seen
+        SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), site,
+               (SELECT count(*) FROM tally.sites s WHERE s.site_id <> site), escaped;
+        RETURN true;
+    END $$;
+    CREATE POLICY spy ON tally.segments AS RESTRICTIVE FOR SELECT USING (public.spy(site_id));
+    CREATE POLICY spy ON tally.events_hot AS RESTRICTIVE FOR SELECT USING (public.spy(site_id));";
+
+#[tokio::test]
+async fn each_rule_reads_its_site_as_the_sites_reader_never_as_superuser() {
+    let db = two_sites_with_rules().await;
+    db.client.batch_execute(SPY).await.unwrap();
+    let changes: i32 = db.value(&format!("SELECT tally.evaluate_alerts(to_timestamp({}))", END_US / 1_000_000)).await;
+    assert_eq!(changes, 2, "both rules fire");
+
+    let seen: Vec<(String, bool, i32, i64, bool, Option<String>)> = db
+        .query(
+            "SELECT DISTINCT s.who::text, s.superuser, s.site, s.other_sites, s.escaped, r.pg_role::text \
+             FROM public.seen s LEFT JOIN tally.site_readers r ON r.site_id = s.site ORDER BY 3",
+        )
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    // A superuser bypasses row-level security, so the spy sees nothing at all when the
+    // rules are measured as one.
+    assert_eq!(seen.iter().map(|s| s.2).collect::<Vec<_>>(), [1, 2], "both sites' rows read: {seen:?}");
+    for (who, superuser, site, other_sites, escaped, reader) in &seen {
+        assert_eq!(Some(who), reader.as_ref(), "site {site} read as its reader");
+        assert!(!superuser, "site {site} read by a superuser");
+        assert_eq!(*other_sites, 0, "site {site}'s reader sees another site");
+        assert!(!escaped, "site {site}'s reader became the superuser");
+    }
+    // The bookkeeping after each measurement is the evaluator's own.
+    let firing: i64 = db.value("SELECT count(*) FROM tally.alert_state WHERE status = 'firing' AND error IS NULL").await;
+    assert_eq!(firing, 2);
+}
+
+#[tokio::test]
+async fn a_sites_reader_reads_that_site_only_and_may_do_nothing_else() {
+    let db = two_sites_with_rules().await;
+    db.query(&format!("SELECT tally.evaluate_alerts(to_timestamp({}))", END_US / 1_000_000)).await;
+    let reader: String = db.value("SELECT pg_role::text FROM tally.site_readers WHERE site_id = 1").await;
+    db.client.batch_execute(&format!("SET ROLE \"{reader}\"")).await.unwrap();
+    for (sql, expected) in [
+        ("SELECT count(*) FROM tally.events WHERE site_id = 2", 0),
+        ("SELECT count(*) FROM tally.events_hot WHERE site_id = 2", 0),
+        ("SELECT count(*) FROM tally.segments WHERE site_id = 2", 0),
+        ("SELECT count(*) FROM tally.sites WHERE site_id <> 1", 0),
+    ] {
+        assert_eq!(db.value::<i64>(sql).await, expected, "{sql}");
+    }
+    assert!(db.value::<i64>("SELECT count(*) FROM tally.events WHERE site_id = 1").await > 0);
+    for sql in ["SELECT tally.site_reader(2)", "SELECT tally.evaluate_alerts(now())", "UPDATE tally.alert_rules SET site_id = 2"] {
+        let e = db.client.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
+    }
+}
