@@ -59,6 +59,9 @@ pgrx::extension_sql_file!(
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security
 // as auth.sql sets it up for every per-site table.
 pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
+// Saved segments: their filters checked by a Rust function, row-level security by
+// the site memberships auth.sql defines.
+pgrx::extension_sql_file!("../../sql/saved_segments.sql", name = "saved_segments", requires = ["auth", check_segment_filters]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
