@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::goals::router())
         .merge(routes::funnels::router())
         .merge(routes::saved_segments::router())
+        .merge(routes::property_keys::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())

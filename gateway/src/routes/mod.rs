@@ -13,6 +13,7 @@ pub mod json_body;
 pub mod keys;
 pub mod metrics;
 pub mod query;
+pub mod property_keys;
 pub mod realtime;
 pub mod saved_segments;
 pub mod site_items;
