@@ -9,6 +9,9 @@ use tally_core::event::Event;
 use tally_tests::browser::{assert_dashboard_built, run_script, screenshot_dir};
 use tally_tests::{Tally, TEST_PASSWORD};
 
+/// A goal as stored: name, event name, page pattern, currency.
+type GoalRow = (String, Option<String>, Option<String>, Option<String>);
+
 /// Visits of the last hour: `(country, page, plan)`, a Signup event with the plan after
 /// each visit's pageview.
 const VISITS: [(&str, &str, &str); 5] =
@@ -53,7 +56,7 @@ async fn analysts_manage_goals_funnels_and_segments_in_chromium_on_desktop_and_p
     for size in ["1280x800", "390x844"] {
         let n = &size[..size.find('x').unwrap()];
         // The goals and the funnel as the forms left them: renamed, with the revenue goal's currency.
-        let goals: Vec<(String, Option<String>, Option<String>, Option<String>)> = t
+        let goals: Vec<GoalRow> = t
             .sql(&format!("SELECT name, event_name, page_pattern, currency FROM tally.goals WHERE name LIKE '% {n}' ORDER BY name"))
             .await
             .iter()
