@@ -271,7 +271,7 @@ fn saved_segment(client: &SpiClient<'_>, id: i64) -> Option<saved_segments::Save
         .unwrap_or_else(|e| fail("reading saved segments", e));
     let row = rows.into_iter().next()?;
     let filters: JsonB = row.value(2)?;
-    Some(saved_segments::Saved { site_id: row.value(1)?, filters: filters.0 })
+    Some(saved_segments::Saved { site_id: row.value::<i32>(1)?, filters: filters.0 })
 }
 
 pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {

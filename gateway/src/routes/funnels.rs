@@ -15,10 +15,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use deadpool_postgres::Transaction;
 use serde_json::{json, Value};
-use tokio_postgres::error::SqlState;
 
 use super::json_body::JsonBody;
-use super::site_items::{self, require_site};
+use super::site_items::{self, require_site, Named};
 use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,6 +25,8 @@ use crate::state::AppState;
 /// Fewest and most steps of a funnel: what tally.funnels allows (and the query engine
 /// follows, `MAX_FUNNEL_STEPS`).
 const STEPS: std::ops::RangeInclusive<usize> = 2..=8;
+
+const FUNNELS: Named = Named { table: "tally.funnels", what: "funnel" };
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -71,13 +72,6 @@ impl Funnel {
     }
 }
 
-fn taken(name: &str) -> impl Fn(tokio_postgres::Error) -> ApiError + '_ {
-    move |e| match e.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => ApiError::bad_request("name", format!("a funnel named {name:?} exists")),
-        _ => e.into(),
-    }
-}
-
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -100,7 +94,7 @@ async fn create(
     let funnel = Funnel::parse(&tx, site_id, &body).await?;
     tx.execute("INSERT INTO tally.funnels (site_id, name, steps) VALUES ($1, $2, $3)", &[&site_id, &funnel.name, &funnel.steps])
         .await
-        .map_err(taken(&funnel.name))?;
+        .map_err(FUNNELS.taken(&funnel.name))?;
     audit::record(&tx, "funnel.create", Some(site_id), funnel.json(), caller.ip).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(funnel.json())))
@@ -122,9 +116,9 @@ async fn replace(
             &[&site_id, &old, &funnel.name, &funnel.steps],
         )
         .await
-        .map_err(taken(&funnel.name))?;
+        .map_err(FUNNELS.taken(&funnel.name))?;
     if changed == 0 {
-        return Err(unchangeable(&tx, site_id, &old).await);
+        return Err(FUNNELS.unchangeable(&tx, site_id, &old).await);
     }
     audit::record(&tx, "funnel.update", Some(site_id), json!({ "name": old, "funnel": funnel.json() }), caller.ip).await?;
     tx.commit().await?;
@@ -135,17 +129,8 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, na
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     require_site(&tx, site_id).await?;
-    if tx.execute("DELETE FROM tally.funnels WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await? == 0 {
-        return Err(unchangeable(&tx, site_id, &name).await);
-    }
+    FUNNELS.delete(&tx, site_id, &name).await?;
     audit::record(&tx, "funnel.delete", Some(site_id), json!({ "name": name }), caller.ip).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn unchangeable(tx: &Transaction<'_>, site_id: i32, name: &str) -> ApiError {
-    match tx.query_opt("SELECT 1 FROM tally.funnels WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await {
-        Ok(found) => site_items::unchangeable(found.is_some(), "funnel"),
-        Err(e) => e.into(),
-    }
 }

@@ -16,18 +16,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use deadpool_postgres::Transaction;
 use serde_json::{json, Value};
-use tokio_postgres::error::SqlState;
 
 use super::json_body::JsonBody;
-use super::site_items::{self, require_site};
+use super::site_items::{self, require_site, Named};
 use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Longest event name or page pattern: the longest event name and URL ingest accepts.
 const MAX_TARGET_LEN: usize = 4_096;
+
+const GOALS: Named = Named { table: "tally.goals", what: "goal" };
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,14 +80,6 @@ impl Goal {
     }
 }
 
-/// A name already taken is the name field's fault.
-fn taken(name: &str) -> impl Fn(tokio_postgres::Error) -> ApiError + '_ {
-    move |e| match e.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => ApiError::bad_request("name", format!("a goal named {name:?} exists")),
-        _ => e.into(),
-    }
-}
-
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -115,7 +107,7 @@ async fn create(
         &[&site_id, &goal.name, &goal.event_name, &goal.page_pattern, &goal.currency],
     )
     .await
-    .map_err(taken(&goal.name))?;
+    .map_err(GOALS.taken(&goal.name))?;
     audit::record(&tx, "goal.create", Some(site_id), goal.json(), caller.ip).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(goal.json())))
@@ -137,9 +129,9 @@ async fn replace(
             &[&site_id, &old, &goal.name, &goal.event_name, &goal.page_pattern, &goal.currency],
         )
         .await
-        .map_err(taken(&goal.name))?;
+        .map_err(GOALS.taken(&goal.name))?;
     if changed == 0 {
-        return Err(unchangeable(&tx, site_id, &old).await);
+        return Err(GOALS.unchangeable(&tx, site_id, &old).await);
     }
     if goal.name != old {
         tx.execute(
@@ -166,17 +158,8 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, na
     if !funnels.is_empty() {
         return Err(ApiError::Conflict(format!("the goal is a step of the funnels {funnels:?}: take it out of them first")));
     }
-    if tx.execute("DELETE FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await? == 0 {
-        return Err(unchangeable(&tx, site_id, &name).await);
-    }
+    GOALS.delete(&tx, site_id, &name).await?;
     audit::record(&tx, "goal.delete", Some(site_id), json!({ "name": name }), caller.ip).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn unchangeable(tx: &Transaction<'_>, site_id: i32, name: &str) -> ApiError {
-    match tx.query_opt("SELECT 1 FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await {
-        Ok(found) => site_items::unchangeable(found.is_some(), "goal"),
-        Err(e) => e.into(),
-    }
 }

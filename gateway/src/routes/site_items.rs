@@ -4,6 +4,7 @@
 
 use deadpool_postgres::Transaction;
 use serde_json::{Map, Value};
+use tokio_postgres::error::SqlState;
 
 use crate::error::ApiError;
 
@@ -51,5 +52,43 @@ pub fn unchangeable(visible: bool, what: &str) -> ApiError {
         ApiError::Forbidden("not allowed".into())
     } else {
         ApiError::NotFound(format!("no such {what}"))
+    }
+}
+
+/// A table of a site's items keyed by `(site_id, name)`: goals, funnels.
+pub struct Named {
+    /// The table, qualified (`tally.goals`): a name from the code, never from a request.
+    pub table: &'static str,
+    /// What one row is called in messages (`goal`).
+    pub what: &'static str,
+}
+
+impl Named {
+    /// A write's error, a name already taken being the `name` field's fault.
+    pub fn taken<'a>(&'a self, name: &'a str) -> impl Fn(tokio_postgres::Error) -> ApiError + 'a {
+        move |e| match e.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+                ApiError::bad_request("name", format!("a {} named {name:?} exists", self.what))
+            }
+            _ => e.into(),
+        }
+    }
+
+    /// Why the row `name` of site `site_id` could not be changed (see [`unchangeable`]).
+    pub async fn unchangeable(&self, tx: &Transaction<'_>, site_id: i32, name: &str) -> ApiError {
+        let sql = format!("SELECT 1 FROM {} WHERE site_id = $1 AND name = $2", self.table);
+        match tx.query_opt(&sql, &[&site_id, &name]).await {
+            Ok(found) => unchangeable(found.is_some(), self.what),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Deletes the row `name` of site `site_id`, or says why it could not.
+    pub async fn delete(&self, tx: &Transaction<'_>, site_id: i32, name: &str) -> Result<(), ApiError> {
+        let sql = format!("DELETE FROM {} WHERE site_id = $1 AND name = $2", self.table);
+        if tx.execute(&sql, &[&site_id, &name]).await? == 0 {
+            return Err(self.unchangeable(tx, site_id, name).await);
+        }
+        Ok(())
     }
 }
