@@ -213,3 +213,38 @@ export const apiKeys = async () => (await json("GET", "/api/v1/keys")).keys;
 export const createApiKey = (name, siteId) => json("POST", "/api/v1/keys", { name, site_id: siteId });
 /** `DELETE /api/v1/keys/{id}`. */
 export const revokeApiKey = (id) => json("DELETE", `/api/v1/keys/${id}`);
+
+// A site's goals, funnels, saved segments and property keys: addressed by the site's id.
+
+/** The id of the site `domain` (from `GET /api/v1/sites`, asked once per page load). */
+let siteIds = null;
+export async function siteId(domain) {
+  siteIds ??= sites().then((list) => new Map(list.map((s) => [s.domain, s.id])));
+  const ids = await siteIds;
+  if (!ids.has(domain)) siteIds = null;
+  return ids.get(domain);
+}
+const ofSite = async (domain, what) => `/api/v1/sites/${await siteId(domain)}/${what}`;
+
+/** `GET /api/v1/sites/{id}/goals`: `[{name, event_name, page_pattern, currency}]`. */
+export const goals = async (domain) => (await json("GET", await ofSite(domain, "goals"))).goals;
+/** `POST /api/v1/sites/{id}/goals`, or `PUT .../goals/{name}` when replacing `name`. */
+export const saveGoal = async (domain, name, goal) =>
+  name ? json("PUT", await ofSite(domain, `goals/${encodeURIComponent(name)}`), goal) : json("POST", await ofSite(domain, "goals"), goal);
+/** `DELETE /api/v1/sites/{id}/goals/{name}`. */
+export const deleteGoal = async (domain, name) => json("DELETE", await ofSite(domain, `goals/${encodeURIComponent(name)}`));
+/** `GET /api/v1/sites/{id}/funnels`: `[{name, steps}]`. */
+export const funnels = async (domain) => (await json("GET", await ofSite(domain, "funnels"))).funnels;
+/** `POST /api/v1/sites/{id}/funnels`, or `PUT .../funnels/{name}` when replacing `name`. */
+export const saveFunnel = async (domain, name, funnel) =>
+  name ? json("PUT", await ofSite(domain, `funnels/${encodeURIComponent(name)}`), funnel) : json("POST", await ofSite(domain, "funnels"), funnel);
+/** `DELETE /api/v1/sites/{id}/funnels/{name}`. */
+export const deleteFunnel = async (domain, name) => json("DELETE", await ofSite(domain, `funnels/${encodeURIComponent(name)}`));
+/** `GET /api/v1/sites/{id}/segments`: `[{id, name, filters, shared, mine}]`. */
+export const segments = async (domain) => (await json("GET", await ofSite(domain, "segments"))).segments;
+/** `POST /api/v1/sites/{id}/segments` `{name, filters, shared}`. */
+export const createSegment = async (domain, segment) => json("POST", await ofSite(domain, "segments"), segment);
+/** `DELETE /api/v1/sites/{id}/segments/{segment_id}`. */
+export const deleteSegment = async (domain, id) => json("DELETE", await ofSite(domain, `segments/${id}`));
+/** `GET /api/v1/sites/{id}/property-keys`: the custom property keys sent lately. */
+export const propertyKeys = async (domain) => (await json("GET", await ofSite(domain, "property-keys"))).keys;

@@ -12,6 +12,7 @@ import { filterBar } from "./components/filters.js";
 import { showLogin } from "./components/login.js";
 import { offered, pageNav } from "./components/nav.js";
 import { realtimeCount } from "./components/realtime.js";
+import { segmentBar } from "./components/segments.js";
 import { siteSwitcher } from "./components/sites.js";
 import { h } from "./dom.js";
 import { chart } from "./panels/chart.js";
@@ -24,6 +25,7 @@ import { pages } from "./panels/pages.js";
 import { properties } from "./panels/properties.js";
 import { sources } from "./panels/sources.js";
 import { alertsPage } from "./pages/alerts.js";
+import { goalsPage } from "./pages/goals.js";
 import { keysPage } from "./pages/keys.js";
 import { sitesPage } from "./pages/sites.js";
 import { usersPage } from "./pages/users.js";
@@ -35,8 +37,9 @@ const sites = siteSwitcher();
 const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
+const segments = segmentBar();
 const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
-const views = { alerts: alertsPage(), sites: sitesPage(refreshSites), users: usersPage(), keys: keysPage() };
+const views = { alerts: alertsPage(), goals: goalsPage(), sites: sitesPage(refreshSites), users: usersPage(), keys: keysPage() };
 const nav = pageNav();
 const user = h("span", { class: "user" });
 const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
@@ -49,7 +52,7 @@ const layout = h(
   // figure changing width moves nothing.
   h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
-  h("main", { tabindex: "-1" }, filters.element, grid, pageHost),
+  h("main", { tabindex: "-1" }, segments.element, filters.element, grid, pageHost),
 );
 
 let session = null;
@@ -65,7 +68,7 @@ function render(current) {
   const page = allowed.includes(current.page) ? current.page : "stats";
   nav.render({ ...current, page }, allowed);
   document.body.dataset.page = page;
-  picker.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  picker.element.hidden = segments.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
   pageHost.hidden = page === "stats";
   inFlight?.abort();
   if (page !== "stats") {
@@ -77,6 +80,7 @@ function render(current) {
   document.title = `${current.site} · Tally`;
   picker.render(current);
   filters.render(current);
+  segments.render(current);
   const controller = new AbortController();
   inFlight = controller;
   Promise.all(panels.map((p) => p.render(current, controller.signal))).then(() => {

@@ -3,7 +3,7 @@
 //
 //   ?page=alerts&site=example.com&period=custom&from=2025-01-01&to=2025-01-31&compare=off
 //    &f=is|visit:country|DE&f=is|event:page|/pricing&tab.pages=entry&metric=pageviews
-//    &prop=plan&funnel=Pricing,Signup
+//    &f=is|segment|12&prop=plan&funnel=Checkout
 //
 // `page` is the view (the stats by default, or one of PAGES). Defaults are left out of
 // the URL. Every change goes through `update`, which pushes a
@@ -30,6 +30,7 @@ export const COMPARISONS = {
 /** The views besides the stats: the URL's `page` → its name in the navigation. */
 export const PAGES = {
   alerts: "Alerts",
+  goals: "Goals",
   sites: "Sites",
   users: "Users",
   keys: "API keys",
@@ -133,7 +134,9 @@ export function withFilter(filters, dimension, value) {
  */
 export function baseQuery(state) {
   const date_range = state.period === "custom" ? [state.from, state.to] : PERIODS[state.period].range;
-  return { site_id: state.site, date_range, filters: state.filters.map((f) => [f.op, f.dimension, [f.value]]) };
+  // A saved segment is named by its id, a number.
+  const value = (f) => (f.dimension === "segment" ? Number(f.value) : f.value);
+  return { site_id: state.site, date_range, filters: state.filters.map((f) => [f.op, f.dimension, [value(f)]]) };
 }
 
 /** Query `q` with the state's comparison included (none when off or realtime). */

@@ -62,6 +62,9 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
 // What the gateway's /metrics reads from the database, for its role.
 pgrx::extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", requires = ["alerts"]);
+// Saved segments: their filters checked by a Rust function, row-level security by
+// the site memberships auth.sql defines.
+pgrx::extension_sql_file!("../../sql/saved_segments.sql", name = "saved_segments", requires = ["auth", check_segment_filters]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

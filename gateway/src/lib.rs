@@ -59,6 +59,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::keys::router())
         .merge(routes::audit::router())
+        .merge(routes::goals::router())
+        .merge(routes::funnels::router())
+        .merge(routes::saved_segments::router())
+        .merge(routes::property_keys::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())

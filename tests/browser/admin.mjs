@@ -74,7 +74,7 @@ try {
   const admin = await signIn(process.env.TALLY_ADMIN_EMAIL);
   let page = admin.page;
   const pages = await nav(page);
-  check(JSON.stringify(pages) === JSON.stringify(["stats", "alerts", "sites", "users", "keys"]), `an administrator's pages: ${pages}`);
+  check(JSON.stringify(pages) === JSON.stringify(["stats", "alerts", "goals", "sites", "users", "keys"]), `an administrator's pages: ${pages}`);
   await open(page, "sites");
   await page.fill("#site-form input[name=domain]", "shop.example");
   await page.fill("#site-form input[name=timezone]", "Europe/Berlin");
@@ -127,7 +127,7 @@ try {
   // The analyst.
   const analyst = await signIn(process.env.TALLY_ANALYST_EMAIL);
   page = analyst.page;
-  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "alerts"]), "an analyst is offered the alerts");
+  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "alerts", "goals"]), "an analyst is offered the alerts and goals");
   await open(page, "alerts");
   const history = await page.$$eval("#page-alerts .history tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
   check(history.length === 1 && history[0][1] === "Any traffic" && history[0][2] === "firing", `the history: ${JSON.stringify(history)}`);

@@ -3,7 +3,7 @@
 //! `tests/browser/dashboard.mjs` logs in (a wrong password first), switches sites,
 //! checks the figures against the API, filters by
 //! clicking a row, changes the range, goes back and forward, exports a CSV, shows a
-//! funnel, watches the
+//! stored funnel picked in its panel, watches the
 //! realtime count follow a new event and takes screenshots at 1280×800 and 390×844,
 //! kept in `target/dashboard-screenshots/`, and logs out.
 
@@ -21,6 +21,7 @@ async fn chromium_shows_the_apis_numbers_filters_by_a_clicked_row_follows_realti
     t.sql("SELECT tally.compact()").await;
     t.sql("SELECT tally.create_goal(1, 'Signup', event_name => 'Signup'), tally.create_goal(1, 'Pricing', page_pattern => '/pricing*')")
         .await;
+    t.sql("SELECT tally.create_funnel(1, 'Checkout', ARRAY['Pricing', 'Signup'])").await;
 
     // A viewer of both sites: the site switcher offers two.
     let email = "viewer@dashboard.test";

@@ -14,8 +14,10 @@ export function filterBar() {
   let removed = null;
   const element = h("div", { class: "filters", role: "group", "aria-label": "Active filters" }, list);
   function render(state) {
-    element.hidden = state.filters.length === 0;
-    const chips = state.filters.map((f, i) => {
+    // A saved segment shows in the segment picker (components/segments.js), not as a chip.
+    const shown = state.filters.map((f, i) => [f, i]).filter(([f]) => f.dimension !== "segment");
+    element.hidden = shown.length === 0;
+    const chips = shown.map(([f, i]) => {
       const text = `${label(f.dimension)} ${OPS[f.op] || f.op} ${f.value}`;
       return h(
         "li",
@@ -38,7 +40,7 @@ export function filterBar() {
       );
     });
     list.replaceChildren(...chips);
-    const clear = state.filters.length > 1 ? h("button", { type: "button", class: "link", onclick: () => update({ filters: [] }) }, "Clear all") : null;
+    const clear = shown.length > 1 ? h("button", { type: "button", class: "link", onclick: () => update({ filters: state.filters.filter((f) => f.dimension === "segment") }) }, "Clear all") : null;
     element.replaceChildren(list, ...(clear ? [clear] : []));
     if (removed !== null) {
       const buttons = list.querySelectorAll(".remove");

@@ -1,6 +1,6 @@
 // The navigation between the stats and the other pages: links (real URLs, so they open
 // in a new tab too) that wrap on a phone. Only the pages the user may use are offered:
-// alerts to analysts and admins of the current site, the rest to administrators.
+// alerts, goals and funnels to analysts and admins of the current site, the rest to administrators.
 
 import { h } from "../dom.js";
 import { PAGES, serialize, update } from "../state.js";
@@ -9,7 +9,7 @@ import { PAGES, serialize, update } from "../state.js";
 export function offered(session, site) {
   const role = session.sites.find((s) => s.domain === site)?.role;
   const pages = ["stats"];
-  if (session.user.admin || role === "analyst" || role === "admin") pages.push("alerts");
+  if (session.user.admin || role === "analyst" || role === "admin") pages.push("alerts", "goals");
   if (session.user.admin) pages.push("sites", "users", "keys");
   return pages;
 }

@@ -58,7 +58,9 @@ export function form(attrs, children, submitLabel, onSubmit) {
     try {
       await onSubmit();
     } catch (err) {
-      const at = err.field && [...el.querySelectorAll("[data-field]")].find((f) => names(f.dataset.field, err.field));
+      // The most precise field named: `steps[1]` rather than the `steps` around it.
+      const named = err.field ? [...el.querySelectorAll("[data-field]")].filter((f) => names(f.dataset.field, err.field)) : [];
+      const at = named.sort((a, b) => b.dataset.field.length - a.dataset.field.length)[0];
       const target = at ? at.querySelector(".field-error") : message;
       target.textContent = err.message;
       target.hidden = false;

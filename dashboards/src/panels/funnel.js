@@ -1,32 +1,30 @@
 // Funnel: how many visitors went through goals in order, within one visit, and where
-// they dropped off (tally.query's `funnel`). The steps are goal names typed in the
-// panel, or the name of a funnel stored with tally.create_funnel; they live in the URL
-// as `funnel=Pricing,Signup`.
+// they dropped off (tally.query's `funnel`). The panel picks one of the site's funnels
+// (defined on the Goals page, or with tally.create_funnel); its name lives in the URL
+// as `funnel=Checkout` (a comma-separated list of goals there is a funnel given inline).
 
-import { query } from "../api.js";
+import { funnels, query } from "../api.js";
 import { h } from "../dom.js";
 import * as format from "../format.js";
+import { cached } from "../lists.js";
 import { baseQuery, compared, update } from "../state.js";
 import { skeleton } from "./breakdown.js";
 import { Frame } from "./frame.js";
 
-/** `Pricing, Signup` → the query's `funnel`: a list of steps, or one stored funnel's name. */
+/** `Checkout` or `Pricing, Signup` → the query's `funnel`: a stored funnel's name, or a list of steps. */
 function funnelOf(text) {
   const steps = text.split(",").map((s) => s.trim()).filter(Boolean);
   return steps.length === 1 ? steps[0] : steps;
 }
 
-/** The form that names the steps: one per panel, so it keeps focus across renders. */
-function stepsForm() {
-  const input = h("input", { name: "funnel", placeholder: "Goal, goal, … or a stored funnel", autocomplete: "off" });
-  const form = h(
-    "form",
-    { class: "prop-form", onsubmit: (e) => (e.preventDefault(), update({ funnel: input.value.trim() })) },
-    h("label", {}, "Funnel steps ", input),
-    h("button", { type: "submit" }, "Show"),
-  );
-  return (state) => {
-    if (document.activeElement !== input) input.value = state.funnel;
+/** The picker of the site's funnels: one per panel, so it keeps focus across renders. */
+function funnelPicker() {
+  const select = h("select", { name: "funnel", onchange: () => update({ funnel: select.value }) });
+  const form = h("form", { class: "prop-form", onsubmit: (e) => e.preventDefault() }, h("label", {}, "Funnel ", select));
+  return (state, list) => {
+    const chosen = list.some((f) => f.name === state.funnel) || !state.funnel ? [] : [h("option", { value: state.funnel }, state.funnel)];
+    select.replaceChildren(h("option", { value: "" }, list.length ? "Choose a funnel" : "No funnel defined"), ...chosen, ...list.map((f) => h("option", { value: f.name }, f.name)));
+    select.value = state.funnel;
     return [form];
   };
 }
@@ -34,11 +32,20 @@ function stepsForm() {
 export function funnel() {
   // Room for the entered row and four steps; a longer funnel grows the panel when asked for.
   const frame = new Frame({ id: "funnel", title: "Funnel", rows: 5 });
-  const form = stepsForm();
+  const picker = funnelPicker();
   async function render(state, signal) {
-    frame.setLead(form(state));
+    // The picker is there at once (the panel keeps its place), its choices once read.
+    frame.setLead(picker(state, []));
+    let list = [];
+    try {
+      list = await cached("funnels", state.site, () => funnels(state.site));
+    } catch {
+      // Without the list the panel still shows the funnel in the URL.
+    }
+    if (signal.aborted) return;
+    frame.setLead(picker(state, list));
     if (!state.funnel) {
-      const hint = h("p", { class: "empty" }, "Name two or more goals in order, separated by commas (or a funnel stored with tally.create_funnel).");
+      const hint = h("p", { class: "empty" }, list.length ? "Choose a funnel above to see where visitors drop off." : "No funnel yet: analysts define funnels of goals on the Goals page.");
       return frame.show(async () => [hint], null);
     }
     const f = funnelOf(state.funnel);

@@ -28,6 +28,16 @@ fn query_batch(queries: JsonB, part: default!(i32, 1), parts: default!(i32, 1)) 
     crate::query::run_batch(&queries.0, part, parts)
 }
 
+/// Checks the filters a saved segment is stored with (tally.saved_segments), as a query's
+/// `filters` are checked: a bad one raises SQLSTATE 22023 naming its field
+/// (`filters[0][1]`), which the gateway answers as a 400 at that field.
+#[pg_extern(immutable, parallel_safe)]
+fn check_segment_filters(filters: JsonB) {
+    if let Err(e) = tally_core::query::saved_segments::check(&filters.0) {
+        crate::query::reject_field(e, "tally.check_segment_filters", "the segment's filters");
+    }
+}
+
 // The statements tally.query runs are short and its own threads use the cores: JIT
 // compiling them took 61 ms of a 150 ms page breakdown from rollups (the planner
 // overestimates the rollup rows past jit_above_cost), and parallel workers cost 35 ms

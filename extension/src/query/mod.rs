@@ -7,6 +7,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
+use tally_core::query::saved_segments;
 use tally_core::query::{
     self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, ScanError, Shape, SharedPlan, SiteRef, TimeRange, Workers,
 };
@@ -208,8 +209,12 @@ impl SharedScan {
 /// Checks `json` and resolves what answering it needs: the site, its goals (and
 /// stored funnel), the plan and the periods. A bad query is an error naming its field.
 fn prepare(client: &SpiClient<'_>, json: &serde_json::Value) -> Result<Question, QueryError> {
-    let mut parsed = query::parse(json)?;
+    let (json, segments) = saved_segments::expand(json, |id| saved_segment(client, id))?;
+    let mut parsed = query::parse(&json)?;
     let (site_id, timezone) = site(client, &parsed.site)?;
+    if let Some(other) = segments.iter().find(|s| s.site_id != site_id) {
+        return Err(QueryError::new(&other.field, saved_segments::unknown(other.id)));
+    }
     if let Some(Funnel::Stored(name)) = &parsed.funnel {
         parsed.funnel = Some(Funnel::Steps(stored_funnel(client, site_id, name)?));
     }
@@ -256,6 +261,17 @@ fn site(client: &SpiClient<'_>, site: &SiteRef) -> Result<(i32, String), QueryEr
     .unwrap_or_else(|e| fail("reading the site", e));
     let row = row.into_iter().next().ok_or_else(|| QueryError::new("site_id", "no such site"))?;
     Ok((row.value(1).unwrap_or_default(), row.value(2).unwrap_or_default()))
+}
+
+/// The saved segment `id` if the caller may use it: row-level security on
+/// tally.saved_segments hides other users' personal segments and other sites'.
+fn saved_segment(client: &SpiClient<'_>, id: i64) -> Option<saved_segments::Saved> {
+    let rows = client
+        .select("SELECT site_id, filters FROM tally.saved_segments WHERE segment_id = $1", Some(1), &[id.into()])
+        .unwrap_or_else(|e| fail("reading saved segments", e));
+    let row = rows.into_iter().next()?;
+    let filters: JsonB = row.value(2)?;
+    Some(saved_segments::Saved { site_id: row.value::<i32>(1)?, filters: filters.0 })
 }
 
 pub(crate) fn goals(client: &SpiClient<'_>, site_id: i32) -> Vec<Goal> {

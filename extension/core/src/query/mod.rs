@@ -45,6 +45,7 @@ mod output;
 mod parse;
 mod plan;
 mod rollups;
+pub mod saved_segments;
 mod scan;
 mod share;
 mod shared;

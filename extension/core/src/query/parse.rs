@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::error::QueryError;
 use super::limits::*;
 use super::model::*;
+use super::saved_segments;
 
 /// Most dimensions in one query: group keys pack one 32-bit code per dimension into a u128.
 pub const MAX_DIMENSIONS: usize = 4;
@@ -70,15 +71,7 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
     }
     let filter = match object.get("filters") {
         None => None,
-        Some(_) => {
-            let mut budget = FilterBudget::default();
-            let leaves = list(object, "filters")?
-                .iter()
-                .enumerate()
-                .map(|(i, v)| filter(v, &format!("filters[{i}]"), 1, &mut budget))
-                .collect::<Result<Vec<_>, _>>()?;
-            (!leaves.is_empty()).then_some(Filter::And(leaves))
-        }
+        Some(_) => filter_list(list(object, "filters")?, "filters")?,
     };
     let order_by = match object.get("order_by") {
         None => Vec::new(),
@@ -242,6 +235,15 @@ fn dimension(value: &Value, field: &str) -> Result<Dimension, QueryError> {
     parsed.ok_or_else(|| QueryError::new(field, format!("unknown dimension {name:?}; known dimensions: {}", known_dimensions())))
 }
 
+/// The filters listed at `field` (a query's `filters`, a saved segment's), all of which
+/// must hold: `None` when there are none.
+pub(crate) fn filter_list(list: &[Value], field: &str) -> Result<Option<Filter>, QueryError> {
+    let mut budget = FilterBudget::default();
+    let leaves =
+        list.iter().enumerate().map(|(i, v)| filter(v, &format!("{field}[{i}]"), 1, &mut budget)).collect::<Result<Vec<_>, _>>()?;
+    Ok((!leaves.is_empty()).then_some(Filter::And(leaves)))
+}
+
 /// What the filters of one query have used of the limits so far.
 #[derive(Default)]
 struct FilterBudget {
@@ -318,6 +320,11 @@ fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -
             let name = items[1].as_str().ok_or_else(|| QueryError::new(format!("{field}[1]"), "the dimension is a string"))?;
             let target = match name {
                 "event:goal" => Target::Goal,
+                // Replaced by its saved filters before parsing (`saved_segments::expand`):
+                // left here, it sits where no segment may, inside a saved segment.
+                saved_segments::DIMENSION => {
+                    return Err(QueryError::new(format!("{field}[1]"), "a saved segment cannot contain another segment"))
+                }
                 other => Target::Attr(attr(other).ok_or_else(|| {
                     QueryError::new(
                         format!("{field}[1]"),

@@ -1,0 +1,165 @@
+//! Goals of a site, managed in the API (the dashboard's Goals page), under the caller's
+//! role: every member lists them, analysts and admins of the site change them (others
+//! get 403, a site they cannot see is 404).
+//!
+//! - `GET /api/v1/sites/{id}/goals`: `{"goals": [{"name", "event_name", "page_pattern", "currency"}]}`
+//! - `POST /api/v1/sites/{id}/goals` `{"name", "event_name" | "page_pattern", "currency"?}`:
+//!   a goal met by an event of that name, or by a pageview of a page matching the pattern
+//!   (`*` any characters); with `currency` (ISO 4217) a revenue goal (201)
+//! - `PUT /api/v1/sites/{id}/goals/{name}`: replace it; a new name carries over to the
+//!   funnels that use it
+//! - `DELETE /api/v1/sites/{id}/goals/{name}` (204): 409 while a funnel uses it
+//!
+//! A bad field is a 400 naming it, a name already taken a 400 at `name`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::json_body::JsonBody;
+use super::site_items::{self, require_site, Named};
+use crate::auth::{audit, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest event name or page pattern: the longest event name and URL ingest accepts.
+const MAX_TARGET_LEN: usize = 4_096;
+
+const GOALS: Named = Named { table: "tally.goals", what: "goal" };
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sites/{id}/goals", get(list).post(create))
+        .route("/api/v1/sites/{id}/goals/{name}", put(replace).delete(remove))
+}
+
+/// A goal as the API takes and shows it.
+struct Goal {
+    name: String,
+    event_name: Option<String>,
+    page_pattern: Option<String>,
+    currency: Option<String>,
+}
+
+impl Goal {
+    fn parse(body: &Value) -> Result<Goal, ApiError> {
+        let body = site_items::object(body)?;
+        let name = site_items::name(body, "name")?;
+        let event_name = site_items::optional_text(body, "event_name")?;
+        let page_pattern = site_items::optional_text(body, "page_pattern")?;
+        match (&event_name, &page_pattern) {
+            (None, None) => return Err(ApiError::bad_request("event_name", "give an event name or a page pattern")),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request("page_pattern", "a goal has an event name or a page pattern, not both"))
+            }
+            (Some(e), None) if e.len() > MAX_TARGET_LEN => {
+                return Err(ApiError::bad_request("event_name", format!("event_name is at most {MAX_TARGET_LEN} bytes")))
+            }
+            (None, Some(p)) if !p.starts_with('/') || p.len() > MAX_TARGET_LEN => {
+                return Err(ApiError::bad_request("page_pattern", "a page pattern is a path such as /pricing or /blog/*"))
+            }
+            _ => {}
+        }
+        let currency = site_items::optional_text(body, "currency")?;
+        if let Some(code) = &currency {
+            if event_name.is_none() {
+                return Err(ApiError::bad_request("currency", "a revenue goal is met by an event: give an event name"));
+            }
+            // The same rule as the revenue of ingested events.
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(ApiError::bad_request("currency", "currency is a 3-letter ISO 4217 code such as EUR"));
+            }
+        }
+        Ok(Goal { name, event_name, page_pattern, currency: currency.map(|c| c.to_ascii_uppercase()) })
+    }
+
+    fn json(&self) -> Value {
+        json!({"name": self.name, "event_name": self.event_name, "page_pattern": self.page_pattern, "currency": self.currency})
+    }
+}
+
+async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    require_site(&tx, site_id).await?;
+    let rows =
+        tx.query("SELECT name, event_name, page_pattern, currency FROM tally.goals WHERE site_id = $1 ORDER BY name", &[&site_id]).await?;
+    tx.commit().await?;
+    let goals: Vec<Value> =
+        rows.iter().map(|r| Goal { name: r.get(0), event_name: r.get(1), page_pattern: r.get(2), currency: r.get(3) }.json()).collect();
+    Ok(Json(json!({ "goals": goals })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<i32>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let goal = Goal::parse(&body)?;
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    require_site(&tx, site_id).await?;
+    tx.execute(
+        "INSERT INTO tally.goals (site_id, name, event_name, page_pattern, currency) VALUES ($1, $2, $3, $4, $5)",
+        &[&site_id, &goal.name, &goal.event_name, &goal.page_pattern, &goal.currency],
+    )
+    .await
+    .map_err(GOALS.taken(&goal.name))?;
+    audit::record(&tx, "goal.create", Some(site_id), goal.json(), caller.ip).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(goal.json())))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((site_id, old)): Path<(i32, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let goal = Goal::parse(&body)?;
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    require_site(&tx, site_id).await?;
+    let changed = tx
+        .execute(
+            "UPDATE tally.goals SET name = $3, event_name = $4, page_pattern = $5, currency = $6 WHERE site_id = $1 AND name = $2",
+            &[&site_id, &old, &goal.name, &goal.event_name, &goal.page_pattern, &goal.currency],
+        )
+        .await
+        .map_err(GOALS.taken(&goal.name))?;
+    if changed == 0 {
+        return Err(GOALS.unchangeable(&tx, site_id, &old).await);
+    }
+    if goal.name != old {
+        tx.execute(
+            "UPDATE tally.funnels SET steps = array_replace(steps, $2, $3) WHERE site_id = $1 AND $2 = ANY (steps)",
+            &[&site_id, &old, &goal.name],
+        )
+        .await?;
+    }
+    audit::record(&tx, "goal.update", Some(site_id), json!({ "name": old, "goal": goal.json() }), caller.ip).await?;
+    tx.commit().await?;
+    Ok(Json(goal.json()))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, name)): Path<(i32, String)>) -> Result<StatusCode, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    require_site(&tx, site_id).await?;
+    let funnels: Vec<String> = tx
+        .query("SELECT name FROM tally.funnels WHERE site_id = $1 AND $2 = ANY (steps) ORDER BY name", &[&site_id, &name])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !funnels.is_empty() {
+        return Err(ApiError::Conflict(format!("the goal is a step of the funnels {funnels:?}: take it out of them first")));
+    }
+    GOALS.delete(&tx, site_id, &name).await?;
+    audit::record(&tx, "goal.delete", Some(site_id), json!({ "name": name }), caller.ip).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
