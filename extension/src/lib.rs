@@ -59,6 +59,8 @@ pgrx::extension_sql_file!(
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security
 // as auth.sql sets it up for every per-site table.
 pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
+// Public shared links: their roles, policies and unlocks (the table is in auth.sql).
+pgrx::extension_sql_file!("../../sql/sharing.sql", name = "sharing", requires = ["auth"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

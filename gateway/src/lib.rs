@@ -55,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::users::router())
         .merge(routes::keys::router())
         .merge(routes::audit::router())
+        .merge(routes::share_links::router())
+        .merge(routes::share::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())

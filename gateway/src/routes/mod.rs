@@ -12,6 +12,8 @@ pub mod keys;
 pub mod metrics;
 pub mod query;
 pub mod realtime;
+pub mod share;
+pub mod share_links;
 pub mod sites;
 pub mod tracker;
 pub mod users;
