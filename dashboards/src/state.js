@@ -33,6 +33,7 @@ export const PAGES = {
   sites: "Sites",
   users: "Users",
   keys: "API keys",
+  sharing: "Sharing",
 };
 
 const DEFAULTS = { period: "30d", compare: "previous_period", metric: "visitors" };

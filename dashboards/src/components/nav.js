@@ -1,6 +1,7 @@
 // The navigation between the stats and the other pages: links (real URLs, so they open
 // in a new tab too) that wrap on a phone. Only the pages the user may use are offered:
-// alerts to analysts and admins of the current site, the rest to administrators.
+// alerts to analysts and admins of the current site, sharing to its admins, the rest to
+// administrators; a shared link's page offers none.
 
 import { h } from "../dom.js";
 import { PAGES, serialize, update } from "../state.js";
@@ -9,7 +10,10 @@ import { PAGES, serialize, update } from "../state.js";
 export function offered(session, site) {
   const role = session.sites.find((s) => s.domain === site)?.role;
   const pages = ["stats"];
+  // A shared link shows its dashboard and nothing else.
+  if (session.shared) return pages;
   if (session.user.admin || role === "analyst" || role === "admin") pages.push("alerts");
+  if (session.user.admin || role === "admin") pages.push("sharing");
   if (session.user.admin) pages.push("sites", "users", "keys");
   return pages;
 }
