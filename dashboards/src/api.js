@@ -145,6 +145,16 @@ export async function exportCsv(body) {
 }
 
 /**
+ * `POST /api/v1/reports/pdf` `{site_id, date_range, filters, comparison}`: the view as a
+ * PDF report. Resolves to the file's name and its contents as a Blob.
+ */
+export async function exportPdf(view) {
+  const resp = await request("POST", "/api/v1/reports/pdf", view);
+  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "tally-report.pdf";
+  return { name, blob: await resp.blob() };
+}
+
+/**
  * `GET /api/v1/auth/session`: the signed-in user and the sites they may see, `{user:
  * {id, email, name, admin}, sites: [{id, domain, timezone, role}]}`. Throws
  * Unauthorized without a session (the gateway answers `user: null`, not a 401, so the

@@ -11,6 +11,7 @@ import { datePicker } from "./components/datepicker.js";
 import { filterBar } from "./components/filters.js";
 import { showLogin } from "./components/login.js";
 import { offered, pageNav } from "./components/nav.js";
+import { pdfButton } from "./components/pdf.js";
 import { realtimeCount } from "./components/realtime.js";
 import { openShared, sharedToken } from "./components/shared.js";
 import { siteSwitcher } from "./components/sites.js";
@@ -37,6 +38,7 @@ const sites = siteSwitcher();
 const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
+const pdf = pdfButton();
 const allPanels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
 // A shared link may show some panels only.
 let panels = allPanels;
@@ -57,7 +59,7 @@ const layout = h(
   { class: "dashboard" },
   // The live count sits after the range picker, before the account's free space: its
   // figure changing width moves nothing.
-  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, live.element, h("span", { class: "account" }, user, logoutButton())),
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, pdf.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
   h("main", { tabindex: "-1" }, filters.element, grid, pageHost),
 );
@@ -79,6 +81,8 @@ function render(current) {
   nav.render({ ...current, page }, allowed);
   document.body.dataset.page = page;
   picker.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  // PDF reports are made as a signed-in user.
+  pdf.render(current, page === "stats" && !session.shared);
   pageHost.hidden = page === "stats";
   inFlight?.abort();
   if (page !== "stats") {

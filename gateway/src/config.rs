@@ -151,6 +151,20 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_SMTP_URL", default_value = "smtp://127.0.0.1:25")]
     pub smtp_url: String,
 
+    /// The Chromium (or Chrome) binary that prints reports to PDF (PDF export, the
+    /// PDF attached to scheduled emails); see docs/reports.md.
+    #[arg(long, env = "TALLY_CHROMIUM", default_value = "/usr/bin/chromium")]
+    pub chromium: std::path::PathBuf,
+
+    /// PDFs printed at once: each is a Chromium process of about 150 MB for a second or
+    /// two, so two keep a small server responsive; more requests wait their turn.
+    #[arg(long, env = "TALLY_MAX_PDF_RENDERS", default_value_t = 2)]
+    pub max_pdf_renders: usize,
+
+    /// Longest a PDF may wait for its turn, and then take to print, in milliseconds.
+    #[arg(long, env = "TALLY_PDF_TIMEOUT_MS", default_value_t = 30_000)]
+    pub pdf_timeout_ms: u64,
+
     /// Sender of alert emails.
     #[arg(long, env = "TALLY_SMTP_FROM", default_value = "Tally <alerts@localhost>")]
     pub smtp_from: String,

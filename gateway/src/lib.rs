@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod pool;
+pub mod reports;
 pub mod routes;
 pub mod security_headers;
 pub mod seed;
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::share_links::router())
         .merge(routes::share::router())
+        .merge(routes::report_pdf::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())

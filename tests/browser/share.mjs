@@ -1,5 +1,6 @@
-// Drives headless Chromium through public shared links:
-// - an admin of the site (desktop, 1280×800) opens the Sharing page, is refused a bad
+// Drives headless Chromium through PDF export and public shared links:
+// - an admin of the site (desktop, 1280×800) downloads the view as a PDF report with
+//   the PDF button, opens the Sharing page, is refused a bad
 //   embed origin next to its input, creates a password-protected link showing three
 //   panels and an embeddable one, and reads each URL (shown once);
 // - a visitor with no account opens the protected URL on a phone (390×844): a wrong
@@ -16,7 +17,7 @@
 //
 // Prints one JSON line with what it saw; any failed check throws (exit status 1).
 import { createServer } from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { accessible, check, collectErrors, launch, noHorizontalScroll } from "./chromium.mjs";
 
 const [base, site, shots] = process.argv.slice(2);
@@ -51,6 +52,13 @@ try {
   await page.fill("#login input[name=password]", process.env.TALLY_TEST_PASSWORD);
   await page.click("#login button[type=submit]");
   await page.waitForSelector("body[data-page=stats]");
+  await page.waitForFunction(() => Number(document.body.dataset.rendered || 0) > 0, null, { timeout: 30000 });
+  // The view as a PDF report: a download of a PDF file named after the site.
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click(".pdf-export")]);
+  const pdfPath = `${shots}/dashboard-view.pdf`;
+  await download.saveAs(pdfPath);
+  check(download.suggestedFilename().startsWith(`tally-${site}-`) && readFileSync(pdfPath).subarray(0, 4).toString() === "%PDF", `the PDF download: ${download.suggestedFilename()}`);
+  seen.pdf = download.suggestedFilename();
   await page.click(".page-nav a[data-page=sharing]");
   await page.waitForSelector("#page-sharing[data-loaded]");
 

@@ -1,5 +1,6 @@
 //! Public shared links in a real browser: headless Chromium runs
-//! `tests/browser/share.mjs` against a real gateway. An admin of the site creates a
+//! `tests/browser/share.mjs` against a real gateway. An admin of the site downloads
+//! the dashboard view as a PDF (the PDF button), creates a
 //! password-protected link of three panels and an embeddable one on the Sharing page
 //! (a bad origin refused at its input); a visitor with no account unlocks the first on
 //! a phone and sees those panels with the API's figures; another origin frames the
@@ -27,6 +28,7 @@ async fn admins_share_a_sites_dashboard_visitors_unlock_it_on_a_phone_and_other_
     .await;
     let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the run's JSON line");
     assert!(seen["visitors"].as_i64().unwrap_or_default() > 0, "{seen}");
+    assert!(seen["pdf"].as_str().is_some_and(|n| n.ends_with(".pdf")), "{seen}");
 
     // Two links were made in the page, one of them revoked there, each with its role.
     let rows = t.sql("SELECT name, revoked_at IS NOT NULL, protected, panels, embed_origins FROM tally.share_links ORDER BY link_id").await;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod metrics;
 pub mod query;
 pub mod realtime;
+pub mod report_pdf;
 pub mod share;
 pub mod share_links;
 pub mod sites;
