@@ -61,6 +61,8 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
 // Public shared links: their roles, policies and unlocks (the table is in auth.sql).
 pgrx::extension_sql_file!("../../sql/sharing.sql", name = "sharing", requires = ["auth"]);
+// Scheduled email reports: schedules, their state and sends.
+pgrx::extension_sql_file!("../../sql/reports.sql", name = "reports", requires = ["auth"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -165,7 +165,21 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_PDF_TIMEOUT_MS", default_value_t = 30_000)]
     pub pdf_timeout_ms: u64,
 
-    /// Sender of alert emails.
+    /// The gateway's address as people reach it (scheme, host, port, any path prefix):
+    /// the links in scheduled report emails (unsubscribe) start with it.
+    #[arg(long, env = "TALLY_PUBLIC_URL", default_value = "http://127.0.0.1:8710")]
+    pub public_url: String,
+
+    /// How often the gateway looks for scheduled reports that are due, in milliseconds.
+    #[arg(long, env = "TALLY_REPORT_POLL_MS", default_value_t = 60_000)]
+    pub report_poll_ms: u64,
+
+    /// Wait before retrying a report email that failed, in milliseconds; it doubles
+    /// with each failure, up to an hour.
+    #[arg(long, env = "TALLY_REPORT_RETRY_BASE_MS", default_value_t = 60_000)]
+    pub report_retry_base_ms: u64,
+
+    /// Sender of alert and report emails.
     #[arg(long, env = "TALLY_SMTP_FROM", default_value = "Tally <alerts@localhost>")]
     pub smtp_from: String,
 

@@ -7,5 +7,6 @@
 
 pub mod format;
 pub mod html;
+pub mod mailer;
 pub mod pdf;
 pub mod view;

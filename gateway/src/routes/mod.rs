@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod query;
 pub mod realtime;
 pub mod report_pdf;
+pub mod report_schedules;
 pub mod share;
 pub mod share_links;
 pub mod sites;
