@@ -250,3 +250,10 @@ export const shareLinks = async (siteId) => (await json("GET", `/api/v1/sites/${
 export const createShareLink = (siteId, link) => json("POST", `/api/v1/sites/${siteId}/share-links`, link);
 /** `DELETE /api/v1/sites/{id}/share-links/{link}`: revokes it for good. */
 export const revokeShareLink = (siteId, linkId) => json("DELETE", `/api/v1/sites/${siteId}/share-links/${linkId}`);
+
+/** `GET /api/v1/reports/schedules`: the caller's scheduled email reports. */
+export const reportSchedules = async () => (await json("GET", "/api/v1/reports/schedules")).schedules;
+/** `POST /api/v1/reports/schedules` `{site_id, frequency, timezone, hour}`. */
+export const createReportSchedule = (schedule) => json("POST", "/api/v1/reports/schedules", schedule);
+/** `DELETE /api/v1/reports/schedules/{id}`. */
+export const deleteReportSchedule = (id) => json("DELETE", `/api/v1/reports/schedules/${id}`);

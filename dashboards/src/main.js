@@ -27,6 +27,7 @@ import { properties } from "./panels/properties.js";
 import { sources } from "./panels/sources.js";
 import { alertsPage } from "./pages/alerts.js";
 import { keysPage } from "./pages/keys.js";
+import { reportsPage } from "./pages/reports.js";
 import { sharingPage } from "./pages/sharing.js";
 import { sitesPage } from "./pages/sites.js";
 import { usersPage } from "./pages/users.js";
@@ -48,6 +49,7 @@ const views = {
   users: usersPage(),
   keys: keysPage(),
   sharing: sharingPage((domain) => session.sites.find((s) => s.domain === domain)),
+  reports: reportsPage((domain, id) => session.sites.find((s) => s.domain === domain || s.id === id)),
 };
 const nav = pageNav();
 const user = h("span", { class: "user" });

@@ -34,6 +34,7 @@ export const PAGES = {
   users: "Users",
   keys: "API keys",
   sharing: "Sharing",
+  reports: "Email reports",
 };
 
 const DEFAULTS = { period: "30d", compare: "previous_period", metric: "visitors" };

@@ -1,6 +1,7 @@
 // Drives headless Chromium through PDF export and public shared links:
 // - an admin of the site (desktop, 1280×800) downloads the view as a PDF report with
-//   the PDF button, opens the Sharing page, is refused a bad
+//   the PDF button, schedules a monthly email report (an unknown time zone refused at
+//   its input), opens the Sharing page, is refused a bad
 //   embed origin next to its input, creates a password-protected link showing three
 //   panels and an embeddable one, and reads each URL (shown once);
 // - a visitor with no account opens the protected URL on a phone (390×844): a wrong
@@ -59,6 +60,27 @@ try {
   await download.saveAs(pdfPath);
   check(download.suggestedFilename().startsWith(`tally-${site}-`) && readFileSync(pdfPath).subarray(0, 4).toString() === "%PDF", `the PDF download: ${download.suggestedFilename()}`);
   seen.pdf = download.suggestedFilename();
+  // An email report of the site: an unknown time zone is refused at its input, then
+  // a weekly one is listed with its next email.
+  await page.click(".page-nav a[data-page=reports]");
+  await page.waitForSelector("#page-reports[data-loaded]");
+  check((await page.inputValue("#report-form input[name=timezone]")) === "UTC", "the site's time zone is the default");
+  await page.fill("#report-form input[name=timezone]", "Mars/Olympus_Mons");
+  await page.click("#report-form button[type=submit]");
+  const tzError = await page.waitForSelector('#report-form [data-field="timezone"] .field-error:not([hidden])');
+  check((await tzError.textContent()).includes("unknown time zone"), "the bad zone's message is at its input");
+  await page.fill("#report-form input[name=timezone]", "Europe/Berlin");
+  await page.selectOption("#report-form select[name=frequency]", "monthly");
+  await page.click("#report-form button[type=submit]");
+  await page.waitForSelector("#page-reports tbody tr");
+  const schedule = await page.$$eval("#page-reports tbody tr td", (tds) => tds.map((td) => td.textContent));
+  check(schedule[0] === site && schedule[1] === "monthly" && schedule[2].includes("Europe/Berlin 08:00"), `the schedule: ${schedule}`);
+  await accessible(page, "email reports page");
+  await page.screenshot({ path: `${shots}/reports-1280x800.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noHorizontalScroll(page, "email reports page on a phone");
+  await page.screenshot({ path: `${shots}/reports-390x844.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.click(".page-nav a[data-page=sharing]");
   await page.waitForSelector("#page-sharing[data-loaded]");
 

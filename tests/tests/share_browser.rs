@@ -1,6 +1,7 @@
 //! Public shared links in a real browser: headless Chromium runs
 //! `tests/browser/share.mjs` against a real gateway. An admin of the site downloads
-//! the dashboard view as a PDF (the PDF button), creates a
+//! the dashboard view as a PDF (the PDF button), schedules a monthly email report (a
+//! bad time zone refused at its input), creates a
 //! password-protected link of three panels and an embeddable one on the Sharing page
 //! (a bad origin refused at its input); a visitor with no account unlocks the first on
 //! a phone and sees those panels with the API's figures; another origin frames the
@@ -37,8 +38,16 @@ async fn admins_share_a_sites_dashboard_visitors_unlock_it_on_a_phone_and_other_
     assert_eq!(rows[0].get::<_, Option<Vec<String>>>(3), Some(vec!["kpis".into(), "chart".into(), "pages".into()]));
     assert_eq!((rows[1].get::<_, String>(0), rows[1].get::<_, bool>(1)), ("Blog".into(), false));
     assert_eq!(rows[1].get::<_, Option<Vec<String>>>(4).map(|o| o.len()), Some(1));
-    for shot in ["sharing-1280x800.png", "shared-phone-390x844-light.png", "shared-phone-390x844-dark.png", "shared-embedded-1100x820.png"]
-    {
+    let schedule = &t.sql("SELECT frequency, timezone FROM tally.report_schedules").await[0];
+    assert_eq!((schedule.get::<_, String>(0), schedule.get::<_, String>(1)), ("monthly".into(), "Europe/Berlin".into()));
+    for shot in [
+        "reports-1280x800.png",
+        "reports-390x844.png",
+        "sharing-1280x800.png",
+        "shared-phone-390x844-light.png",
+        "shared-phone-390x844-dark.png",
+        "shared-embedded-1100x820.png",
+    ] {
         let size = std::fs::metadata(shots.join(shot)).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "screenshot {shot} missing or empty ({size} bytes)");
     }

@@ -1,7 +1,7 @@
 // The navigation between the stats and the other pages: links (real URLs, so they open
 // in a new tab too) that wrap on a phone. Only the pages the user may use are offered:
-// alerts to analysts and admins of the current site, sharing to its admins, the rest to
-// administrators; a shared link's page offers none.
+// alerts to analysts and admins of the current site, sharing to its admins, email
+// reports to everyone, the rest to administrators; a shared link's page offers none.
 
 import { h } from "../dom.js";
 import { PAGES, serialize, update } from "../state.js";
@@ -14,6 +14,7 @@ export function offered(session, site) {
   if (session.shared) return pages;
   if (session.user.admin || role === "analyst" || role === "admin") pages.push("alerts");
   if (session.user.admin || role === "admin") pages.push("sharing");
+  pages.push("reports");
   if (session.user.admin) pages.push("sites", "users", "keys");
   return pages;
 }
