@@ -109,11 +109,14 @@ async fn a_due_report_is_mailed_once_across_gateways_and_a_dead_claim_with_pdf_a
     assert_eq!(next, t.db.value::<String>(&format!("SELECT ('{first}'::date + 7)::text")).await);
     assert!(due_later);
 
-    // A gateway claims the next period and dies mid-send: while its claim holds no one
-    // sends; once its connection is gone, the period is sent, once.
-    make_due(&t).await;
+    // Another holder of the row (as a gateway mid-send holds it) dies: while it holds
+    // the row no gateway sends; once its connection is gone, the period is sent, once.
+    // It locks FOR KEY SHARE, which the gateways' FOR UPDATE claim skips like their own
+    // claims but which lets the row be made due after the lock is taken, so no gateway
+    // can claim it in between.
     let dying = tally_tests::cluster::connect(&t.db.url).await;
-    dying.batch_execute("BEGIN; SELECT 1 FROM tally.report_schedules FOR UPDATE").await.unwrap();
+    dying.batch_execute("BEGIN; SELECT 1 FROM tally.report_schedules FOR KEY SHARE").await.unwrap();
+    make_due(&t).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(smtp.mails().len(), 1, "a claimed period was sent by another gateway");
     drop(dying);

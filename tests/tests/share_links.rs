@@ -196,7 +196,7 @@ async fn a_password_protected_link_needs_its_password_and_locks_out_guessers() {
     let (token, _) = make_link(&owner, json!({"name": "board", "password": password})).await;
     let guesser = anonymous(Some("127.0.0.2"));
     let (_, about) = get(&guesser, &t, &format!("/api/v1/share/{token}")).await;
-    assert_eq!((about["protected"].clone(), about["unlocked"].clone()), (json!(true), json!(false)));
+    assert_eq!(about, json!({"name": "board", "protected": true, "unlocked": false}), "a locked link tells its site or panels");
     let query = format!("/api/v1/share/{token}/query");
     let (status, body) = post(&guesser, &t, &query, kpi_query("site1.example"), None).await;
     assert_eq!(status, 401, "{body}");
@@ -221,7 +221,7 @@ async fn a_password_protected_link_needs_its_password_and_locks_out_guessers() {
     let (_, about) =
         decode(viewer.get(format!("{}/api/v1/share/{token}", t.gateway.base)).header("X-Tally-Share-Unlock", &key).send().await.unwrap())
             .await;
-    assert_eq!(about["unlocked"], true);
+    assert_eq!((about["unlocked"].clone(), about["site"].clone()), (json!(true), json!("site1.example")));
     let (status, answer) = post(&viewer, &t, &query, kpi_query("site1.example"), Some(&key)).await;
     assert_eq!(status, 200, "{answer}");
     // An unlock is for its own link only.

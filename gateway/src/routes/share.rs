@@ -3,7 +3,8 @@
 //!   `index.html`, loading its files from the root), framed only where the link allows
 //!   (Content-Security-Policy `frame-ancestors`);
 //! - `GET /api/v1/share/{token}`: what the page shows (`{site, timezone, name, panels,
-//!   protected, unlocked}`);
+//!   protected, unlocked}`; only `{name, protected, unlocked}` until a protected link
+//!   is unlocked);
 //! - `POST /api/v1/share/{token}/unlock` `{"password"}` → `{"unlock"}`: the token to send
 //!   as `X-Tally-Share-Unlock` with the queries of a password-protected link;
 //! - `POST /api/v1/share/{token}/query` and `.../query/batch`: stats queries as
@@ -118,6 +119,10 @@ async fn describe(
     let link = find(&state, &token, ip).await?;
     let unlock = headers.get(UNLOCK_HEADER).and_then(|v| v.to_str().ok());
     let unlocked = state.auth.share_links.is_unlocked(&link, unlock).await?;
+    // Before its password, a protected link tells nothing of what it shows.
+    if !unlocked {
+        return Ok(Json(json!({ "name": link.name, "protected": true, "unlocked": false })));
+    }
     Ok(Json(json!({
         "site": link.domain,
         "timezone": link.timezone,
