@@ -131,7 +131,7 @@ CREATE TABLE tally.share_links (
     -- Origins that may frame the link (Content-Security-Policy frame-ancestors); NULL:
     -- no embedding, '{}': any site.
     embed_origins text[],
-    -- Set by the trigger in sql/sharing.sql, never by the writer.
+    -- Set by the trigger in sql/sharing.sql, never by the writer (no INSERT grant).
     pg_role       name NOT NULL UNIQUE,
     created_by    int REFERENCES tally.users ON DELETE SET NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),

@@ -54,8 +54,9 @@ LANGUAGE sql STABLE AS $$
     FROM tally.report_period(frequency, first_day) p
 $$;
 
--- Fills a new schedule's state (the current period is the first one sent) and checks
--- its time zone; runs as the writer, whose user it must be.
+-- Checks a new schedule's time zone and fills its state (the current period is the
+-- first one sent). Users cannot name period_start (no INSERT grant on it): a row that
+-- has one comes from a restore (pg_restore COPYs with triggers) and keeps its state.
 CREATE FUNCTION tally.report_schedule_check() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone) THEN
@@ -63,8 +64,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'field: timezone',
                   HINT = 'Use an IANA zone name from pg_timezone_names, e.g. Europe/Berlin.';
     END IF;
-    NEW.period_start := (tally.report_period(NEW.frequency, (now() AT TIME ZONE NEW.timezone)::date)).first_day;
-    NEW.due_at := tally.report_due(NEW.frequency, NEW.period_start, NEW.timezone, NEW.send_hour);
+    IF NEW.period_start IS NULL THEN
+        NEW.period_start := (tally.report_period(NEW.frequency, (now() AT TIME ZONE NEW.timezone)::date)).first_day;
+        NEW.due_at := tally.report_due(NEW.frequency, NEW.period_start, NEW.timezone, NEW.send_hour);
+    END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER check_schedule BEFORE INSERT ON tally.report_schedules

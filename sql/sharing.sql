@@ -2,9 +2,10 @@
 -- who may create and revoke them, the role each one gets, and the unlocks of
 -- password-protected links.
 
--- Stamps a new link with its creator (the inserting role's user) and a placeholder
--- role, and keeps revocation final: a revoked link never comes back, so a leaked URL
--- stays dead. Runs as the writer.
+-- Stamps a new link with its creator (the inserting role's user), and keeps revocation
+-- final: a revoked link never comes back, so a leaked URL stays dead. Runs as the
+-- writer. Users cannot name created_by or pg_role (no INSERT grant on them): a row
+-- that has them comes from a restore (pg_restore COPYs with triggers), kept as it was.
 CREATE FUNCTION tally.share_link_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
@@ -17,8 +18,9 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    NEW.created_by := (SELECT me.user_id FROM tally.me);
-    NEW.pg_role := 'pending';
+    IF NEW.pg_role IS NULL THEN
+        NEW.created_by := (SELECT me.user_id FROM tally.me);
+    END IF;
     RETURN NEW;
 END $$;
 
@@ -31,7 +33,11 @@ END $$;
 CREATE FUNCTION tally.share_link_role() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    NEW.pg_role := format('tally_l%s_%s', NEW.link_id, left(replace(gen_random_uuid()::text, '-', ''), 10));
+    -- A restored row keeps its role; a restore into another cluster creates it there.
+    IF NEW.pg_role IS NOT NULL AND EXISTS (SELECT FROM pg_roles WHERE rolname = NEW.pg_role) THEN
+        RETURN NEW;
+    END IF;
+    NEW.pg_role := coalesce(NEW.pg_role, format('tally_l%s_%s', NEW.link_id, left(replace(gen_random_uuid()::text, '-', ''), 10)));
     EXECUTE format('CREATE ROLE %I NOLOGIN', NEW.pg_role);
     EXECUTE format('GRANT tally_viewer TO %I', NEW.pg_role);
     EXECUTE format('GRANT %I TO tally_gateway', NEW.pg_role);
