@@ -24,6 +24,8 @@ APT_PACKAGES=(
     pgbackrest jq
     # Automatic failover (scripts/ha/, docs/ha.md).
     postgresql-15-auto-failover pg-auto-failover-cli
+    # The PDF report tests read the PDFs back as text and images (pdftotext, pdftoppm).
+    poppler-utils
 )
 PGRX_VERSION=0.18.1
 

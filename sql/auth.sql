@@ -120,6 +120,36 @@ CREATE INDEX api_keys_user ON tally.api_keys (user_id);
 SELECT pg_catalog.pg_extension_config_dump('tally.api_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('tally.api_keys_key_id_seq', '');
 
+-- Public shared links: a secret URL that shows one site's dashboard read-only without
+-- signing in. Each link is a NOLOGIN role of its own (member of tally_viewer only) that
+-- tally.my_sites maps to its one site as a viewer while the link is not revoked: the
+-- gateway runs a link's queries under `SET LOCAL ROLE` to it, so row-level security
+-- holds a link to its site as it holds a user to theirs. Only the SHA-256 of the URL's
+-- token is kept (256 random bits, shown once). Created and revoked by the site's
+-- admins (sql/sharing.sql).
+CREATE TABLE tally.share_links (
+    link_id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id       int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    token_hash    bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    name          text NOT NULL DEFAULT '' CHECK (length(name) <= 200),
+    -- argon2id PHC string (the gateway hashes); NULL: no password.
+    password_hash text CHECK (password_hash LIKE '$argon2id$%'),
+    protected     boolean GENERATED ALWAYS AS (password_hash IS NOT NULL) STORED,
+    -- The dashboard panels the link shows (and whose dimensions its queries may use);
+    -- NULL: all of them.
+    panels        text[] CHECK (cardinality(panels) > 0),
+    -- Origins that may frame the link (Content-Security-Policy frame-ancestors); NULL:
+    -- no embedding, '{}': any site.
+    embed_origins text[],
+    -- Set by the trigger in sql/sharing.sql, never by the writer (no INSERT grant).
+    pg_role       name NOT NULL UNIQUE,
+    created_by    int REFERENCES tally.users ON DELETE SET NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    revoked_at    timestamptz
+);
+CREATE INDEX share_links_site ON tally.share_links (site_id);
+SELECT pg_catalog.pg_extension_config_dump('tally.share_links', '');
+
 -- The audit log: logins (success and failure), admin actions, exports, API queries.
 -- Append-only: roles may INSERT rows naming themselves, nobody but the owner may UPDATE
 -- or DELETE, and only administrators read it.
@@ -147,7 +177,9 @@ CREATE VIEW tally.me WITH (security_barrier) AS
     WHERE u.pg_role = current_user;
 
 -- The sites the calling role may see, with its role on each: administrators see every
--- site as admin. Every RLS policy below is built on this.
+-- site as admin, a site's reader role (alert evaluation) its one site as viewer, a
+-- shared link's role its one site as viewer until it is revoked. Every RLS policy
+-- below is built on this.
 CREATE VIEW tally.my_sites WITH (security_barrier) AS
     SELECT m.site_id, m.role
     FROM tally.users u JOIN tally.memberships m USING (user_id)
@@ -159,7 +191,11 @@ CREATE VIEW tally.my_sites WITH (security_barrier) AS
     UNION ALL
     SELECT r.site_id, 'viewer'
     FROM tally.site_readers r
-    WHERE r.pg_role = current_user;
+    WHERE r.pg_role = current_user
+    UNION ALL
+    SELECT l.site_id, 'viewer'
+    FROM tally.share_links l
+    WHERE l.pg_role = current_user AND l.revoked_at IS NULL;
 
 -- The ids of the sites the calling role has at least `min_role` on (viewer < analyst <
 -- admin). Policies call it as `(SELECT tally.visible_site_ids())`: an InitPlan, run

@@ -40,8 +40,24 @@ async function failure(resp) {
   return new ApiError(resp.status, body.error || `${resp.status} ${resp.statusText}`, body.field);
 }
 
+/** The public shared link the page shows (`/share/<token>`), if any: `{token, unlock}`. */
+let shared = null;
+
+/**
+ * Sends the stats queries through the shared link `token` (`/api/v1/share/<token>/…`)
+ * instead of a session, with `unlock` (a password-protected link's unlock token) as
+ * `X-Tally-Share-Unlock`.
+ */
+export function useSharedLink(token, unlock) {
+  shared = { token, unlock };
+}
+
+/** A stats query path, through the shared link when the page shows one. */
+const queryPath = (path) => (shared ? path.replace("/api/v1/", `/api/v1/share/${shared.token}/`) : path);
+
 async function request(method, path, body, signal) {
   const init = { method, signal, credentials: "same-origin", headers: {} };
+  if (shared?.unlock) init.headers["X-Tally-Share-Unlock"] = shared.unlock;
   // Every call that changes something is declared JSON, with a body or not: the
   // gateway refuses others (its CSRF check), since other pages may send those.
   if (method !== "GET") init.headers["Content-Type"] = "application/json";
@@ -89,7 +105,7 @@ async function flushQueries() {
   if (asked.length === 0) return;
   if (asked.length === 1) {
     const [{ body, signal, resolve, reject }] = asked;
-    request("POST", "/api/v1/query", body, signal).then((resp) => resp.json()).then(resolve, reject);
+    request("POST", queryPath("/api/v1/query"), body, signal).then((resp) => resp.json()).then(resolve, reject);
     return;
   }
   // The request is aborted only once every panel waiting on it gave up; one that gives
@@ -103,7 +119,7 @@ async function flushQueries() {
     });
   }
   try {
-    const resp = await request("POST", "/api/v1/query/batch", { queries: asked.map((q) => q.body) }, controller.signal);
+    const resp = await request("POST", queryPath("/api/v1/query/batch"), { queries: asked.map((q) => q.body) }, controller.signal);
     const { results } = await resp.json();
     // Each answer is handed over in a task of its own: the panels then draw one per
     // task, and the page answers input between them, where drawing them all in one task
@@ -125,6 +141,16 @@ export async function exportCsv(body) {
   const resp = await request("POST", "/api/v1/export", body);
   const disposition = resp.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "tally-export.csv";
+  return { name, blob: await resp.blob() };
+}
+
+/**
+ * `POST /api/v1/reports/pdf` `{site_id, date_range, filters, comparison}`: the view as a
+ * PDF report. Resolves to the file's name and its contents as a Blob.
+ */
+export async function exportPdf(view) {
+  const resp = await request("POST", "/api/v1/reports/pdf", view);
+  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "tally-report.pdf";
   return { name, blob: await resp.blob() };
 }
 
@@ -248,3 +274,21 @@ export const createSegment = async (domain, segment) => json("POST", await ofSit
 export const deleteSegment = async (domain, id) => json("DELETE", await ofSite(domain, `segments/${id}`));
 /** `GET /api/v1/sites/{id}/property-keys`: the custom property keys sent lately. */
 export const propertyKeys = async (domain) => (await json("GET", await ofSite(domain, "property-keys"))).keys;
+
+/** `GET /api/v1/share/{token}`: `{site, timezone, name, panels, protected, unlocked}`. */
+export const sharedLink = (token) => json("GET", `/api/v1/share/${token}`);
+/** `POST /api/v1/share/{token}/unlock` `{password}` → the unlock token. */
+export const unlockSharedLink = async (token, password) => (await json("POST", `/api/v1/share/${token}/unlock`, { password })).unlock;
+/** `GET /api/v1/sites/{id}/share-links`: the site's active links (admins of the site). */
+export const shareLinks = async (siteId) => (await json("GET", `/api/v1/sites/${siteId}/share-links`)).share_links;
+/** `POST /api/v1/sites/{id}/share-links` `{name, password, panels, embed, embed_origins}` → with `path`, shown once. */
+export const createShareLink = (siteId, link) => json("POST", `/api/v1/sites/${siteId}/share-links`, link);
+/** `DELETE /api/v1/sites/{id}/share-links/{link}`: revokes it for good. */
+export const revokeShareLink = (siteId, linkId) => json("DELETE", `/api/v1/sites/${siteId}/share-links/${linkId}`);
+
+/** `GET /api/v1/reports/schedules`: the caller's scheduled email reports. */
+export const reportSchedules = async () => (await json("GET", "/api/v1/reports/schedules")).schedules;
+/** `POST /api/v1/reports/schedules` `{site_id, frequency, timezone, hour}`. */
+export const createReportSchedule = (schedule) => json("POST", "/api/v1/reports/schedules", schedule);
+/** `DELETE /api/v1/reports/schedules/{id}`. */
+export const deleteReportSchedule = (id) => json("DELETE", `/api/v1/reports/schedules/${id}`);

@@ -11,8 +11,10 @@ import { datePicker } from "./components/datepicker.js";
 import { filterBar } from "./components/filters.js";
 import { showLogin } from "./components/login.js";
 import { offered, pageNav } from "./components/nav.js";
+import { pdfButton } from "./components/pdf.js";
 import { realtimeCount } from "./components/realtime.js";
 import { segmentBar } from "./components/segments.js";
+import { openShared, sharedToken } from "./components/shared.js";
 import { siteSwitcher } from "./components/sites.js";
 import { h } from "./dom.js";
 import { chart } from "./panels/chart.js";
@@ -27,6 +29,8 @@ import { sources } from "./panels/sources.js";
 import { alertsPage } from "./pages/alerts.js";
 import { goalsPage } from "./pages/goals.js";
 import { keysPage } from "./pages/keys.js";
+import { reportsPage } from "./pages/reports.js";
+import { sharingPage } from "./pages/sharing.js";
 import { sitesPage } from "./pages/sites.js";
 import { usersPage } from "./pages/users.js";
 import * as state from "./state.js";
@@ -38,8 +42,19 @@ const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
 const segments = segmentBar();
-const panels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
-const views = { alerts: alertsPage(), goals: goalsPage(), sites: sitesPage(refreshSites), users: usersPage(), keys: keysPage() };
+const pdf = pdfButton();
+const allPanels = [kpis(), chart(), pages(), sources(), locations(), devices(), goals(), funnel(), properties()];
+// A shared link may show some panels only.
+let panels = allPanels;
+const views = {
+  alerts: alertsPage(),
+  goals: goalsPage(),
+  sites: sitesPage(refreshSites),
+  users: usersPage(),
+  keys: keysPage(),
+  sharing: sharingPage((domain) => session.sites.find((s) => s.domain === domain)),
+  reports: reportsPage((domain, id) => session.sites.find((s) => s.domain === domain || s.id === id)),
+};
 const nav = pageNav();
 const user = h("span", { class: "user" });
 const logoutButton = () => h("button", { type: "button", class: "link logout", onclick: signOut }, "Log out");
@@ -50,7 +65,7 @@ const layout = h(
   { class: "dashboard" },
   // The live count sits after the range picker, before the account's free space: its
   // figure changing width moves nothing.
-  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, live.element, h("span", { class: "account" }, user, logoutButton())),
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, pdf.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
   h("main", { tabindex: "-1" }, segments.element, filters.element, grid, pageHost),
 );
@@ -60,15 +75,22 @@ let inFlight = null;
 let renders = 0;
 let loggingIn = false;
 
+/** The shared link this page shows (`/share/<token>`), or null when signed in. */
+const shared = sharedToken();
+
 function render(current) {
   sites.render(current, session.sites);
-  live.render(current);
+  if (!session.shared) live.render(current);
   const allowed = offered(session, current.site);
   // A page this user may not use (a shared link) shows the stats instead.
   const page = allowed.includes(current.page) ? current.page : "stats";
   nav.render({ ...current, page }, allowed);
   document.body.dataset.page = page;
-  picker.element.hidden = segments.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  picker.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  // Saved segments belong to signed-in users.
+  segments.element.hidden = page !== "stats" || Boolean(session.shared);
+  // PDF reports are made as a signed-in user.
+  pdf.render(current, page === "stats" && !session.shared);
   pageHost.hidden = page === "stats";
   inFlight?.abort();
   if (page !== "stats") {
@@ -77,10 +99,10 @@ function render(current) {
     views[page].render(current);
     return;
   }
-  document.title = `${current.site} · Tally`;
+  document.title = session.shared ? `${session.shared.name || current.site} · shared · Tally` : `${current.site} · Tally`;
   picker.render(current);
   filters.render(current);
-  segments.render(current);
+  if (!session.shared) segments.render(current);
   const controller = new AbortController();
   inFlight = controller;
   Promise.all(panels.map((p) => p.render(current, controller.signal))).then(() => {
@@ -99,6 +121,7 @@ async function refreshSites() {
 
 /** Loads the session (logging in first if needed), picks the site and renders. */
 async function start() {
+  if (shared) return startShared();
   try {
     session = await api.session();
   } catch (err) {
@@ -123,7 +146,28 @@ async function start() {
   state.update({ site }, { replace: true });
 }
 
-// Any 401 (an expired session) leads back to the login page.
+/** A public shared link's dashboard: its one site and panels, no account. */
+async function startShared() {
+  try {
+    session = await openShared(root, shared);
+  } catch (err) {
+    const text = err.status === 404 ? "This shared dashboard does not exist or was revoked." : `Could not reach Tally: ${err.message}`;
+    root.replaceChildren(h("main", { class: "notice-page" }, h("h1", {}, "Tally"), h("p", { class: "error", role: "alert" }, text)));
+    return;
+  }
+  // No live count (a signed-in stream), no navigation (the one page), no account.
+  live.element.remove();
+  nav.element.remove();
+  user.textContent = session.shared.name;
+  user.nextSibling?.remove();
+  panels = allPanels.filter((p) => session.shared.panels.includes(p.element.dataset.panel));
+  grid.replaceChildren(...panels.map((p) => p.element));
+  root.replaceChildren(layout);
+  state.update({ site: session.sites[0].domain }, { replace: true });
+}
+
+// Any 401 (an expired session, or an expired unlock of a shared link) leads back to
+// the login page (the password form).
 api.onUnauthorized(() => {
   if (!loggingIn) start();
 });

@@ -34,6 +34,8 @@ export const PAGES = {
   sites: "Sites",
   users: "Users",
   keys: "API keys",
+  sharing: "Sharing",
+  reports: "Email reports",
 };
 
 const DEFAULTS = { period: "30d", compare: "previous_period", metric: "visitors" };

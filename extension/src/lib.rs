@@ -65,6 +65,10 @@ pgrx::extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", requi
 // Saved segments: their filters checked by a Rust function, row-level security by
 // the site memberships auth.sql defines.
 pgrx::extension_sql_file!("../../sql/saved_segments.sql", name = "saved_segments", requires = ["auth", check_segment_filters]);
+// Public shared links: their roles, policies and unlocks (the table is in auth.sql).
+pgrx::extension_sql_file!("../../sql/sharing.sql", name = "sharing", requires = ["auth"]);
+// Scheduled email reports: schedules, their state and sends.
+pgrx::extension_sql_file!("../../sql/reports.sql", name = "reports", requires = ["auth"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

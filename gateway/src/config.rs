@@ -151,7 +151,35 @@ pub struct ServeConfig {
     #[arg(long, env = "TALLY_SMTP_URL", default_value = "smtp://127.0.0.1:25")]
     pub smtp_url: String,
 
-    /// Sender of alert emails.
+    /// The Chromium (or Chrome) binary that prints reports to PDF (PDF export, the
+    /// PDF attached to scheduled emails); see docs/reports.md.
+    #[arg(long, env = "TALLY_CHROMIUM", default_value = "/usr/bin/chromium")]
+    pub chromium: std::path::PathBuf,
+
+    /// PDFs printed at once: each is a Chromium process of about 150 MB for a second or
+    /// two, so two keep a small server responsive; more requests wait their turn.
+    #[arg(long, env = "TALLY_MAX_PDF_RENDERS", default_value_t = 2)]
+    pub max_pdf_renders: usize,
+
+    /// Longest a PDF may wait for its turn, and then take to print, in milliseconds.
+    #[arg(long, env = "TALLY_PDF_TIMEOUT_MS", default_value_t = 30_000)]
+    pub pdf_timeout_ms: u64,
+
+    /// The gateway's address as people reach it (scheme, host, port, any path prefix):
+    /// the links in scheduled report emails (unsubscribe) start with it.
+    #[arg(long, env = "TALLY_PUBLIC_URL", default_value = "http://127.0.0.1:8710")]
+    pub public_url: String,
+
+    /// How often the gateway looks for scheduled reports that are due, in milliseconds.
+    #[arg(long, env = "TALLY_REPORT_POLL_MS", default_value_t = 60_000)]
+    pub report_poll_ms: u64,
+
+    /// Wait before retrying a report email that failed, in milliseconds; it doubles
+    /// with each failure, up to an hour.
+    #[arg(long, env = "TALLY_REPORT_RETRY_BASE_MS", default_value_t = 60_000)]
+    pub report_retry_base_ms: u64,
+
+    /// Sender of alert and report emails.
     #[arg(long, env = "TALLY_SMTP_FROM", default_value = "Tally <alerts@localhost>")]
     pub smtp_from: String,
 

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod pool;
+pub mod reports;
 pub mod request_metrics;
 pub mod routes;
 pub mod security_headers;
@@ -63,9 +64,14 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::funnels::router())
         .merge(routes::saved_segments::router())
         .merge(routes::property_keys::router())
+        .merge(routes::share_links::router())
+        .merge(routes::share::router())
+        .merge(routes::report_pdf::router())
+        .merge(routes::report_schedules::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())
+        .merge(routes::report_schedules::unsubscribe_router())
         .merge(api)
         .fallback_service(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -102,6 +108,7 @@ pub async fn serve(
             None
         }
     };
+    let mailer = reports::mailer::start(&state);
     let batcher = state.batcher.clone();
     let closing = state.closing.clone();
     let router = app(state);
@@ -117,6 +124,13 @@ pub async fn serve(
     }
     if let Some(tasks) = alert_tasks {
         tasks.stop().await;
+    }
+    // The report workers hold state (and its batcher handle): gone before the drain.
+    for worker in &mailer {
+        worker.abort();
+    }
+    for worker in mailer {
+        let _ = worker.await;
     }
     // The router (and with it every batcher handle) is gone: the writer drains and ends.
     tasks.finish().await.map_err(std::io::Error::other)

@@ -31,11 +31,26 @@ const HEADERS: [(&str, &str); 4] = [
     ("referrer-policy", "same-origin"),
 ];
 
-/// The layer's function: adds each header the response does not have yet.
+/// The policy of a public shared dashboard page (`routes::share`): the dashboard's, but
+/// framed by `frame_ancestors` (`'none'`, or the origins of an embeddable link), and
+/// with `<base href>` from this origin, which the page uses to load the dashboard's
+/// files from its root.
+pub fn shared_page_policy(frame_ancestors: &str) -> String {
+    let policy = CONTENT_SECURITY_POLICY.strip_suffix("frame-ancestors 'none'").expect("the policy ends with frame-ancestors");
+    format!("{}frame-ancestors {frame_ancestors}", policy.replace("base-uri 'none'", "base-uri 'self'"))
+}
+
+/// The layer's function: adds each header the response does not have yet. A response
+/// that set its own Content-Security-Policy chose its framing there (frame-ancestors),
+/// so X-Frame-Options, which cannot name origins, is left out of it.
 pub async fn add(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    let own_policy = headers.contains_key("content-security-policy");
     for (name, value) in HEADERS {
+        if own_policy && name == "x-frame-options" {
+            continue;
+        }
         headers.entry(HeaderName::from_static(name)).or_insert(HeaderValue::from_static(value));
     }
     response

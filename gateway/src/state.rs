@@ -19,6 +19,7 @@ use crate::ingest::visitor::VisitorIds;
 use crate::ingest::Pipeline;
 use crate::keys::IngestKeys;
 use crate::pool::Pools;
+use crate::reports::pdf::Printer;
 use crate::sites::Sites;
 
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub realtime_streams: Arc<Semaphore>,
     /// Cancelled when shutdown begins: open streams end so the server can stop.
     pub closing: CancellationToken,
+    /// Prints reports to PDF.
+    pub printer: Arc<Printer>,
 }
 
 impl AppState {
@@ -82,6 +85,11 @@ impl AppState {
             auth: Arc::new(Auth::new(pool.clone(), config.auth.clone())),
             realtime_streams: Arc::new(Semaphore::new(config.max_realtime_streams)),
             closing: CancellationToken::new(),
+            printer: Arc::new(Printer::new(
+                config.chromium.clone(),
+                config.max_pdf_renders,
+                std::time::Duration::from_millis(config.pdf_timeout_ms),
+            )),
             config: Arc::new(config),
             batcher,
             spool,

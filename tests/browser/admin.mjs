@@ -6,6 +6,7 @@
 //   the message next to the URL input), sends a test (the receiver answers: ok), mutes
 //   edits it, mutes and deletes it, and sees the history of the rule the test fired;
 // - a viewer is offered neither page (not even through the URL) and the API answers 403.
+//   (Everyone is offered their own email reports.)
 // Every page is screenshot (light, and the alerts page dark too), has no horizontal
 // scroll and no WCAG 2.2 AA violation axe-core finds (light and dark); opening a page
 // logs no console error and fails no request.
@@ -74,7 +75,7 @@ try {
   const admin = await signIn(process.env.TALLY_ADMIN_EMAIL);
   let page = admin.page;
   const pages = await nav(page);
-  check(JSON.stringify(pages) === JSON.stringify(["stats", "alerts", "goals", "sites", "users", "keys"]), `an administrator's pages: ${pages}`);
+  check(JSON.stringify(pages) === JSON.stringify(["stats", "alerts", "goals", "sharing", "reports", "sites", "users", "keys"]), `an administrator's pages: ${pages}`);
   await open(page, "sites");
   await page.fill("#site-form input[name=domain]", "shop.example");
   await page.fill("#site-form input[name=timezone]", "Europe/Berlin");
@@ -127,7 +128,7 @@ try {
   // The analyst.
   const analyst = await signIn(process.env.TALLY_ANALYST_EMAIL);
   page = analyst.page;
-  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "alerts", "goals"]), "an analyst is offered the alerts and goals");
+  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "alerts", "goals", "reports"]), "an analyst is offered the alerts, goals and email reports");
   await open(page, "alerts");
   const history = await page.$$eval("#page-alerts .history tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
   check(history.length === 1 && history[0][1] === "Any traffic" && history[0][2] === "firing", `the history: ${JSON.stringify(history)}`);
@@ -185,10 +186,11 @@ try {
   seen.rule = Number(ruleId);
   await analyst.context.close();
 
-  // The viewer: only the stats, even for a URL naming another page; the API refuses.
+  // The viewer: only the stats (and their own email reports), even for a URL naming
+  // another page; the API refuses.
   const viewer = await signIn(process.env.TALLY_VIEWER_EMAIL);
   page = viewer.page;
-  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats"]), "a viewer is offered only the stats");
+  check(JSON.stringify(await nav(page)) === JSON.stringify(["stats", "reports"]), "a viewer is offered only the stats and email reports");
   await page.goto(`${base}/?site=${encodeURIComponent(site)}&page=alerts`);
   await page.waitForSelector("body[data-page=stats]");
   check((await page.locator("#page-alerts").count()) === 0, "no alerts page for a viewer");

@@ -1,6 +1,6 @@
 //! Receivers for alert notifications, started by a test on loopback ports: a webhook
 //! receiver (axum) that records every request and can be told to fail, and an SMTP
-//! sink that accepts and records every message.
+//! sink that records every message it accepts and can be told to refuse some first.
 //!
 //! The SMTP sink is a minimal SMTP server on tokio written here (EHLO/HELO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT; no TLS, no AUTH): the crate made for this,
@@ -118,27 +118,40 @@ pub struct Mail {
     pub data: String,
 }
 
-/// An SMTP server on `port` that accepts every message.
+/// An SMTP server on `port` that accepts every message (but the first few, if told).
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
+    refusals: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
+        SmtpSink::start_refusing(0).await
+    }
+
+    /// A sink that answers the first `refuse` messages' data with `451` (try again
+    /// later), as a mail server with a passing problem does, then accepts.
+    pub async fn start_refusing(refuse: usize) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind SMTP sink");
         let port = listener.local_addr().expect("address").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let sink = mails.clone();
+        let refusals = Arc::new(AtomicUsize::new(refuse));
+        let (sink, left) = (mails.clone(), refusals.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let sink = sink.clone();
+                let (sink, left) = (sink.clone(), left.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, sink).await;
+                    let _ = session(stream, sink, left).await;
                 });
             }
         });
-        SmtpSink { port, mails }
+        SmtpSink { port, mails, refusals }
+    }
+
+    /// Refusals still to come.
+    pub fn refusals_left(&self) -> usize {
+        self.refusals.load(Ordering::SeqCst)
     }
 
     /// `smtp://127.0.0.1:<port>` for the gateway's TALLY_SMTP_URL.
@@ -157,7 +170,7 @@ impl SmtpSink {
 }
 
 /// One SMTP session (RFC 5321's minimum): greet, take envelopes and data, say bye.
-async fn session(stream: tokio::net::TcpStream, sink: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+async fn session(stream: tokio::net::TcpStream, sink: Arc<Mutex<Vec<Mail>>>, refuse: Arc<AtomicUsize>) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     write.write_all(b"220 tally-test-sink ESMTP\r\n").await?;
@@ -190,8 +203,12 @@ async fn session(stream: tokio::net::TcpStream, sink: Arc<Mutex<Vec<Mail>>>) -> 
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                     data.push('\n');
                 }
-                sink.lock().expect("sink lock").push(Mail { from: from.clone(), to: to.clone(), data });
-                b"250 OK queued\r\n"
+                if refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    b"451 local problem, try again later\r\n"
+                } else {
+                    sink.lock().expect("sink lock").push(Mail { from: from.clone(), to: to.clone(), data });
+                    b"250 OK queued\r\n"
+                }
             }
             "QUIT" => {
                 write.write_all(b"221 bye\r\n").await?;

@@ -144,6 +144,23 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// The sender of every email (`--smtp-from`).
+    pub fn sender(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Sends `message` (scheduled reports build their own) within the send timeout; the
+    /// error is the mail server's, for the gateway's log and the schedule's state.
+    pub async fn send_mail(&self, message: Message) -> Result<(), String> {
+        match tokio::time::timeout(self.timeout, self.smtp.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(error_chain(&e)),
+            Err(_) => Err(format!("the mail server did not answer within {:?}", self.timeout)),
+        }
+    }
+}
+
 /// An error with its causes, which hold the useful part ("connection refused").
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -33,6 +33,13 @@ pub enum Credential {
     Session { token_hash: [u8; 32] },
     /// An API key, limited to one site when `site_id` is set.
     ApiKey { key_id: i32, site_id: Option<i32> },
+    /// A public shared link of one site (`auth::share_links`): never extracted from a
+    /// request by [`Caller`]'s extractor, only built by the shared-link routes, so no
+    /// other route ever runs for it.
+    ShareLink { link_id: i32, site_id: i32 },
+    /// A scheduled email report of the user (`reports::mailer`), scoped to its site:
+    /// built by the mailer only, never from a request.
+    Schedule { schedule_id: i32, site_id: i32 },
 }
 
 /// An authenticated caller. Extracting it answers 401 (JSON) when the request carries no
@@ -56,7 +63,9 @@ impl Caller {
         // The role name comes from tally.users (tally_u<id>_<hex>), never from the request;
         // quoting keeps it an identifier regardless.
         let scope = match self.credential {
-            Credential::ApiKey { site_id: Some(site), .. } => site.to_string(),
+            Credential::ApiKey { site_id: Some(site), .. }
+            | Credential::ShareLink { site_id: site, .. }
+            | Credential::Schedule { site_id: site, .. } => site.to_string(),
             _ => String::new(),
         };
         tx.batch_execute(&format!("SET LOCAL ROLE {}", quote_ident(&self.pg_role))).await?;
@@ -71,6 +80,8 @@ impl Caller {
         match &self.credential {
             Credential::Session { token_hash } => Ok(state.auth.sessions.lookup(token_hash).await?.is_some()),
             Credential::ApiKey { key_id, .. } => state.auth.api_keys.is_active(*key_id).await,
+            Credential::ShareLink { link_id, .. } => state.auth.share_links.is_active(*link_id).await,
+            Credential::Schedule { .. } => Ok(true),
         }
     }
 
@@ -79,7 +90,9 @@ impl Caller {
     pub fn require_session(&self) -> Result<(), ApiError> {
         match self.credential {
             Credential::Session { .. } => Ok(()),
-            Credential::ApiKey { .. } => Err(ApiError::Forbidden("this needs a signed-in session, not an API key".into())),
+            Credential::ApiKey { .. } | Credential::ShareLink { .. } | Credential::Schedule { .. } => {
+                Err(ApiError::Forbidden("this needs a signed-in session, not an API key".into()))
+            }
         }
     }
 }

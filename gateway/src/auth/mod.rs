@@ -12,6 +12,8 @@ pub mod client_ip;
 pub mod limits;
 pub mod password;
 pub mod sessions;
+pub mod share_links;
+pub mod share_panels;
 pub mod tokens;
 pub mod users;
 
@@ -27,6 +29,7 @@ use crate::config::AuthConfig;
 pub struct Auth {
     pub sessions: sessions::Sessions,
     pub api_keys: api_keys::ApiKeys,
+    pub share_links: share_links::ShareLinks,
     pub limits: limits::Limits,
     pub hasher: password::Hasher,
     pub config: AuthConfig,
@@ -36,7 +39,8 @@ impl Auth {
     pub fn new(pool: Pool, config: AuthConfig) -> Self {
         Auth {
             sessions: sessions::Sessions::new(pool.clone(), Duration::from_secs(u64::from(config.session_ttl_hours) * 3600)),
-            api_keys: api_keys::ApiKeys::new(pool),
+            api_keys: api_keys::ApiKeys::new(pool.clone()),
+            share_links: share_links::ShareLinks::new(pool),
             limits: limits::Limits::new(&config),
             hasher: password::Hasher::new(config.max_password_hashes, Duration::from_millis(config.password_hash_wait_ms)),
             config,

@@ -21,23 +21,14 @@ pub async fn sign_in(auth: &Auth, pool: &Pool, email: &str, password: String, ip
     auth.limits.login(ip)?;
     let email = email.trim().to_lowercase();
     let client = pool.get().await?;
-    let locked = client
-        .query_opt(
-            "SELECT ceil(extract(epoch FROM locked_until - now()))::int8 FROM tally.login_failures \
-             WHERE email = $1 AND address = $2 AND locked_until > now()",
-            &[&email, &ip],
-        )
-        .await?;
-    if let Some(row) = locked {
-        return Err(ApiError::TooManyRequests { retry_after_secs: row.get::<_, i64>(0).max(1) as u64 });
-    }
+    refuse_locked(&client, &email, ip).await?;
     let row = client
         .query_opt("SELECT user_id, email, name, is_admin, pg_role, password_hash FROM tally.users WHERE email = $1", &[&email])
         .await?;
     let stored = row.as_ref().map(|r| r.get::<_, String>(5));
     if auth.hasher.verify(password, stored).await? {
         if let Some(r) = row {
-            client.execute("DELETE FROM tally.login_failures WHERE email = $1 AND address = $2", &[&email, &ip]).await?;
+            forget_failures(&client, &email, ip).await?;
             return Ok((User { id: r.get(0), email: r.get(1), name: r.get(2), admin: r.get(3) }, r.get(4)));
         }
     }
@@ -46,10 +37,32 @@ pub async fn sign_in(auth: &Auth, pool: &Pool, email: &str, password: String, ip
     Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()))
 }
 
-/// One more wrong password for `email` from `ip`; the pair's lock starts at
-/// `lockout_after` in a row. Pairs idle for a day are forgotten on the way, so made-up
-/// names and addresses do not pile up.
-async fn count_failure(client: &deadpool_postgres::Client, config: &AuthConfig, email: &str, ip: IpAddr) -> Result<(), ApiError> {
+/// 429 (with the seconds left) while `name` is locked for `ip`. `name` is what a
+/// password is guessed for: a sign-in email, or `share:<link id>` for a shared link.
+pub async fn refuse_locked(client: &deadpool_postgres::Client, name: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let locked = client
+        .query_opt(
+            "SELECT ceil(extract(epoch FROM locked_until - now()))::int8 FROM tally.login_failures \
+             WHERE email = $1 AND address = $2 AND locked_until > now()",
+            &[&name, &ip],
+        )
+        .await?;
+    match locked {
+        Some(row) => Err(ApiError::TooManyRequests { retry_after_secs: row.get::<_, i64>(0).max(1) as u64 }),
+        None => Ok(()),
+    }
+}
+
+/// The right password for `name` from `ip`: its count of wrong ones starts over.
+pub async fn forget_failures(client: &deadpool_postgres::Client, name: &str, ip: IpAddr) -> Result<(), ApiError> {
+    client.execute("DELETE FROM tally.login_failures WHERE email = $1 AND address = $2", &[&name, &ip]).await?;
+    Ok(())
+}
+
+/// One more wrong password for `email` (a sign-in name as [`refuse_locked`] has it)
+/// from `ip`; the pair's lock starts at `lockout_after` in a row. Pairs idle for a day
+/// are forgotten on the way, so made-up names and addresses do not pile up.
+pub async fn count_failure(client: &deadpool_postgres::Client, config: &AuthConfig, email: &str, ip: IpAddr) -> Result<(), ApiError> {
     client.execute("DELETE FROM tally.login_failures WHERE last_at < now() - interval '1 day'", &[]).await?;
     client
         .execute(

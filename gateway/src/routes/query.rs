@@ -79,6 +79,12 @@ async fn answer_on(
 }
 
 async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(batch(&state, &caller, &body).await?))
+}
+
+/// Answers a batch body (`{"queries": [...]}`) as `caller`: `{"results": [...]}`. The
+/// shared-link routes answer theirs this way too.
+pub async fn batch(state: &AppState, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     // How many queries one batch may hold is the extension's to say (a 400 too).
     let queries = match body.get("queries") {
         Some(Value::Array(queries)) if !queries.is_empty() => queries,
@@ -95,14 +101,14 @@ async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body)
     clients.sort_by_key(deadpool_postgres::Object::id);
     let shares = try_join_all(clients.into_iter().enumerate().map(|(i, client)| {
         let part = i + 1;
-        answer_share(Cancellable::new(client), &state, &caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))
+        answer_share(Cancellable::new(client), state, caller, &list, (part, parts), (part == 1).then_some(queries.as_slice()))
     }))
     .await?;
     // Each answer is in the one share that holds it; the others have null there.
     let results = (0..queries.len())
         .map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null))
         .collect();
-    Ok(Json(json!({ "results": Value::Array(results) })))
+    Ok(json!({ "results": Value::Array(results) }))
 }
 
 /// Answers share `part` of `parts` of the batch `list` in a transaction of its own on
