@@ -11,7 +11,7 @@ CREATE TABLE tally.goals (
     page_pattern text,
     -- A revenue goal: an event goal whose events carry revenue in this currency
     -- (ISO 4217, e.g. EUR), the currency its revenue is shown in.
-    currency     text CHECK (currency IS NULL OR (currency ~ '^[A-Z]{3}$' AND event_name IS NOT NULL)),
+    currency     text CONSTRAINT goals_currency CHECK (currency IS NULL OR (currency ~ '^[A-Z]{3}$' AND event_name IS NOT NULL)),
     PRIMARY KEY (site_id, name),
     CHECK ((event_name IS NULL) <> (page_pattern IS NULL))
 );

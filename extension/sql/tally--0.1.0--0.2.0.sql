@@ -7,6 +7,10 @@
 --   and the identity sequences of every table it carries, so a restored database
 --   neither stores a retried batch twice nor hands out ids it already used.
 -- * tally.monitoring(): the database's gauges for the gateway's /metrics.
+-- * tally.import_events(regclass): history loaded straight into segments and rollups.
+-- * Alert rules are measured as their site's reader role (tally.site_readers).
+-- * Revenue goals carry a currency; saved segments; public shared links; scheduled
+--   email reports.
 SELECT pg_catalog.pg_extension_config_dump('tally.ingest_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('tally.ingest_event_ids', '');
 SELECT pg_catalog.pg_extension_config_dump('tally.alert_state', '');
@@ -59,3 +63,294 @@ RETURNS SETOF record LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_c
 $$;
 REVOKE ALL ON FUNCTION tally.monitoring() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tally.monitoring() TO tally_gateway;
+
+-- History import (docs/import.md); maintenance only, like compaction.
+CREATE FUNCTION tally.import_events(staging regclass) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'import_events_wrapper';
+REVOKE EXECUTE ON FUNCTION tally.import_events(regclass) FROM PUBLIC;
+
+-- A NOLOGIN role per site that may read only that site (sql/auth.sql).
+CREATE TABLE tally.site_readers (
+    site_id int PRIMARY KEY REFERENCES tally.sites ON DELETE CASCADE,
+    pg_role name NOT NULL UNIQUE
+);
+CREATE FUNCTION tally.site_reader(site_id int) RETURNS name
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    role_name name;
+BEGIN
+    SELECT r.pg_role INTO role_name FROM tally.site_readers r WHERE r.site_id = site_reader.site_id;
+    IF role_name IS NOT NULL AND EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RETURN role_name;
+    END IF;
+    role_name := format('tally_r%s_%s', site_reader.site_id, left(replace(gen_random_uuid()::text, '-', ''), 10));
+    EXECUTE format('CREATE ROLE %I NOLOGIN IN ROLE tally_viewer', role_name);
+    INSERT INTO tally.site_readers AS r VALUES (site_reader.site_id, role_name)
+    ON CONFLICT ON CONSTRAINT site_readers_pkey DO UPDATE SET pg_role = excluded.pg_role;
+    RETURN role_name;
+END $$;
+REVOKE EXECUTE ON FUNCTION tally.site_reader(int) FROM PUBLIC;
+
+-- Public shared links (sql/auth.sql, sql/sharing.sql).
+CREATE TABLE tally.share_links (
+    link_id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id       int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    token_hash    bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    name          text NOT NULL DEFAULT '' CHECK (length(name) <= 200),
+    -- argon2id PHC string (the gateway hashes); NULL: no password.
+    password_hash text CHECK (password_hash LIKE '$argon2id$%'),
+    protected     boolean GENERATED ALWAYS AS (password_hash IS NOT NULL) STORED,
+    -- The dashboard panels the link shows (and whose dimensions its queries may use);
+    -- NULL: all of them.
+    panels        text[] CHECK (cardinality(panels) > 0),
+    -- Origins that may frame the link (Content-Security-Policy frame-ancestors); NULL:
+    -- no embedding, '{}': any site.
+    embed_origins text[],
+    -- Set by the trigger in sql/sharing.sql, never by the writer (no INSERT grant).
+    pg_role       name NOT NULL UNIQUE,
+    created_by    int REFERENCES tally.users ON DELETE SET NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    revoked_at    timestamptz
+);
+CREATE INDEX share_links_site ON tally.share_links (site_id);
+SELECT pg_catalog.pg_extension_config_dump('tally.share_links', '');
+
+-- The sites a role may see gain the site readers' and the shared links' roles.
+CREATE OR REPLACE VIEW tally.my_sites WITH (security_barrier) AS
+    SELECT m.site_id, m.role
+    FROM tally.users u JOIN tally.memberships m USING (user_id)
+    WHERE u.pg_role = current_user AND NOT u.is_admin
+    UNION ALL
+    SELECT s.site_id, 'admin'
+    FROM tally.users u, tally.sites s
+    WHERE u.pg_role = current_user AND u.is_admin
+    UNION ALL
+    SELECT r.site_id, 'viewer'
+    FROM tally.site_readers r
+    WHERE r.pg_role = current_user
+    UNION ALL
+    SELECT l.site_id, 'viewer'
+    FROM tally.share_links l
+    WHERE l.pg_role = current_user AND l.revoked_at IS NULL;
+
+-- A revenue goal's currency (sql/query.sql).
+ALTER TABLE tally.goals ADD COLUMN currency text CONSTRAINT goals_currency CHECK (currency IS NULL OR (currency ~ '^[A-Z]{3}$' AND event_name IS NOT NULL));
+
+-- Saved segments (sql/saved_segments.sql), their filters checked by a Rust function.
+CREATE FUNCTION tally.check_segment_filters(filters jsonb) RETURNS void
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'check_segment_filters_wrapper';
+-- Saved segments: named filter sets of a site, used in a query as
+-- `["is", "segment", [segment_id]]` (tally.query puts the saved filters in its place).
+-- A personal segment is its owner's alone; a shared one every member of the site sees
+-- and uses. (tally.segments is something else: the columnar storage of events.)
+CREATE TABLE tally.saved_segments (
+    segment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id    int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    name       text NOT NULL CHECK (btrim(name) <> '' AND length(name) <= 120),
+    -- A list of filters as in a query's `filters`, all of which a visit must pass.
+    filters    jsonb NOT NULL,
+    shared     boolean NOT NULL DEFAULT false,
+    -- Who saved it; a user's segments go with the user.
+    owner_id   int REFERENCES tally.users ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (shared OR owner_id IS NOT NULL)
+);
+CREATE INDEX ON tally.saved_segments (site_id);
+SELECT pg_catalog.pg_extension_config_dump('tally.saved_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('tally.saved_segments_segment_id_seq', '');
+
+-- Stamps a segment with its owner, the writing user (an owner never changes, and a
+-- role cannot save segments in another's name), and checks its filters as a query's
+-- are checked: a bad one is SQLSTATE 22023 naming the field (`filters[0][1]`).
+CREATE FUNCTION tally.saved_segment_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tally.check_segment_filters(NEW.filters);
+    IF TG_OP = 'INSERT' THEN
+        NEW.owner_id := coalesce((SELECT me.user_id FROM tally.me), NEW.owner_id);
+        NEW.created_at := now();
+    ELSE
+        NEW.owner_id := OLD.owner_id;
+        NEW.created_at := OLD.created_at;
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON tally.saved_segments
+    FOR EACH ROW EXECUTE FUNCTION tally.saved_segment_stamp();
+
+-- Members of a site see its shared segments and their own personal ones.
+ALTER TABLE tally.saved_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON tally.saved_segments FOR SELECT
+    USING (site_id = ANY ((SELECT tally.visible_site_ids())::int[])
+           AND (shared OR owner_id = (SELECT me.user_id FROM tally.me)));
+-- A member saves, changes and deletes their personal segments; analysts and admins of
+-- the site the shared ones (sharing is publishing to every member).
+CREATE POLICY writers ON tally.saved_segments FOR ALL
+    USING (CASE WHEN shared THEN site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[])
+                ELSE site_id = ANY ((SELECT tally.visible_site_ids())::int[]) AND owner_id = (SELECT me.user_id FROM tally.me) END)
+    WITH CHECK (CASE WHEN shared THEN site_id = ANY ((SELECT tally.visible_site_ids('analyst'))::int[])
+                     ELSE site_id = ANY ((SELECT tally.visible_site_ids())::int[]) AND owner_id = (SELECT me.user_id FROM tally.me) END);
+
+GRANT SELECT, INSERT (site_id, name, filters, shared), UPDATE (name, filters, shared), DELETE
+    ON tally.saved_segments TO tally_viewer;
+
+-- Public shared links (the table and its place in tally.my_sites are in sql/auth.sql):
+-- who may create and revoke them, the role each one gets, and the unlocks of
+-- password-protected links.
+
+-- Stamps a new link with its creator (the inserting role's user), and keeps revocation
+-- final: a revoked link never comes back, so a leaked URL stays dead. Runs as the
+-- writer. Users cannot name created_by or pg_role (no INSERT grant on them): a row
+-- that has them comes from a restore (pg_restore COPYs with triggers), kept as it was.
+CREATE FUNCTION tally.share_link_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.revoked_at IS NOT NULL THEN
+            RAISE EXCEPTION 'shared link % is revoked', OLD.link_id
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Create a new link instead.';
+        END IF;
+        IF (NEW.link_id, NEW.site_id, NEW.token_hash, NEW.pg_role) IS DISTINCT FROM (OLD.link_id, OLD.site_id, OLD.token_hash, OLD.pg_role) THEN
+            RAISE EXCEPTION 'a shared link''s site, token and role never change' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.pg_role IS NULL THEN
+        NEW.created_by := (SELECT me.user_id FROM tally.me);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Gives a new link its NOLOGIN role: tally_l<id>_<random>, unique in the cluster, a
+-- member of tally_viewer (read grants, and nothing else), which the gateway's group
+-- may SET ROLE to. Runs as the extension's owner (creating roles needs it); as a
+-- trigger function nobody can call it directly, and the row it serves has passed the
+-- row-level security check of the writer (admins of the site) by COMMIT or the role
+-- is rolled back with it.
+CREATE FUNCTION tally.share_link_role() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- A restored row keeps its role; a restore into another cluster creates it there.
+    IF NEW.pg_role IS NOT NULL AND EXISTS (SELECT FROM pg_roles WHERE rolname = NEW.pg_role) THEN
+        RETURN NEW;
+    END IF;
+    NEW.pg_role := coalesce(NEW.pg_role, format('tally_l%s_%s', NEW.link_id, left(replace(gen_random_uuid()::text, '-', ''), 10)));
+    EXECUTE format('CREATE ROLE %I NOLOGIN', NEW.pg_role);
+    EXECUTE format('GRANT tally_viewer TO %I', NEW.pg_role);
+    EXECUTE format('GRANT %I TO tally_gateway', NEW.pg_role);
+    RETURN NEW;
+END $$;
+-- Triggers fire by name: the stamp first, then the role.
+CREATE TRIGGER a_stamp BEFORE INSERT OR UPDATE ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_stamp();
+CREATE TRIGGER b_role BEFORE INSERT ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_role();
+
+-- Admins of a site list, create and revoke its links; nobody else sees them (a link's
+-- own role is a viewer of its site, so it does not see itself either).
+ALTER TABLE tally.share_links ENABLE ROW LEVEL SECURITY;
+CREATE POLICY site_admins ON tally.share_links FOR ALL
+    USING (site_id = ANY ((SELECT tally.visible_site_ids('admin'))::int[]))
+    WITH CHECK (site_id = ANY ((SELECT tally.visible_site_ids('admin'))::int[]));
+GRANT SELECT (link_id, site_id, name, protected, panels, embed_origins, created_by, created_at, revoked_at),
+      INSERT (site_id, token_hash, name, password_hash, panels, embed_origins),
+      UPDATE (revoked_at)
+    ON tally.share_links TO tally_viewer;
+-- The gateway finds a link by its token before anyone is known.
+GRANT SELECT ON tally.share_links TO tally_gateway;
+
+-- Unlocks of password-protected links: whoever gave the right password holds a token
+-- (sent as X-Tally-Share-Unlock) whose SHA-256 is kept here until it expires or the
+-- link goes. The gateway's own table, like tally.sessions.
+CREATE TABLE tally.share_unlocks (
+    token_hash bytea PRIMARY KEY CHECK (length(token_hash) = 32),
+    link_id    int NOT NULL REFERENCES tally.share_links ON DELETE CASCADE,
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX share_unlocks_expires ON tally.share_unlocks (expires_at);
+GRANT SELECT, INSERT, DELETE ON tally.share_unlocks TO tally_gateway;
+
+-- Scheduled email reports: per user and site, weekly (Monday to Sunday) or monthly, in
+-- the schedule's time zone (the site's unless chosen), sent the morning after the
+-- period ends. The schedule holds its state: the next period to send and when it is
+-- due; a gateway claims a due schedule with FOR UPDATE SKIP LOCKED and holds the row
+-- while it sends, then advances it in the same transaction, so several gateways and
+-- restarts send each period once (docs/reports.md says what remains at-least-once).
+
+CREATE TABLE tally.report_schedules (
+    schedule_id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id           int NOT NULL REFERENCES tally.users ON DELETE CASCADE,
+    site_id           int NOT NULL REFERENCES tally.sites ON DELETE CASCADE,
+    frequency         text NOT NULL CHECK (frequency IN ('weekly', 'monthly')),
+    timezone          text NOT NULL,
+    -- The local hour the email goes out, the day after the period.
+    send_hour         int NOT NULL DEFAULT 8 CHECK (send_hour BETWEEN 0 AND 23),
+    -- The first day of the next period to send, and when its email is due.
+    period_start      date NOT NULL,
+    due_at            timestamptz NOT NULL,
+    -- Failed sends of that period; the next try waits until retry_at.
+    attempts          int NOT NULL DEFAULT 0,
+    retry_at          timestamptz,
+    last_error        text,
+    -- The one-click unsubscribe token in every email's links (244 random bits): kept as
+    -- it is, since each email repeats it, and readable by the gateway alone.
+    unsubscribe_token text NOT NULL UNIQUE
+        DEFAULT replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', ''),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, site_id, frequency)
+);
+CREATE INDEX report_schedules_due ON tally.report_schedules (due_at);
+SELECT pg_catalog.pg_extension_config_dump('tally.report_schedules', '');
+
+-- Every period sent: at most one row per schedule and period, written in the claim's
+-- transaction.
+CREATE TABLE tally.report_sends (
+    schedule_id  int NOT NULL REFERENCES tally.report_schedules ON DELETE CASCADE,
+    period_start date NOT NULL,
+    sent_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schedule_id, period_start)
+);
+
+-- The period of `frequency` that contains `day`: its first and last day.
+CREATE FUNCTION tally.report_period(frequency text, day date, OUT first_day date, OUT last_day date)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p, (p + CASE frequency WHEN 'weekly' THEN interval '1 week' ELSE interval '1 month' END)::date - 1
+    FROM (SELECT date_trunc(CASE frequency WHEN 'weekly' THEN 'week' ELSE 'month' END, day)::date AS p) x
+$$;
+
+-- When the email of the period starting `first_day` is due: `send_hour` on the day
+-- after its last day, in time zone `tz`.
+CREATE FUNCTION tally.report_due(frequency text, first_day date, tz text, send_hour int) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT ((p.last_day + 1)::timestamp + make_interval(hours => send_hour)) AT TIME ZONE tz
+    FROM tally.report_period(frequency, first_day) p
+$$;
+
+-- Checks a new schedule's time zone and fills its state (the current period is the
+-- first one sent). Users cannot name period_start (no INSERT grant on it): a row that
+-- has one comes from a restore (pg_restore COPYs with triggers) and keeps its state.
+CREATE FUNCTION tally.report_schedule_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone) THEN
+        RAISE EXCEPTION 'unknown time zone "%"', NEW.timezone
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'field: timezone',
+                  HINT = 'Use an IANA zone name from pg_timezone_names, e.g. Europe/Berlin.';
+    END IF;
+    IF NEW.period_start IS NULL THEN
+        NEW.period_start := (tally.report_period(NEW.frequency, (now() AT TIME ZONE NEW.timezone)::date)).first_day;
+        NEW.due_at := tally.report_due(NEW.frequency, NEW.period_start, NEW.timezone, NEW.send_hour);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER check_schedule BEFORE INSERT ON tally.report_schedules
+    FOR EACH ROW EXECUTE FUNCTION tally.report_schedule_check();
+
+-- Each user sees and manages their own schedules, on sites they can see.
+ALTER TABLE tally.report_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_schedules ON tally.report_schedules FOR ALL
+    USING (user_id = (SELECT me.user_id FROM tally.me) AND site_id = ANY ((SELECT tally.visible_site_ids())::int[]))
+    WITH CHECK (user_id = (SELECT me.user_id FROM tally.me) AND site_id = ANY ((SELECT tally.visible_site_ids())::int[]));
+GRANT SELECT (schedule_id, user_id, site_id, frequency, timezone, send_hour, period_start, due_at, attempts, last_error, created_at),
+      INSERT (user_id, site_id, frequency, timezone, send_hour), DELETE
+    ON tally.report_schedules TO tally_viewer;
+-- The gateway sends them and unsubscribes by token.
+GRANT SELECT, UPDATE (period_start, due_at, attempts, retry_at, last_error), DELETE ON tally.report_schedules TO tally_gateway;
+GRANT SELECT, INSERT ON tally.report_sends TO tally_gateway;
