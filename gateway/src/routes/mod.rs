@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod export;
+pub mod goals_api;
 pub mod health;
 pub mod ingest;
 pub mod json_body;
