@@ -133,6 +133,15 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     assert_eq!(answer["meta"]["imports_included"], json!(false));
     assert_eq!(answer["query"]["date_range"][0], json!("2024-08-05T00:00:00+00:00"), "all: from the first event's day");
 
+    // Hostnames of the entry and exit pages.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visits"], "date_range": "7d",
+            "dimensions": ["visit:entry_page_hostname", "visit:exit_page_hostname"]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [3], "dimensions": ["dummy.site", "dummy.site"]}]));
+
     // Behavioural filters: Signup completions by visitors who saw /pricing.
     let answer = ok(
         &key,
