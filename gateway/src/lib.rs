@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::realtime::router())
         .merge(routes::auth::router())
         .merge(routes::sites::router())
+        .merge(routes::goals_api::router())
         .merge(routes::users::router())
         .merge(routes::keys::router())
         .merge(routes::audit::router())

@@ -130,7 +130,8 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
          total AS (SELECT count(DISTINCT visitor_id) AS visitors FROM q),
          events AS (SELECT key, count(DISTINCT visitor_id) AS visitors, count(*) FILTER (WHERE name = 'pageview') AS pageviews,
                            count(*) FILTER (WHERE name <> 'engagement') AS events,
-                           coalesce(sum(revenue_micros), 0) AS revenue, count(revenue_micros) AS revenue_events
+                           coalesce(sum(revenue_micros), 0) AS revenue, count(revenue_micros) AS revenue_events,
+                           count(DISTINCT revenue_currency) > 1 AS mixed_currencies
                     FROM k GROUP BY key),
          visits AS (SELECT key, count(*) AS visits, sum(bounced::int) AS bounces, sum(duration_us) AS duration_us,
                            sum(visit_pageviews) AS visit_pageviews
@@ -139,7 +140,9 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
                 ARRAY[e.visitors, v.visits, e.pageviews,
                       round(v.visit_pageviews::numeric / v.visits, 2), round(100.0 * v.bounces / v.visits, 2),
                       round(v.duration_us / 1e6 / v.visits), e.events, round(100.0 * e.visitors / t.visitors, 2),
-                      e.revenue / 1e6, CASE WHEN e.revenue_events = 0 THEN 0 ELSE round(e.revenue / 1e6 / e.revenue_events, 2) END
+                      CASE WHEN e.mixed_currencies THEN {NO_TOTAL} ELSE e.revenue / 1e6 END,
+                      CASE WHEN e.mixed_currencies THEN {NO_TOTAL} WHEN e.revenue_events = 0 THEN 0
+                           ELSE round(e.revenue / 1e6 / e.revenue_events, 2) END
                 ]::float8[]
          FROM events e JOIN visits v ON e.key IS NOT DISTINCT FROM v.key, total t",
         qualifying = qualifying(condition),
@@ -152,13 +155,22 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
     rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Vec<f64>>(1))).collect()
 }
 
+/// Revenue of different currencies has no total (`null` in the answer): this stands for
+/// it in both answers.
+const NO_TOTAL: f64 = -1.0;
+
 fn api_answer(answer: &Value) -> BTreeMap<String, Vec<f64>> {
     answer["results"]
         .as_array()
         .expect("results")
         .iter()
         .map(|row| {
-            let metrics = row["metrics"].as_array().unwrap().iter().map(|v| v.as_f64().expect("numeric metric")).collect();
+            let metrics = row["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| if v.is_null() { NO_TOTAL } else { v.as_f64().expect("numeric metric") })
+                .collect();
             (row["dimensions"].to_string(), metrics)
         })
         .collect()

@@ -313,6 +313,18 @@ async fn api_attempts(w: &World, n: &mut Attempts) {
     }
     assert_eq!(count(&w.t.db.client, "SELECT count(*) FROM tally.sites").await, 2, "the sites table is intact");
 
+    // Plausible's routes: B is no site for members of A there either.
+    let (status, body) = w.analyst_a.post("/api/v2/query", json!({"site_id": B_DOMAIN, "metrics": ["visitors"], "date_range": "7d"})).await;
+    n.refused("api: v2 query of B", status == 400 && body["field"] == "site_id", (status, body));
+    let (status, body) =
+        w.admin_a.put("/api/v1/sites/goals", json!({"site_id": B_DOMAIN, "goal_type": "event", "event_name": "Evil"})).await;
+    n.refused("api: goal made on B", status == 404, (status, body));
+    let (status, body) = w.analyst_a.get(&format!("/api/v1/sites/goals?site_id={B_DOMAIN}")).await;
+    n.refused("api: goals of B listed", status == 404, (status, body));
+    let (status, body) =
+        w.viewer_a.put("/api/v1/sites/goals", json!({"site_id": A_DOMAIN, "goal_type": "event", "event_name": "Evil"})).await;
+    n.refused("api: viewer makes a goal", status == 403, (status, body));
+
     // Admin actions by members who are not administrators: 403, before and whatever
     // the target is.
     let uid = w.viewer_a.user_id;

@@ -133,6 +133,15 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     assert_eq!(answer["meta"]["imports_included"], json!(false));
     assert_eq!(answer["query"]["date_range"][0], json!("2024-08-05T00:00:00+00:00"), "all: from the first event's day");
 
+    // Hostnames of the entry and exit pages.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visits"], "date_range": "7d",
+            "dimensions": ["visit:entry_page_hostname", "visit:exit_page_hostname"]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [3], "dimensions": ["dummy.site", "dummy.site"]}]));
+
     // Behavioural filters: Signup completions by visitors who saw /pricing.
     let answer = ok(
         &key,
@@ -202,4 +211,44 @@ async fn conversion_rates_time_on_page_and_bad_requests() {
     let anonymous = reqwest::Client::new();
     let resp = anonymous.post(format!("{}/api/v2/query", key.base)).json(&base).send().await.unwrap();
     assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400s_naming_the_field_never_5xx() {
+    let (_t, key) = dummy_site().await;
+    let q = |extra: Value| {
+        let mut query = json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d"});
+        for (k, v) in extra.as_object().unwrap() {
+            query[k] = v.clone();
+        }
+        query
+    };
+    let deep = (0..20).fold(json!(["is", "event:page", ["/"]]), |inner, _| json!(["has_done", inner]));
+    let cases = [
+        (json!(null), "query"),
+        (json!([1, 2]), "query"),
+        (json!({"metrics": ["visitors"], "date_range": "7d"}), "site_id"),
+        (q(json!({"metrics": "visitors"})), "metrics"),
+        (q(json!({"metrics": [7]})), "metrics[0]"),
+        (q(json!({"dimensions": "time"})), "dimensions"),
+        (q(json!({"dimensions": [1]})), "dimensions[0]"),
+        (q(json!({"date_range": 7})), "date_range"),
+        (q(json!({"date_range": ["2024-01-01T00:00:00Z", 5]})), "date_range"),
+        (q(json!({"date_range": ["2024-08-02T00:00:00+00:00", "2024-08-01T23:59:59+00:00"]})), "date_range"),
+        (q(json!({"date_range": ["99999-01-01T00:00:00Z", "99999-01-02T23:59:59Z"]})), "date_range"),
+        (q(json!({"filters": {"is": 1}})), "filters"),
+        (q(json!({"filters": [["has_done"]]})), "filters[0]"),
+        (q(json!({"filters": [deep]})), "filters[0]"),
+        (q(json!({"filters": [["matches_not", "event:page", ["("]]]})), "filters[0][2][0]"),
+        (q(json!({"order_by": [["pageviews", "desc"]]})), "order_by[0][0]"),
+        (q(json!({"order_by": "visitors"})), "order_by"),
+        (q(json!({"include": []})), "include"),
+        (q(json!({"include": {"total_rows": "yes"}})), "include.total_rows"),
+        (q(json!({"pagination": {"limit": -1}})), "pagination.limit"),
+    ];
+    for (query, field) in cases {
+        let (status, body) = key.post("/api/v2/query", query.clone()).await;
+        assert_eq!(status, 400, "{query} → {body}");
+        assert!(body["field"].as_str().is_some_and(|f| f.starts_with(field)), "{query} → {body}, expected field {field}");
+    }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod export;
 pub mod funnels;
 pub mod goals;
+pub mod goals_api;
 pub mod health;
 pub mod ingest;
 pub mod json_body;

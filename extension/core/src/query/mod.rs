@@ -13,7 +13,10 @@
 //! - an event *qualifies* when it lies in the range and passes the filters; `visit:*`
 //!   attributes are read from the visit's first event in the range, entry/exit page
 //!   from its first/last pageview;
-//! - `pageviews`, `events` (all but `engagement`), revenue: sums over qualifying events;
+//! - `pageviews`, `events` (all but `engagement`), revenue: sums over qualifying events
+//!   (revenue `null` where a group's events are in more than one currency);
+//! - `time_on_page`: engaged milliseconds of qualifying `engagement` events over the
+//!   visits that sent one;
 //! - `visitors`: distinct visitor ids of qualifying events;
 //! - `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`: over visits with a
 //!   qualifying event, each measured over its whole in-range events (a bounce has at

@@ -153,6 +153,10 @@ pub enum Attr {
     EntryPage,
     /// The page of the visit's last pageview.
     ExitPage,
+    /// The hostname of the visit's first pageview (sites served on several hosts).
+    EntryHostname,
+    /// The hostname of the visit's last pageview.
+    ExitHostname,
 }
 
 /// `event:*` names and the event column each reads.
@@ -187,6 +191,8 @@ impl Attr {
             Attr::Prop(key) => format!("event:props:{key}"),
             Attr::EntryPage => "visit:entry_page".to_owned(),
             Attr::ExitPage => "visit:exit_page".to_owned(),
+            Attr::EntryHostname => "visit:entry_page_hostname".to_owned(),
+            Attr::ExitHostname => "visit:exit_page_hostname".to_owned(),
         }
     }
 }

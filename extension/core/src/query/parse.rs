@@ -204,6 +204,8 @@ fn attr(name: &str) -> Option<Attr> {
     match name {
         "visit:entry_page" => return Some(Attr::EntryPage),
         "visit:exit_page" => return Some(Attr::ExitPage),
+        "visit:entry_page_hostname" => return Some(Attr::EntryHostname),
+        "visit:exit_page_hostname" => return Some(Attr::ExitHostname),
         _ => {}
     }
     EVENT_ATTRS
@@ -215,7 +217,14 @@ fn attr(name: &str) -> Option<Attr> {
 
 fn known_dimensions() -> String {
     let mut names: Vec<&str> = EVENT_ATTRS.iter().map(|(n, _)| *n).collect();
-    names.extend(["event:goal", "event:props:<key>", "visit:entry_page", "visit:exit_page"]);
+    names.extend([
+        "event:goal",
+        "event:props:<key>",
+        "visit:entry_page",
+        "visit:exit_page",
+        "visit:entry_page_hostname",
+        "visit:exit_page_hostname",
+    ]);
     names.extend(VISIT_ATTRS.iter().map(|(n, _)| *n));
     names.extend(["time:hour", "time:day", "time:week", "time:month"]);
     names.join(", ")

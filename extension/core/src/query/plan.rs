@@ -218,6 +218,8 @@ impl Plan {
             Attr::Prop(key) => (Source::Prop(key.clone()), Level::Row),
             Attr::EntryPage => (Source::Column("pathname"), Level::Entry),
             Attr::ExitPage => (Source::Column("pathname"), Level::Exit),
+            Attr::EntryHostname => (Source::Column("hostname"), Level::Entry),
+            Attr::ExitHostname => (Source::Column("hostname"), Level::Exit),
         };
         let operand = Operand { source: self.source(source), level };
         if let Some(i) = self.operands.iter().position(|o| *o == operand) {

@@ -75,6 +75,14 @@ fn visit_metrics_of_a_handmade_day() {
     let keys: Vec<_> = a.views[0].iter().map(|g| (g.key.clone(), g.acc.visits)).collect();
     let text = |s: &str| KeyValue::Text(Some(s.into()));
     assert_eq!(keys, vec![(vec![text("/a"), text("/a")], 1), (vec![text("/a"), text("/docs/x")], 1), (vec![text("/b"), text("/b")], 1)]);
+    // Hosts of the first and last pageviews: visitor 1's first visit moves to docs.a.com.
+    let mut hosted = events.clone();
+    hosted[2].hostname = "docs.a.com".into();
+    let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visits"],
+        "dimensions": ["visit:entry_page_hostname", "visit:exit_page_hostname"]});
+    let a = answer(query, std::slice::from_ref(&hosted), range);
+    let keys: Vec<_> = a.views[0].iter().map(|g| (g.key.clone(), g.acc.visits)).collect();
+    assert_eq!(keys, vec![(vec![text("a.com"), text("a.com")], 2), (vec![text("a.com"), text("docs.a.com")], 1)]);
 
     let query = json!({"site_id": 1, "date_range": "day", "metrics": ["visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration"], "include": {"totals": true}});
     let a = answer(query, std::slice::from_ref(&events), range);

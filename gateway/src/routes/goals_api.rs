@@ -1,0 +1,136 @@
+//! Plausible's Sites API for goals, so goals are made without SQL and scripts written
+//! for Plausible keep working:
+//! - `PUT /api/v1/sites/goals` `{"site_id": domain, "goal_type": "event", "event_name"}`
+//!   or `{..., "goal_type": "page", "page_path"}` (`*` is any characters), with an
+//!   optional `display_name`: the goal, found or created (analysts and admins);
+//! - `GET /api/v1/sites/goals?site_id=<domain>`: `{"goals": [...], "meta": {...}}`;
+//! - `DELETE /api/v1/sites/goals/{goal_id}` `{"site_id"}` (or `?site_id=`):
+//!   `{"deleted": true}`.
+//!
+//! Tally's queries name goals (`["is", "event:goal", ["Signup"]]`), so a goal's `id` is
+//! its display name. Statements run under the caller's role: row-level security lets
+//! analysts and admins of the site write its goals (others get 403), and a site the
+//! caller cannot see is "no such site" (404). Changes are audited.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, put};
+use axum::{Json, Router};
+use deadpool_postgres::Transaction;
+use serde_json::{json, Value};
+
+use crate::auth::{audit, Caller};
+use crate::error::ApiError;
+use crate::routes::json_body::JsonBody;
+use crate::state::AppState;
+
+/// Longest goal name, event name or page path: names are a dimension, not free text
+/// (the ingest limit on event names).
+const MAX_GOAL_TEXT: usize = crate::ingest::payload::MAX_NAME_LEN;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/sites/goals", put(create_goal).get(list_goals)).route("/api/v1/sites/goals/{goal_id}", delete(delete_goal))
+}
+
+/// The site `domain` names, as the caller may see it.
+async fn site_of(tx: &Transaction<'_>, domain: Option<&str>) -> Result<i32, ApiError> {
+    let domain = domain
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ApiError::bad_request("site_id", "site_id is required: the site's domain"))?;
+    let row = tx.query_opt("SELECT site_id FROM tally.sites WHERE domain = $1", &[&domain.to_ascii_lowercase()]).await?;
+    row.map(|r| r.get(0)).ok_or_else(|| ApiError::NotFound("no such site".into()))
+}
+
+/// A goal as Plausible's API shows it.
+fn goal_json(name: &str, event_name: Option<&str>, page_path: Option<&str>) -> Value {
+    json!({
+        "id": name,
+        "display_name": name,
+        "goal_type": if event_name.is_some() { "event" } else { "page" },
+        "event_name": event_name,
+        "page_path": page_path,
+    })
+}
+
+/// A required text field of `body`, at most [`MAX_GOAL_TEXT`] bytes.
+fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    match body.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_GOAL_TEXT && !s.chars().any(char::is_control) => Ok(s.trim()),
+        None | Some(Value::Null) => Err(ApiError::bad_request(field, format!("{field} is required"))),
+        _ => Err(ApiError::bad_request(field, format!("{field} must be 1 to {MAX_GOAL_TEXT} bytes of text"))),
+    }
+}
+
+async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+    let (event_name, page_path) = match body.get("goal_type").and_then(Value::as_str) {
+        Some("event") => (Some(text(&body, "event_name")?), None),
+        Some("page") => (None, Some(text(&body, "page_path")?)),
+        _ => return Err(ApiError::bad_request("goal_type", "goal_type is \"event\" or \"page\"")),
+    };
+    let name = match body.get("display_name") {
+        None | Some(Value::Null) => event_name.map_or_else(|| format!("Visit {}", page_path.unwrap_or_default()), str::to_owned),
+        Some(_) => text(&body, "display_name")?.to_owned(),
+    };
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site_id = site_of(&tx, body.get("site_id").and_then(Value::as_str)).await?;
+    // Found or created: the same definition again is the same goal; the name taken by
+    // another definition is a conflict, never a silent redefinition.
+    tx.execute(
+        "INSERT INTO tally.goals (site_id, name, event_name, page_pattern) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        &[&site_id, &name, &event_name, &page_path],
+    )
+    .await?;
+    let row = tx.query_one("SELECT event_name, page_pattern FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await?;
+    let stored: (Option<String>, Option<String>) = (row.get(0), row.get(1));
+    if (stored.0.as_deref(), stored.1.as_deref()) != (event_name, page_path) {
+        return Err(ApiError::Conflict(format!("the goal {name:?} exists with another definition: give another display_name")));
+    }
+    audit::record(&tx, "goal.create", Some(site_id), json!({ "goal": name }), caller.ip).await?;
+    tx.commit().await?;
+    Ok(Json(goal_json(&name, event_name, page_path)))
+}
+
+async fn list_goals(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site_id = site_of(&tx, params.get("site_id").map(String::as_str)).await?;
+    let rows = tx.query("SELECT name, event_name, page_pattern FROM tally.goals WHERE site_id = $1 ORDER BY name", &[&site_id]).await?;
+    tx.commit().await?;
+    let goals: Vec<Value> = rows.iter().map(|r| goal_json(r.get(0), r.get(1), r.get(2))).collect();
+    let count = goals.len();
+    Ok(Json(json!({ "goals": goals, "meta": { "after": null, "before": null, "limit": count } })))
+}
+
+async fn delete_goal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(goal_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // Plausible's clients send the site in a JSON body; a query parameter does as well.
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", format!("body is not valid JSON: {e}")))?
+    };
+    let domain = params.get("site_id").map(String::as_str).or_else(|| body.get("site_id").and_then(Value::as_str));
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let site_id = site_of(&tx, domain).await?;
+    let deleted = tx.execute("DELETE FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &goal_id]).await?;
+    if deleted == 0 {
+        return Err(ApiError::NotFound("no such goal".into()));
+    }
+    audit::record(&tx, "goal.delete", Some(site_id), json!({ "goal": goal_id }), caller.ip).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "deleted": true })))
+}
