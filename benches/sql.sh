@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Plain SQL benchmark: analyst queries over tally.events (the TallyScan node over
-# compacted segments) against the same SQL over a heap copy of the same events with a
-# (site_id, ts) index and, while tally.segment_rows exists, over the relation
+# compacted segments, aggregates inside the scan by TallyAgg) against the same SQL over
+# tally.events with tally.scan_aggregates off (TallyScan under Postgres's own Agg), over
+# a heap copy of the same events with a (site_id, ts) index and, with
+# TALLY_BENCH_OLD_VIEW=1 while tally.segment_rows exists, over the relation
 # tally.events was before TallyScan (hot rows UNION ALL segment_rows of every
 # segment). Prints a markdown table (median of 3 runs each, ms) for benches/RESULTS.md.
 #
@@ -55,7 +57,8 @@ if [ "$loaded" != 1 ] || [ "$(q -d "$DB" -c "SELECT count(*) FROM heap" 2>/dev/n
 fi
 
 # The relation tally.events was before TallyScan, for the before/after column.
-old=$(q -d "$DB" -c "SELECT count(*) FROM pg_proc WHERE proname = 'segment_rows'")
+old=0
+[ "${TALLY_BENCH_OLD_VIEW:-0}" = 1 ] && old=$(q -d "$DB" -c "SELECT count(*) FROM pg_proc WHERE proname = 'segment_rows'")
 if [ "$old" = 1 ]; then
     q -d "$DB" -c "CREATE OR REPLACE VIEW events_old AS
         SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, utm_medium,
@@ -82,23 +85,26 @@ QUERIES=(
     "small_site_week|SELECT pathname, count(DISTINCT visitor_id) FROM {rel} e WHERE site_id = 15 AND ts >= now() - interval '7 days' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
 )
 
-# Median of $RUNS runs of SQL $1, in ms, from psql's \timing in one session.
+# Median of $RUNS runs of SQL $1, in ms, from psql's \timing in one session (after
+# the settings $2, if given).
 time_query() {
-    local sql=$1 script
-    script=$(printf '\\timing on\n'; for _ in $(seq "$RUNS"); do printf '%s;\n' "$sql"; done)
+    local sql=$1 settings=${2:-} script
+    script=$(printf '%s\n\\timing on\n' "$settings"; for _ in $(seq "$RUNS"); do printf '%s;\n' "$sql"; done)
     printf '%s\n' "$script" | q -d "$DB" 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
 segments=$(q -d "$DB" -c "SELECT count(*) FROM tally.segments")
 log "$EVENTS events in $segments segments, shape $SHAPE"
-printf '\n| query | tally.events (ms) | heap + index (ms) | heap / events |%s\n' "$([ "$old" = 1 ] && echo ' old view (ms) | old / events |')"
-printf '|---|---:|---:|---:|%s\n' "$([ "$old" = 1 ] && echo '---:|---:|')"
+printf '\n| query | tally.events (ms) | without TallyAgg (ms) | without / events | heap + index (ms) | heap / events |%s\n' \
+    "$([ "$old" = 1 ] && echo ' old view (ms) | old / events |')"
+printf '|---|---:|---:|---:|---:|---:|%s\n' "$([ "$old" = 1 ] && echo '---:|---:|')"
 for entry in "${QUERIES[@]}"; do
     name=${entry%%|*}
     sql=${entry#*|}
     a=$(time_query "${sql//\{rel\}/tally.events}")
+    n=$(time_query "${sql//\{rel\}/tally.events}" "SET tally.scan_aggregates = off;")
     b=$(time_query "${sql//\{rel\}/heap}")
-    line="| $name | $a | $b | $(echo "scale=1; $b / $a" | bc) |"
+    line="| $name | $a | $n | $(echo "scale=1; $n / $a" | bc) | $b | $(echo "scale=1; $b / $a" | bc) |"
     if [ "$old" = 1 ]; then
         c=$(time_query "${sql//\{rel\}/events_old}")
         line="$line $c | $(echo "scale=1; $c / $a" | bc) |"

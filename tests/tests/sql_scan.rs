@@ -440,6 +440,9 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT count(*) FILTER (WHERE screen_width > 500) FROM {rel}",
         "SELECT s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY 1",
         "SELECT site_id, name, count(*) FROM {rel} GROUP BY GROUPING SETS ((site_id), (name))",
+        // Nothing to scan: Postgres answers without reading.
+        "SELECT count(*), sum(screen_width) FROM {rel} WHERE false",
+        "SELECT name, count(*) FROM {rel} WHERE 1 = 0 GROUP BY 1",
     ];
     for sql in pushed {
         assert!(pushed_down(&db, sql).await, "not pushed down: {}", plan(&db, sql, false).await);
@@ -514,4 +517,26 @@ async fn aggregates_follow_the_time_zone_and_parameters() {
             assert_eq!(got, want, "{mode}, site {site}");
         }
     }
+}
+
+/// A pushed-down aggregation holding more than `tally.query_memory_mb` (hundreds of
+/// thousands of groups and distinct values) fails with a hint instead of growing.
+#[tokio::test]
+async fn an_aggregation_past_query_memory_mb_fails_with_a_hint() {
+    let db = TestDb::create().await;
+    db.load(300_000, 10, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let sql =
+        "SELECT visitor_id, session_id, ts, pathname, count(DISTINCT ts), count(DISTINCT engagement_ms) FROM {rel} GROUP BY 1, 2, 3, 4";
+    assert!(pushed_down(&db, sql).await, "{}", plan(&db, sql, false).await);
+    let count = format!("SELECT count(*) FROM ({}) q", sql.replace("{rel}", "tally.events"));
+    db.query("SET tally.query_memory_mb = 16").await;
+    let e = db.client.query(&count, &[]).await.expect_err("over 16 MB");
+    let e = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(e.code().code(), "54000", "{}", e.message());
+    assert!(e.message().contains("tally.query_memory_mb"), "{}", e.message());
+    assert!(e.hint().is_some_and(|h| h.contains("fewer groups")), "{:?}", e.hint());
+    db.query("RESET tally.query_memory_mb").await;
+    let groups: i64 = db.value(&count).await;
+    assert!(groups > 100_000, "{groups} groups");
 }

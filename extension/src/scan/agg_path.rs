@@ -90,7 +90,11 @@ unsafe fn pushdown(
 ) -> Option<*mut pg_sys::CustomPath> {
     unsafe {
         let parse = (*root).parse;
-        if (*input).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL || !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
+        if (*input).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
+            || pg_sys::is_dummy_rel(input)
+            || !(*parse).groupingSets.is_null()
+            || (*parse).hasTargetSRFs
+        {
             return None;
         }
         let rte = *(*root).simple_rte_array.add((*input).relid as usize);

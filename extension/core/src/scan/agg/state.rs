@@ -280,10 +280,22 @@ impl Aggregation {
         match parts.as_slice() {
             [] => ids.resize(rows.len(), 0),
             [codes] => ids.extend(codes.iter().map(|&c| self.groups.known(c).unwrap_or_else(|| self.groups.group(u128::from(c))))),
-            _ => ids.extend((0..rows.len()).map(|i| {
-                let key = parts.iter().enumerate().fold(0u128, |key, (p, codes)| key | (u128::from(codes[i]) << (32 * p)));
-                self.groups.group(key)
-            })),
+            // Rows come sorted by visitor and visit, so neighbours often share keys
+            // (a visitor's browser and device): the last key's group is kept.
+            _ => {
+                let mut last: Option<(u128, u32)> = None;
+                ids.extend((0..rows.len()).map(|i| {
+                    let key = parts.iter().enumerate().fold(0u128, |key, (p, codes)| key | (u128::from(codes[i]) << (32 * p)));
+                    match last {
+                        Some((k, group)) if k == key => group,
+                        _ => {
+                            let group = self.groups.group(key);
+                            last = Some((key, group));
+                            group
+                        }
+                    }
+                }))
+            }
         }
     }
 
