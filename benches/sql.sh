@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Plain SQL benchmark: analyst queries over tally.events (the TallyScan node over
-# compacted segments) and, in the same run, the same SQL over a heap copy of the same
-# events with a (site_id, ts) index, and through DuckDB and chDB (embedded ClickHouse,
-# both from PyPI) over the same events exported once. Prints a markdown table (median
-# of 3 runs after a warm-up, ms, ratios and geometric means) for benches/RESULTS.md.
+# compacted segments, aggregates inside the scan by TallyAgg) and, in the same run, the
+# same SQL over tally.events with tally.scan_aggregates off (TallyScan under Postgres's
+# own Agg), over a heap copy of the same events with a (site_id, ts) index, and through
+# DuckDB and chDB (embedded ClickHouse, both from PyPI) over the same events exported
+# once. Prints a markdown table (median of 3 runs after a warm-up, ms, ratios and
+# geometric means) for benches/RESULTS.md.
 #
 #   benches/sql.sh [EVENTS] [SHAPE]   default 1000000 events (20 sites, 30 days ending now)
 #     SHAPE default: tally-core's generator as it is

@@ -57,6 +57,11 @@ pub static SCAN_MEMORY_KEEP_MS: GucSetting<i32> = GucSetting::<i32>::new(600_000
 /// benchmarks and tests compare against.
 pub static QUERY_ROLLUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// Whether aggregates over `tally.events` are computed inside the scan (TallyAgg) when
+/// the query's shape allows. On by default; off leaves them to Postgres above
+/// TallyScan, which benchmarks compare against.
+pub static SCAN_AGGREGATES: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// The rollup path is taken only where the range holds at least this many events per
 /// rollup row it would read: a row (its sketch decoded and unioned) costs about as much
 /// as 30 to 100 scanned events, so a high-cardinality dimension (pages, countries) over
@@ -179,6 +184,14 @@ pub fn init() {
         c"Whether tally.query answers eligible queries from the hourly rollups.",
         c"Off forces a scan of the raw events (exact visitors, slower).",
         &QUERY_ROLLUPS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"tally.scan_aggregates",
+        c"Computes aggregates over tally.events inside its scan where the query allows.",
+        c"Off leaves every aggregate to Postgres's own Agg node above the scan.",
+        &SCAN_AGGREGATES,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -5,6 +5,9 @@
 //! NULLs, properties, time bounds that cut segments, group-bys, aggregates, ORDER BY …
 //! LIMIT, joins with tally.sites, subqueries, prepared statements with generic plans)
 //! must give identical answers, as a superuser and as a role that sees some sites.
+//! Aggregates computed inside the scan (TallyAgg: group keys, count, count DISTINCT,
+//! sum, avg, min, max, FILTER, date_trunc in the session's time zone) are held to the
+//! same answers, and EXPLAIN shows which shapes it takes and which it leaves to Postgres.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -153,7 +156,7 @@ fn projectable() -> Vec<&'static str> {
     tally_core::event::COLUMNS.iter().copied().chain(["props ->> 'plan'", "date_trunc('hour', ts)", "length(pathname)"]).collect()
 }
 
-const GROUPABLE: [&str; 10] = [
+const GROUPABLE: [&str; 15] = [
     "site_id",
     "name",
     "pathname",
@@ -161,24 +164,41 @@ const GROUPABLE: [&str; 10] = [
     "country",
     "device",
     "browser",
+    "utm_source",
+    "screen_width",
     "props ->> 'plan'",
     "date_trunc('day', ts)",
     "date_trunc('hour', ts)",
+    "date_trunc('week', ts)",
+    "date_trunc('month', ts)",
+    "date_trunc('minute', ts)",
 ];
 
-const AGGREGATES: [&str; 12] = [
+const AGGREGATES: [&str; 24] = [
     "count(*)",
     "count(referrer)",
+    "count(screen_width)",
     "count(DISTINCT visitor_id)",
     "count(DISTINCT pathname)",
+    "count(DISTINCT country)",
     "sum(revenue_micros)",
+    "sum(engagement_ms)",
     "avg(engagement_ms)",
+    "avg(revenue_micros)",
+    "avg(screen_width)",
     "min(ts)",
     "max(ts)",
+    "min(engagement_ms)",
     "min(pathname)",
     "max(screen_width)",
     "count(*) FILTER (WHERE name = 'pageview')",
+    "count(*) FILTER (WHERE country IN ('US', 'DE') AND referrer IS NOT NULL)",
+    "count(DISTINCT visitor_id) FILTER (WHERE pathname LIKE '/blog%')",
+    "sum(revenue_micros) FILTER (WHERE referrer_source IS NULL)",
+    "max(ts) FILTER (WHERE device = 'mobile' AND name = 'pageview')",
+    "count(*) FILTER (WHERE screen_width > 500)",
     "sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END)",
+    "count(*) * 2 + sum(screen_width)",
 ];
 
 /// A few distinct items of `from`, how many drawn from `count`.
@@ -193,7 +213,7 @@ fn pick<'a>(rng: &mut StdRng, from: &[&'a str], count: std::ops::Range<usize>) -
 /// One random query over `{rel}` (the relation under test, aliased `e`).
 fn query(rng: &mut StdRng) -> String {
     let filter = conditions(rng);
-    match rng.random_range(0..7) {
+    match rng.random_range(0..9) {
         0 => {
             let cols = pick(rng, &projectable(), 1..6).join(", ");
             format!("SELECT {cols} FROM {{rel}} e WHERE {filter}")
@@ -227,6 +247,22 @@ fn query(rng: &mut StdRng) -> String {
                  AND e.visitor_id IN (SELECT i.visitor_id FROM {{rel}} i WHERE {inner})"
             )
         }
+        7 => {
+            let groups = pick(rng, &GROUPABLE, 1..3).join(", ");
+            let aggs = pick(rng, &AGGREGATES, 1..3).join(", ");
+            let (n, least) = (rng.random_range(1..30), rng.random_range(1..40));
+            format!(
+                "SELECT {groups}, count(*) AS n, {aggs} FROM {{rel}} e WHERE {filter} GROUP BY {groups} \
+                 HAVING count(*) >= {least} ORDER BY n DESC, {groups} LIMIT {n}"
+            )
+        }
+        8 => {
+            let group = GROUPABLE[rng.random_range(0..GROUPABLE.len())];
+            format!(
+                "SELECT {group}, count(DISTINCT visitor_id) AS visitors, avg(engagement_ms) FROM {{rel}} e WHERE {filter} \
+                 GROUP BY {group} HAVING sum(screen_width) > 0 OR count(*) FILTER (WHERE name = 'pageview') > 3"
+            )
+        }
         _ => {
             let n = rng.random_range(1..20);
             format!(
@@ -248,6 +284,18 @@ async fn compare(db: &TestDb, sql: &str, heap: &str) {
     assert_eq!(got, want, "answers differ for {sql}");
 }
 
+/// The plan of `sql` over tally.events, as EXPLAIN's text lines joined.
+async fn plan(db: &TestDb, sql: &str, analyze: bool) -> String {
+    let options = if analyze { "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF" } else { "COSTS OFF" };
+    let rows = db.query(&format!("EXPLAIN ({options}) {}", sql.replace("{rel}", "tally.events"))).await;
+    rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether the aggregates of `sql` run inside the scan.
+async fn pushed_down(db: &TestDb, sql: &str) -> bool {
+    plan(db, sql, false).await.contains("Custom Scan (TallyAgg)")
+}
+
 #[tokio::test]
 async fn generated_queries_answer_as_over_a_heap_copy() {
     let db = setup().await;
@@ -255,9 +303,18 @@ async fn generated_queries_answer_as_over_a_heap_copy() {
     compare(&db, "SELECT * FROM {rel} e", "heap").await;
     compare(&db, "SELECT e FROM {rel} e", "heap").await;
     let mut rng = StdRng::seed_from_u64(2024);
-    for _ in 0..200 {
-        compare(&db, &query(&mut rng), "heap").await;
+    let (mut aggregating, mut pushed) = (0, 0);
+    for _ in 0..260 {
+        let sql = query(&mut rng);
+        compare(&db, &sql, "heap").await;
+        if sql.contains("count(") {
+            aggregating += 1;
+            pushed += usize::from(pushed_down(&db, &sql).await);
+        }
     }
+    // Enough generated aggregations take the pushed-down path (and enough do not) for
+    // the comparison to cover both.
+    assert!(pushed * 4 >= aggregating && pushed * 10 <= aggregating * 9, "{pushed} of {aggregating} aggregations pushed down");
 }
 
 #[tokio::test]
@@ -302,6 +359,7 @@ async fn prepared_statements_prune_with_their_parameters() {
 #[tokio::test]
 async fn explain_shows_pruning_and_decoded_columns() {
     let db = setup().await;
+    db.query("SET tally.scan_aggregates = off").await;
     let plan: Vec<String> = db
         .query(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM tally.events \
@@ -357,4 +415,128 @@ async fn every_relation_lists_the_event_columns_in_core_order() {
             .await;
         assert_eq!(columns, format!("{core}{extra}"), "{relation}");
     }
+}
+
+#[tokio::test]
+async fn explain_shows_which_aggregates_run_in_the_scan() {
+    let db = setup().await;
+    let pushed = [
+        "SELECT count(*) FROM {rel}",
+        "SELECT site_id, name, count(*) FROM {rel} GROUP BY 1, 2",
+        "SELECT date_trunc('day', ts), count(DISTINCT visitor_id) FROM {rel} WHERE site_id = 1 GROUP BY 1",
+        "SELECT pathname, count(*) FILTER (WHERE name = 'pageview') FROM {rel} WHERE pathname LIKE '/blog%' GROUP BY 1 HAVING count(*) > 1",
+        "SELECT browser, device, sum(revenue_micros), avg(engagement_ms), min(ts), max(screen_width) FROM {rel} GROUP BY 1, 2 ORDER BY 3 DESC NULLS LAST LIMIT 5",
+        "SELECT count(*) FROM (SELECT * FROM {rel} WHERE country IN ('US', 'DE')) e",
+    ];
+    let not_pushed = [
+        // A filter the scan does not decide exactly, an expression as argument or key,
+        // text order under a collation, an aggregate over a join, grouping sets.
+        "SELECT count(*) FROM {rel} WHERE pathname LIKE '%o%'",
+        "SELECT count(*) FROM {rel} WHERE revenue_micros > 0",
+        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT min(pathname) FROM {rel}",
+        "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
+        "SELECT count(*) FILTER (WHERE screen_width > 500) FROM {rel}",
+        "SELECT s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY 1",
+        "SELECT site_id, name, count(*) FROM {rel} GROUP BY GROUPING SETS ((site_id), (name))",
+        // Nothing to scan: Postgres answers without reading.
+        "SELECT count(*), sum(screen_width) FROM {rel} WHERE false",
+        "SELECT name, count(*) FROM {rel} WHERE 1 = 0 GROUP BY 1",
+    ];
+    for sql in pushed {
+        assert!(pushed_down(&db, sql).await, "not pushed down: {}", plan(&db, sql, false).await);
+        compare(&db, sql, "heap").await;
+    }
+    for sql in not_pushed {
+        assert!(!pushed_down(&db, sql).await, "pushed down: {}", plan(&db, sql, false).await);
+        compare(&db, sql, "heap").await;
+    }
+    db.query("SET tally.scan_aggregates = off").await;
+    assert!(!pushed_down(&db, pushed[1]).await, "tally.scan_aggregates = off keeps Postgres's Agg");
+    db.query("RESET tally.scan_aggregates").await;
+
+    let plan = plan(
+        &db,
+        "SELECT pathname, count(*) FILTER (WHERE name = 'pageview'), count(DISTINCT visitor_id) FROM {rel} \
+         WHERE site_id = 2 AND ts >= '2024-03-29' AND ts < '2024-03-30' AND pathname LIKE '/blog%' GROUP BY 1",
+        true,
+    )
+    .await;
+    assert!(plan.contains("Custom Scan (TallyAgg)"), "{plan}");
+    assert!(plan.contains("Group Keys: pathname"), "{plan}");
+    assert!(plan.contains("Aggregates: count(*) FILTER (name =), count(DISTINCT visitor_id)"), "{plan}");
+    assert!(plan.contains("Dictionary Filters: pathname LIKE \"/blog\"%"), "{plan}");
+    assert!(plan.contains("Segments Skipped:"), "{plan}");
+    let groups: i64 = db
+        .value(
+            "SELECT count(DISTINCT pathname) FROM heap WHERE site_id = 2 AND ts >= '2024-03-29' AND ts < '2024-03-30' \
+             AND pathname LIKE '/blog%'",
+        )
+        .await;
+    assert!(plan.contains(&format!("Groups: {groups}")), "{plan}");
+}
+
+/// `date_trunc` truncates in the session's time zone, half-hour offsets and daylight
+/// saving changes included; prepared statements with parameters aggregate per value.
+#[tokio::test]
+async fn aggregates_follow_the_time_zone_and_parameters() {
+    let db = setup().await;
+    for zone in ["UTC", "Asia/Kolkata", "America/St_Johns", "Europe/Berlin"] {
+        db.query(&format!("SET TimeZone = '{zone}'")).await;
+        for unit in ["hour", "day", "week", "month", "quarter", "year"] {
+            let sql = format!("SELECT date_trunc('{unit}', ts), site_id, count(*), min(ts) FROM {{rel}} GROUP BY 1, 2");
+            assert!(pushed_down(&db, &sql).await, "{sql}");
+            compare(&db, &sql, "heap").await;
+        }
+    }
+    db.query("RESET TimeZone").await;
+    let sql = "SELECT name, count(*), sum(engagement_ms), avg(revenue_micros) FROM {rel} WHERE site_id = $1 AND ts >= $2 AND name = ANY($3) GROUP BY 1";
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        db.query(&format!("SET plan_cache_mode = {mode}")).await;
+        let scan = db.client.prepare(&sql.replace("{rel}", "tally.events")).await.expect("prepare");
+        let heap = db.client.prepare(&sql.replace("{rel}", "heap")).await.expect("prepare");
+        assert_eq!(
+            scan.columns().iter().map(|c| c.type_().clone()).collect::<Vec<_>>(),
+            heap.columns().iter().map(|c| c.type_().clone()).collect::<Vec<_>>()
+        );
+        for site in 1..=SITES as i32 {
+            let from = chrono::DateTime::from_timestamp_micros(END_US - 2 * DAY_US).expect("in range");
+            let names = vec!["pageview".to_owned(), "engagement".to_owned()];
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&site, &from, &names];
+            let render = |rows: Vec<tokio_postgres::Row>| {
+                let mut out: Vec<String> = rows
+                    .iter()
+                    .map(|r| format!("{:?} {:?} {:?}", r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, Option<i64>>(2)))
+                    .collect();
+                out.sort();
+                out
+            };
+            let got = render(db.client.query(&scan, &params).await.expect("scan"));
+            let want = render(db.client.query(&heap, &params).await.expect("heap"));
+            assert_eq!(got, want, "{mode}, site {site}");
+        }
+    }
+}
+
+/// A pushed-down aggregation holding more than `tally.query_memory_mb` (hundreds of
+/// thousands of groups and distinct values) fails with a hint instead of growing.
+#[tokio::test]
+async fn an_aggregation_past_query_memory_mb_fails_with_a_hint() {
+    let db = TestDb::create().await;
+    db.load(300_000, 10, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let sql =
+        "SELECT visitor_id, session_id, ts, pathname, count(DISTINCT ts), count(DISTINCT engagement_ms) FROM {rel} GROUP BY 1, 2, 3, 4";
+    assert!(pushed_down(&db, sql).await, "{}", plan(&db, sql, false).await);
+    let count = format!("SELECT count(*) FROM ({}) q", sql.replace("{rel}", "tally.events"));
+    db.query("SET tally.query_memory_mb = 16").await;
+    let e = db.client.query(&count, &[]).await.expect_err("over 16 MB");
+    let e = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(e.code().code(), "54000", "{}", e.message());
+    assert!(e.message().contains("tally.query_memory_mb"), "{}", e.message());
+    assert!(e.hint().is_some_and(|h| h.contains("fewer groups")), "{:?}", e.hint());
+    db.query("RESET tally.query_memory_mb").await;
+    let groups: i64 = db.value(&count).await;
+    assert!(groups > 100_000, "{groups} groups");
 }

@@ -56,23 +56,23 @@ struct State {
 }
 
 /// What one scan knows and holds.
-struct Run {
+pub(super) struct Run {
     /// Indices into COLUMNS of the columns the query references, in order.
-    columns: Vec<usize>,
+    pub(super) columns: Vec<usize>,
     quals: Quals,
     /// Toast pointers of the segments to read (reset on rescan).
     scan_cxt: pg_sys::MemoryContext,
     /// The current segment's detoasted bytes and string datums.
     segment_cxt: pg_sys::MemoryContext,
     /// Datums of the last row returned (properties as jsonb).
-    row_cxt: pg_sys::MemoryContext,
+    pub(super) row_cxt: pg_sys::MemoryContext,
     started: bool,
     bounds: Bounds,
     filters: Vec<CodeFilter>,
     sources: Sources,
     /// The next source: stored segments first, then hot ones.
     next: usize,
-    current: Decoded,
+    pub(super) current: Decoded,
     position: usize,
     texts: Texts,
     since_check: u32,
@@ -108,48 +108,40 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
         let columns = referenced(plan, scanrelid);
         let quals = Quals::analyze((*plan).scan.plan.qual, scanrelid, &mut (*node).ss.ps);
         let parent = (*estate).es_query_cxt;
-        let context = |name: &std::ffi::CStr| {
-            pg_sys::AllocSetContextCreateInternal(
-                parent,
-                name.as_ptr(),
-                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-            )
-        };
-        let run = Run {
-            columns,
-            quals,
-            scan_cxt: context(c"TallyScan sources"),
-            segment_cxt: context(c"TallyScan segment"),
-            row_cxt: context(c"TallyScan row"),
-            started: false,
-            bounds: Bounds::default(),
-            filters: Vec::new(),
-            sources: Sources::default(),
-            next: 0,
-            current: Decoded::default(),
-            position: 0,
-            texts: Texts::default(),
-            since_check: 0,
-            stats: Stats::default(),
-        };
-        (*state).run = Box::into_raw(Box::new(run));
-        // An error ends the query without `end`: the query context's reset frees the run.
+        let run = Run::new(columns, quals, parent);
+        own(&raw mut (*state).run, run, parent);
+    }
+}
+
+/// Moves `value` into `*slot`, freed by [`release`] or, when an error ends the query
+/// before the node's end callback runs, by the reset of the query context `parent`.
+///
+/// # Safety
+/// `slot` is null-initialised memory of a node state that lives as long as `parent`.
+pub(super) unsafe fn own<T>(slot: *mut *mut T, value: T, parent: pg_sys::MemoryContext) {
+    unsafe {
+        *slot = Box::into_raw(Box::new(value));
         let callback = pg_sys::MemoryContextAllocZero(parent, std::mem::size_of::<pg_sys::MemoryContextCallback>())
             as *mut pg_sys::MemoryContextCallback;
-        (*callback).func = Some(free_run);
-        (*callback).arg = state.cast();
+        (*callback).func = Some(release_callback::<T>);
+        (*callback).arg = slot.cast();
         pg_sys::MemoryContextRegisterResetCallback(parent, callback);
     }
 }
 
-unsafe extern "C-unwind" fn free_run(arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn release_callback<T>(arg: *mut std::ffi::c_void) {
+    unsafe { release(arg as *mut *mut T) }
+}
+
+/// Drops what [`own`] stored in `*slot`, if it is still there.
+///
+/// # Safety
+/// `slot` was passed to [`own`].
+pub(super) unsafe fn release<T>(slot: *mut *mut T) {
     unsafe {
-        let state = arg as *mut State;
-        if !(*state).run.is_null() {
-            drop(Box::from_raw((*state).run));
-            (*state).run = std::ptr::null_mut();
+        if !(*slot).is_null() {
+            drop(Box::from_raw(*slot));
+            *slot = std::ptr::null_mut();
         }
     }
 }
@@ -220,8 +212,44 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
 }
 
 impl Run {
+    /// A scan decoding `columns` (indices into COLUMNS) of the rows `quals` leave, its
+    /// memory in contexts under `parent` (the query's).
+    ///
+    /// # Safety
+    /// `parent` is a live memory context.
+    pub(super) unsafe fn new(columns: Vec<usize>, quals: Quals, parent: pg_sys::MemoryContext) -> Run {
+        unsafe {
+            let context = |name: &std::ffi::CStr| {
+                pg_sys::AllocSetContextCreateInternal(
+                    parent,
+                    name.as_ptr(),
+                    pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                    pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                    pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+                )
+            };
+            Run {
+                columns,
+                quals,
+                scan_cxt: context(c"TallyScan sources"),
+                segment_cxt: context(c"TallyScan segment"),
+                row_cxt: context(c"TallyScan row"),
+                started: false,
+                bounds: Bounds::default(),
+                filters: Vec::new(),
+                sources: Sources::default(),
+                next: 0,
+                current: Decoded::default(),
+                position: 0,
+                texts: Texts::default(),
+                since_check: 0,
+                stats: Stats::default(),
+            }
+        }
+    }
+
     /// Evaluates the bounds and filters and reads which segments and hot rows to scan.
-    unsafe fn start(&mut self, econtext: *mut pg_sys::ExprContext, instrumented: bool) {
+    pub(super) unsafe fn start(&mut self, econtext: *mut pg_sys::ExprContext, instrumented: bool) {
         unsafe {
             let (bounds, filters) = self.quals.evaluate(econtext);
             self.sources = if bounds.is_empty() { Sources::default() } else { source::read(&bounds, instrumented, self.scan_cxt) };
@@ -236,7 +264,7 @@ impl Run {
     }
 
     /// Decodes the next source into `current`; false when there is none left.
-    unsafe fn advance(&mut self) -> bool {
+    pub(super) unsafe fn advance(&mut self) -> bool {
         unsafe {
             pgrx::check_for_interrupts!();
             pg_sys::MemoryContextReset(self.segment_cxt);
@@ -269,7 +297,7 @@ impl Run {
 
     /// Forgets the sources, so the next row re-reads them with the parameters' new
     /// values.
-    unsafe fn restart(&mut self) {
+    pub(super) unsafe fn restart(&mut self) {
         unsafe {
             pg_sys::MemoryContextReset(self.scan_cxt);
             pg_sys::MemoryContextReset(self.segment_cxt);
@@ -296,7 +324,7 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
 #[pg_guard]
 unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
     unsafe {
-        free_run(node.cast());
+        release(&raw mut (*(node as *mut State)).run);
     }
 }
 
@@ -305,28 +333,54 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
     unsafe {
         let state = node as *mut State;
         let Some(run) = (*state).run.as_ref() else { return };
-        let text = |label: &str, value: String| {
-            let (label, value) = (CString::new(label).expect("no NUL"), CString::new(value).unwrap_or_default());
-            pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
-        };
-        let integer = |label: &str, value: i64| {
-            let label = CString::new(label).expect("no NUL");
-            pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), value, es);
-        };
-        let names: Vec<&str> = run.columns.iter().map(|&c| COLUMNS[c]).collect();
-        text("Columns Decoded", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
-        let used = run.quals.describe();
-        if !used.is_empty() {
-            text("Pushed Down", used.join(", "));
-        }
-        if (*es).analyze {
-            if !run.filters.is_empty() {
-                text("Dictionary Filters", run.filters.iter().map(CodeFilter::describe).collect::<Vec<_>>().join(", "));
+        run.explain(es);
+    }
+}
+
+/// Adds a text property to an EXPLAIN.
+///
+/// # Safety
+/// `es` is the running EXPLAIN's state.
+pub(super) unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, value: String) {
+    unsafe {
+        let (label, value) = (CString::new(label).expect("no NUL"), CString::new(value).unwrap_or_default());
+        pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
+    }
+}
+
+/// Adds an integer property to an EXPLAIN.
+///
+/// # Safety
+/// `es` is the running EXPLAIN's state.
+pub(super) unsafe fn explain_integer(es: *mut pg_sys::ExplainState, label: &str, value: i64) {
+    unsafe {
+        let label = CString::new(label).expect("no NUL");
+        pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), value, es);
+    }
+}
+
+impl Run {
+    /// What the scan decodes and uses, and with ANALYZE what it read.
+    ///
+    /// # Safety
+    /// `es` is the running EXPLAIN's state.
+    pub(super) unsafe fn explain(&self, es: *mut pg_sys::ExplainState) {
+        unsafe {
+            let names: Vec<&str> = self.columns.iter().map(|&c| COLUMNS[c]).collect();
+            explain_text(es, "Columns Decoded", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+            let used = self.quals.describe();
+            if !used.is_empty() {
+                explain_text(es, "Pushed Down", used.join(", "));
             }
-            integer("Segments Read", run.stats.segments_read);
-            integer("Segments Skipped", (run.stats.segments_visible.unwrap_or(0) - run.stats.segments_read).max(0));
-            integer("Hot Rows", run.stats.hot_rows);
-            integer("Rows Selected", run.stats.rows_selected);
+            if (*es).analyze {
+                if !self.filters.is_empty() {
+                    explain_text(es, "Dictionary Filters", self.filters.iter().map(CodeFilter::describe).collect::<Vec<_>>().join(", "));
+                }
+                explain_integer(es, "Segments Read", self.stats.segments_read);
+                explain_integer(es, "Segments Skipped", (self.stats.segments_visible.unwrap_or(0) - self.stats.segments_read).max(0));
+                explain_integer(es, "Hot Rows", self.stats.hot_rows);
+                explain_integer(es, "Rows Selected", self.stats.rows_selected);
+            }
         }
     }
 }

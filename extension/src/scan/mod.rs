@@ -7,7 +7,14 @@
 //! ordinary tuples: every qual is still checked by the executor, joins, sorts and
 //! aggregates run on top unchanged. The decisions (bounds, code filters, decoding)
 //! are `tally_core::scan`; this module binds them to the planner and executor.
+//!
+//! A second hook offers TallyAgg for `GROUP BY` and aggregates over the relation
+//! alone: the scan computes the groups on the decoded column vectors
+//! (`tally_core::scan::agg`) and hands Postgres one tuple per group instead of one per
+//! event. TimescaleDB's VectorAgg node over DecompressChunk is the model.
 
+mod agg_exec;
+mod agg_path;
 mod exec;
 mod list;
 mod path;
@@ -23,6 +30,8 @@ use pgrx::prelude::*;
 pub fn init() {
     path::install();
     exec::register();
+    agg_path::install();
+    agg_exec::register();
 }
 
 /// The OID of `tally.events_scan`, the relation TallyScan replaces; `None` while the

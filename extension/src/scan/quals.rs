@@ -24,8 +24,8 @@ const TSTZ_GT: u32 = 1324;
 const TSTZ_GE: u32 = 1325;
 
 /// How a usable qual constrains the scan.
-#[derive(Debug, Clone, Copy)]
-enum Use {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Use {
     /// `site_id = v` or `site_id = ANY(v)`.
     Site { array: bool },
     /// `ts <op> v` with the Var on the left (a commuted qual is turned around).
@@ -36,8 +36,8 @@ enum Use {
     Null { column: usize, null: bool },
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Cmp {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cmp {
     Eq,
     Lt,
     Le,
@@ -45,11 +45,71 @@ enum Cmp {
     Ge,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum CodeForm {
+const CMPS: [Cmp; 5] = [Cmp::Eq, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CodeForm {
     Eq,
     Any,
     Like,
+}
+
+const FORMS: [CodeForm; 3] = [CodeForm::Eq, CodeForm::Any, CodeForm::Like];
+
+impl Use {
+    /// Three integers a plan node keeps (see [`Use::decode`]).
+    pub(super) fn encode(self) -> [i32; 3] {
+        let index = |found: Option<usize>| found.expect("a listed variant") as i32;
+        match self {
+            Use::Site { array } => [0, i32::from(array), 0],
+            Use::Ts(cmp) => [1, index(CMPS.iter().position(|c| *c == cmp)), 0],
+            Use::Code { column, form } => [2, column as i32, index(FORMS.iter().position(|f| *f == form))],
+            Use::Null { column, null } => [3, column as i32, i32::from(null)],
+        }
+    }
+
+    /// The use [`Use::encode`] wrote.
+    pub(super) fn decode(ints: &[i32]) -> Option<Use> {
+        let &[tag, a, b] = ints else { return None };
+        let column = usize::try_from(a).ok().filter(|&c| c < COLUMNS.len());
+        Some(match tag {
+            0 => Use::Site { array: a != 0 },
+            1 => Use::Ts(*CMPS.get(usize::try_from(a).ok()?)?),
+            2 => Use::Code { column: column?, form: *FORMS.get(usize::try_from(b).ok()?)? },
+            3 => Use::Null { column: column?, null: b != 0 },
+            _ => return None,
+        })
+    }
+
+    /// Whether the use tests each row by itself (a `FILTER` clause can take it); site
+    /// and time uses act on whole segments.
+    pub(super) fn per_row(self) -> bool {
+        matches!(self, Use::Code { .. } | Use::Null { .. })
+    }
+}
+
+/// The use of `clause` and its value expression (null for `IS NULL`) when the scan's
+/// bounds and code filters decide it exactly, so nothing is left for Postgres to
+/// check: every usable qual but a `LIKE` whose pattern is not a constant prefix.
+///
+/// # Safety
+/// `clause` is a planner expression over relation `scanrelid`.
+pub(super) unsafe fn exact(clause: *mut pg_sys::Node, scanrelid: i32) -> Option<(Use, *mut pg_sys::Expr)> {
+    unsafe {
+        let (how, value) = classify(clause, scanrelid)?;
+        if let Use::Code { form: CodeForm::Like, .. } = how {
+            let value = value as *mut pg_sys::Node;
+            if (*value).type_ != pg_sys::NodeTag::T_Const {
+                return None;
+            }
+            let constant = value as *mut pg_sys::Const;
+            if !(*constant).constisnull {
+                let pattern = String::from_datum((*constant).constvalue, false)?;
+                CodeTest::like(&pattern)?;
+            }
+        }
+        Some((how, value))
+    }
 }
 
 /// A qual the scan uses and the executor state of its comparison value.
@@ -71,13 +131,26 @@ impl Quals {
     /// `qual` is a plan qual list of the scan node `parent` being initialised.
     pub(super) unsafe fn analyze(qual: *mut pg_sys::List, scanrelid: i32, parent: *mut pg_sys::PlanState) -> Self {
         unsafe {
-            let mut usable = Vec::new();
-            for clause in list::nodes(qual) {
-                if let Some((how, value)) = classify(clause, scanrelid) {
-                    let value = if value.is_null() { std::ptr::null_mut() } else { pg_sys::ExecInitExpr(value, parent) };
-                    usable.push(Usable { how, value });
-                }
-            }
+            let (uses, values): (Vec<Use>, Vec<*mut pg_sys::Expr>) = list::nodes(qual).filter_map(|c| classify(c, scanrelid)).unzip();
+            Self::prepare(&uses, &values, parent)
+        }
+    }
+
+    /// The quals `uses`, their values (null for `IS NULL`) prepared for evaluation in
+    /// `parent`.
+    ///
+    /// # Safety
+    /// `values` are expressions of the plan of the node `parent` being initialised.
+    pub(super) unsafe fn prepare(uses: &[Use], values: &[*mut pg_sys::Expr], parent: *mut pg_sys::PlanState) -> Self {
+        unsafe {
+            let usable = uses
+                .iter()
+                .zip(values)
+                .map(|(&how, &value)| Usable {
+                    how,
+                    value: if value.is_null() { std::ptr::null_mut() } else { pg_sys::ExecInitExpr(value, parent) },
+                })
+                .collect();
             Self { usable }
         }
     }
@@ -232,7 +305,7 @@ fn ts_cmp(opno: u32, commuted: bool) -> Option<Cmp> {
 }
 
 /// The index in COLUMNS of `node` when it is a column of the scanned relation.
-unsafe fn column_of(node: *mut pg_sys::Node, scanrelid: i32) -> Option<usize> {
+pub(super) unsafe fn column_of(node: *mut pg_sys::Node, scanrelid: i32) -> Option<usize> {
     unsafe {
         if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
             return None;
@@ -250,6 +323,6 @@ unsafe fn is_value(node: *mut pg_sys::Node) -> bool {
 }
 
 /// Whether text compares bytewise under collation `collation`, as code filters do.
-unsafe fn deterministic(collation: pg_sys::Oid) -> bool {
+pub(super) unsafe fn deterministic(collation: pg_sys::Oid) -> bool {
     unsafe { collation != pg_sys::InvalidOid && pg_sys::get_collation_isdeterministic(collation) }
 }

@@ -39,7 +39,7 @@ mod batch;
 mod distinct;
 mod error;
 mod funnel;
-mod groups;
+pub(crate) mod groups;
 pub(crate) mod intern;
 mod kernel;
 mod limits;

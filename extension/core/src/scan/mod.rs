@@ -5,6 +5,7 @@
 //! decision here may only ever drop rows the query would drop anyway: every test is
 //! conservative, never exact by assumption.
 
+pub mod agg;
 mod bounds;
 mod decode;
 mod filter;

@@ -1,0 +1,404 @@
+//! Grouped aggregation over decoded segments: each key's values become small codes
+//! (string columns through one dictionary for the whole query, so a segment's codes
+//! translate once per distinct value; integers and time buckets through a value
+//! table), a group is the packed codes of its keys (a plain array lookup for one key,
+//! a hash lookup for several), and every aggregate keeps one vector per figure
+//! indexed by group. The vectors grow with the groups, never with the rows.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::codec::dict::NULL_CODE;
+use crate::interrupt::{Cancelled, Interrupt};
+use crate::query::groups::GroupTable;
+use crate::query::intern::Interner;
+use crate::scan::{CodeFilter, Decoded};
+use crate::segment::{Column, IntColumn};
+
+use super::buckets::Buckets;
+use super::spec::{Func, Key, Spec};
+
+/// Rows aggregated between two interrupt checks (a millisecond or so).
+const CHUNK: usize = 1 << 16;
+
+/// Which rows an aggregate counts (its `FILTER` clause).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// Every row of its group.
+    All,
+    /// Rows passing every code filter.
+    Codes(Vec<CodeFilter>),
+    /// No row (a comparison with NULL).
+    Nothing,
+}
+
+/// A key or an aggregate's value in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    /// A sum (wider than any column's values).
+    Wide(i128),
+    /// The sum and count an average divides.
+    Avg {
+        sum: i128,
+        count: i64,
+    },
+    Str(&'a str),
+}
+
+/// A code filter on one segment: the column's codes and, per code, whether it passes.
+type Mask<'d> = (&'d [u32], Vec<bool>);
+
+/// Codes of one integer key's values, NULL being [`NULL_CODE`].
+#[derive(Debug, Default)]
+struct IntCodes {
+    codes: FxHashMap<i64, u32>,
+    values: Vec<i64>,
+    last: Option<(i64, u32)>,
+}
+
+impl IntCodes {
+    #[inline]
+    fn code(&mut self, value: Option<i64>) -> u32 {
+        let Some(value) = value else { return NULL_CODE };
+        if let Some((v, code)) = self.last {
+            if v == value {
+                return code;
+            }
+        }
+        let next = self.values.len() as u32 + 1;
+        let code = *self.codes.entry(value).or_insert(next);
+        if code == next {
+            self.values.push(value);
+        }
+        self.last = Some((value, code));
+        code
+    }
+
+    fn value(&self, code: u32) -> Option<i64> {
+        code.checked_sub(1).and_then(|i| self.values.get(i as usize)).copied()
+    }
+}
+
+/// How one key's values become codes.
+#[derive(Debug)]
+enum Coder {
+    Str(Interner),
+    Int(IntCodes),
+    Trunc(Buckets, IntCodes),
+}
+
+/// One aggregate's figures, per group.
+#[derive(Debug)]
+enum Acc {
+    Count(Vec<i64>),
+    /// Sums and the counts of values summed (NULL when none).
+    Sum {
+        sums: Vec<i128>,
+        counts: Vec<i64>,
+    },
+    Extreme {
+        values: Vec<i64>,
+        set: Vec<bool>,
+        max: bool,
+    },
+    /// (group, value) pairs seen, strings by their code in `strings`; counted at the end.
+    Distinct {
+        strings: Interner,
+        seen: FxHashSet<(u32, i64)>,
+        counts: Vec<i64>,
+    },
+}
+
+impl Acc {
+    fn new(func: Func) -> Acc {
+        match func {
+            Func::CountRows | Func::Count(_) => Acc::Count(Vec::new()),
+            Func::Sum(_) | Func::Avg(_) => Acc::Sum { sums: Vec::new(), counts: Vec::new() },
+            Func::Min(_) | Func::Max(_) => Acc::Extreme { values: Vec::new(), set: Vec::new(), max: matches!(func, Func::Max(_)) },
+            Func::CountDistinct(_) => Acc::Distinct { strings: Interner::default(), seen: FxHashSet::default(), counts: Vec::new() },
+        }
+    }
+
+    fn grow(&mut self, groups: usize) {
+        match self {
+            Acc::Count(counts) => counts.resize(groups, 0),
+            Acc::Sum { sums, counts } => {
+                sums.resize(groups, 0);
+                counts.resize(groups, 0);
+            }
+            Acc::Extreme { values, set, .. } => {
+                values.resize(groups, 0);
+                set.resize(groups, false);
+            }
+            Acc::Distinct { .. } => {}
+        }
+    }
+}
+
+/// The state of one grouped aggregation.
+#[derive(Debug)]
+pub struct Aggregation {
+    spec: Spec,
+    filters: Vec<Filter>,
+    coders: Vec<Coder>,
+    groups: GroupTable,
+    accs: Vec<Acc>,
+}
+
+impl Aggregation {
+    /// An aggregation of `spec`, `filters` holding each function's `FILTER`. With no
+    /// key there is one group, whatever the rows: `count(*)` of nothing is 0.
+    pub fn new(spec: Spec, filters: Vec<Filter>) -> Aggregation {
+        assert_eq!(spec.funcs.len(), filters.len(), "a filter per function");
+        let coders = spec
+            .keys
+            .iter()
+            .map(|key| match key {
+                Key::Trunc(_) => Coder::Trunc(Buckets::default(), IntCodes::default()),
+                Key::Column(c) if crate::segment::kind_of(*c) == crate::segment::Kind::Str => Coder::Str(Interner::default()),
+                Key::Column(_) => Coder::Int(IntCodes::default()),
+            })
+            .collect();
+        let mut groups = GroupTable::default();
+        if spec.keys.is_empty() {
+            groups.group(0);
+        }
+        let mut accs: Vec<Acc> = spec.funcs.iter().map(|&f| Acc::new(f)).collect();
+        for acc in &mut accs {
+            acc.grow(groups.keys().len());
+        }
+        Aggregation { spec, filters, coders, groups, accs }
+    }
+
+    /// The columns to decode: the spec's and the filters'.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut columns = self.spec.columns();
+        for filter in &self.filters {
+            if let Filter::Codes(codes) = filter {
+                columns.extend(codes.iter().map(CodeFilter::column));
+            }
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// Adds the selected rows of `decoded`; `trunc` truncates a timestamp as
+    /// `date_trunc(unit, ts)` of the key's unit does (the query has at most one unit
+    /// per key, and the caller binds each), `interrupt` is asked between chunks.
+    pub fn add(&mut self, decoded: &Decoded, trunc: &mut dyn FnMut(usize, i64) -> i64, interrupt: Interrupt<'_>) -> Result<(), Cancelled> {
+        if decoded.rows.is_empty() {
+            return Ok(());
+        }
+        let column = |c: usize| decoded.columns[c].as_ref().expect("the aggregation's columns are decoded");
+        // Per key: the translation of the segment's string codes.
+        let tables: Vec<Vec<u32>> = self
+            .coders
+            .iter_mut()
+            .zip(&self.spec.keys)
+            .map(|(coder, key)| match (coder, column(key.source())) {
+                (Coder::Str(interner), Column::Str(dict)) => interner.translation(dict),
+                _ => Vec::new(),
+            })
+            .collect();
+        // Per function: its filter's code columns and accepted codes, and for a
+        // distinct count of strings the translation of the segment's codes.
+        let masks: Vec<Option<Vec<Mask<'_>>>> = self
+            .filters
+            .iter()
+            .map(|f| match f {
+                Filter::All => Some(Vec::new()),
+                Filter::Nothing => None,
+                Filter::Codes(filters) => Some(
+                    filters
+                        .iter()
+                        .map(|f| match column(f.column()) {
+                            Column::Str(dict) => (dict.codes.as_slice(), f.accepted(dict)),
+                            _ => unreachable!("code filters are on string columns"),
+                        })
+                        .collect(),
+                ),
+            })
+            .collect();
+        let distinct_tables: Vec<Vec<u32>> = self
+            .accs
+            .iter_mut()
+            .zip(&self.spec.funcs)
+            .map(|(acc, func)| match (acc, func.source().map(column)) {
+                (Acc::Distinct { strings, .. }, Some(Column::Str(dict))) => strings.translation(dict),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut ids = Vec::with_capacity(CHUNK.min(decoded.rows.len()));
+        for rows in decoded.rows.chunks(CHUNK) {
+            interrupt()?;
+            self.group_ids(rows, decoded, &tables, trunc, &mut ids);
+            let groups = self.groups.keys().len();
+            for (i, acc) in self.accs.iter_mut().enumerate() {
+                acc.grow(groups);
+                let Some(mask) = &masks[i] else { continue };
+                let passes = |row: usize| mask.iter().all(|(codes, accepted)| accepted[codes[row] as usize]);
+                let func = self.spec.funcs[i];
+                update(acc, func.source().map(column), rows, &ids, passes, &distinct_tables[i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The group of each of `rows` into `ids`, new groups numbered as met.
+    fn group_ids(
+        &mut self,
+        rows: &[u32],
+        decoded: &Decoded,
+        tables: &[Vec<u32>],
+        trunc: &mut dyn FnMut(usize, i64) -> i64,
+        ids: &mut Vec<u32>,
+    ) {
+        ids.clear();
+        let parts: Vec<Vec<u32>> = self
+            .coders
+            .iter_mut()
+            .zip(&self.spec.keys)
+            .enumerate()
+            .map(|(k, (coder, key))| {
+                let column = decoded.columns[key.source()].as_ref().expect("key columns are decoded");
+                match (coder, column) {
+                    (Coder::Str(_), Column::Str(dict)) => rows.iter().map(|&r| tables[k][dict.codes[r as usize] as usize]).collect(),
+                    (Coder::Int(codes), Column::Int(values)) => rows.iter().map(|&r| codes.code(values.get(r as usize))).collect(),
+                    (Coder::Trunc(buckets, codes), Column::Int(IntColumn { values, .. })) => {
+                        rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect()
+                    }
+                    _ => unreachable!("a key's coder fits its column"),
+                }
+            })
+            .collect();
+        match parts.as_slice() {
+            [] => ids.resize(rows.len(), 0),
+            [codes] => ids.extend(codes.iter().map(|&c| self.groups.known(c).unwrap_or_else(|| self.groups.group(u128::from(c))))),
+            // Rows come sorted by visitor and visit, so neighbours often share keys
+            // (a visitor's browser and device): the last key's group is kept.
+            _ => {
+                let mut last: Option<(u128, u32)> = None;
+                ids.extend((0..rows.len()).map(|i| {
+                    let key = parts.iter().enumerate().fold(0u128, |key, (p, codes)| key | (u128::from(codes[i]) << (32 * p)));
+                    match last {
+                        Some((k, group)) if k == key => group,
+                        _ => {
+                            let group = self.groups.group(key);
+                            last = Some((key, group));
+                            group
+                        }
+                    }
+                }))
+            }
+        }
+    }
+
+    /// Completes the distinct counts; call once, after the last [`Aggregation::add`].
+    pub fn finish(&mut self) {
+        let groups = self.groups.keys().len();
+        for acc in &mut self.accs {
+            if let Acc::Distinct { seen, counts, strings } = acc {
+                counts.resize(groups, 0);
+                for &(group, _) in seen.iter() {
+                    counts[group as usize] += 1;
+                }
+                *seen = FxHashSet::default();
+                *strings = Interner::default();
+            }
+        }
+    }
+
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.groups.keys().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Key `part` of group `group`.
+    pub fn key(&self, group: usize, part: usize) -> Value<'_> {
+        let code = (self.groups.keys()[group] >> (32 * part)) as u32;
+        let int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
+        match &self.coders[part] {
+            Coder::Str(interner) => interner.value(code).map_or(Value::Null, Value::Str),
+            Coder::Int(codes) | Coder::Trunc(_, codes) => int(codes.value(code)),
+        }
+    }
+
+    /// Function `func`'s value in group `group` (after [`Aggregation::finish`]).
+    pub fn value(&self, group: usize, func: usize) -> Value<'_> {
+        let present = |n: i64, v: Value<'static>| if n == 0 { Value::Null } else { v };
+        match &self.accs[func] {
+            Acc::Count(counts) | Acc::Distinct { counts, .. } => Value::Int(counts.get(group).copied().unwrap_or(0)),
+            Acc::Sum { sums, counts } => match self.spec.funcs[func] {
+                Func::Avg(_) => present(counts[group], Value::Avg { sum: sums[group], count: counts[group] }),
+                _ => present(counts[group], Value::Wide(sums[group])),
+            },
+            Acc::Extreme { values, set, .. } => match set[group] {
+                true => Value::Int(values[group]),
+                false => Value::Null,
+            },
+        }
+    }
+}
+
+/// Adds `rows` (their groups in `ids`) that `passes` to `acc`, reading `column`;
+/// `strings` translates a distinct count's string codes.
+fn update(acc: &mut Acc, column: Option<&Column>, rows: &[u32], ids: &[u32], passes: impl Fn(usize) -> bool, strings: &[u32]) {
+    let valid = |c: &IntColumn, row: usize| c.validity.as_ref().is_none_or(|v| v[row]);
+    let each = |f: &mut dyn FnMut(usize, usize)| each(rows, ids, &passes, f);
+    match (acc, column) {
+        (Acc::Count(counts), None) => each(&mut |_, g| counts[g] += 1),
+        (Acc::Count(counts), Some(Column::Str(dict))) => each(&mut |r, g| counts[g] += i64::from(dict.codes[r] != NULL_CODE)),
+        (Acc::Count(counts), Some(Column::Int(c))) => each(&mut |r, g| counts[g] += i64::from(valid(c, r))),
+        (Acc::Sum { sums, counts }, Some(Column::Int(c))) => each(&mut |r, g| {
+            if valid(c, r) {
+                sums[g] += i128::from(c.values[r]);
+                counts[g] += 1;
+            }
+        }),
+        (Acc::Extreme { values, set, max }, Some(Column::Int(c))) => {
+            let max = *max;
+            each(&mut |r, g| {
+                if valid(c, r) {
+                    let v = c.values[r];
+                    if !set[g] || (max && v > values[g]) || (!max && v < values[g]) {
+                        values[g] = v;
+                        set[g] = true;
+                    }
+                }
+            })
+        }
+        (Acc::Distinct { seen, .. }, Some(Column::Str(dict))) => each(&mut |r, g| {
+            let code = strings[dict.codes[r] as usize];
+            if code != NULL_CODE {
+                seen.insert((g as u32, i64::from(code)));
+            }
+        }),
+        (Acc::Distinct { seen, .. }, Some(Column::Int(c))) => each(&mut |r, g| {
+            if valid(c, r) {
+                seen.insert((g as u32, c.values[r]));
+            }
+        }),
+        _ => unreachable!("functions read the columns their spec allows"),
+    }
+}
+
+/// Calls `f(row, group)` for each of `rows` (their groups in `ids`) that `passes`.
+#[inline(always)]
+fn each(rows: &[u32], ids: &[u32], passes: &impl Fn(usize) -> bool, f: &mut dyn FnMut(usize, usize)) {
+    for (&row, &group) in rows.iter().zip(ids) {
+        let row = row as usize;
+        if passes(row) {
+            f(row, group as usize);
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The planner side of TallyAgg: when `GROUP BY` and aggregates run over
+//! `tally.events` alone, and the scan decides every `WHERE` clause exactly (site and
+//! time bounds, code filters), a path that aggregates inside the scan is offered
+//! beside Postgres's own Agg paths. Its plan's scan tuple is the group keys followed
+//! by the aggregates (`custom_scan_tlist`), so Postgres maps the query's target list
+//! and `HAVING` onto it and computes whatever lies above (expressions over
+//! aggregates, `ORDER BY`, `LIMIT`) as for any Agg node. Any part that does not fit
+//! [`Spec`] leaves the query to the ordinary plan.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use tally_core::event::COLUMNS;
+use tally_core::scan::agg::{Func, Key, Spec, Unit, MAX_KEYS};
+
+use super::quals::{self, Use};
+use super::{agg_exec, list, Methods};
+use crate::gucs;
+
+/// The hook that was installed before ours, called first.
+static mut PREVIOUS: pg_sys::create_upper_paths_hook_type = None;
+
+static PATH_METHODS: Methods<pg_sys::CustomPathMethods> = Methods(pg_sys::CustomPathMethods {
+    CustomName: c"TallyAgg".as_ptr(),
+    PlanCustomPath: Some(plan_path),
+    ReparameterizeCustomPathByChild: None,
+});
+
+/// Cost of starting: TallyScan's (two catalog queries through SPI).
+const STARTUP_COST: f64 = 100.0;
+
+/// Cost per stored row: decoding the few columns the keys and aggregates read and
+/// adding it to its group, below TallyScan's cost of handing the row to an Agg node
+/// (`super::path`'s 0.002 plus Postgres's per-tuple costs), so the pushed-down path
+/// wins wherever it exists.
+const ROW_COST: f64 = 0.001;
+
+/// `Aggref.aggkind` of an ordinary aggregate (`AGGKIND_NORMAL`).
+const AGGKIND_NORMAL: std::ffi::c_char = b'n' as std::ffi::c_char;
+
+pub(super) fn install() {
+    // SAFETY: _PG_init runs once per backend, before any planning.
+    unsafe {
+        PREVIOUS = pg_sys::create_upper_paths_hook;
+        pg_sys::create_upper_paths_hook = Some(create_upper_paths);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn create_upper_paths(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut std::ffi::c_void,
+) {
+    unsafe {
+        if let Some(previous) = PREVIOUS {
+            previous(root, stage, input_rel, output_rel, extra);
+        }
+        if stage != pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG || extra.is_null() || !gucs::SCAN_AGGREGATES.get() {
+            return;
+        }
+        if let Some(path) = pushdown(root, input_rel, output_rel, extra.cast()) {
+            pg_sys::add_path(output_rel, path.cast());
+        }
+    }
+}
+
+/// What the path hands its plan: the encoded spec and quals, and the expressions the
+/// plan lists (keys, aggregates, qual values, `HAVING`).
+struct Private {
+    spec: Vec<i32>,
+    uses: Vec<i32>,
+    /// Per function: the number of its `FILTER` uses (-1 for none) and their codes.
+    filters: Vec<i32>,
+    keys: Vec<*mut pg_sys::Node>,
+    aggrefs: Vec<*mut pg_sys::Node>,
+    values: Vec<*mut pg_sys::Node>,
+    having: *mut pg_sys::Node,
+}
+
+/// The TallyAgg path of the grouping of `input` into `output`, if it fits.
+unsafe fn pushdown(
+    root: *mut pg_sys::PlannerInfo,
+    input: *mut pg_sys::RelOptInfo,
+    output: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::GroupPathExtraData,
+) -> Option<*mut pg_sys::CustomPath> {
+    unsafe {
+        let parse = (*root).parse;
+        if (*input).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
+            || pg_sys::is_dummy_rel(input)
+            || !(*parse).groupingSets.is_null()
+            || (*parse).hasTargetSRFs
+        {
+            return None;
+        }
+        let rte = *(*root).simple_rte_array.add((*input).relid as usize);
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || Some((*rte).relid) != super::relation() {
+            return None;
+        }
+        let scanrelid = (*input).relid as i32;
+        let mut private = Private {
+            spec: Vec::new(),
+            uses: Vec::new(),
+            filters: Vec::new(),
+            keys: Vec::new(),
+            aggrefs: Vec::new(),
+            values: Vec::new(),
+            having: (*extra).havingQual,
+        };
+
+        // Every WHERE clause decided by the scan itself.
+        for info in list::nodes((*input).baserestrictinfo) {
+            let info = info as *mut pg_sys::RestrictInfo;
+            if (*info).pseudoconstant {
+                return None;
+            }
+            let (how, value) = quals::exact((*info).clause.cast(), scanrelid)?;
+            private.uses.extend(how.encode());
+            private.values.push(value.cast());
+        }
+
+        let mut spec = Spec::default();
+        for expr in list::nodes(pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*root).processed_tlist)) {
+            spec.keys.push(key_of(expr, scanrelid)?);
+            private.keys.push(expr);
+        }
+        if spec.keys.len() > MAX_KEYS {
+            return None;
+        }
+
+        let target = (*(*output).reltarget).exprs;
+        if pg_sys::contain_subplans(target.cast()) || pg_sys::contain_subplans(private.having) {
+            return None;
+        }
+        let flags = (pg_sys::PVC_INCLUDE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
+        let found =
+            list::nodes(pg_sys::pull_var_clause(target.cast(), flags)).chain(list::nodes(pg_sys::pull_var_clause(private.having, flags)));
+        let mut filter_values = Vec::new();
+        for node in found {
+            if (*node).type_ != pg_sys::NodeTag::T_Aggref || private.aggrefs.iter().any(|&a| pg_sys::equal(a.cast(), node.cast())) {
+                continue;
+            }
+            let aggref = node as *mut pg_sys::Aggref;
+            spec.funcs.push(func_of(aggref, scanrelid)?);
+            match filter_of(aggref, scanrelid)? {
+                None => private.filters.push(-1),
+                Some(uses) => {
+                    private.filters.push(uses.len() as i32);
+                    for (how, value) in uses {
+                        private.filters.extend(how.encode());
+                        filter_values.push(value.cast());
+                    }
+                }
+            }
+            private.aggrefs.push(node);
+        }
+        private.values.extend(filter_values);
+        private.spec = spec.encode();
+
+        let rows = list::nodes((*output).pathlist).next().map_or(1.0, |p| (*(p as *mut pg_sys::Path)).rows);
+        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+        (*path).path.parent = output;
+        (*path).path.pathtarget = (*output).reltarget;
+        (*path).path.rows = rows;
+        (*path).path.startup_cost = STARTUP_COST + (*input).tuples * ROW_COST;
+        (*path).path.total_cost = (*path).path.startup_cost + rows * pg_sys::cpu_tuple_cost;
+        (*path).methods = &PATH_METHODS.0;
+        (*path).custom_private = list::node_list(&[
+            list::int_list(&private.spec).cast(),
+            list::int_list(&private.uses).cast(),
+            list::int_list(&private.filters).cast(),
+            list::node_list(&private.keys).cast(),
+            list::node_list(&private.aggrefs).cast(),
+            list::node_list(&private.values).cast(),
+            private.having,
+        ]);
+        Some(path)
+    }
+}
+
+/// The group key `expr` is: a string or integer column (strings under a deterministic
+/// collation, so equal means the same bytes), or `date_trunc(unit, ts)`.
+unsafe fn key_of(expr: *mut pg_sys::Node, scanrelid: i32) -> Option<Key> {
+    unsafe {
+        if let Some(column) = quals::column_of(expr, scanrelid) {
+            let collation = pg_sys::exprCollation(expr);
+            if collation != pg_sys::InvalidOid && !quals::deterministic(collation) {
+                return None;
+            }
+            return Key::column(column);
+        }
+        if (*expr).type_ != pg_sys::NodeTag::T_FuncExpr {
+            return None;
+        }
+        let func = expr as *mut pg_sys::FuncExpr;
+        let args: Vec<*mut pg_sys::Node> = list::nodes((*func).args).collect();
+        let [unit, ts] = args[..] else { return None };
+        if builtin_name((*func).funcid)? != "date_trunc"
+            || (*func).funcresulttype != pg_sys::TIMESTAMPTZOID
+            || quals::column_of(ts, scanrelid).map(|c| COLUMNS[c]) != Some("ts")
+            || (*unit).type_ != pg_sys::NodeTag::T_Const
+        {
+            return None;
+        }
+        let unit = unit as *mut pg_sys::Const;
+        if (*unit).consttype != pg_sys::TEXTOID || (*unit).constisnull {
+            return None;
+        }
+        let name = String::from_datum((*unit).constvalue, false)?;
+        Unit::parse(&name.to_lowercase()).map(Key::Trunc)
+    }
+}
+
+/// The function `aggref` computes, if TallyAgg has it: a built-in `count`, `sum`,
+/// `avg`, `min` or `max` of `*` or of one column.
+unsafe fn func_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<Func> {
+    unsafe {
+        if (*aggref).agglevelsup != 0
+            || (*aggref).aggkind != AGGKIND_NORMAL
+            || (*aggref).aggsplit != pg_sys::AggSplit::AGGSPLIT_SIMPLE
+            || !(*aggref).aggdirectargs.is_null()
+        {
+            return None;
+        }
+        let name = builtin_name((*aggref).aggfnoid)?;
+        // The arguments, without the ORDER BY entries an ordered aggregate adds.
+        let args: Vec<*mut pg_sys::TargetEntry> =
+            list::nodes((*aggref).args).map(|n| n as *mut pg_sys::TargetEntry).filter(|&tle| !(*tle).resjunk).collect();
+        let column = match args[..] {
+            [] if (*aggref).aggstar => None,
+            [arg] => Some(quals::column_of((*arg).expr.cast(), scanrelid)?),
+            _ => return None,
+        };
+        let distinct = !(*aggref).aggdistinct.is_null();
+        if distinct && (*aggref).inputcollid != pg_sys::InvalidOid && !quals::deterministic((*aggref).inputcollid) {
+            return None;
+        }
+        Func::new(name, column, distinct)
+    }
+}
+
+/// The uses of `aggref`'s `FILTER` clause (`None` without one), when each of its
+/// conjuncts is a per-row test the scan decides exactly.
+unsafe fn filter_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<Option<Vec<(Use, *mut pg_sys::Expr)>>> {
+    unsafe {
+        let filter = (*aggref).aggfilter as *mut pg_sys::Node;
+        if filter.is_null() {
+            return Some(None);
+        }
+        let clauses: Vec<*mut pg_sys::Node> = match (*filter).type_ {
+            pg_sys::NodeTag::T_BoolExpr if (*(filter as *mut pg_sys::BoolExpr)).boolop == pg_sys::BoolExprType::AND_EXPR => {
+                list::nodes((*(filter as *mut pg_sys::BoolExpr)).args).collect()
+            }
+            _ => vec![filter],
+        };
+        clauses
+            .into_iter()
+            .map(|clause| quals::exact(clause, scanrelid).filter(|(how, _)| how.per_row()))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+    }
+}
+
+/// The name of function `oid` when it is one of Postgres's own (schema pg_catalog).
+unsafe fn builtin_name(oid: pg_sys::Oid) -> Option<&'static str> {
+    unsafe {
+        if pg_sys::get_func_namespace(oid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return None;
+        }
+        let name = pg_sys::get_func_name(oid);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_str().ok()).flatten()
+    }
+}
+
+/// The plan node of the path: the scan tuple is the keys, then the aggregates.
+#[pg_guard]
+unsafe extern "C-unwind" fn plan_path(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    best_path: *mut pg_sys::CustomPath,
+    tlist: *mut pg_sys::List,
+    _clauses: *mut pg_sys::List,
+    _custom_plans: *mut pg_sys::List,
+) -> *mut pg_sys::Plan {
+    unsafe {
+        let private: Vec<*mut pg_sys::Node> = list::nodes((*best_path).custom_private).collect();
+        let [spec, uses, filters, keys, aggrefs, values, having] = private[..] else { error!("TallyAgg: a path without its private list") };
+        let mut scan_tlist = std::ptr::null_mut();
+        for (i, expr) in list::nodes(keys.cast()).chain(list::nodes(aggrefs.cast())).enumerate() {
+            let entry = pg_sys::makeTargetEntry(expr.cast(), i as pg_sys::AttrNumber + 1, std::ptr::null_mut(), false);
+            scan_tlist = pg_sys::lappend(scan_tlist, entry.cast());
+        }
+        let scan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        (*scan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
+        (*scan).scan.plan.targetlist = tlist;
+        (*scan).scan.plan.qual = having.cast();
+        (*scan).scan.scanrelid = 0;
+        (*scan).custom_scan_tlist = scan_tlist;
+        (*scan).custom_exprs = values.cast();
+        (*scan).custom_private = list::node_list(&[spec, uses, filters]);
+        (*scan).methods = agg_exec::scan_methods();
+        scan.cast()
+    }
+}
