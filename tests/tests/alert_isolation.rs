@@ -97,3 +97,40 @@ async fn a_sites_reader_reads_that_site_only_and_may_do_nothing_else() {
         assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
     }
 }
+
+/// How many of the site readers' roles `roles` (names) exist in the cluster.
+async fn existing(db: &TestDb, roles: &[String]) -> i64 {
+    db.client.query_one("SELECT count(*) FROM pg_roles WHERE rolname = ANY($1)", &[&roles]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn a_sites_reader_role_is_dropped_with_its_site() {
+    let db = two_sites_with_rules().await;
+    let evaluate = format!("SELECT tally.evaluate_alerts(to_timestamp({}))", END_US / 1_000_000);
+    db.query(&evaluate).await;
+    let readers: Vec<String> =
+        db.query("SELECT pg_role::text FROM tally.site_readers ORDER BY site_id").await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(existing(&db, &readers).await, 2, "{readers:?}");
+
+    // An administrator deletes a site the way the gateway runs their statements: under
+    // their own role, which may not drop roles.
+    let admin: i32 = db.value("SELECT tally.create_user('owner@test.example', 'Owner', '$argon2id$x', true)").await;
+    let admin: String = db.value(&format!("SELECT pg_role::text FROM tally.users WHERE user_id = {admin}")).await;
+    let may_drop_roles: bool = db.value(&format!("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = '{admin}'")).await;
+    assert!(!may_drop_roles);
+    db.client
+        .batch_execute(&format!("BEGIN; SET LOCAL ROLE \"{admin}\"; DELETE FROM tally.sites WHERE site_id = 1; COMMIT"))
+        .await
+        .expect("an administrator deletes a site");
+    assert_eq!(existing(&db, &readers[..1]).await, 0, "site 1's reader outlived it");
+    assert_eq!(existing(&db, &readers[1..]).await, 1, "site 2's reader went too");
+
+    // The other site's rule is still measured as its reader.
+    db.query(&evaluate).await;
+    let measured: i64 = db.value("SELECT count(*) FROM tally.alert_state WHERE site_id = 2 AND error IS NULL").await;
+    assert_eq!(measured, 1);
+
+    // Emptying the sites table (its owner's TRUNCATE) takes the remaining reader too.
+    db.query("TRUNCATE tally.sites CASCADE").await;
+    assert_eq!(existing(&db, &readers).await, 0);
+}
