@@ -62,12 +62,12 @@ prepare_tally_database() {
     as_postgres psql -X -q -h "$host" -p "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tally'" | grep -q 1 \
         || as_postgres psql -X -q -h "$host" -p "$port" -d postgres -c "CREATE DATABASE tally" >/dev/null
     # pg_cron (cron.database_name = postgres) evaluates database tally's alert rules every
-    # minute; the guard makes the job a no-op until the extension is created there.
+    # minute, one transaction per rule; the guard makes the job a no-op until the
+    # extension is created there. Scheduling a job name again replaces its command.
     as_postgres psql -X -q -h "$host" -p "$port" -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule_in_database('tally-alerts-tally', '* * * * *',
-    $job$DO $do$ BEGIN IF to_regprocedure('tally.evaluate_alerts(timestamptz)') IS NOT NULL THEN PERFORM tally.evaluate_alerts(); END IF; END $do$$job$,
-    'tally')
-WHERE NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'tally-alerts-tally');
+    $job$DO $do$ BEGIN IF to_regprocedure('tally.run_alerts(timestamptz)') IS NOT NULL THEN CALL tally.run_alerts(); END IF; END $do$$job$,
+    'tally');
 SQL
 }

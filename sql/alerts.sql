@@ -1,5 +1,5 @@
 -- Alerts: rules over any stats metric, evaluated inside Postgres every minute
--- (tally.evaluate_alerts, scheduled with pg_cron), a history of firings and
+-- (tally.run_alerts, scheduled with pg_cron), a history of firings and
 -- resolutions, and the deliveries the gateway makes of them. Rule JSON, conditions
 -- and scheduling are described in sql/ALERTS.md.
 
@@ -169,7 +169,7 @@ CREATE TABLE tally.alert_delivery_attempts (
 );
 SELECT pg_catalog.pg_extension_config_dump('tally.alert_delivery_attempts', '');
 
--- Records a firing or resolution of a rule found by tally.evaluate_alerts: the
+-- Records a firing or resolution of a rule found by tally.evaluate_alert(s): the
 -- history row, one pending delivery per channel and a NOTIFY tally_alerts with
 -- {history_id, rule_id, site_id, status}, all in the caller's transaction (NOTIFY is
 -- sent at COMMIT, so listeners never hear of a row they cannot read yet).
@@ -200,7 +200,28 @@ BEGIN
     RETURN h;
 END $$;
 
--- Schedules tally.evaluate_alerts() every minute with pg_cron. pg_cron lives in one
+-- Evaluates every rule at `at` as tally.evaluate_alerts does, committing after each
+-- one (tally.evaluate_alert): a run over many sites never holds one transaction, its
+-- snapshot and row locks, over all of them, and each firing is delivered as soon as it
+-- is found. A rule whose evaluation raises an error is reported as a WARNING and the
+-- run goes on. A procedure, since only a procedure CALLed outside a transaction block
+-- may COMMIT; what pg_cron runs every minute (tally.schedule_alerts).
+CREATE PROCEDURE tally.run_alerts(at timestamptz DEFAULT now()) LANGUAGE plpgsql AS $$
+DECLARE
+    rules bigint[] := ARRAY(SELECT r.rule_id FROM tally.alert_rules r ORDER BY r.rule_id);
+    id bigint;
+BEGIN
+    FOREACH id IN ARRAY rules LOOP
+        BEGIN
+            PERFORM tally.evaluate_alert(id, at);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'tally.run_alerts: rule %: %', id, SQLERRM;
+        END;
+        COMMIT;
+    END LOOP;
+END $$;
+
+-- Schedules CALL tally.run_alerts() every minute with pg_cron. pg_cron lives in one
 -- database per cluster (cron.database_name): when that is this database the job is
 -- created here; otherwise the error's HINT gives the one statement to run there
 -- (cron.schedule_in_database, pg_cron >= 1.4). scripts/pgcluster.sh does that for
@@ -209,12 +230,12 @@ CREATE FUNCTION tally.schedule_alerts() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     cron_db text := current_setting('cron.database_name', true);
     job text := 'tally-alerts-' || current_database();
-    command text := 'SELECT tally.evaluate_alerts()';
+    command text := 'CALL tally.run_alerts()';
 BEGIN
     IF cron_db IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not loaded'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Add pg_cron to shared_preload_libraries, or run SELECT tally.evaluate_alerts() every minute from another scheduler.';
+                  HINT = 'Add pg_cron to shared_preload_libraries, or run CALL tally.run_alerts() every minute from another scheduler.';
     END IF;
     IF cron_db <> current_database() THEN
         RAISE EXCEPTION 'pg_cron runs jobs from database "%", not "%"', cron_db, current_database()
@@ -247,5 +268,6 @@ GRANT INSERT, UPDATE, DELETE ON tally.alert_rules TO tally_analyst;
 GRANT SELECT, UPDATE (attempts, next_attempt_at, status, last_error, delivered_at) ON tally.alert_deliveries TO tally_gateway;
 GRANT SELECT ON tally.alert_history TO tally_gateway;
 GRANT INSERT ON tally.alert_delivery_attempts TO tally_gateway;
-REVOKE EXECUTE ON FUNCTION tally.evaluate_alerts(timestamptz),
+REVOKE EXECUTE ON FUNCTION tally.evaluate_alerts(timestamptz), tally.evaluate_alert(bigint, timestamptz),
     tally.alert_record(bigint, text, timestamptz, float8, float8, float8) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE tally.run_alerts(timestamptz) FROM PUBLIC;

@@ -12,6 +12,8 @@
 --   is dropped with its site.
 -- * Revenue goals carry a currency; saved segments; public shared links; scheduled
 --   email reports.
+-- * CALL tally.run_alerts(), what pg_cron schedules, evaluates alert rules one
+--   transaction per rule (tally.evaluate_alert).
 SELECT pg_catalog.pg_extension_config_dump('tally.ingest_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('tally.ingest_event_ids', '');
 SELECT pg_catalog.pg_extension_config_dump('tally.alert_state', '');
@@ -382,3 +384,51 @@ GRANT SELECT (schedule_id, user_id, site_id, frequency, timezone, send_hour, per
 -- The gateway sends them and unsubscribes by token.
 GRANT SELECT, UPDATE (period_start, due_at, attempts, retry_at, last_error), DELETE ON tally.report_schedules TO tally_gateway;
 GRANT SELECT, INSERT ON tally.report_sends TO tally_gateway;
+
+-- Alert rules are evaluated one transaction per rule (sql/alerts.sql): the rule's
+-- evaluation, the procedure pg_cron calls, and its schedule.
+CREATE FUNCTION tally.evaluate_alert(rule_id bigint, now timestamptz) RETURNS boolean
+STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_alert_wrapper';
+-- Evaluates every rule at `at` as tally.evaluate_alerts does, committing after each
+-- one (tally.evaluate_alert): a run over many sites never holds one transaction, its
+-- snapshot and row locks, over all of them, and each firing is delivered as soon as it
+-- is found. A rule whose evaluation raises an error is reported as a WARNING and the
+-- run goes on. A procedure, since only a procedure CALLed outside a transaction block
+-- may COMMIT; what pg_cron runs every minute (tally.schedule_alerts).
+CREATE PROCEDURE tally.run_alerts(at timestamptz DEFAULT now()) LANGUAGE plpgsql AS $$
+DECLARE
+    rules bigint[] := ARRAY(SELECT r.rule_id FROM tally.alert_rules r ORDER BY r.rule_id);
+    id bigint;
+BEGIN
+    FOREACH id IN ARRAY rules LOOP
+        BEGIN
+            PERFORM tally.evaluate_alert(id, at);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'tally.run_alerts: rule %: %', id, SQLERRM;
+        END;
+        COMMIT;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION tally.schedule_alerts() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    cron_db text := current_setting('cron.database_name', true);
+    job text := 'tally-alerts-' || current_database();
+    command text := 'CALL tally.run_alerts()';
+BEGIN
+    IF cron_db IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not loaded'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add pg_cron to shared_preload_libraries, or run CALL tally.run_alerts() every minute from another scheduler.';
+    END IF;
+    IF cron_db <> current_database() THEN
+        RAISE EXCEPTION 'pg_cron runs jobs from database "%", not "%"', cron_db, current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Connected to database %I, run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                cron_db, job, '* * * * *', command, current_database());
+    END IF;
+    CREATE EXTENSION IF NOT EXISTS pg_cron;
+    RETURN cron.schedule(job, '* * * * *', command);
+END $$;
+REVOKE EXECUTE ON FUNCTION tally.evaluate_alert(bigint, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE tally.run_alerts(timestamptz) FROM PUBLIC;

@@ -59,7 +59,11 @@ pgrx::extension_sql_file!(
 );
 // Alerts: rules checked by a Rust function, evaluated by another; row-level security
 // as auth.sql sets it up for every per-site table.
-pgrx::extension_sql_file!("../../sql/alerts.sql", name = "alerts", requires = ["auth", alert_rule_normalize, evaluate_alerts]);
+pgrx::extension_sql_file!(
+    "../../sql/alerts.sql",
+    name = "alerts",
+    requires = ["auth", alert_rule_normalize, evaluate_alerts, evaluate_alert]
+);
 // What the gateway's /metrics reads from the database, for its role.
 pgrx::extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", requires = ["alerts"]);
 // Saved segments: their filters checked by a Rust function, row-level security by

@@ -8,7 +8,7 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres <<'SQL'
 CREATE DATABASE tally;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule_in_database('tally-alerts-tally', '* * * * *',
-    'SELECT tally.evaluate_alerts()', 'tally');
+    'CALL tally.run_alerts()', 'tally');
 SQL
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname tally -c 'CREATE EXTENSION tally CASCADE'
 

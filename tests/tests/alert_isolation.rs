@@ -1,7 +1,7 @@
 //! Alert evaluation runs as the superuser that owns the pg_cron job, but no rule is
 //! measured with its privileges: each rule reads its site's events as that site's
 //! reader role (row-level security, no superuser, no other site), in a subtransaction
-//! of its own.
+//! of its own; the role goes with its site, and the scheduled run commits rule by rule.
 
 use serde_json::json;
 use tally_tests::TestDb;
@@ -133,4 +133,28 @@ async fn a_sites_reader_role_is_dropped_with_its_site() {
     // Emptying the sites table (its owner's TRUNCATE) takes the remaining reader too.
     db.query("TRUNCATE tally.sites CASCADE").await;
     assert_eq!(existing(&db, &readers).await, 0);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_commits_rule_by_rule_and_skips_a_rule_another_run_holds() {
+    let db = two_sites_with_rules().await;
+    let at = END_US / 1_000_000;
+    let run = format!("CALL tally.run_alerts(to_timestamp({at}))");
+    // Another run is evaluating rule 2 (its row is locked until that run commits).
+    let other = tally_tests::cluster::connect(&db.url).await;
+    other.batch_execute("BEGIN; SELECT FROM tally.alert_rules WHERE rule_id = 2 FOR NO KEY UPDATE").await.unwrap();
+    db.client.batch_execute(&run).await.expect("a run while rule 2 is held");
+    let evaluated: Vec<i64> = db.query("SELECT rule_id FROM tally.alert_state ORDER BY 1").await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(evaluated, [1], "rule 2 skipped, not waited for");
+    other.batch_execute("COMMIT").await.unwrap();
+
+    db.client.batch_execute(&run).await.expect("a run");
+    let firings: i64 = db.value("SELECT count(*) FROM tally.alert_history WHERE status = 'firing'").await;
+    assert_eq!(firings, 2, "each rule fired once");
+    // Each rule's state was written by a transaction of its own; tally.evaluate_alerts
+    // writes them all in the caller's one.
+    let transactions = "SELECT count(DISTINCT xmin::text) FROM tally.alert_state";
+    assert_eq!(db.value::<i64>(transactions).await, 2);
+    db.query(&format!("SELECT tally.evaluate_alerts(to_timestamp({at}))")).await;
+    assert_eq!(db.value::<i64>(transactions).await, 1);
 }

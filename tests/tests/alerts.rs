@@ -489,10 +489,7 @@ async fn pg_cron_runs_the_evaluation_in_the_tally_database_and_other_databases_a
     let err = t.db.client.query("SELECT tally.schedule_alerts()", &[]).await.expect_err("not cron's database");
     let hint = err.as_db_error().and_then(|e| e.hint()).unwrap_or_default().to_owned();
     assert!(
-        hint.contains(&format!(
-            "cron.schedule_in_database('tally-alerts-{0}', '* * * * *', 'SELECT tally.evaluate_alerts()', '{0}')",
-            t.db.name
-        )),
+        hint.contains(&format!("cron.schedule_in_database('tally-alerts-{0}', '* * * * *', 'CALL tally.run_alerts()', '{0}')", t.db.name)),
         "{hint}"
     );
     // scripts/pgcluster.sh scheduled database tally's job; its command evaluates where
@@ -504,6 +501,7 @@ async fn pg_cron_runs_the_evaluation_in_the_tally_database_and_other_databases_a
         .unwrap();
     let (command, schedule): (String, String) = (job.get(0), job.get(1));
     assert_eq!(schedule, "* * * * *");
+    assert!(command.contains("CALL tally.run_alerts()"), "a transaction per rule: {command}");
     let site = site(&t).await;
     t.db.query(&format!("SELECT tally.create_alert_rule({site}, '{{\"name\": \"x\", \"metric\": \"visits\", \"window_minutes\": 5, \"condition\": \"below\", \"threshold\": 1}}')")).await;
     t.db.client.batch_execute(&command).await.expect("the cron job's command");

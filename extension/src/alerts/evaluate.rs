@@ -1,10 +1,11 @@
-//! `tally.evaluate_alerts(now)`: every enabled, unmuted rule measured over the window
-//! ending `now` with the same engine as `tally.query`, judged, and its state advanced;
-//! a firing or resolution is recorded by `tally.alert_record` (history row, pending
-//! deliveries, NOTIFY) in the caller's transaction. Each rule is measured in a
-//! subtransaction of its own with the privileges of its site's reader role, so a rule
-//! that fails or a corrupt segment stops only that rule, and no rule reads as the
-//! superuser that runs the job or sees another site's events.
+//! `tally.evaluate_alerts(now)` and `tally.evaluate_alert(rule_id, now)`: a rule,
+//! enabled and unmuted, measured over the window ending `now` with the same engine as
+//! `tally.query`, judged, and its state advanced; a firing or resolution is recorded by
+//! `tally.alert_record` (history row, pending deliveries, NOTIFY) in the caller's
+//! transaction. Each rule is measured in a subtransaction of its own with the
+//! privileges of its site's reader role, so a rule that fails or a corrupt segment
+//! stops only that rule, and no rule reads as the superuser that runs the job or sees
+//! another site's events.
 
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
@@ -17,9 +18,6 @@ use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 
 const MINUTE_US: i64 = 60_000_000;
-/// Advisory lock key of an evaluation ("tally al" in ASCII): two overlapping runs
-/// (a slow pg_cron run and a manual call) would judge the same state twice.
-const EVALUATION_LOCK: i64 = 0x7461_6c6c_7920_616c;
 
 fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
     error!("tally.evaluate_alerts: {what}: {e}")
@@ -34,45 +32,59 @@ struct Due {
     state: State,
 }
 
-/// Evaluates every due rule at `now`; returns the number of firings and resolutions.
-/// Does nothing (returns 0) while another evaluation holds the lock.
+/// Evaluates every due rule at `now`, all in the caller's transaction; returns the
+/// number of firings and resolutions.
 pub fn evaluate_all(now: TimestampWithTimeZone) -> i32 {
     Spi::connect_mut(|client| {
-        let locked = client
-            .select("SELECT pg_catalog.pg_try_advisory_xact_lock($1)", None, &[EVALUATION_LOCK.into()])
-            .and_then(|rows| rows.first().get_one::<bool>())
-            .unwrap_or_else(|e| fail("taking the evaluation lock", e))
-            .unwrap_or(false);
-        if !locked {
-            return 0;
-        }
-        let due: Vec<Due> = client
-            .select(
-                "SELECT r.rule_id, r.site_id, tally.alert_rule_json(r), s.timezone, st.status, st.changed_at \
-                 FROM tally.alert_rules r JOIN tally.sites s USING (site_id) LEFT JOIN tally.alert_state st USING (rule_id) \
-                 WHERE r.enabled AND (r.muted_until IS NULL OR r.muted_until <= $1) ORDER BY r.rule_id",
-                None,
-                &[now.into()],
-            )
+        let rules: Vec<i64> = client
+            .select("SELECT rule_id FROM tally.alert_rules ORDER BY rule_id", None, &[])
             .unwrap_or_else(|e| fail("reading rules", e))
-            .map(|row| {
-                let status: Option<String> = row.value(5);
-                let changed: Option<TimestampWithTimeZone> = row.value(6);
-                Due {
-                    rule_id: row.value(1).unwrap_or_default(),
-                    site_id: row.value(2).unwrap_or_default(),
-                    rule: row.value::<JsonB>(3).map(|j| j.0).unwrap_or_default(),
-                    timezone: row.value(4).unwrap_or_default(),
-                    state: State {
-                        status: status.as_deref().and_then(Status::from_name).unwrap_or(Status::Ok),
-                        changed_us: changed.map(to_unix_us),
-                    },
-                }
-            })
+            .filter_map(|row| row.value(1))
             .collect();
-        let now_us = to_unix_us(now);
-        due.iter().filter(|d| evaluate(client, d, now_us)).count() as i32
+        rules.into_iter().filter(|&rule_id| evaluate_due(client, rule_id, now)).count() as i32
     })
+}
+
+/// Evaluates rule `rule_id` at `now` in the caller's transaction, when it is due;
+/// true when it fired or resolved.
+pub fn evaluate_one(rule_id: i64, now: TimestampWithTimeZone) -> bool {
+    Spi::connect_mut(|client| evaluate_due(client, rule_id, now))
+}
+
+/// Evaluates the rule unless it is disabled, muted at `now`, gone, or being evaluated
+/// by another run. Its row stays locked until the caller's transaction ends: an
+/// overlapping run (a slow pg_cron run and a manual call) skips it rather than judge
+/// the same state twice, and deleting the rule or its site waits for its state and
+/// history to be written. Its state is read after the lock, so a run that comes after
+/// another's commit judges what that one left.
+fn evaluate_due(client: &mut SpiClient<'_>, rule_id: i64, now: TimestampWithTimeZone) -> bool {
+    // `update`: a read-only statement may not lock rows.
+    let due = client
+        .update(
+            "SELECT r.rule_id, r.site_id, tally.alert_rule_json(r), s.timezone, st.status, st.changed_at \
+             FROM tally.alert_rules r JOIN tally.sites s USING (site_id) LEFT JOIN tally.alert_state st USING (rule_id) \
+             WHERE r.rule_id = $1 AND r.enabled AND (r.muted_until IS NULL OR r.muted_until <= $2) \
+             FOR NO KEY UPDATE OF r SKIP LOCKED",
+            None,
+            &[rule_id.into(), now.into()],
+        )
+        .unwrap_or_else(|e| fail("reading rules", e))
+        .map(|row| {
+            let status: Option<String> = row.value(5);
+            let changed: Option<TimestampWithTimeZone> = row.value(6);
+            Due {
+                rule_id: row.value(1).unwrap_or_default(),
+                site_id: row.value(2).unwrap_or_default(),
+                rule: row.value::<JsonB>(3).map(|j| j.0).unwrap_or_default(),
+                timezone: row.value(4).unwrap_or_default(),
+                state: State {
+                    status: status.as_deref().and_then(Status::from_name).unwrap_or(Status::Ok),
+                    changed_us: changed.map(to_unix_us),
+                },
+            }
+        })
+        .next();
+    due.is_some_and(|due| evaluate(client, &due, to_unix_us(now)))
 }
 
 /// Evaluates one rule and stores its state; true when it fired or resolved.
