@@ -71,7 +71,7 @@ SELECT pg_catalog.pg_extension_config_dump('tally.memberships', '');
 -- A NOLOGIN role per site that may read only that site (as a viewer), for work done on
 -- a site's behalf without a user: alert evaluation measures each rule as its site's
 -- reader (tally.site_reader), never as the superuser that runs the job; the role is
--- dropped with its site (tally.site_reader_drop). Not dumped: roles are the cluster's,
+-- dropped with its site (tally.drop_row_role). Not dumped: roles are the cluster's,
 -- so a restored database creates its readers again.
 CREATE TABLE tally.site_readers (
     site_id int PRIMARY KEY REFERENCES tally.sites ON DELETE CASCADE,
@@ -374,13 +374,14 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION tally.site_reader(int) FROM PUBLIC;
 
--- Drops the reader role of a site when its row goes: the site deleted (the row goes
--- with it, by cascade) or tally.sites truncated. A trigger, so the role goes in the
--- same transaction as the site whoever removes it: an administrator, who may not drop
+-- Drops the role a row names when the row goes: a site's reader (tally.site_readers)
+-- or a shared link's role (tally.share_links), when the site is deleted (the row goes
+-- with it, by cascade) or the table is truncated. A trigger, so the role goes in the
+-- same transaction as the row whoever removes it: an administrator, who may not drop
 -- roles, deletes a site and this runs as the extension's owner. Only the roles the
 -- rows name are dropped, never a sweep by name: roles are the cluster's, and another
 -- database's readers look the same.
-CREATE FUNCTION tally.site_reader_drop() RETURNS trigger
+CREATE FUNCTION tally.drop_row_role() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     role_name name;
@@ -393,13 +394,13 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    FOR role_name IN SELECT r.pg_role FROM tally.site_readers r JOIN pg_roles p ON p.rolname = r.pg_role LOOP
+    FOR role_name IN EXECUTE format('SELECT r.pg_role FROM %I.%I r JOIN pg_roles p ON p.rolname = r.pg_role', TG_TABLE_SCHEMA, TG_TABLE_NAME) LOOP
         EXECUTE format('DROP ROLE %I', role_name);
     END LOOP;
     RETURN NULL;
 END $$;
-CREATE TRIGGER drop_role AFTER DELETE ON tally.site_readers FOR EACH ROW EXECUTE FUNCTION tally.site_reader_drop();
-CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.site_readers FOR EACH STATEMENT EXECUTE FUNCTION tally.site_reader_drop();
+CREATE TRIGGER drop_role AFTER DELETE ON tally.site_readers FOR EACH ROW EXECUTE FUNCTION tally.drop_row_role();
+CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.site_readers FOR EACH STATEMENT EXECUTE FUNCTION tally.drop_row_role();
 
 -- Makes a user an administrator or not. Administrators only.
 CREATE FUNCTION tally.set_admin(user_id int, is_admin boolean) RETURNS void

@@ -46,6 +46,11 @@ END $$;
 -- Triggers fire by name: the stamp first, then the role.
 CREATE TRIGGER a_stamp BEFORE INSERT OR UPDATE ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_stamp();
 CREATE TRIGGER b_role BEFORE INSERT ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_role();
+-- A link's role goes with its row (the link's site deleted, or the table truncated):
+-- tally.drop_row_role in sql/auth.sql. A revoked link keeps its role until then (it
+-- maps to no site once revoked).
+CREATE TRIGGER drop_role AFTER DELETE ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.drop_row_role();
+CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.share_links FOR EACH STATEMENT EXECUTE FUNCTION tally.drop_row_role();
 
 -- Admins of a site list, create and revoke its links; nobody else sees them (a link's
 -- own role is a viewer of its site, so it does not see itself either).

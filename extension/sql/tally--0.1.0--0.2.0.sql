@@ -94,13 +94,14 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION tally.site_reader(int) FROM PUBLIC;
 
--- Drops the reader role of a site when its row goes: the site deleted (the row goes
--- with it, by cascade) or tally.sites truncated. A trigger, so the role goes in the
--- same transaction as the site whoever removes it: an administrator, who may not drop
+-- Drops the role a row names when the row goes: a site's reader (tally.site_readers)
+-- or a shared link's role (tally.share_links), when the site is deleted (the row goes
+-- with it, by cascade) or the table is truncated. A trigger, so the role goes in the
+-- same transaction as the row whoever removes it: an administrator, who may not drop
 -- roles, deletes a site and this runs as the extension's owner. Only the roles the
 -- rows name are dropped, never a sweep by name: roles are the cluster's, and another
 -- database's readers look the same.
-CREATE FUNCTION tally.site_reader_drop() RETURNS trigger
+CREATE FUNCTION tally.drop_row_role() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     role_name name;
@@ -113,13 +114,13 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    FOR role_name IN SELECT r.pg_role FROM tally.site_readers r JOIN pg_roles p ON p.rolname = r.pg_role LOOP
+    FOR role_name IN EXECUTE format('SELECT r.pg_role FROM %I.%I r JOIN pg_roles p ON p.rolname = r.pg_role', TG_TABLE_SCHEMA, TG_TABLE_NAME) LOOP
         EXECUTE format('DROP ROLE %I', role_name);
     END LOOP;
     RETURN NULL;
 END $$;
-CREATE TRIGGER drop_role AFTER DELETE ON tally.site_readers FOR EACH ROW EXECUTE FUNCTION tally.site_reader_drop();
-CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.site_readers FOR EACH STATEMENT EXECUTE FUNCTION tally.site_reader_drop();
+CREATE TRIGGER drop_role AFTER DELETE ON tally.site_readers FOR EACH ROW EXECUTE FUNCTION tally.drop_row_role();
+CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.site_readers FOR EACH STATEMENT EXECUTE FUNCTION tally.drop_row_role();
 
 -- Public shared links (sql/auth.sql, sql/sharing.sql).
 CREATE TABLE tally.share_links (
@@ -273,6 +274,11 @@ END $$;
 -- Triggers fire by name: the stamp first, then the role.
 CREATE TRIGGER a_stamp BEFORE INSERT OR UPDATE ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_stamp();
 CREATE TRIGGER b_role BEFORE INSERT ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.share_link_role();
+-- A link's role goes with its row (the link's site deleted, or the table truncated):
+-- tally.drop_row_role in sql/auth.sql. A revoked link keeps its role until then (it
+-- maps to no site once revoked).
+CREATE TRIGGER drop_role AFTER DELETE ON tally.share_links FOR EACH ROW EXECUTE FUNCTION tally.drop_row_role();
+CREATE TRIGGER drop_roles BEFORE TRUNCATE ON tally.share_links FOR EACH STATEMENT EXECUTE FUNCTION tally.drop_row_role();
 
 -- Admins of a site list, create and revoke its links; nobody else sees them (a link's
 -- own role is a viewer of its site, so it does not see itself either).

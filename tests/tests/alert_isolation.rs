@@ -104,7 +104,7 @@ async fn existing(db: &TestDb, roles: &[String]) -> i64 {
 }
 
 #[tokio::test]
-async fn a_sites_reader_role_is_dropped_with_its_site() {
+async fn a_sites_reader_and_shared_link_roles_are_dropped_with_it() {
     let db = two_sites_with_rules().await;
     let evaluate = format!("SELECT tally.evaluate_alerts(to_timestamp({}))", END_US / 1_000_000);
     db.query(&evaluate).await;
@@ -118,21 +118,35 @@ async fn a_sites_reader_role_is_dropped_with_its_site() {
     let admin: String = db.value(&format!("SELECT pg_role::text FROM tally.users WHERE user_id = {admin}")).await;
     let may_drop_roles: bool = db.value(&format!("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = '{admin}'")).await;
     assert!(!may_drop_roles);
+    // Each site has a shared link, whose role is made by the insert as for the gateway.
+    db.client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE \"{admin}\";
+             INSERT INTO tally.share_links (site_id, token_hash) VALUES (1, sha256('one')), (2, sha256('two')); COMMIT"
+        ))
+        .await
+        .expect("an administrator shares both sites");
+    let links: Vec<String> =
+        db.query("SELECT pg_role::text FROM tally.share_links ORDER BY site_id").await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(existing(&db, &links).await, 2, "{links:?}");
     db.client
         .batch_execute(&format!("BEGIN; SET LOCAL ROLE \"{admin}\"; DELETE FROM tally.sites WHERE site_id = 1; COMMIT"))
         .await
         .expect("an administrator deletes a site");
     assert_eq!(existing(&db, &readers[..1]).await, 0, "site 1's reader outlived it");
     assert_eq!(existing(&db, &readers[1..]).await, 1, "site 2's reader went too");
+    assert_eq!(existing(&db, &links[..1]).await, 0, "site 1's shared link role outlived it");
+    assert_eq!(existing(&db, &links[1..]).await, 1, "site 2's shared link role went too");
 
     // The other site's rule is still measured as its reader.
     db.query(&evaluate).await;
     let measured: i64 = db.value("SELECT count(*) FROM tally.alert_state WHERE site_id = 2 AND error IS NULL").await;
     assert_eq!(measured, 1);
 
-    // Emptying the sites table (its owner's TRUNCATE) takes the remaining reader too.
+    // Emptying the sites table (its owner's TRUNCATE) takes the remaining roles too.
     db.query("TRUNCATE tally.sites CASCADE").await;
     assert_eq!(existing(&db, &readers).await, 0);
+    assert_eq!(existing(&db, &links).await, 0);
 }
 
 #[tokio::test]
