@@ -85,8 +85,8 @@ fn described(doc: &Value) -> BTreeSet<(String, String)> {
 }
 
 /// Checks the document's structure as OpenAPI 3.1 defines it: the version, info, every
-/// operation answered with responses, every path parameter declared, every `$ref` to a
-/// component that exists.
+/// operation answered with responses and named uniquely, every path parameter declared,
+/// every `$ref` to a component that exists.
 fn check_structure(doc: &Value) {
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")), "openapi: {}", doc["openapi"]);
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "info: {}", doc["info"]);
@@ -96,11 +96,14 @@ fn check_structure(doc: &Value) {
     for scheme in ["session", "bearer"] {
         assert!(doc["components"]["securitySchemes"][scheme].is_object(), "security scheme {scheme}");
     }
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         let templated: BTreeSet<&str> = path.split('{').skip(1).map(|s| &s[..s.find('}').expect("closing brace")]).collect();
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}: no responses");
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+            assert!(operation_ids.insert(id.to_owned()), "{method} {path}: operationId {id} is not unique");
             let declared: BTreeSet<&str> = op["parameters"]
                 .as_array()
                 .map(|ps| ps.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().expect("name")).collect())

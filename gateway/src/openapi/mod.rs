@@ -74,5 +74,29 @@ pub fn document() -> Document {
     ] {
         doc.merge(part);
     }
+    name_operations(&mut doc);
     doc
+}
+
+/// Names each operation by its method and path (`post_api_v2_query`): handlers of
+/// different modules share names (`list`, `run_query`), and OpenAPI wants them unique.
+fn name_operations(doc: &mut Document) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let words: Vec<&str> = path.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        let operations = [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("options", &mut item.options),
+            ("head", &mut item.head),
+            ("patch", &mut item.patch),
+            ("trace", &mut item.trace),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(format!("{method}_{}", words.join("_")));
+            }
+        }
+    }
 }
