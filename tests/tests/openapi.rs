@@ -175,3 +175,22 @@ async fn every_route_is_described_and_served() {
         assert!(status != 404 || !body.is_empty(), "{method} {path}: no route answered ({status}, empty body)");
     }
 }
+
+/// `GET /api/docs`: the description as a page to read, served by the gateway alone: every
+/// operation on it, nothing loaded from elsewhere.
+#[tokio::test]
+async fn the_docs_page_shows_every_operation() {
+    let t = Tally::start().await;
+    let (_, doc) = t.get("/api/openapi.json").await;
+    let response = t.gateway.http.get(format!("{}/api/docs", t.gateway.base)).send().await.expect("GET /api/docs");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().expect("content type").to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.expect("page");
+    for (path, method) in described(&doc) {
+        let heading = format!("<code>{} {path}</code>", method.to_ascii_uppercase());
+        assert!(page.contains(&heading), "{heading} is not on the page");
+    }
+    assert!(page.contains("<td><code>site_id</code></td>"), "the fields of the bodies are not listed");
+    assert!(!page.contains("://") && !page.contains("<script"), "the page loads something");
+}
