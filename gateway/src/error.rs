@@ -104,7 +104,9 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 impl From<tokio_postgres::Error> for ApiError {
     /// What Postgres refused becomes a client error: a missing privilege or a row-level
     /// security check (42501) is 403, a clash with an existing row 409, a reference to a
-    /// row that is not there (or not visible) 404. Everything else is ours: 503.
+    /// row that is not there (or not visible) 404, text Postgres cannot store (a NUL
+    /// character: `\u0000` in JSON is 22P05, `%00` in a query string or a NUL in a text
+    /// parameter 22021) 400. Everything else is ours: 503.
     fn from(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
         match e.code() {
@@ -114,6 +116,9 @@ impl From<tokio_postgres::Error> for ApiError {
                 ApiError::NotFound("not found".into())
             }
             Some(code) if *code == SqlState::QUERY_CANCELED => ApiError::TooSlow,
+            Some(code) if *code == SqlState::UNTRANSLATABLE_CHARACTER || *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
+                ApiError::bad_request("body", "text may not contain the NUL character (\\u0000), in the body or the query string")
+            }
             _ => ApiError::Database(e.into()),
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod pool;
 pub mod reports;
 pub mod request_metrics;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::events::router())
         .merge(routes::health::router())
         .merge(routes::metrics::router())
+        .merge(routes::openapi::router())
         .merge(routes::tracker::router())
         .merge(routes::query::router())
         .merge(routes::stats_v2::router())

@@ -34,7 +34,7 @@ pub const ROWS: i64 = 10;
 
 /// What a report is of: the dashboard's site, date range (tally.query's `date_range`),
 /// filters and comparison mode (`previous_period`, `year_over_year`, or null for none).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportView {
     pub site_id: String,

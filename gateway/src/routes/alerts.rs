@@ -52,6 +52,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/alerts/deliveries", get(deliveries))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_rules, create_rule, read_rule, replace_rule, delete_rule, mute_rule, test_rule, history, deliveries))]
+pub struct Api;
+
 type Params = Query<HashMap<String, String>>;
 
 /// The site named by `?site=<domain>`, as the caller sees it.
@@ -92,6 +97,17 @@ fn limit(params: &HashMap<String, String>) -> Result<i64, ApiError> {
     Ok(number(params, "limit", Some(100))?.unwrap_or(100).min(MAX_LIMIT))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    summary = "The alert rules of a site",
+    params(("site" = String, Query, description = "The site's domain")),
+    responses(
+        (status = 200, description = "`{\"rules\": [rule]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_rules(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -101,6 +117,18 @@ async fn list_rules(State(state): State<AppState>, caller: Caller, Query(params)
     Ok(Json(json!({ "rules": rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>() })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    summary = "Create an alert rule",
+    request_body = crate::openapi::schemas::AlertRule,
+    params(("site" = String, Query, description = "The site's domain")),
+    responses(
+        (status = 201, description = "The rule as stored", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_rule(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,6 +145,17 @@ async fn create_rule(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/rules/{id}",
+    tag = "alerts",
+    summary = "One alert rule",
+    params(("id" = i64, Path, description = "The rule id")),
+    responses(
+        (status = 200, description = "The rule, its mute and its last evaluation", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn read_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
@@ -130,6 +169,18 @@ fn no_rule() -> ApiError {
     ApiError::NotFound("no such alert rule".into())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/alerts/rules/{id}",
+    tag = "alerts",
+    summary = "Replace an alert rule",
+    request_body = crate::openapi::schemas::AlertRule,
+    params(("id" = i64, Path, description = "The rule id")),
+    responses(
+        (status = 200, description = "The rule as stored", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn replace_rule(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,6 +200,17 @@ async fn replace_rule(
     Ok(Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/alerts/rules/{id}",
+    tag = "alerts",
+    summary = "Delete an alert rule",
+    params(("id" = i64, Path, description = "The rule id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn delete_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
@@ -162,6 +224,18 @@ async fn delete_rule(State(state): State<AppState>, caller: Caller, Path(id): Pa
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/rules/{id}/mute",
+    tag = "alerts",
+    summary = "Mute or unmute an alert rule",
+    request_body = crate::openapi::schemas::Mute,
+    params(("id" = i64, Path, description = "The rule id")),
+    responses(
+        (status = 200, description = "The rule as stored", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn mute_rule(
     State(state): State<AppState>,
     caller: Caller,
@@ -192,6 +266,17 @@ async fn mute_rule(
 
 /// Sends a test notification to each channel of the rule, all at once, and reports
 /// each channel's outcome: whether it is reachable and accepts what Tally sends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/rules/{id}/test",
+    tag = "alerts",
+    summary = "Send a test notification to every channel",
+    params(("id" = i64, Path, description = "The rule id")),
+    responses(
+        (status = 200, description = "Per channel `{\"channel\", \"ok\", \"error\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn test_rule(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = rule_id(&id)?;
     let mut client = state.pool.get().await?;
@@ -224,6 +309,17 @@ async fn test_rule(State(state): State<AppState>, caller: Caller, Path(id): Path
     Ok(Json(json!({ "results": results })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/history",
+    tag = "alerts",
+    summary = "Firings and recoveries of a site",
+    params(("site" = String, Query, description = "The site's domain"), ("rule" = Option<i64>, Query, description = "Only this rule"), ("limit" = Option<i64>, Query, description = "At most this many rows (1 to 1000, default 100)")),
+    responses(
+        (status = 200, description = "`{\"history\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn history(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let rule = number(&params, "rule", None)?;
     let limit = limit(&params)?;
@@ -243,6 +339,17 @@ async fn history(State(state): State<AppState>, caller: Caller, Query(params): P
     Ok(Json(json!({ "history": rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>() })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/deliveries",
+    tag = "alerts",
+    summary = "Deliveries of a rule, each with its attempt log",
+    params(("rule" = i64, Query, description = "The rule id"), ("limit" = Option<i64>, Query, description = "At most this many rows (1 to 1000, default 100)")),
+    responses(
+        (status = 200, description = "`{\"deliveries\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn deliveries(State(state): State<AppState>, caller: Caller, Query(params): Params) -> Result<Json<Value>, ApiError> {
     let rule = number(&params, "rule", None)?.ok_or_else(|| ApiError::bad_request("rule", "rule is required (a rule id)"))?;
     let limit = limit(&params)?;

@@ -20,6 +20,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/audit", get(list_audit))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_audit))]
+pub struct Api;
+
 fn int_param(params: &HashMap<String, String>, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
     match params.get(name) {
         None => Ok(default),
@@ -31,6 +36,17 @@ fn int_param(params: &HashMap<String, String>, name: &str, default: i64, range: 
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    summary = "The audit log, newest first (administrators)",
+    params(("limit" = Option<i64>, Query, description = "1 to 500"), ("before" = Option<i64>, Query, description = "The `next` of the previous page")),
+    responses(
+        (status = 200, description = "`{\"entries\": [...], \"next\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,

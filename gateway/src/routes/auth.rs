@@ -27,12 +27,29 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/password", post(change_password))
 }
 
-#[derive(Deserialize)]
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, logout, me, session, change_password))]
+pub struct Api;
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Login {
     email: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in: sets the session cookie",
+    request_body = Login,
+    responses(
+        (status = 200, description = "The user and their sites", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -62,6 +79,16 @@ fn time_secs(secs: u64) -> time::Duration {
     time::Duration::seconds(secs as i64)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "Sign out: ends the session",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn logout(State(state): State<AppState>, caller: Caller, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
     if let Credential::Session { token_hash } = &caller.credential {
         state.auth.sessions.revoke(token_hash).await?;
@@ -77,6 +104,16 @@ async fn logout(State(state): State<AppState>, caller: Caller, jar: CookieJar) -
 /// The caller and the sites they may see, with their role on each: what the
 /// dashboard needs to draw its site picker. Read under the caller's role, so it lists
 /// exactly what row-level security lets them query.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    summary = "The signed-in user and their sites",
+    responses(
+        (status = 200, description = "`{\"user\", \"sites\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -89,6 +126,17 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>
 /// anyone else: the dashboard asks this on every load to choose between its pages and
 /// its login form, and a 401 there would be a failed request (an error in the browser's
 /// console) on every visit to the login page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/session",
+    tag = "auth",
+    summary = "The session, if any",
+    responses(
+        (status = 200, description = "`{\"user\", \"sites\"}`, the user null when signed out", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn session(State(state): State<AppState>, caller: Result<Caller, ApiError>) -> Result<Json<Value>, ApiError> {
     match caller {
         Ok(caller) => me(State(state), caller).await,
@@ -97,7 +145,7 @@ async fn session(State(state): State<AppState>, caller: Result<Caller, ApiError>
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
@@ -105,6 +153,17 @@ struct PasswordChange {
 
 /// Changes the caller's password, signs out their other sessions and revokes their
 /// API keys: whoever knew the old password may have made either.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    summary = "Change the caller's password",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; other sessions and API keys revoked"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,6 +28,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(list_events))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_events))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    summary = "The latest raw events of a site",
+    params(("site" = String, Query, description = "The site's domain"), ("limit" = Option<i64>, Query, description = "How many events")),
+    responses(
+        (status = 200, description = "`{\"site\", \"events\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_events(
     State(state): State<AppState>,
     caller: Caller,

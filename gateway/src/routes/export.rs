@@ -22,6 +22,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/export", post(export))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(export))]
+pub struct Api;
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/export",
+    tag = "export",
+    summary = "A stats query answered as a CSV file",
+    request_body = crate::openapi::schemas::StatsQuery,
+    responses(
+        (status = 200, description = "One row per result", body = String, content_type = "text/csv"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn export(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<impl IntoResponse, ApiError> {
     let answer = answer(&state, &caller, &query, Some("export"), Work::Export).await?;
     let csv = to_csv(&answer)?;

@@ -34,6 +34,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{id}/funnels/{name}", put(replace).delete(remove))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, replace, remove))]
+pub struct Api;
+
 struct Funnel {
     name: String,
     steps: Vec<String>,
@@ -72,6 +77,17 @@ impl Funnel {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/funnels",
+    tag = "funnels",
+    summary = "The funnels of a site",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"funnels\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -82,6 +98,18 @@ async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path
     Ok(Json(json!({ "funnels": funnels })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/funnels",
+    tag = "funnels",
+    summary = "Create a funnel",
+    request_body = crate::openapi::schemas::Funnel,
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 201, description = "The funnel", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +128,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(funnel.json())))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/funnels/{name}",
+    tag = "funnels",
+    summary = "Replace (or rename) a funnel",
+    request_body = crate::openapi::schemas::Funnel,
+    params(("id" = i32, Path, description = "The site id"), ("name" = String, Path, description = "The funnel name")),
+    responses(
+        (status = 200, description = "The funnel", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +165,17 @@ async fn replace(
     Ok(Json(funnel.json()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/funnels/{name}",
+    tag = "funnels",
+    summary = "Delete a funnel",
+    params(("id" = i32, Path, description = "The site id"), ("name" = String, Path, description = "The funnel name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, name)): Path<(i32, String)>) -> Result<StatusCode, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;

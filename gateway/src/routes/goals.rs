@@ -35,6 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{id}/goals/{name}", put(replace).delete(remove))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, replace, remove))]
+pub struct Api;
+
 /// A goal as the API takes and shows it.
 struct Goal {
     name: String,
@@ -80,6 +85,17 @@ impl Goal {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/goals",
+    tag = "goals",
+    summary = "The goals of a site",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"goals\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -92,6 +108,18 @@ async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path
     Ok(Json(json!({ "goals": goals })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/goals",
+    tag = "goals",
+    summary = "Create a goal",
+    request_body = crate::openapi::schemas::Goal,
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 201, description = "The goal", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,6 +141,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(goal.json())))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/goals/{name}",
+    tag = "goals",
+    summary = "Replace (or rename) a goal",
+    request_body = crate::openapi::schemas::Goal,
+    params(("id" = i32, Path, description = "The site id"), ("name" = String, Path, description = "The goal name")),
+    responses(
+        (status = 200, description = "The goal", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,6 +185,17 @@ async fn replace(
     Ok(Json(goal.json()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/goals/{name}",
+    tag = "goals",
+    summary = "Delete a goal (409 while a funnel uses it)",
+    params(("id" = i32, Path, description = "The site id"), ("name" = String, Path, description = "The goal name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, name)): Path<(i32, String)>) -> Result<StatusCode, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;

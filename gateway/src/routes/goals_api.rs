@@ -34,6 +34,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sites/goals", put(create_goal).get(list_goals)).route("/api/v1/sites/goals/{goal_id}", delete(delete_goal))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_goal, list_goals, delete_goal))]
+pub struct Api;
+
 /// The site `domain` names, as the caller may see it.
 async fn site_of(tx: &Transaction<'_>, domain: Option<&str>) -> Result<i32, ApiError> {
     let domain = domain
@@ -64,6 +69,17 @@ fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/goals",
+    tag = "goals",
+    summary = "Find or create a goal (Plausible's Sites API)",
+    request_body = crate::openapi::schemas::PlausibleGoal,
+    responses(
+        (status = 200, description = "The goal", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
     let (event_name, page_path) = match body.get("goal_type").and_then(Value::as_str) {
         Some("event") => (Some(text(&body, "event_name")?), None),
@@ -94,6 +110,17 @@ async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(bod
     Ok(Json(goal_json(&name, event_name, page_path)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/goals",
+    tag = "goals",
+    summary = "The goals of a site (Plausible's Sites API)",
+    params(("site_id" = String, Query, description = "The site's domain")),
+    responses(
+        (status = 200, description = "`{\"goals\", \"meta\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_goals(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,6 +136,17 @@ async fn list_goals(
     Ok(Json(json!({ "goals": goals, "meta": { "after": null, "before": null, "limit": count } })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/goals/{goal_id}",
+    tag = "goals",
+    summary = "Delete a goal (Plausible's Sites API)",
+    params(("goal_id" = String, Path, description = "The goal's display name"), ("site_id" = Option<String>, Query, description = "The site's domain (or site_id in a JSON body)")),
+    responses(
+        (status = 200, description = "`{\"deleted\": true}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn delete_goal(
     State(state): State<AppState>,
     caller: Caller,

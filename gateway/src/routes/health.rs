@@ -13,6 +13,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Whether the gateway reaches Postgres",
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\", \"extension_version\"}`; 503 otherwise", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let client = state.pool.get().await?;
     let row = client.query_one("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'tally'", &[]).await?;

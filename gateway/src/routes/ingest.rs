@@ -44,6 +44,31 @@ pub fn router() -> Router<AppState> {
         .layer(cors)
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(post_event, post_batch), modifiers(&Preflight))]
+pub struct Api;
+
+/// The CORS preflight both ingest routes answer (204, no credentials): a closure in
+/// `router`, so described here rather than by `#[utoipa::path]`.
+struct Preflight;
+
+impl utoipa::Modify for Preflight {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::OperationBuilder;
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::ResponseBuilder;
+        for item in doc.paths.paths.values_mut() {
+            let preflight = OperationBuilder::new()
+                .tag("ingest")
+                .summary(Some("CORS preflight"))
+                .response("204", ResponseBuilder::new().description("Allowed: the CORS headers say what"))
+                .security(SecurityRequirement::default());
+            item.options = Some(preflight.build());
+        }
+    }
+}
+
 /// Counts the outcome of an ingest request for `/metrics`. The answer lists the events
 /// dropped (bots) and, for the batch API, those refused (`{index, field, error}`).
 fn measured(result: Result<(usize, Vec<Value>, Vec<Value>), ApiError>) -> Result<impl IntoResponse, ApiError> {
@@ -70,6 +95,18 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/event",
+    tag = "ingest",
+    summary = "Record one event (Plausible's Events API)",
+    request_body = crate::openapi::schemas::PlausibleEvent,
+    responses(
+        (status = 202, description = "Committed (or durably spooled)", body = crate::openapi::schemas::IngestAnswer),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -115,6 +152,17 @@ async fn plausible_event(
     Ok((accepted, Vec::new()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "ingest",
+    summary = "Record a batch of events with the site's ingest key",
+    request_body = Vec<crate::openapi::schemas::BatchEvent>,
+    responses(
+        (status = 202, description = "Committed (or durably spooled)", body = crate::openapi::schemas::IngestAnswer),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn post_batch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -22,18 +22,44 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/keys", get(list_keys).post(create_key)).route("/api/v1/keys/{id}", delete(revoke_key))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_keys, create_key, revoke_key))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "keys",
+    summary = "The caller's API keys (never their secrets)",
+    responses(
+        (status = 200, description = "`{\"keys\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_session()?;
     Ok(Json(json!({ "keys": state.auth.api_keys.list(caller.user.id).await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewKey {
     #[serde(default)]
     name: String,
     site_id: Option<i32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    summary = "Create an API key (signed-in sessions only)",
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key, its secret shown only now", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +81,17 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": body.name, "site_id": body.site_id, "key": key}))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    summary = "Revoke an API key",
+    params(("id" = i64, Path, description = "The key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn revoke_key(State(state): State<AppState>, caller: Caller, Path(id): Path<i32>) -> Result<StatusCode, ApiError> {
     caller.require_session()?;
     if !state.auth.api_keys.revoke(caller.user.id, id).await? {

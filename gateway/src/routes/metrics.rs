@@ -17,6 +17,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(metrics))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics, for the holder of the metrics token",
+    responses(
+        (status = 200, description = "The text exposition format", body = String, content_type = "text/plain"),
+        (status = "4XX", description = "No token or a wrong one (401); not served without one set (404)", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(token) = state.config.metrics_token.as_deref() else {
         return Err(ApiError::NotFound("metrics are not served: set TALLY_METRICS_TOKEN".into()));

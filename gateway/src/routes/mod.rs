@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod json_body;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod property_keys;
 pub mod query;
 pub mod realtime;

@@ -22,6 +22,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sites/{id}/property-keys", get(list))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/property-keys",
+    tag = "sites",
+    summary = "The custom property keys a site has seen",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"keys\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;

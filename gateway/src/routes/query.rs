@@ -35,6 +35,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/query", post(run_query)).route("/api/v1/query/batch", post(run_batch))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(run_query, run_batch))]
+pub struct Api;
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/query",
+    tag = "query",
+    summary = "Run a stats query",
+    request_body = crate::openapi::schemas::StatsQuery,
+    responses(
+        (status = 200, description = "`{\"results\", \"meta\", \"query\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
     Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
 }
@@ -78,6 +94,17 @@ async fn answer_on(
     Ok(answer)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/query/batch",
+    tag = "query",
+    summary = "Run several stats queries in one call",
+    request_body = crate::openapi::schemas::QueryBatch,
+    responses(
+        (status = 200, description = "`{\"results\": [answer or {\"error\"}]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn run_batch(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
     Ok(Json(batch(&state, &caller, &body).await?))
 }

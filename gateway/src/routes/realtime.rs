@@ -41,9 +41,25 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/realtime", get(realtime))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(realtime))]
+pub struct Api;
+
 /// How long a client refused for too many streams waits before trying again.
 const STREAMS_RETRY_AFTER_SECS: u64 = 10;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/realtime",
+    tag = "query",
+    summary = "A stream of live stats (server-sent events)",
+    params(("site" = String, Query, description = "The site's domain")),
+    responses(
+        (status = 200, description = "`text/event-stream` of stats answers", body = String, content_type = "text/event-stream"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn realtime(
     State(state): State<AppState>,
     caller: Caller,

@@ -22,6 +22,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/reports/pdf", post(pdf))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(pdf))]
+pub struct Api;
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/pdf",
+    tag = "reports",
+    summary = "A PDF report of a dashboard view",
+    request_body = ReportView,
+    responses(
+        (status = 200, description = "The PDF", body = Vec<u8>, content_type = "application/pdf"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn pdf(State(state): State<AppState>, caller: Caller, JsonBody(view): JsonBody<ReportView>) -> Result<impl IntoResponse, ApiError> {
     let report = view::collect(&state, &caller, view).await?;
     let pdf = state.printer.pdf(&html::document(&report, &Medium::Print)).await?;

@@ -30,11 +30,26 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/reports/schedules", get(list).post(create)).route("/api/v1/reports/schedules/{id}", delete(remove))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, remove, unsubscribe_page, unsubscribe))]
+pub struct Api;
+
 /// The unsubscribe routes, merged outside the CSRF layer.
 pub fn unsubscribe_router() -> Router<AppState> {
     Router::new().route("/api/v1/reports/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/schedules",
+    tag = "reports",
+    summary = "The caller's scheduled email reports",
+    responses(
+        (status = 200, description = "`{\"schedules\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -60,7 +75,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     Ok(Json(json!({ "schedules": schedules })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSchedule {
     site_id: i32,
@@ -74,6 +89,17 @@ fn eight() -> i32 {
     8
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/schedules",
+    tag = "reports",
+    summary = "Schedule an email report",
+    request_body = NewSchedule,
+    responses(
+        (status = 201, description = "The schedule", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +145,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(schedule)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reports/schedules/{id}",
+    tag = "reports",
+    summary = "Delete a report schedule",
+    params(("id" = i32, Path, description = "The schedule id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<i32>) -> Result<StatusCode, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -139,6 +176,15 @@ fn page(body: maud::Markup) -> Html<String> {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/unsubscribe/{token}",
+    tag = "reports",
+    summary = "The unsubscribe page of a report email",
+    params(("token" = String, Path, description = "The unsubscribe token from the report email")),
+    responses((status = 200, description = "An HTML page with the unsubscribe button", body = String, content_type = "text/html")),
+    security(())
+)]
 async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
     page(maud::html! {
         h1 { "Unsubscribe from this Tally report?" }
@@ -146,6 +192,18 @@ async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/unsubscribe/{token}",
+    tag = "reports",
+    summary = "Unsubscribe from a report",
+    params(("token" = String, Path, description = "The unsubscribe token from the report email")),
+    responses(
+        (status = 200, description = "An HTML page saying so", body = String, content_type = "text/html"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<(StatusCode, Html<String>), ApiError> {
     let client = state.pool.get().await?;
     let n = client.execute("DELETE FROM tally.report_schedules WHERE unsubscribe_token = $1", &[&token]).await?;

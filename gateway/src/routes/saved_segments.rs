@@ -39,6 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{id}/segments/{segment_id}", get(read).put(replace).delete(remove))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, read, create, replace, remove))]
+pub struct Api;
+
 struct Segment {
     name: String,
     filters: Value,
@@ -83,6 +88,17 @@ fn no_segment() -> ApiError {
     ApiError::NotFound("no such segment".into())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/segments",
+    tag = "segments",
+    summary = "The caller's and the shared segments of a site",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"segments\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -93,6 +109,17 @@ async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path
     Ok(Json(json!({ "segments": rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>() })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/segments/{segment_id}",
+    tag = "segments",
+    summary = "One segment",
+    params(("id" = i32, Path, description = "The site id"), ("segment_id" = i64, Path, description = "The segment id")),
+    responses(
+        (status = 200, description = "The segment", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn read(State(state): State<AppState>, caller: Caller, Path((site_id, id)): Path<(i32, String)>) -> Result<Json<Value>, ApiError> {
     let id = segment_id(&id)?;
     let mut client = state.pool.get().await?;
@@ -102,6 +129,18 @@ async fn read(State(state): State<AppState>, caller: Caller, Path((site_id, id))
     found.map(Json).ok_or_else(no_segment)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/segments",
+    tag = "segments",
+    summary = "Save a segment",
+    request_body = crate::openapi::schemas::Segment,
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 201, description = "The segment", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +165,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/segments/{segment_id}",
+    tag = "segments",
+    summary = "Replace a segment",
+    request_body = crate::openapi::schemas::Segment,
+    params(("id" = i32, Path, description = "The site id"), ("segment_id" = i64, Path, description = "The segment id")),
+    responses(
+        (status = 200, description = "The segment", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,6 +203,17 @@ async fn replace(
     Ok(Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/segments/{segment_id}",
+    tag = "segments",
+    summary = "Delete a segment",
+    params(("id" = i32, Path, description = "The site id"), ("segment_id" = i64, Path, description = "The segment id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn remove(State(state): State<AppState>, caller: Caller, Path((site_id, id)): Path<(i32, String)>) -> Result<StatusCode, ApiError> {
     let id = segment_id(&id)?;
     let mut client = state.pool.get().await?;

@@ -42,6 +42,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/share/{token}/query/batch", post(run_batch))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(page, describe, unlock, run_query, run_batch))]
+pub struct Api;
+
 fn no_link() -> ApiError {
     ApiError::NotFound("no such shared link (it may have been revoked)".into())
 }
@@ -73,6 +78,18 @@ fn panels_of(link: &ShareLink) -> Vec<String> {
     link.panels.clone().unwrap_or_else(|| PANELS.iter().map(|(name, _)| (*name).to_owned()).collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/share/{token}",
+    tag = "share",
+    summary = "The shared dashboard page",
+    params(("token" = String, Path, description = "The shared link's secret token")),
+    responses(
+        (status = 200, description = "The dashboard in shared mode", body = String, content_type = "text/html"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token): Path<String>) -> Result<Response, ApiError> {
     let link = match find(&state, &token, ip).await {
         Ok(link) => link,
@@ -110,6 +127,18 @@ async fn page(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(token)
     Ok((headers, frame_options, Html(html)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/share/{token}",
+    tag = "share",
+    summary = "What a shared dashboard shows",
+    params(("token" = String, Path, description = "The shared link's secret token"), ("X-Tally-Share-Unlock" = Option<String>, Header, description = "The unlock token of a password-protected link")),
+    responses(
+        (status = 200, description = "`{\"site\", \"timezone\", \"name\", \"panels\", \"protected\", \"unlocked\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn describe(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -133,11 +162,24 @@ async fn describe(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Unlock {
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/share/{token}/unlock",
+    tag = "share",
+    summary = "Unlock a password-protected shared dashboard",
+    request_body = Unlock,
+    params(("token" = String, Path, description = "The shared link's secret token")),
+    responses(
+        (status = 200, description = "`{\"unlock\"}`: the token for `X-Tally-Share-Unlock`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn unlock(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -149,6 +191,19 @@ async fn unlock(
     Ok(Json(json!({ "unlock": unlock })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/share/{token}/query",
+    tag = "share",
+    summary = "A stats query within the link's site and panels",
+    request_body = crate::openapi::schemas::StatsQuery,
+    params(("token" = String, Path, description = "The shared link's secret token"), ("X-Tally-Share-Unlock" = Option<String>, Header, description = "The unlock token of a password-protected link")),
+    responses(
+        (status = 200, description = "As `POST /api/v1/query`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn run_query(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -163,6 +218,19 @@ async fn run_query(
     Ok(Json(query::answer(&state, &link.caller(ip), &q, Some("share.query"), Work::Query).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/share/{token}/query/batch",
+    tag = "share",
+    summary = "Stats queries within the link's site and panels",
+    request_body = crate::openapi::schemas::QueryBatch,
+    params(("token" = String, Path, description = "The shared link's secret token"), ("X-Tally-Share-Unlock" = Option<String>, Header, description = "The unlock token of a password-protected link")),
+    responses(
+        (status = 200, description = "As `POST /api/v1/query/batch`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    ),
+    security(())
+)]
 async fn run_batch(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -29,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{id}/share-links/{link_id}", delete(revoke))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, revoke))]
+pub struct Api;
+
 /// 404 unless the caller sees the site, 403 unless they are one of its admins.
 async fn require_site_admin(tx: &Transaction<'_>, site_id: i32) -> Result<(), ApiError> {
     let row =
@@ -40,6 +45,17 @@ async fn require_site_admin(tx: &Transaction<'_>, site_id: i32) -> Result<(), Ap
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/share-links",
+    tag = "share",
+    summary = "The active shared links of a site (admins)",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"links\": [...]}` without tokens", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     caller.require_session()?;
     let mut client = state.pool.get().await?;
@@ -72,7 +88,7 @@ async fn list(State(state): State<AppState>, caller: Caller, Path(site_id): Path
     Ok(Json(json!({ "share_links": links })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewLink {
     #[serde(default)]
@@ -103,6 +119,18 @@ fn origin(field: &str, text: &str) -> Result<String, ApiError> {
     Ok(url.origin().ascii_serialization())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/share-links",
+    tag = "share",
+    summary = "Create a shared link (admins)",
+    request_body = NewLink,
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 201, description = "The link with its `token` and `path`, shown only now", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,6 +196,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/share-links/{link_id}",
+    tag = "share",
+    summary = "Revoke a shared link",
+    params(("id" = i32, Path, description = "The site id"), ("link_id" = i32, Path, description = "The link id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn revoke(State(state): State<AppState>, caller: Caller, Path((site_id, link_id)): Path<(i32, i32)>) -> Result<StatusCode, ApiError> {
     caller.require_session()?;
     let mut client = state.pool.get().await?;

@@ -31,10 +31,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sites/{id}/ingest-keys/{key_id}", delete(revoke_ingest_key))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_sites, create_site, list_members, set_member, remove_member, list_ingest_keys, create_ingest_key, revoke_ingest_key))]
+pub struct Api;
+
 fn no_site() -> ApiError {
     ApiError::NotFound("no such site".into())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites",
+    tag = "sites",
+    summary = "The sites the caller may see, with their role",
+    responses(
+        (status = 200, description = "`{\"sites\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_sites(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -58,7 +73,7 @@ pub async fn visible(tx: &Transaction<'_>) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewSite {
     domain: String,
     #[serde(default = "utc")]
@@ -69,6 +84,17 @@ fn utc() -> String {
     "UTC".into()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites",
+    tag = "sites",
+    summary = "Create a site (administrators)",
+    request_body = NewSite,
+    responses(
+        (status = 201, description = "The site", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_site(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +119,17 @@ async fn create_site(
     Ok((StatusCode::CREATED, Json(json!({"id": id, "domain": domain, "timezone": body.timezone}))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/members",
+    tag = "sites",
+    summary = "The members of a site",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"members\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_members(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -105,11 +142,23 @@ async fn list_members(State(state): State<AppState>, caller: Caller, Path(site_i
     Ok(Json(json!({ "members": members })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Membership {
     role: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/members/{user_id}",
+    tag = "sites",
+    summary = "Set a user's role on a site",
+    request_body = Membership,
+    params(("id" = i32, Path, description = "The site id"), ("user_id" = i32, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Set"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn set_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,6 +176,17 @@ async fn set_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/members/{user_id}",
+    tag = "sites",
+    summary = "Remove a user from a site",
+    params(("id" = i32, Path, description = "The site id"), ("user_id" = i32, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,6 +207,17 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/ingest-keys",
+    tag = "sites",
+    summary = "The ingest keys of a site (admins)",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 200, description = "`{\"keys\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_ingest_keys(State(state): State<AppState>, caller: Caller, Path(site_id): Path<i32>) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -166,6 +237,17 @@ async fn list_ingest_keys(State(state): State<AppState>, caller: Caller, Path(si
     Ok(Json(json!({ "ingest_keys": keys })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/ingest-keys",
+    tag = "sites",
+    summary = "Create an ingest key (admins)",
+    params(("id" = i32, Path, description = "The site id")),
+    responses(
+        (status = 201, description = "The key, its secret shown only now", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_ingest_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +262,17 @@ async fn create_ingest_key(
     Ok((StatusCode::CREATED, Json(json!({"id": key_id, "site_id": site_id, "key": row.get::<_, String>(1)}))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sites/{id}/ingest-keys/{key_id}",
+    tag = "sites",
+    summary = "Revoke an ingest key",
+    params(("id" = i32, Path, description = "The site id"), ("key_id" = i32, Path, description = "The ingest key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn revoke_ingest_key(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,6 +24,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v2/query", post(run_query))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(run_query))]
+pub struct Api;
+
+#[utoipa::path(
+    post,
+    path = "/api/v2/query",
+    tag = "query",
+    summary = "Run a query of Plausible's Stats API v2",
+    request_body = crate::openapi::schemas::StatsV2Query,
+    responses(
+        (status = 200, description = "`{\"results\", \"meta\", \"query\"}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(request): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
     let domain = stats_v2::site_id(&request)?;
     let (timezone, days) = site_days(&state, &caller, &domain, stats_v2::date_time_pair(&request)).await?;

@@ -18,6 +18,21 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/users", get(list_users).post(create_user))
 }
 
+/// The OpenAPI description of the routes above ([`crate::openapi`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_users, create_user))]
+pub struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "Every user with their memberships (administrators)",
+    responses(
+        (status = 200, description = "`{\"users\": [...]}`", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
@@ -33,7 +48,7 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Jso
     Ok(Json(json!({ "users": users })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewUser {
     email: String,
     #[serde(default)]
@@ -43,6 +58,17 @@ struct NewUser {
     admin: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "Create a user (administrators)",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The user", body = serde_json::Value),
+        (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
+    )
+)]
 async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
