@@ -10,12 +10,13 @@ import json
 import math
 import statistics
 import sys
-import time
 
 import chdb.session
 import duckdb
 import psycopg
 from psycopg.types.json import Jsonb
+
+from timing import median_ms
 
 URL, WORK = sys.argv[1], sys.argv[2]
 SITE = 1  # the largest site (Zipf sizes: about 30% of all events)
@@ -135,16 +136,6 @@ def chdb_sql(sql):
         "count(*) FILTER (WHERE name = 'pageview')", "countIf(name = 'pageview')")
 
 
-def timed(run):
-    run()
-    samples = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
-
-
 def main():
     duck = duckdb.connect()
     duck.execute(f"""CREATE TABLE events AS SELECT column00::INT AS site_id, make_timestamp(column01::BIGINT) AS ts, column02 AS name,
@@ -167,10 +158,10 @@ def main():
     for name, query, sql in QUESTIONS:
         answer = pg.execute("SELECT tally.query(%s)", [Jsonb(query)]).fetchone()[0]
         assert "results" in answer, f"{name}: {answer}"
-        tally = timed(lambda: pg.execute("SELECT tally.query(%s)", [Jsonb(query)]).fetchall())
-        heap = timed(lambda: pg.execute(sql["heap"]).fetchall())
-        duck_ms = timed(lambda: duck.execute(sql["duckdb"]).fetchall())
-        ch_ms = timed(lambda: ch.query(chdb_sql(sql["chdb"]), "CSV"))
+        tally = median_ms(RUNS, lambda: pg.execute("SELECT tally.query(%s)", [Jsonb(query)]).fetchall())
+        heap = median_ms(RUNS, lambda: pg.execute(sql["heap"]).fetchall())
+        duck_ms = median_ms(RUNS, lambda: duck.execute(sql["duckdb"]).fetchall())
+        ch_ms = median_ms(RUNS, lambda: ch.query(chdb_sql(sql["chdb"]), "CSV"))
         rows.append((name, tally, heap, duck_ms, ch_ms))
 
     events = pg.execute("SELECT count(*) FROM heap").fetchone()[0]

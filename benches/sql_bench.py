@@ -13,12 +13,13 @@ import math
 import re
 import statistics
 import sys
-import time
 
 import chdb
 import chdb.session
 import duckdb
 import psycopg
+
+from timing import median_ms
 
 URL, WORK = sys.argv[1], sys.argv[2]
 RUNS = 3
@@ -51,16 +52,6 @@ def translate(sql, engine, now):
         return re.sub(r"props ->> '(\w+)'", r"json_extract_string(props, '\1')", sql)
     sql = sql.replace("now()", f"toDateTime64('{stamp}', 6, 'UTC')")
     return re.sub(r"props ->> '(\w+)'", r"JSONExtract(props, '\1', 'Nullable(String)')", sql)
-
-
-def timed(run):
-    run()
-    samples = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def load_duckdb():
@@ -113,14 +104,14 @@ def main():
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for name, sql in queries:
-        tally = timed(lambda: pg.execute(sql.replace("{rel}", "tally.events")).fetchall())
+        tally = median_ms(RUNS, lambda: pg.execute(sql.replace("{rel}", "tally.events")).fetchall())
         pg.execute("SET tally.scan_aggregates = off")
-        without = timed(lambda: pg.execute(sql.replace("{rel}", "tally.events")).fetchall())
+        without = median_ms(RUNS, lambda: pg.execute(sql.replace("{rel}", "tally.events")).fetchall())
         pg.execute("RESET tally.scan_aggregates")
-        heap = timed(lambda: pg.execute(sql.replace("{rel}", "heap")).fetchall())
+        heap = median_ms(RUNS, lambda: pg.execute(sql.replace("{rel}", "heap")).fetchall())
         duck_sql, ch_sql = translate(sql, "duckdb", now), translate(sql, "chdb", now)
-        duck_ms = timed(lambda: duck.execute(duck_sql).fetchall())
-        ch_ms = timed(lambda: ch.query(ch_sql, "CSV"))
+        duck_ms = median_ms(RUNS, lambda: duck.execute(duck_sql).fetchall())
+        ch_ms = median_ms(RUNS, lambda: ch.query(ch_sql, "CSV"))
         rows.append((name, tally, without, heap, duck_ms, ch_ms))
         print(f"{name}: {tally:.1f} {without:.1f} {heap:.1f} {duck_ms:.1f} {ch_ms:.1f}", file=sys.stderr)
 
