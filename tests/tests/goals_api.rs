@@ -40,6 +40,9 @@ async fn goals_are_created_listed_used_and_deleted_over_http() {
         (json!({"site_id": "shop.example", "goal_type": "event"}), "event_name"),
         (json!({"site_id": "shop.example", "goal_type": "page", "page_path": "x".repeat(500)}), "page_path"),
         (json!({"goal_type": "event", "event_name": "x"}), "site_id"),
+        // The dashboard API's rules: a page goal is a path, a display name a short name.
+        (json!({"site_id": "shop.example", "goal_type": "page", "page_path": "pricing"}), "page_path"),
+        (json!({"site_id": "shop.example", "goal_type": "event", "event_name": "x", "display_name": "D".repeat(121)}), "display_name"),
     ] {
         let (status, err) = key.put("/api/v1/sites/goals", body.clone()).await;
         assert_eq!((status, err["field"].clone()), (400, json!(field)), "{body} → {err}");

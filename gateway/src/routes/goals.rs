@@ -18,14 +18,12 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::goal::Goal;
 use super::json_body::JsonBody;
-use super::site_items::{self, require_site, Named};
+use super::site_items::{require_site, Named};
 use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Longest event name or page pattern: the longest event name and URL ingest accepts.
-const MAX_TARGET_LEN: usize = 4_096;
 
 const GOALS: Named = Named { table: "tally.goals", what: "goal" };
 
@@ -39,51 +37,6 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list, create, replace, remove))]
 pub struct Api;
-
-/// A goal as the API takes and shows it.
-struct Goal {
-    name: String,
-    event_name: Option<String>,
-    page_pattern: Option<String>,
-    currency: Option<String>,
-}
-
-impl Goal {
-    fn parse(body: &Value) -> Result<Goal, ApiError> {
-        let body = site_items::object(body)?;
-        let name = site_items::name(body, "name")?;
-        let event_name = site_items::optional_text(body, "event_name")?;
-        let page_pattern = site_items::optional_text(body, "page_pattern")?;
-        match (&event_name, &page_pattern) {
-            (None, None) => return Err(ApiError::bad_request("event_name", "give an event name or a page pattern")),
-            (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request("page_pattern", "a goal has an event name or a page pattern, not both"))
-            }
-            (Some(e), None) if e.len() > MAX_TARGET_LEN => {
-                return Err(ApiError::bad_request("event_name", format!("event_name is at most {MAX_TARGET_LEN} bytes")))
-            }
-            (None, Some(p)) if !p.starts_with('/') || p.len() > MAX_TARGET_LEN => {
-                return Err(ApiError::bad_request("page_pattern", "a page pattern is a path such as /pricing or /blog/*"))
-            }
-            _ => {}
-        }
-        let currency = site_items::optional_text(body, "currency")?;
-        if let Some(code) = &currency {
-            if event_name.is_none() {
-                return Err(ApiError::bad_request("currency", "a revenue goal is met by an event: give an event name"));
-            }
-            // The same rule as the revenue of ingested events.
-            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
-                return Err(ApiError::bad_request("currency", "currency is a 3-letter ISO 4217 code such as EUR"));
-            }
-        }
-        Ok(Goal { name, event_name, page_pattern, currency: currency.map(|c| c.to_ascii_uppercase()) })
-    }
-
-    fn json(&self) -> Value {
-        json!({"name": self.name, "event_name": self.event_name, "page_pattern": self.page_pattern, "currency": self.currency})
-    }
-}
 
 #[utoipa::path(
     get,

@@ -21,14 +21,12 @@ use axum::{Json, Router};
 use deadpool_postgres::Transaction;
 use serde_json::{json, Value};
 
+use super::goal::{Goal, PLAUSIBLE};
+use super::site_items;
 use crate::auth::{audit, Caller};
 use crate::error::ApiError;
 use crate::routes::json_body::JsonBody;
 use crate::state::AppState;
-
-/// Longest goal name, event name or page path: names are a dimension, not free text
-/// (the ingest limit on event names).
-const MAX_GOAL_TEXT: usize = crate::ingest::payload::MAX_NAME_LEN;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sites/goals", put(create_goal).get(list_goals)).route("/api/v1/sites/goals/{goal_id}", delete(delete_goal))
@@ -60,15 +58,6 @@ fn goal_json(name: &str, event_name: Option<&str>, page_path: Option<&str>) -> V
     })
 }
 
-/// A required text field of `body`, at most [`MAX_GOAL_TEXT`] bytes.
-fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    match body.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_GOAL_TEXT && !s.chars().any(char::is_control) => Ok(s.trim()),
-        None | Some(Value::Null) => Err(ApiError::bad_request(field, format!("{field} is required"))),
-        _ => Err(ApiError::bad_request(field, format!("{field} must be 1 to {MAX_GOAL_TEXT} bytes of text"))),
-    }
-}
-
 #[utoipa::path(
     put,
     path = "/api/v1/sites/goals",
@@ -81,15 +70,19 @@ fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     )
 )]
 async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+    let fields = site_items::object(&body)?;
+    let required =
+        |field: &str| site_items::optional_text(fields, field)?.ok_or_else(|| ApiError::bad_request(field, format!("{field} is required")));
     let (event_name, page_path) = match body.get("goal_type").and_then(Value::as_str) {
-        Some("event") => (Some(text(&body, "event_name")?), None),
-        Some("page") => (None, Some(text(&body, "page_path")?)),
+        Some("event") => (Some(required(PLAUSIBLE.event_name)?), None),
+        Some("page") => (None, Some(required(PLAUSIBLE.page_pattern)?)),
         _ => return Err(ApiError::bad_request("goal_type", "goal_type is \"event\" or \"page\"")),
     };
-    let name = match body.get("display_name") {
-        None | Some(Value::Null) => event_name.map_or_else(|| format!("Visit {}", page_path.unwrap_or_default()), str::to_owned),
-        Some(_) => text(&body, "display_name")?.to_owned(),
+    let name = match site_items::optional_text(fields, PLAUSIBLE.name)? {
+        Some(name) => name,
+        None => event_name.clone().unwrap_or_else(|| format!("Visit {}", page_path.as_deref().unwrap_or_default())),
     };
+    let goal = Goal::checked(&PLAUSIBLE, name, event_name, page_path, None)?;
     let mut client = state.pool.get().await?;
     let tx = caller.transaction(&mut client).await?;
     let site_id = site_of(&tx, body.get("site_id").and_then(Value::as_str)).await?;
@@ -97,17 +90,18 @@ async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(bod
     // another definition is a conflict, never a silent redefinition.
     tx.execute(
         "INSERT INTO tally.goals (site_id, name, event_name, page_pattern) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        &[&site_id, &name, &event_name, &page_path],
+        &[&site_id, &goal.name, &goal.event_name, &goal.page_pattern],
     )
     .await?;
-    let row = tx.query_one("SELECT event_name, page_pattern FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &name]).await?;
+    let row =
+        tx.query_one("SELECT event_name, page_pattern FROM tally.goals WHERE site_id = $1 AND name = $2", &[&site_id, &goal.name]).await?;
     let stored: (Option<String>, Option<String>) = (row.get(0), row.get(1));
-    if (stored.0.as_deref(), stored.1.as_deref()) != (event_name, page_path) {
-        return Err(ApiError::Conflict(format!("the goal {name:?} exists with another definition: give another display_name")));
+    if (&stored.0, &stored.1) != (&goal.event_name, &goal.page_pattern) {
+        return Err(ApiError::Conflict(format!("the goal {:?} exists with another definition: give another display_name", goal.name)));
     }
-    audit::record(&tx, "goal.create", Some(site_id), json!({ "goal": name }), caller.ip).await?;
+    audit::record(&tx, "goal.create", Some(site_id), json!({ "goal": goal.name }), caller.ip).await?;
     tx.commit().await?;
-    Ok(Json(goal_json(&name, event_name, page_path)))
+    Ok(Json(goal_json(&goal.name, goal.event_name.as_deref(), goal.page_pattern.as_deref())))
 }
 
 #[utoipa::path(

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod events;
 pub mod export;
 pub mod funnels;
+pub mod goal;
 pub mod goals;
 pub mod goals_api;
 pub mod health;
