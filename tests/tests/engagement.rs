@@ -96,3 +96,43 @@ async fn scroll_depth_is_each_visitors_deepest_scroll_of_the_page() {
         assert!(err["error"].as_str().unwrap().contains("scroll_depth"), "{err}");
     }
 }
+
+/// Plausible's `interactive: false` (`i` from the tracker): the event is stored and
+/// counted, but a visit whose other events are not interactive stays a bounce, in hot
+/// rows, in segments and in rollups alike.
+#[tokio::test]
+async fn non_interactive_events_never_end_a_bounce() {
+    let t = Tally::with_site("a.example").await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0";
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/129.0.0.0 Safari/537.36";
+    let url = "https://a.example/video";
+    for (ua, body) in [
+        // Firefox: a pageview, then a video that starts playing by itself.
+        (firefox, json!({"n": "pageview", "u": url, "d": "a.example"})),
+        (firefox, json!({"n": "Autoplay", "u": url, "d": "a.example", "i": false})),
+        // Chrome: a pageview, then a click on play.
+        (chrome, json!({"n": "pageview", "u": url, "d": "a.example"})),
+        (chrome, json!({"name": "Play", "url": url, "domain": "a.example", "interactive": true})),
+    ] {
+        send_as(&t, ua, body).await;
+    }
+    let flags: Vec<(String, Option<bool>)> =
+        t.sql("SELECT name, interactive FROM tally.events ORDER BY name").await.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        flags,
+        [("Autoplay".into(), Some(false)), ("Play".into(), Some(true)), ("pageview".into(), Some(true)), ("pageview".into(), Some(true))]
+    );
+
+    let analyst = t.user_with_role("a.example", "analyst").await;
+    let query = json!({"site_id": "a.example", "date_range": "day", "metrics": ["visits", "bounce_rate", "events"]});
+    let by_page = json!({"site_id": "a.example", "date_range": "day", "metrics": ["visits", "bounce_rate"], "dimensions": ["event:page"]});
+    for stage in ["hot rows", "segments and rollups"] {
+        let (status, answer) = analyst.post("/api/v1/query", query.clone()).await;
+        assert_eq!((status, &answer["results"]), (200, &json!([{"dimensions": [], "metrics": [2, 50.0, 4]}])), "{stage}: {answer}");
+        let (status, answer) = analyst.post("/api/v1/query", by_page.clone()).await;
+        assert_eq!((status, &answer["results"]), (200, &json!([{"dimensions": ["/video"], "metrics": [2, 50.0]}])), "{stage}: {answer}");
+        t.sql("SELECT tally.compact(true)").await;
+    }
+    let (status, err) = t.post("/api/event", json!({"n": "Play", "u": url, "d": "a.example", "i": "no"})).await;
+    assert_eq!((status, err["field"].clone()), (400, json!("interactive")));
+}

@@ -213,13 +213,15 @@ impl<'b> Derived<'b> {
     pub fn count_visits(&mut self, visits: impl Iterator<Item = (usize, std::ops::Range<usize>)>) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
+        let passive = &batch.non_interactive;
         for (visit, rows) in visits {
-            let (mut views, mut others) = (0u64, 0u64);
-            for &name in &names[rows.clone()] {
+            let (mut views, mut others, mut interactions) = (0u64, 0u64, 0u64);
+            for (r, &name) in rows.clone().zip(&names[rows.clone()]) {
                 views += u64::from(name == PAGEVIEW);
                 others += u64::from(name != ENGAGEMENT);
+                interactions += u64::from(name != ENGAGEMENT && !passive.get(r).copied().unwrap_or(false));
             }
-            self.bounced[visit] = others <= 1;
+            self.bounced[visit] = interactions <= 1;
             self.duration[visit] = (batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64;
             self.pageviews[visit] = views;
             self.events[visit] = others;

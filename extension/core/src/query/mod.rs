@@ -22,7 +22,8 @@
 //! - `visitors`: distinct visitor ids of qualifying events;
 //! - `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`: over visits with a
 //!   qualifying event, each measured over its whole in-range events (a bounce has at
-//!   most one non-engagement event; duration is last minus first event);
+//!   most one interactive event: not `engagement`, not sent with `interactive: false`;
+//!   duration is last minus first event);
 //! - a group of an event-level dimension (`event:*`, `time:*`) counts a visit once
 //!   for every group one of its qualifying events falls in;
 //! - `percentage`: visitors of the group over all qualifying visitors; `conversion_rate`:

@@ -101,6 +101,27 @@ fn visit_metrics_of_a_handmade_day() {
 }
 
 #[test]
+fn non_interactive_events_count_as_events_but_never_end_a_bounce() {
+    let passive = |visitor, session, minute| Event { interactive: Some(false), ..event(visitor, session, minute, "Autoplay", "/a") };
+    let events = vec![
+        // A pageview and a non-interactive event: a bounce.
+        event(1, 10, 0, "pageview", "/a"),
+        passive(1, 10, 1),
+        // A pageview and an interactive event (NULL: stored before the flag): no bounce.
+        event(2, 20, 0, "pageview", "/a"),
+        event(2, 20, 1, "Click", "/a"),
+        // Two pageviews, the second one non-interactive: a bounce.
+        event(3, 30, 0, "pageview", "/a"),
+        Event { interactive: Some(false), ..event(3, 30, 2, "pageview", "/b") },
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let q = json!({"site_id": 1, "date_range": "day", "metrics": ["visits", "bounce_rate", "events"]});
+    let a = answer(q, std::slice::from_ref(&events), range);
+    let acc = a.views[0][0].acc;
+    assert_eq!((acc.visits, acc.bounces, acc.events), (3, 2, 6));
+}
+
+#[test]
 fn scroll_depth_averages_each_visitors_deepest_scroll_on_the_page() {
     let scrolled = |visitor, session, minute, page: &str, sd| Event {
         engagement_ms: Some(1_000),
