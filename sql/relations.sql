@@ -10,7 +10,8 @@ RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 a.referrer, a.referrer_source, a.utm_source, a.utm_medium, a.utm_campaign,
                 a.utm_term, a.utm_content, a.country, a.region, a.city, a.browser,
                 a.browser_version, a.os, a.os_version, a.device, a.screen_width,
-                a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props) AS u
+                a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props, a.scroll_depth,
+                a.interactive) AS u
 $$;
 
 -- The relation behind tally.events. It never holds a row: the planner hook of

@@ -89,6 +89,19 @@ ALTER TABLE tally.events_hot
     ALTER COLUMN props SET DEFAULT '{}';
 CREATE INDEX events_hot_site_ts ON tally.events_hot (site_id, ts);
 
+-- Columns added after 0.1.0. They come after `gen` in the hot table, where ALTER TABLE
+-- puts them in an upgraded database, so fresh and upgraded installs have one layout
+-- (compaction finds the hot table's columns by name).
+ALTER TYPE tally.event
+    -- How far down the page the visitor scrolled, 0-100 %, on `engagement` events.
+    ADD ATTRIBUTE scroll_depth int,
+    -- false for events the tracker marked non-interactive: they never end a bounce.
+    -- NULL (rows older than the column) counts as interactive.
+    ADD ATTRIBUTE interactive boolean;
+ALTER TABLE tally.events_hot
+    ADD COLUMN scroll_depth int,
+    ADD COLUMN interactive boolean;
+
 -- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
 -- a restored database starts new salts, which is the point of destroying old ones.
 CREATE TABLE tally.salts (

@@ -438,3 +438,24 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION tally.evaluate_alert(bigint, timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE tally.run_alerts(timestamptz) FROM PUBLIC;
+
+-- Events gain scroll_depth (Plausible's `sd` on engagement events) and interactive
+-- (its `i`: false never ends a bounce), last in tally_core::event::COLUMNS. Segments
+-- written before read them as NULL; in the hot table they follow `gen`, as in a fresh
+-- install (sql/schema.sql).
+ALTER TYPE tally.event ADD ATTRIBUTE scroll_depth int, ADD ATTRIBUTE interactive boolean;
+ALTER TABLE tally.events_hot ADD COLUMN scroll_depth int, ADD COLUMN interactive boolean;
+ALTER TABLE tally.events_scan ADD COLUMN scroll_depth int, ADD COLUMN interactive boolean;
+ALTER TYPE tally.event_arrays ADD ATTRIBUTE scroll_depth int[], ADD ATTRIBUTE interactive boolean[];
+CREATE OR REPLACE FUNCTION tally.segment_rows(segment_id bigint, data bytea)
+RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT u.*
+    FROM tally.segment_arrays(segment_id, data) a,
+         unnest(a.site_id, a.ts, a.name, a.visitor_id, a.session_id, a.hostname, a.pathname,
+                a.referrer, a.referrer_source, a.utm_source, a.utm_medium, a.utm_campaign,
+                a.utm_term, a.utm_content, a.country, a.region, a.city, a.browser,
+                a.browser_version, a.os, a.os_version, a.device, a.screen_width,
+                a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props, a.scroll_depth,
+                a.interactive) AS u
+$$;
+CREATE OR REPLACE VIEW tally.events WITH (security_invoker = true) AS SELECT * FROM tally.events_scan WHERE tally.scan_ready();

@@ -22,8 +22,7 @@ use crate::error::ApiError;
 /// The keys of a Plausible v2 query.
 const KEYS: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "include", "pagination"];
 /// Metrics Plausible has and Tally does not measure yet, with why.
-const UNAVAILABLE: [(&str, &str); 2] =
-    [("scroll_depth", "scroll depth is not stored by Tally yet"), ("exit_rate", "exit_rate is not computed by Tally yet")];
+const UNAVAILABLE: [(&str, &str); 1] = [("exit_rate", "exit_rate is not computed by Tally yet")];
 /// The longest range the `time` dimension answers by day; longer ones go by month.
 const DAILY_TIME_DAYS: i64 = 91;
 
@@ -459,7 +458,7 @@ mod tests {
         };
         assert_eq!(field_of(with("site_id", json!(3))), "site_id");
         assert_eq!(field_of(with("metrics", json!([]))), "metrics");
-        assert_eq!(field_of(with("metrics", json!(["visitors", "scroll_depth"]))), "metrics[1]");
+        assert_eq!(field_of(with("metrics", json!(["visitors", "exit_rate"]))), "metrics[1]");
         let mut split = with("metrics", json!(["conversion_rate"]));
         split["dimensions"] = json!(["visit:source"]);
         assert_eq!(field_of(split), "metrics", "no goal to convert to");

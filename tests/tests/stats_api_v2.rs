@@ -194,6 +194,7 @@ async fn conversion_rates_time_on_page_and_bad_requests() {
     let cases = [
         (with("site_id", json!("nowhere.example")), "site_id"),
         (with("metrics", json!(["visitors", "scroll_depth"])), "metrics[1]"),
+        (with("metrics", json!(["visitors", "exit_rate"])), "metrics[1]"),
         (with("metrics", json!(["clicks"])), "metrics[0]"),
         (with("date_range", json!("24h")), "date_range"),
         (with("date_range", json!(["2024-08-01T10:00:00+00:00", "2024-08-01T12:00:00+00:00"])), "date_range"),

@@ -264,6 +264,9 @@ impl Site {
                     ts: ts + i64::from(engagement) * 1000,
                     name: "engagement".into(),
                     engagement_ms: Some(engagement),
+                    // Longer reads scroll further; derived rather than drawn, so the
+                    // random stream (and every other field) stays as it was.
+                    scroll_depth: Some((engagement / 1_000).min(100)),
                     props: Vec::new(),
                     ..pageview.clone()
                 });

@@ -52,10 +52,19 @@ pub struct Event {
     pub revenue_currency: Option<String>,
     /// Custom properties, string keys to string values, in the order they were sent.
     pub props: Vec<(String, String)>,
+    /// How far down the page the visitor scrolled, in percent (0..=100), for
+    /// `engagement` events.
+    pub scroll_depth: Option<i32>,
+    /// `false` for an event the tracker marked non-interactive, which never turns a
+    /// bounce into an engaged visit; `None` (rows stored before the field existed)
+    /// counts as interactive.
+    pub interactive: Option<bool>,
 }
 
 /// The columns of [`Event`] in storage order: the names of `tally.events_hot`'s columns
-/// and of a segment's column blocks. Keep in step with the struct and `sql/`.
+/// and of a segment's column blocks. Keep in step with the struct and `sql/`. A
+/// segment's blocks are numbered by this order, so a new column goes at the end; a
+/// segment written before it existed reads it as NULL.
 pub const COLUMNS: &[&str] = &[
     "site_id",
     "ts",
@@ -84,4 +93,6 @@ pub const COLUMNS: &[&str] = &[
     "revenue_micros",
     "revenue_currency",
     "props",
+    "scroll_depth",
+    "interactive",
 ];

@@ -32,6 +32,7 @@ fn event() -> impl Strategy<Value = Event> {
         prop_oneof![Just(None), Just(Some(i64::MIN)), any::<i64>().prop_map(Some)],
         opt_text(),
         proptest::collection::vec((text(), text()), 0..3),
+        (opt_i32(), proptest::option::of(any::<bool>())),
     );
     (keys, traffic, client, numbers).prop_map(|(k, t, c, n)| Event {
         site_id: k.0,
@@ -61,6 +62,8 @@ fn event() -> impl Strategy<Value = Event> {
         revenue_micros: n.2,
         revenue_currency: n.3,
         props: n.4,
+        scroll_depth: n.5 .0,
+        interactive: n.5 .1,
     })
 }
 

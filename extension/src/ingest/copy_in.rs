@@ -80,9 +80,9 @@ unsafe extern "C-unwind" fn read_source(outbuf: *mut c_void, _minread: c_int, ma
     })
 }
 
-/// COPYs the binary stream made of `chunks` (header, rows, trailer) into
-/// `tally.events_hot`; returns the rows inserted.
-pub fn copy_into_events_hot(chunks: &[&[u8]]) -> u64 {
+/// COPYs the binary stream made of `chunks` (header, rows, trailer) of the first
+/// `fields` event columns into `tally.events_hot`; returns the rows inserted.
+pub fn copy_into_events_hot(chunks: &[&[u8]], fields: usize) -> u64 {
     let lock = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
     unsafe {
         let nsp = pg_sys::get_namespace_oid(c"tally".as_ptr(), false);
@@ -97,7 +97,7 @@ pub fn copy_into_events_hot(chunks: &[&[u8]]) -> u64 {
         let rte = (*pg_sys::addRangeTableEntryForRelation(pstate, rel, lock, ptr::null_mut(), false, false)).p_rte;
         (*rte).requiredPerms = pg_sys::ACL_INSERT as pg_sys::AclMode;
         let mut attnames: *mut pg_sys::List = ptr::null_mut();
-        for column in COLUMNS {
+        for column in &COLUMNS[..fields] {
             let name = CString::new(*column).expect("column names have no NUL");
             let attnum = pg_sys::attnameAttNum(rel, name.as_ptr(), false);
             if attnum <= 0 {

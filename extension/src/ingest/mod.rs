@@ -10,6 +10,7 @@
 pub mod copy_in;
 pub mod multi_insert;
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashSet;
 
@@ -78,7 +79,9 @@ pub fn ingest_batch(batch_id: pgrx::Uuid, stream: &[u8], event_ids: Option<Vec<O
     if kept.is_empty() {
         return Some(0);
     }
-    Some(copy_in::copy_into_events_hot(&chunks(stream, &kept)) as i64)
+    let fields = crate::storage::layout::present(crate::storage::layout::events_hot());
+    let chunks = chunks(stream, &kept, fields);
+    Some(copy_in::copy_into_events_hot(&chunks.iter().map(|c| c.as_ref()).collect::<Vec<_>>(), fields) as i64)
 }
 
 /// Claims the ids; `None` when the batch id was taken before.
@@ -109,18 +112,26 @@ fn prepare_claim(client: &SpiClient<'_>) -> OwnedPreparedStatement {
     client.prepare_mut(CLAIM, &types).unwrap_or_else(|e| error!("tally.ingest_batch: preparing the claim: {e}")).keep()
 }
 
-/// The COPY stream of the `kept` rows of `stream`: its header, the rows (adjacent ones
-/// as one slice), its trailer.
-fn chunks<'a>(stream: &'a [u8], kept: &[&Frame]) -> Vec<&'a [u8]> {
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
+/// The COPY stream of the `kept` rows of `stream` with `fields` fields each (the
+/// columns `tally.events_hot` has): its header, the rows (adjacent ones as one slice,
+/// a row of another release's columns reshaped), its trailer.
+fn chunks<'a>(stream: &'a [u8], kept: &[&Frame], fields: usize) -> Vec<Cow<'a, [u8]>> {
+    let mut out: Vec<Cow<'a, [u8]>> = vec![Cow::Borrowed(COPY_HEADER)];
+    let mut run: Option<(usize, usize)> = None;
     for f in kept {
-        match ranges.last_mut() {
-            Some(last) if last.1 == f.start => last.1 = f.end,
-            _ => ranges.push((f.start, f.end)),
+        match run.as_mut() {
+            Some(last) if last.1 == f.start && f.fields == fields => last.1 = f.end,
+            _ => {
+                out.extend(run.take().map(|(s, e)| Cow::Borrowed(&stream[s..e])));
+                if f.fields == fields {
+                    run = Some((f.start, f.end));
+                } else {
+                    out.push(Cow::Owned(copy_frames::with_fields(&stream[f.start..f.end], f.fields, fields)));
+                }
+            }
         }
     }
-    let mut out: Vec<&[u8]> = vec![COPY_HEADER];
-    out.extend(ranges.into_iter().map(|(s, e)| &stream[s..e]));
-    out.push(COPY_TRAILER);
+    out.extend(run.map(|(s, e)| Cow::Borrowed(&stream[s..e])));
+    out.push(Cow::Borrowed(COPY_TRAILER));
     out
 }

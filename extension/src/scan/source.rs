@@ -7,7 +7,6 @@ use std::ffi::CString;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use tally_core::event::COLUMNS;
 use tally_core::scan::Bounds;
 use tally_core::segment::{self, Segment};
 
@@ -67,7 +66,7 @@ pub(super) unsafe fn read(bounds: &Bounds, count_visible: bool, keep: pg_sys::Me
             });
         }
 
-        let columns = COLUMNS.join(", ");
+        let columns = crate::storage::layout::hot_select_list();
         let hot: Vec<_> = params
             .select(&format!("SELECT {columns} FROM tally.events_hot WHERE true{site_cond}{from_hot}{to_hot}"))
             .map(|row| event_of(&row))

@@ -11,19 +11,10 @@ use tally_core::scan::Decoded;
 use tally_core::segment::Column;
 
 use crate::storage::arrays::PG_EPOCH_OFFSET_US;
+use crate::storage::layout::sql_type;
 
-/// The SQL type of each event column, as `tally.event` declares it.
-fn sql_type(column: usize) -> pg_sys::Oid {
-    match COLUMNS[column] {
-        "site_id" | "screen_width" | "engagement_ms" => pg_sys::INT4OID,
-        "ts" => pg_sys::TIMESTAMPTZOID,
-        "visitor_id" | "session_id" | "revenue_micros" => pg_sys::INT8OID,
-        "props" => pg_sys::JSONBOID,
-        _ => pg_sys::TEXTOID,
-    }
-}
-
-/// Refuses a relation whose columns are not the event columns in order: the
+/// Refuses a relation whose columns are not the event columns in order (those of an
+/// older release may lack the last ones, see [`crate::storage::layout`]): the
 /// extension's SQL and library would disagree about what a row is.
 ///
 /// # Safety
@@ -32,7 +23,8 @@ pub(super) unsafe fn check_layout(rel: pg_sys::Relation) {
     unsafe {
         let desc = (*rel).rd_att;
         let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
-        let matches = attrs.len() == COLUMNS.len()
+        let matches = attrs.len() <= COLUMNS.len()
+            && attrs.len() >= tally_core::copy_frames::FIRST_RELEASE_FIELDS
             && attrs.iter().enumerate().all(|(i, a)| {
                 let name = std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_str().unwrap_or("");
                 !a.attisdropped && name == COLUMNS[i] && a.atttypid == sql_type(i)
@@ -74,14 +66,17 @@ pub(super) unsafe fn fill(
 ) {
     unsafe {
         pg_sys::ExecClearTuple(slot);
-        let values = std::slice::from_raw_parts_mut((*slot).tts_values, COLUMNS.len());
-        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, COLUMNS.len());
+        let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+        let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
         nulls.fill(true);
-        for &column in columns {
+        // A relation of an older release has fewer columns; a whole-row reference asks for all.
+        for &column in columns.iter().filter(|&&c| c < natts) {
             let value = match decoded.columns[column].as_ref().expect("every asked column is decoded") {
                 Column::Int(c) => c.get(row).map(|v| match sql_type(column) {
                     pg_sys::TIMESTAMPTZOID => pg_sys::Datum::from(v - PG_EPOCH_OFFSET_US),
                     pg_sys::INT4OID => pg_sys::Datum::from(v as i32),
+                    pg_sys::BOOLOID => pg_sys::Datum::from(v != 0),
                     _ => pg_sys::Datum::from(v),
                 }),
                 Column::Str(dict) => {

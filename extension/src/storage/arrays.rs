@@ -67,9 +67,10 @@ pub fn segment_arrays(segment_id: i64, bytes: &[u8]) -> PgHeapTuple<'static, All
                 let values = (0..c.values.len()).map(|row| c.get(row));
                 match name {
                     "ts" => t.set_by_name(name, values.map(|v| v.map(from_unix_us)).collect::<Vec<_>>()),
-                    "site_id" | "screen_width" | "engagement_ms" => {
+                    "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => {
                         t.set_by_name(name, values.map(|v| v.map(|x| x as i32)).collect::<Vec<_>>())
                     }
+                    "interactive" => t.set_by_name(name, values.map(|v| v.map(|x| x != 0)).collect::<Vec<_>>()),
                     _ => t.set_by_name(name, values.collect::<Vec<_>>()),
                 }
             }

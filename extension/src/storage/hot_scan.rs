@@ -7,14 +7,12 @@
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgRelation};
+use tally_core::copy_frames::FIRST_RELEASE_FIELDS;
 use tally_core::event::{Event, COLUMNS};
 use tally_core::segment::{Batch, Kind};
 
 use super::arrays::{props_from_json, to_unix_us};
 use crate::spi_value::SpiValue;
-
-/// Attributes of a hot partition: the 27 event columns and `gen`.
-const HOT_ATTRS: usize = COLUMNS.len() + 1;
 
 /// Every row of `table` (a `tally.events_hot_N` partition), column by column.
 ///
@@ -24,7 +22,7 @@ pub fn scan(table: &str) -> Batch {
     // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction.
     let rel = unsafe { PgRelation::open_with_name(table) }.unwrap_or_else(|e| error!("opening {table}: {e}"));
     let mut out = Batch::default();
-    read(&rel, table, HOT_ATTRS, usize::MAX, |_, _| {}, |batch| out = batch);
+    read(&rel, table, usize::MAX, |_, _| {}, |batch| out = batch);
     out
 }
 
@@ -37,15 +35,23 @@ pub fn scan_chunks(oid: pg_sys::Oid, name: &str, rows: usize, check: impl FnMut(
     // SAFETY: the relation is opened with a lock that keeps its definition in place
     // until the transaction ends.
     let rel = unsafe { PgRelation::with_lock(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    read(&rel, name, COLUMNS.len(), rows, check, chunk)
+    read(&rel, name, rows, check, chunk)
 }
 
-fn read(rel: &PgRelation, name: &str, attrs: usize, rows: usize, mut check: impl FnMut(usize, &[bool]), mut chunk: impl FnMut(Batch)) {
+fn read(rel: &PgRelation, name: &str, rows: usize, mut check: impl FnMut(usize, &[bool]), mut chunk: impl FnMut(Batch)) {
     let desc = rel.tuple_desc();
-    if desc.len() != attrs {
-        error!("{name} has {} columns, expected {attrs}: the extension's SQL and library differ", desc.len());
+    let attrs = desc.len();
+    // Attributes are found by name: in a hot table created before a column was added
+    // it follows `gen`, where ALTER TABLE put it; one of an older release lacks it
+    // (NULL, see `layout`).
+    let positions: Vec<Option<usize>> =
+        COLUMNS.iter().map(|&column| desc.iter().position(|a| !a.is_dropped() && a.name() == column)).collect();
+    let present = positions.iter().take_while(|p| p.is_some()).count();
+    if present < FIRST_RELEASE_FIELDS || positions[present..].iter().any(Option::is_some) {
+        error!("{name} does not have the event columns: the extension's SQL and library differ");
     }
     let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0usize); attrs], vec![false; attrs]);
+    let (mut ordered, mut ordered_nulls) = (vec![pg_sys::Datum::from(0usize); COLUMNS.len()], vec![false; COLUMNS.len()]);
     let (mut batch, mut seen, mut held) = (Batch::default(), 0usize, 0usize);
     // SAFETY: the relation is open and locked; the scan and snapshot are released
     // before returning, and each tuple is copied into the batch before the next read.
@@ -58,8 +64,14 @@ fn read(rel: &PgRelation, name: &str, attrs: usize, rows: usize, mut check: impl
                 break;
             }
             pg_sys::heap_deform_tuple(tuple, desc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
-            check(seen, &nulls);
-            push_row(&mut batch, &Deformed { values: &values, nulls: &nulls });
+            for (column, at) in positions.iter().enumerate() {
+                (ordered[column], ordered_nulls[column]) = match *at {
+                    Some(at) => (values[at], nulls[at]),
+                    None => (pg_sys::Datum::from(0usize), true),
+                };
+            }
+            check(seen, &ordered_nulls);
+            push_row(&mut batch, &Deformed { values: &ordered, nulls: &ordered_nulls });
             (seen, held) = (seen + 1, held + 1);
             if held == rows {
                 chunk(std::mem::take(&mut batch));
@@ -89,7 +101,8 @@ fn push_row(batch: &mut Batch, row: &impl EventColumns) {
 /// An integer column's value, read by its SQL type (int4, timestamptz or int8).
 fn int_at(row: &impl EventColumns, column: usize) -> Option<i64> {
     match COLUMNS[column] {
-        "site_id" | "screen_width" | "engagement_ms" => row.get::<i32>(column).map(i64::from),
+        "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => row.get::<i32>(column).map(i64::from),
+        "interactive" => row.get::<bool>(column).map(i64::from),
         "ts" => row.get::<TimestampWithTimeZone>(column).map(to_unix_us),
         _ => row.get::<i64>(column),
     }
@@ -102,7 +115,7 @@ pub trait EventColumns {
     fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Option<T>;
 }
 
-/// A deformed tuple (attributes in COLUMNS order, then `gen` in a hot partition).
+/// A deformed tuple's event columns, in COLUMNS order.
 struct Deformed<'a> {
     values: &'a [pg_sys::Datum],
     nulls: &'a [bool],
@@ -148,6 +161,8 @@ pub fn event_of(row: &impl EventColumns) -> Event {
         revenue_micros: row.get(24),
         revenue_currency: text(25),
         props: row.get::<JsonB>(26).map(|JsonB(json)| props_from_json(json)).unwrap_or_default(),
+        scroll_depth: row.get(27),
+        interactive: row.get(28),
     }
 }
 
@@ -166,10 +181,7 @@ impl EventColumns for SpiRow<'_> {
 pub fn hot_events(client: &SpiClient<'_>, site_id: i32, from: TimestampWithTimeZone, to: TimestampWithTimeZone) -> Vec<Event> {
     client
         .select(
-            "SELECT site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source, \
-                    utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os, \
-                    os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props \
-             FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3",
+            &format!("SELECT {} FROM tally.events_hot WHERE site_id = $1 AND ts >= $2 AND ts < $3", super::layout::hot_select_list()),
             None,
             &[site_id.into(), from.into(), to.into()],
         )

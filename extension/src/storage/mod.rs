@@ -8,5 +8,6 @@ pub mod erase;
 pub mod hot;
 pub mod hot_scan;
 pub mod import;
+pub mod layout;
 pub mod parallel;
 pub mod retention;

@@ -237,6 +237,8 @@ fn encode_row(e: &Event, out: &mut BytesMut) {
     f.int8(e.revenue_micros);
     f.text(e.revenue_currency.as_deref());
     f.props(&e.props);
+    f.int4(e.scroll_depth);
+    f.bool(e.interactive);
 }
 
 /// Binary COPY fields, each as its length and its type's binary form.
@@ -252,6 +254,16 @@ impl Fields<'_> {
             Some(v) => {
                 self.0.put_i32(4);
                 self.0.put_i32(v);
+            }
+            None => self.null(),
+        }
+    }
+
+    fn bool(&mut self, v: Option<bool>) {
+        match v {
+            Some(v) => {
+                self.0.put_i32(1);
+                self.0.put_u8(u8::from(v));
             }
             None => self.null(),
         }
@@ -385,6 +397,7 @@ mod tests {
         (e.visitor_id, e.session_id, e.screen_width, e.revenue_micros) = (-5, 1 << 40, Some(1280), Some(9_990_000));
         (e.browser, e.revenue_currency) = (Some("Firefox \u{1F98A}".into()), Some("EUR".into()));
         e.props = vec![("plan".into(), "pro \"x\"".into()), ("n".into(), "1".into())];
+        (e.scroll_depth, e.interactive) = (Some(85), Some(false));
         let mut ours = BytesMut::new();
         encode_row(&e, &mut ours);
 
@@ -428,6 +441,8 @@ mod tests {
             (Box::new(e.revenue_micros), Type::INT8),
             (Box::new(text(&e.revenue_currency)), Type::TEXT),
             (Box::new(props), Type::JSONB),
+            (Box::new(e.scroll_depth), Type::INT4),
+            (Box::new(e.interactive), Type::BOOL),
         ])
         .collect();
         let mut theirs = BytesMut::new();
@@ -451,6 +466,7 @@ mod tests {
             (f[0], serde_json::from_slice::<serde_json::Value>(&f[1..]).unwrap())
         };
         assert_eq!(props(&ours[26]), props(&theirs[26]));
+        assert_eq!(ours[27..], theirs[27..]);
     }
 
     /// A binary COPY row's fields (None for NULL).

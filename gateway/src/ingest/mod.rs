@@ -118,6 +118,8 @@ impl Pipeline {
             revenue_micros: incoming.revenue.as_ref().map(|r| r.micros),
             revenue_currency: incoming.revenue.as_ref().map(|r| r.currency.clone()),
             props: incoming.props.clone(),
+            scroll_depth: incoming.scroll_depth,
+            interactive: Some(incoming.interactive),
         })
     }
 }

@@ -55,6 +55,9 @@ pub struct IncomingEvent {
     /// Milliseconds the page was in the foreground (`e` from the tracker), for
     /// `engagement` events only: other events carry no engagement time.
     pub engagement_ms: Option<i32>,
+    /// How far down the page the visitor scrolled, in percent (`sd` from the tracker),
+    /// for `engagement` events only.
+    pub scroll_depth: Option<i32>,
 }
 
 /// The body of `POST /api/event`: an event and the sites it reports to.
@@ -145,7 +148,18 @@ pub fn parse_fields(obj: &Map<String, Value>) -> Result<IncomingEvent, ApiError>
         },
         Some(_) => return Err(ApiError::bad_request("engagement_time", "engagement_time must be an integer")),
     };
-    Ok(IncomingEvent { name, url, referrer, props, revenue, interactive, screen_width, hash_mode, engagement_ms })
+    let scroll_depth = match optional(obj, &["scroll_depth", "sd"]) {
+        _ if name != ENGAGEMENT => None,
+        None | Some(Value::Null) => None,
+        // A page that grew after the tracker measured it can report more than 100 %;
+        // Plausible keeps such a visit at 100.
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(sd) if sd >= 0 => Some(sd.min(100) as i32),
+            _ => return Err(ApiError::bad_request("scroll_depth", "scroll_depth must be an integer from 0 to 100 (percent)")),
+        },
+        Some(_) => return Err(ApiError::bad_request("scroll_depth", "scroll_depth must be an integer")),
+    };
+    Ok(IncomingEvent { name, url, referrer, props, revenue, interactive, screen_width, hash_mode, engagement_ms, scroll_depth })
 }
 
 pub(crate) fn optional<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
@@ -311,8 +325,18 @@ mod tests {
         assert_eq!(engaged.event.engagement_ms, Some(4200));
         let long = parse_event(br#"{"name":"engagement","url":"https://a.com/","domain":"a.com","engagement_time":7}"#).unwrap();
         assert_eq!(long.event.engagement_ms, Some(7));
-        let pageview = parse_event(br#"{"n":"pageview","u":"https://a.com/","d":"a.com","e":4200}"#).unwrap();
-        assert_eq!(pageview.event.engagement_ms, None);
+        let pageview = parse_event(br#"{"n":"pageview","u":"https://a.com/","d":"a.com","e":4200,"sd":10}"#).unwrap();
+        assert_eq!((pageview.event.engagement_ms, pageview.event.scroll_depth), (None, None));
+    }
+
+    #[test]
+    fn scroll_depth_is_a_percentage_of_engagement_events() {
+        let depth = |body: &str| parse_event(body.as_bytes()).unwrap().event.scroll_depth;
+        assert_eq!(depth(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","e":1,"sd":80}"#), Some(80));
+        assert_eq!(depth(r#"{"name":"engagement","url":"https://a.com/","domain":"a.com","scroll_depth":0}"#), Some(0));
+        assert_eq!(depth(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","sd":140}"#), Some(100));
+        assert_eq!(field_of(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","sd":-1}"#), "scroll_depth");
+        assert_eq!(field_of(r#"{"n":"engagement","u":"https://a.com/","d":"a.com","sd":"50"}"#), "scroll_depth");
     }
 
     #[test]

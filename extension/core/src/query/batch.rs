@@ -32,6 +32,12 @@ pub(crate) struct Batch {
     /// Engaged milliseconds (`engagement_ms`), 0 where NULL; empty unless the plan
     /// needs time on page.
     pub engagement: Vec<i64>,
+    /// Scroll depth in percent (`scroll_depth`), -1 where NULL; empty unless the plan
+    /// needs scroll depth.
+    pub scroll: Vec<i16>,
+    /// Rows sent with `interactive: false` (they never end a bounce); empty unless the
+    /// plan counts bounces.
+    pub non_interactive: Vec<bool>,
     /// Rows of each visit, in row order.
     pub session_rows: Vec<u32>,
 }
@@ -131,6 +137,18 @@ impl Batch {
         } else {
             Vec::new()
         };
+        let scroll = if plan.scroll {
+            let column = reader.int_column("scroll_depth")?;
+            (0..column.values.len()).map(|row| column.get(row).map_or(-1, |depth| depth.clamp(0, 100) as i16)).collect()
+        } else {
+            Vec::new()
+        };
+        let non_interactive = if plan.visit_figures {
+            let column = reader.int_column("interactive")?;
+            (0..column.values.len()).map(|row| column.get(row) == Some(0)).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Batch {
             ts,
             visitor: visit_ints(reader, "visitor_id")?,
@@ -141,6 +159,8 @@ impl Batch {
             has_revenue,
             currency,
             engagement,
+            scroll,
+            non_interactive,
             session_rows: reader.session_rows().to_vec(),
         })
     }
@@ -182,6 +202,8 @@ impl Batch {
         retain(&mut self.has_revenue, &keep);
         retain(&mut self.currency, &keep);
         retain(&mut self.engagement, &keep);
+        retain(&mut self.scroll, &keep);
+        retain(&mut self.non_interactive, &keep);
         for codes in &mut self.codes {
             retain(codes, &keep);
         }
@@ -201,6 +223,12 @@ impl Batch {
         }
         if !other.engagement.is_empty() {
             self.engagement.extend_from_slice(&other.engagement[rows.clone()]);
+        }
+        if !other.scroll.is_empty() {
+            self.scroll.extend_from_slice(&other.scroll[rows.clone()]);
+        }
+        if !other.non_interactive.is_empty() {
+            self.non_interactive.extend_from_slice(&other.non_interactive[rows.clone()]);
         }
         for (mine, theirs) in self.codes.iter_mut().zip(&other.codes) {
             mine.extend_from_slice(&theirs[rows.clone()]);
@@ -246,6 +274,8 @@ impl Batch {
         permute(&mut self.has_revenue, &order);
         permute(&mut self.currency, &order);
         permute(&mut self.engagement, &order);
+        permute(&mut self.scroll, &order);
+        permute(&mut self.non_interactive, &order);
         for codes in &mut self.codes {
             permute(codes, &order);
         }

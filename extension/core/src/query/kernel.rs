@@ -7,6 +7,7 @@ use super::batch::Batch;
 use super::distinct::DistinctVisitors;
 use super::groups::GroupTable;
 use super::plan::{Expr, Key, Level, Plan, View};
+use super::scroll::ScrollDepths;
 use super::window::Window;
 
 /// Query codes of the two event names the metrics single out; interned first, so fixed.
@@ -66,6 +67,10 @@ pub struct Acc {
     /// sent one (time on page).
     pub engagement_ms: u64,
     pub engaged_visits: u64,
+    /// Sum of each visitor's deepest scroll (percent) and the visitors that reported
+    /// one; set once per group at the end of a scan (see [`ScrollDepths`]).
+    pub scroll_total: u64,
+    pub scroll_visitors: u64,
 }
 
 impl std::ops::AddAssign for Acc {
@@ -81,6 +86,8 @@ impl std::ops::AddAssign for Acc {
         self.currency = self.currency.merge(other.currency);
         self.engagement_ms += other.engagement_ms;
         self.engaged_visits += other.engaged_visits;
+        self.scroll_total += other.scroll_total;
+        self.scroll_visitors += other.scroll_visitors;
     }
 }
 
@@ -91,6 +98,8 @@ pub(crate) struct ViewState {
     pub accs: Vec<Acc>,
     /// The visitors counted in each group.
     visitors: DistinctVisitors,
+    /// Each visitor's deepest scroll per group.
+    scroll: ScrollDepths,
 }
 
 impl ViewState {
@@ -126,11 +135,20 @@ impl ViewState {
             self.accs[group as usize] += acc;
         }
         self.visitors.merge(other.visitors, |group| groups[group as usize]);
+        self.scroll.merge(other.scroll, |group| groups[group as usize]);
     }
 
     /// Partitions the distinct-visitor pairs recorded so far (see [`DistinctVisitors::seal`]).
     pub fn seal(&mut self) {
         self.visitors.seal();
+    }
+
+    /// Adds each group's scroll depths to its sums ([`Acc::scroll_total`]).
+    pub fn settle_scroll(&mut self) {
+        for (group, (total, visitors)) in std::mem::take(&mut self.scroll).sums(self.accs.len()).into_iter().enumerate() {
+            self.accs[group].scroll_total += total;
+            self.accs[group].scroll_visitors += visitors;
+        }
     }
 
     /// Distinct visitors per group, exact, counted on up to `threads` threads.
@@ -195,13 +213,15 @@ impl<'b> Derived<'b> {
     pub fn count_visits(&mut self, visits: impl Iterator<Item = (usize, std::ops::Range<usize>)>) {
         let batch = self.batch;
         let names = &batch.codes[super::plan::NAME];
+        let passive = &batch.non_interactive;
         for (visit, rows) in visits {
-            let (mut views, mut others) = (0u64, 0u64);
-            for &name in &names[rows.clone()] {
+            let (mut views, mut others, mut interactions) = (0u64, 0u64, 0u64);
+            for (r, &name) in rows.clone().zip(&names[rows.clone()]) {
                 views += u64::from(name == PAGEVIEW);
                 others += u64::from(name != ENGAGEMENT);
+                interactions += u64::from(name != ENGAGEMENT && !passive.get(r).copied().unwrap_or(false));
             }
-            self.bounced[visit] = others <= 1;
+            self.bounced[visit] = interactions <= 1;
             self.duration[visit] = (batch.ts[rows.end - 1] - batch.ts[rows.start]) as u64;
             self.pageviews[visit] = views;
             self.events[visit] = others;
@@ -299,6 +319,7 @@ impl<'b> Derived<'b> {
         let whole_visits = mask_per_visit
             && self.batch.revenue.is_empty()
             && self.batch.engagement.is_empty()
+            && self.batch.scroll.is_empty()
             && view.keys.iter().all(|k| match k {
                 Key::Operand(o) => self.same_in_visits(plan, *o),
                 Key::Bucket => false,
@@ -363,6 +384,7 @@ impl<'b> Derived<'b> {
         let names = &batch.codes[super::plan::NAME];
         let revenue = !batch.revenue.is_empty();
         let engagement = !batch.engagement.is_empty();
+        let scroll = !batch.scroll.is_empty();
         let mut seen: Vec<u32> = Vec::with_capacity(4);
         let mut engaged: Vec<u32> = Vec::new();
         for &(visit, ref rows) in visits {
@@ -384,6 +406,9 @@ impl<'b> Derived<'b> {
                     acc.revenue_micros += batch.revenue[r];
                     acc.revenue_events += 1;
                     acc.currency = acc.currency.merge(batch.currency[r]);
+                }
+                if scroll && names[i] == ENGAGEMENT && batch.scroll[r] >= 0 {
+                    state.scroll.record(group, batch.visitor[visit], batch.scroll[r]);
                 }
                 if engagement && names[i] == ENGAGEMENT {
                     acc.engagement_ms += batch.engagement[r] as u64;

@@ -17,10 +17,13 @@
 //!   (revenue `null` where a group's events are in more than one currency);
 //! - `time_on_page`: engaged milliseconds of qualifying `engagement` events over the
 //!   visits that sent one;
+//! - `scroll_depth`: per group, each visitor's deepest scroll reported by qualifying
+//!   `engagement` events, averaged over those visitors (needs `event:page`);
 //! - `visitors`: distinct visitor ids of qualifying events;
 //! - `visits`, `bounce_rate`, `visit_duration`, `views_per_visit`: over visits with a
 //!   qualifying event, each measured over its whole in-range events (a bounce has at
-//!   most one non-engagement event; duration is last minus first event);
+//!   most one interactive event: not `engagement`, not sent with `interactive: false`;
+//!   duration is last minus first event);
 //! - a group of an event-level dimension (`event:*`, `time:*`) counts a visit once
 //!   for every group one of its qualifying events falls in;
 //! - `percentage`: visitors of the group over all qualifying visitors; `conversion_rate`:
@@ -50,6 +53,7 @@ mod plan;
 mod rollups;
 pub mod saved_segments;
 mod scan;
+mod scroll;
 mod share;
 mod shared;
 mod split;

@@ -95,10 +95,13 @@ pub enum Metric {
     /// Seconds a page was in the foreground per visit that engaged with it: the time
     /// `engagement` events report, over the visits that sent one.
     TimeOnPage,
+    /// Percent of a page scrolled: each visitor's deepest scroll on the group's pages
+    /// (from `engagement` events), averaged over the visitors that reported one.
+    ScrollDepth,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -111,6 +114,7 @@ impl Metric {
         Metric::TotalRevenue,
         Metric::AverageRevenue,
         Metric::TimeOnPage,
+        Metric::ScrollDepth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -127,6 +131,7 @@ impl Metric {
             Metric::TotalRevenue => "total_revenue",
             Metric::AverageRevenue => "average_revenue",
             Metric::TimeOnPage => "time_on_page",
+            Metric::ScrollDepth => "scroll_depth",
         }
     }
 
@@ -329,5 +334,19 @@ impl Query {
             }
         }
         self.dimensions.contains(&Dimension::Goal) || self.filter.as_ref().is_some_and(walk) || self.funnel.is_some()
+    }
+
+    /// Whether an `event:page` filter or dimension is present (scroll depth is a
+    /// measure of pages).
+    pub fn has_page(&self) -> bool {
+        let page = Attr::Event("pathname");
+        fn walk(filter: &Filter, page: &Attr) -> bool {
+            match filter {
+                Filter::Leaf { target, .. } => *target == Target::Attr(page.clone()),
+                Filter::And(list) | Filter::Or(list) => list.iter().any(|f| walk(f, page)),
+                Filter::Not(inner) | Filter::HasDone(inner) => walk(inner, page),
+            }
+        }
+        self.dimensions.contains(&Dimension::Attr(page.clone())) || self.filter.as_ref().is_some_and(|f| walk(f, &page))
     }
 }

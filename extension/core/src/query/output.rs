@@ -7,7 +7,8 @@
 //! which: `"scan"` or `"rollups"`, `meta.comparison_path` for the comparison). Rates
 //! are rounded half up from exact integers:
 //! `bounce_rate`, `conversion_rate`, `percentage` and `views_per_visit` to 2 decimals,
-//! `visit_duration` and `time_on_page` to whole seconds, revenue to 2 decimals (average) or micros (total);
+//! `visit_duration` and `time_on_page` to whole seconds, `scroll_depth` to whole percent
+//! (`null` where no visitor reported one), revenue to 2 decimals (average) or micros (total);
 //! revenue of a group in more than one currency is `null`, never a sum of different
 //! currencies.
 
@@ -98,6 +99,8 @@ impl Context<'_> {
             Metric::TotalRevenue => json!(acc.revenue_micros as f64 / 1e6),
             Metric::AverageRevenue => ratio(acc.revenue_micros.into(), i128::from(acc.revenue_events) * 1_000_000, 2),
             Metric::TimeOnPage => ratio(acc.engagement_ms.into(), i128::from(acc.engaged_visits) * 1_000, 0),
+            Metric::ScrollDepth if acc.scroll_visitors == 0 => Value::Null,
+            Metric::ScrollDepth => ratio(acc.scroll_total.into(), acc.scroll_visitors.into(), 0),
         }
     }
 

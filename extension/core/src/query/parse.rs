@@ -96,6 +96,14 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
             return Err(QueryError::new(format!("metrics[{i}]"), "conversion_rate needs an event:goal filter or dimension"));
         }
     }
+    if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ScrollDepth) {
+        if !query.has_page() {
+            return Err(QueryError::new(
+                format!("metrics[{i}]"),
+                "Metric `scroll_depth` can only be queried with event:page filters or dimensions.",
+            ));
+        }
+    }
     Ok(query)
 }
 

@@ -123,6 +123,8 @@ pub struct Plan {
     pub(crate) revenue: bool,
     /// Whether the scan reads engaged time (`time_on_page`).
     pub(crate) engagement: bool,
+    /// Whether the scan reads scroll depths (`scroll_depth`).
+    pub(crate) scroll: bool,
     /// The funnel's steps as indices in `goals`; empty without a funnel.
     pub(crate) funnel: Vec<usize>,
     /// Whether the scan counts each visit's pageviews, events, bounce and duration:
@@ -151,6 +153,7 @@ impl Plan {
             funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
             engagement: query.metrics.contains(&Metric::TimeOnPage),
+            scroll: query.metrics.contains(&Metric::ScrollDepth),
             visit_figures: query.funnel.is_some()
                 || !query
                     .metrics

@@ -255,6 +255,7 @@ impl<'p> Scan<'p> {
             .zip(&mut self.states)
             .map(|(view, state)| {
                 interrupted()?;
+                state.settle_scroll();
                 let visitors = state.distinct_visitors(threads, on_thread);
                 Ok(state
                     .keys()

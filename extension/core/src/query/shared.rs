@@ -82,6 +82,7 @@ impl SharedPlan {
         }));
         plan.revenue |= other.revenue;
         plan.engagement |= other.engagement;
+        plan.scroll |= other.scroll;
         plan.visit_figures |= other.visit_figures;
         self.parts.push(other.views.len());
     }

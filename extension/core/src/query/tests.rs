@@ -101,6 +101,67 @@ fn visit_metrics_of_a_handmade_day() {
 }
 
 #[test]
+fn non_interactive_events_count_as_events_but_never_end_a_bounce() {
+    let passive = |visitor, session, minute| Event { interactive: Some(false), ..event(visitor, session, minute, "Autoplay", "/a") };
+    let events = vec![
+        // A pageview and a non-interactive event: a bounce.
+        event(1, 10, 0, "pageview", "/a"),
+        passive(1, 10, 1),
+        // A pageview and an interactive event (NULL: stored before the flag): no bounce.
+        event(2, 20, 0, "pageview", "/a"),
+        event(2, 20, 1, "Click", "/a"),
+        // Two pageviews, the second one non-interactive: a bounce.
+        event(3, 30, 0, "pageview", "/a"),
+        Event { interactive: Some(false), ..event(3, 30, 2, "pageview", "/b") },
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let q = json!({"site_id": 1, "date_range": "day", "metrics": ["visits", "bounce_rate", "events"]});
+    let a = answer(q, std::slice::from_ref(&events), range);
+    let acc = a.views[0][0].acc;
+    assert_eq!((acc.visits, acc.bounces, acc.events), (3, 2, 6));
+}
+
+#[test]
+fn scroll_depth_averages_each_visitors_deepest_scroll_on_the_page() {
+    let scrolled = |visitor, session, minute, page: &str, sd| Event {
+        engagement_ms: Some(1_000),
+        scroll_depth: Some(sd),
+        ..event(visitor, session, minute, "engagement", page)
+    };
+    // Visitor 1 reads /a in two visits, on two threads' segments: 40 then 90 %.
+    let first = vec![event(1, 10, 0, "pageview", "/a"), scrolled(1, 10, 1, "/a", 40), event(2, 20, 0, "pageview", "/a")];
+    let second = vec![
+        event(1, 11, 100, "pageview", "/a"),
+        scrolled(1, 11, 101, "/a", 90),
+        scrolled(1, 11, 102, "/a", 70),
+        // Visitor 2 scrolled 20 % of /a, visitor 3 60 % of /b.
+        scrolled(2, 21, 100, "/a", 20),
+        event(3, 30, 100, "pageview", "/b"),
+        scrolled(3, 30, 101, "/b", 60),
+        // A page nobody reported a scroll for.
+        event(3, 30, 102, "pageview", "/c"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let q = json!({"site_id": 1, "date_range": "day", "metrics": ["scroll_depth", "visitors"], "dimensions": ["event:page"]});
+    for threads in [1, 2] {
+        let a = answer_on_threads(q.clone(), &[first.clone(), second.clone()], range, threads);
+        let pages: Vec<_> = a.views[0].iter().map(|g| (g.acc.scroll_total, g.acc.scroll_visitors)).collect();
+        assert_eq!(pages, vec![(90 + 20, 2), (60, 1), (0, 0)], "on {threads} threads");
+        let plan = Plan::new(parse(&q).unwrap(), goals()).unwrap();
+        let period =
+            Period { answer: a, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new(), from_rollups: false };
+        let rows: Vec<_> = render(&plan, &period, None)["results"].as_array().unwrap().iter().map(|r| r["metrics"][0].clone()).collect();
+        assert_eq!(rows.iter().filter(|m| **m == json!(55)).count(), 1, "(90 + 20) / 2 for /a: {rows:?}");
+        assert!(rows.contains(&json!(60)) && rows.contains(&Value::Null));
+    }
+    // A page filter is enough; without one the metric is refused, naming it.
+    let filtered = json!({"site_id": 1, "date_range": "day", "metrics": ["scroll_depth"], "filters": [["is", "event:page", ["/a"]]]});
+    assert_eq!(answer(filtered, &[first.clone(), second.clone()], range).views[0][0].acc.scroll_total, 110);
+    let error = parse(&json!({"site_id": 1, "date_range": "day", "metrics": ["visitors", "scroll_depth"]})).unwrap_err();
+    assert_eq!(error.field, "metrics[1]");
+}
+
+#[test]
 fn time_on_page_sums_engagement_per_engaged_visit_of_the_page() {
     let engaged =
         |visitor, session, minute, page: &str, ms| Event { engagement_ms: Some(ms), ..event(visitor, session, minute, "engagement", page) };

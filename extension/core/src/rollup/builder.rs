@@ -67,6 +67,7 @@ impl Builder {
         let sessions = reader.int_column("session_id")?.values;
         let visitors = reader.int_column("visitor_id")?.values;
         let engagement = reader.int_column("engagement_ms")?;
+        let interactive = reader.int_column("interactive")?;
         let own = self.codes(reader, OWN_COLUMNS)?;
         let acquisition = self.codes(reader, ACQUISITION_COLUMNS)?;
         for row in 0..zone.rows {
@@ -76,6 +77,7 @@ impl Builder {
                     sessions[row],
                     visitors[row],
                     engagement.get(row).map(|ms| ms as i32),
+                    interactive.get(row) != Some(0),
                     own.each_ref().map(|c| c[row]),
                     acquisition.each_ref().map(|c| c[row]),
                 );
@@ -118,13 +120,24 @@ impl Builder {
                 code(e.utm_term.as_deref()),
                 code(e.utm_content.as_deref()),
             ];
-            self.push(e.ts, e.session_id, e.visitor_id, e.engagement_ms, own, acquisition);
+            self.push(e.ts, e.session_id, e.visitor_id, e.engagement_ms, e.interactive != Some(false), own, acquisition);
         }
     }
 
-    fn push(&mut self, ts: i64, session: i64, visitor: i64, engagement_ms: Option<i32>, own: [u32; 6], acquisition: Acquisition) {
+    /// Takes in one event; `interactive` is false for one sent with `interactive: false`.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        ts: i64,
+        session: i64,
+        visitor: i64,
+        engagement_ms: Option<i32>,
+        interactive: bool,
+        own: [u32; 6],
+        acquisition: Acquisition,
+    ) {
         let page = (own[NAME] == self.pageview).then_some(own[PAGE]);
-        let interaction = own[NAME] != self.engagement;
+        let interaction = interactive && own[NAME] != self.engagement;
         let next = self.visits.len() as u32;
         let visit = *self.sessions.entry(session).or_insert(next);
         if visit == next {

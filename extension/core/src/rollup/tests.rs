@@ -87,6 +87,33 @@ fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
 }
 
 #[test]
+fn non_interactive_events_never_end_a_bounce() {
+    let passive = |minute, session| Event { interactive: Some(false), ..ev(minute, session, "Video Autoplay", "/a") };
+    let clicked = Event { interactive: Some(true), ..ev(3, 2, "Click", "/a") };
+    // Visit 1: a pageview and a non-interactive event; visit 2: a pageview and a click;
+    // visit 3: stored before the flag existed (NULL counts as interactive).
+    let events = [
+        ev(1, 1, "pageview", "/a"),
+        passive(2, 1),
+        ev(1, 2, "pageview", "/a"),
+        clicked,
+        ev(1, 3, "pageview", "/a"),
+        ev(2, 3, "Click", "/a"),
+    ];
+    let total = |events: &[Event]| {
+        let r = find(&rows_of(two_hours(), events), T0, "total", None).clone();
+        (r.events, r.visits, r.bounces)
+    };
+    assert_eq!(total(&events), (6, 3, 1));
+    // The same through a segment.
+    let segment = segment::build(&events).unwrap();
+    let mut b = Builder::new(two_hours());
+    b.add_segment(&SegmentReader::open(&segment.bytes).unwrap()).unwrap();
+    let r = find(&b.finish(), T0, "total", None).clone();
+    assert_eq!((r.events, r.visits, r.bounces), (6, 3, 1));
+}
+
+#[test]
 fn visit_values_come_from_the_first_event_and_the_first_pageview() {
     let mut first = ev(10, 1, "signup", "/x");
     first.referrer_source = Some("Google".into());

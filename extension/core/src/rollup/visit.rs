@@ -13,8 +13,8 @@ pub struct Visit {
     pub start: i64,
     pub end: i64,
     pub pageviews: u32,
-    /// Events other than `engagement`: a visit with at most one bounces, as in
-    /// `tally_core::query`.
+    /// Interactive events (neither `engagement` nor sent with `interactive: false`): a
+    /// visit with at most one bounces, as in `tally_core::query`.
     pub interactions: u32,
     /// Time and pathname of the first pageview.
     entry: Option<(i64, u32)>,
@@ -30,7 +30,8 @@ fn before(strings: &Interner, a: &[u32], b: &[u32]) -> bool {
 
 impl Visit {
     /// A visit whose first event seen so far is at `ts`; `page` is its pathname code if
-    /// that event is a pageview, `interaction` whether it is anything but `engagement`.
+    /// that event is a pageview, `interaction` whether it is interactive (see
+    /// [`Visit::interactions`]).
     pub fn new(ts: i64, page: Option<u32>, interaction: bool, acquisition: Acquisition) -> Visit {
         Visit {
             start: ts,
@@ -74,7 +75,7 @@ impl Visit {
         (self.duration_us() + 500) / 1000
     }
 
-    /// At most one event other than `engagement`: the query engine's bounce.
+    /// At most one interactive event: the query engine's bounce.
     pub fn bounced(&self) -> bool {
         self.interactions <= 1
     }

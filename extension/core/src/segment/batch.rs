@@ -179,6 +179,8 @@ mod tests {
             ("screen_width", e.screen_width.map(i64::from)),
             ("engagement_ms", e.engagement_ms.map(i64::from)),
             ("revenue_micros", e.revenue_micros),
+            ("scroll_depth", e.scroll_depth.map(i64::from)),
+            ("interactive", e.interactive.map(i64::from)),
         ];
         for (name, value) in ints.into_iter().chain(more) {
             batch.push_int(index_of(name).unwrap(), value);

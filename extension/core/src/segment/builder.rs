@@ -53,6 +53,18 @@ pub(crate) fn assemble(
     zone: ZoneMap,
     runs: &Runs,
     rows: usize,
+    encode: impl FnMut(usize, &mut Vec<u8>) -> Result<(), SegmentError>,
+) -> Result<Segment, SegmentError> {
+    assemble_first(COLUMNS.len(), zone, runs, rows, encode)
+}
+
+/// [`assemble`] with only the first `columns` of [`COLUMNS`]: the layout a writer from
+/// before the later columns existed produced, which readers must keep reading.
+pub(crate) fn assemble_first(
+    columns: usize,
+    zone: ZoneMap,
+    runs: &Runs,
+    rows: usize,
     mut encode: impl FnMut(usize, &mut Vec<u8>) -> Result<(), SegmentError>,
 ) -> Result<Segment, SegmentError> {
     let mut bytes = Vec::with_capacity(rows * 16);
@@ -65,8 +77,8 @@ pub(crate) fn assemble(
 
     // All blocks go into one buffer; the directory needs their lengths first.
     let mut blocks = Vec::with_capacity(rows * 16);
-    let mut ends = Vec::with_capacity(COLUMNS.len());
-    for column in 0..COLUMNS.len() {
+    let mut ends = Vec::with_capacity(columns);
+    for column in 0..columns {
         encode(column, &mut blocks)?;
         ends.push(blocks.len());
     }

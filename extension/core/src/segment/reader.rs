@@ -5,8 +5,8 @@ use crate::codec::{Cursor, DecodeError};
 use crate::event::{Event, COLUMNS};
 
 use super::column::{decode_block, decode_units, Column, IntColumn, StoredColumn};
-use super::runs::Runs;
-use super::schema::{assign, index_of, kind};
+use super::runs::{Level, Runs};
+use super::schema::{assign, index_of, kind, Kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
 use crate::codec::dict::DictColumn;
 
@@ -101,8 +101,10 @@ impl<'a> SegmentReader<'a> {
     /// kernels that work per visit or translate codes once per unit.
     pub fn stored_column(&self, name: &str) -> Result<StoredColumn<'_>, SegmentError> {
         let column = index_of(name)?;
-        let block = self.blocks[column].ok_or(SegmentError::MissingColumn(COLUMNS[column]))?;
-        let (level, units) = decode_units(kind(column), block, &self.runs, self.zone.rows)?;
+        let (level, units) = match self.blocks[column] {
+            Some(block) => decode_units(kind(column), block, &self.runs, self.zone.rows)?,
+            None => (Level::Row, self.absent(column)?),
+        };
         Ok(StoredColumn::new(level, units, &self.runs))
     }
 
@@ -155,8 +157,74 @@ impl<'a> SegmentReader<'a> {
     }
 
     pub(crate) fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
-        let name = COLUMNS[column];
-        let block = self.blocks[column].ok_or(SegmentError::MissingColumn(name))?;
-        Ok(decode_block(kind(column), block, &self.runs, self.zone.rows)?)
+        match self.blocks[column] {
+            Some(block) => Ok(decode_block(kind(column), block, &self.runs, self.zone.rows)?),
+            None => self.absent(column),
+        }
+    }
+
+    /// A column the segment has no block for: every row NULL for a nullable integer
+    /// column (one added to [`COLUMNS`] after the segment was written), an error for any
+    /// other, since a writer always stores those.
+    fn absent(&self, column: usize) -> Result<Column, SegmentError> {
+        match kind(column) {
+            Kind::NullableInt => {
+                let rows = self.zone.rows;
+                Ok(Column::Int(IntColumn { values: vec![0; rows], validity: Some(vec![false; rows]) }))
+            }
+            _ => Err(SegmentError::MissingColumn(COLUMNS[column])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datagen::{Config, DataGen};
+    use crate::segment::builder::assemble_first;
+    use crate::segment::column::encode_block;
+    use crate::segment::schema::extract;
+    use crate::segment::{build, merge};
+
+    /// `events` as a writer that knew only the first `columns` columns stored them.
+    fn written_with(columns: usize, events: &[Event]) -> Vec<u8> {
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|e| (e.visitor_id, e.session_id, e.ts));
+        let order: Vec<u32> = (0..sorted.len() as u32).collect();
+        let runs = Runs::from_sorted_keys(sorted.iter().map(|e| (e.visitor_id, e.session_id)));
+        let zone = ZoneMap {
+            rows: sorted.len(),
+            ts_min: sorted.iter().map(|e| e.ts).min().unwrap_or(0),
+            ts_max: sorted.iter().map(|e| e.ts).max().unwrap_or(0),
+        };
+        assemble_first(columns, zone, &runs, sorted.len(), |column, out| {
+            encode_block(extract(column, &sorted, &order), &runs, out);
+            Ok(())
+        })
+        .unwrap()
+        .bytes
+    }
+
+    #[test]
+    fn columns_added_later_read_as_null_in_older_segments() {
+        let mut events: Vec<Event> = DataGen::new(Config { events: 2_000, sites: 1, days: 1, ..Config::default() }).collect();
+        events.iter_mut().for_each(|e| e.interactive = Some(e.name != "Signup"));
+        assert!(events.iter().any(|e| e.scroll_depth.is_some()));
+        let old = written_with(index_of("props").unwrap() + 1, &events);
+        let reader = SegmentReader::open(&old).unwrap();
+        let read = reader.events().unwrap();
+        assert!(read.iter().all(|e| e.scroll_depth.is_none() && e.interactive.is_none()));
+        let stored = reader.stored_column("scroll_depth").unwrap();
+        assert_eq!(stored.to_rows(vec![0u8; stored.units.len()]).unwrap().len(), events.len());
+
+        let mut expected = read.clone();
+        let newer = build(&events).unwrap().bytes;
+        expected.extend(SegmentReader::open(&newer).unwrap().events().unwrap());
+        let merged = merge(&[reader, SegmentReader::open(&newer).unwrap()]).unwrap();
+        let mut got = SegmentReader::open(&merged.bytes).unwrap().events().unwrap();
+        let key = |e: &Event| (e.visitor_id, e.session_id, e.ts, e.name.clone(), e.scroll_depth, e.interactive);
+        expected.sort_by_key(key);
+        got.sort_by_key(key);
+        assert_eq!(got, expected);
     }
 }

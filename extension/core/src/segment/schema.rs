@@ -74,6 +74,8 @@ pub(crate) fn extract<'a>(column: usize, events: &'a [Event], order: &[u32]) -> 
         "engagement_ms" => opt_int(|e| e.engagement_ms.map(i64::from)),
         "revenue_micros" => opt_int(|e| e.revenue_micros),
         "props" => Values::Props(gather(events, order, |e| e.props.as_slice())),
+        "scroll_depth" => opt_int(|e| e.scroll_depth.map(i64::from)),
+        "interactive" => opt_int(|e| e.interactive.map(i64::from)),
         other => unreachable!("column {other} is in COLUMNS but not mapped to a field"),
     }
 }
@@ -182,6 +184,8 @@ pub(crate) fn assign(column: usize, data: &Column, events: &mut [Event]) -> Resu
                     "screen_width" => event.screen_width = present.map(i32_of).transpose()?,
                     "engagement_ms" => event.engagement_ms = present.map(i32_of).transpose()?,
                     "revenue_micros" => event.revenue_micros = present,
+                    "scroll_depth" => event.scroll_depth = present.map(i32_of).transpose()?,
+                    "interactive" => event.interactive = present.map(|v| v != 0),
                     _ => return Err(bad("expected an integer column")),
                 }
             }
@@ -199,7 +203,7 @@ mod tests {
         for column in 0..COLUMNS.len() {
             let _ = kind(column);
         }
-        assert_eq!(index_of("props").unwrap(), COLUMNS.len() - 1);
+        assert_eq!(index_of("interactive").unwrap(), COLUMNS.len() - 1);
         assert!(index_of("nope").is_err());
     }
 }

@@ -1,0 +1,65 @@
+//! The event columns a table has. One library serves every release's SQL
+//! (docs/upgrades.md): until `ALTER EXTENSION tally UPDATE` runs, the tables of an
+//! older release lack the columns added since, the last ones of [`COLUMNS`]. Those
+//! read as NULL and are not written.
+
+use std::ffi::{CStr, CString};
+
+use pgrx::pg_sys;
+use tally_core::event::COLUMNS;
+
+/// The SQL type of each event column, as `tally.event` declares it.
+pub fn sql_type(column: usize) -> pg_sys::Oid {
+    match COLUMNS[column] {
+        "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => pg_sys::INT4OID,
+        "ts" => pg_sys::TIMESTAMPTZOID,
+        "visitor_id" | "session_id" | "revenue_micros" => pg_sys::INT8OID,
+        "props" => pg_sys::JSONBOID,
+        "interactive" => pg_sys::BOOLOID,
+        _ => pg_sys::TEXTOID,
+    }
+}
+
+/// How many of [`COLUMNS`], from the first, the relation `relid` has.
+pub fn present(relid: pg_sys::Oid) -> usize {
+    COLUMNS
+        .iter()
+        .take_while(|&&column| {
+            let name = CString::new(column).expect("column names have no NUL");
+            // SAFETY: a catalog lookup by OID and name; an unknown relation has no attributes.
+            unsafe { pg_sys::get_attnum(relid, name.as_ptr()) != pg_sys::InvalidAttrNumber as pg_sys::AttrNumber }
+        })
+        .count()
+}
+
+/// `tally.events_hot`.
+pub fn events_hot() -> pg_sys::Oid {
+    // SAFETY: catalog lookups by name.
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"tally".as_ptr(), false);
+        let relid = pg_sys::get_relname_relid(c"events_hot".as_ptr(), nsp);
+        if relid == pg_sys::InvalidOid {
+            pgrx::error!("tally.events_hot does not exist");
+        }
+        relid
+    }
+}
+
+/// Every event column of `tally.events_hot` as a SELECT list, in [`COLUMNS`] order,
+/// with a typed NULL for those the table lacks.
+pub fn hot_select_list() -> String {
+    let present = present(events_hot());
+    let items: Vec<String> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, &column)| {
+            if i < present {
+                return column.to_owned();
+            }
+            // SAFETY: format_type_be names a built-in type OID as a palloc'd C string.
+            let ty = unsafe { CStr::from_ptr(pg_sys::format_type_be(sql_type(i))) }.to_string_lossy().into_owned();
+            format!("NULL::{ty} AS {column}")
+        })
+        .collect();
+    items.join(", ")
+}
