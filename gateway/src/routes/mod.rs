@@ -9,6 +9,7 @@ pub mod funnels;
 pub mod goals;
 pub mod goals_api;
 pub mod health;
+pub mod imports;
 pub mod ingest;
 pub mod json_body;
 pub mod keys;
