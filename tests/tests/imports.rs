@@ -338,3 +338,107 @@ async fn raw_events_from_parquet_through_the_api_report_progress() {
     assert!(job["error"].as_str().unwrap().contains("junk.parquet: not a Parquet file"), "{job}");
     assert_eq!(count(&t, "SELECT count(*) FROM tally.events").await, events as i64);
 }
+
+/// Three pageviews of two visits on 2024-01-01 (one from Google, one direct bounce).
+const JANUARY_CSV: &str = "ts,name,visitor_id,session_id,hostname,pathname,referrer_source,device\n\
+    2024-01-01T10:00:00Z,pageview,1,11,imports.example,/,Google,Desktop\n\
+    2024-01-01T10:01:00Z,pageview,1,11,imports.example,/pricing,Google,Desktop\n\
+    2024-01-01T11:00:00Z,pageview,2,22,imports.example,/,,Desktop\n";
+
+#[tokio::test]
+async fn include_imports_adds_imported_figures_as_plausible_does() {
+    let dir = import_dir("merge");
+    let (t, admin) = start(&dir).await;
+    let csv = dir.join("january.csv");
+    std::fs::write(&csv, JANUARY_CSV).unwrap();
+    cli(&t, &csv).await.expect("native events");
+    let v2 = |extra: Value| {
+        let mut query = json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "include": {"imports": true},
+            "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration", "views_per_visit"]});
+        for (k, v) in extra.as_object().unwrap() {
+            query[k] = v.clone();
+        }
+        let admin = admin.clone();
+        async move {
+            let (status, answer) = admin.post("/api/v2/query", query).await;
+            assert_eq!(status, 200, "{answer}");
+            answer
+        }
+    };
+    // Before any import: the native figures, and why nothing was added.
+    let native = v2(json!({})).await;
+    assert_eq!(native["results"][0]["metrics"], json!([2, 2, 3, 50.0, 30, 1.5]));
+    assert_eq!(
+        (native["meta"]["imports_included"].clone(), native["meta"]["imports_skip_reason"].clone()),
+        (json!(false), json!("no_imported_data"))
+    );
+
+    write_export(&dir, "export.zip", &plausible_export());
+    assert_eq!(import(&admin, "export.zip").await["state"], "done");
+    // Imported January: 15 visitors, 18 visits, 39 pageviews, 5 bounces, 900 s.
+    let total = v2(json!({})).await;
+    assert_eq!(total["results"][0]["metrics"], json!([17, 20, 42, 30.0, 48, 2.1]), "{total}");
+    assert_eq!(total["meta"]["imports_included"], json!(true));
+    assert!(total["meta"].get("imports_skip_reason").is_none());
+
+    let sources =
+        v2(json!({"metrics": ["visitors", "visits"], "dimensions": ["visit:source"], "include": {"imports": true, "total_rows": true}}))
+            .await;
+    assert_eq!(
+        sources["results"],
+        json!([{"dimensions": ["Google"], "metrics": [13, 15]}, {"dimensions": ["Direct / None"], "metrics": [4, 5]}]),
+        "{sources}"
+    );
+    assert_eq!(sources["meta"]["total_rows"], 2);
+    let days = v2(json!({"metrics": ["visitors"], "dimensions": ["time:day"]})).await;
+    assert_eq!(
+        days["results"],
+        json!([{"dimensions": ["2024-01-01"], "metrics": [12]}, {"dimensions": ["2024-01-02"], "metrics": [5]}]),
+        "{days}"
+    );
+    // A page only in the export joins the native pages; the limit applies after.
+    let pages =
+        v2(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "filters": [["contains", "event:page", ["pric"]]]}))
+            .await;
+    assert_eq!(pages["results"], json!([{"dimensions": ["/pricing"], "metrics": [5, 11]}]), "{pages}");
+    let devices = v2(json!({"metrics": ["visitors"], "dimensions": ["visit:device"], "pagination": {"limit": 1, "offset": 1}})).await;
+    assert_eq!(devices["results"], json!([{"dimensions": ["Mobile"], "metrics": [2]}]), "{devices}");
+
+    // Where imports cannot answer: Plausible's reasons and warnings.
+    t.sql(&format!("SELECT tally.create_goal(site_id, 'Signup', 'Signup') FROM tally.sites WHERE domain = '{SITE}'")).await;
+    let goal = v2(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Signup"]]]})).await;
+    assert_eq!(goal["meta"]["imports_skip_reason"], "unsupported_query");
+    assert!(goal["meta"]["imports_warning"].as_str().unwrap().contains("query parameters are not supported"));
+    let hours = v2(json!({"metrics": ["visitors"], "date_range": ["2024-01-01", "2024-01-01"], "dimensions": ["time:hour"]})).await;
+    assert_eq!(
+        (hours["meta"]["imports_included"].clone(), hours["meta"]["imports_skip_reason"].clone()),
+        (json!(false), json!("unsupported_interval"))
+    );
+    let earlier = v2(json!({"date_range": ["2023-01-01", "2023-01-31"]})).await;
+    assert_eq!(earlier["meta"]["imports_skip_reason"], "out_of_range");
+
+    // v1: include.imports in the body, or Plausible's with_imported=true.
+    let query = json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "metrics": ["visitors"]});
+    let (status, plain) = admin.post("/api/v1/query", query.clone()).await;
+    assert_eq!((status, plain["results"][0]["metrics"].clone()), (200, json!([2])));
+    let (_, with) = admin.post("/api/v1/query?with_imported=true", query.clone()).await;
+    assert_eq!((with["results"][0]["metrics"].clone(), with["meta"]["imports_included"].clone()), (json!([17]), json!(true)));
+    let mut included = query.clone();
+    included["include"] = json!({"imports": true});
+    let (_, body) = admin.post("/api/v1/query", included).await;
+    assert_eq!(body["results"][0]["metrics"], json!([17]));
+    let mut bad = query;
+    bad["include"] = json!({"imports": "yes"});
+    let (status, body) = admin.post("/api/v1/query", bad).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("include.imports")));
+
+    // A viewer of the site sees the imports in answers too (row-level security).
+    let viewer = t.user_with_role(SITE, "viewer").await;
+    let (_, seen) = viewer
+        .post(
+            "/api/v1/query?with_imported=true",
+            json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "metrics": ["visitors"]}),
+        )
+        .await;
+    assert_eq!(seen["results"][0]["metrics"], json!([17]));
+}

@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod bulk;
 pub mod cli;
 pub mod events_file;
+pub mod merge;
 pub mod plausible_csv;
 
 use deadpool_postgres::Transaction;
