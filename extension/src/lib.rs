@@ -73,6 +73,8 @@ pgrx::extension_sql_file!("../../sql/saved_segments.sql", name = "saved_segments
 pgrx::extension_sql_file!("../../sql/sharing.sql", name = "sharing", requires = ["auth"]);
 // Scheduled email reports: schedules, their state and sends.
 pgrx::extension_sql_file!("../../sql/reports.sql", name = "reports", requires = ["auth"]);
+// Imported aggregates of other analytics tools, and the gateway's raw-import jobs.
+pgrx::extension_sql_file!("../../sql/imports.sql", name = "imports", requires = ["auth", import_events]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -26,6 +26,7 @@ pub async fn run() -> anyhow::Result<()> {
             let stored = seed::run(&pool, &config).await?;
             println!("seeded {stored} events into {}", config.domain);
         }
+        Command::Import(config) => crate::imports::cli::run(&pool, &config).await?,
         Command::CreateAdmin(config) => {
             let password = admin_password()?;
             let id = auth::users::create_admin(&pool, &config.email, &config.name, &password).await?;

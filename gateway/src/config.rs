@@ -26,6 +26,21 @@ pub enum Command {
     /// The password comes from TALLY_ADMIN_PASSWORD or the first line of standard input.
     /// Needs a database role that may create roles (the extension's owner, a superuser).
     CreateAdmin(CreateAdminConfig),
+    /// Import a file into a site (docs/import.md): Plausible's CSV export (a .zip of
+    /// imported_*.csv, or one such file) or Google Analytics 4 reports (.json) as
+    /// imported data; raw events (.csv, .ndjson, .parquet) through tally.import_events.
+    /// All or nothing: a bad row is reported with its file, row and field and nothing of
+    /// the file is stored.
+    Import(ImportConfig),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportConfig {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Domain of the site to import into (it must exist).
+    #[arg(long)]
+    pub site: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -138,6 +153,13 @@ pub struct ServeConfig {
     /// Directory with the built dashboard (`scripts/build-dashboard.sh` writes it), served at `/`.
     #[arg(long, env = "TALLY_DASHBOARD_DIR", default_value = "dashboards/dist")]
     pub dashboard_dir: PathBuf,
+
+    /// Directory of the files administrators may import through the API
+    /// (`POST /api/v1/imports` names a file in it). Long imports are large files:
+    /// copied here (scp, rsync) they need no upload through proxies and body limits.
+    /// Unset, the API imports nothing.
+    #[arg(long, env = "TALLY_IMPORT_DIR")]
+    pub import_dir: Option<PathBuf>,
 
     /// Connection string of the alert listener's own session (`LISTEN tally_alerts`);
     /// `serve` uses --database-url when unset. Set it to reach the primary directly when

@@ -8,6 +8,7 @@ pub mod config;
 pub mod csrf;
 pub mod database_metrics;
 pub mod error;
+pub mod imports;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::share::router())
         .merge(routes::report_pdf::router())
         .merge(routes::report_schedules::router())
+        .merge(routes::imports::router())
         .layer(axum::middleware::from_fn(csrf::protect));
     Router::new()
         .merge(routes::ingest::router())

@@ -308,6 +308,11 @@ pub struct Labels {
 }
 
 impl Translated {
+    /// Whether the answer adds imported data (`include.imports`).
+    pub fn includes_imports(&self) -> bool {
+        self.shape.include.imports
+    }
+
     /// The unit of the time buckets to label, when `include.time_labels` asks for them.
     pub fn time_labels_unit(&self) -> Option<&'static str> {
         self.shape.time_unit.filter(|_| self.shape.include.time_labels)
@@ -345,9 +350,12 @@ impl Translated {
             .collect();
         let mut meta = Map::new();
         if shape.include.imports {
-            // Tally has no imported aggregates to merge: the answer is native data.
-            meta.insert("imports_included".into(), json!(false));
-            meta.insert("imports_skip_reason".into(), json!("no_imported_data"));
+            // What `imports::merge` says of the engine's answer.
+            for key in ["imports_included", "imports_skip_reason", "imports_warning"] {
+                if let Some(value) = answer["meta"].get(key) {
+                    meta.insert(key.into(), value.clone());
+                }
+            }
         }
         if let Some(time_labels) = labels.time_labels {
             meta.insert("time_labels".into(), json!(time_labels));

@@ -70,6 +70,7 @@ pub fn document() -> Document {
         routes::share::Api::openapi(),
         routes::report_pdf::Api::openapi(),
         routes::report_schedules::Api::openapi(),
+        routes::imports::Api::openapi(),
         routes::openapi::Api::openapi(),
     ] {
         doc.merge(part);

@@ -10,6 +10,7 @@ pub mod goal;
 pub mod goals;
 pub mod goals_api;
 pub mod health;
+pub mod imports;
 pub mod ingest;
 pub mod json_body;
 pub mod keys;

@@ -18,10 +18,11 @@
 //! of its own (a backend answers from rollups on one core): each share runs in its own
 //! transaction, so the shares of one call may see commits a few milliseconds apart.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::future::try_join_all;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_postgres::error::SqlState;
 
@@ -46,13 +47,45 @@ pub struct Api;
     tag = "query",
     summary = "Run a stats query",
     request_body = crate::openapi::schemas::StatsQuery,
+    params(QueryParams),
     responses(
         (status = 200, description = "`{\"results\", \"meta\", \"query\"}`", body = serde_json::Value),
         (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
     )
 )]
-async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
+async fn run_query(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<QueryParams>,
+    JsonBody(mut query): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    if take_imports(&mut query)? || params.with_imported == Some(true) {
+        return Ok(Json(crate::imports::merge::answer(&state, &caller, &query, Some("query"), Work::Query).await?));
+    }
     Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
+}
+
+/// `POST /api/v1/query`'s query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct QueryParams {
+    /// Add imported data (Plausible's v1 `with_imported`), as `include.imports` does.
+    with_imported: Option<bool>,
+}
+
+/// Takes `include.imports` out of `query` (the engine answers native data only):
+/// whether it asked for imported data.
+fn take_imports(query: &mut Value) -> Result<bool, ApiError> {
+    let Some(include) = query.get_mut("include").and_then(Value::as_object_mut) else { return Ok(false) };
+    let asked = match include.remove("imports") {
+        None => false,
+        Some(Value::Bool(flag)) => flag,
+        Some(_) => return Err(ApiError::bad_request("include.imports", "imports is true or false")),
+    };
+    if include.is_empty() {
+        query.as_object_mut().expect("a query with include is an object").remove("include");
+    }
+    Ok(asked)
 }
 
 /// Runs one stats query through `tally.query` as `caller` within the statement timeout

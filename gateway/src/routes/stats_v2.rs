@@ -44,7 +44,11 @@ async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(reque
     let domain = stats_v2::site_id(&request)?;
     let (timezone, days) = site_days(&state, &caller, &domain, stats_v2::date_time_pair(&request)).await?;
     let translated = stats_v2::translate(&request, days)?;
-    let engine = answer(&state, &caller, &translated.query, Some("query"), Work::Query).await?;
+    let engine = if translated.includes_imports() {
+        crate::imports::merge::answer(&state, &caller, &translated.query, Some("query"), Work::Query).await?
+    } else {
+        answer(&state, &caller, &translated.query, Some("query"), Work::Query).await?
+    };
     let base = match &translated.conversion_base {
         Some(query) => Some(answer(&state, &caller, query, None, Work::Query).await?),
         None => None,

@@ -1,0 +1,462 @@
+//! `include.imports` (v2) and `with_imported` (v1): imported figures
+//! ([`super::aggregate`]) added to the native answer, as Plausible does, for the
+//! metrics and dimensions its imported tables hold; otherwise the native answer with
+//! Plausible's `imports_skip_reason` and `imports_warning`.
+//!
+//! The merge is done here, around `tally.query`, rather than inside the engine: imported
+//! rows are per-day totals that no event filter, session or sketch applies to, so they
+//! share nothing with the engine's scans and rollups but the final addition; one
+//! function ([`answer`]) serves both APIs, and the engine stays one path over events.
+//!
+//! What merges: metrics `visitors`, `visits`, `pageviews`, `bounce_rate`,
+//! `visit_duration`, `views_per_visit`; dimensions of one imported table (a source and
+//! its UTM tags, a page and its hostname, ...) and `time:day|week|month`; filters
+//! (`is`, `is_not`, `contains`, `contains_not`) on that table's dimensions. Visitors
+//! add as Plausible's do (imported days and native days are counted apart). Rates and
+//! averages are recomputed from sums: the native bounces, durations and pageviews are
+//! the engine's rates times its visits (the rates are rounded to 2 decimals and
+//! durations to seconds, so these are within a rounding of the exact sums).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+use tokio_postgres::types::ToSql;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::query;
+use crate::state::AppState;
+use crate::statement::{self, Work};
+
+/// Metrics an imported table can answer.
+const METRICS: [&str; 6] = ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration", "views_per_visit"];
+
+/// Where a dimension lives among the imported tables: (table, SQL expression).
+fn column(dimension: &str) -> Option<(&'static str, &'static str)> {
+    Some(match dimension {
+        "event:page" => ("pages", "page"),
+        "event:hostname" => ("pages", "hostname"),
+        "visit:source" => ("sources", "source"),
+        "visit:referrer" => ("sources", "referrer"),
+        "visit:utm_source" => ("sources", "utm_source"),
+        "visit:utm_medium" => ("sources", "utm_medium"),
+        "visit:utm_campaign" => ("sources", "utm_campaign"),
+        "visit:utm_content" => ("sources", "utm_content"),
+        "visit:utm_term" => ("sources", "utm_term"),
+        "visit:entry_page" => ("entry_pages", "entry_page"),
+        "visit:exit_page" => ("exit_pages", "exit_page"),
+        "visit:country" => ("locations", "country"),
+        "visit:region" => ("locations", "region"),
+        "visit:device" => ("devices", "device"),
+        "visit:browser" => ("browsers", "browser"),
+        "visit:browser_version" => ("browsers", "browser_version"),
+        "visit:os" => ("operating_systems", "operating_system"),
+        "visit:os_version" => ("operating_systems", "operating_system_version"),
+        _ => return None,
+    })
+}
+
+/// A table's columns for visits, bounces and visit duration (`NULL` where it has none).
+fn visit_columns(table: &str) -> (&'static str, &'static str, &'static str) {
+    match table {
+        "pages" => ("visits", "NULL::bigint", "NULL::bigint"),
+        "entry_pages" => ("entrances", "bounces", "visit_duration"),
+        "exit_pages" => ("exits", "bounces", "visit_duration"),
+        _ => ("visits", "bounces", "visit_duration"),
+    }
+}
+
+/// Why imported data is left out, in Plausible's words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Skip {
+    NoImportedData,
+    OutOfRange,
+    UnsupportedQuery,
+    UnsupportedInterval,
+}
+
+impl Skip {
+    fn reason(self) -> &'static str {
+        match self {
+            Skip::NoImportedData => "no_imported_data",
+            Skip::OutOfRange => "out_of_range",
+            Skip::UnsupportedQuery => "unsupported_query",
+            Skip::UnsupportedInterval => "unsupported_interval",
+        }
+    }
+
+    fn warning(self) -> Option<&'static str> {
+        match self {
+            Skip::UnsupportedQuery => Some(
+                "Imported stats are not included in the results because query parameters are not supported. \
+                 For more information, see: https://plausible.io/docs/stats-api#filtering-imported-stats",
+            ),
+            Skip::UnsupportedInterval => {
+                Some("Imported stats are not included because the time dimension (i.e. the interval) is too short.")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How the imported rows answer a query: the table, what each dimension is, and the
+/// filters as SQL.
+#[derive(Debug, PartialEq)]
+struct Plan {
+    table: &'static str,
+    /// Per dimension: its SQL expression giving text (NULL for none).
+    keys: Vec<String>,
+    /// `AND`ed conditions, `$4`... their values.
+    conditions: Vec<String>,
+    values: Vec<Vec<String>>,
+}
+
+/// The plan for the engine query `query`, or why imports cannot answer it.
+fn plan(query: &Value) -> Result<Plan, Skip> {
+    let texts =
+        |key: &str| -> Vec<String> { query[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect() };
+    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str())) || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
+    {
+        return Err(Skip::UnsupportedQuery);
+    }
+    let mut table: Option<&'static str> = None;
+    let mut same_table = |t: &'static str| match table {
+        None => {
+            table = Some(t);
+            true
+        }
+        Some(other) => other == t,
+    };
+    let mut keys = Vec::new();
+    for dimension in texts("dimensions") {
+        let key = match dimension.as_str() {
+            "time:hour" | "time:minute" => return Err(Skip::UnsupportedInterval),
+            "time:day" => "date::text".to_owned(),
+            "time:week" => "date_trunc('week', date)::date::text".to_owned(),
+            "time:month" => "date_trunc('month', date)::date::text".to_owned(),
+            other => match column(other) {
+                Some((t, c)) if same_table(t) => format!("nullif({c}, '')"),
+                _ => return Err(Skip::UnsupportedQuery),
+            },
+        };
+        keys.push(key);
+    }
+    let (mut conditions, mut values) = (Vec::new(), Vec::new());
+    for filter in query["filters"].as_array().into_iter().flatten() {
+        let parts = filter.as_array().map(Vec::as_slice).unwrap_or_default();
+        let (Some(op), Some(dimension), Some(list)) =
+            (parts.first().and_then(Value::as_str), parts.get(1).and_then(Value::as_str), parts.get(2).and_then(Value::as_array))
+        else {
+            return Err(Skip::UnsupportedQuery);
+        };
+        if parts.len() > 3 {
+            return Err(Skip::UnsupportedQuery);
+        }
+        let Some((t, c)) = column(dimension).filter(|(t, _)| same_table(t)) else { return Err(Skip::UnsupportedQuery) };
+        let _ = t;
+        let list: Vec<String> = list.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>().ok_or(Skip::UnsupportedQuery)?;
+        let n = 4 + values.len();
+        conditions.push(match op {
+            "is" => format!("{c} = ANY(${n})"),
+            "is_not" => format!("NOT {c} = ANY(${n})"),
+            "contains" => format!("EXISTS (SELECT FROM unnest(${n}::text[]) v WHERE strpos(lower({c}), lower(v)) > 0)"),
+            "contains_not" => format!("NOT EXISTS (SELECT FROM unnest(${n}::text[]) v WHERE strpos(lower({c}), lower(v)) > 0)"),
+            _ => return Err(Skip::UnsupportedQuery),
+        });
+        values.push(list);
+    }
+    Ok(Plan { table: table.unwrap_or("visitors"), keys, conditions, values })
+}
+
+/// Imported sums of one group.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    visitors: f64,
+    visits: f64,
+    pageviews: f64,
+    bounces: f64,
+    duration: f64,
+}
+
+/// Answers the engine query `query` (as [`query::answer`] does) with imported data
+/// added where it applies; the answer's `meta` says whether it was
+/// (`imports_included`, and `imports_skip_reason`/`imports_warning` when not).
+pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>, work: Work) -> Result<Value, ApiError> {
+    let planned = plan(query);
+    let site = query["site_id"].as_str().unwrap_or_default().to_owned();
+    let (imported_any, range) = imports_of(state, caller, &site).await?;
+    let skip = match &planned {
+        _ if !imported_any => Some(Skip::NoImportedData),
+        Err(skip) => Some(*skip),
+        Ok(_) => None,
+    };
+    let Some(plan) = planned.ok().filter(|_| skip.is_none()) else {
+        let mut native = query::answer(state, caller, query, audit, work).await?;
+        mark(&mut native, skip);
+        return Ok(native);
+    };
+    // Every native group (the engine's most, MAX_LIMIT) is merged, then sorted and
+    // paged here; visits are needed to turn rates back into sums.
+    let mut engine = query.clone();
+    let pagination = engine.as_object_mut().and_then(|o| o.remove("pagination"));
+    let metrics: Vec<String> = engine["metrics"].as_array().into_iter().flatten().filter_map(|m| m.as_str().map(str::to_owned)).collect();
+    let requested = metrics.len();
+    if !metrics.iter().any(|m| m == "visits") {
+        engine["metrics"].as_array_mut().expect("metrics are a list").push(json!("visits"));
+    }
+    let mut native = query::answer(state, caller, &engine, audit, work).await?;
+    let (from, to) = match (native["query"]["date_range"][0].as_str().map(date), native["query"]["date_range"][1].as_str().map(date)) {
+        (Some(Some(from)), Some(Some(to))) => (from, to),
+        // A realtime range is minutes: no imported day falls in it.
+        _ => {
+            mark(&mut native, Some(Skip::UnsupportedInterval));
+            return Ok(strip(native, requested));
+        }
+    };
+    if !range.is_some_and(|(first, last)| first <= to && last >= from) {
+        mark(&mut native, Some(Skip::OutOfRange));
+        return Ok(strip(native, requested));
+    }
+    let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
+    merge(&mut native, &engine, imported);
+    sort_and_page(&mut native, &engine, pagination.as_ref());
+    mark(&mut native, None);
+    Ok(strip(native, requested))
+}
+
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// Whether the site has imported data, and the days it spans.
+async fn imports_of(state: &AppState, caller: &Caller, domain: &str) -> Result<(bool, Option<(NaiveDate, NaiveDate)>), ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    let row = tx
+        .query_one(
+            "SELECT count(*) > 0, min(start_date), max(end_date) FROM tally.site_imports i JOIN tally.sites s USING (site_id) WHERE s.domain = $1",
+            &[&domain],
+        )
+        .await?;
+    tx.commit().await?;
+    let range = match (row.get::<_, Option<NaiveDate>>(1), row.get::<_, Option<NaiveDate>>(2)) {
+        (Some(first), Some(last)) => Some((first, last)),
+        _ => None,
+    };
+    Ok((row.get(0), range))
+}
+
+/// The imported groups of `plan` over `from..=to`: dimension values and sums.
+async fn imported_rows(
+    state: &AppState,
+    caller: &Caller,
+    domain: &str,
+    plan: &Plan,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(Vec<Value>, Sums)>, ApiError> {
+    let (visits, bounces, duration) = visit_columns(plan.table);
+    let keys: String = plan.keys.iter().map(|k| format!("{k}, ")).collect();
+    let group = if plan.keys.is_empty() {
+        String::new()
+    } else {
+        format!("GROUP BY {}", (1..=plan.keys.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+    };
+    let conditions: String = plan.conditions.iter().map(|c| format!(" AND {c}")).collect();
+    let sql = format!(
+        "SELECT {keys}sum(visitors)::float8, sum({visits})::float8, sum(pageviews)::float8, sum({bounces})::float8, sum({duration})::float8
+         FROM tally.imported_{table} WHERE site_id = (SELECT site_id FROM tally.sites WHERE domain = $1) AND date BETWEEN $2 AND $3{conditions}
+         {group}",
+        table = plan.table
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&domain, &from, &to];
+    params.extend(plan.values.iter().map(|v| v as &(dyn ToSql + Sync)));
+    let mut client = state.pool.get().await?;
+    let tx = caller.transaction(&mut client).await?;
+    statement::limit(&tx, &state.config.timeouts, Work::Query).await?;
+    let rows = tx.query(&sql, &params).await?;
+    tx.commit().await?;
+    let n = plan.keys.len();
+    Ok(rows
+        .iter()
+        .filter(|r| r.get::<_, Option<f64>>(n).is_some())
+        .map(|r| {
+            let keys = (0..n).map(|i| r.get::<_, Option<String>>(i).map_or(Value::Null, Value::String)).collect();
+            let sum = |i: usize| r.get::<_, Option<f64>>(n + i).unwrap_or(0.0);
+            (keys, Sums { visitors: sum(0), visits: sum(1), pageviews: sum(2), bounces: sum(3), duration: sum(4) })
+        })
+        .collect())
+}
+
+/// Adds `imported` into the engine answer `native` of `engine` (whose metrics include
+/// `visits`): groups of both are summed, groups only imported are added.
+fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) {
+    let metrics: Vec<&str> = engine["metrics"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let at = |name: &str| metrics.iter().position(|m| *m == name);
+    let visits_at = at("visits").expect("visits were added");
+    let mut results: Vec<Value> = native["results"].as_array().cloned().unwrap_or_default();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, row) in results.iter().enumerate() {
+        index.insert(row["dimensions"].to_string(), i);
+    }
+    for (keys, sums) in imported {
+        let key = Value::Array(keys.clone()).to_string();
+        let i = *index.entry(key).or_insert_with(|| {
+            results.push(json!({ "dimensions": keys, "metrics": vec![json!(0); metrics.len()] }));
+            results.len() - 1
+        });
+        let row = &mut results[i];
+        let value = |m: Option<usize>| m.and_then(|m| row["metrics"][m].as_f64()).unwrap_or(0.0);
+        let visits = value(Some(visits_at));
+        let native = Sums {
+            visitors: value(at("visitors")),
+            visits,
+            pageviews: at("pageviews").map_or(value(at("views_per_visit")) * visits, |m| value(Some(m))),
+            bounces: (value(at("bounce_rate")) * visits / 100.0).round(),
+            duration: value(at("visit_duration")) * visits,
+        };
+        let total = Sums {
+            visitors: native.visitors + sums.visitors,
+            visits: native.visits + sums.visits,
+            pageviews: native.pageviews + sums.pageviews,
+            bounces: native.bounces + sums.bounces,
+            duration: native.duration + sums.duration,
+        };
+        let ratio = |part: f64, digits: f64| if total.visits > 0.0 { (part / total.visits * digits).round() / digits } else { 0.0 };
+        for (m, name) in metrics.iter().enumerate() {
+            row["metrics"][m] = match *name {
+                "visitors" => json!(total.visitors as u64),
+                "visits" => json!(total.visits as u64),
+                "pageviews" => json!(total.pageviews as u64),
+                "bounce_rate" => json!(ratio(total.bounces * 100.0, 100.0)),
+                "visit_duration" => json!(ratio(total.duration, 1.0) as u64),
+                "views_per_visit" => json!(ratio(total.pageviews, 100.0)),
+                _ => row["metrics"][m].clone(),
+            };
+        }
+    }
+    native["results"] = Value::Array(results);
+}
+
+/// Orders the merged rows as the query asks (the engine ordered the native ones) and
+/// applies its pagination; `meta.total_rows` counts them all.
+fn sort_and_page(native: &mut Value, engine: &Value, pagination: Option<&Value>) {
+    let metrics: Vec<&str> = engine["metrics"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let dimensions: Vec<&str> = engine["dimensions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let order: Vec<(Option<usize>, Option<usize>, bool)> = engine["order_by"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let key = entry[0].as_str()?;
+            let desc = entry[1].as_str() == Some("desc");
+            Some((metrics.iter().position(|m| *m == key), dimensions.iter().position(|d| *d == key), desc))
+        })
+        .collect();
+    let mut results = native["results"].as_array().cloned().unwrap_or_default();
+    let compare = |a: &Value, b: &Value| match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        _ => a.as_str().cmp(&b.as_str()),
+    };
+    // Plausible's default: the first metric, descending.
+    let default = [(Some(0), None, true)];
+    let order = if order.is_empty() { &default[..] } else { &order[..] };
+    results.sort_by(|a, b| {
+        order
+            .iter()
+            .map(|&(m, d, desc)| {
+                let (x, y) = match (m, d) {
+                    (Some(m), _) => (&a["metrics"][m], &b["metrics"][m]),
+                    (None, Some(d)) => (&a["dimensions"][d], &b["dimensions"][d]),
+                    _ => return Ordering::Equal,
+                };
+                let o = compare(x, y);
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            })
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    });
+    let total = results.len();
+    let limit = pagination.and_then(|p| p["limit"].as_u64()).unwrap_or(u64::MAX) as usize;
+    let offset = pagination.and_then(|p| p["offset"].as_u64()).unwrap_or(0) as usize;
+    native["results"] = Value::Array(results.into_iter().skip(offset).take(limit).collect());
+    native["meta"]["total_rows"] = json!(total);
+}
+
+/// Drops the metrics added after the `requested` ones.
+fn strip(mut native: Value, requested: usize) -> Value {
+    for row in native["results"].as_array_mut().into_iter().flatten() {
+        if let Some(metrics) = row["metrics"].as_array_mut() {
+            metrics.truncate(requested);
+        }
+    }
+    native
+}
+
+/// Records in `meta` whether imports are included, and why not.
+fn mark(answer: &mut Value, skip: Option<Skip>) {
+    let mut meta: Map<String, Value> = answer["meta"].as_object().cloned().unwrap_or_default();
+    meta.insert("imports_included".into(), json!(skip.is_none()));
+    if let Some(skip) = skip {
+        meta.insert("imports_skip_reason".into(), json!(skip.reason()));
+        if let Some(warning) = skip.warning() {
+            meta.insert("imports_warning".into(), json!(warning));
+        }
+    }
+    answer["meta"] = Value::Object(meta);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(metrics: Value, dimensions: Value, filters: Value) -> Value {
+        json!({"site_id": "a", "date_range": "7d", "metrics": metrics, "dimensions": dimensions, "filters": filters})
+    }
+
+    #[test]
+    fn plans_follow_plausibles_imported_tables() {
+        let p = plan(&q(json!(["visitors"]), json!(["visit:source", "time:day"]), json!([["is", "visit:utm_medium", ["cpc"]]]))).unwrap();
+        assert_eq!(p.table, "sources");
+        assert_eq!(p.keys, vec!["nullif(source, '')", "date::text"]);
+        assert_eq!(p.conditions, vec!["utm_medium = ANY($4)"]);
+        assert_eq!(plan(&q(json!(["visitors"]), json!([]), json!([]))).unwrap().table, "visitors");
+        let skip = |query: Value| plan(&query).unwrap_err();
+        assert_eq!(skip(q(json!(["visitors"]), json!(["visit:source", "visit:device"]), json!([]))), Skip::UnsupportedQuery);
+        assert_eq!(skip(q(json!(["events"]), json!([]), json!([]))), Skip::UnsupportedQuery);
+        assert_eq!(skip(q(json!(["visitors"]), json!(["time:hour"]), json!([]))), Skip::UnsupportedInterval);
+        assert_eq!(skip(q(json!(["visitors"]), json!([]), json!([["is", "event:goal", ["Signup"]]]))), Skip::UnsupportedQuery);
+        assert_eq!(skip(q(json!(["visitors"]), json!(["visit:city"]), json!([]))), Skip::UnsupportedQuery);
+    }
+
+    #[test]
+    fn rates_are_recomputed_from_sums() {
+        let engine =
+            json!({"metrics": ["visitors", "bounce_rate", "visit_duration", "views_per_visit", "visits"], "dimensions": ["visit:device"]});
+        let mut native = json!({"results": [{"dimensions": ["Desktop"], "metrics": [4, 50.0, 100, 2.0, 4]}], "meta": {}});
+        let imported = vec![
+            (vec![json!("Desktop")], Sums { visitors: 6.0, visits: 6.0, pageviews: 12.0, bounces: 0.0, duration: 0.0 }),
+            (vec![json!("Tablet")], Sums { visitors: 1.0, visits: 2.0, pageviews: 6.0, bounces: 1.0, duration: 60.0 }),
+        ];
+        merge(&mut native, &engine, imported);
+        sort_and_page(&mut native, &engine, Some(&json!({"limit": 5})));
+        assert_eq!(
+            native["results"],
+            json!([
+                {"dimensions": ["Desktop"], "metrics": [10, 20.0, 40, 2.0, 10]},
+                {"dimensions": ["Tablet"], "metrics": [1, 50.0, 30, 3.0, 2]}
+            ])
+        );
+        assert_eq!(native["meta"]["total_rows"], 2);
+        assert_eq!(strip(native, 1)["results"][1]["metrics"], json!([1]));
+    }
+}
