@@ -61,38 +61,83 @@ pub struct Event {
     pub interactive: Option<bool>,
 }
 
-/// The columns of [`Event`] in storage order: the names of `tally.events_hot`'s columns
-/// and of a segment's column blocks. Keep in step with the struct and `sql/`. A
+/// The SQL type of an event column, as `tally.event` declares it (sql/schema.sql):
+/// what decides how each layer reads and writes the column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    Int4,
+    Int8,
+    Timestamptz,
+    Text,
+    Jsonb,
+    Bool,
+}
+
+impl SqlType {
+    /// The type as Postgres's `format_type` names it.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            SqlType::Int4 => "integer",
+            SqlType::Int8 => "bigint",
+            SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::Text => "text",
+            SqlType::Jsonb => "jsonb",
+            SqlType::Bool => "boolean",
+        }
+    }
+}
+
+/// The columns of [`Event`] in storage order, with their SQL types: the columns of
+/// `tally.event` and `tally.events_hot` and a segment's column blocks. The one list of
+/// them: every other layer derives from it, and a test checks the SQL against it. A
 /// segment's blocks are numbered by this order, so a new column goes at the end; a
 /// segment written before it existed reads it as NULL.
-pub const COLUMNS: &[&str] = &[
-    "site_id",
-    "ts",
-    "name",
-    "visitor_id",
-    "session_id",
-    "hostname",
-    "pathname",
-    "referrer",
-    "referrer_source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "country",
-    "region",
-    "city",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-    "screen_width",
-    "engagement_ms",
-    "revenue_micros",
-    "revenue_currency",
-    "props",
-    "scroll_depth",
-    "interactive",
+pub const SCHEMA: &[(&str, SqlType)] = &[
+    ("site_id", SqlType::Int4),
+    ("ts", SqlType::Timestamptz),
+    ("name", SqlType::Text),
+    ("visitor_id", SqlType::Int8),
+    ("session_id", SqlType::Int8),
+    ("hostname", SqlType::Text),
+    ("pathname", SqlType::Text),
+    ("referrer", SqlType::Text),
+    ("referrer_source", SqlType::Text),
+    ("utm_source", SqlType::Text),
+    ("utm_medium", SqlType::Text),
+    ("utm_campaign", SqlType::Text),
+    ("utm_term", SqlType::Text),
+    ("utm_content", SqlType::Text),
+    ("country", SqlType::Text),
+    ("region", SqlType::Text),
+    ("city", SqlType::Text),
+    ("browser", SqlType::Text),
+    ("browser_version", SqlType::Text),
+    ("os", SqlType::Text),
+    ("os_version", SqlType::Text),
+    ("device", SqlType::Text),
+    ("screen_width", SqlType::Int4),
+    ("engagement_ms", SqlType::Int4),
+    ("revenue_micros", SqlType::Int8),
+    ("revenue_currency", SqlType::Text),
+    ("props", SqlType::Jsonb),
+    ("scroll_depth", SqlType::Int4),
+    ("interactive", SqlType::Bool),
 ];
+
+const NAMES: [&str; SCHEMA.len()] = {
+    let mut names = [""; SCHEMA.len()];
+    let mut i = 0;
+    while i < SCHEMA.len() {
+        names[i] = SCHEMA[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The names of [`SCHEMA`]'s columns, in order.
+pub const COLUMNS: &[&str] = &NAMES;
+
+/// The SQL type of column `column` (an index into [`COLUMNS`]).
+pub fn sql_type(column: usize) -> SqlType {
+    SCHEMA[column].1
+}

@@ -5,7 +5,7 @@
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::JsonB;
-use tally_core::event::COLUMNS;
+use tally_core::event::{SqlType, COLUMNS, SCHEMA};
 use tally_core::segment::{Column, SegmentError, SegmentReader};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
@@ -61,17 +61,15 @@ pub fn segment_arrays(segment_id: i64, bytes: &[u8]) -> PgHeapTuple<'static, All
         .report(PgLogLevel::ERROR);
     }
     let mut t = PgHeapTuple::new_composite_type("tally.event_arrays").unwrap_or_else(|e| error!("tally.event_arrays: {e}"));
-    for (&name, column) in COLUMNS.iter().zip(columns) {
+    for (&(name, sql_type), column) in SCHEMA.iter().zip(columns) {
         let set = match column {
             Column::Int(c) => {
                 let values = (0..c.values.len()).map(|row| c.get(row));
-                match name {
-                    "ts" => t.set_by_name(name, values.map(|v| v.map(from_unix_us)).collect::<Vec<_>>()),
-                    "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => {
-                        t.set_by_name(name, values.map(|v| v.map(|x| x as i32)).collect::<Vec<_>>())
-                    }
-                    "interactive" => t.set_by_name(name, values.map(|v| v.map(|x| x != 0)).collect::<Vec<_>>()),
-                    _ => t.set_by_name(name, values.collect::<Vec<_>>()),
+                match sql_type {
+                    SqlType::Timestamptz => t.set_by_name(name, values.map(|v| v.map(from_unix_us)).collect::<Vec<_>>()),
+                    SqlType::Int4 => t.set_by_name(name, values.map(|v| v.map(|x| x as i32)).collect::<Vec<_>>()),
+                    SqlType::Bool => t.set_by_name(name, values.map(|v| v.map(|x| x != 0)).collect::<Vec<_>>()),
+                    SqlType::Int8 | SqlType::Text | SqlType::Jsonb => t.set_by_name(name, values.collect::<Vec<_>>()),
                 }
             }
             Column::Str(d) => t.set_by_name(name, d.codes.iter().map(|&code| d.resolve(code)).collect::<Vec<_>>()),

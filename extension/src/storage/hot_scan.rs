@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::{JsonB, PgRelation};
 use tally_core::copy_frames::FIRST_RELEASE_FIELDS;
-use tally_core::event::{Event, COLUMNS};
+use tally_core::event::{self, Event, SqlType, COLUMNS};
 use tally_core::segment::{Batch, Kind};
 
 use super::arrays::{props_from_json, to_unix_us};
@@ -100,11 +100,12 @@ fn push_row(batch: &mut Batch, row: &impl EventColumns) {
 
 /// An integer column's value, read by its SQL type (int4, timestamptz or int8).
 fn int_at(row: &impl EventColumns, column: usize) -> Option<i64> {
-    match COLUMNS[column] {
-        "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => row.get::<i32>(column).map(i64::from),
-        "interactive" => row.get::<bool>(column).map(i64::from),
-        "ts" => row.get::<TimestampWithTimeZone>(column).map(to_unix_us),
-        _ => row.get::<i64>(column),
+    match event::sql_type(column) {
+        SqlType::Int4 => row.get::<i32>(column).map(i64::from),
+        SqlType::Bool => row.get::<bool>(column).map(i64::from),
+        SqlType::Timestamptz => row.get::<TimestampWithTimeZone>(column).map(to_unix_us),
+        SqlType::Int8 => row.get::<i64>(column),
+        SqlType::Text | SqlType::Jsonb => unreachable!("{} is not an integer column", COLUMNS[column]),
     }
 }
 

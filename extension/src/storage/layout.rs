@@ -6,17 +6,17 @@
 use std::ffi::{CStr, CString};
 
 use pgrx::pg_sys;
-use tally_core::event::COLUMNS;
+use tally_core::event::{self, SqlType, COLUMNS};
 
 /// The SQL type of each event column, as `tally.event` declares it.
 pub fn sql_type(column: usize) -> pg_sys::Oid {
-    match COLUMNS[column] {
-        "site_id" | "screen_width" | "engagement_ms" | "scroll_depth" => pg_sys::INT4OID,
-        "ts" => pg_sys::TIMESTAMPTZOID,
-        "visitor_id" | "session_id" | "revenue_micros" => pg_sys::INT8OID,
-        "props" => pg_sys::JSONBOID,
-        "interactive" => pg_sys::BOOLOID,
-        _ => pg_sys::TEXTOID,
+    match event::sql_type(column) {
+        SqlType::Int4 => pg_sys::INT4OID,
+        SqlType::Int8 => pg_sys::INT8OID,
+        SqlType::Timestamptz => pg_sys::TIMESTAMPTZOID,
+        SqlType::Text => pg_sys::TEXTOID,
+        SqlType::Jsonb => pg_sys::JSONBOID,
+        SqlType::Bool => pg_sys::BOOLOID,
     }
 }
 

@@ -17,51 +17,15 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use serde_json::Value;
 
+use tally_core::event::{SqlType, SCHEMA};
+
 use super::FileError;
 
-/// `tally.event`'s columns after `site_id`, in order, and their kinds.
-pub const COLUMNS: [(&str, Kind); 26] = [
-    ("ts", Kind::Time),
-    ("name", Kind::Text),
-    ("visitor_id", Kind::BigInt),
-    ("session_id", Kind::BigInt),
-    ("hostname", Kind::Text),
-    ("pathname", Kind::Text),
-    ("referrer", Kind::Text),
-    ("referrer_source", Kind::Text),
-    ("utm_source", Kind::Text),
-    ("utm_medium", Kind::Text),
-    ("utm_campaign", Kind::Text),
-    ("utm_term", Kind::Text),
-    ("utm_content", Kind::Text),
-    ("country", Kind::Text),
-    ("region", Kind::Text),
-    ("city", Kind::Text),
-    ("browser", Kind::Text),
-    ("browser_version", Kind::Text),
-    ("os", Kind::Text),
-    ("os_version", Kind::Text),
-    ("device", Kind::Text),
-    ("screen_width", Kind::Int),
-    ("engagement_ms", Kind::Int),
-    ("revenue_micros", Kind::BigInt),
-    ("revenue_currency", Kind::Text),
-    ("props", Kind::Object),
-];
+/// `tally.event`'s columns after `site_id` (which the import names), in order.
+const COLUMNS: &[(&str, SqlType)] = SCHEMA.split_at(1).1;
 
 /// How many leading columns every event needs.
 const REQUIRED: usize = 6;
-
-/// What a column holds, and so how its value is checked.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
-    Time,
-    Text,
-    Int,
-    BigInt,
-    /// A JSON object of properties.
-    Object,
-}
 
 /// The formats read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,7 +99,7 @@ impl Events {
     /// Appends the next record to `out` as a CSV line of [`COLUMNS`] (`site_id` first);
     /// false at the end of the file.
     pub fn next_into(&mut self, site_id: i32, out: &mut csv::Writer<Vec<u8>>) -> Result<bool, FileError> {
-        let mut cells: [Option<String>; 26] = Default::default();
+        let mut cells: Vec<Option<String>> = vec![None; COLUMNS.len()];
         loop {
             self.row += 1;
             let (file, row) = (self.file.as_str(), self.row);
@@ -245,13 +209,14 @@ fn text_cell(file: &str, row: u64, column: usize, text: &str) -> Result<Option<S
     let (name, kind) = COLUMNS[column];
     let bad = |what: &str| FileError::at(file, row, name, format!("{text:?} is not {what}"));
     match kind {
-        Kind::Text => Ok(Some(text.to_owned())),
-        Kind::Time => DateTime::parse_from_rfc3339(text.trim())
+        SqlType::Text => Ok(Some(text.to_owned())),
+        SqlType::Timestamptz => DateTime::parse_from_rfc3339(text.trim())
             .map(|t| Some(t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true)))
             .map_err(|_| bad("a time (RFC 3339: 2024-03-01T12:00:00Z)")),
-        Kind::Int => text.trim().parse::<i32>().map(|n| Some(n.to_string())).map_err(|_| bad("a whole number (32 bits)")),
-        Kind::BigInt => text.trim().parse::<i64>().map(|n| Some(n.to_string())).map_err(|_| bad("a whole number (64 bits)")),
-        Kind::Object => match serde_json::from_str::<Value>(text) {
+        SqlType::Int4 => text.trim().parse::<i32>().map(|n| Some(n.to_string())).map_err(|_| bad("a whole number (32 bits)")),
+        SqlType::Int8 => text.trim().parse::<i64>().map(|n| Some(n.to_string())).map_err(|_| bad("a whole number (64 bits)")),
+        SqlType::Bool => text.trim().parse::<bool>().map(|b| Some(b.to_string())).map_err(|_| bad("true or false")),
+        SqlType::Jsonb => match serde_json::from_str::<Value>(text) {
             Ok(value @ Value::Object(_)) => Ok(Some(value.to_string())),
             _ => Err(bad("a JSON object")),
         },
@@ -262,9 +227,11 @@ fn json_cell(file: &str, row: u64, column: usize, value: Value) -> Result<Option
     let (name, kind) = COLUMNS[column];
     match (kind, value) {
         (_, Value::Null) => Ok(None),
-        (Kind::Object, value @ Value::Object(_)) => Ok(Some(value.to_string())),
-        (Kind::Int | Kind::BigInt, Value::Number(n)) => text_cell(file, row, column, &n.to_string()),
-        (Kind::Time | Kind::Text | Kind::Int | Kind::BigInt, Value::String(s)) => text_cell(file, row, column, &s),
+        (SqlType::Jsonb, value @ Value::Object(_)) => Ok(Some(value.to_string())),
+        (SqlType::Int4 | SqlType::Int8, Value::Number(n)) => text_cell(file, row, column, &n.to_string()),
+        (SqlType::Bool, Value::Bool(b)) => Ok(Some(b.to_string())),
+        (SqlType::Jsonb, other) => Err(FileError::at(file, row, name, format!("{other} is not {}", what(kind)))),
+        (_, Value::String(s)) => text_cell(file, row, column, &s),
         (_, other) => Err(FileError::at(file, row, name, format!("{other} is not {}", what(kind)))),
     }
 }
@@ -274,22 +241,24 @@ fn parquet_cell(file: &str, row: u64, column: usize, field: &Field) -> Result<Op
     let micros = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
     match (kind, field) {
         (_, Field::Null) => Ok(None),
-        (Kind::Time, Field::TimestampMicros(us)) => Ok(micros(*us)),
-        (Kind::Time, Field::TimestampMillis(ms)) => Ok(micros(ms.saturating_mul(1000))),
-        (Kind::Int | Kind::BigInt, Field::Int(n)) => text_cell(file, row, column, &n.to_string()),
-        (Kind::Int | Kind::BigInt, Field::Long(n)) => text_cell(file, row, column, &n.to_string()),
-        (Kind::Int | Kind::BigInt, Field::Short(n)) => text_cell(file, row, column, &n.to_string()),
+        (SqlType::Timestamptz, Field::TimestampMicros(us)) => Ok(micros(*us)),
+        (SqlType::Timestamptz, Field::TimestampMillis(ms)) => Ok(micros(ms.saturating_mul(1000))),
+        (SqlType::Int4 | SqlType::Int8, Field::Int(n)) => text_cell(file, row, column, &n.to_string()),
+        (SqlType::Int4 | SqlType::Int8, Field::Long(n)) => text_cell(file, row, column, &n.to_string()),
+        (SqlType::Int4 | SqlType::Int8, Field::Short(n)) => text_cell(file, row, column, &n.to_string()),
+        (SqlType::Bool, Field::Bool(b)) => Ok(Some(b.to_string())),
         (_, Field::Str(s)) => text_cell(file, row, column, s),
         (_, other) => Err(FileError::at(file, row, name, format!("{other} is not {}", what(kind)))),
     }
 }
 
-fn what(kind: Kind) -> &'static str {
+fn what(kind: SqlType) -> &'static str {
     match kind {
-        Kind::Time => "a time",
-        Kind::Text => "text",
-        Kind::Int | Kind::BigInt => "a whole number",
-        Kind::Object => "a JSON object",
+        SqlType::Timestamptz => "a time",
+        SqlType::Text => "text",
+        SqlType::Int4 | SqlType::Int8 => "a whole number",
+        SqlType::Bool => "true or false",
+        SqlType::Jsonb => "a JSON object",
     }
 }
 
