@@ -442,3 +442,70 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
         .await;
     assert_eq!(seen["results"][0]["metrics"], json!([17]));
 }
+
+/// A GA4 Data API report (runReport's response shape) of `dimensions` and Plausible's
+/// visit metrics, one row per `(dimension values, [users, views, bounces, sessions, seconds])`.
+fn ga4_report(dimensions: &[&str], rows: &[(&[&str], [u64; 5])]) -> Value {
+    let metrics = ["totalUsers", "screenPageViews", "bounces", "sessions", "userEngagementDuration"];
+    json!({
+        "dimensionHeaders": dimensions.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
+        "metricHeaders": metrics.iter().map(|m| json!({"name": m, "type": "TYPE_INTEGER"})).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|(dims, values)| json!({
+            "dimensionValues": dims.iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
+            "metricValues": values.iter().map(|v| json!({"value": v.to_string()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rowCount": rows.len(),
+        "kind": "analyticsData#runReport",
+    })
+}
+
+#[tokio::test]
+async fn google_analytics_4_reports_are_imported_data() {
+    let dir = import_dir("ga4");
+    let (t, admin) = start(&dir).await;
+    let reports = json!({"kind": "analyticsData#batchRunReports", "reports": [
+        ga4_report(&["date"], &[(&["20240201"][..], [20, 50, 5, 25, 1000]), (&["20240202"][..], [10, 20, 2, 12, 600])]),
+        ga4_report(&["date", "deviceCategory"], &[(&["20240201"][..], [15, 40, 4, 20, 800])]),
+        ga4_report(
+            &["date", "sessionSource", "sessionMedium", "sessionCampaignName", "sessionManualAdContent", "sessionGoogleAdsKeyword", "pageReferrer"],
+            &[(&["20240201", "(direct)", "(none)", "(not set)", "(not set)", "(not set)", ""][..], [5, 10, 1, 5, 200])],
+        ),
+    ]});
+    // The device report's row lacks its device value: the whole file is refused.
+    let file = dir.join("ga4.json");
+    std::fs::write(&file, reports.to_string()).unwrap();
+    let error = cli(&t, &file).await.unwrap_err().to_string();
+    assert!(error.contains("ga4.json, report 2, row 1, field deviceCategory"), "{error}");
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.site_imports").await, 0);
+
+    let mut good = reports.clone();
+    good["reports"][1] = ga4_report(
+        &["date", "deviceCategory"],
+        &[(&["20240201", "desktop"][..], [15, 40, 4, 20, 800]), (&["20240202", "tablet"][..], [10, 20, 2, 12, 600])],
+    );
+    std::fs::write(&file, good.to_string()).unwrap();
+    let job = import(&admin, "ga4.json").await;
+    assert_eq!((job["state"].as_str(), job["rows_done"].as_u64()), (Some("done"), Some(5)), "{job}");
+    let range: String = t.db.value("SELECT start_date || ' ' || end_date || ' ' || source FROM tally.site_imports").await;
+    assert_eq!(range, "2024-02-01 2024-02-02 ga4");
+    let (_, answer) = admin
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-02-01", "2024-02-29"], "metrics": ["visitors", "bounce_rate"],
+            "dimensions": ["visit:device"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"dimensions": ["Desktop"], "metrics": [15, 20.0]}, {"dimensions": ["Tablet"], "metrics": [10, 16.67]}]),
+        "{answer}"
+    );
+    let (_, answer) = admin
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-02-01", "2024-02-29"], "metrics": ["visitors"],
+            "dimensions": ["visit:source"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(answer["results"], json!([{"dimensions": ["Direct / None"], "metrics": [5]}]), "{answer}");
+}

@@ -17,7 +17,9 @@ use crate::config::ImportConfig;
 pub async fn run(pool: &Pool, config: &ImportConfig) -> anyhow::Result<()> {
     let name = config.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let kind = FileKind::of(&name).ok_or_else(|| {
-        anyhow::anyhow!("{name}: unknown kind of file; Plausible's export is .zip, raw events are .csv, .ndjson or .parquet")
+        anyhow::anyhow!(
+            "{name}: unknown kind of file; Plausible's export is .zip, GA4 reports .json, raw events are .csv, .ndjson or .parquet"
+        )
     })?;
     let mut client = pool.get().await?;
     let site_id: i32 = client
@@ -37,7 +39,7 @@ pub async fn run(pool: &Pool, config: &ImportConfig) -> anyhow::Result<()> {
             }
             println!("{name}: {stored} events imported into {} in {:.1} s", config.site, started.elapsed().as_secs_f64());
         }
-        FileKind::Plausible => {
+        FileKind::Plausible | FileKind::Ga4 => {
             let bytes = tokio::fs::read(&config.file).await.map_err(|e| anyhow::anyhow!("{name}: cannot be read: {e}"))?;
             let tx = client.transaction().await?;
             let (import_id, rows) = super::load_aggregates(&tx, site_id, &name, bytes, kind).await.map_err(|e| anyhow::anyhow!("{e}"))?;
