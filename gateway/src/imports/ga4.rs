@@ -27,11 +27,12 @@ use super::aggregate::{self, cell, Import, Kind, Rows};
 use super::FileError;
 
 /// A report's dimensions (after `date`) and, per column of its table, where the value
-/// comes from.
+/// comes from: its dimension columns, then its metric columns.
 struct Report {
     table: &'static str,
     dimensions: &'static [&'static str],
     columns: &'static [(&'static str, Origin)],
+    metrics: &'static [(&'static str, Origin)],
 }
 
 /// Where a table column's value comes from.
@@ -56,7 +57,7 @@ const VISIT_METRICS: [(&str, Origin); 5] = [
 ];
 
 const REPORTS: [Report; 8] = [
-    Report { table: "visitors", dimensions: &[], columns: &VISIT_METRICS },
+    Report { table: "visitors", dimensions: &[], columns: &[], metrics: &VISIT_METRICS },
     Report {
         table: "sources",
         dimensions: &[
@@ -75,19 +76,14 @@ const REPORTS: [Report; 8] = [
             ("utm_campaign", D("sessionCampaignName")),
             ("utm_content", D("sessionManualAdContent")),
             ("utm_term", D("sessionGoogleAdsKeyword")),
-            VISIT_METRICS[0],
-            VISIT_METRICS[1],
-            VISIT_METRICS[2],
-            VISIT_METRICS[3],
-            VISIT_METRICS[4],
         ],
+        metrics: &VISIT_METRICS,
     },
     Report {
         table: "pages",
         dimensions: &["hostName", "pagePath"],
-        columns: &[
-            ("hostname", D("hostName")),
-            ("page", D("pagePath")),
+        columns: &[("hostname", D("hostName")), ("page", D("pagePath"))],
+        metrics: &[
             ("visits", M("sessions")),
             ("visitors", M("totalUsers")),
             ("pageviews", M("screenPageViews")),
@@ -97,8 +93,8 @@ const REPORTS: [Report; 8] = [
     Report {
         table: "entry_pages",
         dimensions: &["landingPage"],
-        columns: &[
-            ("entry_page", D("landingPage")),
+        columns: &[("entry_page", D("landingPage"))],
+        metrics: &[
             ("visitors", M("totalUsers")),
             ("entrances", M("sessions")),
             ("visit_duration", M("userEngagementDuration")),
@@ -111,47 +107,21 @@ const REPORTS: [Report; 8] = [
         dimensions: &["countryId", "region", "city"],
         // GA4 names regions and cities; Tally's imported locations hold ISO 3166-2 codes
         // and GeoNames ids, which a name does not give: the country alone is kept.
-        columns: &[
-            ("country", D("countryId")),
-            ("region", Nothing),
-            ("city", Nothing),
-            VISIT_METRICS[0],
-            VISIT_METRICS[1],
-            VISIT_METRICS[2],
-            VISIT_METRICS[3],
-            VISIT_METRICS[4],
-        ],
+        columns: &[("country", D("countryId")), ("region", Nothing), ("city", Nothing)],
+        metrics: &VISIT_METRICS,
     },
-    Report {
-        table: "devices",
-        dimensions: &["deviceCategory"],
-        columns: &[("device", Device), VISIT_METRICS[0], VISIT_METRICS[1], VISIT_METRICS[2], VISIT_METRICS[3], VISIT_METRICS[4]],
-    },
+    Report { table: "devices", dimensions: &["deviceCategory"], columns: &[("device", Device)], metrics: &VISIT_METRICS },
     Report {
         table: "browsers",
         dimensions: &["browser"],
-        columns: &[
-            ("browser", D("browser")),
-            ("browser_version", Nothing),
-            VISIT_METRICS[0],
-            VISIT_METRICS[1],
-            VISIT_METRICS[2],
-            VISIT_METRICS[3],
-            VISIT_METRICS[4],
-        ],
+        columns: &[("browser", D("browser")), ("browser_version", Nothing)],
+        metrics: &VISIT_METRICS,
     },
     Report {
         table: "operating_systems",
         dimensions: &["operatingSystem", "operatingSystemVersion"],
-        columns: &[
-            ("operating_system", D("operatingSystem")),
-            ("operating_system_version", D("operatingSystemVersion")),
-            VISIT_METRICS[0],
-            VISIT_METRICS[1],
-            VISIT_METRICS[2],
-            VISIT_METRICS[3],
-            VISIT_METRICS[4],
-        ],
+        columns: &[("operating_system", D("operatingSystem")), ("operating_system_version", D("operatingSystemVersion"))],
+        metrics: &VISIT_METRICS,
     },
 ];
 
@@ -201,7 +171,7 @@ fn read_report(file: &str, report: &Value) -> Result<Rows, FileError> {
         FileError::column(file, "dimensionHeaders", format!("{dimensions:?} is not one of the reports Plausible's GA4 import asks for"))
     })?;
     let table = aggregate::table(spec.table).expect("every report has a table");
-    for (_, from) in spec.columns {
+    for (_, from) in spec.metrics {
         if let Origin::Metric(m) = from {
             if !metrics.contains(m) {
                 return Err(FileError::column(file, m, format!("the {} report needs metric {m}", spec.table)));
@@ -220,7 +190,7 @@ fn read_report(file: &str, report: &Value) -> Result<Rows, FileError> {
             aggregate::date(&day_text).ok_or_else(|| FileError::at(file, n, "date", format!("{day_text:?} is not a date (YYYYMMDD)")))?;
         let mut object = Map::new();
         object.insert("date".into(), Value::String(day.to_string()));
-        for &(column, from) in spec.columns {
+        for &(column, from) in spec.columns.iter().chain(spec.metrics) {
             let kind = table.columns.iter().find(|c| c.0 == column).expect("a column of the table").1;
             let text = match from {
                 Origin::Dimension(d) => placeholder(value("dimensionValues", &dimensions, d)?),
