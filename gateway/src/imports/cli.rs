@@ -30,7 +30,15 @@ pub async fn run(pool: &Pool, config: &ImportConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     match kind {
         FileKind::Events(format) => {
-            let bar = if std::io::stderr().is_terminal() { Some(ProgressBar::new_spinner()) } else { None };
+            // A spinner counting events until the file says how many (Parquet does).
+            let bar = std::io::stderr().is_terminal().then(|| {
+                ProgressBar::new_spinner()
+                    .with_style(ProgressStyle::with_template("{spinner} {msg}: {human_pos} events").expect("a valid template"))
+            });
+            if let Some(bar) = &bar {
+                // Storing shows no count: the spinner says the import is alive.
+                bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
             let stored = bulk::import(&mut client, site_id, config.file.clone(), format, |step| report(bar.as_ref(), &name, step, started))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -58,7 +66,7 @@ fn report(bar: Option<&ProgressBar>, name: &str, step: Step, started: Instant) {
             if let (Some(total), None) = (total, bar.length()) {
                 bar.set_length(total);
                 bar.set_style(
-                    ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)")
+                    ProgressStyle::with_template("{msg}: [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)")
                         .expect("a valid template")
                         .progress_chars("=> "),
                 );
@@ -66,7 +74,10 @@ fn report(bar: Option<&ProgressBar>, name: &str, step: Step, started: Instant) {
             bar.set_message(format!("{name}: staging"));
             bar.set_position(done);
         }
-        (Some(bar), Step::Storing { total }) => bar.set_message(format!("{name}: storing {total} events as segments and rollups")),
+        (Some(bar), Step::Storing { total }) => {
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"));
+            bar.set_message(format!("{name}: storing {total} events as segments and rollups"));
+        }
         (None, Step::Staged { done, total }) => {
             let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
             println!("{name}: {done}{of} events staged ({:.0} events/s)", rate(done));
