@@ -427,6 +427,8 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     included["include"] = json!({"imports": true});
     let (_, body) = admin.post("/api/v1/query", included).await;
     assert_eq!(body["results"][0]["metrics"], json!([17]));
+    let (status, body) = admin.post("/api/v1/query?with_imported=maybe", query.clone()).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("with_imported")));
     let mut bad = query;
     bad["include"] = json!({"imports": "yes"});
     let (status, body) = admin.post("/api/v1/query", bad).await;
