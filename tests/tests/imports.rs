@@ -427,6 +427,13 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     included["include"] = json!({"imports": true});
     let (_, body) = admin.post("/api/v1/query", included).await;
     assert_eq!(body["results"][0]["metrics"], json!([17]));
+    let mut totals = query.clone();
+    totals["dimensions"] = json!(["visit:device"]);
+    totals["include"] = json!({"totals": true, "imports": true});
+    let (_, body) = admin.post("/api/v1/query", totals).await;
+    // The totals of a breakdown add the imported table's groups, as its rows do.
+    assert_eq!((body["totals"]["metrics"].clone(), body["query"]["metrics"].clone()), (json!([12]), json!(["visitors"])), "{body}");
+    assert_eq!(body["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
     let (status, body) = admin.post("/api/v1/query?with_imported=maybe", query.clone()).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("with_imported")));
     let mut bad = query;
