@@ -190,6 +190,39 @@ async fn only_administrators_import_files_of_the_import_directory() {
     let (status, _) = admin.get("/api/v1/imports/999999").await;
     assert_eq!(status, 404);
     assert_eq!(count(&t, "SELECT count(*) FROM tally.site_imports").await, 0);
+
+    // Row-level security: members of another site see none of this site's imports, and
+    // a viewer of this one may read but not load or delete them.
+    assert_eq!(import(&admin, "export.zip").await["state"], "done");
+    t.sql("SELECT tally.create_site('other.example')").await;
+    let outsider = t.user_with_role("other.example", "admin").await;
+    let viewer = t.user_with_role(SITE, "viewer").await;
+    let as_role = |role: &str, sql: &str| format!("BEGIN; SET LOCAL ROLE {role}; {sql}; COMMIT;");
+    let seen = |role: String| {
+        let db = &t.db;
+        async move {
+            db.client
+                .batch_execute(&as_role(&role, "CREATE TEMP TABLE seen AS SELECT count(*) AS n FROM tally.imported_visitors"))
+                .await
+                .unwrap();
+            let n: i64 = db.value("SELECT n FROM seen").await;
+            db.client.batch_execute("DROP TABLE seen").await.unwrap();
+            n
+        }
+    };
+    assert_eq!(seen(outsider.pg_role.clone()).await, 0);
+    assert_eq!(seen(viewer.pg_role.clone()).await, 2);
+    let deleted = t.db.client.batch_execute(&as_role(&viewer.pg_role, "DELETE FROM tally.site_imports")).await;
+    t.db.client.batch_execute("ROLLBACK").await.ok();
+    assert!(deleted.is_ok(), "a DELETE that row-level security filters out deletes nothing");
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.imported_visitors").await, 2);
+    let (status, body) = outsider
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "metrics": ["visitors"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("site_id")), "{body}");
 }
 
 /// Six events of two visits on 2024-03-01, as CSV with a header.
