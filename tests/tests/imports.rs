@@ -190,6 +190,39 @@ async fn only_administrators_import_files_of_the_import_directory() {
     let (status, _) = admin.get("/api/v1/imports/999999").await;
     assert_eq!(status, 404);
     assert_eq!(count(&t, "SELECT count(*) FROM tally.site_imports").await, 0);
+
+    // Row-level security: members of another site see none of this site's imports, and
+    // a viewer of this one may read but not load or delete them.
+    assert_eq!(import(&admin, "export.zip").await["state"], "done");
+    t.sql("SELECT tally.create_site('other.example')").await;
+    let outsider = t.user_with_role("other.example", "admin").await;
+    let viewer = t.user_with_role(SITE, "viewer").await;
+    let as_role = |role: &str, sql: &str| format!("BEGIN; SET LOCAL ROLE {role}; {sql}; COMMIT;");
+    let seen = |role: String| {
+        let db = &t.db;
+        async move {
+            db.client
+                .batch_execute(&as_role(&role, "CREATE TEMP TABLE seen AS SELECT count(*) AS n FROM tally.imported_visitors"))
+                .await
+                .unwrap();
+            let n: i64 = db.value("SELECT n FROM seen").await;
+            db.client.batch_execute("DROP TABLE seen").await.unwrap();
+            n
+        }
+    };
+    assert_eq!(seen(outsider.pg_role.clone()).await, 0);
+    assert_eq!(seen(viewer.pg_role.clone()).await, 2);
+    let deleted = t.db.client.batch_execute(&as_role(&viewer.pg_role, "DELETE FROM tally.site_imports")).await;
+    t.db.client.batch_execute("ROLLBACK").await.ok();
+    assert!(deleted.is_ok(), "a DELETE that row-level security filters out deletes nothing");
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.imported_visitors").await, 2);
+    let (status, body) = outsider
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "metrics": ["visitors"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("site_id")), "{body}");
 }
 
 /// Six events of two visits on 2024-03-01, as CSV with a header.
@@ -427,6 +460,15 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     included["include"] = json!({"imports": true});
     let (_, body) = admin.post("/api/v1/query", included).await;
     assert_eq!(body["results"][0]["metrics"], json!([17]));
+    let mut totals = query.clone();
+    totals["dimensions"] = json!(["visit:device"]);
+    totals["include"] = json!({"totals": true, "imports": true});
+    let (_, body) = admin.post("/api/v1/query", totals).await;
+    // The totals of a breakdown add the imported table's groups, as its rows do.
+    assert_eq!((body["totals"]["metrics"].clone(), body["query"]["metrics"].clone()), (json!([12]), json!(["visitors"])), "{body}");
+    assert_eq!(body["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
+    let (status, body) = admin.post("/api/v1/query?with_imported=maybe", query.clone()).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("with_imported")));
     let mut bad = query;
     bad["include"] = json!({"imports": "yes"});
     let (status, body) = admin.post("/api/v1/query", bad).await;
@@ -441,4 +483,71 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
         )
         .await;
     assert_eq!(seen["results"][0]["metrics"], json!([17]));
+}
+
+/// A GA4 Data API report (runReport's response shape) of `dimensions` and Plausible's
+/// visit metrics, one row per `(dimension values, [users, views, bounces, sessions, seconds])`.
+fn ga4_report(dimensions: &[&str], rows: &[(&[&str], [u64; 5])]) -> Value {
+    let metrics = ["totalUsers", "screenPageViews", "bounces", "sessions", "userEngagementDuration"];
+    json!({
+        "dimensionHeaders": dimensions.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
+        "metricHeaders": metrics.iter().map(|m| json!({"name": m, "type": "TYPE_INTEGER"})).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|(dims, values)| json!({
+            "dimensionValues": dims.iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
+            "metricValues": values.iter().map(|v| json!({"value": v.to_string()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rowCount": rows.len(),
+        "kind": "analyticsData#runReport",
+    })
+}
+
+#[tokio::test]
+async fn google_analytics_4_reports_are_imported_data() {
+    let dir = import_dir("ga4");
+    let (t, admin) = start(&dir).await;
+    let reports = json!({"kind": "analyticsData#batchRunReports", "reports": [
+        ga4_report(&["date"], &[(&["20240201"][..], [20, 50, 5, 25, 1000]), (&["20240202"][..], [10, 20, 2, 12, 600])]),
+        ga4_report(&["date", "deviceCategory"], &[(&["20240201"][..], [15, 40, 4, 20, 800])]),
+        ga4_report(
+            &["date", "sessionSource", "sessionMedium", "sessionCampaignName", "sessionManualAdContent", "sessionGoogleAdsKeyword", "pageReferrer"],
+            &[(&["20240201", "(direct)", "(none)", "(not set)", "(not set)", "(not set)", ""][..], [5, 10, 1, 5, 200])],
+        ),
+    ]});
+    // The device report's row lacks its device value: the whole file is refused.
+    let file = dir.join("ga4.json");
+    std::fs::write(&file, reports.to_string()).unwrap();
+    let error = cli(&t, &file).await.unwrap_err().to_string();
+    assert!(error.contains("ga4.json, report 2, row 1, field deviceCategory"), "{error}");
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.site_imports").await, 0);
+
+    let mut good = reports.clone();
+    good["reports"][1] = ga4_report(
+        &["date", "deviceCategory"],
+        &[(&["20240201", "desktop"][..], [15, 40, 4, 20, 800]), (&["20240202", "tablet"][..], [10, 20, 2, 12, 600])],
+    );
+    std::fs::write(&file, good.to_string()).unwrap();
+    let job = import(&admin, "ga4.json").await;
+    assert_eq!((job["state"].as_str(), job["rows_done"].as_u64()), (Some("done"), Some(5)), "{job}");
+    let range: String = t.db.value("SELECT start_date || ' ' || end_date || ' ' || source FROM tally.site_imports").await;
+    assert_eq!(range, "2024-02-01 2024-02-02 ga4");
+    let (_, answer) = admin
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-02-01", "2024-02-29"], "metrics": ["visitors", "bounce_rate"],
+            "dimensions": ["visit:device"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"dimensions": ["Desktop"], "metrics": [15, 20.0]}, {"dimensions": ["Tablet"], "metrics": [10, 16.67]}]),
+        "{answer}"
+    );
+    let (_, answer) = admin
+        .post(
+            "/api/v2/query",
+            json!({"site_id": SITE, "date_range": ["2024-02-01", "2024-02-29"], "metrics": ["visitors"],
+            "dimensions": ["visit:source"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(answer["results"], json!([{"dimensions": ["Direct / None"], "metrics": [5]}]), "{answer}");
 }

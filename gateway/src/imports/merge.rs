@@ -220,6 +220,19 @@ pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Opt
         return Ok(strip(native, requested));
     }
     let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
+    if native.get("totals").is_some() {
+        // The totals row (`include.totals`) gets every imported group's sums.
+        let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
+            visitors: a.visitors + s.visitors,
+            visits: a.visits + s.visits,
+            pageviews: a.pageviews + s.pageviews,
+            bounces: a.bounces + s.bounces,
+            duration: a.duration + s.duration,
+        });
+        let mut totals = json!({ "results": [{ "dimensions": [], "metrics": native["totals"]["metrics"].clone() }] });
+        merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
+        native["totals"]["metrics"] = totals["results"][0]["metrics"].clone();
+    }
     merge(&mut native, &engine, imported);
     sort_and_page(&mut native, &engine, pagination.as_ref());
     mark(&mut native, None);
@@ -392,10 +405,15 @@ fn sort_and_page(native: &mut Value, engine: &Value, pagination: Option<&Value>)
     native["meta"]["total_rows"] = json!(total);
 }
 
-/// Drops the metrics added after the `requested` ones.
+/// Drops the metrics added after the `requested` ones (and from the query's echo).
 fn strip(mut native: Value, requested: usize) -> Value {
     for row in native["results"].as_array_mut().into_iter().flatten() {
         if let Some(metrics) = row["metrics"].as_array_mut() {
+            metrics.truncate(requested);
+        }
+    }
+    for (object, key) in [("totals", "metrics"), ("query", "metrics")] {
+        if let Some(metrics) = native.get_mut(object).and_then(|o| o.get_mut(key)).and_then(Value::as_array_mut) {
             metrics.truncate(requested);
         }
     }

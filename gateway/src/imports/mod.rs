@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod bulk;
 pub mod cli;
 pub mod events_file;
+pub mod ga4;
 pub mod merge;
 pub mod plausible_csv;
 
@@ -64,6 +65,8 @@ impl From<FileError> for ApiError {
 pub enum FileKind {
     /// Plausible's CSV export: a `.zip`, or one `imported_<table>_<dates>.csv`.
     Plausible,
+    /// Google Analytics 4 reports: `.json`.
+    Ga4,
     /// Raw events.
     Events(Format),
 }
@@ -74,6 +77,9 @@ impl FileKind {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".zip") || plausible_csv::is_table_file(name) {
             return Some(FileKind::Plausible);
+        }
+        if ga4::is_export(name) {
+            return Some(FileKind::Ga4);
         }
         Format::of(&lower).map(FileKind::Events)
     }
@@ -91,6 +97,7 @@ pub async fn load_aggregates(
     let name = name.to_owned();
     let import = tokio::task::spawn_blocking(move || match kind {
         FileKind::Plausible => plausible_csv::read(&name, &bytes),
+        FileKind::Ga4 => ga4::read(&name, &bytes),
         FileKind::Events(_) => Err(FileError::file(&name, "raw events are imported with tally.import_events, not as aggregates")),
     })
     .await

@@ -76,7 +76,10 @@ async fn start(
         .ok_or_else(|| ApiError::bad_request("file", "this gateway imports no files: start it with --import-dir (TALLY_IMPORT_DIR)"))?;
     let path = inside(&dir, &body.file)?;
     let kind = FileKind::of(&body.file).ok_or_else(|| {
-        ApiError::bad_request("file", "unknown kind of file: Plausible's export is .zip, raw events are .csv, .ndjson or .parquet")
+        ApiError::bad_request(
+            "file",
+            "unknown kind of file: Plausible's export is .zip, GA4 reports .json, raw events are .csv, .ndjson or .parquet",
+        )
     })?;
     let domain = body.site_id.trim().to_ascii_lowercase();
     let mut client = state.pool.get().await?;
@@ -118,7 +121,7 @@ fn inside(dir: &FsPath, name: &str) -> Result<PathBuf, ApiError> {
 async fn run(state: AppState, caller: Caller, id: i64, site_id: i32, path: PathBuf, name: String, kind: FileKind) {
     let outcome = match kind {
         FileKind::Events(format) => events(&state, id, site_id, path, format).await,
-        FileKind::Plausible => aggregates(&state, &caller, site_id, &path, &name, kind).await,
+        FileKind::Plausible | FileKind::Ga4 => aggregates(&state, &caller, site_id, &path, &name, kind).await,
     };
     let (done_state, rows, error) = match outcome {
         Ok(rows) => ("done", Some(rows as i64), None),

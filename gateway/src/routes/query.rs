@@ -18,11 +18,12 @@
 //! of its own (a backend answers from rollups on one core): each share runs in its own
 //! transaction, so the shares of one call may see commits a few milliseconds apart.
 
+use std::collections::HashMap;
+
 use axum::extract::{Query, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::future::try_join_all;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_postgres::error::SqlState;
 
@@ -47,7 +48,7 @@ pub struct Api;
     tag = "query",
     summary = "Run a stats query",
     request_body = crate::openapi::schemas::StatsQuery,
-    params(QueryParams),
+    params(("with_imported" = Option<bool>, Query, description = "Add imported data (Plausible's v1 `with_imported`), as `include.imports` does")),
     responses(
         (status = 200, description = "`{\"results\", \"meta\", \"query\"}`", body = serde_json::Value),
         (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
@@ -56,21 +57,18 @@ pub struct Api;
 async fn run_query(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<QueryParams>,
+    Query(params): Query<HashMap<String, String>>,
     JsonBody(mut query): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    if take_imports(&mut query)? || params.with_imported == Some(true) {
+    let with_imported = match params.get("with_imported").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("with_imported", "with_imported is true or false")),
+    };
+    if take_imports(&mut query)? || with_imported {
         return Ok(Json(crate::imports::merge::answer(&state, &caller, &query, Some("query"), Work::Query).await?));
     }
     Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
-}
-
-/// `POST /api/v1/query`'s query string.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct QueryParams {
-    /// Add imported data (Plausible's v1 `with_imported`), as `include.imports` does.
-    with_imported: Option<bool>,
 }
 
 /// Takes `include.imports` out of `query` (the engine answers native data only):
