@@ -340,13 +340,18 @@ impl Query {
     /// measure of pages).
     pub fn has_page(&self) -> bool {
         let page = Attr::Event("pathname");
-        fn walk(filter: &Filter, page: &Attr) -> bool {
+        self.dimensions.contains(&Dimension::Attr(page.clone())) || self.filters_on(&page)
+    }
+
+    /// Whether a filter tests `attr` anywhere.
+    pub fn filters_on(&self, attr: &Attr) -> bool {
+        fn walk(filter: &Filter, attr: &Attr) -> bool {
             match filter {
-                Filter::Leaf { target, .. } => *target == Target::Attr(page.clone()),
-                Filter::And(list) | Filter::Or(list) => list.iter().any(|f| walk(f, page)),
-                Filter::Not(inner) | Filter::HasDone(inner) => walk(inner, page),
+                Filter::Leaf { target, .. } => *target == Target::Attr(attr.clone()),
+                Filter::And(list) | Filter::Or(list) => list.iter().any(|f| walk(f, attr)),
+                Filter::Not(inner) | Filter::HasDone(inner) => walk(inner, attr),
             }
         }
-        self.dimensions.contains(&Dimension::Attr(page.clone())) || self.filter.as_ref().is_some_and(|f| walk(f, &page))
+        self.filter.as_ref().is_some_and(|f| walk(f, attr))
     }
 }

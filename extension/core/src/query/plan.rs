@@ -104,6 +104,10 @@ pub(crate) enum Key {
 pub(crate) struct View {
     pub filter: Option<Expr>,
     pub keys: Vec<Key>,
+    /// A breakdown by `event:page` with no event name or goal asked for: its groups are
+    /// made of pageviews (and the engagement events that measure them), as Plausible's
+    /// top pages are; custom events on a page count nowhere in it.
+    pub pageviews_only: bool,
 }
 
 /// What the scan computes for a query.
@@ -180,10 +184,12 @@ impl Plan {
         }
         let filter = query.filter.as_ref().map(|f| plan.compile(f)).transpose()?;
         let keys: Vec<Key> = query.dimensions.iter().map(|d| plan.key(d)).collect();
-        plan.views.push(View { filter: filter.clone(), keys: keys.clone() });
+        let pageviews_only =
+            query.dimensions.contains(&Dimension::Attr(Attr::Event("pathname"))) && !uses_goals && !query.filters_on(&Attr::Event("name"));
+        plan.views.push(View { filter: filter.clone(), keys: keys.clone(), pageviews_only });
         if query.totals || query.metrics.contains(&Metric::Percentage) {
             plan.totals_view = Some(plan.views.len());
-            plan.views.push(View { filter: filter.clone(), keys: Vec::new() });
+            plan.views.push(View { filter: filter.clone(), keys: Vec::new(), pageviews_only: false });
         }
         if query.metrics.contains(&Metric::ConversionRate) {
             // Visitors of the same groups without the goal condition: the denominator.
@@ -195,7 +201,8 @@ impl Plan {
                 _ => None,
             };
             plan.base_view = Some(plan.views.len());
-            plan.views.push(View { filter: without_goals, keys: keys.into_iter().filter(|k| *k != Key::Goal).collect() });
+            let keys = keys.into_iter().filter(|k| *k != Key::Goal).collect();
+            plan.views.push(View { filter: without_goals, keys, pageviews_only: false });
         }
         Ok(plan)
     }
