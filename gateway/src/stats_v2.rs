@@ -250,9 +250,7 @@ fn date_range(value: Option<&Value>, days: SiteDays) -> Result<(Value, i64), Api
             "day" => Ok((json!("day"), 1)),
             "month" => Ok((json!("month"), 31)),
             "year" => Ok((json!("year"), 366)),
-            "24h" => {
-                Err(ApiError::bad_request("date_range", "\"24h\" is not available: Tally answers whole days; use \"day\" or a date range"))
-            }
+            "24h" => Ok((json!("24h"), 1)),
             other => {
                 let n = other.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()).unwrap_or(1);
                 Ok((json!(other), n))
@@ -464,7 +462,7 @@ mod tests {
         assert_eq!(field_of(split), "metrics", "no goal to convert to");
         assert_eq!(field_of(with("include", json!({"time_labels": true}))), "include.time_labels");
         assert_eq!(field_of(with("include", json!({"totals": true}))), "include.totals");
-        assert_eq!(field_of(with("date_range", json!("24h"))), "date_range");
+        assert_eq!(field_of(with("date_range", json!(["2024-09-10T10:00:00+02:00", "2024-09-10T12:00:00+02:00"]))), "date_range");
         assert_eq!(field_of(with("sort", json!([]))), "sort");
     }
 

@@ -52,6 +52,8 @@ pub enum DateRange {
     Year,
     /// The last five minutes.
     Realtime,
+    /// The last 24 hours up to now (Plausible's `24h`).
+    Last24Hours,
     /// Whole days from the first to the last date, inclusive.
     Custom(Date, Date),
 }
@@ -62,6 +64,8 @@ impl DateRange {
     pub fn max_days(&self) -> i64 {
         match self {
             DateRange::Day | DateRange::Realtime => 1,
+            // Up to now and from the same time yesterday: two calendar days.
+            DateRange::Last24Hours => 2,
             DateRange::LastDays(n) => i64::from(*n),
             DateRange::Month => 31,
             DateRange::Year => 366,
