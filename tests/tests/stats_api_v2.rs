@@ -185,6 +185,20 @@ async fn conversion_rates_time_on_page_and_bad_requests() {
     .await;
     assert_eq!(answer["results"][0]["metrics"], json!([30]));
 
+    // Exit rate: the visits ending on a page over its pageviews (/ was viewed twice,
+    // the last page once).
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visits", "exit_rate"], "date_range": "7d", "dimensions": ["visit:exit_page"],
+            "order_by": [["visit:exit_page", "asc"]]}),
+    )
+    .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"metrics": [1, 50.0], "dimensions": ["/"]}, {"metrics": [1, 100.0], "dimensions": ["/Blog/post"]},
+               {"metrics": [1, 100.0], "dimensions": ["/pricing"]}])
+    );
+
     // The last 24 hours: today's visits (minutes ago), not August's; by hour with `time`.
     let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "24h"})).await;
     assert_eq!(answer["results"][0]["metrics"], json!([3]));

@@ -102,10 +102,13 @@ pub enum Metric {
     /// Percent of a page scrolled: each visitor's deepest scroll on the group's pages
     /// (from `engagement` events), averaged over the visitors that reported one.
     ScrollDepth,
+    /// Percent of a page's pageviews that ended a visit: the visits of an exit page
+    /// over the pageviews of that page (Plausible's, with `visit:exit_page`).
+    ExitRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -119,6 +122,7 @@ impl Metric {
         Metric::AverageRevenue,
         Metric::TimeOnPage,
         Metric::ScrollDepth,
+        Metric::ExitRate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -136,6 +140,7 @@ impl Metric {
             Metric::AverageRevenue => "average_revenue",
             Metric::TimeOnPage => "time_on_page",
             Metric::ScrollDepth => "scroll_depth",
+            Metric::ExitRate => "exit_rate",
         }
     }
 
@@ -145,7 +150,7 @@ impl Metric {
 
     /// Rates are compared by their difference in points, counts by relative change.
     pub fn is_rate(self) -> bool {
-        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::Percentage)
+        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::Percentage | Metric::ExitRate)
     }
 }
 

@@ -96,6 +96,14 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
             return Err(QueryError::new(format!("metrics[{i}]"), "conversion_rate needs an event:goal filter or dimension"));
         }
     }
+    if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ExitRate) {
+        if query.dimensions != [Dimension::Attr(Attr::ExitPage)] {
+            return Err(QueryError::new(
+                format!("metrics[{i}]"),
+                "Metric `exit_rate` requires a `\"visit:exit_page\"` dimension. No other dimensions are allowed.",
+            ));
+        }
+    }
     if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ScrollDepth) {
         if !query.has_page() {
             return Err(QueryError::new(

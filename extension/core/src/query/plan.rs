@@ -124,6 +124,8 @@ pub struct Plan {
     pub(crate) views: Vec<View>,
     pub(crate) totals_view: Option<usize>,
     pub(crate) base_view: Option<usize>,
+    /// The pageviews of each page, when `exit_rate` divides exits by them.
+    pub(crate) pages_view: Option<usize>,
     pub(crate) revenue: bool,
     /// Whether the scan reads engaged time (`time_on_page`).
     pub(crate) engagement: bool,
@@ -154,6 +156,7 @@ impl Plan {
             views: Vec::new(),
             totals_view: None,
             base_view: None,
+            pages_view: None,
             funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
             engagement: query.metrics.contains(&Metric::TimeOnPage),
@@ -203,6 +206,11 @@ impl Plan {
             plan.base_view = Some(plan.views.len());
             let keys = keys.into_iter().filter(|k| *k != Key::Goal).collect();
             plan.views.push(View { filter: without_goals, keys, pageviews_only: false });
+        }
+        if query.metrics.contains(&Metric::ExitRate) {
+            plan.pages_view = Some(plan.views.len());
+            let keys = vec![plan.key(&Dimension::Attr(Attr::Event("pathname")))];
+            plan.views.push(View { filter, keys, pageviews_only: true });
         }
         Ok(plan)
     }
