@@ -54,8 +54,8 @@ END $$;
 
 -- The instants [from_ts, to_ts) of a date range in time zone `tz`, and their labels.
 -- kind: day, days (the last `days` days including today), month, year, custom
--- (first_day..last_day), realtime (the last 5 minutes). shift: none, previous_period,
--- year_over_year.
+-- (first_day..last_day), realtime (the last 5 minutes), 24h (the last 24 hours). shift:
+-- none, previous_period, year_over_year.
 CREATE FUNCTION tally.query_period(tz text, kind text, days int, first_day date, last_day date, shift text)
 RETURNS TABLE (from_ts timestamptz, to_ts timestamptz, from_label text, to_label text)
 LANGUAGE plpgsql STABLE AS $$
@@ -64,14 +64,15 @@ DECLARE
     f date;
     l date;
     n int;
+    span interval := CASE kind WHEN 'realtime' THEN interval '5 minutes' ELSE interval '24 hours' END;
 BEGIN
-    IF kind = 'realtime' THEN
+    IF kind IN ('realtime', '24h') THEN
         -- A minute of slack past now for clocks of gateways slightly ahead.
-        from_ts := now() - interval '5 minutes';
+        from_ts := now() - span;
         to_ts := now() + interval '1 minute';
         IF shift <> 'none' THEN
             to_ts := from_ts;
-            from_ts := from_ts - interval '5 minutes';
+            from_ts := from_ts - span;
         END IF;
         from_label := to_char(from_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');
         to_label := to_char(to_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');

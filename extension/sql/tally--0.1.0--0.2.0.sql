@@ -604,3 +604,53 @@ CREATE TABLE tally.import_jobs (
 GRANT SELECT, INSERT, UPDATE ON tally.import_jobs TO tally_gateway;
 -- The gateway loads history through the bulk path for an administrator's request.
 GRANT EXECUTE ON FUNCTION tally.import_events(regclass) TO tally_gateway;
+-- date_range "24h": the last 24 hours.
+-- The instants [from_ts, to_ts) of a date range in time zone `tz`, and their labels.
+-- kind: day, days (the last `days` days including today), month, year, custom
+-- (first_day..last_day), realtime (the last 5 minutes), 24h (the last 24 hours). shift:
+-- none, previous_period, year_over_year.
+CREATE OR REPLACE FUNCTION tally.query_period(tz text, kind text, days int, first_day date, last_day date, shift text)
+RETURNS TABLE (from_ts timestamptz, to_ts timestamptz, from_label text, to_label text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    today date := (now() AT TIME ZONE tz)::date;
+    f date;
+    l date;
+    n int;
+    span interval := CASE kind WHEN 'realtime' THEN interval '5 minutes' ELSE interval '24 hours' END;
+BEGIN
+    IF kind IN ('realtime', '24h') THEN
+        -- A minute of slack past now for clocks of gateways slightly ahead.
+        from_ts := now() - span;
+        to_ts := now() + interval '1 minute';
+        IF shift <> 'none' THEN
+            to_ts := from_ts;
+            from_ts := from_ts - span;
+        END IF;
+        from_label := to_char(from_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');
+        to_label := to_char(to_ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS');
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    CASE kind
+        WHEN 'day' THEN f := today; l := today;
+        WHEN 'days' THEN f := today - (days - 1); l := today;
+        WHEN 'month' THEN f := date_trunc('month', today)::date; l := (f + interval '1 month' - interval '1 day')::date;
+        WHEN 'year' THEN f := date_trunc('year', today)::date; l := (f + interval '1 year' - interval '1 day')::date;
+        ELSE f := first_day; l := last_day;
+    END CASE;
+    IF shift = 'previous_period' THEN
+        -- The same number of days, ending the day before.
+        n := l - f + 1;
+        l := f - 1;
+        f := f - n;
+    ELSIF shift = 'year_over_year' THEN
+        f := (f - interval '1 year')::date;
+        l := (l - interval '1 year')::date;
+    END IF;
+    from_ts := f::timestamp AT TIME ZONE tz;
+    to_ts := (l + 1)::timestamp AT TIME ZONE tz;
+    from_label := to_char(f, 'YYYY-MM-DD');
+    to_label := to_char(l, 'YYYY-MM-DD');
+    RETURN NEXT;
+END $$;

@@ -21,8 +21,6 @@ use crate::error::ApiError;
 
 /// The keys of a Plausible v2 query.
 const KEYS: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "include", "pagination"];
-/// Metrics Plausible has and Tally does not measure yet, with why.
-const UNAVAILABLE: [(&str, &str); 1] = [("exit_rate", "exit_rate is not computed by Tally yet")];
 /// The longest range the `time` dimension answers by day; longer ones go by month.
 const DAILY_TIME_DAYS: i64 = 91;
 
@@ -149,9 +147,6 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     for (i, metric) in requested.iter().enumerate() {
         let field = format!("metrics[{i}]");
         let name = metric.as_str().ok_or_else(|| ApiError::bad_request(&field, "a metric is a string"))?;
-        if let Some((_, why)) = UNAVAILABLE.iter().find(|(m, _)| *m == name) {
-            return Err(ApiError::bad_request(field, format!("metric {name:?} is not available: {why}")));
-        }
         sources.push(match name {
             "group_conversion_rate" => Source::Engine(engine_index("conversion_rate")),
             "conversion_rate" if split => Source::Conversion(engine_index("visitors")),
@@ -250,9 +245,7 @@ fn date_range(value: Option<&Value>, days: SiteDays) -> Result<(Value, i64), Api
             "day" => Ok((json!("day"), 1)),
             "month" => Ok((json!("month"), 31)),
             "year" => Ok((json!("year"), 366)),
-            "24h" => {
-                Err(ApiError::bad_request("date_range", "\"24h\" is not available: Tally answers whole days; use \"day\" or a date range"))
-            }
+            "24h" => Ok((json!("24h"), 1)),
             other => {
                 let n = other.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()).unwrap_or(1);
                 Ok((json!(other), n))
@@ -466,13 +459,12 @@ mod tests {
         };
         assert_eq!(field_of(with("site_id", json!(3))), "site_id");
         assert_eq!(field_of(with("metrics", json!([]))), "metrics");
-        assert_eq!(field_of(with("metrics", json!(["visitors", "exit_rate"]))), "metrics[1]");
         let mut split = with("metrics", json!(["conversion_rate"]));
         split["dimensions"] = json!(["visit:source"]);
         assert_eq!(field_of(split), "metrics", "no goal to convert to");
         assert_eq!(field_of(with("include", json!({"time_labels": true}))), "include.time_labels");
         assert_eq!(field_of(with("include", json!({"totals": true}))), "include.totals");
-        assert_eq!(field_of(with("date_range", json!("24h"))), "date_range");
+        assert_eq!(field_of(with("date_range", json!(["2024-09-10T10:00:00+02:00", "2024-09-10T12:00:00+02:00"]))), "date_range");
         assert_eq!(field_of(with("sort", json!([]))), "sort");
     }
 

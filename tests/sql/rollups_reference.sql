@@ -8,7 +8,7 @@ WITH bounds AS MATERIALIZED (
            date_bin('1 hour', $3::timestamptz - interval '1 microsecond', '2000-01-01 00:00:00+00') + interval '1 hour' AS hi
 ), ev AS MATERIALIZED (
     SELECT ts, name, visitor_id, session_id, pathname, referrer_source, utm_source, utm_medium,
-           utm_campaign, utm_term, utm_content, country, device, browser, os, engagement_ms
+           utm_campaign, utm_term, utm_content, country, device, browser, os, engagement_ms, interactive
     FROM bounds, tally.events($1, lo - interval '30 minutes', hi + interval '2 hours')
 ), visit AS MATERIALIZED (
     SELECT session_id,
@@ -17,7 +17,7 @@ WITH bounds AS MATERIALIZED (
            (extract(epoch FROM max(ts) - min(ts)) * 1000)::bigint AS duration_ms,
            (extract(epoch FROM max(ts) - min(ts)) * 1000000)::bigint AS duration_us,
            count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-           count(*) FILTER (WHERE name <> 'engagement') AS interactions,
+           count(*) FILTER (WHERE name <> 'engagement' AND interactive IS NOT false) AS interactions,
            (array_agg(pathname ORDER BY ts) FILTER (WHERE name = 'pageview'))[1] AS entry_page,
            (array_agg(referrer_source ORDER BY ts))[1] AS source,
            (array_agg(utm_source ORDER BY ts))[1] AS utm_source,
@@ -39,7 +39,8 @@ WITH bounds AS MATERIALIZED (
           FROM bounds, ev JOIN visit v USING (session_id),
                LATERAL (VALUES ('page', ev.pathname), ('event', ev.name), ('country', ev.country),
                    ('device', ev.device), ('browser', ev.browser), ('os', ev.os)) d(dimension, value)
-          WHERE v.start_ts >= lo AND v.start_ts < hi) own
+          -- A page through its pageviews only.
+          WHERE v.start_ts >= lo AND v.start_ts < hi AND (d.dimension <> 'page' OR ev.name = 'pageview')) own
 ), visits AS (
     SELECT date_bin('1 hour', v.start_ts, '2000-01-01 00:00:00+00') AS hour, d.dimension, d.value,
            count(*) AS visits,
@@ -64,7 +65,8 @@ WITH bounds AS MATERIALIZED (
            count(*) FILTER (WHERE ev.name = 'pageview') AS pageviews,
            coalesce(sum(ev.engagement_ms), 0)::bigint AS engagement_ms,
            tally.hll_add_agg(tally.hll_hash_bigint(ev.visitor_id), 14)
-               FILTER (WHERE d.dimension IN ('total', 'page', 'event', 'country', 'device', 'browser', 'os')) AS visitors,
+               FILTER (WHERE d.dimension IN ('total', 'page', 'event', 'country', 'device', 'browser', 'os')
+                         AND (d.dimension <> 'page' OR ev.name = 'pageview')) AS visitors,
            tally.ddsketch_agg(ev.engagement_ms) AS engagement_times
     FROM bounds, ev JOIN visit v USING (session_id),
          LATERAL (VALUES ('total', NULL::text), ('page', ev.pathname), ('event', ev.name),
@@ -72,7 +74,8 @@ WITH bounds AS MATERIALIZED (
              ('entry_page', v.entry_page), ('source', v.source), ('utm_source', v.utm_source),
              ('utm_medium', v.utm_medium), ('utm_campaign', v.utm_campaign), ('utm_term', v.utm_term),
              ('utm_content', v.utm_content)) d(dimension, value)
-    WHERE ev.ts >= lo AND ev.ts < hi
+    -- Page rows hold pageviews and the engagement that measures them.
+    WHERE ev.ts >= lo AND ev.ts < hi AND (d.dimension <> 'page' OR ev.name IN ('pageview', 'engagement'))
     GROUP BY 1, 2, 3
 )
 -- Visit and event figures side by side; GROUP BY (unlike a join) matches NULL values.

@@ -104,7 +104,7 @@ fn qualifying(condition: &str) -> String {
     format!(
         "ev AS (
             SELECT h.*,
-                   count(*) FILTER (WHERE name <> 'engagement') OVER w <= 1 AS bounced,
+                   count(*) FILTER (WHERE name <> 'engagement' AND interactive IS NOT false) OVER w <= 1 AS bounced,
                    (extract(epoch FROM max(ts) OVER w - min(ts) OVER w) * 1000000)::int8 AS duration_us,
                    count(*) FILTER (WHERE name = 'pageview') OVER w AS visit_pageviews,
                    (array_agg(pathname) FILTER (WHERE name = 'pageview') OVER w)[1] AS entry_page,
@@ -148,8 +148,13 @@ async fn sql_answer(db: &TestDb, dimension: &str, condition: &str) -> BTreeMap<S
         qualifying = qualifying(condition),
         dim = dimension,
         // The goals are exclusive (an event is Signup or a pageview of one page), so the goal join
-        // never repeats a row; grouping by goal keeps only rows that complete one.
-        goal_only = if dimension == "q.goal" { "WHERE q.goal IS NOT NULL" } else { "" },
+        // never repeats a row; grouping by goal keeps only rows that complete one. Pages are
+        // made of pageviews unless an event name (or a goal) is asked for, as Plausible's top pages.
+        goal_only = match dimension {
+            "q.goal" => "WHERE q.goal IS NOT NULL",
+            "q.pathname" if !condition.contains("ev.name") => "WHERE q.name = 'pageview'",
+            _ => "",
+        },
     );
     let rows = db.client.query(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Vec<f64>>(1))).collect()

@@ -91,7 +91,7 @@ async fn rollup_figures_match_the_raw_events() {
         .client
         .query_one(
             "WITH raw AS (SELECT * FROM tally.events WHERE site_id = 1),
-                  visit AS (SELECT session_id, count(*) FILTER (WHERE name <> 'engagement') interactions,
+                  visit AS (SELECT session_id, count(*) FILTER (WHERE name <> 'engagement' AND interactive IS NOT false) interactions,
                                    (extract(epoch FROM max(ts) - min(ts)) * 1000000)::bigint us
                             FROM raw GROUP BY 1),
                   r AS (SELECT * FROM tally.rollups WHERE site_id = 1 AND dimension = 'total')
@@ -104,7 +104,7 @@ async fn rollup_figures_match_the_raw_events() {
                     (SELECT tally.hll_add_agg(tally.hll_hash_bigint(visitor_id), 14)::text FROM raw)
                         = (SELECT tally.hll_union_agg(visitors)::text FROM r),
                     (SELECT sum(events) FROM tally.rollups WHERE site_id = 1 AND dimension = 'page')
-                        = (SELECT count(*) FILTER (WHERE name <> 'engagement') FROM raw),
+                        = (SELECT count(*) FILTER (WHERE name = 'pageview') FROM raw),
                     (SELECT sum(visits) FROM tally.rollups WHERE site_id = 1 AND dimension = 'source')
                         = (SELECT count(*) FROM visit),
                     (SELECT tally.ddsketch_count(tally.ddsketch_union_agg(visit_durations)) FROM r) = (SELECT count(*) FROM visit)",

@@ -185,6 +185,27 @@ async fn conversion_rates_time_on_page_and_bad_requests() {
     .await;
     assert_eq!(answer["results"][0]["metrics"], json!([30]));
 
+    // Exit rate: the visits ending on a page over its pageviews (/ was viewed twice,
+    // the last page once).
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visits", "exit_rate"], "date_range": "7d", "dimensions": ["visit:exit_page"],
+            "order_by": [["visit:exit_page", "asc"]]}),
+    )
+    .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"metrics": [1, 50.0], "dimensions": ["/"]}, {"metrics": [1, 100.0], "dimensions": ["/Blog/post"]},
+               {"metrics": [1, 100.0], "dimensions": ["/pricing"]}])
+    );
+
+    // The last 24 hours: today's visits (minutes ago), not August's; by hour with `time`.
+    let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "24h"})).await;
+    assert_eq!(answer["results"][0]["metrics"], json!([3]));
+    let hourly = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "24h", "dimensions": ["time"]})).await;
+    let hours: Vec<&str> = hourly["results"].as_array().unwrap().iter().map(|r| r["dimensions"][0].as_str().unwrap()).collect();
+    assert!(!hours.is_empty() && hours.iter().all(|h| h.ends_with(":00:00")), "{hourly}");
+
     let base = json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d"});
     let with = |key: &str, value: Value| {
         let mut q = base.clone();
@@ -196,7 +217,7 @@ async fn conversion_rates_time_on_page_and_bad_requests() {
         (with("metrics", json!(["visitors", "scroll_depth"])), "metrics[1]"),
         (with("metrics", json!(["visitors", "exit_rate"])), "metrics[1]"),
         (with("metrics", json!(["clicks"])), "metrics[0]"),
-        (with("date_range", json!("24h")), "date_range"),
+        (with("date_range", json!("36h")), "date_range"),
         (with("date_range", json!(["2024-08-01T10:00:00+00:00", "2024-08-01T12:00:00+00:00"])), "date_range"),
         (with("date_range", json!(["2024-08-01T00:00:00+00:00", "2024-13-45T00:00:00+00:00"])), "date_range"),
         (with("filters", json!([["contains", "event:page", ["a"], {"case_sensitive": 1}]])), "filters[0][3].case_sensitive"),

@@ -307,6 +307,7 @@ fn period(client: &SpiClient<'_>, plan: &Plan, timezone: &str, shift: &str) -> R
         DateRange::Month => ("month", 0, None, None),
         DateRange::Year => ("year", 0, None, None),
         DateRange::Realtime => ("realtime", 0, None, None),
+        DateRange::Last24Hours => ("24h", 0, None, None),
         DateRange::Custom(f, l) => ("custom", 0, Some(f.to_string()), Some(l.to_string())),
     };
     let row = client

@@ -317,6 +317,7 @@ impl<'b> Derived<'b> {
             })
             .collect();
         let whole_visits = mask_per_visit
+            && !view.pageviews_only
             && self.batch.revenue.is_empty()
             && self.batch.engagement.is_empty()
             && self.batch.scroll.is_empty()
@@ -339,11 +340,14 @@ impl<'b> Derived<'b> {
         }
         // Most views have one dimension or none: their loops are compiled apart, with
         // keys read straight from a code array rather than folded from parts.
+        let pages = view.pageviews_only;
         match parts.as_slice() {
-            [] => self.accumulate_by(state, mask, visits, keyed(|_| 0)),
-            [Part::Const(value)] => self.accumulate_by(state, mask, visits, keyed(|_| u128::from(*value))),
-            [Part::Column(codes)] => self.accumulate_by(state, mask, visits, |state: &mut ViewState, row| state.group_of_code(codes[row])),
-            _ => self.accumulate_by(state, mask, visits, keyed(key)),
+            [] => self.accumulate_by(state, mask, visits, pages, keyed(|_| 0)),
+            [Part::Const(value)] => self.accumulate_by(state, mask, visits, pages, keyed(|_| u128::from(*value))),
+            [Part::Column(codes)] => {
+                self.accumulate_by(state, mask, visits, pages, |state: &mut ViewState, row| state.group_of_code(codes[row]))
+            }
+            _ => self.accumulate_by(state, mask, visits, pages, keyed(key)),
         }
     }
 
@@ -373,11 +377,14 @@ impl<'b> Derived<'b> {
     }
 
     /// The row loop of [`Derived::accumulate`]; `group_of` gives a row's group.
+    /// With `pageviews_only` ([`View::pageviews_only`]) only pageviews count a visit in
+    /// a group, and events other than pageviews and engagement are left out.
     fn accumulate_by(
         &self,
         state: &mut ViewState,
         mask: &[bool],
         visits: &[(usize, std::ops::Range<usize>)],
+        pageviews_only: bool,
         mut group_of: impl FnMut(&mut ViewState, usize) -> u32,
     ) {
         let batch = self.batch;
@@ -395,7 +402,7 @@ impl<'b> Derived<'b> {
             seen.clear();
             engaged.clear();
             for (i, r) in rows.clone().enumerate() {
-                if !mask[i] {
+                if !mask[i] || (pageviews_only && names[i] != PAGEVIEW && names[i] != ENGAGEMENT) {
                     continue;
                 }
                 let group = group_of(state, r);
@@ -416,7 +423,7 @@ impl<'b> Derived<'b> {
                         engaged.push(group);
                     }
                 }
-                if !seen.contains(&group) {
+                if !seen.contains(&group) && (!pageviews_only || names[i] == PAGEVIEW) {
                     seen.push(group);
                 }
             }

@@ -52,6 +52,8 @@ pub enum DateRange {
     Year,
     /// The last five minutes.
     Realtime,
+    /// The last 24 hours up to now (Plausible's `24h`).
+    Last24Hours,
     /// Whole days from the first to the last date, inclusive.
     Custom(Date, Date),
 }
@@ -62,6 +64,8 @@ impl DateRange {
     pub fn max_days(&self) -> i64 {
         match self {
             DateRange::Day | DateRange::Realtime => 1,
+            // Up to now and from the same time yesterday: two calendar days.
+            DateRange::Last24Hours => 2,
             DateRange::LastDays(n) => i64::from(*n),
             DateRange::Month => 31,
             DateRange::Year => 366,
@@ -98,10 +102,13 @@ pub enum Metric {
     /// Percent of a page scrolled: each visitor's deepest scroll on the group's pages
     /// (from `engagement` events), averaged over the visitors that reported one.
     ScrollDepth,
+    /// Percent of a page's pageviews that ended a visit: the visits of an exit page
+    /// over the pageviews of that page (Plausible's, with `visit:exit_page`).
+    ExitRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -115,6 +122,7 @@ impl Metric {
         Metric::AverageRevenue,
         Metric::TimeOnPage,
         Metric::ScrollDepth,
+        Metric::ExitRate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -132,6 +140,7 @@ impl Metric {
             Metric::AverageRevenue => "average_revenue",
             Metric::TimeOnPage => "time_on_page",
             Metric::ScrollDepth => "scroll_depth",
+            Metric::ExitRate => "exit_rate",
         }
     }
 
@@ -141,7 +150,7 @@ impl Metric {
 
     /// Rates are compared by their difference in points, counts by relative change.
     pub fn is_rate(self) -> bool {
-        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::Percentage)
+        matches!(self, Metric::BounceRate | Metric::ConversionRate | Metric::Percentage | Metric::ExitRate)
     }
 }
 
@@ -340,13 +349,18 @@ impl Query {
     /// measure of pages).
     pub fn has_page(&self) -> bool {
         let page = Attr::Event("pathname");
-        fn walk(filter: &Filter, page: &Attr) -> bool {
+        self.dimensions.contains(&Dimension::Attr(page.clone())) || self.filters_on(&page)
+    }
+
+    /// Whether a filter tests `attr` anywhere.
+    pub fn filters_on(&self, attr: &Attr) -> bool {
+        fn walk(filter: &Filter, attr: &Attr) -> bool {
             match filter {
-                Filter::Leaf { target, .. } => *target == Target::Attr(page.clone()),
-                Filter::And(list) | Filter::Or(list) => list.iter().any(|f| walk(f, page)),
-                Filter::Not(inner) | Filter::HasDone(inner) => walk(inner, page),
+                Filter::Leaf { target, .. } => *target == Target::Attr(attr.clone()),
+                Filter::And(list) | Filter::Or(list) => list.iter().any(|f| walk(f, attr)),
+                Filter::Not(inner) | Filter::HasDone(inner) => walk(inner, attr),
             }
         }
-        self.dimensions.contains(&Dimension::Attr(page.clone())) || self.filter.as_ref().is_some_and(|f| walk(f, &page))
+        self.filter.as_ref().is_some_and(|f| walk(f, attr))
     }
 }

@@ -66,13 +66,17 @@ struct Context<'a> {
     total_visitors: Option<u64>,
     /// Visitors per group key without its goal component (conversion denominators).
     base: HashMap<Vec<KeyValue>, u64>,
+    /// Pageviews per page (exit rate denominators).
+    page_views: HashMap<Vec<KeyValue>, u64>,
 }
 
 impl Context<'_> {
     fn new<'a>(plan: &'a Plan, period: &'a Period) -> Context<'a> {
         let total_visitors = plan.totals_view.map(|v| period.answer.views[v].first().map_or(0, |g| g.visitors));
         let base = plan.base_view.map(|v| period.answer.views[v].iter().map(|g| (g.key.clone(), g.visitors)).collect()).unwrap_or_default();
-        Context { plan, period, total_visitors, base }
+        let page_views =
+            plan.pages_view.map(|v| period.answer.views[v].iter().map(|g| (g.key.clone(), g.acc.pageviews)).collect()).unwrap_or_default();
+        Context { plan, period, total_visitors, base, page_views }
     }
 
     fn base_key(&self, key: &[KeyValue]) -> Vec<KeyValue> {
@@ -99,6 +103,10 @@ impl Context<'_> {
             Metric::TotalRevenue => json!(acc.revenue_micros as f64 / 1e6),
             Metric::AverageRevenue => ratio(acc.revenue_micros.into(), i128::from(acc.revenue_events) * 1_000_000, 2),
             Metric::TimeOnPage => ratio(acc.engagement_ms.into(), i128::from(acc.engaged_visits) * 1_000, 0),
+            Metric::ExitRate => match self.page_views.get(&group.key) {
+                Some(&views) if views > 0 => ratio(100 * i128::from(acc.visits), views.into(), 1),
+                _ => Value::Null,
+            },
             Metric::ScrollDepth if acc.scroll_visitors == 0 => Value::Null,
             Metric::ScrollDepth => ratio(acc.scroll_total.into(), acc.scroll_visitors.into(), 0),
         }

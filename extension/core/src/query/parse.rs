@@ -96,6 +96,14 @@ pub fn parse(json: &Value) -> Result<Query, QueryError> {
             return Err(QueryError::new(format!("metrics[{i}]"), "conversion_rate needs an event:goal filter or dimension"));
         }
     }
+    if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ExitRate) {
+        if query.dimensions != [Dimension::Attr(Attr::ExitPage)] {
+            return Err(QueryError::new(
+                format!("metrics[{i}]"),
+                "Metric `exit_rate` requires a `\"visit:exit_page\"` dimension. No other dimensions are allowed.",
+            ));
+        }
+    }
     if let Some(i) = query.metrics.iter().position(|m| *m == Metric::ScrollDepth) {
         if !query.has_page() {
             return Err(QueryError::new(
@@ -147,13 +155,14 @@ fn site(value: Option<&Value>) -> Result<SiteRef, QueryError> {
 }
 
 fn date_range(value: &Value) -> Result<DateRange, QueryError> {
-    const HELP: &str = "use \"day\", \"7d\", \"30d\", \"month\", \"year\", \"realtime\" or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
+    const HELP: &str = "use \"day\", \"24h\", \"7d\", \"30d\", \"month\", \"year\", \"realtime\" or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
     match value {
         Value::String(s) => match s.as_str() {
             "day" | "today" => Ok(DateRange::Day),
             "month" => Ok(DateRange::Month),
             "year" => Ok(DateRange::Year),
             "realtime" => Ok(DateRange::Realtime),
+            "24h" => Ok(DateRange::Last24Hours),
             other => other
                 .strip_suffix('d')
                 .and_then(|n| n.parse::<u32>().ok())
@@ -603,9 +612,13 @@ mod tests {
         assert_eq!(q.site, SiteRef::Id(3));
         assert_eq!(q.date_range, DateRange::LastDays(30));
         assert!(matches!(&q.filter, Some(Filter::And(list)) if matches!(&list[0], Filter::Not(_))));
-        for (name, range) in
-            [("day", DateRange::Day), ("month", DateRange::Month), ("year", DateRange::Year), ("realtime", DateRange::Realtime)]
-        {
+        for (name, range) in [
+            ("day", DateRange::Day),
+            ("month", DateRange::Month),
+            ("year", DateRange::Year),
+            ("realtime", DateRange::Realtime),
+            ("24h", DateRange::Last24Hours),
+        ] {
             let q = parse(&json!({"site_id": 3, "date_range": name, "metrics": ["visits"]})).unwrap();
             assert_eq!(q.date_range, range);
         }

@@ -104,6 +104,10 @@ pub(crate) enum Key {
 pub(crate) struct View {
     pub filter: Option<Expr>,
     pub keys: Vec<Key>,
+    /// A breakdown by `event:page` with no event name or goal asked for: its groups are
+    /// made of pageviews (and the engagement events that measure them), as Plausible's
+    /// top pages are; custom events on a page count nowhere in it.
+    pub pageviews_only: bool,
 }
 
 /// What the scan computes for a query.
@@ -120,6 +124,8 @@ pub struct Plan {
     pub(crate) views: Vec<View>,
     pub(crate) totals_view: Option<usize>,
     pub(crate) base_view: Option<usize>,
+    /// The pageviews of each page, when `exit_rate` divides exits by them.
+    pub(crate) pages_view: Option<usize>,
     pub(crate) revenue: bool,
     /// Whether the scan reads engaged time (`time_on_page`).
     pub(crate) engagement: bool,
@@ -150,6 +156,7 @@ impl Plan {
             views: Vec::new(),
             totals_view: None,
             base_view: None,
+            pages_view: None,
             funnel: Vec::new(),
             revenue: query.metrics.iter().any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue)),
             engagement: query.metrics.contains(&Metric::TimeOnPage),
@@ -180,10 +187,12 @@ impl Plan {
         }
         let filter = query.filter.as_ref().map(|f| plan.compile(f)).transpose()?;
         let keys: Vec<Key> = query.dimensions.iter().map(|d| plan.key(d)).collect();
-        plan.views.push(View { filter: filter.clone(), keys: keys.clone() });
+        let pageviews_only =
+            query.dimensions.contains(&Dimension::Attr(Attr::Event("pathname"))) && !uses_goals && !query.filters_on(&Attr::Event("name"));
+        plan.views.push(View { filter: filter.clone(), keys: keys.clone(), pageviews_only });
         if query.totals || query.metrics.contains(&Metric::Percentage) {
             plan.totals_view = Some(plan.views.len());
-            plan.views.push(View { filter: filter.clone(), keys: Vec::new() });
+            plan.views.push(View { filter: filter.clone(), keys: Vec::new(), pageviews_only: false });
         }
         if query.metrics.contains(&Metric::ConversionRate) {
             // Visitors of the same groups without the goal condition: the denominator.
@@ -195,7 +204,13 @@ impl Plan {
                 _ => None,
             };
             plan.base_view = Some(plan.views.len());
-            plan.views.push(View { filter: without_goals, keys: keys.into_iter().filter(|k| *k != Key::Goal).collect() });
+            let keys = keys.into_iter().filter(|k| *k != Key::Goal).collect();
+            plan.views.push(View { filter: without_goals, keys, pageviews_only: false });
+        }
+        if query.metrics.contains(&Metric::ExitRate) {
+            plan.pages_view = Some(plan.views.len());
+            let keys = vec![plan.key(&Dimension::Attr(Attr::Event("pathname")))];
+            plan.views.push(View { filter, keys, pageviews_only: true });
         }
         Ok(plan)
     }

@@ -69,6 +69,7 @@ impl SharedPlan {
         }
         plan.views.extend(other.views.iter().map(|view| {
             View {
+                pageviews_only: view.pageviews_only,
                 filter: view.filter.as_ref().map(|e| renumber(e, &leaves)),
                 keys: view
                     .keys

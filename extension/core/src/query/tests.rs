@@ -101,6 +101,60 @@ fn visit_metrics_of_a_handmade_day() {
 }
 
 #[test]
+fn exit_rate_is_exits_over_the_pages_pageviews() {
+    let events = vec![
+        // Visit 1: / then /b; visit 2: /b then / then /b; visit 3: / alone.
+        event(1, 10, 0, "pageview", "/"),
+        event(1, 10, 1, "pageview", "/b"),
+        event(2, 20, 0, "pageview", "/b"),
+        event(2, 20, 1, "pageview", "/"),
+        event(2, 20, 2, "pageview", "/b"),
+        event(2, 20, 3, "Click", "/b"),
+        event(3, 30, 0, "pageview", "/"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let q = json!({"site_id": 1, "date_range": "day", "metrics": ["visits", "exit_rate"], "dimensions": ["visit:exit_page"],
+        "order_by": [["visit:exit_page", "asc"]]});
+    let plan = Plan::new(parse(&q).unwrap(), goals()).unwrap();
+    let a = answer(q, std::slice::from_ref(&events), range);
+    let period = Period { answer: a, from_label: String::new(), to_label: String::new(), bucket_labels: Vec::new(), from_rollups: false };
+    // /: 1 exit of 3 pageviews; /b: 2 exits of 3 pageviews.
+    assert_eq!(
+        render(&plan, &period, None)["results"],
+        json!([{"dimensions": ["/"], "metrics": [1, 33.3]}, {"dimensions": ["/b"], "metrics": [2, 66.7]}])
+    );
+    let error = parse(&json!({"site_id": 1, "date_range": "day", "metrics": ["exit_rate"], "dimensions": ["event:page"]})).unwrap_err();
+    assert_eq!(error.field, "metrics[0]");
+}
+
+#[test]
+fn top_pages_are_made_of_pageviews() {
+    let events = vec![
+        // Visitor 1 views /a and signs up on /b without viewing it in range.
+        event(1, 10, 0, "pageview", "/a"),
+        event(1, 10, 1, "Signup", "/b"),
+        // Visitor 2 views /b and clicks on /b.
+        event(2, 20, 0, "pageview", "/b"),
+        event(2, 20, 1, "Click", "/b"),
+    ];
+    let range = TimeRange { from_us: 0, to_us: 1_000 * MIN };
+    let pages = |q: Value| -> Vec<_> {
+        answer(q, std::slice::from_ref(&events), range).views[0]
+            .iter()
+            .map(|g| (g.key.clone(), g.visitors, g.acc.visits, g.acc.pageviews, g.acc.events))
+            .collect()
+    };
+    let text = |s: &str| vec![KeyValue::Text(Some(s.into()))];
+    let q =
+        json!({"site_id": 1, "date_range": "day", "metrics": ["visitors", "visits", "pageviews", "events"], "dimensions": ["event:page"]});
+    assert_eq!(pages(q.clone()), vec![(text("/a"), 1, 1, 1, 1), (text("/b"), 1, 1, 1, 1)]);
+    // Asking for an event name: the pages those events happened on.
+    let mut named = q;
+    named["filters"] = json!([["is", "event:name", ["Signup"]]]);
+    assert_eq!(pages(named), vec![(text("/b"), 1, 1, 0, 1)]);
+}
+
+#[test]
 fn non_interactive_events_count_as_events_but_never_end_a_bounce() {
     let passive = |visitor, session, minute| Event { interactive: Some(false), ..event(visitor, session, minute, "Autoplay", "/a") };
     let events = vec![

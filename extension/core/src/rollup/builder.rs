@@ -173,9 +173,16 @@ impl Builder {
                     acc.add_visitor(self.events[e as usize].visitor_hash);
                 }
             }
-            // Every distinct own value of the visit's events counts the visit once.
-            let mut own: Vec<(u8, u32)> =
-                events.iter().flat_map(|&e| self.events[e as usize].own.into_iter().enumerate().map(|(i, c)| (i as u8, c))).collect();
+            // Every distinct own value of the visit's events counts the visit once; a
+            // page only through its pageviews, as the query engine's top pages.
+            let mut own: Vec<(u8, u32)> = events
+                .iter()
+                .flat_map(|&e| {
+                    let own = self.events[e as usize].own;
+                    let pageview = own[NAME] == self.pageview;
+                    own.into_iter().enumerate().filter(move |&(i, _)| i != PAGE || pageview).map(|(i, c)| (i as u8, c))
+                })
+                .collect();
             own.sort_unstable();
             own.dedup();
             for (j, &(i, code)) in own.iter().enumerate() {
@@ -191,9 +198,14 @@ impl Builder {
             let visit = self.visits[e.visit as usize].values();
             let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
             for (dimension, code) in codes.enumerate() {
+                let page = dimension as u8 == FIRST_OWN + PAGE as u8;
+                // Page rows hold pageviews and the engagement that measures them.
+                if page && !pageview && interaction {
+                    continue;
+                }
                 let acc = groups.entry((hour, dimension as u8, code)).or_default();
                 acc.add_event(e, pageview, interaction, dimension == 0);
-                if (dimension as u8) < FIRST_OF_VISIT {
+                if (dimension as u8) < FIRST_OF_VISIT && (pageview || !page) {
                     acc.add_visitor(e.visitor_hash);
                 }
             }
