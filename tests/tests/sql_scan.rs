@@ -174,7 +174,7 @@ const GROUPABLE: [&str; 15] = [
     "date_trunc('minute', ts)",
 ];
 
-const AGGREGATES: [&str; 24] = [
+const AGGREGATES: [&str; 31] = [
     "count(*)",
     "count(referrer)",
     "count(screen_width)",
@@ -199,6 +199,13 @@ const AGGREGATES: [&str; 24] = [
     "count(*) FILTER (WHERE screen_width > 500)",
     "sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END)",
     "count(*) * 2 + sum(screen_width)",
+    "count(CASE WHEN device = 'mobile' THEN visitor_id END)",
+    "count(DISTINCT CASE WHEN name = 'pageview' THEN visitor_id END)",
+    "sum(CASE WHEN referrer IS NULL THEN revenue_micros ELSE 0 END)",
+    "sum(CASE WHEN country IN ('US', 'DE') AND name = 'pageview' THEN engagement_ms END)",
+    "max(CASE WHEN pathname LIKE '/blog%' THEN ts END)",
+    "sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END)",
+    "count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US')",
 ];
 
 /// A few distinct items of `from`, how many drawn from `count`.
@@ -427,13 +434,22 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT pathname, count(*) FILTER (WHERE name = 'pageview') FROM {rel} WHERE pathname LIKE '/blog%' GROUP BY 1 HAVING count(*) > 1",
         "SELECT browser, device, sum(revenue_micros), avg(engagement_ms), min(ts), max(screen_width) FROM {rel} GROUP BY 1, 2 ORDER BY 3 DESC NULLS LAST LIMIT 5",
         "SELECT count(*) FROM (SELECT * FROM {rel} WHERE country IN ('US', 'DE')) e",
+        // CASE arguments: the condition selects the rows, ELSE 0 makes a sum 0 rather than NULL.
+        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'XX' THEN 1 ELSE 0 END), sum(CASE WHEN country = 'XX' THEN 1 END) FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'XX' THEN revenue_micros ELSE 0 END) FROM {rel} WHERE site_id = 2",
+        "SELECT name, count(CASE WHEN device = 'mobile' THEN 'yes' END), count(DISTINCT CASE WHEN referrer IS NULL THEN visitor_id END) \
+         FROM {rel} GROUP BY 1",
+        "SELECT sum(CASE WHEN name = 'pageview' THEN 1 ELSE 0 END) FROM {rel} WHERE site_id = 99",
     ];
     let not_pushed = [
         // A filter the scan does not decide exactly, an expression as argument or key,
         // text order under a collation, an aggregate over a join, grouping sets.
         "SELECT count(*) FROM {rel} WHERE pathname LIKE '%o%'",
         "SELECT count(*) FROM {rel} WHERE revenue_micros > 0",
-        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US') FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 2 END) FROM {rel}",
         "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
         "SELECT min(pathname) FROM {rel}",
         "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
