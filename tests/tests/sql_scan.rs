@@ -556,3 +556,36 @@ async fn an_aggregation_past_query_memory_mb_fails_with_a_hint() {
     let groups: i64 = db.value(&count).await;
     assert!(groups > 100_000, "{groups} groups");
 }
+
+/// A query that starts while a compaction is about to commit (its hot rows moved into
+/// segments, their partitions truncated) waits for it and reads each event once: in
+/// segments, not lost with the truncated partitions its snapshot would otherwise
+/// miss. Aggregated inside the scan and row by row alike.
+#[tokio::test]
+async fn a_query_during_a_compaction_reads_each_event_once() {
+    let db = setup().await;
+    let queries = [
+        "SELECT count(*) FROM {rel} e",
+        "SELECT count(*) FROM (SELECT visitor_id, ts, name FROM {rel} e ORDER BY ts) e",
+        "SELECT sum(n)::bigint FROM (SELECT site_id, count(*) AS n FROM {rel} e GROUP BY site_id) e",
+    ];
+    // `write` copies every hot row into the heap: start from none.
+    db.query("SELECT tally.compact()").await;
+    for (i, sql) in queries.into_iter().enumerate() {
+        // Fresh hot rows for this compaction to move.
+        let config = Config { seed: 100 + i as u64, sites: SITES, days: DAYS as u32, events: 2_000, start_ts: END_US - DAYS * DAY_US };
+        write(&db, &DataGen::new(config).collect::<Vec<Event>>()).await;
+        let want: i64 = db.value(&sql.replace("{rel}", "heap")).await;
+        // A compaction holding its locks until it commits.
+        let compactor = tally_tests::cluster::connect(&db.url).await;
+        compactor.batch_execute("BEGIN; SELECT tally.compact()").await.expect("compact");
+        let reader = tally_tests::cluster::connect(&db.url).await;
+        let query = sql.replace("{rel}", "tally.events");
+        let running = tokio::spawn(async move { reader.query_one(&query, &[]).await.map(|row| row.get::<_, i64>(0)) });
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        compactor.batch_execute("COMMIT").await.expect("commit");
+        let got = running.await.expect("the query task").expect("the query");
+        assert_eq!(got, want, "{sql} during a compaction");
+        assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.events_hot").await, 0, "compacted");
+    }
+}
