@@ -172,7 +172,7 @@ const GROUPABLE: [&str; 15] = [
     "date_trunc('minute', ts)",
 ];
 
-const AGGREGATES: [&str; 24] = [
+const AGGREGATES: [&str; 31] = [
     "count(*)",
     "count(referrer)",
     "count(screen_width)",
@@ -197,6 +197,13 @@ const AGGREGATES: [&str; 24] = [
     "count(*) FILTER (WHERE screen_width > 500)",
     "sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END)",
     "count(*) * 2 + sum(screen_width)",
+    "count(CASE WHEN device = 'mobile' THEN visitor_id END)",
+    "count(DISTINCT CASE WHEN name = 'pageview' THEN visitor_id END)",
+    "sum(CASE WHEN referrer IS NULL THEN revenue_micros ELSE 0 END)",
+    "sum(CASE WHEN country IN ('US', 'DE') AND name = 'pageview' THEN engagement_ms END)",
+    "max(CASE WHEN pathname LIKE '/blog%' THEN ts END)",
+    "sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END)",
+    "count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US')",
 ];
 
 /// A few distinct items of `from`, how many drawn from `count`.
@@ -433,13 +440,22 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT pathname, count(*) FILTER (WHERE name = 'pageview') FROM {rel} WHERE pathname LIKE '/blog%' GROUP BY 1 HAVING count(*) > 1",
         "SELECT browser, device, sum(revenue_micros), avg(engagement_ms), min(ts), max(screen_width) FROM {rel} GROUP BY 1, 2 ORDER BY 3 DESC NULLS LAST LIMIT 5",
         "SELECT count(*) FROM (SELECT * FROM {rel} WHERE country IN ('US', 'DE')) e",
+        // CASE arguments: the condition selects the rows, ELSE 0 makes a sum 0 rather than NULL.
+        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'XX' THEN 1 ELSE 0 END), sum(CASE WHEN country = 'XX' THEN 1 END) FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'XX' THEN revenue_micros ELSE 0 END) FROM {rel} WHERE site_id = 2",
+        "SELECT name, count(CASE WHEN device = 'mobile' THEN 'yes' END), count(DISTINCT CASE WHEN referrer IS NULL THEN visitor_id END) \
+         FROM {rel} GROUP BY 1",
+        "SELECT sum(CASE WHEN name = 'pageview' THEN 1 ELSE 0 END) FROM {rel} WHERE site_id = 99",
     ];
     let not_pushed = [
         // A filter the scan does not decide exactly, an expression as argument or key,
         // text order under a collation, an aggregate over a join, grouping sets.
         "SELECT count(*) FROM {rel} WHERE pathname LIKE '%o%'",
         "SELECT count(*) FROM {rel} WHERE revenue_micros > 0",
-        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END) FROM {rel}",
+        "SELECT count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US') FROM {rel}",
+        "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 2 END) FROM {rel}",
         "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
         "SELECT min(pathname) FROM {rel}",
         "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
@@ -545,4 +561,37 @@ async fn an_aggregation_past_query_memory_mb_fails_with_a_hint() {
     db.query("RESET tally.query_memory_mb").await;
     let groups: i64 = db.value(&count).await;
     assert!(groups > 100_000, "{groups} groups");
+}
+
+/// A query that starts while a compaction is about to commit (its hot rows moved into
+/// segments, their partitions truncated) waits for it and reads each event once: in
+/// segments, not lost with the truncated partitions its snapshot would otherwise
+/// miss. Aggregated inside the scan and row by row alike.
+#[tokio::test]
+async fn a_query_during_a_compaction_reads_each_event_once() {
+    let db = setup().await;
+    let queries = [
+        "SELECT count(*) FROM {rel} e",
+        "SELECT count(*) FROM (SELECT visitor_id, ts, name FROM {rel} e ORDER BY ts) e",
+        "SELECT sum(n)::bigint FROM (SELECT site_id, count(*) AS n FROM {rel} e GROUP BY site_id) e",
+    ];
+    // `write` copies every hot row into the heap: start from none.
+    db.query("SELECT tally.compact()").await;
+    for (i, sql) in queries.into_iter().enumerate() {
+        // Fresh hot rows for this compaction to move.
+        let config = Config { seed: 100 + i as u64, sites: SITES, days: DAYS as u32, events: 2_000, start_ts: END_US - DAYS * DAY_US };
+        write(&db, &DataGen::new(config).collect::<Vec<Event>>()).await;
+        let want: i64 = db.value(&sql.replace("{rel}", "heap")).await;
+        // A compaction holding its locks until it commits.
+        let compactor = tally_tests::cluster::connect(&db.url).await;
+        compactor.batch_execute("BEGIN; SELECT tally.compact()").await.expect("compact");
+        let reader = tally_tests::cluster::connect(&db.url).await;
+        let query = sql.replace("{rel}", "tally.events");
+        let running = tokio::spawn(async move { reader.query_one(&query, &[]).await.map(|row| row.get::<_, i64>(0)) });
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        compactor.batch_execute("COMMIT").await.expect("commit");
+        let got = running.await.expect("the query task").expect("the query");
+        assert_eq!(got, want, "{sql} during a compaction");
+        assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.events_hot").await, 0, "compacted");
+    }
 }

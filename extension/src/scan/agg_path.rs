@@ -145,8 +145,16 @@ unsafe fn pushdown(
                 continue;
             }
             let aggref = node as *mut pg_sys::Aggref;
-            spec.funcs.push(func_of(aggref, scanrelid)?);
-            match filter_of(aggref, scanrelid)? {
+            let (func, case) = func_of(aggref, scanrelid)?;
+            spec.funcs.push(func);
+            // A CASE argument's condition is the function's filter; with a FILTER
+            // clause as well, rows failing each would count differently.
+            let condition = match (case, (*aggref).aggfilter.is_null()) {
+                (None, _) => (*aggref).aggfilter.cast(),
+                (Some(condition), true) => condition,
+                (Some(_), false) => return None,
+            };
+            match filter_of(condition, scanrelid)? {
                 None => private.filters.push(-1),
                 Some(uses) => {
                     private.filters.push(uses.len() as i32);
@@ -218,8 +226,9 @@ unsafe fn key_of(expr: *mut pg_sys::Node, scanrelid: i32) -> Option<Key> {
 }
 
 /// The function `aggref` computes, if TallyAgg has it: a built-in `count`, `sum`,
-/// `avg`, `min` or `max` of `*` or of one column.
-unsafe fn func_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<Func> {
+/// `avg`, `min` or `max` of `*`, of one column, or of a simple `CASE` over one (then
+/// with the `CASE`'s condition, which selects the rows the function reads).
+unsafe fn func_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<(Func, Option<*mut pg_sys::Node>)> {
     unsafe {
         if (*aggref).agglevelsup != 0
             || (*aggref).aggkind != AGGKIND_NORMAL
@@ -232,24 +241,90 @@ unsafe fn func_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<Func> {
         // The arguments, without the ORDER BY entries an ordered aggregate adds.
         let args: Vec<*mut pg_sys::TargetEntry> =
             list::nodes((*aggref).args).map(|n| n as *mut pg_sys::TargetEntry).filter(|&tle| !(*tle).resjunk).collect();
-        let column = match args[..] {
-            [] if (*aggref).aggstar => None,
-            [arg] => Some(quals::column_of((*arg).expr.cast(), scanrelid)?),
-            _ => return None,
-        };
         let distinct = !(*aggref).aggdistinct.is_null();
         if distinct && (*aggref).inputcollid != pg_sys::InvalidOid && !quals::deterministic((*aggref).inputcollid) {
             return None;
         }
-        Func::new(name, column, distinct)
+        let arg = match args[..] {
+            [] if (*aggref).aggstar => return Some((Func::new(name, None, distinct)?, None)),
+            [arg] => (*arg).expr.cast::<pg_sys::Node>(),
+            _ => return None,
+        };
+        if let Some(column) = quals::column_of(arg, scanrelid) {
+            return Some((Func::new(name, Some(column), distinct)?, None));
+        }
+        let (condition, result, otherwise) = case_of(arg)?;
+        let func = match (quals::column_of(result, scanrelid), constant(result), distinct) {
+            (Some(column), _, _) => Func::new(name, Some(column), distinct)?,
+            // count(CASE WHEN c THEN 'x' END) counts the rows c passes.
+            (None, Some(Constant::Int(_) | Constant::Other), false) if name == "count" => Func::CountRows,
+            (None, Some(Constant::Int(k)), false) if name == "sum" => Func::SumConst(i32::try_from(k).ok()?),
+            _ => return None,
+        };
+        let func = match otherwise {
+            Otherwise::Null => func,
+            Otherwise::Zero => func.or_zero()?,
+        };
+        Some((func, Some(condition)))
     }
 }
 
-/// The uses of `aggref`'s `FILTER` clause (`None` without one), when each of its
-/// conjuncts is a per-row test the scan decides exactly.
-unsafe fn filter_of(aggref: *mut pg_sys::Aggref, scanrelid: i32) -> Option<Option<Vec<(Use, *mut pg_sys::Expr)>>> {
+/// What a `CASE` gives when its condition fails.
+enum Otherwise {
+    Null,
+    Zero,
+}
+
+/// `CASE WHEN condition THEN result [ELSE NULL | ELSE 0] END`, in parts.
+unsafe fn case_of(node: *mut pg_sys::Node) -> Option<(*mut pg_sys::Node, *mut pg_sys::Node, Otherwise)> {
     unsafe {
-        let filter = (*aggref).aggfilter as *mut pg_sys::Node;
+        if (*node).type_ != pg_sys::NodeTag::T_CaseExpr {
+            return None;
+        }
+        let case = node as *mut pg_sys::CaseExpr;
+        let whens: Vec<*mut pg_sys::Node> = list::nodes((*case).args).collect();
+        let ([when], true) = (&whens[..], (*case).arg.is_null()) else { return None };
+        let when = *when as *mut pg_sys::CaseWhen;
+        let otherwise = match constant((*case).defresult.cast()) {
+            _ if (*case).defresult.is_null() => Otherwise::Null,
+            Some(Constant::Null) => Otherwise::Null,
+            Some(Constant::Int(0)) => Otherwise::Zero,
+            _ => return None,
+        };
+        Some(((*when).expr.cast(), (*when).result.cast(), otherwise))
+    }
+}
+
+/// A constant's value, as far as a `CASE` branch needs it.
+enum Constant {
+    Null,
+    /// An `int4` or `int8`.
+    Int(i64),
+    /// Any other non-NULL value.
+    Other,
+}
+
+/// The value of `node` if it is a constant.
+unsafe fn constant(node: *mut pg_sys::Node) -> Option<Constant> {
+    unsafe {
+        if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
+            return None;
+        }
+        let c = node as *mut pg_sys::Const;
+        let int = |v: Option<i64>| v.map_or(Constant::Other, Constant::Int);
+        Some(match ((*c).constisnull, (*c).consttype) {
+            (true, _) => Constant::Null,
+            (false, pg_sys::INT4OID) => int(i32::from_datum((*c).constvalue, false).map(i64::from)),
+            (false, pg_sys::INT8OID) => int(i64::from_datum((*c).constvalue, false)),
+            (false, _) => Constant::Other,
+        })
+    }
+}
+
+/// The uses of an aggregate's `FILTER` clause or `CASE` condition (`None` without
+/// one), when each of its conjuncts is a per-row test the scan decides exactly.
+unsafe fn filter_of(filter: *mut pg_sys::Node, scanrelid: i32) -> Option<Option<Vec<(Use, *mut pg_sys::Expr)>>> {
+    unsafe {
         if filter.is_null() {
             return Some(None);
         }

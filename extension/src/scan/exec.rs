@@ -7,7 +7,7 @@ use std::ffi::CString;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use tally_core::event::COLUMNS;
-use tally_core::scan::{decode, Bounds, CodeFilter, Decoded};
+use tally_core::scan::{decode, without_reading, Bounds, CodeFilter, Decoded};
 use tally_core::segment::{SegmentError, SegmentReader};
 
 use super::quals::Quals;
@@ -273,9 +273,11 @@ impl Run {
             let stored = self.sources.stored.len();
             let result = if let Some(segment) = self.sources.stored.get(self.next) {
                 self.stats.segments_read += 1;
-                let key = (segment.id, segment.xmin);
-                let bytes = segment_cache::load(key, || source::detoast(segment, self.segment_cxt));
-                let decoded = SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds));
+                let whole = without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds);
+                let decoded = whole.map(Ok).unwrap_or_else(|| {
+                    let bytes = segment_cache::load((segment.id, segment.xmin), || source::detoast(segment, self.segment_cxt));
+                    SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
+                });
                 decoded.map_err(|e| (Some(segment.id), e))
             } else if let Some(hot) = self.sources.hot.get(self.next - stored) {
                 self.stats.hot_rows += hot.zone.rows as i64;

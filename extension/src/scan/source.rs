@@ -18,6 +18,10 @@ use crate::storage::hot_scan::{event_of, EventColumns};
 pub(super) struct Stored {
     pub id: i64,
     pub xmin: i64,
+    /// Its catalog entry's row count and time range (µs since the Unix epoch).
+    pub rows: usize,
+    pub ts_min: i64,
+    pub ts_max: i64,
     data: *mut pg_sys::varlena,
 }
 
@@ -52,16 +56,20 @@ pub(super) unsafe fn read(bounds: &Bounds, count_visible: bool, keep: pg_sys::Me
 
         let mut sources = Sources::default();
         let rows = params
-            .select(&format!("SELECT segment_id, xmin::text::bigint, data FROM tally.segments WHERE true{site_cond}{from_seg}{to_seg}"));
+            .select(&format!("SELECT segment_id, xmin::text::bigint, data, row_count, min_ts, max_ts FROM tally.segments WHERE true{site_cond}{from_seg}{to_seg}"));
         for row in rows {
             // The row's `data` as read (a TOAST pointer, or the bytes when stored inline).
             let data: *const pg_sys::varlena = row.datum(2).expect("data is NOT NULL").cast_mut_ptr();
             let len = pgrx::varlena::varsize_any(data);
             let copied = pg_sys::MemoryContextAlloc(keep, len) as *mut pg_sys::varlena;
             std::ptr::copy_nonoverlapping(data as *const u8, copied as *mut u8, len);
+            let time = |column: usize| row.datum(column).expect("segment times are NOT NULL").value() as i64 + PG_EPOCH_OFFSET_US;
             sources.stored.push(Stored {
                 id: row.get(0).expect("segment_id is NOT NULL"),
                 xmin: row.get(1).expect("xmin is set"),
+                rows: row.get::<i32>(3).expect("row_count is NOT NULL") as usize,
+                ts_min: time(4),
+                ts_max: time(5),
                 data: copied,
             });
         }

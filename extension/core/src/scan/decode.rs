@@ -9,7 +9,7 @@ use super::{Bounds, CodeFilter};
 
 /// The decoded columns (indexed like [`COLUMNS`], `None` where not asked for) and the
 /// rows, in storage order, that may pass the query.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decoded {
     pub columns: Vec<Option<Column>>,
     pub rows: Vec<u32>,
@@ -43,6 +43,23 @@ pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilt
         }
     }
     Ok(Decoded { columns: decoded, rows })
+}
+
+/// The rows of a segment of `rows` rows with times `ts_min..=ts_max` (its catalog
+/// entry) when they are known without reading it: no column to decode, no code
+/// filter, and every time inside `bounds` (`count(*)` of whole segments). `None` when
+/// the segment must be decoded.
+pub fn without_reading(
+    rows: usize,
+    ts_min: i64,
+    ts_max: i64,
+    columns: &[usize],
+    filters: &[CodeFilter],
+    bounds: &Bounds,
+) -> Option<Decoded> {
+    let inside = bounds.admits_ts(ts_min) && bounds.admits_ts(ts_max);
+    (columns.is_empty() && filters.is_empty() && inside)
+        .then(|| Decoded { columns: (0..COLUMNS.len()).map(|_| None).collect(), rows: (0..rows as u32).collect() })
 }
 
 /// Column `column`, decoded into `decoded` on first use.
@@ -143,6 +160,19 @@ mod tests {
         let d = decode(&reader, &[at("pathname")], &[none], &Bounds::default()).unwrap();
         assert!(d.rows.is_empty());
         assert!(d.columns[at("pathname")].is_none());
+    }
+
+    #[test]
+    fn whole_segments_without_columns_are_not_read() {
+        let mut bounds = Bounds::default();
+        bounds.ts_at_least(1_000);
+        let d = without_reading(100, 1_000, 1_099, &[], &[], &bounds).expect("nothing to read");
+        assert_eq!(d.rows, (0..100).collect::<Vec<u32>>());
+        assert_eq!(d, decode(&SegmentReader::open(&build(&events()).unwrap().bytes).unwrap(), &[], &[], &bounds).unwrap());
+        assert!(without_reading(100, 999, 1_099, &[], &[], &bounds).is_none(), "the bounds cut it");
+        assert!(without_reading(100, 1_000, 1_099, &[at("ts")], &[], &bounds).is_none(), "a column to decode");
+        let filter = CodeFilter::new(at("name"), CodeTest::IsNotNull).unwrap();
+        assert!(without_reading(100, 1_000, 1_099, &[], &[filter], &bounds).is_none(), "a filter to test");
     }
 
     #[test]

@@ -11,5 +11,5 @@ mod decode;
 mod filter;
 
 pub use bounds::Bounds;
-pub use decode::{decode, Decoded};
+pub use decode::{decode, without_reading, Decoded};
 pub use filter::{CodeFilter, CodeTest};

@@ -67,6 +67,15 @@ pub enum Func {
     /// `min(col)` / `max(col)` of an integer or timestamp column.
     Min(usize),
     Max(usize),
+    /// `sum(CASE WHEN filter THEN col ELSE 0 END)`: `sum(col)` over the rows its filter
+    /// passes, and 0 rather than NULL once any row fails it (that row adds a 0).
+    SumOrZero(usize),
+    /// `sum(k)` of a constant over the rows its filter passes (`sum(CASE WHEN filter
+    /// THEN k END)`); NULL when there is none.
+    SumConst(i32),
+    /// `sum(CASE WHEN filter THEN k ELSE 0 END)`: as [`Func::SumConst`], 0 once any
+    /// row fails the filter.
+    SumConstOrZero(i32),
 }
 
 /// Whether a column can be a group key or a counted value: strings and integers
@@ -128,8 +137,26 @@ impl Func {
     pub fn source(self) -> Option<usize> {
         match self {
             Func::CountRows => None,
-            Func::Count(c) | Func::CountDistinct(c) | Func::Sum(c) | Func::Avg(c) | Func::Min(c) | Func::Max(c) => Some(c),
+            Func::Count(c) | Func::CountDistinct(c) | Func::Sum(c) | Func::Avg(c) | Func::Min(c) | Func::Max(c) | Func::SumOrZero(c) => {
+                Some(c)
+            }
+            Func::SumConst(_) | Func::SumConstOrZero(_) => None,
         }
+    }
+
+    /// `sum(CASE WHEN … THEN x ELSE 0 END)` of a column or constant `x` (`None` for
+    /// another function): a row failing the function's filter adds a 0.
+    pub fn or_zero(self) -> Option<Func> {
+        match self {
+            Func::Sum(c) => Some(Func::SumOrZero(c)),
+            Func::SumConst(k) => Some(Func::SumConstOrZero(k)),
+            _ => None,
+        }
+    }
+
+    /// Whether a row failing the function's filter still counts, as a 0.
+    pub fn zero_otherwise(self) -> bool {
+        matches!(self, Func::SumOrZero(_) | Func::SumConstOrZero(_))
     }
 
     pub fn describe(self) -> String {
@@ -142,6 +169,9 @@ impl Func {
             Func::Avg(c) => format!("avg({})", column(c)),
             Func::Min(c) => format!("min({})", column(c)),
             Func::Max(c) => format!("max({})", column(c)),
+            Func::SumOrZero(c) => format!("sum({} ELSE 0)", column(c)),
+            Func::SumConst(k) => format!("sum({k})"),
+            Func::SumConstOrZero(k) => format!("sum({k} ELSE 0)"),
         }
     }
 
@@ -156,6 +186,9 @@ impl Func {
             Func::Avg(x) => [4, c(x)],
             Func::Min(x) => [5, c(x)],
             Func::Max(x) => [6, c(x)],
+            Func::SumOrZero(x) => [7, c(x)],
+            Func::SumConst(k) => [8, k],
+            Func::SumConstOrZero(k) => [9, k],
         }
     }
 
@@ -169,6 +202,9 @@ impl Func {
             4 => Func::Avg(c?),
             5 => Func::Min(c?),
             6 => Func::Max(c?),
+            7 => return Func::new("sum", c, false)?.or_zero(),
+            8 => return Some(Func::SumConst(column)),
+            9 => return Some(Func::SumConstOrZero(column)),
             _ => return None,
         };
         let (name, distinct) = match func {
@@ -178,6 +214,7 @@ impl Func {
             Func::Avg(_) => ("avg", false),
             Func::Min(_) => ("min", false),
             Func::Max(_) => ("max", false),
+            Func::SumOrZero(_) | Func::SumConst(_) | Func::SumConstOrZero(_) => unreachable!("returned above"),
         };
         (Func::new(name, func.source(), distinct) == Some(func)).then_some(func)
     }
@@ -272,5 +309,8 @@ mod tests {
         assert_eq!(Spec::decode(&[0, 3, at("ts") as i32]), None, "no sum of timestamps");
         assert_eq!(Spec::decode(&[5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None, "too many keys");
         assert_eq!(Spec::decode(&[1, 1, 99]), None);
+        let cases = Spec { keys: vec![], funcs: vec![Func::SumOrZero(at("revenue_micros")), Func::SumConst(1), Func::SumConstOrZero(-3)] };
+        assert_eq!(Spec::decode(&cases.encode()), Some(cases));
+        assert_eq!(Spec::decode(&[0, 7, at("pathname") as i32]), None, "no sum of strings");
     }
 }

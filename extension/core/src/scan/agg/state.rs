@@ -20,6 +20,12 @@ use super::spec::{Func, Key, Spec};
 /// Rows aggregated between two interrupt checks (a millisecond or so).
 const CHUNK: usize = 1 << 16;
 
+/// Most combinations of a segment's key values grouped through a dense table.
+const DENSE_LOCAL: usize = 1 << 16;
+
+/// No group yet, in a dense table.
+const NO_GROUP: u32 = u32::MAX;
+
 /// Which rows an aggregate counts (its `FILTER` clause).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
@@ -114,7 +120,9 @@ impl Acc {
     fn new(func: Func) -> Acc {
         match func {
             Func::CountRows | Func::Count(_) => Acc::Count(Vec::new()),
-            Func::Sum(_) | Func::Avg(_) => Acc::Sum { sums: Vec::new(), counts: Vec::new() },
+            Func::Sum(_) | Func::Avg(_) | Func::SumOrZero(_) | Func::SumConst(_) | Func::SumConstOrZero(_) => {
+                Acc::Sum { sums: Vec::new(), counts: Vec::new() }
+            }
             Func::Min(_) | Func::Max(_) => Acc::Extreme { values: Vec::new(), set: Vec::new(), max: matches!(func, Func::Max(_)) },
             Func::CountDistinct(_) => Acc::Distinct { strings: Interner::default(), seen: FxHashSet::default(), counts: Vec::new() },
         }
@@ -241,16 +249,30 @@ impl Aggregation {
             let groups = self.groups.keys().len();
             for (i, acc) in self.accs.iter_mut().enumerate() {
                 acc.grow(groups);
-                let Some(mask) = &masks[i] else { continue };
-                let passes = |row: usize| mask.iter().all(|(codes, accepted)| accepted[codes[row] as usize]);
                 let func = self.spec.funcs[i];
-                update(acc, func.source().map(column), rows, &ids, passes, &distinct_tables[i]);
+                let Some(mask) = &masks[i] else {
+                    if func.zero_otherwise() {
+                        zeros(acc, rows, &ids, |_| true);
+                    }
+                    continue;
+                };
+                let passes = |row: usize| mask.iter().all(|(codes, accepted)| accepted[codes[row] as usize]);
+                update(acc, func, func.source().map(column), rows, &ids, passes, &distinct_tables[i]);
+                if func.zero_otherwise() && !mask.is_empty() {
+                    zeros(acc, rows, &ids, |row| !passes(row));
+                }
             }
         }
         Ok(())
     }
 
     /// The group of each of `rows` into `ids`, new groups numbered as met.
+    ///
+    /// Each key's part of a row is first a small number local to the segment (a
+    /// string's code in the segment's dictionary, an integer's or bucket's query code);
+    /// when the product of the parts' ranges is small, the combined local number
+    /// indexes a dense table of groups, so the query-wide key is packed and looked up
+    /// once per distinct combination rather than once per row.
     fn group_ids(
         &mut self,
         rows: &[u32],
@@ -260,7 +282,12 @@ impl Aggregation {
         ids: &mut Vec<u32>,
     ) {
         ids.clear();
-        let parts: Vec<Vec<u32>> = self
+        if self.coders.is_empty() {
+            ids.resize(rows.len(), 0);
+            return;
+        }
+        // Per key: the local part of each row and how many values a part can take.
+        let parts: Vec<(Vec<u32>, usize)> = self
             .coders
             .iter_mut()
             .zip(&self.spec.keys)
@@ -268,24 +295,49 @@ impl Aggregation {
             .map(|(k, (coder, key))| {
                 let column = decoded.columns[key.source()].as_ref().expect("key columns are decoded");
                 match (coder, column) {
-                    (Coder::Str(_), Column::Str(dict)) => rows.iter().map(|&r| tables[k][dict.codes[r as usize] as usize]).collect(),
-                    (Coder::Int(codes), Column::Int(values)) => rows.iter().map(|&r| codes.code(values.get(r as usize))).collect(),
+                    (Coder::Str(_), Column::Str(dict)) => (rows.iter().map(|&r| dict.codes[r as usize]).collect(), tables[k].len()),
+                    (Coder::Int(codes), Column::Int(values)) => {
+                        let part = rows.iter().map(|&r| codes.code(values.get(r as usize))).collect();
+                        (part, codes.values.len() + 1)
+                    }
                     (Coder::Trunc(buckets, codes), Column::Int(IntColumn { values, .. })) => {
-                        rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect()
+                        let part = rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect();
+                        (part, codes.values.len() + 1)
                     }
                     _ => unreachable!("a key's coder fits its column"),
                 }
             })
             .collect();
-        match parts.as_slice() {
-            [] => ids.resize(rows.len(), 0),
-            [codes] => ids.extend(codes.iter().map(|&c| self.groups.known(c).unwrap_or_else(|| self.groups.group(u128::from(c))))),
+        // The query-wide key of a row's local parts.
+        let coders = &self.coders;
+        let key_of = |locals: &mut dyn Iterator<Item = u32>| -> u128 {
+            locals.zip(coders).enumerate().fold(0u128, |key, (p, (local, coder))| {
+                let code = match coder {
+                    Coder::Str(_) => tables[p][local as usize],
+                    Coder::Int(_) | Coder::Trunc(..) => local,
+                };
+                key | (u128::from(code) << (32 * p))
+            })
+        };
+        let combinations = parts.iter().try_fold(1usize, |n, (_, range)| n.checked_mul(*range).filter(|&n| n <= DENSE_LOCAL));
+        match combinations {
+            Some(combinations) if combinations <= 4 * rows.len() + 64 => {
+                let mut dense = vec![NO_GROUP; combinations];
+                ids.extend((0..rows.len()).map(|i| {
+                    let (local, _) =
+                        parts.iter().fold((0usize, 1usize), |(at, stride), (part, range)| (at + part[i] as usize * stride, stride * range));
+                    if dense[local] == NO_GROUP {
+                        dense[local] = self.groups.group(key_of(&mut parts.iter().map(|(part, _)| part[i])));
+                    }
+                    dense[local]
+                }));
+            }
             // Rows come sorted by visitor and visit, so neighbours often share keys
             // (a visitor's browser and device): the last key's group is kept.
             _ => {
                 let mut last: Option<(u128, u32)> = None;
                 ids.extend((0..rows.len()).map(|i| {
-                    let key = parts.iter().enumerate().fold(0u128, |key, (p, codes)| key | (u128::from(codes[i]) << (32 * p)));
+                    let key = key_of(&mut parts.iter().map(|(part, _)| part[i]));
                     match last {
                         Some((k, group)) if k == key => group,
                         _ => {
@@ -350,16 +402,24 @@ impl Aggregation {
     }
 }
 
-/// Adds `rows` (their groups in `ids`) that `passes` to `acc`, reading `column`;
-/// `strings` translates a distinct count's string codes.
-fn update(acc: &mut Acc, column: Option<&Column>, rows: &[u32], ids: &[u32], passes: impl Fn(usize) -> bool, strings: &[u32]) {
+/// Adds `rows` (their groups in `ids`) that `passes` to `acc`, `func`'s figures,
+/// reading `column`; `strings` translates a distinct count's string codes.
+fn update(acc: &mut Acc, func: Func, column: Option<&Column>, rows: &[u32], ids: &[u32], passes: impl Fn(usize) -> bool, strings: &[u32]) {
     let valid = |c: &IntColumn, row: usize| c.validity.as_ref().is_none_or(|v| v[row]);
-    let each = |f: &mut dyn FnMut(usize, usize)| each(rows, ids, &passes, f);
     match (acc, column) {
-        (Acc::Count(counts), None) => each(&mut |_, g| counts[g] += 1),
-        (Acc::Count(counts), Some(Column::Str(dict))) => each(&mut |r, g| counts[g] += i64::from(dict.codes[r] != NULL_CODE)),
-        (Acc::Count(counts), Some(Column::Int(c))) => each(&mut |r, g| counts[g] += i64::from(valid(c, r))),
-        (Acc::Sum { sums, counts }, Some(Column::Int(c))) => each(&mut |r, g| {
+        (Acc::Sum { sums, counts }, None) => {
+            let (Func::SumConst(k) | Func::SumConstOrZero(k)) = func else { unreachable!("a sum without a column sums a constant") };
+            each(rows, ids, &passes, |_, g| {
+                sums[g] += i128::from(k);
+                counts[g] += 1;
+            })
+        }
+        (Acc::Count(counts), None) => each(rows, ids, &passes, |_, g| counts[g] += 1),
+        (Acc::Count(counts), Some(Column::Str(dict))) => {
+            each(rows, ids, &passes, |r, g| counts[g] += i64::from(dict.codes[r] != NULL_CODE))
+        }
+        (Acc::Count(counts), Some(Column::Int(c))) => each(rows, ids, &passes, |r, g| counts[g] += i64::from(valid(c, r))),
+        (Acc::Sum { sums, counts }, Some(Column::Int(c))) => each(rows, ids, &passes, |r, g| {
             if valid(c, r) {
                 sums[g] += i128::from(c.values[r]);
                 counts[g] += 1;
@@ -367,7 +427,7 @@ fn update(acc: &mut Acc, column: Option<&Column>, rows: &[u32], ids: &[u32], pas
         }),
         (Acc::Extreme { values, set, max }, Some(Column::Int(c))) => {
             let max = *max;
-            each(&mut |r, g| {
+            each(rows, ids, &passes, |r, g| {
                 if valid(c, r) {
                     let v = c.values[r];
                     if !set[g] || (max && v > values[g]) || (!max && v < values[g]) {
@@ -377,24 +437,42 @@ fn update(acc: &mut Acc, column: Option<&Column>, rows: &[u32], ids: &[u32], pas
                 }
             })
         }
-        (Acc::Distinct { seen, .. }, Some(Column::Str(dict))) => each(&mut |r, g| {
-            let code = strings[dict.codes[r] as usize];
-            if code != NULL_CODE {
-                seen.insert((g as u32, i64::from(code)));
-            }
-        }),
-        (Acc::Distinct { seen, .. }, Some(Column::Int(c))) => each(&mut |r, g| {
-            if valid(c, r) {
-                seen.insert((g as u32, c.values[r]));
-            }
-        }),
+        // Rows come sorted by visitor and visit, so a value often repeats its
+        // neighbour's within a group: the pair just inserted is not hashed again.
+        (Acc::Distinct { seen, .. }, Some(Column::Str(dict))) => {
+            let mut last = None;
+            each(rows, ids, &passes, |r, g| {
+                let code = strings[dict.codes[r] as usize];
+                let pair = (g as u32, i64::from(code));
+                if code != NULL_CODE && last != Some(pair) {
+                    seen.insert(pair);
+                    last = Some(pair);
+                }
+            })
+        }
+        (Acc::Distinct { seen, .. }, Some(Column::Int(c))) => {
+            let mut last = None;
+            each(rows, ids, &passes, |r, g| {
+                let pair = (g as u32, c.values[r]);
+                if valid(c, r) && last != Some(pair) {
+                    seen.insert(pair);
+                    last = Some(pair);
+                }
+            })
+        }
         _ => unreachable!("functions read the columns their spec allows"),
     }
 }
 
+/// Counts a 0 added to the sum of each of `rows` that `fails` (the ELSE 0 of a CASE).
+fn zeros(acc: &mut Acc, rows: &[u32], ids: &[u32], fails: impl Fn(usize) -> bool) {
+    let Acc::Sum { counts, .. } = acc else { unreachable!("only sums add zeros") };
+    each(rows, ids, &fails, |_, g| counts[g] += 1);
+}
+
 /// Calls `f(row, group)` for each of `rows` (their groups in `ids`) that `passes`.
 #[inline(always)]
-fn each(rows: &[u32], ids: &[u32], passes: &impl Fn(usize) -> bool, f: &mut dyn FnMut(usize, usize)) {
+fn each(rows: &[u32], ids: &[u32], passes: &impl Fn(usize) -> bool, mut f: impl FnMut(usize, usize)) {
     for (&row, &group) in rows.iter().zip(ids) {
         let row = row as usize;
         if passes(row) {

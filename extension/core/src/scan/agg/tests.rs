@@ -51,6 +51,8 @@ fn key_of(e: &Event, key: Key) -> String {
         Key::Trunc(_) => format!("{}", trunc(0, e.ts)),
         Key::Column(c) => match COLUMNS[c] {
             "site_id" => e.site_id.to_string(),
+            "visitor_id" => e.visitor_id.to_string(),
+            "session_id" => e.session_id.to_string(),
             "pathname" => e.pathname.clone(),
             "country" => format!("{:?}", e.country),
             "screen_width" => format!("{:?}", e.screen_width),
@@ -90,6 +92,7 @@ fn naive(events: &[&Event], spec: &Spec, filters: &[Filter]) -> BTreeMap<Vec<Str
                 .iter()
                 .zip(filters)
                 .map(|(&func, filter)| {
+                    let all = rows.len();
                     let rows: Vec<&Event> = rows
                         .iter()
                         .copied()
@@ -115,6 +118,23 @@ fn naive(events: &[&Event], spec: &Spec, filters: &[Filter]) -> BTreeMap<Vec<Str
                         }
                         Func::Min(c) => ints(c).into_iter().min().map_or("NULL".into(), |s| s.to_string()),
                         Func::Max(c) => ints(c).into_iter().max().map_or("NULL".into(), |s| s.to_string()),
+                        // Rows failing the filter add a 0.
+                        Func::SumOrZero(c) => {
+                            let v = ints(c);
+                            if v.is_empty() && all == rows.len() {
+                                "NULL".into()
+                            } else {
+                                v.iter().sum::<i128>().to_string()
+                            }
+                        }
+                        Func::SumConst(k) | Func::SumConstOrZero(k) => {
+                            let zeros = matches!(func, Func::SumConstOrZero(_)) && all > rows.len();
+                            if rows.is_empty() && !zeros {
+                                "NULL".into()
+                            } else {
+                                (i128::from(k) * rows.len() as i128).to_string()
+                            }
+                        }
                     }
                 })
                 .collect();
@@ -181,6 +201,11 @@ fn all_funcs() -> Vec<Func> {
         Func::Min(at("ts")),
         Func::Max(at("screen_width")),
         Func::Min(at("revenue_micros")),
+        Func::SumConst(1),
+        Func::SumOrZero(at("engagement_ms")),
+        Func::SumConstOrZero(2),
+        Func::SumOrZero(at("revenue_micros")),
+        Func::SumConstOrZero(1),
     ]
 }
 
@@ -194,6 +219,8 @@ fn every_function_under_every_grouping() {
         vec![Key::Trunc(Unit::Hour)],
         vec![Key::Column(at("site_id")), Key::Column(at("country")), Key::Trunc(Unit::Day)],
         vec![Key::Column(at("pathname")), Key::Column(at("country")), Key::Column(at("screen_width")), Key::Column(at("site_id"))],
+        // More combinations than a segment's dense table takes: packed keys, hashed.
+        vec![Key::Column(at("visitor_id")), Key::Column(at("session_id")), Key::Column(at("pathname"))],
     ];
     let pageviews = || Filter::Codes(vec![CodeFilter::new(at("name"), CodeTest::In(vec!["pageview".into()])).unwrap()]);
     for keys in keys {
