@@ -131,11 +131,12 @@ pub fn answer_from_rollups<'s>(
     }
 }
 
+/// Per view, its rows and the values read without their sketches.
+type ViewRows = (Vec<Vec<Row>>, Vec<Vec<Option<String>>>);
+
 /// Per view, its rows over the covered hours; when only the first view's `top` groups
 /// are shown, its rows come with the sketches of its most visited values alone
 /// ([`RollupPlan::top`]), and the values left without are listed beside.
-type ViewRows = (Vec<Vec<Row>>, Vec<Vec<Option<String>>>);
-
 fn read(
     reads: &mut dyn RollupReads<'_>,
     plan: &Plan,
