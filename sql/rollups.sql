@@ -52,7 +52,17 @@ CREATE TABLE tally.rollups (
     visit_durations   tally.ddsketch,
     engagement_times  tally.ddsketch
 );
-CREATE UNIQUE INDEX rollups_key ON tally.rollups (site_id, dimension, hour, value) NULLS NOT DISTINCT;
+-- Rows are read and rewritten by site, dimension and hours. The index leaves out the
+-- value: B-tree deduplication then stores one key per site, dimension and hour (a
+-- unique index with the value was 38% of the table's bytes, 16 times this one,
+-- extension/core/src/rollup/FOOTPRINT.md). A filter by one country (device, browser,
+-- OS) reads that value's rows by the partial index. No unique key: every writer
+-- (compaction, erasure, retention, tally.rebuild_rollups, the daily build) holds the
+-- storage lock and deletes an hour's rows before writing them (tally.rollups_recompute,
+-- for maintenance only, leaves the lock to its caller).
+CREATE INDEX rollups_hours ON tally.rollups (site_id, dimension, hour);
+CREATE INDEX rollups_values ON tally.rollups (site_id, dimension, value, hour)
+    WHERE dimension IN ('country', 'device', 'browser', 'os');
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 
 -- Daily rollups: per site, UTC day, dimension and value, the sums of the day's hourly
@@ -68,15 +78,15 @@ SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 CREATE TABLE tally.rollups_daily (LIKE tally.rollups);
 ALTER TABLE tally.rollups_daily RENAME COLUMN hour TO day;
 -- Day before dimension: readers ask for a list of days of one dimension, and a rewrite
--- drops whole days.
-CREATE UNIQUE INDEX rollups_daily_key ON tally.rollups_daily (site_id, day, dimension, value) NULLS NOT DISTINCT;
+-- drops whole days. Without the value, as tally.rollups_hours.
+CREATE INDEX rollups_daily_days ON tally.rollups_daily (site_id, day, dimension);
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups_daily', '');
 
 -- Weekly rollups: the same per week (Monday 00:00 UTC to the next), the sums of its
 -- seven days' rows, built with the week's last daily rows and dropped with any of them.
 CREATE TABLE tally.rollups_weekly (LIKE tally.rollups_daily);
 ALTER TABLE tally.rollups_weekly RENAME COLUMN day TO week;
-CREATE UNIQUE INDEX rollups_weekly_key ON tally.rollups_weekly (site_id, week, dimension, value) NULLS NOT DISTINCT;
+CREATE INDEX rollups_weekly_weeks ON tally.rollups_weekly (site_id, week, dimension);
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups_weekly', '');
 
 -- The days whose hourly rows changed since their daily rows were built (none exist

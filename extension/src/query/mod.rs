@@ -24,7 +24,7 @@ mod rollups;
 pub(crate) mod segment_cache;
 
 use interrupts::Interrupts;
-use rollups::EdgeCache;
+use tally_core::query::EdgeCache;
 
 /// Raises a bad query as SQLSTATE 22023 with the field in DETAIL (`field: metrics[0]`,
 /// which the gateway turns into a 400) and what to do in HINT.

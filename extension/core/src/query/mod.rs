@@ -66,7 +66,7 @@ pub use model::*;
 pub use output::{render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
-pub use rollups::{EdgeVisits, RollupPlan};
+pub use rollups::{answer_from_rollups, EdgeCache, EdgeVisits, RollupError, RollupPlan, RollupReads};
 pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, ScanError, TimeRange, Workers};
 pub use share::{divide, Shape};
 pub use shared::SharedPlan;

@@ -82,6 +82,10 @@ use super::plan::{Expr, Key, Level, Operand, Plan, Source, Test};
 use super::scan::{scan_all, Answer, Group, KeyValue, TimeRange};
 use super::window::VISIT_GAP_US;
 
+mod driver;
+
+pub use driver::{answer_from_rollups, EdgeCache, RollupError, RollupReads};
+
 /// Metrics the rollup columns determine.
 const METRICS: [Metric; 8] = [
     Metric::Visitors,
@@ -582,8 +586,8 @@ fn unsketched_groups(plan: &Plan, read: &[Group], unread: Vec<(Vec<KeyValue>, Su
     unread
         .into_iter()
         .map(|(key, sums)| {
-            let bound = (sums.visits as f64 * ESTIMATE_SLACK.0 + ESTIMATE_SLACK.1).ceil() as u64;
             let acc = sums.acc(event_figures)?;
+            let bound = (acc.visits as f64 * ESTIMATE_SLACK.0 + ESTIMATE_SLACK.1).ceil() as u64;
             (bound < last_shown && acc.visits > 0).then_some(Group { key, acc, visitors: bound })
         })
         .collect()
@@ -762,21 +766,18 @@ fn bucket(starts: Option<&[i64]>, ts: i64) -> KeyValue {
     KeyValue::Bucket(starts.partition_point(|&s| s <= ts).saturating_sub(1) as u32)
 }
 
-/// One group's figures while rows add and subtract.
+/// One group's figures while rows add and subtract: what was added and what was
+/// subtracted, apart, so that a count below 0 shows at the end.
 #[derive(Debug)]
 struct Sums {
-    pageviews: i64,
-    events: i64,
-    visits: i64,
-    bounces: i64,
-    duration_us: i64,
-    visit_pageviews: i64,
+    plus: Acc,
+    minus: Acc,
     visitors: Hll,
 }
 
 impl Default for Sums {
     fn default() -> Sums {
-        Sums { pageviews: 0, events: 0, visits: 0, bounces: 0, duration_us: 0, visit_pageviews: 0, visitors: Hll::new(VISITOR_PARAMS) }
+        Sums { plus: Acc::default(), minus: Acc::default(), visitors: Hll::new(VISITOR_PARAMS) }
     }
 }
 
@@ -784,32 +785,18 @@ impl Sums {
     /// Adds a stored row; `None` when its sketch has other parameters (rows written
     /// before [`VISITOR_PARAMS`] changed: `tally.rebuild_rollups` renews them).
     fn add_row(&mut self, row: &Row) -> Option<()> {
-        self.add_counts(row, 1);
+        self.plus += row.acc;
         self.visitors.union(&row.visitors).ok()
     }
 
     /// Subtracts the counts of a row the builder computed for edge visits; their
     /// visitors stay, being in the raw events too.
     fn subtract_row(&mut self, row: &Row) {
-        self.add_counts(row, -1);
-    }
-
-    fn add_counts(&mut self, row: &Row, sign: i64) {
-        self.pageviews += sign * row.pageviews;
-        self.events += sign * row.events;
-        self.visits += sign * row.visits;
-        self.bounces += sign * row.bounces;
-        self.duration_us += sign * row.visit_duration_us;
-        self.visit_pageviews += sign * row.visit_pageviews;
+        self.minus += row.acc;
     }
 
     fn add_acc(&mut self, acc: &Acc) {
-        self.pageviews += acc.pageviews as i64;
-        self.events += acc.events as i64;
-        self.visits += acc.visits as i64;
-        self.bounces += acc.bounces as i64;
-        self.duration_us += acc.duration_us as i64;
-        self.visit_pageviews += acc.visit_pageviews as i64;
+        self.plus += *acc;
     }
 
     /// The group, `Some(None)` when it has no event in the range (the engine would
@@ -825,17 +812,21 @@ impl Sums {
         Some(Some(Group { key, acc, visitors: visitors.round() as u64 }))
     }
 
-    /// The counts, `None` when one went negative.
+    /// The counts the rollup answers (those of [`METRICS`]), `None` when one went
+    /// negative.
     fn acc(&self, event_figures: bool) -> Option<Acc> {
-        let count = |n: i64| u64::try_from(n).ok();
-        let (pageviews, events) = if event_figures { (count(self.pageviews)?, count(self.events)?) } else { (0, 0) };
+        let (plus, minus) = (&self.plus, &self.minus);
+        let (pageviews, events) = match event_figures {
+            true => (plus.pageviews.checked_sub(minus.pageviews)?, plus.events.checked_sub(minus.events)?),
+            false => (0, 0),
+        };
         Some(Acc {
             pageviews,
             events,
-            visits: count(self.visits)?,
-            bounces: count(self.bounces)?,
-            duration_us: count(self.duration_us)?,
-            visit_pageviews: count(self.visit_pageviews)?,
+            visits: plus.visits.checked_sub(minus.visits)?,
+            bounces: plus.bounces.checked_sub(minus.bounces)?,
+            duration_us: plus.duration_us.checked_sub(minus.duration_us)?,
+            visit_pageviews: plus.visit_pageviews.checked_sub(minus.visit_pageviews)?,
             ..Acc::default()
         })
     }

@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 use crate::codec::dict::NULL_CODE;
 use crate::event::Event;
 use crate::query::intern::Interner;
+use crate::query::Acc;
 use crate::segment::{Column, SegmentError, SegmentReader};
 use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
@@ -153,7 +154,7 @@ impl Builder {
         let Hours { lo, hi } = self.hours;
         // A visit active this close to the window's end may go on past it, unseen.
         let open_from = self.hours.window().1 - LOOK_BEHIND_US;
-        let mut groups: FxHashMap<(i64, u8, u32), Acc> = FxHashMap::default();
+        let mut groups: FxHashMap<(i64, u8, u32), Figures> = FxHashMap::default();
         let (order, starts) = self.events_by_visit();
         for (v, visit) in self.visits.iter().enumerate() {
             let events = &order[starts[v]..starts[v + 1]];
@@ -239,21 +240,15 @@ impl Builder {
     }
 }
 
-/// Visitor hashes an [`Acc`] holds before adding them to its sketch at once.
+/// Visitor hashes a [`Figures`] holds before adding them to its sketch at once.
 const VISITOR_BATCH: usize = 256;
 
 /// The figures of one (hour, dimension, value).
 #[derive(Debug, Default)]
-struct Acc {
-    events: i64,
-    pageviews: i64,
-    visits: i64,
-    bounces: i64,
-    visit_duration_us: i64,
-    visit_pageviews: i64,
+struct Figures {
+    acc: Acc,
     open_visits: i64,
     mixed_visits: i64,
-    engagement_ms: i64,
     visitors: Option<Hll>,
     pending_visitors: Vec<i64>,
     visit_durations: Option<DDSketch>,
@@ -264,12 +259,12 @@ struct Acc {
 /// alone (`quantiles`): a few values in a hundred 1%-wide buckets cost a page or source
 /// row more than its counts (53 of 214 bytes an hourly row, see
 /// [FOOTPRINT.md](FOOTPRINT.md)), and no query reads them per value.
-impl Acc {
+impl Figures {
     fn add_visit(&mut self, visit: &Visit, open: bool, quantiles: bool) {
-        self.visits += 1;
-        self.bounces += i64::from(visit.bounced());
-        self.visit_duration_us += visit.duration_us();
-        self.visit_pageviews += i64::from(visit.pageviews);
+        self.acc.visits += 1;
+        self.acc.bounces += u64::from(visit.bounced());
+        self.acc.duration_us += visit.duration_us() as u64;
+        self.acc.visit_pageviews += u64::from(visit.pageviews);
         self.open_visits += i64::from(open);
         if quantiles {
             self.visit_durations.get_or_insert_with(DDSketch::new).add(visit.duration_ms() as f64);
@@ -277,10 +272,10 @@ impl Acc {
     }
 
     fn add_event(&mut self, e: &Ev, pageview: bool, interaction: bool, quantiles: bool) {
-        self.events += i64::from(interaction);
-        self.pageviews += i64::from(pageview);
+        self.acc.events += u64::from(interaction);
+        self.acc.pageviews += u64::from(pageview);
         if let Some(ms) = e.engagement_ms {
-            self.engagement_ms += i64::from(ms);
+            self.acc.engagement_ms += ms as u64;
             if quantiles {
                 self.engagement_times.get_or_insert_with(DDSketch::new).add(f64::from(ms));
             }
@@ -301,15 +296,9 @@ impl Acc {
             hour,
             dimension: DIMENSIONS[dimension as usize],
             value: value.map(str::to_owned),
-            events: self.events,
-            pageviews: self.pageviews,
-            visits: self.visits,
-            bounces: self.bounces,
-            visit_duration_us: self.visit_duration_us,
-            visit_pageviews: self.visit_pageviews,
+            acc: self.acc,
             open_visits: self.open_visits,
             mixed_visits: self.mixed_visits,
-            engagement_ms: self.engagement_ms,
             visitors: {
                 let mut visitors = self.visitors.unwrap_or_else(|| Hll::new(VISITOR_PARAMS));
                 visitors.add_all(&mut self.pending_visitors);

@@ -38,6 +38,7 @@ mod tests;
 pub use builder::Builder;
 pub use sums::RowSums;
 
+use crate::query::Acc;
 use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hll::{Hll, Params};
 
@@ -124,22 +125,16 @@ pub struct Row {
     pub dimension: &'static str,
     /// `None` for "not set" (and for `total`).
     pub value: Option<String>,
-    /// Events other than `engagement` (which only measures time on page).
-    pub events: i64,
-    pub pageviews: i64,
-    pub visits: i64,
-    pub bounces: i64,
-    /// Sum of the visits' durations, µs.
-    pub visit_duration_us: i64,
-    /// Sum of the visits' pageviews (whole visits: views per visit).
-    pub visit_pageviews: i64,
+    /// The metric sums, as the query engine counts them for a group: events other than
+    /// `engagement`, pageviews, visits, bounces, the visits' durations (µs) and
+    /// pageviews, engagement (ms); the revenue fields stay 0.
+    pub acc: Acc,
     /// Visits still active near the end of the events the row was computed from: they
     /// may have gone on unseen, so their figures may be cut short.
     pub open_visits: i64,
     /// Of the visits, those whose events had more than one value of this (own-value)
     /// dimension: none means every visit here kept one country, device, ... throughout.
     pub mixed_visits: i64,
-    pub engagement_ms: i64,
     /// Distinct visitor ids, as `hll_add_agg(hll_hash_bigint(visitor_id), 14)` builds
     /// them ([`VISITOR_PARAMS`]); empty for a row with visits only.
     pub visitors: Hll,

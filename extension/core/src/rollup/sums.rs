@@ -38,15 +38,9 @@ impl RowSums {
             Entry::Occupied(mut slot) => {
                 let (sum, union) = slot.get_mut();
                 sum.hour = sum.hour.min(row.hour);
-                sum.events += row.events;
-                sum.pageviews += row.pageviews;
-                sum.visits += row.visits;
-                sum.bounces += row.bounces;
-                sum.visit_duration_us += row.visit_duration_us;
-                sum.visit_pageviews += row.visit_pageviews;
+                sum.acc += row.acc;
                 sum.open_visits += row.open_visits;
                 sum.mixed_visits += row.mixed_visits;
-                sum.engagement_ms += row.engagement_ms;
                 union.add(visitors)?;
             }
         }
@@ -69,24 +63,19 @@ impl RowSums {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::Acc;
     use crate::rollup::{HOUR_US, VISITOR_PARAMS};
 
-    fn row(hour: i64, value: &str, events: i64, visitors: &[i64]) -> Row {
+    fn row(hour: i64, value: &str, events: u64, visitors: &[i64]) -> Row {
         let mut sketch = Hll::new(VISITOR_PARAMS);
         sketch.extend(visitors);
         Row {
             hour,
             dimension: "page",
             value: Some(value.into()),
-            events,
-            pageviews: events,
-            visits: 1,
-            bounces: 0,
-            visit_duration_us: 10,
-            visit_pageviews: events,
+            acc: Acc { events, pageviews: events, visits: 1, duration_us: 10, visit_pageviews: events, ..Acc::default() },
             open_visits: 0,
             mixed_visits: 0,
-            engagement_ms: 0,
             visitors: sketch,
             visit_durations: None,
             engagement_times: None,
@@ -102,7 +91,7 @@ mod tests {
         summed.sort_by(|a, b| a.value.cmp(&b.value));
         assert_eq!(summed.len(), 2);
         let a = &summed[0];
-        assert_eq!((a.hour, a.events, a.visits, a.visit_duration_us), (HOUR_US, 7, 2, 20));
+        assert_eq!((a.hour, a.acc.events, a.acc.visits, a.acc.duration_us), (HOUR_US, 7, 2, 20));
         assert_eq!(a.visitors.cardinality().unwrap(), Some(3.0));
         let mut by_hour = RowSums::new(true);
         rows.iter().cloned().for_each(|r| by_hour.add(r).unwrap());

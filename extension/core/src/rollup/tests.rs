@@ -59,29 +59,29 @@ fn a_visit_across_an_hour_counts_its_events_per_hour_and_itself_once() {
     let events = [ev(50, 1, "pageview", "/a"), ev(65, 1, "pageview", "/b"), engaged, ev(5, 2, "pageview", "/a")];
     let rows = rows_of(two_hours(), &events);
     let first = find(&rows, T0, "total", None);
-    assert_eq!((first.events, first.pageviews, first.visits, first.bounces), (2, 2, 2, 1));
-    assert_eq!((first.visit_duration_us, first.visit_pageviews, first.open_visits), (20 * MINUTE, 3, 0));
+    assert_eq!((first.acc.events, first.acc.pageviews, first.acc.visits, first.acc.bounces), (2, 2, 2, 1));
+    assert_eq!((first.acc.duration_us, first.acc.visit_pageviews, first.open_visits), (20 * MINUTE as u64, 3, 0));
     assert_eq!(first.visit_durations.as_ref().map(|s| s.count()), Some(2));
-    assert_eq!((first.engagement_ms, first.engagement_times.is_none()), (0, true));
+    assert_eq!((first.acc.engagement_ms, first.engagement_times.is_none()), (0, true));
     let second = find(&rows, T0 + HOUR_US, "total", None);
     // The engagement event adds its time but is no event of its own (nor an interaction).
-    assert_eq!((second.events, second.pageviews, second.visits, second.engagement_ms), (1, 1, 0, 4_000));
+    assert_eq!((second.acc.events, second.acc.pageviews, second.acc.visits, second.acc.engagement_ms), (1, 1, 0, 4_000));
     assert!(second.visit_durations.is_none());
     assert_eq!(second.engagement_times.as_ref().map(|s| s.count()), Some(1));
     // Visit 1 saw /b at 11:05, but the visit belongs to 10:00: a visits-only row.
     let b = find(&rows, T0, "page", Some("/b"));
-    assert_eq!((b.events, b.visits, b.bounces), (0, 1, 0));
+    assert_eq!((b.acc.events, b.acc.visits, b.acc.bounces), (0, 1, 0));
     assert_eq!(b.visitors, Hll::new(VISITOR_PARAMS));
     // Entry page is the visit's, for all its events in any hour.
-    assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).pageviews, 1);
-    assert_eq!(find(&rows, T0, "event", Some("pageview")).visits, 2);
+    assert_eq!(find(&rows, T0 + HOUR_US, "entry_page", Some("/a")).acc.pageviews, 1);
+    assert_eq!(find(&rows, T0, "event", Some("pageview")).acc.visits, 2);
     let engagement = find(&rows, T0 + HOUR_US, "event", Some("engagement"));
-    assert_eq!(engagement.engagement_ms, 4_000);
+    assert_eq!(engagement.acc.engagement_ms, 4_000);
     // Quantile sketches only on total rows: per value they cost more than the counts.
     assert!(engagement.engagement_times.is_none() && find(&rows, T0, "page", Some("/a")).visit_durations.is_none());
     assert!(rows.iter().all(|r| r.dimension == "total" || (r.visit_durations.is_none() && r.engagement_times.is_none())));
-    assert_eq!(find(&rows, T0, "source", None).visits, 2);
-    assert_eq!(find(&rows, T0, "country", Some("DE")).events, 2);
+    assert_eq!(find(&rows, T0, "source", None).acc.visits, 2);
+    assert_eq!(find(&rows, T0, "country", Some("DE")).acc.events, 2);
     assert_eq!(find(&rows, T0, "country", Some("DE")).mixed_visits, 0);
     assert_eq!(find(&rows, T0, "page", Some("/a")).mixed_visits, 1, "visit 1 saw /a and /b");
 }
@@ -102,7 +102,7 @@ fn non_interactive_events_never_end_a_bounce() {
     ];
     let total = |events: &[Event]| {
         let r = find(&rows_of(two_hours(), events), T0, "total", None).clone();
-        (r.events, r.visits, r.bounces)
+        (r.acc.events, r.acc.visits, r.acc.bounces)
     };
     assert_eq!(total(&events), (6, 3, 1));
     // The same through a segment.
@@ -110,7 +110,7 @@ fn non_interactive_events_never_end_a_bounce() {
     let mut b = Builder::new(two_hours());
     b.add_segment(&SegmentReader::open(&segment.bytes).unwrap()).unwrap();
     let r = find(&b.finish(), T0, "total", None).clone();
-    assert_eq!((r.events, r.visits, r.bounces), (6, 3, 1));
+    assert_eq!((r.acc.events, r.acc.visits, r.acc.bounces), (6, 3, 1));
 }
 
 #[test]
@@ -123,13 +123,13 @@ fn visit_values_come_from_the_first_event_and_the_first_pageview() {
     let rows = rows_of(two_hours(), &[later, first, ev(30, 1, "pageview", "/next")]);
     let entry: Vec<_> = rows.iter().filter(|r| r.dimension == "entry_page").map(|r| r.value.as_deref()).collect();
     assert_eq!(entry, [Some("/landing")]);
-    assert_eq!(find(&rows, T0, "source", Some("Google")).events, 3);
-    assert_eq!(find(&rows, T0, "utm_campaign", Some("spring")).visits, 1);
-    assert_eq!(find(&rows, T0, "utm_source", None).visits, 1);
+    assert_eq!(find(&rows, T0, "source", Some("Google")).acc.events, 3);
+    assert_eq!(find(&rows, T0, "utm_campaign", Some("spring")).acc.visits, 1);
+    assert_eq!(find(&rows, T0, "utm_source", None).acc.visits, 1);
     assert!(rows.iter().all(|r| r.value.as_deref() != Some("Bing")));
     // No pageview: no entry page.
     let rows = rows_of(two_hours(), &[ev(10, 2, "signup", "/x")]);
-    assert_eq!(find(&rows, T0, "entry_page", None).visits, 1);
+    assert_eq!(find(&rows, T0, "entry_page", None).acc.visits, 1);
 }
 
 #[test]
@@ -149,12 +149,12 @@ fn the_window_decides_where_visits_start_and_end() {
     ];
     let rows = rows_of(hours, &events);
     let total = find(&rows, T0, "total", None);
-    assert_eq!((total.events, total.visits, total.bounces), (3, 2, 1));
-    assert_eq!(total.visit_duration_us, 140 * MINUTE);
+    assert_eq!((total.acc.events, total.acc.visits, total.acc.bounces), (3, 2, 1));
+    assert_eq!(total.acc.duration_us, 140 * MINUTE as u64);
     // Visit 3's last event seen is within 30 minutes of the window's end: it is open.
     assert_eq!(total.open_visits, 1);
     assert!(rows.iter().all(|r| r.hour == T0));
-    assert_eq!(find(&rows, T0, "entry_page", Some("/c")).visits, 1);
+    assert_eq!(find(&rows, T0, "entry_page", Some("/c")).acc.visits, 1);
 }
 
 #[test]
@@ -164,10 +164,10 @@ fn durations_are_exact_microseconds_and_bounces_ignore_engagement() {
     b.ts += 1_500;
     let rows = rows_of(two_hours(), &[a.clone(), b.clone()]);
     let total = find(&rows, T0, "total", None);
-    assert_eq!((total.visit_duration_us, total.bounces), (1_500, 1));
+    assert_eq!((total.acc.duration_us, total.acc.bounces), (1_500, 1));
     b.name = "signup".into();
     let rows = rows_of(two_hours(), &[a, b]);
-    assert_eq!(find(&rows, T0, "total", None).bounces, 0, "a pageview and a custom event are no bounce");
+    assert_eq!(find(&rows, T0, "total", None).acc.bounces, 0, "a pageview and a custom event are no bounce");
 }
 
 #[test]
@@ -189,8 +189,8 @@ fn ties_within_a_visit_do_not_depend_on_order() {
     b.referrer_source = Some("A".into());
     let one = rows_of(two_hours(), &[a.clone(), b.clone()]);
     assert_eq!(one, rows_of(two_hours(), &[b, a]));
-    assert_eq!(find(&one, T0, "entry_page", Some("/a")).visits, 1);
-    assert_eq!(find(&one, T0, "source", Some("A")).visits, 1);
+    assert_eq!(find(&one, T0, "entry_page", Some("/a")).acc.visits, 1);
+    assert_eq!(find(&one, T0, "source", Some("A")).acc.visits, 1);
 }
 
 fn traffic() -> impl Strategy<Value = Vec<Event>> {
@@ -242,19 +242,19 @@ proptest! {
         let hours = Hours::overlapping(T0, T0 + 2 * HOUR_US);
         let rows = rows_of(hours, &events);
         let (from, to) = hours.window();
-        let in_hours = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts) && e.name != "engagement").count() as i64;
+        let in_hours = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts) && e.name != "engagement").count() as u64;
         let mut starts = std::collections::BTreeMap::new();
         for e in events.iter().filter(|e| (from..to).contains(&e.ts)) {
             let s = starts.entry(e.session_id).or_insert(e.ts);
             *s = (*s).min(e.ts);
         }
-        let visits = starts.values().filter(|&&s| (hours.lo..hours.hi).contains(&s)).count() as i64;
-        let pageviews = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts) && e.name == "pageview").count() as i64;
+        let visits = starts.values().filter(|&&s| (hours.lo..hours.hi).contains(&s)).count() as u64;
+        let pageviews = events.iter().filter(|e| (hours.lo..hours.hi).contains(&e.ts) && e.name == "pageview").count() as u64;
         for dimension in DIMENSIONS {
-            let events: i64 = rows.iter().filter(|r| r.dimension == dimension).map(|r| r.events).sum();
+            let events: u64 = rows.iter().filter(|r| r.dimension == dimension).map(|r| r.acc.events).sum();
             // Pages are made of pageviews only, as the query engine's top pages.
             prop_assert_eq!(events, if dimension == "page" { pageviews } else { in_hours }, "{}", dimension);
         }
-        prop_assert_eq!(rows.iter().filter(|r| r.dimension == "total").map(|r| r.visits).sum::<i64>(), visits);
+        prop_assert_eq!(rows.iter().filter(|r| r.dimension == "total").map(|r| r.acc.visits).sum::<u64>(), visits);
     }
 }

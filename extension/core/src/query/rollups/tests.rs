@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use crate::datagen::{Config, DataGen};
 use crate::event::Event;
-use crate::query::{parse, render, scan_all, Answer, Group, Period, Plan, RollupPlan, TimeRange};
+use crate::query::{
+    answer_from_rollups, parse, render, scan_all, Answer, EdgeCache, Group, Period, Plan, RollupPlan, RollupReads, TimeRange,
+};
+use crate::rollup::periods::{Period as RollupPeriod, Split};
 use crate::rollup::{Builder, Hours, Row, RowSums, HOUR_US, VISITOR_PARAMS};
 use crate::segment;
 use crate::sketch::hll::Hll;
@@ -47,52 +50,132 @@ fn full_scan(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, events: &[E
     scan_all(plan, range, buckets.map(<[i64]>::to_vec), zones, &[&seg.bytes], 1, || {}).unwrap()
 }
 
-/// The rollup path's answer, with the rows read as `tally.query` reads them.
+/// The rollup path's answer ([`answer_from_rollups`], whatever the cost), with the rows
+/// read from memory as `tally.query` reads them from its tables.
 fn from_rollups(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site) -> Option<Answer> {
-    from_rollups_sketching(plan, range, buckets, site, None)
+    from_rollups_costing(plan, range, buckets, site, 0)
+}
+
+/// [`from_rollups`] taking the rollups only with `min_events_per_row` events a row.
+fn from_rollups_costing(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site, min_events_per_row: i64) -> Option<Answer> {
+    // The events as compaction stores them, a segment per day, the hot ones apart.
+    let (hot, stored): (Vec<Event>, Vec<Event>) = site.events.iter().cloned().partition(|e| site.hot_ts.contains(&e.ts));
+    let segments: Vec<_> = stored.chunk_by(|a, b| a.ts / DAY == b.ts / DAY).map(|day| segment::build(day).unwrap()).collect();
+    let mut reads = MemoryReads { site, segments: segments.iter().map(|s| s.bytes.as_slice()).collect(), hot, stored_events: stored.len() };
+    answer_from_rollups(&mut reads, &mut EdgeCache::default(), min_events_per_row, plan, range, buckets).unwrap()
+}
+
+/// A site's rollup rows, segments and hot rows held in memory. Every day and week has
+/// rows: the sums of its hourly rows, as the daily build stores them.
+struct MemoryReads<'s> {
+    site: &'s Site,
+    segments: Vec<&'s [u8]>,
+    hot: Vec<Event>,
+    stored_events: usize,
+}
+
+impl MemoryReads<'_> {
+    /// The rows [`RollupReads::rows`] passes on, with their visitors.
+    fn split_rows(&self, dimension: &str, split: &Split, values: Option<&[Option<String>]>) -> Vec<Row> {
+        let of =
+            |lo: i64, hi: i64| self.site.stored.iter().filter(move |r| r.dimension == dimension && (lo..hi).contains(&r.hour)).cloned();
+        let mut rows: Vec<Row> = split.hours.iter().flat_map(|&(lo, hi)| of(lo, hi)).collect();
+        let periods = split.days.iter().map(|&d| (d, DAY)).chain(split.weeks.iter().map(|&w| (w, 7 * DAY)));
+        for (start, length) in periods {
+            let mut sums = RowSums::new(false);
+            of(start, start + length).try_for_each(|r| sums.add(r)).unwrap();
+            rows.extend(sums.finish().into_iter().map(|r| Row { hour: start, ..r }));
+        }
+        rows.retain(|r| values.is_none_or(|values| values.contains(&r.value)));
+        rows
+    }
+}
+
+impl<'s> RollupReads<'s> for MemoryReads<'s> {
+    fn site_id(&self) -> i32 {
+        1
+    }
+
+    fn hot_times(&mut self, from_us: i64, to_us: i64) -> Vec<i64> {
+        self.site.hot_ts.iter().copied().filter(|t| (from_us..to_us).contains(t)).collect()
+    }
+
+    fn open_hours(&mut self, from_us: i64, to_us: i64) -> Vec<i64> {
+        let open = |r: &&Row| r.dimension == "total" && r.open_visits > 0 && (from_us..to_us).contains(&r.hour);
+        self.site.stored.iter().filter(open).map(|r| r.hour).collect()
+    }
+
+    fn settled_until(&mut self) -> Option<i64> {
+        Some(i64::MAX)
+    }
+
+    fn built(&mut self, _: RollupPeriod, starts: &[i64]) -> Vec<i64> {
+        starts.to_vec()
+    }
+
+    fn segment_events(&mut self, _: i64, _: i64) -> i64 {
+        self.stored_events as i64
+    }
+
+    fn count_rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, limit: i64) -> i64 {
+        (self.split_rows(dimension, split, values).len() as i64).min(limit)
+    }
+
+    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row, &[u8])) {
+        for row in self.split_rows(dimension, split, values) {
+            let visitors = row.visitors.to_bytes();
+            each(Row { visitors: Hll::new(VISITOR_PARAMS), ..row }, &visitors);
+        }
+    }
+
+    fn value_counts(&mut self, dimension: &'static str, split: &Split) -> Vec<Row> {
+        let mut sums = RowSums::new(false);
+        for row in self.split_rows(dimension, split, None) {
+            sums.add(Row { visitors: Hll::new(VISITOR_PARAMS), ..row }).unwrap();
+        }
+        sums.finish()
+    }
+
+    fn segments(&mut self, _: &[(i64, i64)]) -> Vec<(i64, &'s [u8])> {
+        self.segments.iter().enumerate().map(|(i, &bytes)| (i as i64, bytes)).collect()
+    }
+
+    fn hot_events(&mut self, _: i64, _: i64) -> Vec<Event> {
+        self.hot.clone()
+    }
+}
+
+/// [`RollupPlan::answer`] over the stored rows of `plan`'s breakdown summed per value,
+/// only the values `pick` chooses with their sketches: a top-N breakdown read with the
+/// sketches of other values than [`RollupPlan::sketched`] would choose.
+fn from_rollups_sketching(plan: &Plan, range: TimeRange, site: &Site, pick: Pick) -> Option<Answer> {
+    let rp = RollupPlan::new(plan, range, None, &site.hot_ts, &[], i64::MAX)?;
+    let covered = |dimension: &str| -> Vec<Row> {
+        let covered = |r: &&Row| r.dimension == dimension && rp.covered().iter().any(|&(lo, hi)| (lo..hi).contains(&r.hour));
+        site.stored.iter().filter(covered).cloned().collect()
+    };
+    let mut rows: Vec<Vec<Row>> = rp.dimensions().iter().map(|&(dimension, _)| covered(dimension)).collect();
+    let mut sums = RowSums::new(false);
+    rows[0].drain(..).try_for_each(|r| sums.add(r)).unwrap();
+    rows[0] = sums.finish();
+    let visits: Vec<(Option<String>, i64)> = rows[0].iter().map(|r| (r.value.clone(), r.acc.visits as i64)).collect();
+    let sketched = pick(&visits);
+    let mut unsketched = Vec::new();
+    for row in &mut rows[0] {
+        if !sketched.contains(&row.value) {
+            row.visitors = Hll::new(VISITOR_PARAMS);
+            unsketched.push(row.value.clone());
+        }
+    }
+    let (hot, stored): (Vec<Event>, Vec<Event>) = site.events.iter().cloned().partition(|e| site.hot_ts.contains(&e.ts));
+    let segments: Vec<_> = stored.chunk_by(|a, b| a.ts / DAY == b.ts / DAY).map(|day| segment::build(day).unwrap()).collect();
+    let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
+    let edges = rp.edge_visits(&bytes, hot).unwrap()?;
+    rp.answer(plan, None, &rows, &[unsketched], &edges).unwrap()
 }
 
 /// Picks, from the values of a breakdown and their visits, those whose sketches to read.
 type Pick<'a> = &'a dyn Fn(&[(Option<String>, i64)]) -> Vec<Option<String>>;
-
-/// [`from_rollups`], the first view's rows summed per value and, with `pick`, read
-/// without sketches but for the values it picks, as `tally.query` reads a top-N
-/// breakdown.
-fn from_rollups_sketching(plan: &Plan, range: TimeRange, buckets: Option<&[i64]>, site: &Site, pick: Option<Pick>) -> Option<Answer> {
-    let open: Vec<i64> = site.stored.iter().filter(|r| r.dimension == "total" && r.open_visits > 0).map(|r| r.hour).collect();
-    let rp = RollupPlan::new(plan, range, buckets, &site.hot_ts, &open, i64::MAX)?;
-    let mut rows: Vec<Vec<Row>> = rp
-        .dimensions()
-        .iter()
-        .map(|&(dimension, _)| {
-            site.stored
-                .iter()
-                .filter(|r| r.dimension == dimension && rp.covered().iter().any(|&(lo, hi)| (lo..hi).contains(&r.hour)))
-                .cloned()
-                .collect()
-        })
-        .collect();
-    // The events as compaction stores them, a segment per day, the hot ones apart.
-    let (hot, stored): (Vec<Event>, Vec<Event>) = site.events.iter().cloned().partition(|e| site.hot_ts.contains(&e.ts));
-    let segments: Vec<_> = stored.chunk_by(|a, b| a.ts / DAY == b.ts / DAY).map(|day| segment::build(day).unwrap()).collect();
-    let bytes: Vec<&[u8]> = segments.iter().map(|s| s.bytes.as_slice()).collect();
-    let mut unsketched = Vec::new();
-    if let Some(pick) = pick {
-        let mut sums = RowSums::new(false);
-        rows[0].drain(..).try_for_each(|r| sums.add(r)).unwrap();
-        rows[0] = sums.finish();
-        let visits: Vec<(Option<String>, i64)> = rows[0].iter().map(|r| (r.value.clone(), r.visits)).collect();
-        let sketched = pick(&visits);
-        for row in &mut rows[0] {
-            if !sketched.contains(&row.value) {
-                row.visitors = Hll::new(VISITOR_PARAMS);
-                unsketched.push(row.value.clone());
-            }
-        }
-    }
-    let edges = rp.edge_visits(&bytes, hot).unwrap()?;
-    rp.answer(plan, buckets, &rows, &[unsketched], &edges).unwrap()
-}
 
 fn sorted(mut groups: Vec<Group>) -> Vec<Group> {
     groups.sort_by(|a, b| a.key.cmp(&b.key));
@@ -358,10 +441,11 @@ fn a_top_breakdown_needs_the_sketches_of_its_most_visited_values_only() {
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
         let shown = RollupPlan::top(&plan).unwrap();
         assert_eq!(shown, 3);
-        let whole = from_rollups(&plan, range, None, &site).unwrap();
+        let every_value = |visits: &[(Option<String>, i64)]| visits.iter().map(|v| v.0.clone()).collect();
+        let whole = from_rollups_sketching(&plan, range, &site, &every_value).unwrap();
         assert!(whole.views[0].len() > 2 * shown + 16, "{dimension}: some values go unsketched");
-        let most_visited = |visits: &[(Option<String>, i64)]| RollupPlan::sketched(shown, visits);
-        let top = from_rollups_sketching(&plan, range, None, &site, Some(&most_visited)).unwrap();
+        // The driver reads the sketches of the most visited values alone.
+        let top = from_rollups(&plan, range, None, &site).unwrap();
         assert_eq!(top.views[0].len(), whole.views[0].len(), "{dimension}: every group counts in total_rows");
         assert_eq!(rendered(&plan, top), rendered(&plan, whole), "{dimension}");
         // Sketches of the least visited values alone cannot tell the top: read them all.
@@ -370,7 +454,7 @@ fn a_top_breakdown_needs_the_sketches_of_its_most_visited_values_only() {
             order.sort_by_key(|v| v.1);
             order.into_iter().take(2 * shown + 16).map(|v| v.0).collect()
         };
-        assert_eq!(from_rollups_sketching(&plan, range, None, &site, Some(&least_visited)), None, "{dimension}");
+        assert_eq!(from_rollups_sketching(&plan, range, &site, &least_visited), None, "{dimension}");
     }
     // Only a breakdown ordered by visitors, compared with nothing, shows its top alone.
     for other in [
@@ -385,4 +469,20 @@ fn a_top_breakdown_needs_the_sketches_of_its_most_visited_values_only() {
         let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
         assert_eq!(RollupPlan::top(&plan), None, "{query}");
     }
+}
+
+#[test]
+fn rollups_are_read_only_where_each_row_stands_for_enough_events() {
+    let site = site();
+    let range = TimeRange { from_us: START + DAY - 30 * MINUTE, to_us: START + 3 * DAY + 90 * MINUTE };
+    let plan_of = |dimensions: Value| {
+        let query = json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors", "visits"], "dimensions": dimensions});
+        Plan::new(parse(&query).unwrap(), Vec::new()).unwrap()
+    };
+    let (totals, pages) = (plan_of(json!([])), plan_of(json!(["event:page"])));
+    // 40,000 events: three days of `total` rows are 3 a day (daily rows, hourly ones at
+    // the ends), of page rows some thousands.
+    assert!(from_rollups_costing(&totals, range, None, &site, 100).is_some(), "totals pay");
+    assert!(from_rollups_costing(&pages, range, None, &site, 100).is_none(), "pages cost more than the scan");
+    assert!(from_rollups_costing(&pages, range, None, &site, 1).is_some(), "a row per event is allowed");
 }
