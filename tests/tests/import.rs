@@ -2,9 +2,13 @@
 //! rows of a staging table become the same events, hourly rollups and daily rollups
 //! that loading them into the hot table and compacting gives, without passing through
 //! the hot table; a bad row is named by position and field, and nothing of its import
-//! is stored while what was stored before stays.
+//! is stored while what was stored before stays; an import read in many chunks
+//! reports its progress and stores the same as one read at once.
+
+use std::sync::{Arc, Mutex};
 
 use tally_tests::TestDb;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 /// A fixed end time (2024-03-31 00:00 UTC): the hours are settled and the days ready.
 const END_US: i64 = 1_711_843_200_000_000;
@@ -33,21 +37,112 @@ async fn hot_to_staging(db: &TestDb) {
         .expect("staging");
 }
 
-#[tokio::test]
-async fn an_import_stores_what_loading_and_compacting_stores() {
+/// What loading 6,000 events into the hot table and compacting them stores, and how
+/// many events that was.
+async fn compacted() -> ((String, Vec<String>, Vec<String>, i64), u64) {
     let compacted = TestDb::create().await;
     let loaded = compacted.load(6_000, 3, 2, END_US).await;
     compacted.query("SELECT tally.compact()").await;
     compacted.query("SELECT tally.build_daily_rollups()").await;
     let expected = stored(&compacted).await;
     assert!(expected.1.len() > 100 && expected.2.len() > 50, "{} hourly, {} daily rows", expected.1.len(), expected.2.len());
+    (expected, loaded)
+}
 
+/// A second connection to `db`, and the NOTICEs it receives.
+async fn with_notices(db: &TestDb) -> (tokio_postgres::Client, Arc<Mutex<Vec<String>>>) {
+    let (client, mut connection) = tokio_postgres::connect(&db.url, NoTls).await.expect("connect");
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notice(notice) = message {
+                sink.lock().unwrap().push(notice.message().to_owned());
+            }
+        }
+    });
+    (client, notices)
+}
+
+#[tokio::test]
+async fn an_import_stores_what_loading_and_compacting_stores() {
+    let (expected, loaded) = compacted().await;
     let imported = TestDb::create().await;
     imported.load(6_000, 3, 2, END_US).await;
     hot_to_staging(&imported).await;
     let count: i64 = imported.value("SELECT tally.import_events('staging')").await;
     assert_eq!(count as u64, loaded);
     assert_eq!(stored(&imported).await, expected, "the import stored something else than loading and compacting");
+}
+
+#[tokio::test]
+async fn an_import_in_many_chunks_reports_progress_and_stores_the_same() {
+    let (expected, loaded) = compacted().await;
+    // In time order, as exports come, in chunks of more than a day: each site's last
+    // day waits for the next chunk, so every site-day is encoded once (no segment
+    // merged away: their ids have no gaps).
+    let imported = TestDb::create().await;
+    imported.load(6_000, 3, 2, END_US).await;
+    imported
+        .client
+        .batch_execute(&format!(
+            "CREATE TABLE staging (LIKE tally.event); INSERT INTO staging SELECT {COLUMNS} FROM tally.events_hot ORDER BY ts;
+             TRUNCATE tally.events_hot"
+        ))
+        .await
+        .expect("staging");
+    let (client, notices) = with_notices(&imported).await;
+    client.batch_execute("SET tally.import_chunk_rows = 2500").await.expect("set");
+    let count: i64 = client.query_one("SELECT tally.import_events('staging')", &[]).await.expect("import").get(0);
+    assert_eq!(count as u64, loaded);
+    assert_eq!(stored(&imported).await, expected, "an import in chunks stored something else");
+    let ids = "SELECT (count(*) = count(DISTINCT (site_id, day)) AND max(segment_id) - min(segment_id) + 1 = count(*))::text \
+               FROM tally.segments";
+    assert_eq!(imported.value::<String>(ids).await, "true", "a site-day was encoded more than once");
+    let notices = notices.lock().unwrap().clone();
+    let progress: Vec<&String> = notices.iter().filter(|n| n.contains("events stored as segments")).collect();
+    assert!(progress.len() >= 3, "{notices:?}");
+    assert!(progress
+        .last()
+        .unwrap()
+        .starts_with(&format!("tally.import_events: {loaded} events stored as segments, 100% of staging read")));
+    assert!(notices.last().unwrap().starts_with(&format!("tally.import_events: {loaded} events imported")), "{notices:?}");
+
+    // In no order, in chunks of less than a day: more rows than a chunk would wait, so
+    // days are encoded in parts and merged.
+    let shuffled = TestDb::create().await;
+    shuffled.load(6_000, 3, 2, END_US).await;
+    shuffled
+        .client
+        .batch_execute(&format!(
+            "CREATE TABLE staging (LIKE tally.event);
+             INSERT INTO staging SELECT {COLUMNS} FROM tally.events_hot ORDER BY hashint8(visitor_id), ts DESC;
+             TRUNCATE tally.events_hot; SET tally.import_chunk_rows = 1000"
+        ))
+        .await
+        .expect("staging");
+    let count: i64 = shuffled.value("SELECT tally.import_events('staging')").await;
+    assert_eq!(count as u64, loaded);
+    assert_eq!(stored(&shuffled).await, expected, "an import in no order stored something else");
+
+    // A bad row in a later chunk is named by its place in the table, not in its chunk.
+    shuffled
+        .client
+        .batch_execute(&format!(
+            "CREATE TABLE later (LIKE tally.event);
+             INSERT INTO later SELECT {COLUMNS} FROM tally.events ORDER BY ts, visitor_id LIMIT 2499;
+             INSERT INTO later SELECT {bad} FROM tally.events LIMIT 1;
+             INSERT INTO later SELECT {COLUMNS} FROM tally.events ORDER BY ts, visitor_id OFFSET 2499",
+            bad = COLUMNS.replacen("site_id,", "99,", 1)
+        ))
+        .await
+        .expect("later");
+    // Its place in the table as a sequential scan reads it.
+    let place: i64 = shuffled.value("SELECT n FROM (SELECT row_number() OVER () AS n, site_id FROM later) s WHERE site_id = 99").await;
+    assert!(place > 2_000, "row {place}");
+    let named = format!("row {place} of later: site_id 99 is not in tally.sites");
+    shuffled.assert_error_with_hint("SELECT tally.import_events('later')", &named).await;
+    assert_eq!(stored(&shuffled).await, expected, "a failed import changed what was stored");
 }
 
 #[tokio::test]
@@ -72,6 +167,12 @@ async fn a_bad_row_is_named_and_nothing_of_its_import_is_stored() {
 
     db.query("UPDATE staging SET pathname = '/', site_id = 99 WHERE pathname IS NULL").await;
     db.assert_error_with_hint("SELECT tally.import_events('staging')", "site_id 99 is not in tally.sites").await;
+    assert_eq!(stored(&db).await, before);
+    // Values the column types allow but an event cannot hold.
+    db.query("UPDATE staging SET site_id = 1, ts = 'infinity' WHERE site_id = 99").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "row 101 of staging: ts is infinity").await;
+    db.query("UPDATE staging SET ts = '2024-03-01', props = '[1, 2]' WHERE ts = 'infinity'").await;
+    db.assert_error_with_hint("SELECT tally.import_events('staging')", "row 101 of staging: props is not a JSON object").await;
     assert_eq!(stored(&db).await, before);
 
     db.query("CREATE TABLE wrong (site_id int, ts timestamptz)").await;
