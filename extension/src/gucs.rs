@@ -23,6 +23,13 @@ pub static MERGE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(8);
 /// the rest of a small machine to ingest and queries.
 pub static COMPACTION_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Rows `tally.import_events` reads before encoding them, while it reads the next
+/// ones. Columns take about 200 bytes a row, and the chunk being read and the one being
+/// encoded may each also hold up to a chunk of rows waiting for the next (a site's last
+/// day, still open): 500,000 rows hold ~400 MB at most and cover a day of a 10M-event
+/// month, so most site-days are encoded once, whole.
+pub static IMPORT_CHUNK_ROWS: GucSetting<i32> = GucSetting::<i32>::new(500_000);
+
 /// Threads one `tally.query` scans segments with. The scan is pure Rust over
 /// detoasted bytes, so a query on a large site finishes in about 1/n of the time on an
 /// otherwise idle machine; 1 keeps every query on its backend's core.
@@ -136,6 +143,16 @@ pub fn init() {
         &COMPACTION_THREADS,
         1,
         64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tally.import_chunk_rows",
+        c"Rows tally.import_events reads before encoding them, while it reads the next.",
+        c"About 200 bytes a row, up to four chunks at once.",
+        &IMPORT_CHUNK_ROWS,
+        1_000,
+        4_000_000,
         GucContext::Userset,
         GucFlags::default(),
     );

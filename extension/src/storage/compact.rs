@@ -84,23 +84,44 @@ fn drain_partition(client: &mut SpiClient, gen: i16, stats: &mut CompactStats, t
 }
 
 /// Encodes the rows of `batch` as segments, one or more per site and UTC day, and
-/// inserts them, noting their hours in `touched`: slices of at most `MAX_ROWS` rows,
-/// encoded in parallel, inserted in order.
+/// inserts them, noting their hours in `touched`.
 pub fn write_batch(client: &mut SpiClient, batch: &Batch, stats: &mut CompactStats, touched: &mut rollup::Touched) {
+    for (&site, &ts) in batch.ints("site_id").iter().zip(batch.ints("ts")) {
+        touched.note_at(site as i32, ts);
+    }
+    let rows: Vec<u32> = (0..batch.len() as u32).collect();
+    insert_encoded(client, encode_rows(batch, &rows, parallel::threads()), stats);
+}
+
+/// Segments of one site and UTC day (days since the epoch), encoded or not.
+pub type Encoded = Vec<((i32, i64), Result<Segment, SegmentError>)>;
+
+/// Encodes the rows `rows` of `batch` as segments, one or more per site and UTC day:
+/// slices of at most `MAX_ROWS` rows, encoded on `threads` threads, in (site, day)
+/// order. Pure Rust: any thread may call it.
+pub fn encode_rows(batch: &Batch, rows: &[u32], threads: usize) -> Encoded {
+    let (sites, ts) = (batch.ints("site_id"), batch.ints("ts"));
     let mut by_site_day: BTreeMap<(i32, i64), Vec<u32>> = BTreeMap::new();
-    for (row, (&site, &ts)) in batch.ints("site_id").iter().zip(batch.ints("ts")).enumerate() {
-        let site = site as i32;
-        touched.note_at(site, ts);
-        by_site_day.entry((site, ts.div_euclid(DAY_US))).or_default().push(row as u32);
+    for &row in rows {
+        let r = row as usize;
+        by_site_day.entry((sites[r] as i32, ts[r].div_euclid(DAY_US))).or_default().push(row);
     }
     let slices: Vec<((i32, i64), &[u32])> =
         by_site_day.iter().flat_map(|(&key, rows)| rows.chunks(segment::MAX_ROWS).map(move |chunk| (key, chunk))).collect();
-    let built = parallel::map(&slices, |(_, rows)| rows.len(), |(_, rows)| segment::build_rows(batch, rows));
-    for (&((site_id, day), _), seg) in slices.iter().zip(built) {
+    let built = parallel::map_on(threads, &slices, |(_, rows)| rows.len(), |(_, rows)| segment::build_rows(batch, rows));
+    slices.iter().map(|&(key, _)| key).zip(built).collect()
+}
+
+/// Inserts segments [`encode_rows`] encoded, in order. Returns the events inserted.
+pub fn insert_encoded(client: &mut SpiClient, encoded: Encoded, stats: &mut CompactStats) -> usize {
+    let mut events = 0;
+    for ((site_id, day), seg) in encoded {
         let seg = seg.unwrap_or_else(|e| error!("encoding a segment of site {site_id}: {e}"));
         insert_segment(client, site_id, day, &seg);
         stats.segments_written += 1;
+        events += seg.zone.rows;
     }
+    events
 }
 
 /// Encodes `events` (one site, one UTC day) as segments of at most `MAX_ROWS` rows and

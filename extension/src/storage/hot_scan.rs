@@ -22,23 +22,54 @@ pub fn scan(table: &str) -> Batch {
     // SAFETY: the caller locked the relation (EXCLUSIVE) earlier in this transaction.
     let rel = unsafe { PgRelation::open_with_name(table) }.unwrap_or_else(|e| error!("opening {table}: {e}"));
     let mut out = Batch::default();
-    read(&rel, table, usize::MAX, |_, _| {}, |batch| out = batch);
+    let check = |_: usize, _: &[bool], fault: Option<&str>| {
+        if let Some(fault) = fault {
+            error!("a row of {table} cannot be compacted: {fault}");
+        }
+    };
+    read(&rel, table, usize::MAX, check, |batch, _| {
+        out = batch;
+        Batch::default()
+    });
     out
+}
+
+/// Where a chunked scan is: the share of the table's pages read, and whether the
+/// chunk is the last.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub read: f64,
+    pub last: bool,
 }
 
 /// Every row of the table `oid` (named `name` in errors), whose attributes are the
 /// event columns of `tally.event` in order (the caller checked their types), column by
-/// column in batches of `rows` rows, each passed to `chunk` (the last may be shorter);
-/// `check` sees each row's position (from 0) and null flags before it is taken in.
+/// column: every `rows` rows read, the batch holding them goes to `chunk`, which
+/// returns the batch to push the next rows onto (empty, or rows it keeps for the next
+/// chunk); the last call, with `Progress::last`, may hold fewer rows or none.
+/// `check` sees each row's position (from 0), its null flags and what is wrong with a
+/// value of it if anything (see [`push_row`]) once it is taken in.
 /// Rows are read under an MVCC snapshot, so rows written meanwhile are not seen.
-pub fn scan_chunks(oid: pg_sys::Oid, name: &str, rows: usize, check: impl FnMut(usize, &[bool]), chunk: impl FnMut(Batch)) {
+pub fn scan_chunks(
+    oid: pg_sys::Oid,
+    name: &str,
+    rows: usize,
+    check: impl FnMut(usize, &[bool], Option<&str>),
+    chunk: impl FnMut(Batch, Progress) -> Batch,
+) {
     // SAFETY: the relation is opened with a lock that keeps its definition in place
     // until the transaction ends.
     let rel = unsafe { PgRelation::with_lock(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     read(&rel, name, rows, check, chunk)
 }
 
-fn read(rel: &PgRelation, name: &str, rows: usize, mut check: impl FnMut(usize, &[bool]), mut chunk: impl FnMut(Batch)) {
+fn read(
+    rel: &PgRelation,
+    name: &str,
+    rows: usize,
+    mut check: impl FnMut(usize, &[bool], Option<&str>),
+    mut chunk: impl FnMut(Batch, Progress) -> Batch,
+) {
     let desc = rel.tuple_desc();
     let attrs = desc.len();
     // Attributes are found by name: in a hot table created before a column was added
@@ -57,7 +88,9 @@ fn read(rel: &PgRelation, name: &str, rows: usize, mut check: impl FnMut(usize, 
     // before returning, and each tuple is copied into the batch before the next read.
     unsafe {
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let scan = pg_sys::table_beginscan(rel.as_ptr(), snapshot, 0, std::ptr::null_mut());
+        // Not synchronized with other scans of the table: rows are numbered (in errors)
+        // and progress measured from its first page.
+        let scan = pg_sys::table_beginscan_strat(rel.as_ptr(), snapshot, 0, std::ptr::null_mut(), true, false);
         loop {
             let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
             if tuple.is_null() {
@@ -70,42 +103,76 @@ fn read(rel: &PgRelation, name: &str, rows: usize, mut check: impl FnMut(usize, 
                     None => (pg_sys::Datum::from(0usize), true),
                 };
             }
-            check(seen, &ordered_nulls);
-            push_row(&mut batch, &Deformed { values: &ordered, nulls: &ordered_nulls });
+            let fault = push_row(&mut batch, &Deformed { values: &ordered, nulls: &ordered_nulls }).err();
+            check(seen, &ordered_nulls, fault.as_deref());
             (seen, held) = (seen + 1, held + 1);
             if held == rows {
-                chunk(std::mem::take(&mut batch));
+                let heap = scan as pg_sys::HeapScanDesc;
+                let read = f64::from((*heap).rs_cblock + 1) / f64::from((*heap).rs_nblocks.max(1));
+                batch = chunk(std::mem::take(&mut batch), Progress { read: read.min(1.0), last: false });
                 held = 0;
             }
         }
         pg_sys::table_endscan(scan);
         pg_sys::UnregisterSnapshot(snapshot);
     }
-    if held > 0 || seen == 0 {
-        chunk(batch);
-    }
+    chunk(batch, Progress { read: 1.0, last: true });
 }
 
-/// Appends one row to `batch`, column by column.
-fn push_row(batch: &mut Batch, row: &impl EventColumns) {
+/// Appends one row to `batch`, column by column. `Err` says which value its column's
+/// type allows but an event cannot hold (an infinite `ts`, `props` that are not a JSON
+/// object); the row is appended anyway, with a default in its place.
+fn push_row(batch: &mut Batch, row: &impl EventColumns) -> Result<(), String> {
+    let mut fault = None;
     for column in 0..COLUMNS.len() {
         match batch.kind(column) {
-            Kind::Int | Kind::NullableInt => batch.push_int(column, int_at(row, column)),
+            Kind::Int | Kind::NullableInt => {
+                let value = int_at(row, column).unwrap_or_else(|e| {
+                    fault = Some(e);
+                    Some(0)
+                });
+                batch.push_int(column, value)
+            }
             // Borrowed from the tuple, copied only the first time the pass sees it.
             Kind::Str => batch.push_str(column, row.get::<&str>(column)),
-            Kind::Props => batch.push_props(column, row.get::<JsonB>(column).map(|JsonB(json)| props_from_json(json)).unwrap_or_default()),
+            Kind::Props => {
+                let props = row.get::<JsonB>(column).map_or(Ok(Vec::new()), |JsonB(json)| props_of(json));
+                batch.push_props(
+                    column,
+                    props.unwrap_or_else(|e| {
+                        fault = Some(e);
+                        Vec::new()
+                    }),
+                )
+            }
         }
     }
+    fault.map_or(Ok(()), Err)
 }
 
 /// An integer column's value, read by its SQL type (int4, timestamptz or int8).
-fn int_at(row: &impl EventColumns, column: usize) -> Option<i64> {
-    match event::sql_type(column) {
+fn int_at(row: &impl EventColumns, column: usize) -> Result<Option<i64>, String> {
+    Ok(match event::sql_type(column) {
         SqlType::Int4 => row.get::<i32>(column).map(i64::from),
         SqlType::Bool => row.get::<bool>(column).map(i64::from),
-        SqlType::Timestamptz => row.get::<TimestampWithTimeZone>(column).map(to_unix_us),
+        SqlType::Timestamptz => match row.get::<TimestampWithTimeZone>(column) {
+            Some(ts) if ts.is_infinity() => return Err(format!("{} is infinity", COLUMNS[column])),
+            Some(ts) if ts.is_neg_infinity() => return Err(format!("{} is -infinity", COLUMNS[column])),
+            ts => ts.map(to_unix_us),
+        },
         SqlType::Int8 => row.get::<i64>(column),
         SqlType::Text | SqlType::Jsonb => unreachable!("{} is not an integer column", COLUMNS[column]),
+    })
+}
+
+/// Custom properties from their JSON object; `Err` names what else they are.
+fn props_of(json: serde_json::Value) -> Result<Vec<(String, String)>, String> {
+    match json {
+        serde_json::Value::Object(_) => Ok(props_from_json(json)),
+        other => {
+            let found: String = other.to_string().chars().take(40).collect();
+            Err(format!("props is not a JSON object (found {found})"))
+        }
     }
 }
 

@@ -5,11 +5,18 @@
 //! compaction to read and delete it again.
 //!
 //! The staging relation is read with a heap scan of its own (as compaction reads a hot
-//! partition, [`hot_scan`]) in chunks of [`CHUNK_ROWS`]; each chunk is checked, encoded
-//! per site and UTC day on the compaction threads and inserted. A row that fails the
-//! checks raises an error naming its position and field: the transaction rolls back
-//! and nothing of the import is stored, while everything stored before stays.
+//! partition, [`hot_scan`]) in chunks of `tally.import_chunk_rows` rows. While the
+//! backend's thread reads and checks a chunk, the one before is encoded on threads of
+//! its own (pure Rust, no Postgres call), and its segments are inserted once both are
+//! done: reading and encoding take about the same time, so the import uses two cores
+//! where it used one and then two. Each site's last day in a chunk is probably not
+//! over (exports come in time order), so its rows wait for the next chunk instead of
+//! becoming a segment that would be decoded and encoded again when the day's segments
+//! merge. A row that fails the checks raises an error naming its position and field:
+//! the transaction rolls back and nothing of the import is stored, while everything
+//! stored before stays.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -18,17 +25,14 @@ use pgrx::spi::SpiClient;
 use tally_core::event::COLUMNS;
 use tally_core::segment::Batch;
 
-use super::compact::{self, CompactStats};
-use super::hot_scan;
-use crate::rollup;
-
-/// Rows read, checked and encoded at once: enough for the compaction threads to
-/// share (a few segments per site-day), few enough to hold as columns (~100 bytes a
-/// row).
-const CHUNK_ROWS: usize = 500_000;
+use super::compact::{self, CompactStats, Encoded};
+use super::{hot_scan, parallel};
+use crate::{gucs, rollup};
 
 /// Columns that may not be NULL, as in `tally.events_hot`.
 const REQUIRED: [&str; 7] = ["site_id", "ts", "name", "visitor_id", "session_id", "hostname", "pathname"];
+
+const DAY_US: i64 = 86_400_000_000;
 
 /// Imports every row of `staging` (a relation whose columns are those of `tally.event`,
 /// in that order: `CREATE TABLE staging (LIKE tally.event)`) into segments and
@@ -36,17 +40,19 @@ const REQUIRED: [&str; 7] = ["site_id", "ts", "name", "visitor_id", "session_id"
 /// storage lock held.
 pub fn import(client: &mut SpiClient, staging: pg_sys::Oid) -> i64 {
     let name = check_staging(client, staging);
-    let total = client
-        .select(&format!("SELECT count(*) FROM {name}"), None, &[])
-        .and_then(|rows| rows.first().get_one::<i64>())
-        .unwrap_or_else(|e| error!("counting the rows of {name}: {e}"))
-        .unwrap_or(0);
+    // Each chunk's columns reuse the pages the chunk before them freed, instead of
+    // faulting in fresh pages the kernel zeroes (a sixth of the reading thread's time).
+    crate::heap::keep_scan_memory();
+    let chunk_rows = gucs::IMPORT_CHUNK_ROWS.get().max(1) as usize;
+    let threads = parallel::threads();
     let started = Instant::now();
     let mut stats = CompactStats::default();
     let mut touched = rollup::Touched::default();
-    let mut done = 0usize;
+    // Rows read from the table, rows stored as segments, rows kept at the front of the
+    // batch being read.
+    let (mut read, mut stored, mut kept) = (0usize, 0usize, 0usize);
     let required: Vec<usize> = REQUIRED.iter().map(|c| COLUMNS.iter().position(|n| n == c).unwrap_or_default()).collect();
-    let check = |row: usize, nulls: &[bool]| {
+    let check = |row: usize, nulls: &[bool], fault: Option<&str>| {
         if let Some(&column) = required.iter().find(|&&c| nulls[c]) {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
@@ -56,22 +62,80 @@ pub fn import(client: &mut SpiClient, staging: pg_sys::Oid) -> i64 {
             .set_hint(format!("Every row needs {}; fix or delete the row and import again.", REQUIRED.join(", ")))
             .report(PgLogLevel::ERROR);
         }
+        if let Some(fault) = fault {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("row {} of {name}: {fault}; nothing was imported", row + 1),
+                "tally.import_events",
+            )
+            .set_hint("ts must be a finite time and props a JSON object (or NULL); fix or delete the row and import again.")
+            .report(PgLogLevel::ERROR);
+        }
     };
-    hot_scan::scan_chunks(staging, &name, CHUNK_ROWS, check, |batch| {
-        check_sites(client, &name, &batch, done);
-        compact::write_batch(client, &batch, &mut stats, &mut touched);
-        done += batch.ints("ts").len();
-        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        notice!("tally.import_events: {done} of {total} events stored as segments ({rate:.0} events/s)");
+    // A worker's panic, or an error raised here while it runs, leaves the scope only
+    // once every thread of it has ended.
+    std::thread::scope(|scope| {
+        let mut encoding: Option<std::thread::ScopedJoinHandle<'_, Encoded>> = None;
+        let mut store = |client: &mut SpiClient, encoding: Option<std::thread::ScopedJoinHandle<'_, Encoded>>, share: f64| {
+            let Some(handle) = encoding else { return };
+            let encoded = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            stored += compact::insert_encoded(client, encoded, &mut stats);
+            let rate = stored as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            let percent = 100.0 * share;
+            notice!("tally.import_events: {stored} events stored as segments, {percent:.0}% of {name} read ({rate:.0} events/s)");
+        };
+        hot_scan::scan_chunks(staging, &name, chunk_rows, check, |batch, progress| {
+            check_sites(client, &name, &batch, kept, read);
+            read += batch.len() - kept;
+            for (&site, &ts) in batch.ints("site_id")[kept..].iter().zip(&batch.ints("ts")[kept..]) {
+                touched.note_at(site as i32, ts);
+            }
+            let keep = if progress.last { Vec::new() } else { open_days(&batch, chunk_rows) };
+            let next = batch.with_rows(&keep);
+            kept = keep.len();
+            let rows = rows_but(batch.len(), &keep);
+            store(client, encoding.take(), progress.read);
+            encoding = Some(scope.spawn(move || {
+                parallel::block_signals();
+                compact::encode_rows(&batch, &rows, threads)
+            }));
+            next
+        });
+        store(client, encoding.take(), 1.0);
     });
     compact::merge_days(client);
     notice!("tally.import_events: computing the rollup hours");
     rollup::refresh(client, &touched);
     notice!("tally.import_events: building the daily and weekly rollups");
     rollup::periods::build(client, i64::MAX);
-    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-    notice!("tally.import_events: {done} events imported ({rate:.0} events/s end to end)");
-    done as i64
+    let rate = stored as f64 / started.elapsed().as_secs_f64().max(1e-3);
+    notice!("tally.import_events: {stored} events imported ({rate:.0} events/s end to end)");
+    stored as i64
+}
+
+/// The rows of each site's last UTC day in `batch`, to keep for the next chunk: in an
+/// import in time order, the days the next rows continue. None when they are more
+/// than `limit` (the input is not in time order, or a chunk holds less than a day):
+/// the rows are encoded then, and the day's segments merged at the end.
+fn open_days(batch: &Batch, limit: usize) -> Vec<u32> {
+    let (sites, ts) = (batch.ints("site_id"), batch.ints("ts"));
+    let mut last: HashMap<i64, i64> = HashMap::new();
+    for (&site, &ts) in sites.iter().zip(ts) {
+        let day = last.entry(site).or_insert(i64::MIN);
+        *day = (*day).max(ts.div_euclid(DAY_US));
+    }
+    let open: Vec<u32> = (0..batch.len() as u32).filter(|&r| last[&sites[r as usize]] == ts[r as usize].div_euclid(DAY_US)).collect();
+    if open.len() > limit {
+        Vec::new()
+    } else {
+        open
+    }
+}
+
+/// `0..len` without `skip` (ascending).
+fn rows_but(len: usize, skip: &[u32]) -> Vec<u32> {
+    let mut skip = skip.iter().peekable();
+    (0..len as u32).filter(|r| skip.next_if_eq(&r).is_none()).collect()
 }
 
 /// The name of `staging` for SQL, after checking that its columns have the types of
@@ -132,9 +196,10 @@ fn check_staging(client: &SpiClient, staging: pg_sys::Oid) -> String {
 }
 
 /// Refuses a chunk with a site that is not in `tally.sites`, naming its first row by
-/// its position in the scan (`offset` rows came before the chunk).
-fn check_sites(client: &SpiClient, name: &str, batch: &Batch, offset: usize) {
-    let mut sites: Vec<i32> = batch.ints("site_id").iter().map(|&s| s as i32).collect();
+/// its position in the scan: the rows of `batch` from `first` on were read after
+/// `offset` others (those before `first` were checked with an earlier chunk).
+fn check_sites(client: &SpiClient, name: &str, batch: &Batch, first: usize, offset: usize) {
+    let mut sites: Vec<i32> = batch.ints("site_id")[first..].iter().map(|&s| s as i32).collect();
     sites.sort_unstable();
     sites.dedup();
     let unknown: Option<i32> = client
@@ -146,7 +211,7 @@ fn check_sites(client: &SpiClient, name: &str, batch: &Batch, offset: usize) {
         .and_then(|rows| rows.first().get_one::<i32>())
         .unwrap_or_else(|e| error!("checking the sites of {name}: {e}"));
     if let Some(site) = unknown {
-        let row = batch.ints("site_id").iter().position(|&s| s == i64::from(site)).unwrap_or(0);
+        let row = batch.ints("site_id")[first..].iter().position(|&s| s == i64::from(site)).unwrap_or(0);
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
             format!("row {} of {name}: site_id {site} is not in tally.sites; nothing was imported", offset + row + 1),

@@ -17,11 +17,26 @@ pub fn build_all(slices: &[&[Event]]) -> Vec<Result<Vec<Segment>, SegmentError>>
     map(slices, |s| s.len(), |events| events.chunks(segment::MAX_ROWS).map(segment::build).collect())
 }
 
+/// `tally.compaction_threads`, read on the backend's thread for work that runs on others.
+pub fn threads() -> usize {
+    gucs::COMPACTION_THREADS.get().max(1) as usize
+}
+
 /// `work` applied to every item, results in input order, on up to
 /// `tally.compaction_threads` threads; `size` ranks the items so the largest start
 /// first (one big site-day starting last would run alone).
 pub fn map<T: Sync, R: Send + Sync>(items: &[T], size: impl Fn(&T) -> usize + Sync, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = (gucs::COMPACTION_THREADS.get().max(1) as usize).min(items.len());
+    map_on(threads(), items, size, work)
+}
+
+/// [`map`] on up to `threads` threads, callable from a thread of the extension's own.
+pub fn map_on<T: Sync, R: Send + Sync>(
+    threads: usize,
+    items: &[T],
+    size: impl Fn(&T) -> usize + Sync,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len());
     if threads <= 1 {
         return items.iter().map(work).collect();
     }

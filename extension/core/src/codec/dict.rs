@@ -73,7 +73,7 @@ impl DictColumn {
 /// String equality without a libc `memcmp` call for the short strings (codes, names,
 /// paths) that make up most columns: the call overhead dominated building segments.
 #[inline]
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

@@ -9,7 +9,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::codec::dict::{DictColumn, NULL_CODE};
+use crate::codec::dict::{same, DictColumn, NULL_CODE};
 use crate::event::COLUMNS;
 
 use super::builder::{assemble, Segment};
@@ -43,7 +43,7 @@ impl Interned {
         let code = match value {
             None => NULL_CODE,
             // Rows of one visit arrive together and share most values: no hashing then.
-            Some(s) if self.codes.last().is_some_and(|&last| last != NULL_CODE && self.values[last as usize - 1] == s) => {
+            Some(s) if self.codes.last().is_some_and(|&last| last != NULL_CODE && same(&self.values[last as usize - 1], s)) => {
                 self.codes[self.codes.len() - 1]
             }
             Some(s) => match self.index.get(s) {
@@ -57,6 +57,27 @@ impl Interned {
             },
         };
         self.codes.push(code);
+    }
+
+    /// The rows `rows` of this column as a column of their own, holding only the
+    /// strings they use (codes remapped through a table, no string hashed).
+    fn with_rows(&self, rows: &[u32]) -> Interned {
+        let mut out = Interned::default();
+        let mut remap = vec![NULL_CODE; self.values.len() + 1];
+        out.codes = rows
+            .iter()
+            .map(|&row| {
+                let code = self.codes[row as usize];
+                if code != NULL_CODE && remap[code as usize] == NULL_CODE {
+                    let value = &self.values[code as usize - 1];
+                    out.values.push(value.clone());
+                    out.index.insert(value.clone(), out.values.len() as u32);
+                    remap[code as usize] = out.values.len() as u32;
+                }
+                remap[code as usize]
+            })
+            .collect();
+        out
     }
 
     /// The column of rows `order`: the strings their codes use, sorted, and their codes
@@ -123,6 +144,32 @@ impl Batch {
             BatchColumn::Props(p) => p.push(value),
             _ => panic!("{} is not a properties column", COLUMNS[column]),
         }
+    }
+
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.ints("ts").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A batch of the rows `rows` (indices into this one) in that order, to push more
+    /// rows after: what a chunked reader keeps of a chunk for the next one.
+    pub fn with_rows(&self, rows: &[u32]) -> Batch {
+        let pick = |v: &[i64]| rows.iter().map(|&r| v[r as usize]).collect();
+        let columns = self
+            .columns
+            .iter()
+            .map(|column| match column {
+                BatchColumn::Int(v) => BatchColumn::Int(pick(v)),
+                BatchColumn::NullableInt(v) => BatchColumn::NullableInt(rows.iter().map(|&r| v[r as usize]).collect()),
+                BatchColumn::Str(s) => BatchColumn::Str(s.with_rows(rows)),
+                BatchColumn::Props(p) => BatchColumn::Props(rows.iter().map(|&r| p[r as usize].clone()).collect()),
+            })
+            .collect();
+        Batch { columns }
     }
 
     /// The integer column `name` (`site_id`, `ts`, ...), one value per row.
@@ -209,5 +256,24 @@ mod tests {
         }
         let all: Vec<u32> = (0..events.len() as u32).collect();
         assert_eq!(build_rows(&batch, &all).unwrap(), build(&events).unwrap());
+    }
+
+    #[test]
+    fn rows_kept_for_a_later_chunk_encode_as_their_events() {
+        let events: Vec<Event> = DataGen::new(Config { events: 2_000, sites: 2, days: 2, ..Config::default() }).collect();
+        let mut batch = Batch::default();
+        for e in &events[..1_200] {
+            push_event(&mut batch, e);
+        }
+        // Every other row of site 1 kept, then the rest of the events pushed after them.
+        let kept: Vec<u32> = (0..1_200u32).filter(|&r| events[r as usize].site_id == 1 && r % 2 == 0).collect();
+        let mut next = batch.with_rows(&kept);
+        assert_eq!(next.len(), kept.len());
+        for e in &events[1_200..] {
+            push_event(&mut next, e);
+        }
+        let expected: Vec<Event> = kept.iter().map(|&r| events[r as usize].clone()).chain(events[1_200..].iter().cloned()).collect();
+        let all: Vec<u32> = (0..next.len() as u32).collect();
+        assert_eq!(build_rows(&next, &all).unwrap(), build(&expected).unwrap());
     }
 }
