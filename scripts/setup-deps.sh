@@ -26,6 +26,8 @@ APT_PACKAGES=(
     postgresql-15-auto-failover pg-auto-failover-cli
     # The PDF report tests read the PDFs back as text and images (pdftotext, pdftoppm).
     poppler-utils
+    # Country and region names for Plausible's visit:*_name dimensions (gateway/src/place_names.rs).
+    iso-codes
 )
 PGRX_VERSION=0.18.1
 

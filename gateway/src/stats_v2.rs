@@ -18,9 +18,14 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
+use crate::place_names::PlaceNames;
 
 /// The keys of a Plausible v2 query.
 const KEYS: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "include", "pagination"];
+/// Plausible's place-name dimensions and the engine's dimension of the codes they name
+/// ([`PlaceNames`]; cities are stored by name).
+const NAMED_BY_CODE: [(&str, &str); 3] =
+    [("visit:country_name", "visit:country"), ("visit:region_name", "visit:region"), ("visit:city_name", "visit:city")];
 /// The longest range the `time` dimension answers by day; longer ones go by month.
 const DAILY_TIME_DAYS: i64 = 91;
 
@@ -129,8 +134,22 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     if include.time_labels && time_unit.is_none() {
         return Err(ApiError::bad_request("include.time_labels", "time_labels needs a time dimension"));
     }
-    let engine_dimensions: Vec<String> =
-        dimensions.iter().map(|d| if d == "time" { format!("time:{}", time_unit.unwrap_or("day")) } else { d.clone() }).collect();
+    for (i, dimension) in dimensions.iter().enumerate() {
+        if NAMED_BY_CODE.iter().any(|(named, _)| named == dimension) && PlaceNames::installed().is_none() {
+            return Err(ApiError::bad_request(
+                format!("dimensions[{i}]"),
+                "place names need Debian's iso-codes package on the gateway's machine (/usr/share/iso-codes/json)",
+            ));
+        }
+    }
+    // The engine's name of a dimension: `time` is its resolved unit, a place's name
+    // the place's code (named in the answer).
+    let engine_dimension = |d: &str| match NAMED_BY_CODE.iter().find(|(named, _)| *named == d) {
+        Some((_, code)) => (*code).to_owned(),
+        None if d == "time" => format!("time:{}", time_unit.unwrap_or("day")),
+        None => d.to_owned(),
+    };
+    let engine_dimensions: Vec<String> = dimensions.iter().map(|d| engine_dimension(d)).collect();
 
     // Metrics: the engine's names, each once; conversion_rate over all visitors needs
     // the groups' visitors and a second query when other dimensions split them.
@@ -156,6 +175,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     let conversion_goal = sources.iter().any(|s| matches!(s, Source::Conversion(_)));
 
     let filters = object.get("filters").cloned().unwrap_or_else(|| json!([]));
+    let engine_filters = coded_filters(&filters)?;
     let order_by = match object.get("order_by") {
         Some(given) => given.clone(),
         None => {
@@ -174,8 +194,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
                     Some([Value::String(key), direction]) => {
                         let key = match requested.iter().position(|m| m == key).map(|i| sources[i]) {
                             Some(Source::Engine(e)) | Some(Source::Conversion(e)) => engine_metrics[e].clone(),
-                            None if key == "time" => format!("time:{}", time_unit.unwrap_or("day")),
-                            None => key.clone(),
+                            None => engine_dimension(key),
                         };
                         json!([key, direction])
                     }
@@ -191,7 +210,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
         "date_range": date_range,
         "metrics": engine_metrics,
         "dimensions": engine_dimensions,
-        "filters": filters,
+        "filters": engine_filters,
         "order_by": engine_order,
     });
     if let Some(pagination) = object.get("pagination") {
@@ -201,7 +220,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
         return Err(ApiError::bad_request("metrics", "conversion_rate needs an event:goal filter or dimension"));
     }
     let conversion_base = conversion_goal.then(|| {
-        let kept: Vec<Value> = filters.as_array().into_iter().flatten().filter(|f| !mentions_goal(f)).cloned().collect();
+        let kept: Vec<Value> = engine_filters.as_array().into_iter().flatten().filter(|f| !mentions_goal(f)).cloned().collect();
         json!({ "site_id": site, "date_range": date_range, "metrics": ["visitors"], "filters": kept })
     });
     let shape = Shape {
@@ -335,6 +354,8 @@ impl Translated {
                     .zip(&shape.dimensions)
                     .map(|(value, dimension)| match (value, dimension.as_str()) {
                         (Value::Null, "visit:source") => json!("Direct / None"),
+                        (Value::String(code), "visit:country_name") => json!(place_name(code, PlaceNames::country)),
+                        (Value::String(code), "visit:region_name") => json!(place_name(code, PlaceNames::region)),
                         _ => value.clone(),
                     })
                     .collect();
@@ -370,6 +391,72 @@ impl Translated {
             },
         })
     }
+}
+
+/// Filters as the engine takes them: a filter on a place's name becomes one on its
+/// code (countries and regions: `is`/`is_not` with the names' codes, a name no place
+/// has matching nothing; cities are stored by name), at any depth of `and`/`or`/`not`/
+/// `has_done`.
+fn coded_filters(filters: &Value) -> Result<Value, ApiError> {
+    let Value::Array(items) = filters else { return Ok(filters.clone()) };
+    if let [Value::String(op), Value::String(dimension), rest @ ..] = items.as_slice() {
+        if let Some((named, code_dimension)) = NAMED_BY_CODE.iter().find(|(named, _)| named == dimension) {
+            let code_of: Option<fn(&'static PlaceNames, &str) -> Option<&'static str>> = match *named {
+                "visit:country_name" => Some(PlaceNames::country_code),
+                "visit:region_name" => Some(PlaceNames::region_code),
+                _ => None,
+            };
+            let mut coded = vec![json!(op), json!(code_dimension)];
+            coded.extend(rest.iter().cloned());
+            if let Some(code_of) = code_of {
+                let names = PlaceNames::installed().ok_or_else(|| {
+                    ApiError::bad_request("filters", "place names need Debian's iso-codes package on the gateway's machine")
+                })?;
+                if !matches!(op.as_str(), "is" | "is_not") {
+                    return Err(ApiError::bad_request(
+                        "filters",
+                        format!("{dimension} is filtered with is or is_not; {op} works on {code_dimension}'s codes"),
+                    ));
+                }
+                if let Some(Value::Array(values)) = rest.first() {
+                    let codes = values
+                        .iter()
+                        .map(|v| match v.as_str() {
+                            Some("") | None => v.clone(),
+                            Some(name) => json!(code_of(names, name).unwrap_or(name)),
+                        })
+                        .collect();
+                    coded[2] = Value::Array(codes);
+                }
+            }
+            return Ok(unknown_as_empty(coded));
+        }
+    }
+    Ok(Value::Array(items.iter().map(coded_filters).collect::<Result<_, _>>()?))
+}
+
+/// Plausible stores an unknown place as "", Tally as NULL, which no test matches: an
+/// `is`/`is_not` filter on a place naming "" asks for (or excludes) the unknown ones.
+fn unknown_as_empty(filter: Vec<Value>) -> Value {
+    let [op, dimension, Value::Array(values), ..] = filter.as_slice() else { return Value::Array(filter) };
+    if !values.iter().any(|v| v == "") {
+        return Value::Array(filter);
+    }
+    let known = json!(["matches", dimension, [".+"]]);
+    let named: Vec<Value> = values.iter().filter(|v| *v != "").cloned().collect();
+    let mut rest = filter.clone();
+    rest[2] = json!(named);
+    match (op.as_str(), named.is_empty()) {
+        (Some("is_not"), true) => known,
+        (Some("is_not"), false) => json!(["and", [known, rest]]),
+        (_, true) => json!(["not", known]),
+        (_, false) => json!(["or", [["not", known], rest]]),
+    }
+}
+
+/// A place's name by its code; the code itself for one the names do not know.
+fn place_name(code: &str, name: fn(&'static PlaceNames, &str) -> Option<&'static str>) -> &str {
+    PlaceNames::installed().and_then(|names| name(names, code)).unwrap_or(code)
 }
 
 /// `100 × part / whole` rounded to two decimals, 0 over nothing.
