@@ -95,11 +95,8 @@ impl PlaceNames {
 }
 
 fn code_of<'a>(names: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    names
-        .iter()
-        .filter(|(_, n)| n.eq_ignore_ascii_case(name) || n.to_lowercase() == name.to_lowercase())
-        .map(|(code, _)| code.as_str())
-        .min()
+    let name = name.to_lowercase();
+    names.iter().filter(|(_, n)| n.to_lowercase() == name).map(|(code, _)| code.as_str()).min()
 }
 
 #[cfg(test)]

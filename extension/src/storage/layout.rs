@@ -3,7 +3,7 @@
 //! older release lack the columns added since, the last ones of [`COLUMNS`]. Those
 //! read as NULL and are not written.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 
 use pgrx::pg_sys;
 use tally_core::event::{self, SqlType, COLUMNS};
@@ -56,9 +56,7 @@ pub fn hot_select_list() -> String {
             if i < present {
                 return column.to_owned();
             }
-            // SAFETY: format_type_be names a built-in type OID as a palloc'd C string.
-            let ty = unsafe { CStr::from_ptr(pg_sys::format_type_be(sql_type(i))) }.to_string_lossy().into_owned();
-            format!("NULL::{ty} AS {column}")
+            format!("NULL::{} AS {column}", event::sql_type(i).sql_name())
         })
         .collect();
     items.join(", ")
