@@ -45,9 +45,11 @@ pub async fn limit(tx: &Transaction<'_>, timeouts: &StatementTimeouts, work: Wor
 
 /// A pooled connection that cancels the statement it runs when dropped, unless
 /// [`Cancellable::disarm`]ed first: a handler holds one across its awaits and disarms it
-/// once its statements are done, so only a handler dropped midway (its client left)
-/// cancels. The connection goes back to the pool only after the cancel request was
-/// delivered, so the cancel cannot reach the statement of the next request using it.
+/// once its statements are done, so a handler dropped midway (its client left) or
+/// leaving early with an error cancels. Such a connection never goes back to the pool:
+/// Postgres signals the backend some time after the cancel request was delivered, when
+/// a pooled connection could already be running the next request's statement, so it is
+/// taken out of the pool and closed after the cancel.
 pub struct Cancellable {
     object: Option<Object>,
     token: CancelToken,
@@ -82,14 +84,15 @@ impl DerefMut for Cancellable {
 impl Drop for Cancellable {
     fn drop(&mut self) {
         let Some(object) = self.object.take() else { return };
+        let client = Object::take(object);
         let token = self.token.clone();
-        // Outside a runtime (never, in the gateway) the connection is just returned.
+        // Outside a runtime (never, in the gateway) the connection is just closed.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(e) = token.cancel_query(NoTls).await {
-                    tracing::warn!(error = %e, "could not cancel the statement of a request whose client left");
+                    tracing::warn!(error = %e, "could not cancel the statement of a request that ended early");
                 }
-                drop(object);
+                drop(client);
             });
         }
     }

@@ -328,3 +328,26 @@ async fn a_scan_holding_more_than_query_memory_mb_fails_with_a_hint() {
     let refused = db.client.batch_execute("SET tally.query_memory_mb = 100000").await.expect_err("a viewer raising the limit");
     assert_eq!(refused.code().map(|c| c.code()), Some("42501"), "{refused}");
 }
+
+/// A request that fails after one of its statements ran (here a date Postgres refuses)
+/// leaves its handler without disarming the connection's cancel. That cancel must not
+/// reach the next request served by the same connection: with two pooled connections,
+/// every good request after a bad one answers.
+#[tokio::test]
+async fn a_failed_request_never_cancels_the_next_one_on_its_connection() {
+    let db = TestDb::create().await;
+    let gateway = tally_tests::TestGateway::start_pooled(&db, &db.url.clone(), 2, |_| {}).await;
+    let t = Tally { db, gateway };
+    t.sql("SELECT tally.create_site('one.example')").await;
+    let admin = t.admin().await;
+    let (_, key) = admin.api_key(Some(1)).await;
+    let bad = json!({"site_id": "one.example", "metrics": ["visitors"],
+                     "date_range": ["2024-08-01T00:00:00+00:00", "2024-13-45T00:00:00+00:00"]});
+    let good = json!({"site_id": "one.example", "metrics": ["visitors"], "date_range": "7d"});
+    for round in 0..20 {
+        let (status, body) = key.post("/api/v2/query", bad.clone()).await;
+        assert_eq!((status, body["field"].clone()), (400, json!("date_range")), "round {round}: {body}");
+        let (status, body) = key.post("/api/v2/query", good.clone()).await;
+        assert_eq!(status, 200, "round {round}: {body}");
+    }
+}
