@@ -9,7 +9,7 @@ use pgrx::JsonB;
 /// A bad query raises SQLSTATE 22023 naming the field in DETAIL and HINT.
 #[pg_extern(stable, parallel_restricted, requires = ["query"])]
 fn query(query: JsonB) -> JsonB {
-    crate::query::run(&query.0)
+    crate::storage::hot_snapshot::reading(|| crate::query::run(&query.0))
 }
 
 /// Answers an array of stats queries (at most 50) in one statement: an array of their
@@ -25,7 +25,7 @@ fn query(query: JsonB) -> JsonB {
 /// gateway does this for the dashboard; see `tally_core::query::divide`).
 #[pg_extern(stable, parallel_restricted, requires = ["query"])]
 fn query_batch(queries: JsonB, part: default!(i32, 1), parts: default!(i32, 1)) -> JsonB {
-    crate::query::run_batch(&queries.0, part, parts)
+    crate::storage::hot_snapshot::reading(|| crate::query::run_batch(&queries.0, part, parts))
 }
 
 /// Checks the filters a saved segment is stored with (tally.saved_segments), as a query's

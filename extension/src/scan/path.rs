@@ -5,7 +5,6 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use super::{exec, Methods};
-use crate::storage::hot::HOT_PARTITIONS;
 
 /// The hook that was installed before ours, called first.
 static mut PREVIOUS: pg_sys::set_rel_pathlist_hook_type = None;
@@ -30,28 +29,6 @@ pub(super) fn install() {
     unsafe {
         PREVIOUS = pg_sys::set_rel_pathlist_hook;
         pg_sys::set_rel_pathlist_hook = Some(set_rel_pathlist);
-    }
-}
-
-/// Takes, while planning, the lock the scan's read of the hot rows takes later: a
-/// compaction truncates the hot partitions it drained (TRUNCATE is not MVCC-safe) and
-/// inserts their segments, and a scan whose snapshot predates its commit but whose read
-/// of a partition waits for it would miss those events in both places. Planning ends
-/// before a READ COMMITTED statement takes its snapshot, so waiting here means seeing
-/// the compaction whole; and once the partitions are locked, a compaction waits for
-/// the query to end before truncating them.
-unsafe fn lock_hot_rows() {
-    unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"tally".as_ptr(), false);
-        let names = std::iter::once("events_hot".to_owned()).chain((0..HOT_PARTITIONS).map(|gen| format!("events_hot_{gen}")));
-        for name in names {
-            let name = std::ffi::CString::new(name).expect("no NUL");
-            let relation = pg_sys::get_relname_relid(name.as_ptr(), namespace);
-            if relation == pg_sys::InvalidOid {
-                error!("tally.{} does not exist", name.to_string_lossy());
-            }
-            pg_sys::LockRelationOid(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        }
     }
 }
 
@@ -84,7 +61,11 @@ unsafe extern "C-unwind" fn set_rel_pathlist(
                 .report(PgLogLevel::ERROR);
             }
         }
-        lock_hot_rows();
+        // Takes, while planning, the lock the scan's read of the hot rows takes later
+        // (`storage::hot_snapshot`): planning ends before a READ COMMITTED statement
+        // takes its snapshot, so waiting for a compaction here means seeing it whole,
+        // and once the partitions are locked, a compaction waits for the query to end.
+        crate::storage::hot_snapshot::lock_hot_relations();
         estimate(root, rel);
         let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
         (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;

@@ -38,9 +38,19 @@ pub(super) struct Sources {
 /// Reads the sources `bounds` leave; the segments' TOAST pointers are copied into
 /// `keep`, which lives until the scan ends or restarts.
 ///
+/// Under a snapshot that saw every compaction of the hot rows
+/// (`storage::hot_snapshot`): the query's own, or a later one in READ COMMITTED
+/// when the query's predates a compaction (a generic plan of a prepared statement
+/// does not take the planner's lock).
+///
 /// # Safety
 /// Called from the executor, with the query's snapshot active.
 pub(super) unsafe fn read(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
+    crate::storage::hot_snapshot::reading(|| unsafe { read_now(bounds, count_visible, keep) })
+}
+
+/// [`read`] under the active snapshot.
+unsafe fn read_now(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             error!("tally.events: SPI_connect failed");

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod erase;
 pub mod hot;
 pub mod hot_scan;
+pub mod hot_snapshot;
 pub mod import;
 pub mod layout;
 pub mod parallel;
