@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod place_filters;
 pub mod place_names;
 pub mod pool;
 pub mod reports;

@@ -77,26 +77,20 @@ impl PlaceNames {
         self.countries.get(code).map(String::as_str)
     }
 
-    /// The code of the country named `name` (either of its names, any case).
-    pub fn country_code(&self, name: &str) -> Option<&str> {
-        code_of(&self.countries, name)
+    /// Every country: (alpha-2 code, name).
+    pub fn countries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.countries.iter().map(|(code, name)| (code.as_str(), name.as_str()))
     }
 
-    /// The code of the region named `name` (any case); the first by code when
-    /// several countries have a region of that name.
-    pub fn region_code(&self, name: &str) -> Option<&str> {
-        code_of(&self.regions, name)
+    /// Every region: (ISO 3166-2 code, name).
+    pub fn regions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.regions.iter().map(|(code, name)| (code.as_str(), name.as_str()))
     }
 
     /// The region's name, by its ISO 3166-2 code (`DE-BE`).
     pub fn region(&self, code: &str) -> Option<&str> {
         self.regions.get(code).map(String::as_str)
     }
-}
-
-fn code_of<'a>(names: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    let name = name.to_lowercase();
-    names.iter().filter(|(_, n)| n.to_lowercase() == name).map(|(code, _)| code.as_str()).min()
 }
 
 #[cfg(test)]
@@ -112,10 +106,10 @@ mod tests {
         .unwrap();
         assert_eq!((names.country("DE"), names.country("TW"), names.country("XX")), (Some("Germany"), Some("Taiwan"), None));
         assert_eq!(names.region("DE-BE"), Some("Berlin"));
-        assert_eq!(
-            (names.country_code("taiwan"), names.region_code("Berlin"), names.country_code("Atlantis")),
-            (Some("TW"), Some("DE-BE"), None)
-        );
+        let mut countries: Vec<_> = names.countries().collect();
+        countries.sort_unstable();
+        assert_eq!(countries, [("DE", "Germany"), ("TW", "Taiwan")]);
+        assert_eq!(names.regions().collect::<Vec<_>>(), [("DE-BE", "Berlin")]);
         assert!(PlaceNames::from_json(b"[]", b"{}").is_none());
     }
 

@@ -18,14 +18,11 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
+use crate::place_filters::{self, NAMED_BY_CODE};
 use crate::place_names::PlaceNames;
 
 /// The keys of a Plausible v2 query.
 const KEYS: [&str; 8] = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "include", "pagination"];
-/// Plausible's place-name dimensions and the engine's dimension of the codes they name
-/// ([`PlaceNames`]; cities are stored by name).
-const NAMED_BY_CODE: [(&str, &str); 3] =
-    [("visit:country_name", "visit:country"), ("visit:region_name", "visit:region"), ("visit:city_name", "visit:city")];
 /// The longest range the `time` dimension answers by day; longer ones go by month.
 const DAILY_TIME_DAYS: i64 = 91;
 
@@ -175,7 +172,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     let conversion_goal = sources.iter().any(|s| matches!(s, Source::Conversion(_)));
 
     let filters = object.get("filters").cloned().unwrap_or_else(|| json!([]));
-    let engine_filters = coded_filters(&filters)?;
+    let engine_filters = place_filters::coded(&filters, "filters")?;
     let order_by = match object.get("order_by") {
         Some(given) => given.clone(),
         None => {
@@ -390,67 +387,6 @@ impl Translated {
                 "include": shape.include_echo,
             },
         })
-    }
-}
-
-/// Filters as the engine takes them: a filter on a place's name becomes one on its
-/// code (countries and regions: `is`/`is_not` with the names' codes, a name no place
-/// has matching nothing; cities are stored by name), at any depth of `and`/`or`/`not`/
-/// `has_done`.
-fn coded_filters(filters: &Value) -> Result<Value, ApiError> {
-    let Value::Array(items) = filters else { return Ok(filters.clone()) };
-    if let [Value::String(op), Value::String(dimension), rest @ ..] = items.as_slice() {
-        if let Some((named, code_dimension)) = NAMED_BY_CODE.iter().find(|(named, _)| named == dimension) {
-            let code_of: Option<fn(&'static PlaceNames, &str) -> Option<&'static str>> = match *named {
-                "visit:country_name" => Some(PlaceNames::country_code),
-                "visit:region_name" => Some(PlaceNames::region_code),
-                _ => None,
-            };
-            let mut coded = vec![json!(op), json!(code_dimension)];
-            coded.extend(rest.iter().cloned());
-            if let Some(code_of) = code_of {
-                let names = PlaceNames::installed().ok_or_else(|| {
-                    ApiError::bad_request("filters", "place names need Debian's iso-codes package on the gateway's machine")
-                })?;
-                if !matches!(op.as_str(), "is" | "is_not") {
-                    return Err(ApiError::bad_request(
-                        "filters",
-                        format!("{dimension} is filtered with is or is_not; {op} works on {code_dimension}'s codes"),
-                    ));
-                }
-                if let Some(Value::Array(values)) = rest.first() {
-                    let codes = values
-                        .iter()
-                        .map(|v| match v.as_str() {
-                            Some("") | None => v.clone(),
-                            Some(name) => json!(code_of(names, name).unwrap_or(name)),
-                        })
-                        .collect();
-                    coded[2] = Value::Array(codes);
-                }
-            }
-            return Ok(unknown_as_empty(coded));
-        }
-    }
-    Ok(Value::Array(items.iter().map(coded_filters).collect::<Result<_, _>>()?))
-}
-
-/// Plausible stores an unknown place as "", Tally as NULL, which no test matches: an
-/// `is`/`is_not` filter on a place naming "" asks for (or excludes) the unknown ones.
-fn unknown_as_empty(filter: Vec<Value>) -> Value {
-    let [op, dimension, Value::Array(values), ..] = filter.as_slice() else { return Value::Array(filter) };
-    if !values.iter().any(|v| v == "") {
-        return Value::Array(filter);
-    }
-    let known = json!(["matches", dimension, [".+"]]);
-    let named: Vec<Value> = values.iter().filter(|v| *v != "").cloned().collect();
-    let mut rest = filter.clone();
-    rest[2] = json!(named);
-    match (op.as_str(), named.is_empty()) {
-        (Some("is_not"), true) => known,
-        (Some("is_not"), false) => json!(["and", [known, rest]]),
-        (_, true) => json!(["not", known]),
-        (_, false) => json!(["or", [["not", known], rest]]),
     }
 }
 

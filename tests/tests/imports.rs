@@ -438,10 +438,10 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     assert_eq!(devices["results"], json!([{"dimensions": ["Mobile"], "metrics": [2]}]), "{devices}");
 
     // Where imports cannot answer: Plausible's reasons and warnings.
-    t.sql(&format!("SELECT tally.create_goal(site_id, 'Signup', 'Signup') FROM tally.sites WHERE domain = '{SITE}'")).await;
-    let goal = v2(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Signup"]]]})).await;
-    assert_eq!(goal["meta"]["imports_skip_reason"], "unsupported_query");
-    assert!(goal["meta"]["imports_warning"].as_str().unwrap().contains("query parameters are not supported"));
+    let two_tables =
+        v2(json!({"metrics": ["visitors"], "dimensions": ["visit:source"], "filters": [["is", "visit:device", ["Desktop"]]]})).await;
+    assert_eq!(two_tables["meta"]["imports_skip_reason"], "unsupported_query");
+    assert!(two_tables["meta"]["imports_warning"].as_str().unwrap().contains("query parameters are not supported"));
     let hours = v2(json!({"metrics": ["visitors"], "date_range": ["2024-01-01", "2024-01-01"], "dimensions": ["time:hour"]})).await;
     assert_eq!(
         (hours["meta"]["imports_included"].clone(), hours["meta"]["imports_skip_reason"].clone()),
@@ -483,6 +483,61 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
         )
         .await;
     assert_eq!(seen["results"][0]["metrics"], json!([17]));
+}
+
+#[tokio::test]
+async fn imported_custom_events_count_for_goals_and_event_names() {
+    let dir = import_dir("events");
+    let (t, admin) = start(&dir).await;
+    let csv = dir.join("january.csv");
+    // Visitor 1 reads /pricing and signs up; visitor 2 reads the home page.
+    std::fs::write(&csv, format!("{JANUARY_CSV}2024-01-01T10:02:00Z,Signup,1,11,imports.example,/pricing,Google,Desktop\n")).unwrap();
+    cli(&t, &csv).await.expect("native events");
+    for (name, event, page) in [("Signup", "'Signup'", "NULL"), ("Visit /pricing", "NULL", "'/pric*'")] {
+        t.sql(&format!(
+            "SELECT tally.create_goal(site_id, '{name}', event_name => {event}, page_pattern => {page}) FROM tally.sites WHERE domain = '{SITE}'"
+        ))
+        .await;
+    }
+    let v2 = |query: Value| {
+        let mut query = query;
+        query["site_id"] = json!(SITE);
+        query["date_range"] = json!(["2024-01-01", "2024-01-31"]);
+        query["include"] = json!({"imports": true});
+        let admin = admin.clone();
+        async move {
+            let (status, answer) = admin.post("/api/v2/query", query).await;
+            assert_eq!(status, 200, "{answer}");
+            answer
+        }
+    };
+    write_export(&dir, "export.zip", &plausible_export());
+    assert_eq!(import(&admin, "export.zip").await["state"], "done");
+
+    // Goals: Signup from the imported custom events (2 visitors, 2 events), Visit
+    // /pricing from the imported pages matching its pattern (4 visitors, 10 pageviews).
+    let goals = v2(json!({"metrics": ["visitors", "events"], "dimensions": ["event:goal"]})).await;
+    assert_eq!(
+        (goals["results"].clone(), goals["meta"]["imports_included"].clone()),
+        (json!([{"dimensions": ["Visit /pricing"], "metrics": [5, 11]}, {"dimensions": ["Signup"], "metrics": [3, 3]}]), json!(true)),
+        "{goals}"
+    );
+    let signups = v2(json!({"metrics": ["visitors", "events"], "filters": [["is", "event:goal", ["Signup"]]]})).await;
+    assert_eq!(signups["results"][0]["metrics"], json!([3, 3]), "{signups}");
+    // Custom events by name (pageviews are no imported custom events).
+    let names =
+        v2(json!({"metrics": ["visitors", "events"], "dimensions": ["event:name"], "filters": [["is_not", "event:name", ["pageview"]]]}))
+            .await;
+    assert_eq!(names["results"], json!([{"dimensions": ["Signup"], "metrics": [3, 3]}]), "{names}");
+    // Imported events count no visits: a rate over visits leaves them out, and says so.
+    let rates = v2(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["event:goal"]})).await;
+    assert_eq!(
+        (rates["meta"]["imports_included"].clone(), rates["meta"]["imports_skip_reason"].clone()),
+        (json!(false), json!("unsupported_query"))
+    );
+    // `events` of the visit tables are their pageviews, as in Plausible: 39 imported.
+    let events = v2(json!({"metrics": ["events"]})).await;
+    assert_eq!(events["results"][0]["metrics"], json!([43]), "{events}");
 }
 
 /// A GA4 Data API report (runReport's response shape) of `dimensions` and Plausible's

@@ -189,14 +189,58 @@ async fn place_names_come_from_the_stored_codes() {
     )
     .await;
     assert_eq!(answer["results"], json!([{"metrics": [1], "dimensions": []}]));
+}
+
+#[tokio::test]
+async fn place_names_are_searched_with_contains_and_matches() {
+    let (t, key) = dummy_site().await;
+    t.sql("UPDATE tally.events_hot SET country = 'DE', region = 'DE-BE', city = 'Berlin' WHERE visitor_id = 1").await;
+    t.sql("UPDATE tally.events_hot SET country = 'US', region = 'US-CA', city = 'San Francisco' WHERE visitor_id = 2").await;
+    let visitors = |filter: Value| {
+        let key = &key;
+        async move {
+            let answer = ok(
+                key,
+                json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "filters": [filter],
+                    "dimensions": ["visit:country_name"], "order_by": [["visit:country_name", "asc"]]}),
+            )
+            .await;
+            let rows = answer["results"].as_array().unwrap().iter();
+            // The unknown place as "" (Tally answers null).
+            let mut rows: Vec<_> =
+                rows.map(|r| (r["dimensions"][0].as_str().unwrap_or_default().to_owned(), r["metrics"][0].as_u64().unwrap())).collect();
+            rows.sort();
+            rows
+        }
+    };
+    let row = |name: &str, n: u64| (name.to_owned(), n);
+    // As Plausible's documentation writes them: case-sensitive unless told otherwise.
+    assert_eq!(visitors(json!(["contains", "visit:country_name", ["erm"]])).await, [row("Germany", 1)]);
+    assert_eq!(visitors(json!(["contains", "visit:country_name", ["ERM"]])).await, []);
+    assert_eq!(visitors(json!(["contains", "visit:country_name", ["ERM"], {"case_sensitive": false}])).await, [row("Germany", 1)]);
+    assert_eq!(visitors(json!(["matches", "visit:country_name", ["^United", "^France$"]])).await, [row("United States", 1)]);
+    // The `_not`s keep the unknown place (visitor 3), whose name "" passes.
+    assert_eq!(visitors(json!(["contains_not", "visit:country_name", ["erm"]])).await, [row("", 1), row("United States", 1)]);
+    assert_eq!(visitors(json!(["matches_not", "visit:region_name", ["^Cal"]])).await, [row("", 1), row("Germany", 1)]);
+    assert_eq!(visitors(json!(["contains", "visit:region_name", ["erl"]])).await, [row("Germany", 1)]);
+    assert_eq!(visitors(json!(["contains", "visit:city_name", ["San"]])).await, [row("United States", 1)]);
+    // Inside `and`/`not` too; a name no place has matches nothing rather than failing.
+    assert_eq!(
+        visitors(json!(["and", [["not", ["contains", "visit:country_name", ["States"]]], ["matches", "visit:country_name", [".+"]]]]))
+            .await,
+        [row("Germany", 1)]
+    );
+    assert_eq!(visitors(json!(["contains", "visit:region_name", ["Atlantis"]])).await, []);
+    assert_eq!(visitors(json!(["matches_not", "visit:country_name", [".*"]])).await, []);
+    // A bad pattern is named where it stands.
     let (status, body) = key
         .post(
             "/api/v2/query",
             json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
-                "filters": [["contains", "visit:country_name", ["erm"]]]}),
+                "filters": [["is", "event:page", ["/"]], ["matches", "visit:country_name", ["(unclosed"]]]}),
         )
         .await;
-    assert_eq!((status, body["field"].clone()), (400, json!("filters")), "{body}");
+    assert_eq!((status, body["field"].clone()), (400, json!("filters[1][2][0]")), "{body}");
 }
 
 #[tokio::test]

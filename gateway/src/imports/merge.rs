@@ -8,10 +8,14 @@
 //! share nothing with the engine's scans and rollups but the final addition; one
 //! function ([`answer`]) serves both APIs, and the engine stays one path over events.
 //!
-//! What merges: metrics `visitors`, `visits`, `pageviews`, `bounce_rate`,
+//! What merges: metrics `visitors`, `visits`, `pageviews`, `events`, `bounce_rate`,
 //! `visit_duration`, `views_per_visit`; dimensions of one imported table (a source and
 //! its UTM tags, a page and its hostname, ...) and `time:day|week|month`; filters
-//! (`is`, `is_not`, `contains`, `contains_not`) on that table's dimensions. Visitors
+//! (`is`, `is_not`, `contains`, `contains_not`) on that table's dimensions. Imported
+//! custom events answer `event:name`, and with the imported pages `event:goal` (a
+//! goal's event name or page pattern picks its imported rows, as Plausible's goals
+//! do); events are counted there, not visits, so only `visitors`, `events` and
+//! `pageviews` merge. An imported table's `events` are its pageviews, as in Plausible. Visitors
 //! add as Plausible's do (imported days and native days are counted apart). Rates and
 //! averages are recomputed from sums: the native bounces, durations and pageviews are
 //! the engine's rates times its visits (the rates are rounded to 2 decimals and
@@ -31,7 +35,9 @@ use crate::state::AppState;
 use crate::statement::{self, Work};
 
 /// Metrics an imported table can answer.
-const METRICS: [&str; 6] = ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration", "views_per_visit"];
+const METRICS: [&str; 7] = ["visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration", "views_per_visit"];
+/// Metrics the imported events (custom events and goals) answer: they count no visits.
+const EVENT_METRICS: [&str; 3] = ["visitors", "events", "pageviews"];
 
 /// Where a dimension lives among the imported tables: (table, SQL expression).
 fn column(dimension: &str) -> Option<(&'static str, &'static str)> {
@@ -54,17 +60,39 @@ fn column(dimension: &str) -> Option<(&'static str, &'static str)> {
         "visit:browser_version" => ("browsers", "browser_version"),
         "visit:os" => ("operating_systems", "operating_system"),
         "visit:os_version" => ("operating_systems", "operating_system_version"),
+        "event:name" => ("custom_events", "name"),
+        "event:goal" => ("goals", "goal"),
         _ => return None,
     })
 }
 
-/// A table's columns for visits, bounces and visit duration (`NULL` where it has none).
-fn visit_columns(table: &str) -> (&'static str, &'static str, &'static str) {
+/// A table's expressions for visits, pageviews, bounces, visit duration and events
+/// (`NULL` where it has none).
+fn sum_columns(table: &str) -> [&'static str; 5] {
     match table {
-        "pages" => ("visits", "NULL::bigint", "NULL::bigint"),
-        "entry_pages" => ("entrances", "bounces", "visit_duration"),
-        "exit_pages" => ("exits", "bounces", "visit_duration"),
-        _ => ("visits", "bounces", "visit_duration"),
+        "pages" => ["visits", "pageviews", "NULL::bigint", "NULL::bigint", "pageviews"],
+        "entry_pages" => ["entrances", "pageviews", "bounces", "visit_duration", "pageviews"],
+        "exit_pages" => ["exits", "pageviews", "bounces", "visit_duration", "pageviews"],
+        "custom_events" => ["NULL::bigint", "0", "NULL::bigint", "NULL::bigint", "events"],
+        "goals" => ["NULL::bigint", "pageviews", "NULL::bigint", "NULL::bigint", "events"],
+        _ => ["visits", "pageviews", "bounces", "visit_duration", "pageviews"],
+    }
+}
+
+/// The rows of an imported table; `goals` are the imported custom events of each event
+/// goal's name and the imported pages matching each page goal's pattern (`*` any run
+/// of characters, as the engine's goals read it), per goal.
+fn relation(table: &str) -> String {
+    match table {
+        "goals" => r"(SELECT e.site_id, e.date, g.name AS goal, e.visitors, 0::bigint AS pageviews, e.events
+                      FROM tally.imported_custom_events e JOIN tally.goals g ON g.site_id = e.site_id AND g.event_name = e.name
+                      UNION ALL
+                      SELECT p.site_id, p.date, g.name, p.visitors, p.pageviews, p.pageviews
+                      FROM tally.imported_pages p JOIN tally.goals g ON g.site_id = p.site_id
+                       AND p.page LIKE replace(replace(replace(replace(g.page_pattern, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
+                     ) AS imported_goals"
+            .to_owned(),
+        other => format!("tally.imported_{other}"),
     }
 }
 
@@ -167,7 +195,11 @@ fn plan(query: &Value) -> Result<Plan, Skip> {
         });
         values.push(list);
     }
-    Ok(Plan { table: table.unwrap_or("visitors"), keys, conditions, values })
+    let table = table.unwrap_or("visitors");
+    if ["custom_events", "goals"].contains(&table) && texts("metrics").iter().any(|m| !EVENT_METRICS.contains(&m.as_str())) {
+        return Err(Skip::UnsupportedQuery);
+    }
+    Ok(Plan { table, keys, conditions, values })
 }
 
 /// Imported sums of one group.
@@ -178,6 +210,7 @@ struct Sums {
     pageviews: f64,
     bounces: f64,
     duration: f64,
+    events: f64,
 }
 
 /// Answers the engine query `query` (as [`query::answer`] does) with imported data
@@ -228,6 +261,7 @@ pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Opt
             pageviews: a.pageviews + s.pageviews,
             bounces: a.bounces + s.bounces,
             duration: a.duration + s.duration,
+            events: a.events + s.events,
         });
         let mut totals = json!({ "results": [{ "dimensions": [], "metrics": native["totals"]["metrics"].clone() }] });
         merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
@@ -270,7 +304,7 @@ async fn imported_rows(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(Vec<Value>, Sums)>, ApiError> {
-    let (visits, bounces, duration) = visit_columns(plan.table);
+    let [visits, pageviews, bounces, duration, events] = sum_columns(plan.table);
     let keys: String = plan.keys.iter().map(|k| format!("{k}, ")).collect();
     let group = if plan.keys.is_empty() {
         String::new()
@@ -279,10 +313,11 @@ async fn imported_rows(
     };
     let conditions: String = plan.conditions.iter().map(|c| format!(" AND {c}")).collect();
     let sql = format!(
-        "SELECT {keys}sum(visitors)::float8, sum({visits})::float8, sum(pageviews)::float8, sum({bounces})::float8, sum({duration})::float8
-         FROM tally.imported_{table} WHERE site_id = (SELECT site_id FROM tally.sites WHERE domain = $1) AND date BETWEEN $2 AND $3{conditions}
+        "SELECT {keys}sum(visitors)::float8, sum({visits})::float8, sum({pageviews})::float8, sum({bounces})::float8, sum({duration})::float8,
+                sum({events})::float8
+         FROM {relation} WHERE site_id = (SELECT site_id FROM tally.sites WHERE domain = $1) AND date BETWEEN $2 AND $3{conditions}
          {group}",
-        table = plan.table
+        relation = relation(plan.table)
     );
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&domain, &from, &to];
     params.extend(plan.values.iter().map(|v| v as &(dyn ToSql + Sync)));
@@ -298,7 +333,7 @@ async fn imported_rows(
         .map(|r| {
             let keys = (0..n).map(|i| r.get::<_, Option<String>>(i).map_or(Value::Null, Value::String)).collect();
             let sum = |i: usize| r.get::<_, Option<f64>>(n + i).unwrap_or(0.0);
-            (keys, Sums { visitors: sum(0), visits: sum(1), pageviews: sum(2), bounces: sum(3), duration: sum(4) })
+            (keys, Sums { visitors: sum(0), visits: sum(1), pageviews: sum(2), bounces: sum(3), duration: sum(4), events: sum(5) })
         })
         .collect())
 }
@@ -329,6 +364,7 @@ fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) 
             pageviews: at("pageviews").map_or(value(at("views_per_visit")) * visits, |m| value(Some(m))),
             bounces: (value(at("bounce_rate")) * visits / 100.0).round(),
             duration: value(at("visit_duration")) * visits,
+            events: value(at("events")),
         };
         let total = Sums {
             visitors: native.visitors + sums.visitors,
@@ -336,6 +372,7 @@ fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) 
             pageviews: native.pageviews + sums.pageviews,
             bounces: native.bounces + sums.bounces,
             duration: native.duration + sums.duration,
+            events: native.events + sums.events,
         };
         let ratio = |part: f64, digits: f64| if total.visits > 0.0 { (part / total.visits * digits).round() / digits } else { 0.0 };
         for (m, name) in metrics.iter().enumerate() {
@@ -343,6 +380,7 @@ fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) 
                 "visitors" => json!(total.visitors as u64),
                 "visits" => json!(total.visits as u64),
                 "pageviews" => json!(total.pageviews as u64),
+                "events" => json!(total.events as u64),
                 "bounce_rate" => json!(ratio(total.bounces * 100.0, 100.0)),
                 "visit_duration" => json!(ratio(total.duration, 1.0) as u64),
                 "views_per_visit" => json!(ratio(total.pageviews, 100.0)),
@@ -450,9 +488,16 @@ mod tests {
         assert_eq!(plan(&q(json!(["visitors"]), json!([]), json!([]))).unwrap().table, "visitors");
         let skip = |query: Value| plan(&query).unwrap_err();
         assert_eq!(skip(q(json!(["visitors"]), json!(["visit:source", "visit:device"]), json!([]))), Skip::UnsupportedQuery);
-        assert_eq!(skip(q(json!(["events"]), json!([]), json!([]))), Skip::UnsupportedQuery);
+        assert_eq!(skip(q(json!(["time_on_page"]), json!([]), json!([]))), Skip::UnsupportedQuery);
         assert_eq!(skip(q(json!(["visitors"]), json!(["time:hour"]), json!([]))), Skip::UnsupportedInterval);
-        assert_eq!(skip(q(json!(["visitors"]), json!([]), json!([["is", "event:goal", ["Signup"]]]))), Skip::UnsupportedQuery);
+        let goals = plan(&q(json!(["visitors", "events"]), json!(["event:goal"]), json!([["is", "event:goal", ["Signup"]]]))).unwrap();
+        assert_eq!((goals.table, goals.conditions), ("goals", vec!["goal = ANY($4)".to_owned()]));
+        assert_eq!(plan(&q(json!(["events"]), json!(["event:name"]), json!([]))).unwrap().table, "custom_events");
+        assert_eq!(skip(q(json!(["visitors", "bounce_rate"]), json!(["event:goal"]), json!([]))), Skip::UnsupportedQuery);
+        assert_eq!(
+            skip(q(json!(["visitors"]), json!(["visit:source"]), json!([["is", "event:goal", ["Signup"]]]))),
+            Skip::UnsupportedQuery
+        );
         assert_eq!(skip(q(json!(["visitors"]), json!(["visit:city"]), json!([]))), Skip::UnsupportedQuery);
     }
 
@@ -462,8 +507,8 @@ mod tests {
             json!({"metrics": ["visitors", "bounce_rate", "visit_duration", "views_per_visit", "visits"], "dimensions": ["visit:device"]});
         let mut native = json!({"results": [{"dimensions": ["Desktop"], "metrics": [4, 50.0, 100, 2.0, 4]}], "meta": {}});
         let imported = vec![
-            (vec![json!("Desktop")], Sums { visitors: 6.0, visits: 6.0, pageviews: 12.0, bounces: 0.0, duration: 0.0 }),
-            (vec![json!("Tablet")], Sums { visitors: 1.0, visits: 2.0, pageviews: 6.0, bounces: 1.0, duration: 60.0 }),
+            (vec![json!("Desktop")], Sums { visitors: 6.0, visits: 6.0, pageviews: 12.0, bounces: 0.0, duration: 0.0, events: 12.0 }),
+            (vec![json!("Tablet")], Sums { visitors: 1.0, visits: 2.0, pageviews: 6.0, bounces: 1.0, duration: 60.0, events: 6.0 }),
         ];
         merge(&mut native, &engine, imported);
         sort_and_page(&mut native, &engine, Some(&json!({"limit": 5})));

@@ -57,6 +57,7 @@ mod scroll;
 mod share;
 mod shared;
 mod split;
+mod value_test;
 mod window;
 
 pub use error::QueryError;
@@ -70,6 +71,7 @@ pub use rollups::{answer_from_rollups, EdgeCache, EdgeVisits, RollupError, Rollu
 pub use scan::{scan_all, scan_loaded, Answer, Group, KeyValue, Scan, ScanError, TimeRange, Workers};
 pub use share::{divide, Shape};
 pub use shared::SharedPlan;
+pub use value_test::ValueTest;
 pub use window::VISIT_GAP_US;
 
 #[cfg(test)]

@@ -272,14 +272,14 @@ pub(crate) fn filter_list(list: &[Value], field: &str) -> Result<Option<Filter>,
 
 /// What the filters of one query have used of the limits so far.
 #[derive(Default)]
-struct FilterBudget {
+pub(crate) struct FilterBudget {
     leaves: usize,
     values: usize,
     patterns: usize,
 }
 
 /// The filter at `field`, nested `depth` deep (a top-level filter is 1).
-fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -> Result<Filter, QueryError> {
+pub(crate) fn filter(value: &Value, field: &str, depth: usize, budget: &mut FilterBudget) -> Result<Filter, QueryError> {
     if depth > MAX_FILTER_DEPTH {
         return Err(QueryError::new(field, format!("filters nest at most {MAX_FILTER_DEPTH} deep")));
     }

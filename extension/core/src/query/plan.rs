@@ -52,6 +52,15 @@ pub(crate) enum Test {
 }
 
 impl Test {
+    /// The test a filter leaf states (`field` names its values in an error).
+    pub fn of(op: Op, values: &[String], field: &str) -> Result<Test, QueryError> {
+        Ok(match op {
+            Op::Is => Test::Is(values.to_vec()),
+            Op::Contains => Test::Contains(values.to_vec()),
+            Op::Matches => Test::Regex(regex_set(values).map_err(|e| QueryError::new(field, e.to_string()))?),
+        })
+    }
+
     /// Whether both test the same: same values, or the same patterns in order.
     pub fn same(&self, other: &Test) -> bool {
         match (self, other) {
@@ -297,14 +306,7 @@ impl Plan {
                 }
                 Expr::Or(goals)
             }
-            Filter::Leaf { target: Target::Attr(attr), op, values, field } => {
-                let test = match op {
-                    Op::Is => Test::Is(values.clone()),
-                    Op::Contains => Test::Contains(values.clone()),
-                    Op::Matches => Test::Regex(regex_set(values).map_err(|e| QueryError::new(field, e.to_string()))?),
-                };
-                self.leaf(attr, test)
-            }
+            Filter::Leaf { target: Target::Attr(attr), op, values, field } => self.leaf(attr, Test::of(*op, values, field)?),
         })
     }
 }
