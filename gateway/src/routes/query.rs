@@ -14,6 +14,8 @@
 //! among those of the same site and range: the dashboard's panels go this way. A bad
 //! query takes its place in `results` as `{"error": {"field", "message"}}` and the
 //! others are still answered; a body that is not a list of at most 50 queries is a 400.
+//! `include.imports` adds imported data to a query's answer here as in a single query
+//! (the dashboard's imports toggle).
 //! The batch is answered in `--query-parts` shares side by side, each on a connection
 //! of its own (a backend answers from rollups on one core): each share runs in its own
 //! transaction, so the shares of one call may see commits a few milliseconds apart.
@@ -148,8 +150,35 @@ pub async fn batch(state: &AppState, caller: &Caller, body: &Value) -> Result<Va
         Some(Value::Array(queries)) if !queries.is_empty() => queries,
         _ => return Err(ApiError::bad_request("queries", "expected a non-empty array of stats queries")),
     };
+    // A query with `include.imports` is readied for the engine (crate::imports::merge),
+    // which answers native data in the batch; the imported figures are added after. A
+    // bad `include.imports` stays for the engine to name in that query's place.
+    let mut engine_queries = queries.clone();
+    let imports: Vec<bool> = engine_queries
+        .iter_mut()
+        .map(|query| {
+            let mut taken = query.clone();
+            let asked = take_imports(&mut taken);
+            if asked.is_ok() {
+                *query = taken;
+            }
+            asked.unwrap_or(false)
+        })
+        .collect();
+    let prepared = try_join_all(engine_queries.iter().zip(&imports).map(|(query, &asked)| async move {
+        match asked {
+            true => crate::imports::merge::prepare(state, caller, query).await.map(Some),
+            false => Ok(None),
+        }
+    }))
+    .await?;
+    for (query, prepared) in engine_queries.iter_mut().zip(&prepared) {
+        if let Some(prepared) = prepared {
+            query.clone_from(&prepared.engine);
+        }
+    }
     let parts = usize::from(state.config.query_parts).clamp(1, queries.len());
-    let list = Value::Array(queries.clone());
+    let list = Value::Array(engine_queries);
     // Share 1 holds the heaviest unit (a site's scan, `tally_core::query::divide`); it
     // goes to the oldest connection taken, so scans keep landing on the few backends
     // whose memory is already mapped and whose segment caches hold the site. Spread by
@@ -163,10 +192,16 @@ pub async fn batch(state: &AppState, caller: &Caller, body: &Value) -> Result<Va
     }))
     .await?;
     // Each answer is in the one share that holds it; the others have null there.
-    let results = (0..queries.len())
-        .map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null))
-        .collect();
-    Ok(json!({ "results": Value::Array(results) }))
+    let answers =
+        (0..queries.len()).map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null));
+    let results = try_join_all(answers.zip(prepared).map(|(answer, prepared)| async move {
+        match prepared {
+            Some(prepared) if answer.get("error").is_none() => prepared.finish(state, caller, answer).await,
+            _ => Ok(answer),
+        }
+    }))
+    .await?;
+    Ok(json!({ "results": results }))
 }
 
 /// Answers share `part` of `parts` of the batch `list` in a transaction of its own on
