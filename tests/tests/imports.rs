@@ -493,6 +493,10 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     assert_eq!(answers[1]["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
     assert_eq!((answers[2]["results"][0]["metrics"].clone(), answers[2]["meta"].get("imports_included")), (json!([2]), None));
     assert_eq!(answers[3]["error"]["field"], "include.imports", "{batch}");
+    // A CSV export of the dashboard's query includes them as its panel does.
+    let export = json!({"site_id": SITE, "date_range": range, "metrics": ["visitors"], "include": {"imports": true}});
+    let csv = admin.http.post(format!("{}/api/v1/export", admin.base)).json(&export).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().nth(1), Some("17"), "{csv}");
     let (_, me) = admin.get("/api/v1/sites").await;
     assert_eq!(me["sites"][0]["has_imports"], json!(true), "the dashboard offers its imports toggle");
 

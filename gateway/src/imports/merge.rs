@@ -145,7 +145,9 @@ struct Plan {
 fn plan(query: &Value) -> Result<Plan, Skip> {
     let texts =
         |key: &str| -> Vec<String> { query[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect() };
-    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str())) || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
+    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str()))
+        || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
+        || query.get("funnel").is_some()
     {
         return Err(Skip::UnsupportedQuery);
     }
@@ -525,6 +527,9 @@ mod tests {
         let skip = |query: Value| plan(&query).unwrap_err();
         assert_eq!(skip(q(json!(["visitors"]), json!(["visit:source", "visit:device"]), json!([]))), Skip::UnsupportedQuery);
         assert_eq!(skip(q(json!(["time_on_page"]), json!([]), json!([]))), Skip::UnsupportedQuery);
+        let mut funnel = q(json!(["visitors"]), json!([]), json!([]));
+        funnel["funnel"] = json!("Checkout");
+        assert_eq!(skip(funnel), Skip::UnsupportedQuery);
         assert_eq!(skip(q(json!(["visitors"]), json!(["time:hour"]), json!([]))), Skip::UnsupportedInterval);
         let goals = plan(&q(json!(["visitors", "events"]), json!(["event:goal"]), json!([["is", "event:goal", ["Signup"]]]))).unwrap();
         assert_eq!((goals.table, goals.conditions), ("goals", vec!["goal = ANY($4)".to_owned()]));

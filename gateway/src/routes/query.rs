@@ -67,10 +67,28 @@ async fn run_query(
         Some("true") => true,
         Some(_) => return Err(ApiError::bad_request("with_imported", "with_imported is true or false")),
     };
-    if take_imports(&mut query)? || with_imported {
+    if with_imported {
+        take_imports(&mut query)?;
         return Ok(Json(crate::imports::merge::answer(&state, &caller, &query, Some("query"), Work::Query).await?));
     }
-    Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
+    Ok(Json(answer_with_imports(&state, &caller, &query, Some("query"), Work::Query).await?))
+}
+
+/// [`answer`], with imported data added when the query's `include.imports` asks for it
+/// (`crate::imports::merge`): what a client's query gets, from the API, a shared link
+/// or a CSV export alike.
+pub async fn answer_with_imports(
+    state: &AppState,
+    caller: &Caller,
+    query: &Value,
+    audit: Option<&str>,
+    work: Work,
+) -> Result<Value, ApiError> {
+    let mut query = query.clone();
+    if take_imports(&mut query)? {
+        return crate::imports::merge::answer(state, caller, &query, audit, work).await;
+    }
+    answer(state, caller, &query, audit, work).await
 }
 
 /// Takes `include.imports` out of `query` (the engine answers native data only):
