@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import { datePicker } from "./components/datepicker.js";
 import { filterBar } from "./components/filters.js";
+import { importsToggle } from "./components/imports.js";
 import { showLogin } from "./components/login.js";
 import { offered, pageNav } from "./components/nav.js";
 import { pdfButton } from "./components/pdf.js";
@@ -38,6 +39,7 @@ import "./style.css";
 
 const root = document.getElementById("app");
 const sites = siteSwitcher();
+const imports = importsToggle();
 const live = realtimeCount();
 const picker = datePicker();
 const filters = filterBar();
@@ -65,7 +67,7 @@ const layout = h(
   { class: "dashboard" },
   // The live count sits after the range picker, before the account's free space: its
   // figure changing width moves nothing.
-  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, pdf.element, live.element, h("span", { class: "account" }, user, logoutButton())),
+  h("header", { class: "top" }, h("h1", {}, "Tally"), sites.element, picker.element, imports.element, pdf.element, live.element, h("span", { class: "account" }, user, logoutButton())),
   nav.element,
   h("main", { tabindex: "-1" }, segments.element, filters.element, grid, pageHost),
 );
@@ -87,6 +89,7 @@ function render(current) {
   nav.render({ ...current, page }, allowed);
   document.body.dataset.page = page;
   picker.element.hidden = filters.element.hidden = grid.hidden = page !== "stats";
+  imports.render(current, page === "stats" ? session.sites.find((s) => s.domain === current.site) : null);
   // Saved segments belong to signed-in users.
   segments.element.hidden = page !== "stats" || Boolean(session.shared);
   // PDF reports are made as a signed-in user.

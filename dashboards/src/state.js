@@ -3,7 +3,7 @@
 //
 //   ?page=alerts&site=example.com&period=custom&from=2025-01-01&to=2025-01-31&compare=off
 //    &f=is|visit:country|DE&f=is|event:page|/pricing&tab.pages=entry&metric=pageviews
-//    &f=is|segment|12&prop=plan&funnel=Checkout
+//    &f=is|segment|12&prop=plan&funnel=Checkout&imports=on
 //
 // `page` is the view (the stats by default, or one of PAGES). Defaults are left out of
 // the URL. Every change goes through `update`, which pushes a
@@ -66,6 +66,7 @@ export function parse(search) {
     metric: params.get("metric") || DEFAULTS.metric,
     prop: params.get("prop") || "",
     funnel: params.get("funnel") || "",
+    imports: params.get("imports") === "on",
     filters,
     tabs,
   };
@@ -85,6 +86,7 @@ export function serialize(state) {
   if (state.metric !== DEFAULTS.metric) params.set("metric", state.metric);
   if (state.prop) params.set("prop", state.prop);
   if (state.funnel) params.set("funnel", state.funnel);
+  if (state.imports) params.set("imports", "on");
   for (const f of state.filters) params.append("f", `${f.op}|${f.dimension}|${f.value}`);
   for (const [panel, tab] of Object.entries(state.tabs)) params.set(`tab.${panel}`, tab);
   const text = params.toString();
@@ -131,18 +133,19 @@ export function withFilter(filters, dimension, value) {
 }
 
 /**
- * The part of a tally.query every panel shares: site, date range, filters and (unless
- * off or realtime) the comparison.
+ * The part of a tally.query every panel shares: site, date range, filters and the
+ * imported data when the imports toggle is on.
  */
 export function baseQuery(state) {
   const date_range = state.period === "custom" ? [state.from, state.to] : PERIODS[state.period].range;
   // A saved segment is named by its id, a number.
   const value = (f) => (f.dimension === "segment" ? Number(f.value) : f.value);
-  return { site_id: state.site, date_range, filters: state.filters.map((f) => [f.op, f.dimension, [value(f)]]) };
+  const q = { site_id: state.site, date_range, filters: state.filters.map((f) => [f.op, f.dimension, [value(f)]]) };
+  return state.imports ? { ...q, include: { imports: true } } : q;
 }
 
 /** Query `q` with the state's comparison included (none when off or realtime). */
 export function compared(state, q) {
   if (state.compare === "off" || state.period === "realtime") return q;
-  return { ...q, include: { comparisons: { mode: state.compare } } };
+  return { ...q, include: { ...q.include, comparisons: { mode: state.compare } } };
 }

@@ -37,7 +37,10 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_me_lists_the_sites() {
     let s = t.login(&email, TEST_PASSWORD).await;
     let (status, me) = s.get("/api/v1/auth/me").await;
     assert_eq!(status, 200);
-    assert_eq!(me["sites"], json!([{"id": 1, "domain": "a.example", "timezone": "Europe/Berlin", "role": "analyst"}]));
+    assert_eq!(
+        me["sites"],
+        json!([{"id": 1, "domain": "a.example", "timezone": "Europe/Berlin", "role": "analyst", "has_imports": false}])
+    );
     assert_eq!(t.get("/api/v1/auth/me").await.0, 401);
 
     // Sessions slide: using one pushes its expiry forward.
@@ -110,7 +113,10 @@ async fn administrators_manage_sites_users_members_and_keys_and_read_the_audit_l
     // The new analyst sees the new site; administrators see every site, as admin.
     let analyst = t.login(&email, "long enough!").await;
     let (_, sites) = analyst.get("/api/v1/sites").await;
-    assert_eq!(sites["sites"], json!([{"id": site_id, "domain": "new.example", "timezone": "Europe/Paris", "role": "analyst"}]));
+    assert_eq!(
+        sites["sites"],
+        json!([{"id": site_id, "domain": "new.example", "timezone": "Europe/Paris", "role": "analyst", "has_imports": false}])
+    );
     let (_, sites) = admin.get("/api/v1/sites").await;
     assert_eq!(sites["sites"].as_array().unwrap().len(), 2);
     assert!(sites["sites"].as_array().unwrap().iter().all(|s| s["role"] == "admin"));

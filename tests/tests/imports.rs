@@ -474,6 +474,32 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     let (status, body) = admin.post("/api/v1/query", bad).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("include.imports")));
 
+    // The batch API (the dashboard's) takes include.imports per query, merged alike; a
+    // bad value is named in that query's place.
+    let range = json!(["2024-01-01", "2024-01-31"]);
+    let (status, batch) = admin
+        .post(
+            "/api/v1/query/batch",
+            json!({"queries": [
+                {"site_id": SITE, "date_range": range, "metrics": ["visitors"], "include": {"imports": true}},
+                {"site_id": SITE, "date_range": range, "metrics": ["visitors"], "dimensions": ["visit:device"], "include": {"imports": true}},
+                {"site_id": SITE, "date_range": range, "metrics": ["visitors"]},
+                {"site_id": SITE, "date_range": range, "metrics": ["visitors"], "include": {"imports": "yes"}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{batch}");
+    let answers = &batch["results"];
+    assert_eq!((answers[0]["results"][0]["metrics"].clone(), answers[0]["meta"]["imports_included"].clone()), (json!([17]), json!(true)));
+    assert_eq!(answers[1]["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
+    assert_eq!((answers[2]["results"][0]["metrics"].clone(), answers[2]["meta"].get("imports_included")), (json!([2]), None));
+    assert_eq!(answers[3]["error"]["field"], "include.imports", "{batch}");
+    // A CSV export of the dashboard's query includes them as its panel does.
+    let export = json!({"site_id": SITE, "date_range": range, "metrics": ["visitors"], "include": {"imports": true}});
+    let csv = admin.http.post(format!("{}/api/v1/export", admin.base)).json(&export).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().nth(1), Some("17"), "{csv}");
+    let (_, me) = admin.get("/api/v1/sites").await;
+    assert_eq!(me["sites"][0]["has_imports"], json!(true), "the dashboard offers its imports toggle");
+
     // A viewer of the site sees the imports in answers too (row-level security).
     let viewer = t.user_with_role(SITE, "viewer").await;
     let (_, seen) = viewer

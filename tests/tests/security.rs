@@ -267,7 +267,7 @@ async fn api_attempts(w: &World, n: &mut Attempts) {
         assert_eq!(status, 200, "{body}");
     }
     let (_, me) = w.viewer_a.get("/api/v1/auth/me").await;
-    assert_eq!(me["sites"], json!([{"id": A, "domain": A_DOMAIN, "timezone": "UTC", "role": "viewer"}]));
+    assert_eq!(me["sites"], json!([{"id": A, "domain": A_DOMAIN, "timezone": "UTC", "role": "viewer", "has_imports": false}]));
 
     // B looks exactly like a site that does not exist.
     let (_, missing_by_id) = w.analyst_a.post("/api/v1/query", query(json!(999))).await;

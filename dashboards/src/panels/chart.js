@@ -72,7 +72,7 @@ export function chart() {
     frame.title.textContent = label;
     const u = unit(state);
     const q = compared(state, { ...baseQuery(state), metrics: [metric], dimensions: [`time:${u}`] });
-    const compare = Boolean(q.include);
+    const compare = Boolean(q.include?.comparisons);
     await frame.show(
       async () => {
         const [answer, uPlot] = await Promise.all([query(q, signal), uPlotLoaded()]);

@@ -145,7 +145,9 @@ struct Plan {
 fn plan(query: &Value) -> Result<Plan, Skip> {
     let texts =
         |key: &str| -> Vec<String> { query[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect() };
-    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str())) || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
+    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str()))
+        || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
+        || query.get("funnel").is_some()
     {
         return Err(Skip::UnsupportedQuery);
     }
@@ -217,18 +219,39 @@ struct Sums {
 /// added where it applies; the answer's `meta` says whether it was
 /// (`imports_included`, and `imports_skip_reason`/`imports_warning` when not).
 pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Option<&str>, work: Work) -> Result<Value, ApiError> {
+    let prepared = prepare(state, caller, query).await?;
+    let native = query::answer(state, caller, &prepared.engine, audit, work).await?;
+    prepared.finish(state, caller, native).await
+}
+
+/// A query asking for imported data, readied for the engine: what the engine is asked
+/// ([`Prepared::engine`]), and how its answer becomes the merged one
+/// ([`Prepared::finish`]). [`answer`] runs one such query; the batch route runs many
+/// engine queries together between the two steps.
+pub struct Prepared {
+    /// The query for `tally.query`.
+    pub engine: Value,
+    how: How,
+}
+
+enum How {
+    /// Imports do not apply: the native answer, saying why.
+    Skip(Skip),
+    /// Imports merge by `plan` over the days they span (`range`), the query's
+    /// `pagination` applied after and the engine's metrics past the `requested` ones
+    /// dropped.
+    Merge { plan: Plan, site: String, range: Option<(NaiveDate, NaiveDate)>, pagination: Option<Value>, requested: usize },
+}
+
+/// Readies the engine query `query` for imported data.
+pub async fn prepare(state: &AppState, caller: &Caller, query: &Value) -> Result<Prepared, ApiError> {
     let planned = plan(query);
     let site = query["site_id"].as_str().unwrap_or_default().to_owned();
     let (imported_any, range) = imports_of(state, caller, &site).await?;
-    let skip = match &planned {
-        _ if !imported_any => Some(Skip::NoImportedData),
-        Err(skip) => Some(*skip),
-        Ok(_) => None,
-    };
-    let Some(plan) = planned.ok().filter(|_| skip.is_none()) else {
-        let mut native = query::answer(state, caller, query, audit, work).await?;
-        mark(&mut native, skip);
-        return Ok(native);
+    let plan = match planned {
+        _ if !imported_any => return Ok(Prepared { engine: query.clone(), how: How::Skip(Skip::NoImportedData) }),
+        Err(skip) => return Ok(Prepared { engine: query.clone(), how: How::Skip(skip) }),
+        Ok(plan) => plan,
     };
     // Every native group (the engine's most, MAX_LIMIT) is merged, then sorted and
     // paged here; visits are needed to turn rates back into sums.
@@ -239,38 +262,53 @@ pub async fn answer(state: &AppState, caller: &Caller, query: &Value, audit: Opt
     if !metrics.iter().any(|m| m == "visits") {
         engine["metrics"].as_array_mut().expect("metrics are a list").push(json!("visits"));
     }
-    let mut native = query::answer(state, caller, &engine, audit, work).await?;
-    let (from, to) = match (native["query"]["date_range"][0].as_str().map(date), native["query"]["date_range"][1].as_str().map(date)) {
-        (Some(Some(from)), Some(Some(to))) => (from, to),
-        // A realtime range is minutes: no imported day falls in it.
-        _ => {
-            mark(&mut native, Some(Skip::UnsupportedInterval));
+    Ok(Prepared { engine, how: How::Merge { plan, site, range, pagination, requested } })
+}
+
+impl Prepared {
+    /// The answer to the query: `native`, the engine's answer to [`Prepared::engine`],
+    /// with the imported figures added where they apply.
+    pub async fn finish(self, state: &AppState, caller: &Caller, mut native: Value) -> Result<Value, ApiError> {
+        let (plan, site, range, pagination, requested) = match self.how {
+            How::Skip(skip) => {
+                mark(&mut native, Some(skip));
+                return Ok(native);
+            }
+            How::Merge { plan, site, range, pagination, requested } => (plan, site, range, pagination, requested),
+        };
+        let engine = self.engine;
+        let (from, to) = match (native["query"]["date_range"][0].as_str().map(date), native["query"]["date_range"][1].as_str().map(date)) {
+            (Some(Some(from)), Some(Some(to))) => (from, to),
+            // A realtime range is minutes: no imported day falls in it.
+            _ => {
+                mark(&mut native, Some(Skip::UnsupportedInterval));
+                return Ok(strip(native, requested));
+            }
+        };
+        if !range.is_some_and(|(first, last)| first <= to && last >= from) {
+            mark(&mut native, Some(Skip::OutOfRange));
             return Ok(strip(native, requested));
         }
-    };
-    if !range.is_some_and(|(first, last)| first <= to && last >= from) {
-        mark(&mut native, Some(Skip::OutOfRange));
-        return Ok(strip(native, requested));
+        let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
+        if native.get("totals").is_some() {
+            // The totals row (`include.totals`) gets every imported group's sums.
+            let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
+                visitors: a.visitors + s.visitors,
+                visits: a.visits + s.visits,
+                pageviews: a.pageviews + s.pageviews,
+                bounces: a.bounces + s.bounces,
+                duration: a.duration + s.duration,
+                events: a.events + s.events,
+            });
+            let mut totals = json!({ "results": [{ "dimensions": [], "metrics": native["totals"]["metrics"].clone() }] });
+            merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
+            native["totals"]["metrics"] = totals["results"][0]["metrics"].clone();
+        }
+        merge(&mut native, &engine, imported);
+        sort_and_page(&mut native, &engine, pagination.as_ref());
+        mark(&mut native, None);
+        Ok(strip(native, requested))
     }
-    let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
-    if native.get("totals").is_some() {
-        // The totals row (`include.totals`) gets every imported group's sums.
-        let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
-            visitors: a.visitors + s.visitors,
-            visits: a.visits + s.visits,
-            pageviews: a.pageviews + s.pageviews,
-            bounces: a.bounces + s.bounces,
-            duration: a.duration + s.duration,
-            events: a.events + s.events,
-        });
-        let mut totals = json!({ "results": [{ "dimensions": [], "metrics": native["totals"]["metrics"].clone() }] });
-        merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
-        native["totals"]["metrics"] = totals["results"][0]["metrics"].clone();
-    }
-    merge(&mut native, &engine, imported);
-    sort_and_page(&mut native, &engine, pagination.as_ref());
-    mark(&mut native, None);
-    Ok(strip(native, requested))
 }
 
 fn date(text: &str) -> Option<NaiveDate> {
@@ -489,6 +527,9 @@ mod tests {
         let skip = |query: Value| plan(&query).unwrap_err();
         assert_eq!(skip(q(json!(["visitors"]), json!(["visit:source", "visit:device"]), json!([]))), Skip::UnsupportedQuery);
         assert_eq!(skip(q(json!(["time_on_page"]), json!([]), json!([]))), Skip::UnsupportedQuery);
+        let mut funnel = q(json!(["visitors"]), json!([]), json!([]));
+        funnel["funnel"] = json!("Checkout");
+        assert_eq!(skip(funnel), Skip::UnsupportedQuery);
         assert_eq!(skip(q(json!(["visitors"]), json!(["time:hour"]), json!([]))), Skip::UnsupportedInterval);
         let goals = plan(&q(json!(["visitors", "events"]), json!(["event:goal"]), json!([["is", "event:goal", ["Signup"]]]))).unwrap();
         assert_eq!((goals.table, goals.conditions), ("goals", vec!["goal = ANY($4)".to_owned()]));

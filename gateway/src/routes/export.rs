@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::json_body::JsonBody;
-use crate::routes::query::answer;
+use crate::routes::query::answer_with_imports;
 use crate::state::AppState;
 use crate::statement::Work;
 
@@ -39,7 +39,7 @@ pub struct Api;
     )
 )]
 async fn export(State(state): State<AppState>, caller: Caller, JsonBody(query): JsonBody<Value>) -> Result<impl IntoResponse, ApiError> {
-    let answer = answer(&state, &caller, &query, Some("export"), Work::Export).await?;
+    let answer = answer_with_imports(&state, &caller, &query, Some("export"), Work::Export).await?;
     let csv = to_csv(&answer)?;
     let name = file_name(&answer);
     tracing::info!(file = %name, rows = answer["results"].as_array().map_or(0, Vec::len), query = %query, "export");

@@ -14,6 +14,8 @@
 //! among those of the same site and range: the dashboard's panels go this way. A bad
 //! query takes its place in `results` as `{"error": {"field", "message"}}` and the
 //! others are still answered; a body that is not a list of at most 50 queries is a 400.
+//! `include.imports` adds imported data to a query's answer here as in a single query
+//! (the dashboard's imports toggle).
 //! The batch is answered in `--query-parts` shares side by side, each on a connection
 //! of its own (a backend answers from rollups on one core): each share runs in its own
 //! transaction, so the shares of one call may see commits a few milliseconds apart.
@@ -65,10 +67,28 @@ async fn run_query(
         Some("true") => true,
         Some(_) => return Err(ApiError::bad_request("with_imported", "with_imported is true or false")),
     };
-    if take_imports(&mut query)? || with_imported {
+    if with_imported {
+        take_imports(&mut query)?;
         return Ok(Json(crate::imports::merge::answer(&state, &caller, &query, Some("query"), Work::Query).await?));
     }
-    Ok(Json(answer(&state, &caller, &query, Some("query"), Work::Query).await?))
+    Ok(Json(answer_with_imports(&state, &caller, &query, Some("query"), Work::Query).await?))
+}
+
+/// [`answer`], with imported data added when the query's `include.imports` asks for it
+/// (`crate::imports::merge`): what a client's query gets, from the API, a shared link
+/// or a CSV export alike.
+pub async fn answer_with_imports(
+    state: &AppState,
+    caller: &Caller,
+    query: &Value,
+    audit: Option<&str>,
+    work: Work,
+) -> Result<Value, ApiError> {
+    let mut query = query.clone();
+    if take_imports(&mut query)? {
+        return crate::imports::merge::answer(state, caller, &query, audit, work).await;
+    }
+    answer(state, caller, &query, audit, work).await
 }
 
 /// Takes `include.imports` out of `query` (the engine answers native data only):
@@ -148,8 +168,35 @@ pub async fn batch(state: &AppState, caller: &Caller, body: &Value) -> Result<Va
         Some(Value::Array(queries)) if !queries.is_empty() => queries,
         _ => return Err(ApiError::bad_request("queries", "expected a non-empty array of stats queries")),
     };
+    // A query with `include.imports` is readied for the engine (crate::imports::merge),
+    // which answers native data in the batch; the imported figures are added after. A
+    // bad `include.imports` stays for the engine to name in that query's place.
+    let mut engine_queries = queries.clone();
+    let imports: Vec<bool> = engine_queries
+        .iter_mut()
+        .map(|query| {
+            let mut taken = query.clone();
+            let asked = take_imports(&mut taken);
+            if asked.is_ok() {
+                *query = taken;
+            }
+            asked.unwrap_or(false)
+        })
+        .collect();
+    let prepared = try_join_all(engine_queries.iter().zip(&imports).map(|(query, &asked)| async move {
+        match asked {
+            true => crate::imports::merge::prepare(state, caller, query).await.map(Some),
+            false => Ok(None),
+        }
+    }))
+    .await?;
+    for (query, prepared) in engine_queries.iter_mut().zip(&prepared) {
+        if let Some(prepared) = prepared {
+            query.clone_from(&prepared.engine);
+        }
+    }
     let parts = usize::from(state.config.query_parts).clamp(1, queries.len());
-    let list = Value::Array(queries.clone());
+    let list = Value::Array(engine_queries);
     // Share 1 holds the heaviest unit (a site's scan, `tally_core::query::divide`); it
     // goes to the oldest connection taken, so scans keep landing on the few backends
     // whose memory is already mapped and whose segment caches hold the site. Spread by
@@ -163,10 +210,16 @@ pub async fn batch(state: &AppState, caller: &Caller, body: &Value) -> Result<Va
     }))
     .await?;
     // Each answer is in the one share that holds it; the others have null there.
-    let results = (0..queries.len())
-        .map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null))
-        .collect();
-    Ok(json!({ "results": Value::Array(results) }))
+    let answers =
+        (0..queries.len()).map(|i| shares.iter().map(|share| &share[i]).find(|answer| !answer.is_null()).cloned().unwrap_or(Value::Null));
+    let results = try_join_all(answers.zip(prepared).map(|(answer, prepared)| async move {
+        match prepared {
+            Some(prepared) if answer.get("error").is_none() => prepared.finish(state, caller, answer).await,
+            _ => Ok(answer),
+        }
+    }))
+    .await?;
+    Ok(json!({ "results": results }))
 }
 
 /// Answers share `part` of `parts` of the batch `list` in a transaction of its own on

@@ -215,7 +215,7 @@ async fn run_query(
     if let Some(panels) = &link.panels {
         share_panels::check(panels, &q)?;
     }
-    Ok(Json(query::answer(&state, &link.caller(ip), &q, Some("share.query"), Work::Query).await?))
+    Ok(Json(query::answer_with_imports(&state, &link.caller(ip), &q, Some("share.query"), Work::Query).await?))
 }
 
 #[utoipa::path(

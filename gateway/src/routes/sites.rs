@@ -58,18 +58,24 @@ async fn list_sites(State(state): State<AppState>, caller: Caller) -> Result<Jso
     Ok(Json(json!({ "sites": sites })))
 }
 
-/// The sites `tx`'s role may see, with its role on each (`[{"id", "domain", "timezone",
-/// "role"}]`, by domain): exactly what row-level security lets it query.
+/// The sites `tx`'s role may see, with its role on each and whether it has imported
+/// data (`[{"id", "domain", "timezone", "role", "has_imports"}]`, by domain): exactly what
+/// row-level security lets it query. The dashboard offers its imports toggle by
+/// `has_imports`.
 pub async fn visible(tx: &Transaction<'_>) -> Result<Vec<Value>, ApiError> {
     let rows = tx
         .query(
-            "SELECT s.site_id, s.domain, s.timezone, m.role FROM tally.sites s JOIN tally.my_sites m USING (site_id) ORDER BY s.domain",
+            "SELECT s.site_id, s.domain, s.timezone, m.role, EXISTS (SELECT FROM tally.site_imports i WHERE i.site_id = s.site_id)
+             FROM tally.sites s JOIN tally.my_sites m USING (site_id) ORDER BY s.domain",
             &[],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|r| json!({"id": r.get::<_, i32>(0), "domain": r.get::<_, String>(1), "timezone": r.get::<_, String>(2), "role": r.get::<_, String>(3)}))
+        .map(|r| {
+            json!({"id": r.get::<_, i32>(0), "domain": r.get::<_, String>(1), "timezone": r.get::<_, String>(2), "role": r.get::<_, String>(3),
+                   "has_imports": r.get::<_, bool>(4)})
+        })
         .collect())
 }
 
