@@ -683,3 +683,6 @@ RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 a.interactive, a.channel) AS u
 $$;
 CREATE OR REPLACE VIEW tally.events WITH (security_invoker = true) AS SELECT * FROM tally.events_scan WHERE tally.scan_ready();
+-- Imported sources gain the acquisition channel of their source and tags, for
+-- visit:channel with include.imports; rows loaded before have none ('').
+ALTER TABLE tally.imported_sources ADD COLUMN channel text NOT NULL DEFAULT '';
