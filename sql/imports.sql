@@ -30,14 +30,16 @@ CREATE TABLE tally.imported_visitors (
     visitors bigint NOT NULL, pageviews bigint NOT NULL, bounces bigint NOT NULL, visits bigint NOT NULL,
     visit_duration bigint NOT NULL
 );
--- An empty source is a direct visit ("Direct / None").
+-- An empty source is a direct visit ("Direct / None"). channel is the acquisition
+-- channel the gateway gives the row's source and tags when it loads them (exports carry
+-- none; gateway/src/ingest/channel.rs), empty for rows loaded before it existed.
 CREATE TABLE tally.imported_sources (
     site_id int NOT NULL, import_id bigint NOT NULL REFERENCES tally.site_imports ON DELETE CASCADE,
     date date NOT NULL,
     source text NOT NULL, referrer text NOT NULL, utm_source text NOT NULL, utm_medium text NOT NULL,
     utm_campaign text NOT NULL, utm_content text NOT NULL, utm_term text NOT NULL,
     pageviews bigint NOT NULL, visitors bigint NOT NULL, visits bigint NOT NULL, visit_duration bigint NOT NULL,
-    bounces bigint NOT NULL
+    bounces bigint NOT NULL, channel text NOT NULL DEFAULT ''
 );
 -- scroll_depth is the sum of the visitors' deepest scroll (percent), NULL when the
 -- export has none; pageleave_visitors the visitors it was measured for.

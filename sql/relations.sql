@@ -11,7 +11,7 @@ RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 a.utm_term, a.utm_content, a.country, a.region, a.city, a.browser,
                 a.browser_version, a.os, a.os_version, a.device, a.screen_width,
                 a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props, a.scroll_depth,
-                a.interactive) AS u
+                a.interactive, a.channel) AS u
 $$;
 
 -- The relation behind tally.events. It never holds a row: the planner hook of

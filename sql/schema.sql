@@ -97,10 +97,16 @@ ALTER TYPE tally.event
     ADD ATTRIBUTE scroll_depth int,
     -- false for events the tracker marked non-interactive: they never end a bounce.
     -- NULL (rows older than the column) counts as interactive.
-    ADD ATTRIBUTE interactive boolean;
+    ADD ATTRIBUTE interactive boolean,
+    -- Acquisition channel (`Organic Search`, `Paid Social`, `Direct`, ...) the gateway
+    -- gave the event from its source, UTM tags and ad click id
+    -- (gateway/src/ingest/channel.rs); a visit's is its first event's. NULL for rows
+    -- stored before the column existed.
+    ADD ATTRIBUTE channel text;
 ALTER TABLE tally.events_hot
     ADD COLUMN scroll_depth int,
-    ADD COLUMN interactive boolean;
+    ADD COLUMN interactive boolean,
+    ADD COLUMN channel text;
 
 -- Daily salts for cookieless visitor ids (see gateway/src/ingest/visitor.rs). Not dumped:
 -- a restored database starts new salts, which is the point of destroying old ones.

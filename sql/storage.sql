@@ -45,5 +45,6 @@ CREATE TYPE tally.event_arrays AS (
     utm_source text[], utm_medium text[], utm_campaign text[], utm_term text[], utm_content text[],
     country text[], region text[], city text[], browser text[], browser_version text[],
     os text[], os_version text[], device text[], screen_width int[], engagement_ms int[],
-    revenue_micros bigint[], revenue_currency text[], props jsonb[], scroll_depth int[], interactive boolean[]
+    revenue_micros bigint[], revenue_currency text[], props jsonb[], scroll_depth int[], interactive boolean[],
+    channel text[]
 );

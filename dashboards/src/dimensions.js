@@ -8,6 +8,7 @@ export const LABELS = {
   "visit:entry_page": "Entry page",
   "visit:exit_page": "Exit page",
   "visit:source": "Source",
+  "visit:channel": "Channel",
   "visit:referrer": "Referrer",
   "visit:utm_source": "UTM source",
   "visit:utm_medium": "UTM medium",

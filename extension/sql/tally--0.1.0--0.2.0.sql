@@ -663,3 +663,26 @@ DROP INDEX tally.rollups_daily_key;
 CREATE INDEX rollups_daily_days ON tally.rollups_daily (site_id, day, dimension);
 DROP INDEX tally.rollups_weekly_key;
 CREATE INDEX rollups_weekly_weeks ON tally.rollups_weekly (site_id, week, dimension);
+
+-- Events gain channel (Plausible's acquisition channel, `visit:channel`), last in
+-- tally_core::event::COLUMNS. Segments and hot rows stored before read it as NULL; in
+-- the hot table it follows `gen`, as in a fresh install (sql/schema.sql).
+ALTER TYPE tally.event ADD ATTRIBUTE channel text;
+ALTER TABLE tally.events_hot ADD COLUMN channel text;
+ALTER TABLE tally.events_scan ADD COLUMN channel text;
+ALTER TYPE tally.event_arrays ADD ATTRIBUTE channel text[];
+CREATE OR REPLACE FUNCTION tally.segment_rows(segment_id bigint, data bytea)
+RETURNS SETOF tally.event LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT u.*
+    FROM tally.segment_arrays(segment_id, data) a,
+         unnest(a.site_id, a.ts, a.name, a.visitor_id, a.session_id, a.hostname, a.pathname,
+                a.referrer, a.referrer_source, a.utm_source, a.utm_medium, a.utm_campaign,
+                a.utm_term, a.utm_content, a.country, a.region, a.city, a.browser,
+                a.browser_version, a.os, a.os_version, a.device, a.screen_width,
+                a.engagement_ms, a.revenue_micros, a.revenue_currency, a.props, a.scroll_depth,
+                a.interactive, a.channel) AS u
+$$;
+CREATE OR REPLACE VIEW tally.events WITH (security_invoker = true) AS SELECT * FROM tally.events_scan WHERE tally.scan_ready();
+-- Imported sources gain the acquisition channel of their source and tags, for
+-- visit:channel with include.imports; rows loaded before have none ('').
+ALTER TABLE tally.imported_sources ADD COLUMN channel text NOT NULL DEFAULT '';

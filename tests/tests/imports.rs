@@ -423,6 +423,16 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
         "{sources}"
     );
     assert_eq!(sources["meta"]["total_rows"], 2);
+    // Channels: the imported rows' from their sources and tags, the raw events' likewise.
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.events WHERE channel = 'Organic Search'").await, 2);
+    let channels = v2(json!({"metrics": ["visitors", "visits"], "dimensions": ["visit:channel"]})).await;
+    assert_eq!(
+        channels["results"],
+        json!([{"dimensions": ["Organic Search"], "metrics": [13, 15]}, {"dimensions": ["Direct"], "metrics": [4, 5]}]),
+        "{channels}"
+    );
+    let search = v2(json!({"metrics": ["visitors"], "filters": [["is", "visit:channel", ["Organic Search"]]]})).await;
+    assert_eq!((search["results"][0]["metrics"].clone(), search["meta"]["imports_included"].clone()), (json!([13]), json!(true)));
     let days = v2(json!({"metrics": ["visitors"], "dimensions": ["time:day"]})).await;
     assert_eq!(
         days["results"],

@@ -102,6 +102,14 @@ async fn update_keeps_events_answers_and_ingest_state() {
     assert_eq!(answers(&db).await, before, "the update changed data or answers");
     let added = "SELECT count(*) FROM tally.events WHERE scroll_depth IS NOT NULL OR interactive IS NOT NULL";
     assert_eq!(db.value::<i64>(added).await, 0, "rows stored before the update have no scroll depth or interactive flag");
+    assert_eq!(db.value::<i64>("SELECT count(*) FROM tally.events WHERE channel IS NOT NULL").await, 0);
+    // Their visits have no channel: one group of them all, hot rows and segments alike.
+    let channels = json!({"site_id": "site1.example", "date_range": ["2024-03-24", "2024-03-31"], "metrics": ["visits"],
+        "dimensions": ["visit:channel"]});
+    let answer: Value = db.client.query_one("SELECT tally.query($1)", &[&channels]).await.unwrap().get(0);
+    let visits = json!({"site_id": "site1.example", "date_range": ["2024-03-24", "2024-03-31"], "metrics": ["visits"]});
+    let total: Value = db.client.query_one("SELECT tally.query($1)", &[&visits]).await.unwrap().get(0);
+    assert_eq!(answer["results"], json!([{"dimensions": [null], "metrics": total["results"][0]["metrics"]}]), "{answer}");
 
     // Ingest and compaction carry on.
     db.load(500, 1, 2, END_US).await;

@@ -1,4 +1,5 @@
-// Sources: where visits come from (named source, referring URL) and their campaign tags.
+// Sources: where visits come from (named source, acquisition channel, referring URL) and
+// their campaign tags.
 
 import { breakdown } from "./breakdown.js";
 
@@ -8,6 +9,7 @@ export const sources = () =>
     title: "Sources",
     tabs: [
       { key: "source", label: "Sources", dimension: "visit:source", metrics: ["visitors", "bounce_rate"] },
+      { key: "channel", label: "Channels", dimension: "visit:channel", metrics: ["visitors", "bounce_rate"] },
       { key: "referrer", label: "Referrers", dimension: "visit:referrer" },
       ...["source", "medium", "campaign", "term", "content"].map((tag) => ({
         key: `utm_${tag}`,

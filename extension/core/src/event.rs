@@ -59,6 +59,10 @@ pub struct Event {
     /// bounce into an engaged visit; `None` (rows stored before the field existed)
     /// counts as interactive.
     pub interactive: Option<bool>,
+    /// Acquisition channel of the visit this event would start (`Organic Search`,
+    /// `Paid Social`, `Direct`, ...), as the gateway classifies its source, UTM tags and
+    /// ad click id; NULL for rows stored before the column existed.
+    pub channel: Option<String>,
 }
 
 /// The SQL type of an event column, as `tally.event` declares it (sql/schema.sql):
@@ -122,6 +126,7 @@ pub const SCHEMA: &[(&str, SqlType)] = &[
     ("props", SqlType::Jsonb),
     ("scroll_depth", SqlType::Int4),
     ("interactive", SqlType::Bool),
+    ("channel", SqlType::Text),
 ];
 
 const NAMES: [&str; SCHEMA.len()] = {

@@ -32,7 +32,7 @@ fn event() -> impl Strategy<Value = Event> {
         prop_oneof![Just(None), Just(Some(i64::MIN)), any::<i64>().prop_map(Some)],
         opt_text(),
         proptest::collection::vec((text(), text()), 0..3),
-        (opt_i32(), proptest::option::of(any::<bool>())),
+        (opt_i32(), proptest::option::of(any::<bool>()), opt_text()),
     );
     (keys, traffic, client, numbers).prop_map(|(k, t, c, n)| Event {
         site_id: k.0,
@@ -64,6 +64,7 @@ fn event() -> impl Strategy<Value = Event> {
         props: n.4,
         scroll_depth: n.5 .0,
         interactive: n.5 .1,
+        channel: n.5 .2,
     })
 }
 

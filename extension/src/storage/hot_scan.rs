@@ -231,6 +231,7 @@ pub fn event_of(row: &impl EventColumns) -> Event {
         props: row.get::<JsonB>(26).map(|JsonB(json)| props_from_json(json)).unwrap_or_default(),
         scroll_depth: row.get(27),
         interactive: row.get(28),
+        channel: text(29),
     }
 }
 

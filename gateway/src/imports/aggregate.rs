@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::FileError;
 use crate::error::ApiError;
+use crate::ingest::channel::{channel, Acquisition};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,6 +181,21 @@ pub fn cell(file: &str, row: u64, column: &str, kind: Kind, text: &str) -> Resul
     }
 }
 
+/// The acquisition channel of a visit with an imported sources row's source and tags,
+/// as ingest gives it ([`crate::ingest::channel`]): exports name no channel, and this
+/// is what `visit:channel` finds in the imported rows.
+fn channel_of(row: &Map<String, Value>) -> &'static str {
+    let text = |column: &str| row.get(column).and_then(Value::as_str).filter(|v| !v.is_empty());
+    channel(&Acquisition {
+        source: text("source"),
+        utm_source: text("utm_source"),
+        utm_medium: text("utm_medium"),
+        utm_campaign: text("utm_campaign"),
+        click_id: None,
+    })
+    .name()
+}
+
 /// How many rows go into one INSERT: a few megabytes of JSON.
 const CHUNK_ROWS: usize = 5_000;
 
@@ -223,6 +239,9 @@ pub async fn store(tx: &Transaction<'_>, site_id: i32, import: &Import) -> Resul
                 .iter()
                 .map(|row| {
                     let mut row = row.clone();
+                    if rows.table.name == "sources" {
+                        row.insert("channel".into(), channel_of(&row).into());
+                    }
                     row.insert("site_id".into(), site_id.into());
                     row.insert("import_id".into(), import_id.into());
                     Value::Object(row)

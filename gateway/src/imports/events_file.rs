@@ -5,8 +5,8 @@
 //! The columns are `tally.event`'s (docs/sql.md) but `site_id`, which the import names
 //! (`--site`): `ts` (RFC 3339, or a Parquet timestamp), `name`, `visitor_id`,
 //! `session_id`, `hostname` and `pathname` are required; the others may be missing or
-//! empty. A column of another name is refused, so a misspelt one is never dropped
-//! silently.
+//! empty (a missing `channel` is the one the record's source and UTM tags give). A
+//! column of another name is refused, so a misspelt one is never dropped silently.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -20,6 +20,7 @@ use serde_json::Value;
 use tally_core::event::{SqlType, SCHEMA};
 
 use super::FileError;
+use crate::ingest::channel::{channel, Acquisition};
 
 /// `tally.event`'s columns after `site_id` (which the import names), in order.
 const COLUMNS: &[(&str, SqlType)] = SCHEMA.split_at(1).1;
@@ -164,12 +165,32 @@ impl Events {
                     ));
                 }
             }
+            with_channel(&mut cells);
             let site = site_id.to_string();
             let record = std::iter::once(site.as_str()).chain(cells.iter().map(|c| c.as_deref().unwrap_or("")));
             out.write_record(record).map_err(|e| FileError::file(file, format!("cannot be written for COPY: {e}")))?;
             return Ok(true);
         }
     }
+}
+
+/// A record without a `channel` gets the one ingest gives a visit with its source and
+/// UTM tags ([`crate::ingest::channel`]), so imported history has channels too.
+fn with_channel(cells: &mut [Option<String>]) {
+    let at = |name: &str| COLUMNS.iter().position(|(c, _)| *c == name).expect("an event column");
+    let channel_at = at("channel");
+    if cells[channel_at].is_some() {
+        return;
+    }
+    let text = |name: &str| cells[at(name)].as_deref();
+    let acquisition = Acquisition {
+        source: text("referrer_source"),
+        utm_source: text("utm_source"),
+        utm_medium: text("utm_medium"),
+        utm_campaign: text("utm_campaign"),
+        click_id: None,
+    };
+    cells[channel_at] = Some(channel(&acquisition).name().to_owned());
 }
 
 /// The column index of each header name; an unknown or repeated name is an error.
@@ -287,5 +308,22 @@ mod tests {
         typo.push("utm_sorce".into());
         assert_eq!(column_order("f", &typo).unwrap_err().field.as_deref(), Some("utm_sorce"));
         assert_eq!(Format::of("a/b.JSONL"), Some(Format::Ndjson));
+    }
+
+    #[test]
+    fn a_record_without_a_channel_gets_its_sources() {
+        let at = |name: &str| COLUMNS.iter().position(|(c, _)| *c == name).unwrap();
+        let record = |pairs: &[(&str, &str)]| {
+            let mut cells: Vec<Option<String>> = vec![None; COLUMNS.len()];
+            for (name, value) in pairs {
+                cells[at(name)] = Some(value.to_string());
+            }
+            with_channel(&mut cells);
+            cells[at("channel")].clone()
+        };
+        assert_eq!(record(&[]).as_deref(), Some("Direct"));
+        assert_eq!(record(&[("referrer_source", "Google")]).as_deref(), Some("Organic Search"));
+        assert_eq!(record(&[("referrer_source", "fb-ads"), ("utm_source", "fb-ads")]).as_deref(), Some("Paid Social"));
+        assert_eq!(record(&[("referrer_source", "Google"), ("channel", "Paid Search")]).as_deref(), Some("Paid Search"), "kept");
     }
 }

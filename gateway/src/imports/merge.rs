@@ -45,6 +45,7 @@ fn column(dimension: &str) -> Option<(&'static str, &'static str)> {
         "event:page" => ("pages", "page"),
         "event:hostname" => ("pages", "hostname"),
         "visit:source" => ("sources", "source"),
+        "visit:channel" => ("sources", "channel"),
         "visit:referrer" => ("sources", "referrer"),
         "visit:utm_source" => ("sources", "utm_source"),
         "visit:utm_medium" => ("sources", "utm_medium"),

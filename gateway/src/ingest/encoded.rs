@@ -239,6 +239,7 @@ fn encode_row(e: &Event, out: &mut BytesMut) {
     f.props(&e.props);
     f.int4(e.scroll_depth);
     f.bool(e.interactive);
+    f.text(e.channel.as_deref());
 }
 
 /// Binary COPY fields, each as its length and its type's binary form.
@@ -397,7 +398,7 @@ mod tests {
         (e.visitor_id, e.session_id, e.screen_width, e.revenue_micros) = (-5, 1 << 40, Some(1280), Some(9_990_000));
         (e.browser, e.revenue_currency) = (Some("Firefox \u{1F98A}".into()), Some("EUR".into()));
         e.props = vec![("plan".into(), "pro \"x\"".into()), ("n".into(), "1".into())];
-        (e.scroll_depth, e.interactive) = (Some(85), Some(false));
+        (e.scroll_depth, e.interactive, e.channel) = (Some(85), Some(false), Some("Paid Search".into()));
         let mut ours = BytesMut::new();
         encode_row(&e, &mut ours);
 
@@ -443,6 +444,7 @@ mod tests {
             (Box::new(props), Type::JSONB),
             (Box::new(e.scroll_depth), Type::INT4),
             (Box::new(e.interactive), Type::BOOL),
+            (Box::new(text(&e.channel)), Type::TEXT),
         ])
         .collect();
         let mut theirs = BytesMut::new();

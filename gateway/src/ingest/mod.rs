@@ -1,5 +1,5 @@
 //! The ingest pipeline, as named steps: parse → resolve site → classify client (drop
-//! bots) → page, referrer and location fields → visitor → session → batch → COMMIT (or
+//! bots) → page, referrer, channel and location fields → visitor → session → batch → COMMIT (or
 //! the disk spool while Postgres is unreachable).
 //!
 //! Every step either passes the event on or ends it with an [`ApiError`](crate::error::ApiError) (the request was
@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod batcher;
+pub mod channel;
 pub mod encoded;
 pub mod enrich;
 pub mod geo;
@@ -90,6 +91,13 @@ impl Pipeline {
         let session_id = self.sessions.session_id(site.site_id, visitor_id, client.ts);
         let page = enrich::page_fields(&incoming.url, incoming.hash_mode);
         let referrer = enrich::referrer_fields(incoming.referrer.as_ref(), &page.hostname, page.utm_source.as_deref());
+        let channel = channel::channel(&channel::Acquisition {
+            source: referrer.referrer_source.as_deref(),
+            utm_source: page.utm_source.as_deref(),
+            utm_medium: page.utm_medium.as_deref(),
+            utm_campaign: page.utm_campaign.as_deref(),
+            click_id: channel::click_id(&incoming.url),
+        });
         Ok(Event {
             site_id: site.site_id,
             ts: client.ts,
@@ -120,6 +128,7 @@ impl Pipeline {
             props: incoming.props.clone(),
             scroll_depth: incoming.scroll_depth,
             interactive: Some(incoming.interactive),
+            channel: Some(channel.name().to_owned()),
         })
     }
 }

@@ -13,7 +13,8 @@ use url::Url;
 pub struct KnownSource {
     /// Display name, e.g. `Google`.
     pub name: String,
-    /// `search`, `social`, `email`, `paid` or `referral`.
+    /// One of [`MEDIUMS`]: what kind of site it is, the category its visits'
+    /// acquisition channel derives from ([`super::channel`]).
     pub medium: String,
 }
 
@@ -22,6 +23,9 @@ pub struct KnownSource {
 struct ListedSource {
     #[serde(flatten)]
     source: KnownSource,
+    /// UTM source shorthands that name the source (`fb`), besides its name.
+    #[serde(default)]
+    tags: Vec<String>,
     hosts: Vec<String>,
 }
 
@@ -30,7 +34,7 @@ struct List {
     source: Vec<ListedSource>,
 }
 
-const MEDIUMS: [&str; 5] = ["search", "social", "email", "paid", "referral"];
+const MEDIUMS: [&str; 7] = ["search", "social", "video", "shopping", "email", "paid", "referral"];
 
 /// Second-level labels under which sites register in many countries (`google.co.uk`,
 /// `google.com.br`): `name.*` matches `name.<one of these>.<tld>` as well as `name.<tld>`.
@@ -51,10 +55,12 @@ impl Host {
     }
 }
 
-/// The list as lookup tables: exact hosts, and the names of `name.*` rules.
+/// The list as lookup tables: exact hosts, the names of `name.*` rules, and the
+/// sources by lower-case name and tag.
 struct Rules {
     exact: HashMap<String, Host>,
     any_tld: HashMap<String, Host>,
+    named: HashMap<String, &'static KnownSource>,
 }
 
 /// Why the list cannot be used; the unit tests check that the shipped list has none.
@@ -66,6 +72,8 @@ enum ListError {
     Medium(String, String),
     #[error("host rule {0:?} is listed twice")]
     Duplicate(String),
+    #[error("{0:?} names two sources (names and tags are compared without case)")]
+    DuplicateName(String),
     #[error("host rule {0:?} is not a lower-case host name without www.")]
     Host(String),
 }
@@ -73,13 +81,18 @@ enum ListError {
 impl Rules {
     fn parse(text: &str) -> Result<Rules, ListError> {
         let list: List = toml::from_str(text)?;
-        let mut rules = Rules { exact: HashMap::new(), any_tld: HashMap::new() };
+        let mut rules = Rules { exact: HashMap::new(), any_tld: HashMap::new(), named: HashMap::new() };
         for listed in list.source {
             if !MEDIUMS.contains(&listed.source.medium.as_str()) {
                 return Err(ListError::Medium(listed.source.name, listed.source.medium));
             }
             // Leaked once per process: the rules live as long as the gateway.
             let source: &'static KnownSource = Box::leak(Box::new(listed.source));
+            for name in std::iter::once(&source.name).chain(&listed.tags) {
+                if rules.named.insert(name.to_lowercase(), source).is_some() {
+                    return Err(ListError::DuplicateName(name.clone()));
+                }
+            }
             for rule in listed.hosts {
                 let (host, path) = match rule.split_once('/') {
                     Some((host, path)) => (host, Some(format!("/{path}"))),
@@ -161,6 +174,18 @@ pub fn known_source(referrer: &Url) -> Option<&'static KnownSource> {
     }
 }
 
+/// The known source a stored source value stands for: a source's name or tag in any
+/// case (`google`, `YouTube`, `fb`, what a UTM source usually says), else a host the
+/// list knows (`walmart.com`).
+pub fn named_source(value: &str) -> Option<&'static KnownSource> {
+    let value = value.trim().to_lowercase();
+    if let Some(found) = RULES.named.get(&value) {
+        return Some(found);
+    }
+    let looks_like_host = value.contains('.') && !value.contains(['/', ' ', ':', '@', '?', '#']);
+    looks_like_host.then(|| Url::parse(&format!("https://{value}/")).ok()).flatten().and_then(|url| known_source(&url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +210,9 @@ mod tests {
         assert!(matches!(Rules::parse(&one("search", "\"a.com\", \"a.com\"")), Err(ListError::Duplicate(h)) if h == "a.com"));
         assert!(matches!(Rules::parse(&one("search", "\"a.*/x\", \"a.*/x\"")), Err(ListError::Duplicate(_))));
         assert!(matches!(Rules::parse(&one("tv", "\"a.com\"")), Err(ListError::Medium(..))));
+        let two = "[[source]]\nname = \"A\"\nmedium = \"search\"\nhosts = [\"a.com\"]\n\
+                   [[source]]\nname = \"B\"\nmedium = \"social\"\ntags = [\"a\"]\nhosts = [\"b.com\"]\n";
+        assert!(matches!(Rules::parse(two), Err(ListError::DuplicateName(n)) if n == "a"));
         for bad in ["\"www.a.com\"", "\"A.com\"", "\"com\"", "\"*.a.com\"", "\"a.*.com\""] {
             assert!(matches!(Rules::parse(&one("search", bad)), Err(ListError::Host(_))), "{bad}");
         }
@@ -229,6 +257,22 @@ mod tests {
         assert_eq!(source("https://www.google.de/search?q=x"), Some(("Google", "search")));
         assert_eq!(source("https://www.orange.fr/webmail/inbox"), Some(("Orange Webmail", "email")));
         assert_eq!(name("https://www.orange.fr/"), None, "only orange.fr/webmail is listed");
+    }
+
+    #[test]
+    fn names_tags_and_hosts_name_sources_without_regard_to_case() {
+        let medium = |value: &str| named_source(value).map(|s| (s.name.as_str(), s.medium.as_str()));
+        assert_eq!(medium("google"), Some(("Google", "search")));
+        assert_eq!(medium(" GOOGLE "), Some(("Google", "search")));
+        assert_eq!(medium("Google Images"), Some(("Google Images", "search")));
+        assert_eq!(medium("fb"), Some(("Facebook", "social")));
+        assert_eq!(medium("YT"), Some(("YouTube", "video")));
+        assert_eq!(medium("walmart.com"), Some(("Walmart", "shopping")));
+        assert_eq!(medium("www.amazon.de"), Some(("Amazon", "shopping")));
+        assert_eq!(medium("mail.google.com"), Some(("Gmail", "email")));
+        assert_eq!(medium("newsletter"), None);
+        assert_eq!(medium("blog.example.org"), None);
+        assert_eq!(medium("not a host.com"), None);
     }
 
     #[test]

@@ -178,8 +178,9 @@ pub const EVENT_ATTRS: [(&str, &str); 4] =
     [("event:name", "name"), ("event:page", "pathname"), ("event:hostname", "hostname"), ("event:revenue_currency", "revenue_currency")];
 
 /// `visit:*` names and the event column each reads from the visit's first event.
-pub const VISIT_ATTRS: [(&str, &str); 15] = [
+pub const VISIT_ATTRS: [(&str, &str); 16] = [
     ("visit:source", "referrer_source"),
+    ("visit:channel", "channel"),
     ("visit:referrer", "referrer"),
     ("visit:utm_source", "utm_source"),
     ("visit:utm_medium", "utm_medium"),

@@ -8,7 +8,8 @@ use super::column::{decode_block, decode_units, Column, IntColumn, StoredColumn}
 use super::runs::{Level, Runs};
 use super::schema::{assign, index_of, kind, Kind};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
-use crate::codec::dict::DictColumn;
+use crate::codec::dict::{DictColumn, NULL_CODE};
+use crate::copy_frames::FIRST_RELEASE_FIELDS;
 
 /// Bytes of the trailing CRC32.
 const CHECKSUM_LEN: usize = 4;
@@ -163,15 +164,14 @@ impl<'a> SegmentReader<'a> {
         }
     }
 
-    /// A column the segment has no block for: every row NULL for a nullable integer
-    /// column (one added to [`COLUMNS`] after the segment was written), an error for any
-    /// other, since a writer always stores those.
+    /// A column the segment has no block for: every row NULL for a nullable integer or
+    /// string column (one added to [`COLUMNS`] after the segment was written), an error
+    /// for any other, since a writer always stores those.
     fn absent(&self, column: usize) -> Result<Column, SegmentError> {
+        let rows = self.zone.rows;
         match kind(column) {
-            Kind::NullableInt => {
-                let rows = self.zone.rows;
-                Ok(Column::Int(IntColumn { values: vec![0; rows], validity: Some(vec![false; rows]) }))
-            }
+            Kind::NullableInt => Ok(Column::Int(IntColumn { values: vec![0; rows], validity: Some(vec![false; rows]) })),
+            Kind::Str if column >= FIRST_RELEASE_FIELDS => Ok(Column::Str(DictColumn { dict: Vec::new(), codes: vec![NULL_CODE; rows] })),
             _ => Err(SegmentError::MissingColumn(COLUMNS[column])),
         }
     }
@@ -208,21 +208,23 @@ mod tests {
     #[test]
     fn columns_added_later_read_as_null_in_older_segments() {
         let mut events: Vec<Event> = DataGen::new(Config { events: 2_000, sites: 1, days: 1, ..Config::default() }).collect();
-        events.iter_mut().for_each(|e| e.interactive = Some(e.name != "Signup"));
+        events.iter_mut().for_each(|e| (e.interactive, e.channel) = (Some(e.name != "Signup"), Some("Referral".into())));
         assert!(events.iter().any(|e| e.scroll_depth.is_some()));
         let old = written_with(index_of("props").unwrap() + 1, &events);
         let reader = SegmentReader::open(&old).unwrap();
         let read = reader.events().unwrap();
-        assert!(read.iter().all(|e| e.scroll_depth.is_none() && e.interactive.is_none()));
-        let stored = reader.stored_column("scroll_depth").unwrap();
-        assert_eq!(stored.to_rows(vec![0u8; stored.units.len()]).unwrap().len(), events.len());
+        assert!(read.iter().all(|e| e.scroll_depth.is_none() && e.interactive.is_none() && e.channel.is_none()));
+        for column in ["scroll_depth", "channel"] {
+            let stored = reader.stored_column(column).unwrap();
+            assert_eq!(stored.to_rows(vec![0u8; stored.units.len()]).unwrap().len(), events.len());
+        }
 
         let mut expected = read.clone();
         let newer = build(&events).unwrap().bytes;
         expected.extend(SegmentReader::open(&newer).unwrap().events().unwrap());
         let merged = merge(&[reader, SegmentReader::open(&newer).unwrap()]).unwrap();
         let mut got = SegmentReader::open(&merged.bytes).unwrap().events().unwrap();
-        let key = |e: &Event| (e.visitor_id, e.session_id, e.ts, e.name.clone(), e.scroll_depth, e.interactive);
+        let key = |e: &Event| (e.visitor_id, e.session_id, e.ts, e.name.clone(), e.scroll_depth, e.interactive, e.channel.clone());
         expected.sort_by_key(key);
         got.sort_by_key(key);
         assert_eq!(got, expected);

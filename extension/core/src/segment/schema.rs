@@ -105,6 +105,7 @@ pub(crate) fn text_field(column: usize) -> Option<TextField> {
         "os_version" => |e| e.os_version.as_deref(),
         "device" => |e| e.device.as_deref(),
         "revenue_currency" => |e| e.revenue_currency.as_deref(),
+        "channel" => |e| e.channel.as_deref(),
         _ => return None,
     })
 }
@@ -159,6 +160,7 @@ pub(crate) fn assign(column: usize, data: &Column, events: &mut [Event]) -> Resu
                     "os_version" => event.os_version = value,
                     "device" => event.device = value,
                     "revenue_currency" => event.revenue_currency = value,
+                    "channel" => event.channel = value,
                     _ => return Err(bad("expected a string column")),
                 }
             }
@@ -203,7 +205,7 @@ mod tests {
         for column in 0..COLUMNS.len() {
             let _ = kind(column);
         }
-        assert_eq!(index_of("interactive").unwrap(), COLUMNS.len() - 1);
+        assert_eq!(index_of("channel").unwrap(), COLUMNS.len() - 1);
         assert!(index_of("nope").is_err());
     }
 }

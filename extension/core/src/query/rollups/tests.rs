@@ -486,3 +486,21 @@ fn rollups_are_read_only_where_each_row_stands_for_enough_events() {
     assert!(from_rollups_costing(&pages, range, None, &site, 100).is_none(), "pages cost more than the scan");
     assert!(from_rollups_costing(&pages, range, None, &site, 1).is_some(), "a row per event is allowed");
 }
+
+#[test]
+fn channel_breakdowns_and_filters_keep_the_scan() {
+    // Rollups keep no channel rows: every query that reads a visit's channel is a scan.
+    let aligned = TimeRange { from_us: START + DAY, to_us: START + 4 * DAY };
+    let channel = json!([["is", "visit:channel", ["Organic Search"]]]);
+    for (dimensions, filters) in [
+        (json!(["visit:channel"]), json!([])),
+        (json!(["visit:channel"]), channel.clone()),
+        (json!([]), channel.clone()),
+        (json!(["visit:country"]), channel),
+    ] {
+        let query =
+            json!({"site_id": 1, "date_range": "30d", "metrics": ["visitors", "visits"], "dimensions": dimensions, "filters": filters});
+        let plan = Plan::new(parse(&query).unwrap(), Vec::new()).unwrap();
+        assert!(RollupPlan::new(&plan, aligned, None, &[], &[], i64::MAX).is_none(), "{query} needs the scan");
+    }
+}
