@@ -3,7 +3,8 @@
 //! compaction does), writes every dimension but `total` as one block per site and day,
 //! checks that the block gives the rows back, and prints bytes per event, by dimension,
 //! for three grains: every dimension per hour, the high-cardinality ones per day, and
-//! every dimension per day; beside the number of heap rows the same figures take today.
+//! every dimension per day; beside the number of heap rows the same figures take today,
+//! and how long reading the largest site's month of one dimension from its blocks takes.
 //!
 //! ```text
 //! cargo run --release --example rollup_block_size --features datagen -- [events] [shape]
@@ -21,7 +22,7 @@ use tally_core::datagen::{Config, DataGen};
 use tally_core::event::Event;
 use tally_core::rollup::block::{self, Block, Filter};
 use tally_core::rollup::periods::DAY_US;
-use tally_core::rollup::{Builder, Hours, Row, DIMENSIONS};
+use tally_core::rollup::{Builder, Hours, Row, RowSums, DIMENSIONS};
 
 /// Dimensions with a value per page or referrer: the ones whose hourly rows cost the
 /// most (rollup/FOOTPRINT.md).
@@ -35,10 +36,12 @@ struct Grain {
     per_dimension: BTreeMap<&'static str, usize>,
     encode: Duration,
     decode: Duration,
+    /// The blocks of site 1, the largest.
+    largest: Vec<Vec<u8>>,
 }
 
 impl Grain {
-    fn add(&mut self, day: i64, rows: &[Row], daily: &[&str]) {
+    fn add(&mut self, site: i32, day: i64, rows: &[Row], daily: &[&str]) {
         let started = Instant::now();
         let bytes = block::encode(day, rows, daily).expect("rows of one day");
         self.encode += started.elapsed();
@@ -59,6 +62,81 @@ impl Grain {
         for (dimension, size) in sections {
             *self.per_dimension.entry(dimension).or_default() += size;
         }
+        if site == 1 {
+            self.largest.push(bytes);
+        }
+    }
+}
+
+/// Reads every entry of `dimension` in `blocks` as the rollup answer reads a range's
+/// rows: summed per value, with the union of their visitors when `visitors` (else the
+/// counts alone, what a top-N breakdown reads first). The fastest of three runs, and
+/// the entries and values read.
+fn read_all(blocks: &[Vec<u8>], dimension: &str, visitors: bool) -> (Duration, usize, usize) {
+    let mut best = (Duration::MAX, 0, 0);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (mut sums, mut entries) = (RowSums::new(false), 0);
+        let filter = Filter { values: None, from_us: i64::MIN, to_us: i64::MAX, visitors };
+        for bytes in blocks {
+            let block = Block::open(bytes).expect("own block opens");
+            block
+                .rows(dimension, &filter, &mut |row| {
+                    entries += 1;
+                    sums.add(row).expect("one set of parameters");
+                })
+                .expect("own block decodes");
+        }
+        let values = sums.finish().len();
+        best = best.min((started.elapsed(), entries, values));
+    }
+    best
+}
+
+/// Every day's rows and blocks so far.
+#[derive(Default)]
+struct Days {
+    grains: Vec<Grain>,
+    hourly_rows: BTreeMap<&'static str, usize>,
+    blocks: usize,
+    build: Duration,
+    largest_events: usize,
+}
+
+impl Days {
+    /// Computes the rows of `day` of every site from `window` (sorted by time), adds
+    /// their blocks, and drops the events the next day's window no longer holds.
+    fn add(&mut self, day: i64, window: &mut BTreeMap<i32, Vec<Event>>, grains: &[(&str, Vec<&str>)]) {
+        let hours = Hours { lo: day, hi: day + DAY_US };
+        let (from, to) = hours.window();
+        for (&site, events) in window.iter_mut() {
+            let lo = events.partition_point(|e| e.ts < from);
+            let hi = events.partition_point(|e| e.ts < to);
+            if lo < hi {
+                let started = Instant::now();
+                let mut builder = Builder::new(hours);
+                builder.add_events(&events[lo..hi]);
+                let rows: Vec<Row> = builder.finish();
+                self.build += started.elapsed();
+                for row in &rows {
+                    *self.hourly_rows.entry(row.dimension).or_default() += 1;
+                }
+                let per_value: Vec<Row> = rows
+                    .into_iter()
+                    .filter(|r| r.dimension != "total")
+                    .map(|r| Row { visit_durations: None, engagement_times: None, ..r })
+                    .collect();
+                for ((_, daily), total) in grains.iter().zip(&mut self.grains) {
+                    total.add(site, day, &per_value, daily);
+                }
+                self.blocks += 1;
+                if site == 1 {
+                    self.largest_events += events[lo..hi].iter().filter(|e| (day..day + DAY_US).contains(&e.ts)).count();
+                }
+            }
+            let next_from = Hours { lo: day + DAY_US, hi: day + 2 * DAY_US }.window().0;
+            events.drain(..events.partition_point(|e| e.ts < next_from));
+        }
     }
 }
 
@@ -68,49 +146,31 @@ fn main() {
     let shape = args.next().unwrap_or_else(|| "default".into());
     let config = Config { events, ..Config::default() };
     let mut rng = StdRng::seed_from_u64(7);
-    let mut by_site: BTreeMap<i32, Vec<Event>> = BTreeMap::new();
-    for mut event in DataGen::new(config) {
-        if shape == "hicard" {
-            redraw(&mut event, &mut rng);
-        }
-        by_site.entry(event.site_id).or_default().push(event);
-    }
-
     let grains: [(&str, Vec<&str>); 3] = [
         ("every dimension per hour", Vec::new()),
         ("pages, entry pages, sources, UTM per day; the rest per hour", HIGH_CARDINALITY.to_vec()),
         ("every dimension per day", DIMENSIONS.to_vec()),
     ];
-    let mut totals: Vec<Grain> = grains.iter().map(|_| Grain::default()).collect();
-    let mut hourly_rows: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let (mut blocks, mut build) = (0, Duration::ZERO);
-    for site_events in by_site.values() {
-        let first = site_events.first().map_or(0, |e| e.ts.div_euclid(DAY_US) * DAY_US);
-        let last = site_events.last().map_or(0, |e| e.ts);
-        for day in (first..=last).step_by(DAY_US as usize) {
-            let hours = Hours { lo: day, hi: day + DAY_US };
-            let (from, to) = hours.window();
-            let lo = site_events.partition_point(|e| e.ts < from);
-            let hi = site_events.partition_point(|e| e.ts < to);
-            let started = Instant::now();
-            let mut builder = Builder::new(hours);
-            builder.add_events(&site_events[lo..hi]);
-            let rows: Vec<Row> = builder.finish();
-            build += started.elapsed();
-            for row in &rows {
-                *hourly_rows.entry(row.dimension).or_default() += 1;
-            }
-            let per_value: Vec<Row> = rows
-                .into_iter()
-                .filter(|r| r.dimension != "total")
-                .map(|r| Row { visit_durations: None, engagement_times: None, ..r })
-                .collect();
-            for ((_, daily), total) in grains.iter().zip(&mut totals) {
-                total.add(day, &per_value, daily);
-            }
-            blocks += 1;
+    let mut days = Days { grains: grains.iter().map(|_| Grain::default()).collect(), ..Days::default() };
+    // The events of each site's current day and its window, in time order: the stream
+    // is held a day at a time, so 10M events fit in memory.
+    let mut window: BTreeMap<i32, Vec<Event>> = BTreeMap::new();
+    let mut day = config.start_ts.div_euclid(DAY_US) * DAY_US;
+    for mut event in DataGen::new(config) {
+        if shape == "hicard" {
+            redraw(&mut event, &mut rng);
         }
+        while event.ts >= (Hours { lo: day, hi: day + DAY_US }).window().1 {
+            days.add(day, &mut window, &grains);
+            day += DAY_US;
+        }
+        window.entry(event.site_id).or_default().push(event);
     }
+    while window.values().any(|events| !events.is_empty()) {
+        days.add(day, &mut window, &grains);
+        day += DAY_US;
+    }
+    let Days { grains: totals, hourly_rows, blocks, build, largest_events } = days;
 
     let per_event = |bytes: usize| bytes as f64 / events as f64;
     println!("## {events} events, shape {shape}: {blocks} blocks (site × day)\n");
@@ -136,6 +196,14 @@ fn main() {
         parts.sort_by(|a, b| b.1.cmp(a.1));
         for (dimension, bytes) in parts {
             println!("| {dimension} | {:.2} |", per_event(*bytes));
+        }
+        println!("\nsite 1 ({largest_events} events), every block of it read per dimension, summed per value:\n");
+        println!("| dimension | entries | values | with visitors, ms | counts alone, ms |");
+        println!("|---|---:|---:|---:|---:|");
+        for dimension in &DIMENSIONS[1..] {
+            let (with, entries, values) = read_all(&total.largest, dimension, true);
+            let (alone, _, _) = read_all(&total.largest, dimension, false);
+            println!("| {dimension} | {entries} | {values} | {:.1} | {:.1} |", with.as_secs_f64() * 1e3, alone.as_secs_f64() * 1e3);
         }
     }
 }

@@ -121,19 +121,25 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
         by_dimension[index].push(row);
     }
     let params = params.unwrap_or(super::VISITOR_PARAMS);
-    let mut sections: Vec<(usize, Grain, Vec<Row>)> = Vec::new();
-    for (index, dimension_rows) in by_dimension.into_iter().enumerate() {
-        if dimension_rows.is_empty() {
-            continue;
-        }
-        let (grain, mut entries) = if daily.contains(&DIMENSIONS[index]) {
+    // The day's sums of the daily dimensions; the hourly ones are encoded from `rows`.
+    let mut summed: Vec<Vec<Row>> = vec![Vec::new(); DIMENSIONS.len()];
+    for (index, dimension_rows) in by_dimension.iter_mut().enumerate() {
+        if daily.contains(&DIMENSIONS[index]) && !dimension_rows.is_empty() {
             let mut sums = RowSums::new(false);
-            for row in dimension_rows {
+            for row in dimension_rows.drain(..) {
                 sums.add(row.clone())?;
             }
-            (Grain::Day, sums.finish().into_iter().map(|row| Row { hour: day, ..row }).collect())
+            summed[index] = sums.finish().into_iter().map(|row| Row { hour: day, ..row }).collect();
+        }
+    }
+    let mut sections: Vec<(usize, Grain, Vec<&Row>)> = Vec::new();
+    for (index, (hourly, summed)) in by_dimension.into_iter().zip(&summed).enumerate() {
+        let (grain, mut entries) = if !hourly.is_empty() {
+            (Grain::Hour, hourly)
+        } else if !summed.is_empty() {
+            (Grain::Day, summed.iter().collect())
         } else {
-            (Grain::Hour, dimension_rows.into_iter().cloned().collect::<Vec<Row>>())
+            continue;
         };
         entries.sort_by(|a, b| (&a.value, a.hour).cmp(&(&b.value, b.hour)));
         if entries.windows(2).any(|w| (&w[0].value, w[0].hour) == (&w[1].value, w[1].hour)) {
@@ -174,7 +180,7 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
 }
 
 /// One dimension's entries (sorted by value, then hour) as a section.
-fn encode_section(day: i64, grain: Grain, entries: &[Row], hashes: &[i64]) -> Vec<u8> {
+fn encode_section(day: i64, grain: Grain, entries: &[&Row], hashes: &[i64]) -> Vec<u8> {
     let mut out = Vec::new();
     let values: Vec<Option<&str>> = entries.iter().map(|row| row.value.as_deref()).collect();
     dict::encode_into(&DictColumn::from_values(&values), &mut out);
@@ -182,7 +188,7 @@ fn encode_section(day: i64, grain: Grain, entries: &[Row], hashes: &[i64]) -> Ve
         let hours: Vec<i64> = entries.iter().map(|row| (row.hour - day) / HOUR_US).collect();
         ints::encode_into(&hours, &mut out);
     }
-    let counts: Vec<[i64; COUNTS]> = entries.iter().map(counts_of).collect();
+    let counts: Vec<[i64; COUNTS]> = entries.iter().map(|row| counts_of(row)).collect();
     for column in 0..COUNTS {
         let values: Vec<i64> = counts.iter().map(|c| c[column]).collect();
         ints::encode_into(&values, &mut out);
