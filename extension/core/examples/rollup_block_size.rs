@@ -12,8 +12,13 @@
 //! Defaults: 1,000,000 events of the `datagen` default config (20 sites, 30 days),
 //! shape `default`. Shape `hicard` redraws pathnames from ~50,000 values per event and
 //! referrer sources from ~2,000 per visit, log-uniform, as `benches/storage.sh hicard`.
+//! With `TALLY_BLOCKS_COPY=PREFIX`, each grain's blocks are also written to
+//! `PREFIX-N.copy` as `COPY t (site_id, day_us, data) FROM` text, to measure what a
+//! table of them costs in Postgres.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -38,6 +43,8 @@ struct Grain {
     decode: Duration,
     /// The blocks of site 1, the largest.
     largest: Vec<Vec<u8>>,
+    /// Where every block goes as a line of `COPY ... FROM` text, when asked.
+    copy: Option<BufWriter<File>>,
 }
 
 impl Grain {
@@ -61,6 +68,10 @@ impl Grain {
         self.visitors += visitors;
         for (dimension, size) in sections {
             *self.per_dimension.entry(dimension).or_default() += size;
+        }
+        if let Some(copy) = &mut self.copy {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(copy, "{site}\t{day}\t\\\\x{hex}").expect("writing the COPY file");
         }
         if site == 1 {
             self.largest.push(bytes);
@@ -151,7 +162,12 @@ fn main() {
         ("pages, entry pages, sources, UTM per day; the rest per hour", HIGH_CARDINALITY.to_vec()),
         ("every dimension per day", DIMENSIONS.to_vec()),
     ];
-    let mut days = Days { grains: grains.iter().map(|_| Grain::default()).collect(), ..Days::default() };
+    let copy = std::env::var("TALLY_BLOCKS_COPY").ok();
+    let grain = |i: usize| Grain {
+        copy: copy.as_ref().map(|prefix| BufWriter::new(File::create(format!("{prefix}-{i}.copy")).expect("creating the COPY file"))),
+        ..Grain::default()
+    };
+    let mut days = Days { grains: (0..grains.len()).map(grain).collect(), ..Days::default() };
     // The events of each site's current day and its window, in time order: the stream
     // is held a day at a time, so 10M events fit in memory.
     let mut window: BTreeMap<i32, Vec<Event>> = BTreeMap::new();
