@@ -132,11 +132,7 @@ impl Days {
                 for row in &rows {
                     *self.hourly_rows.entry(row.dimension).or_default() += 1;
                 }
-                let per_value: Vec<Row> = rows
-                    .into_iter()
-                    .filter(|r| r.dimension != "total")
-                    .map(|r| Row { visit_durations: None, engagement_times: None, ..r })
-                    .collect();
+                let per_value: Vec<Row> = rows.into_iter().filter(|r| r.dimension != "total").collect();
                 for ((_, daily), total) in grains.iter().zip(&mut self.grains) {
                     total.add(site, day, &per_value, daily);
                 }

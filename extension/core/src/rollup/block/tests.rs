@@ -151,6 +151,33 @@ proptest! {
 }
 
 #[test]
+fn a_days_rows_from_its_events_come_back_as_computed() {
+    use crate::event::Event;
+    use crate::rollup::{Builder, Hours};
+    let minute = 60_000_000;
+    let ev = |at: i64, session: i64, path: &str, country: &str| Event {
+        site_id: 1,
+        ts: DAY + at * minute,
+        name: "pageview".into(),
+        visitor_id: session % 7,
+        session_id: session,
+        pathname: path.into(),
+        country: Some(country.into()),
+        referrer_source: (session % 3 == 0).then(|| "Google".into()),
+        ..Event::default()
+    };
+    // Visits spread over the day, some across hours, visitors coming back.
+    let events: Vec<Event> = (0..200).flat_map(|s| [ev(s * 7, s, "/a", "DE"), ev(s * 7 + 3, s, &format!("/p{}", s % 11), "FR")]).collect();
+    let hours = Hours { lo: DAY, hi: DAY + DAY_US };
+    let mut builder = Builder::new(hours);
+    builder.add_events(&events);
+    let rows: Vec<Row> = builder.finish().into_iter().filter(|r| r.dimension != "total").collect();
+    assert!(rows.iter().any(|r| r.mixed_visits > 0) && rows.iter().any(|r| r.value.is_none()));
+    let bytes = encode(DAY, &rows, &[]).unwrap();
+    assert_eq!(decoded(&bytes, &EVERYTHING), sorted(rows));
+}
+
+#[test]
 fn registers_and_empty_sets_come_back_as_written() {
     // Past the explicit limit (1,280 for these parameters) a set is registers.
     let many: Vec<i64> = (0..5_000i64).map(spread).collect();
