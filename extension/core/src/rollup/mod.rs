@@ -26,6 +26,7 @@
 //! first is the one with the smallest values, so the rows never depend on the order
 //! events are read in.
 
+pub mod block;
 mod builder;
 pub mod periods;
 pub mod settle;
