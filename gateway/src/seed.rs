@@ -5,6 +5,7 @@ use deadpool_postgres::Pool;
 use tally_core::datagen::{Config as GenConfig, DataGen};
 
 use crate::config::SeedConfig;
+use crate::ingest::channel::{channel, Acquisition};
 use crate::ingest::store;
 
 /// Rows per COPY: large enough to amortise the round trip, small enough to show progress.
@@ -36,6 +37,15 @@ pub async fn run(pool: &Pool, config: &SeedConfig) -> anyhow::Result<u64> {
         let (site_id, domain) = &sites[(event.site_id - 1) as usize];
         event.site_id = *site_id;
         event.hostname.clone_from(domain);
+        // The channel live ingest would give the generated source and tags.
+        let acquisition = Acquisition {
+            source: event.referrer_source.as_deref(),
+            utm_source: event.utm_source.as_deref(),
+            utm_medium: event.utm_medium.as_deref(),
+            utm_campaign: event.utm_campaign.as_deref(),
+            click_id: None,
+        };
+        event.channel = Some(channel(&acquisition).name().to_owned());
         chunk.push(event);
         if chunk.len() == CHUNK {
             store::write_events(pool, &chunk).await?;
