@@ -14,11 +14,22 @@ use tally_tests::Tally;
 /// shares the machine), so the whole run is bounded at ten.
 const MAX_SECONDS: &str = "60";
 
-/// Operations left out, each for a reason the fuzzer cannot respect:
-/// - the realtime stream never ends, so no answer is complete;
-/// - alert rules name webhook URLs and email addresses that deliveries would reach
-///   beyond this machine.
-const EXCLUDED_PATHS: &str = "^/api/v1/(realtime|alerts/rules)";
+/// The operation left out: a rule's test notification is sent at once to the webhook
+/// URLs and email addresses the fuzzer wrote, which may lie beyond this machine.
+///
+/// Alert rules are fuzzed (created, replaced, muted, deleted) with this gateway's
+/// delivery off: a rule that fires is recorded and never sent. The realtime route is
+/// fuzzed through its one-shot JSON answer (the fuzzer asks for no event stream).
+const EXCLUDED_PATHS: &str = r"^/api/v1/alerts/rules/\{id\}/test$";
+
+/// The fuzzer's configuration (`schemathesis.toml`, read from its working directory):
+/// the alert operations name the site and the rule this run made, so their requests
+/// reach the rules' checks rather than stopping at "no such site" or "no such rule".
+const CONFIG: &str = r#"
+[[operations]]
+include-path-regex = "^/api/v1/alerts/"
+parameters = { "query.site" = "fuzz.example", "path.id" = 1 }
+"#;
 
 #[tokio::test]
 async fn fuzzed_requests_never_get_a_server_error() {
@@ -26,15 +37,23 @@ async fn fuzzed_requests_never_get_a_server_error() {
     let t = Tally::start_with(|config| {
         config.auth.api_key_requests_per_minute = 1_000_000;
         config.auth.login_attempts_per_minute = 1_000_000;
+        // No alert delivery: the rules the fuzzer writes name receivers anywhere.
+        config.alerts_database_url = None;
+        config.webhook_allow = Vec::new();
     })
     .await;
     t.sql("SELECT tally.create_site('fuzz.example')").await;
     let admin = t.admin().await;
     let (key, _) = admin.api_key(None).await;
+    let rule = json!({"name": "Fuzzed", "metric": "visitors", "window_minutes": 60, "condition": "above", "threshold": 100,
+        "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/never-called"}]});
+    let (status, body) = admin.post("/api/v1/alerts/rules?site=fuzz.example", rule).await;
+    assert_eq!((status, body["id"].as_i64()), (201, Some(1)), "{body}");
     let schemathesis = format!("{}/tools-venv/bin/schemathesis", state_dir());
     // Its reports and crash cache go to a directory of their own, not the source tree.
     let report = std::env::temp_dir().join(format!("tally-schemathesis-{}", std::process::id()));
     std::fs::create_dir_all(&report).expect("schemathesis directory");
+    std::fs::write(report.join("schemathesis.toml"), CONFIG).expect("schemathesis.toml");
     let run = tokio::process::Command::new(&schemathesis)
         .arg("run")
         .arg(format!("{}/api/openapi.json", t.gateway.base))
@@ -43,7 +62,10 @@ async fn fuzzed_requests_never_get_a_server_error() {
         .args(["--max-examples", "10", "--max-time", MAX_SECONDS, "--request-timeout", "120"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--exclude-path-regex", EXCLUDED_PATHS])
-        .args(["--seed", "26", "--workers", "2"])
+        // One worker: with two, schemathesis 4.32.5's coverage phase crashed inside
+        // Python ("AST constructor recursion depth mismatch") once the alert operations
+        // joined the run, failing it with no request at fault.
+        .args(["--seed", "26", "--workers", "1"])
         .args(["--header", &format!("Authorization: Bearer {key}")])
         .current_dir(&report)
         .kill_on_drop(true)
@@ -56,6 +78,9 @@ async fn fuzzed_requests_never_get_a_server_error() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "schemathesis found server errors:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("passed"), "schemathesis ran no operation:\n{stdout}");
+    // The fuzzer's alert-rule writes reached the rules, not only their refusals.
+    let writes: i64 = t.db.value("SELECT count(*) FROM tally.audit_log WHERE action LIKE 'alert_rule.%'").await;
+    assert!(writes > 1, "the fuzzer changed no alert rule ({writes} audited changes, the first this test's)");
 }
 
 /// What the fuzzer first found: a NUL character (`\u0000` in JSON, `%00` in a query

@@ -93,13 +93,22 @@ async fn realtime_streams_the_visitors_of_the_last_five_minutes_as_they_come() {
     t.sql("SELECT tally.create_site('live.example')").await;
     pageview(&t, "live.example", "/", FIREFOX).await;
     let viewer = t.user_with_role("live.example", "viewer").await;
-    let mut resp = viewer.http.get(format!("{}/api/v1/realtime?site=live.example", t.gateway.base)).send().await.unwrap();
+    let mut resp = viewer
+        .http
+        .get(format!("{}/api/v1/realtime?site=live.example", t.gateway.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     assert_eq!(visitors_until(&mut resp, 1).await, vec![1], "the first message is the count now");
     pageview(&t, "live.example", "/docs", SAFARI).await;
     let seen = visitors_until(&mut resp, 2).await;
     assert!(seen.iter().all(|&n| n == 1 || n == 2), "{seen:?}");
+    // Asked without `Accept: text/event-stream`, the count now as one JSON answer.
+    let (status, body) = viewer.get("/api/v1/realtime?site=live.example").await;
+    assert_eq!((status, body), (200, serde_json::json!({"visitors": 2})));
     // Events older than five minutes are not current visitors.
     t.sql("UPDATE tally.events_hot SET ts = ts - interval '10 minutes'").await;
     visitors_until(&mut resp, 0).await;

@@ -16,7 +16,13 @@ fn event(i: usize) -> serde_json::Value {
 
 /// Opens `GET /api/v1/realtime?site=shop.example` for `who` and reads its first update.
 async fn open_stream(who: &Session) -> reqwest::Response {
-    let mut resp = who.http.get(format!("{}/api/v1/realtime?site=shop.example", who.base)).send().await.expect("GET realtime");
+    let mut resp = who
+        .http
+        .get(format!("{}/api/v1/realtime?site=shop.example", who.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET realtime");
     assert_eq!(resp.status(), 200);
     let first = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.expect("first update").expect("read");
     assert!(first.is_some_and(|c| String::from_utf8_lossy(&c).contains("visitors")));
@@ -82,14 +88,26 @@ async fn realtime_streams_are_capped() {
     let viewer = t.user_with_role("shop.example", "viewer").await;
     let first = open_stream(&viewer).await;
     let _second = open_stream(&viewer).await;
-    let third = viewer.http.get(format!("{}/api/v1/realtime?site=shop.example", viewer.base)).send().await.unwrap();
+    let third = viewer
+        .http
+        .get(format!("{}/api/v1/realtime?site=shop.example", viewer.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     // A stream closed gives its place back.
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let again = viewer.http.get(format!("{}/api/v1/realtime?site=shop.example", viewer.base)).send().await.unwrap();
+        let again = viewer
+            .http
+            .get(format!("{}/api/v1/realtime?site=shop.example", viewer.base))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
         if again.status() == 200 {
             break;
         }

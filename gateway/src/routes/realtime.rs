@@ -2,6 +2,9 @@
 //! visitors of the last five minutes (`event: visitors`, `data: {"visitors": n}`),
 //! computed by `tally.query` with `date_range: "realtime"` when the stream opens and
 //! then every [`INTERVAL`]. The dashboard's "current visitors" figure follows it.
+//! A client that does not ask for `text/event-stream` (as `EventSource` does) gets
+//! the count now as one JSON answer, `{"visitors": n}`, as Plausible's realtime
+//! endpoint gives it: a script or a probe reads it without holding a stream open.
 //!
 //! Like every stats query it runs as the caller, so it needs a session (401 without)
 //! and answers only for sites the caller may see. A bad, unknown or forbidden site is
@@ -20,9 +23,11 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use futures_util::stream::{self, Stream};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -56,25 +61,41 @@ const STREAMS_RETRY_AFTER_SECS: u64 = 10;
     summary = "A stream of live stats (server-sent events)",
     params(("site" = String, Query, description = "The site's domain")),
     responses(
-        (status = 200, description = "`text/event-stream` of stats answers", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream` of `{\"visitors\": n}` updates when asked for (`Accept: text/event-stream`), else the count now as `{\"visitors\": n}`",
+            content((String = "text/event-stream"), (serde_json::Value = "application/json"))),
         (status = "4XX", description = "A client error, naming the field at fault", body = crate::openapi::schemas::ErrorBody)
     )
 )]
 async fn realtime(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let site = params
         .get("site")
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("site", "site is required (the site's domain)"))?;
+    let query = json!({ "site_id": site, "date_range": "realtime", "metrics": ["visitors"] });
+    if !asks_for_stream(&headers) {
+        let now = visitors(&state, &caller, &query, Some("realtime")).await?;
+        return Ok(Json(json!({ "visitors": now })).into_response());
+    }
+    Ok(stream(state, caller, query).await?.into_response())
+}
+
+/// Whether the request's `Accept` names server-sent events.
+fn asks_for_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/event-stream"))
+}
+
+/// The stream of `query`'s counts: now, then every [`INTERVAL`].
+async fn stream(state: AppState, caller: Caller, query: Value) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let permit = state
         .realtime_streams
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::TooManyRequests { retry_after_secs: STREAMS_RETRY_AFTER_SECS })?;
-    let query = json!({ "site_id": site, "date_range": "realtime", "metrics": ["visitors"] });
     // The opening is audited; the updates repeat the same question.
     let first = visitors(&state, &caller, &query, Some("realtime")).await?;
     let mut ticks = tokio::time::interval(INTERVAL);
