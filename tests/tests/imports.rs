@@ -503,6 +503,65 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     assert_eq!(answers[1]["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
     assert_eq!((answers[2]["results"][0]["metrics"].clone(), answers[2]["meta"].get("imports_included")), (json!([2]), None));
     assert_eq!(answers[3]["error"]["field"], "include.imports", "{batch}");
+
+    // With the dashboard's comparison, each period adds the imported rows of its own days:
+    // 2 January (imported only) against 1 January (native and imported).
+    let compared = |extra: Value| {
+        let mut query = json!({"site_id": SITE, "date_range": ["2024-01-02", "2024-01-02"],
+            "metrics": ["visitors", "visits", "pageviews", "bounce_rate"],
+            "include": {"imports": true, "comparisons": {"mode": "previous_period"}}});
+        for (k, v) in extra.as_object().unwrap() {
+            query[k] = v.clone();
+        }
+        let admin = admin.clone();
+        async move {
+            let (status, answer) = admin.post("/api/v1/query", query).await;
+            assert_eq!(status, 200, "{answer}");
+            answer
+        }
+    };
+    let both = compared(json!({})).await;
+    assert_eq!(both["query"]["comparison"]["date_range"], json!(["2024-01-01", "2024-01-01"]), "{both}");
+    assert_eq!(both["meta"]["imports_included"], json!(true), "{both}");
+    assert_eq!(
+        both["results"],
+        json!([{"dimensions": [], "metrics": [5, 6, 9, 16.67],
+                "comparison": {"dimensions": [], "metrics": [12, 14, 33, 35.71], "change": [-58, -57, -73, -19.04]}}]),
+        "{both}"
+    );
+    // A group only the imports hold this period is compared with its native and
+    // imported rows of the other.
+    let sources = compared(json!({"metrics": ["visitors", "visits"], "dimensions": ["visit:source"]})).await;
+    assert_eq!(
+        sources["results"],
+        json!([{"dimensions": ["Google"], "metrics": [5, 6],
+                "comparison": {"dimensions": ["Google"], "metrics": [8, 9], "change": [-38, -33]}}]),
+        "{sources}"
+    );
+    let series = compared(json!({"metrics": ["visitors"], "dimensions": ["time:day"]})).await;
+    assert_eq!(
+        series["results"],
+        json!([{"dimensions": ["2024-01-02"], "metrics": [5],
+                "comparison": {"dimensions": ["2024-01-01"], "metrics": [12], "change": [-58]}}]),
+        "{series}"
+    );
+    // A metric imports cannot answer: both periods native, and why.
+    let unmerged = compared(json!({"metrics": ["visitors", "time_on_page"]})).await;
+    assert_eq!(unmerged["meta"]["imports_skip_reason"], "unsupported_query", "{unmerged}");
+    assert_eq!(
+        (unmerged["results"][0]["metrics"][0].clone(), unmerged["results"][0]["comparison"]["metrics"][0].clone()),
+        (json!(0), json!(2))
+    );
+    // The dashboard's batch asks the same way.
+    let (status, batch) = admin
+        .post(
+            "/api/v1/query/batch",
+            json!({"queries": [{"site_id": SITE, "date_range": ["2024-01-02", "2024-01-02"], "metrics": ["visitors"],
+                                "include": {"imports": true, "comparisons": {"mode": "previous_period"}}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!(batch["results"][0]["results"][0]["comparison"]["metrics"], json!([12]), "{batch}");
     // A CSV export of the dashboard's query includes them as its panel does.
     let export = json!({"site_id": SITE, "date_range": range, "metrics": ["visitors"], "include": {"imports": true}});
     let csv = admin.http.post(format!("{}/api/v1/export", admin.base)).json(&export).send().await.unwrap().text().await.unwrap();

@@ -20,12 +20,18 @@
 //! averages are recomputed from sums: the native bounces, durations and pageviews are
 //! the engine's rates times its visits (the rates are rounded to 2 decimals and
 //! durations to seconds, so these are within a rounding of the exact sums).
+//!
+//! With a comparison (`include.comparisons`), each period gets the imported rows of its
+//! own days, as Plausible's comparison query re-decides imports over its range: the
+//! comparison figures of each result row are merged by the same [`merge`] as the
+//! current ones, and its `change` is recomputed from the merged figures.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
+use tally_core::query::{change, Metric};
 use tokio_postgres::types::ToSql;
 
 use crate::auth::Caller;
@@ -146,10 +152,7 @@ struct Plan {
 fn plan(query: &Value) -> Result<Plan, Skip> {
     let texts =
         |key: &str| -> Vec<String> { query[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect() };
-    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str()))
-        || query["include"].get("comparisons").is_some_and(|c| !c.is_null())
-        || query.get("funnel").is_some()
-    {
+    if texts("metrics").iter().any(|m| !METRICS.contains(&m.as_str())) || query.get("funnel").is_some() {
         return Err(Skip::UnsupportedQuery);
     }
     let mut table: Option<&'static str> = None;
@@ -278,38 +281,65 @@ impl Prepared {
             How::Merge { plan, site, range, pagination, requested } => (plan, site, range, pagination, requested),
         };
         let engine = self.engine;
-        let (from, to) = match (native["query"]["date_range"][0].as_str().map(date), native["query"]["date_range"][1].as_str().map(date)) {
-            (Some(Some(from)), Some(Some(to))) => (from, to),
+        let overlaps = |(from, to): (NaiveDate, NaiveDate)| range.is_some_and(|(first, last)| first <= to && last >= from);
+        let current = days(&native["query"]["date_range"]);
+        let skip = match current {
             // A realtime range is minutes: no imported day falls in it.
-            _ => {
-                mark(&mut native, Some(Skip::UnsupportedInterval));
-                return Ok(strip(native, requested));
-            }
+            None => Some(Skip::UnsupportedInterval),
+            Some(days) if !overlaps(days) => Some(Skip::OutOfRange),
+            Some(_) => None,
         };
-        if !range.is_some_and(|(first, last)| first <= to && last >= from) {
-            mark(&mut native, Some(Skip::OutOfRange));
-            return Ok(strip(native, requested));
+        if let (None, Some((from, to))) = (skip, current) {
+            let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
+            if native.get("totals").is_some() {
+                // The totals row (`include.totals`) gets every imported group's sums.
+                let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
+                    visitors: a.visitors + s.visitors,
+                    visits: a.visits + s.visits,
+                    pageviews: a.pageviews + s.pageviews,
+                    bounces: a.bounces + s.bounces,
+                    duration: a.duration + s.duration,
+                    events: a.events + s.events,
+                });
+                let mut totals = vec![json!({ "dimensions": [], "metrics": native["totals"]["metrics"].clone() })];
+                merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
+                native["totals"]["metrics"] = totals[0]["metrics"].clone();
+            }
+            let mut results = native["results"].as_array().cloned().unwrap_or_default();
+            merge(&mut results, &engine, imported);
+            native["results"] = Value::Array(results);
         }
-        let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
-        if native.get("totals").is_some() {
-            // The totals row (`include.totals`) gets every imported group's sums.
-            let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
-                visitors: a.visitors + s.visitors,
-                visits: a.visits + s.visits,
-                pageviews: a.pageviews + s.pageviews,
-                bounces: a.bounces + s.bounces,
-                duration: a.duration + s.duration,
-                events: a.events + s.events,
-            });
-            let mut totals = json!({ "results": [{ "dimensions": [], "metrics": native["totals"]["metrics"].clone() }] });
-            merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
-            native["totals"]["metrics"] = totals["results"][0]["metrics"].clone();
+        if let (Some((from, _)), Some(previous)) = (current, days(&native["query"]["comparison"]["date_range"])) {
+            let imported = match overlaps(previous) {
+                true => imported_rows(state, caller, &site, &plan, previous.0, previous.1).await?,
+                false => Vec::new(),
+            };
+            // The engine compares only its own groups: the comparison period's native
+            // rows of the groups the current merge added are asked for apart.
+            let added = native["results"].as_array().into_iter().flatten().any(|row| row.get("comparison").is_none());
+            let native_previous = match added {
+                true => {
+                    let mut alone = engine.clone();
+                    alone["date_range"] = native["query"]["comparison"]["date_range"].clone();
+                    if let Some(include) = alone.get_mut("include").and_then(Value::as_object_mut) {
+                        include.remove("comparisons");
+                        include.remove("totals");
+                    }
+                    query::answer(state, caller, &alone, None, Work::Query).await?["results"].as_array().cloned().unwrap_or_default()
+                }
+                false => Vec::new(),
+            };
+            compare(&mut native, &engine, imported, &native_previous, from, previous.0);
         }
-        merge(&mut native, &engine, imported);
         sort_and_page(&mut native, &engine, pagination.as_ref());
-        mark(&mut native, None);
+        mark(&mut native, skip);
         Ok(strip(native, requested))
     }
+}
+
+/// The days of an answer's `[from, to]` labels (none for a realtime range's minutes).
+fn days(range: &Value) -> Option<(NaiveDate, NaiveDate)> {
+    Some((date(range[0].as_str()?)?, date(range[1].as_str()?)?))
 }
 
 fn date(text: &str) -> Option<NaiveDate> {
@@ -377,13 +407,13 @@ async fn imported_rows(
         .collect())
 }
 
-/// Adds `imported` into the engine answer `native` of `engine` (whose metrics include
-/// `visits`): groups of both are summed, groups only imported are added.
-fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) {
+/// Adds `imported` into `results`, rows (`dimensions`, `metrics`) of the engine query
+/// `engine` (whose metrics include `visits`): groups of both are summed, groups only
+/// imported are added.
+fn merge(results: &mut Vec<Value>, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) {
     let metrics: Vec<&str> = engine["metrics"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let at = |name: &str| metrics.iter().position(|m| *m == name);
     let visits_at = at("visits").expect("visits were added");
-    let mut results: Vec<Value> = native["results"].as_array().cloned().unwrap_or_default();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, row) in results.iter().enumerate() {
         index.insert(row["dimensions"].to_string(), i);
@@ -427,7 +457,83 @@ fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) 
             };
         }
     }
+}
+
+/// Merges `imported`, the imported groups of the comparison period starting on
+/// `previous_from`, into the comparison of each result row of `native` (the current
+/// period starting on `from`), and recomputes each row's `change`. Only the result
+/// rows' groups are compared, as the engine compares them; a row the current merge
+/// added is compared with its group's row among `native_previous` (the engine's rows
+/// of the comparison period), or zeros.
+fn compare(
+    native: &mut Value,
+    engine: &Value,
+    imported: Vec<(Vec<Value>, Sums)>,
+    native_previous: &[Value],
+    from: NaiveDate,
+    previous_from: NaiveDate,
+) {
+    let metrics: Vec<&str> = engine["metrics"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let dimensions: Vec<&str> = engine["dimensions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut results = native["results"].as_array().cloned().unwrap_or_default();
+    let native_previous: HashMap<String, &Value> = native_previous.iter().map(|p| (p["dimensions"].to_string(), &p["metrics"])).collect();
+    let mut previous: Vec<Value> = results
+        .iter()
+        .map(|row| match row.get("comparison") {
+            Some(c) => json!({ "dimensions": c["dimensions"], "metrics": c["metrics"] }),
+            None => {
+                let keys: Vec<Value> = dimensions
+                    .iter()
+                    .zip(row["dimensions"].as_array().into_iter().flatten())
+                    .map(|(dimension, key)| match key.as_str().and_then(date) {
+                        Some(day) if dimension.starts_with("time:") => {
+                            json!(paired_bucket(dimension, day, from, previous_from).to_string())
+                        }
+                        _ => key.clone(),
+                    })
+                    .collect();
+                let keys = Value::Array(keys);
+                let metrics = match native_previous.get(&keys.to_string()) {
+                    Some(&metrics) => metrics.clone(),
+                    None => json!(vec![0; metrics.len()]),
+                };
+                json!({ "dimensions": keys, "metrics": metrics })
+            }
+        })
+        .collect();
+    let compared: std::collections::HashSet<String> = previous.iter().map(|row| row["dimensions"].to_string()).collect();
+    let imported = imported.into_iter().filter(|(keys, _)| compared.contains(&Value::Array(keys.clone()).to_string())).collect();
+    merge(&mut previous, engine, imported);
+    for (row, before) in results.iter_mut().zip(previous) {
+        let changes: Vec<Value> = metrics
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                Metric::from_name(name).map_or(Value::Null, |metric| change(metric, &row["metrics"][m], &before["metrics"][m]))
+            })
+            .collect();
+        row["comparison"] = json!({ "dimensions": before["dimensions"], "metrics": before["metrics"], "change": changes });
+    }
     native["results"] = Value::Array(results);
+}
+
+/// The comparison period's bucket paired with the current period's bucket `day` of the
+/// time dimension `dimension`: buckets pair by position, as the engine pairs them, from
+/// the buckets holding each period's first day.
+fn paired_bucket(dimension: &str, day: NaiveDate, from: NaiveDate, previous_from: NaiveDate) -> NaiveDate {
+    match dimension {
+        "time:month" => {
+            let month = |d: NaiveDate| d.with_day(1).expect("every month has a first day");
+            let months = |d: NaiveDate| d.year() * 12 + d.month0() as i32;
+            let shift = Months::new((months(day) - months(from)).max(0) as u32);
+            month(previous_from).checked_add_months(shift).unwrap_or(day)
+        }
+        "time:week" => {
+            let monday = |d: NaiveDate| d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday()));
+            monday(previous_from) + (day - monday(from))
+        }
+        _ => previous_from + (day - from),
+    }
 }
 
 /// Orders the merged rows as the query asks (the engine ordered the native ones) and
@@ -435,7 +541,7 @@ fn merge(native: &mut Value, engine: &Value, imported: Vec<(Vec<Value>, Sums)>) 
 fn sort_and_page(native: &mut Value, engine: &Value, pagination: Option<&Value>) {
     let metrics: Vec<&str> = engine["metrics"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let dimensions: Vec<&str> = engine["dimensions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    let order: Vec<(Option<usize>, Option<usize>, bool)> = engine["order_by"]
+    let mut order: Vec<(Option<usize>, Option<usize>, bool)> = engine["order_by"]
         .as_array()
         .into_iter()
         .flatten()
@@ -453,9 +559,15 @@ fn sort_and_page(native: &mut Value, engine: &Value, pagination: Option<&Value>)
         (_, Value::Null) => Ordering::Greater,
         _ => a.as_str().cmp(&b.as_str()),
     };
-    // Plausible's default: the first metric, descending.
-    let default = [(Some(0), None, true)];
-    let order = if order.is_empty() { &default[..] } else { &order[..] };
+    // The engine's order: by default a time dimension ascending, else the first metric
+    // descending; then each dimension ascending.
+    if order.is_empty() {
+        order.push(match dimensions.iter().position(|d| d.starts_with("time:")) {
+            Some(time) => (None, Some(time), false),
+            None => (Some(0), None, true),
+        });
+    }
+    order.extend((0..dimensions.len()).map(|d| (None, Some(d), false)));
     results.sort_by(|a, b| {
         order
             .iter()
@@ -487,6 +599,11 @@ fn strip(mut native: Value, requested: usize) -> Value {
     for row in native["results"].as_array_mut().into_iter().flatten() {
         if let Some(metrics) = row["metrics"].as_array_mut() {
             metrics.truncate(requested);
+        }
+        for key in ["metrics", "change"] {
+            if let Some(values) = row.get_mut("comparison").and_then(|c| c.get_mut(key)).and_then(Value::as_array_mut) {
+                values.truncate(requested);
+            }
         }
     }
     for (object, key) in [("totals", "metrics"), ("query", "metrics")] {
@@ -552,7 +669,9 @@ mod tests {
             (vec![json!("Desktop")], Sums { visitors: 6.0, visits: 6.0, pageviews: 12.0, bounces: 0.0, duration: 0.0, events: 12.0 }),
             (vec![json!("Tablet")], Sums { visitors: 1.0, visits: 2.0, pageviews: 6.0, bounces: 1.0, duration: 60.0, events: 6.0 }),
         ];
-        merge(&mut native, &engine, imported);
+        let mut results = native["results"].as_array().cloned().unwrap_or_default();
+        merge(&mut results, &engine, imported);
+        native["results"] = Value::Array(results);
         sort_and_page(&mut native, &engine, Some(&json!({"limit": 5})));
         assert_eq!(
             native["results"],
@@ -563,5 +682,37 @@ mod tests {
         );
         assert_eq!(native["meta"]["total_rows"], 2);
         assert_eq!(strip(native, 1)["results"][1]["metrics"], json!([1]));
+    }
+
+    #[test]
+    fn comparisons_merge_the_imported_rows_of_their_own_days() {
+        let engine = json!({"metrics": ["visitors", "bounce_rate", "visits"], "dimensions": ["time:day"]});
+        let day = |d: &str| date(d).unwrap();
+        // A native day compared with its native day; a day the current merge added with
+        // the engine's row of its paired day.
+        let mut native = json!({"results": [
+            {"dimensions": ["2024-01-09"], "metrics": [4, 50.0, 4],
+             "comparison": {"dimensions": ["2024-01-02"], "metrics": [2, 0.0, 2], "change": [100, 50.0, 100]}},
+            {"dimensions": ["2024-01-10"], "metrics": [3, 0.0, 3]}
+        ], "meta": {}});
+        let imported = vec![
+            (vec![json!("2024-01-02")], Sums { visitors: 6.0, visits: 8.0, bounces: 5.0, ..Sums::default() }),
+            (vec![json!("2024-01-03")], Sums { visitors: 1.0, visits: 1.0, ..Sums::default() }),
+            (vec![json!("2024-01-04")], Sums { visitors: 9.0, visits: 9.0, ..Sums::default() }),
+        ];
+        let native_previous = [json!({"dimensions": ["2024-01-03"], "metrics": [1, 100.0, 1]})];
+        compare(&mut native, &engine, imported, &native_previous, day("2024-01-09"), day("2024-01-02"));
+        assert_eq!(
+            strip(native, 2)["results"],
+            json!([
+                {"dimensions": ["2024-01-09"], "metrics": [4, 50.0],
+                 "comparison": {"dimensions": ["2024-01-02"], "metrics": [8, 50.0], "change": [-50, 0.0]}},
+                {"dimensions": ["2024-01-10"], "metrics": [3, 0.0],
+                 "comparison": {"dimensions": ["2024-01-03"], "metrics": [2, 50.0], "change": [50, -50.0]}}
+            ])
+        );
+        // Weeks and months pair from the buckets holding each period's first day.
+        assert_eq!(paired_bucket("time:week", day("2024-01-15"), day("2024-01-10"), day("2023-12-01")), day("2023-12-04"));
+        assert_eq!(paired_bucket("time:month", day("2024-03-01"), day("2024-01-15"), day("2023-01-15")), day("2023-03-01"));
     }
 }

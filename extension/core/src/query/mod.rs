@@ -64,7 +64,7 @@ pub use error::QueryError;
 pub use kernel::Acc;
 pub use limits::*;
 pub use model::*;
-pub use output::{render, Period};
+pub use output::{change, render, Period};
 pub use parse::{parse, MAX_DIMENSIONS, MAX_LIMIT};
 pub use plan::{Goal, Plan};
 pub use rollups::{answer_from_rollups, EdgeCache, EdgeVisits, RollupError, RollupPlan, RollupReads};

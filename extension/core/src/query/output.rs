@@ -133,7 +133,7 @@ fn number(v: &Value) -> f64 {
 
 /// Change from `previous` to `current`: points for rates, whole percent otherwise
 /// (`null` from zero).
-fn change(metric: Metric, current: &Value, previous: &Value) -> Value {
+pub fn change(metric: Metric, current: &Value, previous: &Value) -> Value {
     if current.is_null() || previous.is_null() {
         return Value::Null;
     }
