@@ -1,13 +1,15 @@
 // Drives headless Chromium through the dashboard's imports toggle: a site with imported
 // data offers it (unchecked), checking it adds the imported figures to the visitors card
-// and puts `imports=on` in the URL, going back takes them out again, and a site without
+// and to its change against the (default) previous period, whose imported days count
+// in the comparison, and puts `imports=on` in the URL, going back takes them out again, and a site without
 // imports does not offer it. axe-core finds no WCAG 2.2 AA violation with the toggle
 // shown (light and dark); no uncaught error.
 //
 //   node imports.mjs <gateway base URL> <site with imports> <site without>
 //   TALLY_TEST_EMAIL / TALLY_TEST_PASSWORD: a user who may see both sites
 //
-// Prints one JSON line: the visitors shown without and with the imported data.
+// Prints one JSON line: the visitors and their change shown without and with the
+// imported data.
 import { accessible, check, collectErrors, launch } from "./chromium.mjs";
 
 const [base, site, plainSite] = process.argv.slice(2);
@@ -18,6 +20,7 @@ async function rendered(page, after) {
 }
 const renders = (page) => page.evaluate(() => Number(document.body.dataset.rendered || 0));
 const visitors = (page) => page.$eval("#panel-kpis .card[data-metric=visitors] .card-value", (el) => Number(el.dataset.value));
+const change = (page) => page.$eval("#panel-kpis .card[data-metric=visitors] .card-change", (el) => el.dataset.value);
 
 const browser = await launch();
 const seen = {};
@@ -25,8 +28,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
   collectErrors(page, errors);
-  // No comparison: imported data answers the current period only.
-  await page.goto(`${base}/?site=${encodeURIComponent(site)}&compare=off`);
+  // The default comparison: the previous period.
+  await page.goto(`${base}/?site=${encodeURIComponent(site)}`);
   await page.waitForSelector("#login", { timeout: 30000 });
   await page.fill("#login input[name=email]", process.env.TALLY_TEST_EMAIL);
   await page.fill("#login input[name=password]", process.env.TALLY_TEST_PASSWORD);
@@ -37,12 +40,14 @@ try {
   check(await toggle.isVisible(), "a site with imports offers the imports toggle");
   check(!(await toggle.isChecked()), "imported data is left out until asked for");
   seen.without = await visitors(page);
+  seen.change_without = await change(page);
 
   let n = await renders(page);
   await toggle.check();
   await rendered(page, n);
   check(new URL(page.url()).searchParams.get("imports") === "on", `the URL keeps the choice: ${page.url()}`);
   seen.with = await visitors(page);
+  seen.change_with = await change(page);
   await accessible(page, "dashboard with the imports toggle");
   await page.emulateMedia({ colorScheme: "dark" });
   await accessible(page, "dashboard with the imports toggle, dark");

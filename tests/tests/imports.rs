@@ -378,6 +378,16 @@ const JANUARY_CSV: &str = "ts,name,visitor_id,session_id,hostname,pathname,refer
     2024-01-01T10:01:00Z,pageview,1,11,imports.example,/pricing,Google,Desktop\n\
     2024-01-01T11:00:00Z,pageview,2,22,imports.example,/,,Desktop\n";
 
+/// The answer (200) to `base` with the keys of `extra` replaced, posted to `path`.
+async fn ask(admin: Session, path: &str, mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra keys") {
+        base[k] = v.clone();
+    }
+    let (status, answer) = admin.post(path, base).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
 #[tokio::test]
 async fn include_imports_adds_imported_figures_as_plausible_does() {
     let dir = import_dir("merge");
@@ -386,17 +396,9 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     std::fs::write(&csv, JANUARY_CSV).unwrap();
     cli(&t, &csv).await.expect("native events");
     let v2 = |extra: Value| {
-        let mut query = json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "include": {"imports": true},
+        let base = json!({"site_id": SITE, "date_range": ["2024-01-01", "2024-01-31"], "include": {"imports": true},
             "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration", "views_per_visit"]});
-        for (k, v) in extra.as_object().unwrap() {
-            query[k] = v.clone();
-        }
-        let admin = admin.clone();
-        async move {
-            let (status, answer) = admin.post("/api/v2/query", query).await;
-            assert_eq!(status, 200, "{answer}");
-            answer
-        }
+        ask(admin.clone(), "/api/v2/query", base, extra)
     };
     // Before any import: the native figures, and why nothing was added.
     let native = v2(json!({})).await;
@@ -507,18 +509,10 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     // With the dashboard's comparison, each period adds the imported rows of its own days:
     // 2 January (imported only) against 1 January (native and imported).
     let compared = |extra: Value| {
-        let mut query = json!({"site_id": SITE, "date_range": ["2024-01-02", "2024-01-02"],
+        let base = json!({"site_id": SITE, "date_range": ["2024-01-02", "2024-01-02"],
             "metrics": ["visitors", "visits", "pageviews", "bounce_rate"],
             "include": {"imports": true, "comparisons": {"mode": "previous_period"}}});
-        for (k, v) in extra.as_object().unwrap() {
-            query[k] = v.clone();
-        }
-        let admin = admin.clone();
-        async move {
-            let (status, answer) = admin.post("/api/v1/query", query).await;
-            assert_eq!(status, 200, "{answer}");
-            answer
-        }
+        ask(admin.clone(), "/api/v1/query", base, extra)
     };
     let both = compared(json!({})).await;
     assert_eq!(both["query"]["comparison"]["date_range"], json!(["2024-01-01", "2024-01-01"]), "{both}");

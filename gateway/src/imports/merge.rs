@@ -219,6 +219,21 @@ struct Sums {
     events: f64,
 }
 
+impl std::ops::Add for Sums {
+    type Output = Sums;
+
+    fn add(self, other: Sums) -> Sums {
+        Sums {
+            visitors: self.visitors + other.visitors,
+            visits: self.visits + other.visits,
+            pageviews: self.pageviews + other.pageviews,
+            bounces: self.bounces + other.bounces,
+            duration: self.duration + other.duration,
+            events: self.events + other.events,
+        }
+    }
+}
+
 /// Answers the engine query `query` (as [`query::answer`] does) with imported data
 /// added where it applies; the answer's `meta` says whether it was
 /// (`imports_included`, and `imports_skip_reason`/`imports_warning` when not).
@@ -293,14 +308,7 @@ impl Prepared {
             let imported = imported_rows(state, caller, &site, &plan, from, to).await?;
             if native.get("totals").is_some() {
                 // The totals row (`include.totals`) gets every imported group's sums.
-                let sum = imported.iter().fold(Sums::default(), |a, (_, s)| Sums {
-                    visitors: a.visitors + s.visitors,
-                    visits: a.visits + s.visits,
-                    pageviews: a.pageviews + s.pageviews,
-                    bounces: a.bounces + s.bounces,
-                    duration: a.duration + s.duration,
-                    events: a.events + s.events,
-                });
+                let sum = imported.iter().fold(Sums::default(), |a, (_, s)| a + *s);
                 let mut totals = vec![json!({ "dimensions": [], "metrics": native["totals"]["metrics"].clone() })];
                 merge(&mut totals, &engine, vec![(Vec::new(), sum)]);
                 native["totals"]["metrics"] = totals[0]["metrics"].clone();
@@ -435,14 +443,7 @@ fn merge(results: &mut Vec<Value>, engine: &Value, imported: Vec<(Vec<Value>, Su
             duration: value(at("visit_duration")) * visits,
             events: value(at("events")),
         };
-        let total = Sums {
-            visitors: native.visitors + sums.visitors,
-            visits: native.visits + sums.visits,
-            pageviews: native.pageviews + sums.pageviews,
-            bounces: native.bounces + sums.bounces,
-            duration: native.duration + sums.duration,
-            events: native.events + sums.events,
-        };
+        let total = native + sums;
         let ratio = |part: f64, digits: f64| if total.visits > 0.0 { (part / total.visits * digits).round() / digits } else { 0.0 };
         for (m, name) in metrics.iter().enumerate() {
             row["metrics"][m] = match *name {
