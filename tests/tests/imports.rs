@@ -539,6 +539,16 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
                 "comparison": {"dimensions": ["2024-01-01"], "metrics": [12], "change": [-58]}}]),
         "{series}"
     );
+    // A comparison period with imports counts them though the current one has none.
+    let last_year = compared(json!({"metrics": ["visitors"], "date_range": ["2025-01-01", "2025-01-02"],
+        "include": {"imports": true, "comparisons": {"mode": "year_over_year"}}}))
+    .await;
+    assert_eq!(last_year["meta"]["imports_skip_reason"], "out_of_range", "{last_year}");
+    assert_eq!(
+        last_year["results"],
+        json!([{"dimensions": [], "metrics": [0], "comparison": {"dimensions": [], "metrics": [17], "change": [-100]}}]),
+        "{last_year}"
+    );
     // A metric imports cannot answer: both periods native, and why.
     let unmerged = compared(json!({"metrics": ["visitors", "time_on_page"]})).await;
     assert_eq!(unmerged["meta"]["imports_skip_reason"], "unsupported_query", "{unmerged}");
