@@ -3,10 +3,10 @@
    data-domain (default: this host), data-api (default: the script's origin + /api/event),
    data-hash (count #/routes as pages). Custom events: tally("Signup", {props: {plan: "pro"},
    revenue: {amount: "19.99", currency: "EUR"}, callback: fn}). Opt out on a browser with
-   localStorage.tally_ignore = "true". Outbound links and file downloads are tracked.
-   Served at Plausible's /js/script.<ext>.js too, it answers to window.plausible and its
-   file name's extensions (hash, outbound-links, file-downloads, manual) choose what it
-   tracks, as Plausible's variants do. */
+   localStorage.tally_ignore = "true". Outbound links, file downloads and tagged
+   elements (class="plausible-event-name=Sign+Up plausible-event-plan=pro") are tracked. Served at Plausible's /js/script.<ext>.js too,
+   it answers to window.plausible and its file name's extensions (hash, outbound-links,
+   file-downloads, tagged-events, manual) choose what it tracks, as Plausible's variants do. */
 (function () {
   "use strict";
   var w = window, d = document, l = location, s = d.currentScript;
@@ -45,8 +45,22 @@
     send("pageview");
   }
 
+  // A tagged element or ancestor sends its event (not a link's); a tagged form its submission.
+  function tagged(e) {
+    var t = has("tagged-events") && e.target.closest && e.target.closest('[class*="plausible-event-name="]');
+    if (!t || (t.tagName === "FORM") !== (e.type === "submit")) return false;
+    var o = { props: {} }, name;
+    t.classList.forEach(function (c) {
+      var m = /^plausible-event-([^=]+)=(.+)$/.exec(c);
+      if (m) { var v = m[2].replace(/\+/g, " "); if (m[1] === "name") name = v; else o.props[m[1]] = v; }
+    });
+    send(name, o);
+    return true;
+  }
+
   function click(e) {
     if (e.type === "auxclick" && e.button !== 1) return;
+    if (tagged(e)) return;
     var a = e.target.closest && e.target.closest("a[href]");
     if (!a) return;
     if (files.test(a.pathname)) { if (has("file-downloads")) send("File Download", { props: { url: a.href } }); }
@@ -62,6 +76,7 @@
   }
   d.addEventListener("click", click);
   d.addEventListener("auxclick", click);
+  d.addEventListener("submit", tagged);
 
   // Calls made before the script loaded: window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) },
   // or Plausible's snippet's window.plausible queue.
