@@ -82,6 +82,9 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     )
     .await;
     assert_eq!((page["results"].as_array().unwrap().len(), page["meta"].clone()), (1, json!({"total_rows": 2})));
+    assert_eq!(page["query"]["pagination"], json!({"offset": 1, "limit": 3}), "echoed as Plausible's documentation shows");
+    let page = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "pagination": {"limit": 1}})).await;
+    assert_eq!(page["query"]["pagination"], json!({"offset": 0, "limit": 1}));
 
     // Case-insensitive filtering.
     let answer = ok(
