@@ -62,8 +62,8 @@ struct Shape {
     order_by: Value,
     include: Include,
     include_echo: Value,
-    /// `pagination` as Plausible echoes it (both keys, defaults filled in), when given.
-    pagination_echo: Option<Value>,
+    /// `pagination` as Plausible echoes it: both keys, defaults filled in.
+    pagination_echo: Value,
     /// The time dimension's unit (`hour`, `day`, ...), for time labels.
     time_unit: Option<&'static str>,
 }
@@ -233,8 +233,9 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
         order_by,
         include,
         include_echo: object.get("include").cloned().unwrap_or_else(|| json!({})),
-        pagination_echo: object.get("pagination").map(|given| {
-            json!({ "limit": given.get("limit").cloned().unwrap_or(json!(MAX_LIMIT)), "offset": given.get("offset").cloned().unwrap_or(json!(0)) })
+        pagination_echo: json!({
+            "limit": object.get("pagination").and_then(|p| p.get("limit")).cloned().unwrap_or(json!(MAX_LIMIT)),
+            "offset": object.get("pagination").and_then(|p| p.get("offset")).cloned().unwrap_or(json!(0)),
         }),
         time_unit,
     };
@@ -381,19 +382,20 @@ impl Translated {
         if shape.include.total_rows {
             meta.insert("total_rows".into(), answer["meta"]["total_rows"].clone());
         }
-        let mut query = json!({
-            "site_id": shape.site_id,
-            "metrics": shape.metric_names,
-            "date_range": [labels.from, labels.to],
-            "filters": shape.filters,
-            "dimensions": shape.dimensions,
-            "order_by": shape.order_by,
-            "include": shape.include_echo,
-        });
-        if let Some(pagination) = &shape.pagination_echo {
-            query["pagination"] = pagination.clone();
-        }
-        json!({ "results": results, "meta": meta, "query": query })
+        json!({
+            "results": results,
+            "meta": meta,
+            "query": {
+                "site_id": shape.site_id,
+                "metrics": shape.metric_names,
+                "date_range": [labels.from, labels.to],
+                "filters": shape.filters,
+                "dimensions": shape.dimensions,
+                "order_by": shape.order_by,
+                "include": shape.include_echo,
+                "pagination": shape.pagination_echo,
+            },
+        })
     }
 }
 

@@ -47,7 +47,7 @@ async fn ok(key: &Session, query: Value) -> Value {
 
 #[tokio::test]
 async fn documentation_examples_answer_in_plausible_shapes() {
-    let (_t, key) = dummy_site().await;
+    let (t, key) = dummy_site().await;
 
     // Simple aggregate query: engagement events are no events.
     let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d"})).await;
@@ -85,6 +85,8 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     assert_eq!(page["query"]["pagination"], json!({"offset": 1, "limit": 3}), "echoed as Plausible's documentation shows");
     let page = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "pagination": {"limit": 1}})).await;
     assert_eq!(page["query"]["pagination"], json!({"offset": 0, "limit": 1}));
+    let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d"})).await;
+    assert_eq!(answer["query"]["pagination"], json!({"offset": 0, "limit": 10000}), "the defaults, when none is given");
 
     // Case-insensitive filtering.
     let answer = ok(
@@ -144,6 +146,31 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     )
     .await;
     assert_eq!(answer["results"], json!([{"metrics": [3], "dimensions": ["dummy.site", "dummy.site"]}]));
+
+    // Filtering by page and country: pages containing either text, and a logical `or`.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["contains", "event:page", ["/docs", "/pricing"]],
+                        ["or", [["not", ["is", "visit:utm_campaign", ["Referral"]]],
+                                ["is", "visit:country_name", ["Estonia", "United States of America"]]]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+
+    // Filtering by a saved segment: the visits that never signed up (visitor 2).
+    let segment: i64 =
+        t.db.value(
+            r#"INSERT INTO tally.saved_segments (site_id, name, filters, shared)
+               VALUES (1, 'No signup', '[["has_not_done", ["is", "event:goal", ["Signup"]]]]', true) RETURNING segment_id"#,
+        )
+        .await;
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d", "filters": [["is", "segment", [segment]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [1, 1], "dimensions": []}]));
 
     // Behavioural filters: Signup completions by visitors who saw /pricing.
     let answer = ok(
