@@ -176,7 +176,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     let conversion_goal = sources.iter().any(|s| matches!(s, Source::Conversion(_)));
 
     let filters = object.get("filters").cloned().unwrap_or_else(|| json!([]));
-    let engine_filters = place_filters::coded(&filters, "filters")?;
+    let engine_filters = stored_devices(&place_filters::coded(&filters, "filters")?);
     let order_by = match object.get("order_by") {
         Some(given) => given.clone(),
         None => {
@@ -240,6 +240,30 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
         time_unit,
     };
     Ok(Translated { query, conversion_base, shape })
+}
+
+/// Plausible names device classes capitalized (`Desktop`, `Mobile`); they are stored
+/// lowercase. `is`/`is_not` filters on `visit:device` are made to match the stored
+/// class (a pattern of `contains` or `matches` is left as written).
+fn stored_devices(filter: &Value) -> Value {
+    match filter.as_array().map(Vec::as_slice) {
+        Some([Value::String(op), Value::String(dimension), Value::Array(values), rest @ ..])
+            if dimension == "visit:device" && (op == "is" || op == "is_not") =>
+        {
+            let lowered: Vec<Value> = values.iter().map(|v| v.as_str().map_or_else(|| v.clone(), |s| json!(s.to_lowercase()))).collect();
+            let mut filter = vec![json!(op), json!(dimension), Value::Array(lowered)];
+            filter.extend(rest.iter().cloned());
+            Value::Array(filter)
+        }
+        Some(items) => Value::Array(items.iter().map(stored_devices).collect()),
+        None => filter.clone(),
+    }
+}
+
+/// A stored device class as Plausible names it (`desktop` is `Desktop`).
+fn device_name(class: &str) -> String {
+    let mut chars = class.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Whether a filter (or list of filters) tests `event:goal` anywhere.
@@ -359,6 +383,7 @@ impl Translated {
                     .zip(&shape.dimensions)
                     .map(|(value, dimension)| match (value, dimension.as_str()) {
                         (Value::Null, "visit:source") => json!("Direct / None"),
+                        (Value::String(class), "visit:device") => json!(device_name(class)),
                         (Value::String(code), "visit:country_name") => json!(place_name(code, PlaceNames::country)),
                         (Value::String(code), "visit:region_name") => json!(place_name(code, PlaceNames::region)),
                         _ => value.clone(),

@@ -221,6 +221,29 @@ async fn place_names_come_from_the_stored_codes() {
     assert_eq!(answer["results"], json!([{"metrics": [1], "dimensions": []}]));
 }
 
+/// Device classes as Plausible's documentation names them (`Desktop`, `Mobile`), in
+/// filters and in answers.
+#[tokio::test]
+async fn device_classes_have_plausibles_names() {
+    let (t, key) = dummy_site().await;
+    t.sql("UPDATE tally.events_hot SET device = CASE visitor_id WHEN 1 THEN 'desktop' WHEN 2 THEN 'mobile' ELSE 'tablet' END").await;
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:device"],
+            "filters": [["is", "visit:device", ["Desktop", "Mobile"]]], "order_by": [["visit:device", "asc"]]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [1], "dimensions": ["Desktop"]}, {"metrics": [1], "dimensions": ["Mobile"]}]));
+    assert_eq!(answer["query"]["filters"], json!([["is", "visit:device", ["Desktop", "Mobile"]]]), "echoed as asked");
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["not", ["is_not", "visit:device", ["Tablet"]]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+}
+
 #[tokio::test]
 async fn place_names_are_searched_with_contains_and_matches() {
     let (t, key) = dummy_site().await;
