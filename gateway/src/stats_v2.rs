@@ -383,6 +383,7 @@ impl Translated {
                     .zip(&shape.dimensions)
                     .map(|(value, dimension)| match (value, dimension.as_str()) {
                         (Value::Null, "visit:source") => json!("Direct / None"),
+                        (Value::Null, utm) if utm.starts_with("visit:utm_") => json!("(not set)"),
                         (Value::String(class), "visit:device") => json!(device_name(class)),
                         (Value::String(code), "visit:country_name") => json!(place_name(code, PlaceNames::country)),
                         (Value::String(code), "visit:region_name") => json!(place_name(code, PlaceNames::region)),
