@@ -242,16 +242,22 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     Ok(Translated { query, conversion_base, shape })
 }
 
-/// Plausible names device classes capitalized (`Desktop`, `Mobile`); they are stored
-/// lowercase. `is`/`is_not` filters on `visit:device` are made to match the stored
-/// class (a pattern of `contains` or `matches` is left as written).
+/// Plausible names device classes capitalized (`Desktop`, `Mobile`); the tracker's are
+/// stored lowercase, imported ones as their file wrote them. `is`/`is_not` filters on
+/// `visit:device` take each name in both spellings (a pattern of `contains` or
+/// `matches` is left as written).
 fn stored_devices(filter: &Value) -> Value {
     match filter.as_array().map(Vec::as_slice) {
         Some([Value::String(op), Value::String(dimension), Value::Array(values), rest @ ..])
             if dimension == "visit:device" && (op == "is" || op == "is_not") =>
         {
-            let lowered: Vec<Value> = values.iter().map(|v| v.as_str().map_or_else(|| v.clone(), |s| json!(s.to_lowercase()))).collect();
-            let mut filter = vec![json!(op), json!(dimension), Value::Array(lowered)];
+            let mut both = values.clone();
+            for lowered in values.iter().filter_map(Value::as_str).map(str::to_lowercase) {
+                if !both.iter().any(|v| v.as_str() == Some(lowered.as_str())) {
+                    both.push(json!(lowered));
+                }
+            }
+            let mut filter = vec![json!(op), json!(dimension), Value::Array(both)];
             filter.extend(rest.iter().cloned());
             Value::Array(filter)
         }
