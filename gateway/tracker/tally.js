@@ -7,7 +7,7 @@
    elements (class="plausible-event-name=Sign+Up plausible-event-plan=pro") are tracked, and
    each page's engaged time and scroll depth (Plausible's engagement events). Served at Plausible's /js/script.<ext>.js too,
    it answers to window.plausible and its file name's extensions (hash, outbound-links,
-   file-downloads, tagged-events, manual) choose what it tracks, as Plausible's variants do. */
+   file-downloads, tagged-events, pageview-props, manual) choose what it tracks, as Plausible's variants do. */
 (function () {
   "use strict";
   var w = window, d = document, l = location, s = d.currentScript;
@@ -42,7 +42,11 @@
 
   // Engagement, as Plausible's script reports it: on leaving a page (hidden, unloaded or
   // an SPA route) the visible milliseconds since the last report and the deepest scroll.
-  var url, seen = 0, since = 0, deepest = 0, told = 0;
+  var url, seen = 0, since = 0, deepest = 0, told = 0, pv;
+  // Plausible's pageview-props: the script tag's event-<prop>="value" attributes.
+  s.getAttributeNames().forEach(function (a) {
+    if (has("pageview-props") && a.indexOf("event-") === 0) (pv = pv || {})[a.slice(6)] = s.getAttribute(a);
+  });
   function scroll() {
     var h = d.documentElement.scrollHeight;
     if (h) deepest = Math.max(deepest, Math.min(100, Math.round((w.scrollY + w.innerHeight) * 100 / h)));
@@ -59,7 +63,7 @@
     if (p === last) return;
     engage();
     last = p;
-    send("pageview");
+    send("pageview", { props: pv });
     url = hash ? l.href : l.href.split("#")[0];
     deepest = told = 0;
     scroll();

@@ -85,7 +85,7 @@ try {
   await page.click("#download");
   await page.click("#outbound");
   await expectEvents(14, "plausible outbound link, no download");
-  // script.tagged-events.js: a click inside a tagged button, a tagged form's submission
+  // script.pageview-props.tagged-events.js: a click inside a tagged button, a tagged form's submission
   // (once, not also as the click on its button), nothing for an untagged button.
   await page.goto(`${origin}/tagged.html`);
   await expectEvents(15, "tagged-events pageview");

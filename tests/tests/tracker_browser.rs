@@ -91,6 +91,14 @@ async fn chromium_sends_pageviews_spa_routes_custom_events_links_and_downloads_a
         tagged,
         vec![("Contact".to_string(), serde_json::json!({})), ("Newsletter Signup".to_string(), serde_json::json!({"position": "footer"}))]
     );
+    // The script tag's event-author attribute is a prop of its pageviews.
+    let authors: Vec<Option<String>> = t
+        .sql("SELECT props->>'author' FROM tally.events WHERE name = 'pageview' AND pathname LIKE '/tagged%' ORDER BY pathname")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(authors, vec![Some("Ada".to_string()), Some("Ada".to_string())]);
     // Engagement of the tagged page, scrolled to its end before the SPA route left it.
     let engaged = &t
         .sql("SELECT sum(engagement_ms)::bigint, max(scroll_depth) FROM tally.events WHERE name = 'engagement' AND pathname = '/tagged.html'")
