@@ -17,6 +17,8 @@
 use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
 
+use tally_core::query::MAX_LIMIT;
+
 use crate::error::ApiError;
 use crate::place_filters::{self, NAMED_BY_CODE};
 use crate::place_names::PlaceNames;
@@ -60,6 +62,8 @@ struct Shape {
     order_by: Value,
     include: Include,
     include_echo: Value,
+    /// `pagination` as Plausible echoes it: both keys, defaults filled in.
+    pagination_echo: Value,
     /// The time dimension's unit (`hour`, `day`, ...), for time labels.
     time_unit: Option<&'static str>,
 }
@@ -172,7 +176,7 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
     let conversion_goal = sources.iter().any(|s| matches!(s, Source::Conversion(_)));
 
     let filters = object.get("filters").cloned().unwrap_or_else(|| json!([]));
-    let engine_filters = place_filters::coded(&filters, "filters")?;
+    let engine_filters = stored_devices(&place_filters::coded(&filters, "filters")?);
     let order_by = match object.get("order_by") {
         Some(given) => given.clone(),
         None => {
@@ -229,9 +233,43 @@ pub fn translate(request: &Value, days: SiteDays) -> Result<Translated, ApiError
         order_by,
         include,
         include_echo: object.get("include").cloned().unwrap_or_else(|| json!({})),
+        pagination_echo: json!({
+            "limit": object.get("pagination").and_then(|p| p.get("limit")).cloned().unwrap_or(json!(MAX_LIMIT)),
+            "offset": object.get("pagination").and_then(|p| p.get("offset")).cloned().unwrap_or(json!(0)),
+        }),
         time_unit,
     };
     Ok(Translated { query, conversion_base, shape })
+}
+
+/// Plausible names device classes capitalized (`Desktop`, `Mobile`); the tracker's are
+/// stored lowercase, imported ones as their file wrote them. `is`/`is_not` filters on
+/// `visit:device` take each name in both spellings (a pattern of `contains` or
+/// `matches` is left as written).
+fn stored_devices(filter: &Value) -> Value {
+    match filter.as_array().map(Vec::as_slice) {
+        Some([Value::String(op), Value::String(dimension), Value::Array(values), rest @ ..])
+            if dimension == "visit:device" && (op == "is" || op == "is_not") =>
+        {
+            let mut both = values.clone();
+            for lowered in values.iter().filter_map(Value::as_str).map(str::to_lowercase) {
+                if !both.iter().any(|v| v.as_str() == Some(lowered.as_str())) {
+                    both.push(json!(lowered));
+                }
+            }
+            let mut filter = vec![json!(op), json!(dimension), Value::Array(both)];
+            filter.extend(rest.iter().cloned());
+            Value::Array(filter)
+        }
+        Some(items) => Value::Array(items.iter().map(stored_devices).collect()),
+        None => filter.clone(),
+    }
+}
+
+/// A stored device class as Plausible names it (`desktop` is `Desktop`).
+fn device_name(class: &str) -> String {
+    let mut chars = class.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Whether a filter (or list of filters) tests `event:goal` anywhere.
@@ -351,6 +389,8 @@ impl Translated {
                     .zip(&shape.dimensions)
                     .map(|(value, dimension)| match (value, dimension.as_str()) {
                         (Value::Null, "visit:source") => json!("Direct / None"),
+                        (Value::Null, utm) if utm.starts_with("visit:utm_") => json!("(not set)"),
+                        (Value::String(class), "visit:device") => json!(device_name(class)),
                         (Value::String(code), "visit:country_name") => json!(place_name(code, PlaceNames::country)),
                         (Value::String(code), "visit:region_name") => json!(place_name(code, PlaceNames::region)),
                         _ => value.clone(),
@@ -385,6 +425,7 @@ impl Translated {
                 "dimensions": shape.dimensions,
                 "order_by": shape.order_by,
                 "include": shape.include_echo,
+                "pagination": shape.pagination_echo,
             },
         })
     }

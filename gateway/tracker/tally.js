@@ -3,10 +3,11 @@
    data-domain (default: this host), data-api (default: the script's origin + /api/event),
    data-hash (count #/routes as pages). Custom events: tally("Signup", {props: {plan: "pro"},
    revenue: {amount: "19.99", currency: "EUR"}, callback: fn}). Opt out on a browser with
-   localStorage.tally_ignore = "true". Outbound links and file downloads are tracked.
-   Served at Plausible's /js/script.<ext>.js too, it answers to window.plausible and its
-   file name's extensions (hash, outbound-links, file-downloads, manual) choose what it
-   tracks, as Plausible's variants do. */
+   localStorage.tally_ignore = "true". Outbound links, file downloads and tagged
+   elements (class="plausible-event-name=Sign+Up plausible-event-plan=pro") are tracked, and
+   each page's engaged time and scroll depth (Plausible's engagement events). Served at Plausible's /js/script.<ext>.js too,
+   it answers to window.plausible and its file name's extensions (hash, outbound-links,
+   file-downloads, tagged-events, pageview-props, manual) choose what it tracks, as Plausible's variants do. */
 (function () {
   "use strict";
   var w = window, d = document, l = location, s = d.currentScript;
@@ -32,21 +33,58 @@
     if (o.revenue) body.$ = o.revenue;
     if (o.interactive === false) body.i = false;
     if (hash) body.h = 1;
+    if (o.e != null) { body.e = o.e; body.sd = o.sd; }
     // text/plain keeps it a simple request (no CORS preflight); keepalive lets it finish
     // while the page unloads, e.g. after an outbound click.
     fetch(api, { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body), keepalive: true })
       .then(done, done);
   }
 
+  // Engagement, as Plausible's script reports it: on leaving a page (hidden, unloaded or
+  // an SPA route) the visible milliseconds since the last report and the deepest scroll.
+  var url, seen = 0, since = 0, deepest = 0, told = 0, pv;
+  // Plausible's pageview-props: the script tag's event-<prop>="value" attributes.
+  s.getAttributeNames().forEach(function (a) {
+    if (has("pageview-props") && a.indexOf("event-") === 0) (pv = pv || {})[a.slice(6)] = s.getAttribute(a);
+  });
+  function scroll() {
+    var h = d.documentElement.scrollHeight;
+    if (h) deepest = Math.max(deepest, Math.min(100, Math.round((w.scrollY + w.innerHeight) * 100 / h)));
+  }
+  function engage() {
+    if (since) seen += Date.now() - since;
+    since = d.hidden ? 0 : Date.now();
+    if (url && (seen || deepest > told)) send("engagement", { u: url, e: seen, sd: deepest });
+    seen = 0; told = deepest;
+  }
+
   function page() {
     var p = l.pathname + (hash ? l.hash : "");
     if (p === last) return;
+    engage();
     last = p;
-    send("pageview");
+    send("pageview", { props: pv });
+    url = hash ? l.href : l.href.split("#")[0];
+    deepest = told = 0;
+    scroll();
+  }
+
+  // A tagged element or ancestor sends its event (not a link's); a tagged form its submission.
+  function tagged(e) {
+    var t = has("tagged-events") && e.target.closest && e.target.closest('[class*="plausible-event-name="]');
+    if (!t || (t.tagName === "FORM") !== (e.type === "submit")) return false;
+    var o = { props: {} }, name;
+    t.classList.forEach(function (c) {
+      var m = /^plausible-event-([^=]+)=(.+)$/.exec(c);
+      if (m) { var v = m[2].replace(/\+/g, " "); if (m[1] === "name") name = v; else o.props[m[1]] = v; }
+    });
+    send(name, o);
+    return true;
   }
 
   function click(e) {
     if (e.type === "auxclick" && e.button !== 1) return;
+    if (tagged(e)) return;
     var a = e.target.closest && e.target.closest("a[href]");
     if (!a) return;
     if (files.test(a.pathname)) { if (has("file-downloads")) send("File Download", { props: { url: a.href } }); }
@@ -62,6 +100,10 @@
   }
   d.addEventListener("click", click);
   d.addEventListener("auxclick", click);
+  d.addEventListener("submit", tagged);
+  w.addEventListener("scroll", scroll, { passive: true });
+  d.addEventListener("visibilitychange", engage);
+  w.addEventListener("pagehide", engage);
 
   // Calls made before the script loaded: window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) },
   // or Plausible's snippet's window.plausible queue.

@@ -31,7 +31,14 @@ const context = await browser.newContext({
 });
 const page = await context.newPage();
 const answers = [];
-page.on("response", (r) => { if (r.url().endsWith("/api/event")) answers.push(r.status()); });
+// Engagement reports (sent whenever a page is left) are counted apart: the steps below
+// count the other events; the last step checks a report.
+const engagements = [];
+page.on("response", (r) => {
+  if (!r.url().endsWith("/api/event")) return;
+  const engagement = JSON.parse(r.request().postData() || "{}").n === "engagement";
+  (engagement ? engagements : answers).push(r.status());
+});
 const consoleErrors = [];
 page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
 
@@ -78,6 +85,23 @@ try {
   await page.click("#download");
   await page.click("#outbound");
   await expectEvents(14, "plausible outbound link, no download");
+  // script.pageview-props.tagged-events.js: a click inside a tagged button, a tagged form's submission
+  // (once, not also as the click on its button), nothing for an untagged button.
+  await page.goto(`${origin}/tagged.html`);
+  await expectEvents(15, "tagged-events pageview");
+  await page.click("#tagged");
+  await page.click("#send");
+  await page.click("#untagged");
+  await expectEvents(17, "tagged button and form");
+  // Leaving a page scrolled to its end (an SPA route here) reports its engagement.
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  await page.waitForTimeout(200);
+  const before = engagements.length;
+  await page.evaluate(() => history.pushState({}, "", "/tagged-next"));
+  await expectEvents(18, "SPA route after the scroll");
+  if (engagements.length !== before + 1 || engagements.some((s) => s !== 202)) {
+    throw new Error(`engagement: expected one more report answered 202, got ${JSON.stringify(engagements)} (${before} before)`);
+  }
   console.log(JSON.stringify({ events: answers.length, site: origin }));
 } finally {
   await browser.close();

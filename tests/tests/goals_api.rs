@@ -13,11 +13,18 @@ async fn goals_are_created_listed_used_and_deleted_over_http() {
     let signup = json!({"site_id": "shop.example", "goal_type": "event", "event_name": "Signup"});
     let (status, goal) = key.put("/api/v1/sites/goals", signup.clone()).await;
     assert_eq!(status, 200, "{goal}");
-    assert_eq!(goal, json!({"id": "Signup", "display_name": "Signup", "goal_type": "event", "event_name": "Signup", "page_path": null}));
-    assert_eq!(key.put("/api/v1/sites/goals", signup).await, (200, goal.clone()), "asked twice, found again");
+    let listed = json!({"id": "Signup", "display_name": "Signup", "goal_type": "event", "event_name": "Signup", "page_path": null,
+        "custom_props": {}});
+    let mut created = listed.clone();
+    created["domain"] = json!("shop.example");
+    assert_eq!(goal, created, "Plausible's documented answer");
+    let signup_caps = json!({"site_id": "Shop.Example", "goal_type": "event", "event_name": "Signup", "custom_props": {}});
+    assert_eq!(key.put("/api/v1/sites/goals", signup_caps).await, (200, goal.clone()), "asked twice, found again");
+    let goal = listed;
     let pricing = json!({"site_id": "shop.example", "goal_type": "page", "page_path": "/pricing*"});
-    let (status, page_goal) = key.put("/api/v1/sites/goals", pricing).await;
+    let (status, mut page_goal) = key.put("/api/v1/sites/goals", pricing).await;
     assert_eq!((status, page_goal["id"].clone()), (200, json!("Visit /pricing*")));
+    page_goal.as_object_mut().unwrap().remove("domain");
     let (status, list) = key.get("/api/v1/sites/goals?site_id=shop.example").await;
     assert_eq!((status, list["goals"].clone()), (200, json!([goal, page_goal])));
 
@@ -40,6 +47,8 @@ async fn goals_are_created_listed_used_and_deleted_over_http() {
         (json!({"site_id": "shop.example", "goal_type": "event"}), "event_name"),
         (json!({"site_id": "shop.example", "goal_type": "page", "page_path": "x".repeat(500)}), "page_path"),
         (json!({"goal_type": "event", "event_name": "x"}), "site_id"),
+        // Tally's goals cannot require property values: refused, not silently widened.
+        (json!({"site_id": "shop.example", "goal_type": "event", "event_name": "x", "custom_props": {"plan": "pro"}}), "custom_props"),
         // The dashboard API's rules: a page goal is a path, a display name a short name.
         (json!({"site_id": "shop.example", "goal_type": "page", "page_path": "pricing"}), "page_path"),
         (json!({"site_id": "shop.example", "goal_type": "event", "event_name": "x", "display_name": "D".repeat(121)}), "display_name"),

@@ -47,7 +47,7 @@ async fn ok(key: &Session, query: Value) -> Value {
 
 #[tokio::test]
 async fn documentation_examples_answer_in_plausible_shapes() {
-    let (_t, key) = dummy_site().await;
+    let (t, key) = dummy_site().await;
 
     // Simple aggregate query: engagement events are no events.
     let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d"})).await;
@@ -73,7 +73,7 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     let utm = json!({"site_id": "dummy.site", "metrics": ["visitors", "events", "pageviews"], "date_range": "7d",
         "dimensions": ["visit:utm_medium", "visit:utm_source"]});
     let answer = ok(&key, utm).await;
-    assert_eq!(answer["results"][0], json!({"metrics": [2, 3, 2], "dimensions": [null, null]}));
+    assert_eq!(answer["results"][0], json!({"metrics": [2, 3, 2], "dimensions": ["(not set)", "(not set)"]}), "as documented");
     assert_eq!(answer["results"][1], json!({"metrics": [1, 3, 2], "dimensions": ["social", "twitter"]}));
     let page = ok(
         &key,
@@ -82,6 +82,11 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     )
     .await;
     assert_eq!((page["results"].as_array().unwrap().len(), page["meta"].clone()), (1, json!({"total_rows": 2})));
+    assert_eq!(page["query"]["pagination"], json!({"offset": 1, "limit": 3}), "echoed as Plausible's documentation shows");
+    let page = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "pagination": {"limit": 1}})).await;
+    assert_eq!(page["query"]["pagination"], json!({"offset": 0, "limit": 1}));
+    let answer = ok(&key, json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d"})).await;
+    assert_eq!(answer["query"]["pagination"], json!({"offset": 0, "limit": 10000}), "the defaults, when none is given");
 
     // Case-insensitive filtering.
     let answer = ok(
@@ -142,6 +147,31 @@ async fn documentation_examples_answer_in_plausible_shapes() {
     .await;
     assert_eq!(answer["results"], json!([{"metrics": [3], "dimensions": ["dummy.site", "dummy.site"]}]));
 
+    // Filtering by page and country: pages containing either text, and a logical `or`.
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["contains", "event:page", ["/docs", "/pricing"]],
+                        ["or", [["not", ["is", "visit:utm_campaign", ["Referral"]]],
+                                ["is", "visit:country_name", ["Estonia", "United States of America"]]]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
+
+    // Filtering by a saved segment: the visits that never signed up (visitor 2).
+    let segment: i64 =
+        t.db.value(
+            r#"INSERT INTO tally.saved_segments (site_id, name, filters, shared)
+               VALUES (1, 'No signup', '[["has_not_done", ["is", "event:goal", ["Signup"]]]]', true) RETURNING segment_id"#,
+        )
+        .await;
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors", "events"], "date_range": "7d", "filters": [["is", "segment", [segment]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [1, 1], "dimensions": []}]));
+
     // Behavioural filters: Signup completions by visitors who saw /pricing.
     let answer = ok(
         &key,
@@ -189,6 +219,30 @@ async fn place_names_come_from_the_stored_codes() {
     )
     .await;
     assert_eq!(answer["results"], json!([{"metrics": [1], "dimensions": []}]));
+}
+
+/// Device classes as Plausible's documentation names them (`Desktop`, `Mobile`), in
+/// filters and in answers.
+#[tokio::test]
+async fn device_classes_have_plausibles_names() {
+    let (t, key) = dummy_site().await;
+    // The tracker's classes are lowercase; imported events keep their file's spelling.
+    t.sql("UPDATE tally.events_hot SET device = CASE visitor_id WHEN 1 THEN 'desktop' WHEN 2 THEN 'mobile' ELSE 'Tablet' END").await;
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d", "dimensions": ["visit:device"],
+            "filters": [["is", "visit:device", ["Desktop", "Mobile"]]], "order_by": [["visit:device", "asc"]]}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([{"metrics": [1], "dimensions": ["Desktop"]}, {"metrics": [1], "dimensions": ["Mobile"]}]));
+    assert_eq!(answer["query"]["filters"], json!([["is", "visit:device", ["Desktop", "Mobile"]]]), "echoed as asked");
+    let answer = ok(
+        &key,
+        json!({"site_id": "dummy.site", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["not", ["is_not", "visit:device", ["Tablet"]]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1]));
 }
 
 #[tokio::test]

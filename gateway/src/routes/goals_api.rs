@@ -47,7 +47,7 @@ async fn site_of(tx: &Transaction<'_>, domain: Option<&str>) -> Result<i32, ApiE
     row.map(|r| r.get(0)).ok_or_else(|| ApiError::NotFound("no such site".into()))
 }
 
-/// A goal as Plausible's API shows it.
+/// A goal as Plausible's API shows it (a Tally goal has no custom properties).
 fn goal_json(name: &str, event_name: Option<&str>, page_path: Option<&str>) -> Value {
     json!({
         "id": name,
@@ -55,6 +55,7 @@ fn goal_json(name: &str, event_name: Option<&str>, page_path: Option<&str>) -> V
         "goal_type": if event_name.is_some() { "event" } else { "page" },
         "event_name": event_name,
         "page_path": page_path,
+        "custom_props": {},
     })
 }
 
@@ -78,6 +79,14 @@ async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(bod
         Some("page") => (None, Some(required(PLAUSIBLE.page_pattern)?)),
         _ => return Err(ApiError::bad_request("goal_type", "goal_type is \"event\" or \"page\"")),
     };
+    // A goal restricted to custom property values would count more than asked without them.
+    match fields.get("custom_props") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(props)) if props.is_empty() => {}
+        Some(_) => {
+            return Err(ApiError::bad_request("custom_props", "goals with custom properties are not supported: leave custom_props out"))
+        }
+    }
     let name = match site_items::optional_text(fields, PLAUSIBLE.name)? {
         Some(name) => name,
         None => event_name.clone().unwrap_or_else(|| format!("Visit {}", page_path.as_deref().unwrap_or_default())),
@@ -101,7 +110,9 @@ async fn create_goal(State(state): State<AppState>, caller: Caller, JsonBody(bod
     }
     audit::record(&tx, "goal.create", Some(site_id), json!({ "goal": goal.name }), caller.ip).await?;
     tx.commit().await?;
-    Ok(Json(goal_json(&goal.name, goal.event_name.as_deref(), goal.page_pattern.as_deref())))
+    let mut answer = goal_json(&goal.name, goal.event_name.as_deref(), goal.page_pattern.as_deref());
+    answer["domain"] = body["site_id"].as_str().unwrap_or_default().trim().to_ascii_lowercase().into();
+    Ok(Json(answer))
 }
 
 #[utoipa::path(

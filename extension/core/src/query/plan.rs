@@ -302,7 +302,13 @@ impl Plan {
                 let mut goals = Vec::new();
                 for (i, name) in values.iter().enumerate() {
                     let goal = self.goal_index(name, &format!("{field}[{i}]"))?;
-                    goals.push(self.goal_exprs[goal].clone());
+                    // Built up front only when the query converts on goals; a goal inside
+                    // `has_done` alone is compiled here.
+                    let expr = match self.goal_exprs.get(goal) {
+                        Some(expr) => expr.clone(),
+                        None => self.goal_expr(goal)?,
+                    };
+                    goals.push(expr);
                 }
                 Expr::Or(goals)
             }

@@ -272,6 +272,10 @@ fn behavioural_and_case_insensitive_filters() {
     assert_eq!(visitors(json!([["contains", "event:page", ["PRICING"], {"case_sensitive": false}]])), (2, 2));
     assert_eq!(visitors(json!([["contains_not", "event:page", ["pricing"]]])), (2, 5));
     assert_eq!(visitors(json!([["matches_not", "event:page", ["^/[ab]$"]]])), (2, 2));
+    // A goal inside a behavioural filter (Plausible's segment example): visitor 3 never
+    // signed up; visitors 1 and 2 did, by event.
+    assert_eq!(visitors(json!([["has_not_done", ["is", "event:goal", ["Signup"]]]])), (1, 1));
+    assert_eq!(visitors(json!([["is", "event:page", ["/a"]], ["has_done", ["is", "event:goal", ["Signup"]]]])), (1, 2));
 }
 
 #[test]
