@@ -83,6 +83,8 @@ pub(super) struct Run {
 #[derive(Default)]
 struct Stats {
     segments_read: i64,
+    /// Of those read, the ones a code filter's dictionary ruled out undecoded.
+    segments_ruled_out: i64,
     segments_visible: Option<i64>,
     hot_rows: i64,
     rows_selected: i64,
@@ -292,6 +294,7 @@ impl Run {
                 None => error!("tally.events: hot rows: {e}"),
             });
             self.stats.rows_selected += self.current.rows.len() as i64;
+            self.stats.segments_ruled_out += i64::from(self.current.skipped_by_dictionary && self.next <= stored);
             self.texts.reset(&self.current);
             true
         }
@@ -380,6 +383,7 @@ impl Run {
                 }
                 explain_integer(es, "Segments Read", self.stats.segments_read);
                 explain_integer(es, "Segments Skipped", (self.stats.segments_visible.unwrap_or(0) - self.stats.segments_read).max(0));
+                explain_integer(es, "Segments Ruled Out by Dictionary", self.stats.segments_ruled_out);
                 explain_integer(es, "Hot Rows", self.stats.hot_rows);
                 explain_integer(es, "Rows Selected", self.stats.rows_selected);
             }
