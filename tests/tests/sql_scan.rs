@@ -286,6 +286,28 @@ fn query(rng: &mut StdRng) -> String {
     }
 }
 
+/// One random `ORDER BY ts [DESC] … LIMIT n` query, which TallyScan answers by
+/// merging its segments in time order (no Sort): ties on `ts` are broken by every
+/// column selected, so the rows and their order are the same over any relation.
+fn ordered_query(rng: &mut StdRng) -> String {
+    let filter = conditions(rng);
+    let direction = if rng.random_bool(0.5) { " DESC" } else { "" };
+    let n = [1, 5, 100, 1_000, 20_000][rng.random_range(0..5)];
+    let offset = if rng.random_bool(0.2) { format!(" OFFSET {}", rng.random_range(1..500)) } else { String::new() };
+    let cols = pick(rng, &projectable(), 0..4);
+    if cols.is_empty() {
+        format!("SELECT ts FROM {{rel}} e WHERE {filter} ORDER BY ts{direction} LIMIT {n}{offset}")
+    } else {
+        let cols = cols.join(", ");
+        format!("SELECT ts, {cols} FROM {{rel}} e WHERE {filter} ORDER BY ts{direction}, {cols} LIMIT {n}{offset}")
+    }
+}
+
+/// The answer of `sql` as one text value, in its row order.
+fn ordered_answer(sql: &str) -> String {
+    format!("SELECT coalesce(jsonb_agg(to_jsonb(q))::text, '[]') FROM ({sql}) q")
+}
+
 /// The answer of `sql` as one text value, independent of row order.
 fn answer(sql: &str) -> String {
     format!("SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY to_jsonb(q)::text)::text, '[]') FROM ({sql}) q")
@@ -325,6 +347,15 @@ async fn generated_queries_answer_as_over_a_heap_copy() {
             pushed += usize::from(pushed_down(&db, &sql).await);
         }
     }
+    let mut merged = 0;
+    for _ in 0..120 {
+        let sql = ordered_query(&mut rng);
+        let got: String = db.value(&ordered_answer(&sql.replace("{rel}", "tally.events"))).await;
+        let want: String = db.value(&ordered_answer(&sql.replace("{rel}", "heap"))).await;
+        assert_eq!(got, want, "answers differ for {sql}");
+        merged += usize::from(plan(&db, &sql, false).await.contains("Merged In Order"));
+    }
+    assert!(merged >= 60, "{merged} of 120 ordered queries merged in time order");
     // Enough generated aggregations take the pushed-down path (and enough do not) for
     // the comparison to cover both.
     assert!(pushed * 4 >= aggregating && pushed * 10 <= aggregating * 9, "{pushed} of {aggregating} aggregations pushed down");
@@ -408,6 +439,39 @@ async fn explain_shows_pruning_and_decoded_columns() {
     assert!(has(format!("Segments Ruled Out by Dictionary: {}", of_site - 1)), "{plan}");
     assert!(has("Rows Selected: 1".into()), "{plan}");
     compare(&db, sql, "heap").await;
+}
+
+/// `ORDER BY ts [DESC] LIMIT n` reads the segments that hold the first rows, in time
+/// order, and no Sort runs above the scan; the hot rows (the latest) take part.
+#[tokio::test]
+async fn a_limit_in_time_order_reads_the_segments_it_needs() {
+    let db = setup().await;
+    let of_site: i64 = db.value("SELECT count(*) FROM tally.segments WHERE site_id = 2").await;
+    assert!(of_site >= 5, "{of_site}");
+    for (direction, sql) in [
+        ("ts DESC", "SELECT ts, pathname, browser FROM {rel} e WHERE site_id = 2 ORDER BY ts DESC LIMIT 100"),
+        ("ts", "SELECT ts, pathname, browser FROM {rel} e WHERE site_id = 2 ORDER BY ts LIMIT 100"),
+    ] {
+        let plan = plan(&db, sql, true).await;
+        assert!(plan.contains(&format!("Merged In Order: {direction}\n")) && !plan.contains("Sort"), "{plan}");
+        let read: i64 = plan
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Segments Read: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{plan}"));
+        assert!(read <= 2, "{read} of {of_site} segments read: {plan}");
+        let got: String = db.value(&ordered_answer(&sql.replace("{rel}", "tally.events"))).await;
+        let want: String = db.value(&ordered_answer(&sql.replace("{rel}", "heap"))).await;
+        assert_eq!(got, want, "{sql}");
+    }
+    // The latest rows are hot: a committed event is first at once.
+    db.query(
+        "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname) \
+         VALUES (2, '2024-03-31 23:00:00+00', 'pageview', 9, 9, 'site2.example', '/newest')",
+    )
+    .await;
+    let newest: String = db.value("SELECT pathname FROM tally.events WHERE site_id = 2 ORDER BY ts DESC LIMIT 1").await;
+    assert_eq!(newest, "/newest");
 }
 
 #[tokio::test]
