@@ -134,6 +134,8 @@ fn condition(rng: &mut StdRng) -> String {
         "coalesce(utm_source, 'none') = 'none'".into(),
         "city IS NULL AND region IS NOT NULL".into(),
         "props ->> 'plan' = 'pro'".into(),
+        "props ->> 'logged_in' = 'true'".into(),
+        "props ->> 'logged_in' IS NULL".into(),
         "props ? 'logged_in'".into(),
         "props = '{}'".into(),
         "revenue_micros > 0".into(),
@@ -159,10 +161,14 @@ fn conditions(rng: &mut StdRng) -> String {
 /// What a generated query may select: every event column, as the core declares them,
 /// and a few expressions over them.
 fn projectable() -> Vec<&'static str> {
-    tally_core::event::COLUMNS.iter().copied().chain(["props ->> 'plan'", "date_trunc('hour', ts)", "length(pathname)"]).collect()
+    tally_core::event::COLUMNS
+        .iter()
+        .copied()
+        .chain(["props ->> 'plan'", "props ->> 'logged_in'", "props -> 'method'", "date_trunc('hour', ts)", "length(pathname)"])
+        .collect()
 }
 
-const GROUPABLE: [&str; 15] = [
+const GROUPABLE: [&str; 17] = [
     "site_id",
     "name",
     "pathname",
@@ -173,6 +179,8 @@ const GROUPABLE: [&str; 15] = [
     "utm_source",
     "screen_width",
     "props ->> 'plan'",
+    "props ->> 'logged_in'",
+    "props",
     "date_trunc('day', ts)",
     "date_trunc('hour', ts)",
     "date_trunc('week', ts)",

@@ -219,7 +219,7 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
         loop {
             if let Some(&row) = run.current.rows.get(run.position) {
                 run.position += 1;
-                tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt, run.row_cxt);
+                tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt);
                 return slot;
             }
             if !run.advance() {

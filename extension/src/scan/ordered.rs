@@ -72,7 +72,7 @@ impl Ordered {
                     }
                     Step::Emit { source, row, last } => {
                         let open = self.open[source].as_mut().expect("an emitted row's source is open");
-                        tuple::fill(slot, &open.decoded, row as usize, &run.columns, &mut open.texts, open.cxt, run.row_cxt);
+                        tuple::fill(slot, &open.decoded, row as usize, &run.columns, &mut open.texts, open.cxt);
                         if last {
                             let open = self.open[source].take().expect("just used");
                             self.retired = Some(open.cxt);
