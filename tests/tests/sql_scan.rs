@@ -539,6 +539,11 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT name, count(CASE WHEN device = 'mobile' THEN 'yes' END), count(DISTINCT CASE WHEN referrer IS NULL THEN visitor_id END) \
          FROM {rel} GROUP BY 1",
         "SELECT sum(CASE WHEN name = 'pageview' THEN 1 ELSE 0 END) FROM {rel} WHERE site_id = 99",
+        // A property's value as a group key, decoded from the segments' props column.
+        "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT props ->> 'logged_in', site_id, count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview') \
+         FROM {rel} WHERE site_id IN (1, 2) GROUP BY 1, 2",
+        "SELECT props ->> 'method', props ->> 'plan', count(*) FROM {rel} WHERE name = 'Signup' GROUP BY 1, 2",
     ];
     let not_pushed = [
         // A filter the scan does not decide exactly, an expression as argument or key,
@@ -548,7 +553,8 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END) FROM {rel}",
         "SELECT count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US') FROM {rel}",
         "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 2 END) FROM {rel}",
-        "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT props -> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT lower(props ->> 'plan'), count(*) FROM {rel} GROUP BY 1",
         "SELECT min(pathname) FROM {rel}",
         "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
         "SELECT count(*) FILTER (WHERE screen_width > 500) FROM {rel}",
