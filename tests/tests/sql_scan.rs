@@ -114,6 +114,14 @@ fn condition(rng: &mut StdRng) -> String {
         "pathname LIKE '/%'".into(),
         "pathname LIKE '%o%'".into(),
         "pathname LIKE '/p_icing'".into(),
+        // Prefixes and values some segments' dictionaries lack (the scan rules those
+        // segments out undecoded), and one only a single segment or a hot row has.
+        "pathname LIKE '/docs/q%'".into(),
+        "pathname LIKE '/blog/z%'".into(),
+        "pathname LIKE '/lone%'".into(),
+        "pathname IN ('/lone', '/blog/hand')".into(),
+        "name LIKE 'Sign%'".into(),
+        "referrer_source = 'Twitter'".into(),
         "pathname = ''".into(),
         "pathname NOT LIKE '/docs%'".into(),
         "referrer IS NULL".into(),
@@ -126,6 +134,8 @@ fn condition(rng: &mut StdRng) -> String {
         "coalesce(utm_source, 'none') = 'none'".into(),
         "city IS NULL AND region IS NOT NULL".into(),
         "props ->> 'plan' = 'pro'".into(),
+        "props ->> 'logged_in' = 'true'".into(),
+        "props ->> 'logged_in' IS NULL".into(),
         "props ? 'logged_in'".into(),
         "props = '{}'".into(),
         "revenue_micros > 0".into(),
@@ -151,10 +161,14 @@ fn conditions(rng: &mut StdRng) -> String {
 /// What a generated query may select: every event column, as the core declares them,
 /// and a few expressions over them.
 fn projectable() -> Vec<&'static str> {
-    tally_core::event::COLUMNS.iter().copied().chain(["props ->> 'plan'", "date_trunc('hour', ts)", "length(pathname)"]).collect()
+    tally_core::event::COLUMNS
+        .iter()
+        .copied()
+        .chain(["props ->> 'plan'", "props ->> 'logged_in'", "props -> 'method'", "date_trunc('hour', ts)", "length(pathname)"])
+        .collect()
 }
 
-const GROUPABLE: [&str; 15] = [
+const GROUPABLE: [&str; 17] = [
     "site_id",
     "name",
     "pathname",
@@ -165,6 +179,8 @@ const GROUPABLE: [&str; 15] = [
     "utm_source",
     "screen_width",
     "props ->> 'plan'",
+    "props ->> 'logged_in'",
+    "props",
     "date_trunc('day', ts)",
     "date_trunc('hour', ts)",
     "date_trunc('week', ts)",
@@ -278,6 +294,28 @@ fn query(rng: &mut StdRng) -> String {
     }
 }
 
+/// One random `ORDER BY ts [DESC] … LIMIT n` query, which TallyScan answers by
+/// merging its segments in time order (no Sort): ties on `ts` are broken by every
+/// column selected, so the rows and their order are the same over any relation.
+fn ordered_query(rng: &mut StdRng) -> String {
+    let filter = conditions(rng);
+    let direction = if rng.random_bool(0.5) { " DESC" } else { "" };
+    let n = [1, 5, 100, 1_000, 20_000][rng.random_range(0..5)];
+    let offset = if rng.random_bool(0.2) { format!(" OFFSET {}", rng.random_range(1..500)) } else { String::new() };
+    let cols = pick(rng, &projectable(), 0..4);
+    if cols.is_empty() {
+        format!("SELECT ts FROM {{rel}} e WHERE {filter} ORDER BY ts{direction} LIMIT {n}{offset}")
+    } else {
+        let cols = cols.join(", ");
+        format!("SELECT ts, {cols} FROM {{rel}} e WHERE {filter} ORDER BY ts{direction}, {cols} LIMIT {n}{offset}")
+    }
+}
+
+/// The answer of `sql` as one text value, in its row order.
+fn ordered_answer(sql: &str) -> String {
+    format!("SELECT coalesce(jsonb_agg(to_jsonb(q))::text, '[]') FROM ({sql}) q")
+}
+
 /// The answer of `sql` as one text value, independent of row order.
 fn answer(sql: &str) -> String {
     format!("SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY to_jsonb(q)::text)::text, '[]') FROM ({sql}) q")
@@ -317,6 +355,15 @@ async fn generated_queries_answer_as_over_a_heap_copy() {
             pushed += usize::from(pushed_down(&db, &sql).await);
         }
     }
+    let mut merged = 0;
+    for _ in 0..120 {
+        let sql = ordered_query(&mut rng);
+        let got: String = db.value(&ordered_answer(&sql.replace("{rel}", "tally.events"))).await;
+        let want: String = db.value(&ordered_answer(&sql.replace("{rel}", "heap"))).await;
+        assert_eq!(got, want, "answers differ for {sql}");
+        merged += usize::from(plan(&db, &sql, false).await.contains("Merged In Order"));
+    }
+    assert!(merged >= 60, "{merged} of 120 ordered queries merged in time order");
     // Enough generated aggregations take the pushed-down path (and enough do not) for
     // the comparison to cover both.
     assert!(pushed * 4 >= aggregating && pushed * 10 <= aggregating * 9, "{pushed} of {aggregating} aggregations pushed down");
@@ -388,6 +435,51 @@ async fn explain_shows_pruning_and_decoded_columns() {
     assert!(of_day >= 1 && of_day < total, "{of_day} of {total}");
     assert_eq!(number("Segments Read:"), of_day, "{plan}");
     assert_eq!(number("Segments Skipped:"), total - of_day, "{plan}");
+
+    // Only the lone segment's dictionary holds '/lone': site 2's other segments are
+    // read from the catalog but ruled out undecoded.
+    let sql = "SELECT count(*) FROM {rel} WHERE site_id = 2 AND pathname LIKE '/lone%'";
+    let plan = self::plan(&db, sql, true).await;
+    let of_site: i64 = db.value("SELECT count(*) FROM tally.segments WHERE site_id = 2").await;
+    assert!(of_site > 2, "{of_site}");
+    let has = |line: String| plan.lines().any(|l| l.trim() == line);
+    assert!(has(format!("Segments Read: {of_site}")), "{plan}");
+    assert!(has(format!("Segments Ruled Out by Dictionary: {}", of_site - 1)), "{plan}");
+    assert!(has("Rows Selected: 1".into()), "{plan}");
+    compare(&db, sql, "heap").await;
+}
+
+/// `ORDER BY ts [DESC] LIMIT n` reads the segments that hold the first rows, in time
+/// order, and no Sort runs above the scan; the hot rows (the latest) take part.
+#[tokio::test]
+async fn a_limit_in_time_order_reads_the_segments_it_needs() {
+    let db = setup().await;
+    let of_site: i64 = db.value("SELECT count(*) FROM tally.segments WHERE site_id = 2").await;
+    assert!(of_site >= 5, "{of_site}");
+    for (direction, sql) in [
+        ("ts DESC", "SELECT ts, pathname, browser FROM {rel} e WHERE site_id = 2 ORDER BY ts DESC LIMIT 100"),
+        ("ts", "SELECT ts, pathname, browser FROM {rel} e WHERE site_id = 2 ORDER BY ts LIMIT 100"),
+    ] {
+        let plan = plan(&db, sql, true).await;
+        assert!(plan.contains(&format!("Merged In Order: {direction}\n")) && !plan.contains("Sort"), "{plan}");
+        let read: i64 = plan
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Segments Read: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{plan}"));
+        assert!(read <= 2, "{read} of {of_site} segments read: {plan}");
+        let got: String = db.value(&ordered_answer(&sql.replace("{rel}", "tally.events"))).await;
+        let want: String = db.value(&ordered_answer(&sql.replace("{rel}", "heap"))).await;
+        assert_eq!(got, want, "{sql}");
+    }
+    // The latest rows are hot: a committed event is first at once.
+    db.query(
+        "INSERT INTO tally.events_hot (site_id, ts, name, visitor_id, session_id, hostname, pathname) \
+         VALUES (2, '2024-03-31 23:00:00+00', 'pageview', 9, 9, 'site2.example', '/newest')",
+    )
+    .await;
+    let newest: String = db.value("SELECT pathname FROM tally.events WHERE site_id = 2 ORDER BY ts DESC LIMIT 1").await;
+    assert_eq!(newest, "/newest");
 }
 
 #[tokio::test]
@@ -447,6 +539,11 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT name, count(CASE WHEN device = 'mobile' THEN 'yes' END), count(DISTINCT CASE WHEN referrer IS NULL THEN visitor_id END) \
          FROM {rel} GROUP BY 1",
         "SELECT sum(CASE WHEN name = 'pageview' THEN 1 ELSE 0 END) FROM {rel} WHERE site_id = 99",
+        // A property's value as a group key, decoded from the segments' props column.
+        "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT props ->> 'logged_in', site_id, count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview') \
+         FROM {rel} WHERE site_id IN (1, 2) GROUP BY 1, 2",
+        "SELECT props ->> 'method', props ->> 'plan', count(*) FROM {rel} WHERE name = 'Signup' GROUP BY 1, 2",
     ];
     let not_pushed = [
         // A filter the scan does not decide exactly, an expression as argument or key,
@@ -456,7 +553,8 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END) FROM {rel}",
         "SELECT count(CASE WHEN name = 'pageview' THEN 1 END) FILTER (WHERE country = 'US') FROM {rel}",
         "SELECT sum(CASE WHEN country = 'US' THEN 1 ELSE 2 END) FROM {rel}",
-        "SELECT props ->> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT props -> 'plan', count(*) FROM {rel} GROUP BY 1",
+        "SELECT lower(props ->> 'plan'), count(*) FROM {rel} GROUP BY 1",
         "SELECT min(pathname) FROM {rel}",
         "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
         "SELECT count(*) FILTER (WHERE screen_width > 500) FROM {rel}",

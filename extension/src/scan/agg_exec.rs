@@ -135,7 +135,7 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
                 Key::Trunc(unit) => {
                     pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(unit.name().as_ptr().cast(), unit.name().len() as i32))
                 }
-                Key::Column(_) => pg_sys::Datum::from(0usize),
+                Key::Column(_) | Key::Prop(_) => pg_sys::Datum::from(0usize),
             })
             .collect();
         let query_cxt = (*estate).es_query_cxt;
@@ -308,7 +308,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
         let state = node as *mut State;
         let Some(run) = (*state).run.as_ref() else { return };
         if !run.spec.keys.is_empty() {
-            explain_text(es, "Group Keys", run.spec.keys.iter().map(|k| k.describe()).collect::<Vec<_>>().join(", "));
+            explain_text(es, "Group Keys", run.spec.keys.iter().map(|&k| run.spec.describe_key(k)).collect::<Vec<_>>().join(", "));
         }
         let aggregates: Vec<String> = run
             .spec

@@ -125,7 +125,8 @@ unsafe fn pushdown(
 
         let mut spec = Spec::default();
         for expr in list::nodes(pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*root).processed_tlist)) {
-            spec.keys.push(key_of(expr, scanrelid)?);
+            let key = key_of(expr, scanrelid, &mut spec)?;
+            spec.keys.push(key);
             private.keys.push(expr);
         }
         if spec.keys.len() > MAX_KEYS {
@@ -192,16 +193,32 @@ unsafe fn pushdown(
     }
 }
 
+/// The built-in `jsonb ->> text` operator (pg_operator.dat).
+const JSONB_FIELD_TEXT: u32 = 3477;
+
 /// The group key `expr` is: a string or integer column (strings under a deterministic
-/// collation, so equal means the same bytes), or `date_trunc(unit, ts)`.
-unsafe fn key_of(expr: *mut pg_sys::Node, scanrelid: i32) -> Option<Key> {
+/// collation, so equal means the same bytes), `date_trunc(unit, ts)`, or `props ->>
+/// 'name'` (its name added to `spec`).
+unsafe fn key_of(expr: *mut pg_sys::Node, scanrelid: i32, spec: &mut Spec) -> Option<Key> {
     unsafe {
+        let collation = pg_sys::exprCollation(expr);
+        if collation != pg_sys::InvalidOid && !quals::deterministic(collation) {
+            return None;
+        }
         if let Some(column) = quals::column_of(expr, scanrelid) {
-            let collation = pg_sys::exprCollation(expr);
-            if collation != pg_sys::InvalidOid && !quals::deterministic(collation) {
+            return Key::column(column);
+        }
+        if (*expr).type_ == pg_sys::NodeTag::T_OpExpr && (*(expr as *mut pg_sys::OpExpr)).opno.to_u32() == JSONB_FIELD_TEXT {
+            let args: Vec<*mut pg_sys::Node> = list::nodes((*(expr as *mut pg_sys::OpExpr)).args).collect();
+            let [props, name] = args[..] else { return None };
+            if quals::column_of(props, scanrelid).map(|c| COLUMNS[c]) != Some("props") || (*name).type_ != pg_sys::NodeTag::T_Const {
                 return None;
             }
-            return Key::column(column);
+            let name = name as *mut pg_sys::Const;
+            if (*name).consttype != pg_sys::TEXTOID || (*name).constisnull {
+                return None;
+            }
+            return Some(spec.prop_key(&String::from_datum((*name).constvalue, false)?));
         }
         if (*expr).type_ != pg_sys::NodeTag::T_FuncExpr {
             return None;

@@ -7,9 +7,10 @@ use std::ffi::CString;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use tally_core::event::COLUMNS;
-use tally_core::scan::{decode, without_reading, Bounds, CodeFilter, Decoded};
-use tally_core::segment::{SegmentError, SegmentReader};
+use tally_core::scan::{decode, without_reading, Bounds, CodeFilter, Decoded, Direction};
+use tally_core::segment::{Column, SegmentError, SegmentReader};
 
+use super::ordered::Ordered;
 use super::quals::Quals;
 use super::source::{self, Sources};
 use super::tuple::{self, Texts};
@@ -60,6 +61,9 @@ pub(super) struct Run {
     /// Indices into COLUMNS of the columns the query references, in order.
     pub(super) columns: Vec<usize>,
     quals: Quals,
+    /// The order rows are handed out in, when the plan asked for one (see [`Ordered`]).
+    order: Option<Direction>,
+    ordered: Option<Ordered>,
     /// Toast pointers of the segments to read (reset on rescan).
     scan_cxt: pg_sys::MemoryContext,
     /// The current segment's detoasted bytes and string datums.
@@ -69,7 +73,7 @@ pub(super) struct Run {
     started: bool,
     bounds: Bounds,
     filters: Vec<CodeFilter>,
-    sources: Sources,
+    pub(super) sources: Sources,
     /// The next source: stored segments first, then hot ones.
     next: usize,
     pub(super) current: Decoded,
@@ -83,6 +87,8 @@ pub(super) struct Run {
 #[derive(Default)]
 struct Stats {
     segments_read: i64,
+    /// Of those read, the ones a code filter's dictionary ruled out undecoded.
+    segments_ruled_out: i64,
     segments_visible: Option<i64>,
     hot_rows: i64,
     rows_selected: i64,
@@ -105,10 +111,16 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
         let plan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let scanrelid = (*plan).scan.scanrelid as i32;
         tuple::check_layout((*node).ss.ss_currentRelation);
-        let columns = referenced(plan, scanrelid);
+        let mut columns = referenced(plan, scanrelid);
         let quals = Quals::analyze((*plan).scan.plan.qual, scanrelid, &mut (*node).ss.ps);
         let parent = (*estate).es_query_cxt;
-        let run = Run::new(columns, quals, parent);
+        let order = super::path::order_of(plan);
+        let ts = tally_core::scan::ts_column();
+        if order.is_some() && !columns.contains(&ts) {
+            columns.push(ts);
+        }
+        let mut run = Run::new(columns, quals, parent);
+        run.order = order;
         own(&raw mut (*state).run, run, parent);
     }
 }
@@ -198,10 +210,16 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
             run.since_check = 0;
             pgrx::check_for_interrupts!();
         }
+        if let Some(direction) = run.order {
+            let mut ordered = run.ordered.take().unwrap_or_else(|| Ordered::new(run, direction));
+            let more = ordered.next(run, slot);
+            run.ordered = Some(ordered);
+            return if more { slot } else { pg_sys::ExecClearTuple(slot) };
+        }
         loop {
             if let Some(&row) = run.current.rows.get(run.position) {
                 run.position += 1;
-                tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt, run.row_cxt);
+                tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt);
                 return slot;
             }
             if !run.advance() {
@@ -219,18 +237,12 @@ impl Run {
     /// `parent` is a live memory context.
     pub(super) unsafe fn new(columns: Vec<usize>, quals: Quals, parent: pg_sys::MemoryContext) -> Run {
         unsafe {
-            let context = |name: &std::ffi::CStr| {
-                pg_sys::AllocSetContextCreateInternal(
-                    parent,
-                    name.as_ptr(),
-                    pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-                    pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-                    pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-                )
-            };
+            let context = |name: &'static std::ffi::CStr| memory_context(parent, name);
             Run {
                 columns,
                 quals,
+                order: None,
+                ordered: None,
                 scan_cxt: context(c"TallyScan sources"),
                 segment_cxt: context(c"TallyScan segment"),
                 row_cxt: context(c"TallyScan row"),
@@ -266,12 +278,26 @@ impl Run {
     /// Decodes the next source into `current`; false when there is none left.
     pub(super) unsafe fn advance(&mut self) -> bool {
         unsafe {
-            pgrx::check_for_interrupts!();
-            pg_sys::MemoryContextReset(self.segment_cxt);
             self.current = Decoded::default();
             self.position = 0;
+            if self.next >= self.sources.len() {
+                return false;
+            }
+            self.current = self.decode_source(self.next);
+            self.next += 1;
+            self.texts.reset(&self.current);
+            true
+        }
+    }
+
+    /// Decodes source `index` (stored segments first, then hot rows) after resetting
+    /// the segment context, counting what EXPLAIN ANALYZE reports.
+    pub(super) unsafe fn decode_source(&mut self, index: usize) -> Decoded {
+        unsafe {
+            pgrx::check_for_interrupts!();
+            pg_sys::MemoryContextReset(self.segment_cxt);
             let stored = self.sources.stored.len();
-            let result = if let Some(segment) = self.sources.stored.get(self.next) {
+            let result = if let Some(segment) = self.sources.stored.get(index) {
                 self.stats.segments_read += 1;
                 let whole = without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds);
                 let decoded = whole.map(Ok).unwrap_or_else(|| {
@@ -279,28 +305,42 @@ impl Run {
                     SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
                 });
                 decoded.map_err(|e| (Some(segment.id), e))
-            } else if let Some(hot) = self.sources.hot.get(self.next - stored) {
+            } else {
+                let hot = &self.sources.hot[index - stored];
                 self.stats.hot_rows += hot.zone.rows as i64;
                 let decoded = SegmentReader::open(&hot.bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds));
                 decoded.map_err(|e| (None, e))
-            } else {
-                return false;
             };
-            self.next += 1;
-            self.current = result.unwrap_or_else(|(id, e): (Option<i64>, SegmentError)| match id {
+            let decoded = result.unwrap_or_else(|(id, e): (Option<i64>, SegmentError)| match id {
                 Some(id) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
                 None => error!("tally.events: hot rows: {e}"),
             });
-            self.stats.rows_selected += self.current.rows.len() as i64;
-            self.texts.reset(&self.current);
-            true
+            self.stats.rows_selected += decoded.rows.len() as i64;
+            self.stats.segments_ruled_out += i64::from(decoded.skipped_by_dictionary && index < stored);
+            decoded
         }
+    }
+
+    /// The times of the rows of `decoded` (empty when it selected none).
+    pub(super) fn ts_values<'d>(&self, decoded: &'d Decoded) -> &'d [i64] {
+        let ts = tally_core::scan::ts_column();
+        match &decoded.columns[ts] {
+            Some(Column::Int(times)) => &times.values,
+            _ if decoded.rows.is_empty() => &[],
+            _ => error!("TallyScan: an ordered scan without its ts column"),
+        }
+    }
+
+    /// A new memory context under the sources' (freed on rescan and at the end).
+    pub(super) unsafe fn child_context(&self, name: &'static std::ffi::CStr) -> pg_sys::MemoryContext {
+        unsafe { memory_context(self.scan_cxt, name) }
     }
 
     /// Forgets the sources, so the next row re-reads them with the parameters' new
     /// values.
     pub(super) unsafe fn restart(&mut self) {
         unsafe {
+            self.ordered = None;
             pg_sys::MemoryContextReset(self.scan_cxt);
             pg_sys::MemoryContextReset(self.segment_cxt);
             self.sources = Sources::default();
@@ -309,6 +349,22 @@ impl Run {
             self.position = 0;
             self.started = false;
         }
+    }
+}
+
+/// A new memory context named `name` under `parent`.
+///
+/// # Safety
+/// `parent` is a live memory context.
+unsafe fn memory_context(parent: pg_sys::MemoryContext, name: &'static std::ffi::CStr) -> pg_sys::MemoryContext {
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            parent,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
     }
 }
 
@@ -370,6 +426,9 @@ impl Run {
         unsafe {
             let names: Vec<&str> = self.columns.iter().map(|&c| COLUMNS[c]).collect();
             explain_text(es, "Columns Decoded", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+            if let Some(direction) = self.order {
+                explain_text(es, "Merged In Order", if direction == Direction::Ascending { "ts".into() } else { "ts DESC".into() });
+            }
             let used = self.quals.describe();
             if !used.is_empty() {
                 explain_text(es, "Pushed Down", used.join(", "));
@@ -380,6 +439,7 @@ impl Run {
                 }
                 explain_integer(es, "Segments Read", self.stats.segments_read);
                 explain_integer(es, "Segments Skipped", (self.stats.segments_visible.unwrap_or(0) - self.stats.segments_read).max(0));
+                explain_integer(es, "Segments Ruled Out by Dictionary", self.stats.segments_ruled_out);
                 explain_integer(es, "Hot Rows", self.stats.hot_rows);
                 explain_integer(es, "Rows Selected", self.stats.rows_selected);
             }

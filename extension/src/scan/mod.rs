@@ -17,6 +17,7 @@ mod agg_exec;
 mod agg_path;
 mod exec;
 mod list;
+mod ordered;
 mod path;
 mod quals;
 mod source;

@@ -35,6 +35,19 @@ pub(super) struct Sources {
     pub visible: Option<i64>,
 }
 
+impl Sources {
+    /// Stored segments and hot chunks together.
+    pub fn len(&self) -> usize {
+        self.stored.len() + self.hot.len()
+    }
+
+    /// The time range of each source, stored segments first (µs since the Unix epoch).
+    pub fn ranges(&self) -> Vec<(i64, i64)> {
+        let stored = self.stored.iter().map(|s| (s.ts_min, s.ts_max));
+        stored.chain(self.hot.iter().map(|h| (h.zone.ts_min, h.zone.ts_max))).collect()
+    }
+}
+
 /// Reads the sources `bounds` leave; the segments' TOAST pointers are copied into
 /// `keep`, which lives until the scan ends or restarts.
 ///

@@ -1,6 +1,9 @@
 //! A decoded row as a virtual tuple of `tally.events_scan`: integers by value, strings
-//! as one text datum per dictionary entry of the segment (made on first use, shared
-//! by every row with that value), properties as jsonb made per row.
+//! as one text datum per dictionary entry of the segment, properties as one jsonb
+//! datum per distinct set of pairs in the segment (each made on first use and shared
+//! by every row with that value: events of a site carry few distinct properties).
+
+use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -35,10 +38,14 @@ pub(super) unsafe fn check_layout(rel: pg_sys::Relation) {
     }
 }
 
-/// The text datums made for the current segment, per column and code (0: not made).
+/// The datums made for the current segment: texts per column and code (0: not made),
+/// and jsonb properties by the key and value codes of their pairs.
 #[derive(Default)]
 pub(super) struct Texts {
     datums: Vec<Vec<pg_sys::Datum>>,
+    props: HashMap<Vec<u32>, pg_sys::Datum>,
+    /// The codes of the row being filled (a lookup key without an allocation).
+    pairs: Vec<u32>,
 }
 
 impl Texts {
@@ -47,14 +54,14 @@ impl Texts {
         self.datums = (0..COLUMNS.len())
             .map(|c| decoded.dict(c).map_or_else(Vec::new, |d| vec![pg_sys::Datum::from(0usize); d.dict.len() + 1]))
             .collect();
+        self.props.clear();
     }
 }
 
 /// Stores row `row` of `decoded` in `slot`: the `columns` asked for, NULL elsewhere.
 ///
 /// # Safety
-/// `slot` is the scan's virtual slot; `segment_cxt` lives until the segment changes
-/// and `row_cxt` until the next row.
+/// `slot` is the scan's virtual slot; `segment_cxt` lives until the segment changes.
 pub(super) unsafe fn fill(
     slot: *mut pg_sys::TupleTableSlot,
     decoded: &Decoded,
@@ -62,7 +69,6 @@ pub(super) unsafe fn fill(
     columns: &[usize],
     texts: &mut Texts,
     segment_cxt: pg_sys::MemoryContext,
-    row_cxt: pg_sys::MemoryContext,
 ) {
     unsafe {
         pg_sys::ExecClearTuple(slot);
@@ -93,11 +99,22 @@ pub(super) unsafe fn fill(
                     })
                 }
                 Column::Props(props) => {
-                    let map = props.row(row).map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect();
-                    let previous = pg_sys::MemoryContextSwitchTo(row_cxt);
-                    let datum = JsonB(serde_json::Value::Object(map)).into_datum();
-                    pg_sys::MemoryContextSwitchTo(previous);
-                    datum
+                    let pairs = props.offsets[row] as usize..props.offsets[row + 1] as usize;
+                    texts.pairs.clear();
+                    texts.pairs.extend_from_slice(&props.keys.codes[pairs.clone()]);
+                    texts.pairs.extend_from_slice(&props.values.codes[pairs]);
+                    let made = match texts.props.get(texts.pairs.as_slice()) {
+                        Some(&datum) => datum,
+                        None => {
+                            let map = props.row(row).map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect();
+                            let previous = pg_sys::MemoryContextSwitchTo(segment_cxt);
+                            let datum = JsonB(serde_json::Value::Object(map)).into_datum().expect("jsonb is never NULL");
+                            pg_sys::MemoryContextSwitchTo(previous);
+                            texts.props.insert(texts.pairs.clone(), datum);
+                            datum
+                        }
+                    };
+                    Some(made)
                 }
             };
             if let Some(value) = value {

@@ -243,33 +243,57 @@ pub fn decode_from(cur: &mut Cursor<'_>) -> Result<DictColumn, DecodeError> {
 }
 
 fn decode_dictionary(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    let mut dict: Vec<String> = Vec::new();
+    walk_dictionary(bytes, |value| {
+        // One allocation per string: queries decode a dictionary per segment they read.
+        let value = std::str::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?;
+        dict.push(value.to_owned());
+        Ok(true)
+    })?;
+    Ok(dict)
+}
+
+/// Whether some value of the dictionary of the column block at `cur` (as
+/// [`decode_from`] reads it) passes `test`, decoding neither the codes nor a string
+/// per value: a scan skips a segment whose dictionary has no value its filter accepts
+/// before decoding anything else of it.
+pub fn any_value(cur: &mut Cursor<'_>, mut test: impl FnMut(&[u8]) -> bool) -> Result<bool, DecodeError> {
+    let dictionary = block::decompress_from(cur)?;
+    let mut found = false;
+    walk_dictionary(&dictionary, |value| {
+        found = test(value);
+        Ok(!found)
+    })?;
+    Ok(found)
+}
+
+/// Calls `visit` with each value of a front-coded dictionary, in sorted order, until
+/// it returns false.
+fn walk_dictionary(bytes: &[u8], mut visit: impl FnMut(&[u8]) -> Result<bool, DecodeError>) -> Result<(), DecodeError> {
     let mut cur = Cursor::new(bytes);
     // Every string has at least two one-byte varints, which bounds the count by the input.
     let count = cur.count(cur.remaining().min(MAX_VALUES), "dictionary size")?;
     let mut varints = |what| -> Result<Vec<usize>, DecodeError> { (0..count).map(|_| cur.count(MAX_DICTIONARY_BYTES, what)).collect() };
     let shared = varints("shared prefix length")?;
     let suffixes = varints("suffix length")?;
-    let mut dict: Vec<String> = Vec::with_capacity(count);
+    // The previous value, whose first bytes the next one shares.
+    let mut value: Vec<u8> = Vec::new();
     let mut total = 0usize;
     for (common, len) in shared.into_iter().zip(suffixes) {
-        // The prefix comes from the previous string (already checked UTF-8), so one
-        // allocation per string: queries decode a dictionary per segment they read.
-        let prefix = match dict.last() {
-            Some(previous) => previous.as_bytes(),
-            None => &[],
-        };
-        let prefix = prefix.get(..common).ok_or(DecodeError::Invalid("shared prefix length"))?;
+        if common > value.len() {
+            return Err(DecodeError::Invalid("shared prefix length"));
+        }
         total = total.saturating_add(common + len);
         if total > MAX_DICTIONARY_BYTES {
             return Err(DecodeError::TooLarge { what: "dictionary bytes", value: total as u64, limit: MAX_DICTIONARY_BYTES as u64 });
         }
-        let mut value = Vec::with_capacity(common + len);
-        value.extend_from_slice(prefix);
+        value.truncate(common);
         value.extend_from_slice(cur.take(len, "dictionary suffix")?);
-        dict.push(String::from_utf8(value).map_err(|_| DecodeError::Invalid("UTF-8 in dictionary"))?);
+        if !visit(&value)? {
+            return Ok(());
+        }
     }
-    cur.finish()?;
-    Ok(dict)
+    cur.finish()
 }
 
 pub fn encode(column: &DictColumn) -> Vec<u8> {

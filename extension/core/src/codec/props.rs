@@ -47,6 +47,25 @@ impl PropsColumn {
     }
 }
 
+impl PropsColumn {
+    /// The values of property `key` as a string column: per row the value of its last
+    /// pair with that key (as the row's jsonb object keeps), NULL without one. The
+    /// dictionary is the column's value dictionary, so a pair's value code is the
+    /// row's code.
+    pub fn values_of(&self, key: &str) -> DictColumn {
+        let mut codes = vec![NULL_CODE; self.len()];
+        if let Some(wanted) = self.keys.code_of(key) {
+            for (row, code) in codes.iter_mut().enumerate() {
+                let pairs = self.offsets[row] as usize..self.offsets[row + 1] as usize;
+                if let Some(i) = pairs.rev().find(|&i| self.keys.codes[i] == wanted) {
+                    *code = self.values.codes[i];
+                }
+            }
+        }
+        DictColumn { dict: self.values.dict.clone(), codes }
+    }
+}
+
 /// Writes `[integer block(pair count per row)][dict(keys)][dict(values)]`.
 pub fn encode_into(column: &PropsColumn, out: &mut Vec<u8>) {
     let counts: Vec<i64> = column.offsets.windows(2).map(|w| i64::from(w[1] - w[0])).collect();
@@ -104,6 +123,21 @@ mod tests {
         let text = prop_oneof![Just(String::new()), "[ab]{1,2}", any::<String>()];
         let pair = (text.clone(), text);
         proptest::collection::vec(proptest::collection::vec(pair, 0..4), 0..60)
+    }
+
+    #[test]
+    fn values_of_a_key_are_a_string_column() {
+        let rows: Vec<Vec<(String, String)>> = vec![
+            vec![("plan".into(), "pro".into()), ("method".into(), "google".into())],
+            vec![],
+            vec![("method".into(), "pro".into())],
+            vec![("plan".into(), "free".into()), ("plan".into(), "team".into())],
+        ];
+        let column = PropsColumn::from_rows(&rows.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let plan = column.values_of("plan");
+        let got: Vec<Option<&str>> = (0..plan.len()).map(|r| plan.get(r)).collect();
+        assert_eq!(got, [Some("pro"), None, None, Some("team")]);
+        assert!(column.values_of("missing").codes.iter().all(|&c| c == NULL_CODE));
     }
 
     proptest! {

@@ -13,13 +13,21 @@ use super::{Bounds, CodeFilter};
 pub struct Decoded {
     pub columns: Vec<Option<Column>>,
     pub rows: Vec<u32>,
+    /// True when a filter's dictionary had no accepted value, so nothing was decoded.
+    pub skipped_by_dictionary: bool,
 }
 
 /// Decodes `columns` (indices into [`COLUMNS`]) of `reader` and selects the rows that
 /// pass `filters` and, when the segment reaches past them, the time range of `bounds`.
-/// Filter columns are decoded first, and nothing else is decoded when no row is left.
+/// A segment whose dictionary rules a filter out is left undecoded; otherwise filter
+/// columns are decoded first, and nothing else is decoded when no row is left.
 pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilter], bounds: &Bounds) -> Result<Decoded, SegmentError> {
     let mut decoded: Vec<Option<Column>> = (0..COLUMNS.len()).map(|_| None).collect();
+    for filter in filters {
+        if !filter.may_pass(reader)? {
+            return Ok(Decoded { columns: decoded, rows: Vec::new(), skipped_by_dictionary: true });
+        }
+    }
     let mut rows: Option<Vec<u32>> = None;
     let ts = crate::segment::index_of("ts")?;
     let zone = reader.zone();
@@ -42,7 +50,7 @@ pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilt
             load(reader, &mut decoded, column)?;
         }
     }
-    Ok(Decoded { columns: decoded, rows })
+    Ok(Decoded { columns: decoded, rows, skipped_by_dictionary: false })
 }
 
 /// The rows of a segment of `rows` rows with times `ts_min..=ts_max` (its catalog
@@ -58,8 +66,11 @@ pub fn without_reading(
     bounds: &Bounds,
 ) -> Option<Decoded> {
     let inside = bounds.admits_ts(ts_min) && bounds.admits_ts(ts_max);
-    (columns.is_empty() && filters.is_empty() && inside)
-        .then(|| Decoded { columns: (0..COLUMNS.len()).map(|_| None).collect(), rows: (0..rows as u32).collect() })
+    (columns.is_empty() && filters.is_empty() && inside).then(|| Decoded {
+        columns: (0..COLUMNS.len()).map(|_| None).collect(),
+        rows: (0..rows as u32).collect(),
+        skipped_by_dictionary: false,
+    })
 }
 
 /// Column `column`, decoded into `decoded` on first use.
@@ -160,6 +171,32 @@ mod tests {
         let d = decode(&reader, &[at("pathname")], &[none], &Bounds::default()).unwrap();
         assert!(d.rows.is_empty());
         assert!(d.columns[at("pathname")].is_none());
+    }
+
+    #[test]
+    fn a_dictionary_without_an_accepted_value_skips_the_segment() {
+        let segment = build(&events()).unwrap();
+        let reader = SegmentReader::open(&segment.bytes).unwrap();
+        // Bounds cutting the segment would decode `ts` first.
+        let mut bounds = Bounds::default();
+        bounds.ts_at_least(1_050);
+        for test in [CodeTest::Prefix("/blog".into()), CodeTest::In(vec!["/p9".into(), "/q".into()])] {
+            let filter = CodeFilter::new(at("pathname"), test).unwrap();
+            assert!(!filter.may_pass(&reader).unwrap());
+            let d = decode(&reader, &[at("pathname"), at("ts")], &[filter], &bounds).unwrap();
+            assert!(d.skipped_by_dictionary && d.rows.is_empty());
+            assert!(d.columns.iter().all(Option::is_none), "nothing decoded: {d:?}");
+        }
+        for test in [CodeTest::Prefix("/p".into()), CodeTest::In(vec!["/q".into(), "/p4".into()]), CodeTest::IsNull, CodeTest::IsNotNull] {
+            let filter = CodeFilter::new(at("pathname"), test).unwrap();
+            assert!(filter.may_pass(&reader).unwrap(), "{filter:?}");
+        }
+        // Every referrer of a segment NULL: IS NOT NULL rules it out.
+        let no_referrers: Vec<Event> = events().into_iter().map(|e| Event { referrer: None, ..e }).collect();
+        let segment = build(&no_referrers).unwrap();
+        let reader = SegmentReader::open(&segment.bytes).unwrap();
+        assert!(!CodeFilter::new(at("referrer"), CodeTest::IsNotNull).unwrap().may_pass(&reader).unwrap());
+        assert!(CodeFilter::new(at("referrer"), CodeTest::IsNull).unwrap().may_pass(&reader).unwrap());
     }
 
     #[test]

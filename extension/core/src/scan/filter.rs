@@ -4,7 +4,7 @@
 
 use crate::codec::dict::{DictColumn, NULL_CODE};
 use crate::event::COLUMNS;
-use crate::segment::Kind;
+use crate::segment::{Kind, SegmentError, SegmentReader};
 
 /// What a row's string must satisfy. Comparisons are bytewise, as Postgres's `=` and
 /// `LIKE` are under a deterministic collation; the caller only builds filters there.
@@ -83,6 +83,22 @@ impl CodeFilter {
             }
         }
         accepted
+    }
+
+    /// Whether a row of the segment `reader` may pass, judged from the column's
+    /// dictionary alone: false when no value in it is accepted (`IS NULL` is always
+    /// possible, as NULL has no dictionary entry).
+    pub fn may_pass(&self, reader: &SegmentReader<'_>) -> Result<bool, SegmentError> {
+        match &self.test {
+            CodeTest::In(values) => {
+                let mut wanted: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+                wanted.sort_unstable();
+                reader.dictionary_has(self.column, |value| wanted.binary_search(&value).is_ok())
+            }
+            CodeTest::Prefix(prefix) => reader.dictionary_has(self.column, |value| value.starts_with(prefix.as_bytes())),
+            CodeTest::IsNull => Ok(true),
+            CodeTest::IsNotNull => reader.dictionary_has(self.column, |_| true),
+        }
     }
 
     /// A readable form for EXPLAIN: `pathname LIKE 'x%'`.

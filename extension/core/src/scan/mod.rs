@@ -9,7 +9,9 @@ pub mod agg;
 mod bounds;
 mod decode;
 mod filter;
+mod order;
 
 pub use bounds::Bounds;
 pub use decode::{decode, without_reading, Decoded};
 pub use filter::{CodeFilter, CodeTest};
+pub use order::{ts_column, Direction, Step, TsMerge};

@@ -157,6 +157,18 @@ impl<'a> SegmentReader<'a> {
         sizes
     }
 
+    /// Whether some value in the dictionary of the string column `column` (an index
+    /// into [`COLUMNS`]) passes `test`; only the dictionary is decoded.
+    pub fn dictionary_has(&self, column: usize, test: impl FnMut(&[u8]) -> bool) -> Result<bool, SegmentError> {
+        if kind(column) != Kind::Str {
+            return Err(SegmentError::BadColumn { column: COLUMNS[column], reason: "expected a string column" });
+        }
+        let Some(block) = self.blocks[column] else { return Err(SegmentError::MissingColumn(COLUMNS[column])) };
+        let mut cur = Cursor::new(block);
+        Level::from_byte(cur.u8("column level")?)?;
+        Ok(crate::codec::dict::any_value(&mut cur, test)?)
+    }
+
     pub(crate) fn column_at(&self, column: usize) -> Result<Column, SegmentError> {
         match self.blocks[column] {
             Some(block) => Ok(decode_block(kind(column), block, &self.runs, self.zone.rows)?),

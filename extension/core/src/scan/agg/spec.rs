@@ -49,6 +49,9 @@ pub enum Key {
     Column(usize),
     /// `date_trunc(unit, ts)`.
     Trunc(Unit),
+    /// `props ->> name`, the name being [`Spec::props`]`[i]`: the value of the
+    /// property, NULL where the event has none.
+    Prop(usize),
 }
 
 /// An aggregate function over the rows of a group. Columns are indices into [`COLUMNS`].
@@ -99,15 +102,14 @@ impl Key {
         match self {
             Key::Column(c) => c,
             Key::Trunc(_) => ts(),
+            Key::Prop(_) => props(),
         }
     }
+}
 
-    pub fn describe(self) -> String {
-        match self {
-            Key::Column(c) => COLUMNS[c].to_owned(),
-            Key::Trunc(unit) => format!("date_trunc('{}', ts)", unit.name()),
-        }
-    }
+/// The index of `props` in [`COLUMNS`].
+fn props() -> usize {
+    crate::segment::index_of("props").expect("props is an event column")
 }
 
 /// The index of `ts` in [`COLUMNS`].
@@ -225,6 +227,8 @@ impl Func {
 pub struct Spec {
     pub keys: Vec<Key>,
     pub funcs: Vec<Func>,
+    /// The property names of the [`Key::Prop`] keys.
+    pub props: Vec<String>,
 }
 
 impl Spec {
@@ -236,15 +240,40 @@ impl Spec {
         columns
     }
 
+    /// A readable form of `key` for EXPLAIN.
+    pub fn describe_key(&self, key: Key) -> String {
+        match key {
+            Key::Column(c) => COLUMNS[c].to_owned(),
+            Key::Trunc(unit) => format!("date_trunc('{}', ts)", unit.name()),
+            Key::Prop(i) => format!("props ->> {:?}", self.props[i]),
+        }
+    }
+
+    /// The key `props ->> name`, its name added to [`Spec::props`] unless there.
+    pub fn prop_key(&mut self, name: &str) -> Key {
+        let i = self.props.iter().position(|p| p == name).unwrap_or_else(|| {
+            self.props.push(name.to_owned());
+            self.props.len() - 1
+        });
+        Key::Prop(i)
+    }
+
     /// The spec as integers, which a plan node keeps (and copies) as an integer list:
-    /// `[keys, (tag, arg)…, (tag, arg)…]`; a key's tag is 0 for a column, 1 for
-    /// `date_trunc` (its arg the unit's index).
+    /// `[props, (length, byte…)…, keys, (tag, arg)…, (tag, arg)…]`: the property names
+    /// as UTF-8 bytes, then a key's tag is 0 for a column, 1 for `date_trunc` (its arg
+    /// the unit's index), 2 for a property (its arg the name's index).
     pub fn encode(&self) -> Vec<i32> {
-        let mut out = vec![self.keys.len() as i32];
+        let mut out = vec![self.props.len() as i32];
+        for name in &self.props {
+            out.push(name.len() as i32);
+            out.extend(name.bytes().map(i32::from));
+        }
+        out.push(self.keys.len() as i32);
         for key in &self.keys {
             out.extend(match key {
                 Key::Column(c) => [0, *c as i32],
                 Key::Trunc(unit) => [1, UNITS.iter().position(|u| u == unit).expect("a unit") as i32],
+                Key::Prop(i) => [2, *i as i32],
             });
         }
         for func in &self.funcs {
@@ -255,7 +284,16 @@ impl Spec {
 
     /// The spec [`Spec::encode`] wrote; `None` for anything else.
     pub fn decode(ints: &[i32]) -> Option<Spec> {
-        let (&keys, rest) = ints.split_first()?;
+        let (&count, mut rest) = ints.split_first()?;
+        let mut props = Vec::new();
+        for _ in 0..usize::try_from(count).ok().filter(|&n| n <= MAX_KEYS)? {
+            let (&len, after) = rest.split_first()?;
+            let len = usize::try_from(len).ok().filter(|&n| n <= after.len())?;
+            let bytes = after[..len].iter().map(|&b| u8::try_from(b).ok()).collect::<Option<Vec<u8>>>()?;
+            props.push(String::from_utf8(bytes).ok()?);
+            rest = &after[len..];
+        }
+        let (&keys, rest) = rest.split_first()?;
         let keys = usize::try_from(keys).ok().filter(|&k| k <= MAX_KEYS && rest.len() >= 2 * k && rest.len() % 2 == 0)?;
         let (key_ints, func_ints) = rest.split_at(2 * keys);
         let keys = key_ints
@@ -263,11 +301,12 @@ impl Spec {
             .map(|p| match p[0] {
                 0 => Key::column(usize::try_from(p[1]).ok()?),
                 1 => UNITS.get(usize::try_from(p[1]).ok()?).map(|&u| Key::Trunc(u)),
+                2 => usize::try_from(p[1]).ok().filter(|&i| i < props.len()).map(Key::Prop),
                 _ => None,
             })
             .collect::<Option<Vec<Key>>>()?;
         let funcs = func_ints.chunks_exact(2).map(|p| Func::decode(p[0], p[1])).collect::<Option<Vec<Func>>>()?;
-        Some(Spec { keys, funcs })
+        Some(Spec { keys, funcs, props })
     }
 }
 
@@ -298,19 +337,34 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_refuse_other_lists() {
-        let spec = Spec {
+        let mut spec = Spec {
             keys: vec![Key::Column(at("country")), Key::Trunc(Unit::Week)],
             funcs: vec![Func::CountRows, Func::Avg(at("engagement_ms")), Func::CountDistinct(at("visitor_id"))],
+            props: Vec::new(),
         };
         assert_eq!(Spec::decode(&spec.encode()), Some(spec.clone()));
         assert_eq!(spec.columns(), vec![at("ts"), at("visitor_id"), at("country"), at("engagement_ms")]);
+        let plan = spec.prop_key("plan");
+        spec.keys.push(plan);
+        assert_eq!(spec.prop_key("plan"), plan, "a name is listed once");
+        let other = spec.prop_key("ünïcode");
+        spec.keys.push(other);
+        assert_eq!(Spec::decode(&spec.encode()), Some(spec.clone()));
+        assert_eq!(spec.describe_key(plan), "props ->> \"plan\"");
+        assert!(spec.columns().contains(&at("props")));
         assert_eq!(Spec::decode(&[]), None);
-        assert_eq!(Spec::decode(&[1, 0]), None);
-        assert_eq!(Spec::decode(&[0, 3, at("ts") as i32]), None, "no sum of timestamps");
-        assert_eq!(Spec::decode(&[5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None, "too many keys");
-        assert_eq!(Spec::decode(&[1, 1, 99]), None);
-        let cases = Spec { keys: vec![], funcs: vec![Func::SumOrZero(at("revenue_micros")), Func::SumConst(1), Func::SumConstOrZero(-3)] };
+        assert_eq!(Spec::decode(&[0, 1, 0]), None);
+        assert_eq!(Spec::decode(&[0, 0, 3, at("ts") as i32]), None, "no sum of timestamps");
+        assert_eq!(Spec::decode(&[0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None, "too many keys");
+        assert_eq!(Spec::decode(&[0, 1, 1, 99]), None);
+        assert_eq!(Spec::decode(&[0, 1, 2, 0]), None, "a property key without its name");
+        assert_eq!(Spec::decode(&[1, 3, 97, 256, 98, 0]), None, "a name that is not bytes");
+        let cases = Spec {
+            keys: vec![],
+            funcs: vec![Func::SumOrZero(at("revenue_micros")), Func::SumConst(1), Func::SumConstOrZero(-3)],
+            props: Vec::new(),
+        };
         assert_eq!(Spec::decode(&cases.encode()), Some(cases));
-        assert_eq!(Spec::decode(&[0, 7, at("pathname") as i32]), None, "no sum of strings");
+        assert_eq!(Spec::decode(&[0, 0, 7, at("pathname") as i32]), None, "no sum of strings");
     }
 }

@@ -166,6 +166,7 @@ impl Aggregation {
                 Key::Trunc(_) => Coder::Trunc(Buckets::default(), IntCodes::default()),
                 Key::Column(c) if crate::segment::kind_of(*c) == crate::segment::Kind::Str => Coder::Str(Interner::default()),
                 Key::Column(_) => Coder::Int(IntCodes::default()),
+                Key::Prop(_) => Coder::Str(Interner::default()),
             })
             .collect();
         let mut groups = GroupTable::default();
@@ -204,12 +205,29 @@ impl Aggregation {
             return Ok(());
         }
         let column = |c: usize| decoded.columns[c].as_ref().expect("the aggregation's columns are decoded");
+        // The values of each property key, as string columns of the segment.
+        let props: Vec<Column> = match self.spec.keys.iter().find(|k| matches!(k, Key::Prop(_))) {
+            None => Vec::new(),
+            Some(key) => match column(key.source()) {
+                Column::Props(props) => self.spec.props.iter().map(|name| Column::Str(props.values_of(name))).collect(),
+                _ => unreachable!("props is a properties column"),
+            },
+        };
+        let keys: Vec<&Column> = self
+            .spec
+            .keys
+            .iter()
+            .map(|&key| match key {
+                Key::Prop(i) => &props[i],
+                _ => column(key.source()),
+            })
+            .collect();
         // Per key: the translation of the segment's string codes.
         let tables: Vec<Vec<u32>> = self
             .coders
             .iter_mut()
-            .zip(&self.spec.keys)
-            .map(|(coder, key)| match (coder, column(key.source())) {
+            .zip(&keys)
+            .map(|(coder, &key)| match (coder, key) {
                 (Coder::Str(interner), Column::Str(dict)) => interner.translation(dict),
                 _ => Vec::new(),
             })
@@ -245,7 +263,7 @@ impl Aggregation {
         let mut ids = Vec::with_capacity(CHUNK.min(decoded.rows.len()));
         for rows in decoded.rows.chunks(CHUNK) {
             interrupt()?;
-            self.group_ids(rows, decoded, &tables, trunc, &mut ids);
+            self.group_ids(rows, &keys, &tables, trunc, &mut ids);
             let groups = self.groups.keys().len();
             for (i, acc) in self.accs.iter_mut().enumerate() {
                 acc.grow(groups);
@@ -276,7 +294,7 @@ impl Aggregation {
     fn group_ids(
         &mut self,
         rows: &[u32],
-        decoded: &Decoded,
+        keys: &[&Column],
         tables: &[Vec<u32>],
         trunc: &mut dyn FnMut(usize, i64) -> i64,
         ids: &mut Vec<u32>,
@@ -290,22 +308,19 @@ impl Aggregation {
         let parts: Vec<(Vec<u32>, usize)> = self
             .coders
             .iter_mut()
-            .zip(&self.spec.keys)
+            .zip(keys)
             .enumerate()
-            .map(|(k, (coder, key))| {
-                let column = decoded.columns[key.source()].as_ref().expect("key columns are decoded");
-                match (coder, column) {
-                    (Coder::Str(_), Column::Str(dict)) => (rows.iter().map(|&r| dict.codes[r as usize]).collect(), tables[k].len()),
-                    (Coder::Int(codes), Column::Int(values)) => {
-                        let part = rows.iter().map(|&r| codes.code(values.get(r as usize))).collect();
-                        (part, codes.values.len() + 1)
-                    }
-                    (Coder::Trunc(buckets, codes), Column::Int(IntColumn { values, .. })) => {
-                        let part = rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect();
-                        (part, codes.values.len() + 1)
-                    }
-                    _ => unreachable!("a key's coder fits its column"),
+            .map(|(k, (coder, &column))| match (coder, column) {
+                (Coder::Str(_), Column::Str(dict)) => (rows.iter().map(|&r| dict.codes[r as usize]).collect(), tables[k].len()),
+                (Coder::Int(codes), Column::Int(values)) => {
+                    let part = rows.iter().map(|&r| codes.code(values.get(r as usize))).collect();
+                    (part, codes.values.len() + 1)
                 }
+                (Coder::Trunc(buckets, codes), Column::Int(IntColumn { values, .. })) => {
+                    let part = rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect();
+                    (part, codes.values.len() + 1)
+                }
+                _ => unreachable!("a key's coder fits its column"),
             })
             .collect();
         // The query-wide key of a row's local parts.

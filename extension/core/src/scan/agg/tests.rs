@@ -35,6 +35,11 @@ fn events(seed: u64, n: usize, site: i32) -> Vec<Event> {
             screen_width: (next(5) != 0).then(|| next(4) as i32 * 400),
             engagement_ms: (next(2) == 0).then(|| next(30_000) as i32),
             revenue_micros: (next(7) == 0).then(|| next(1 << 40) as i64 - (1 << 39)),
+            props: match next(3) {
+                0 => Vec::new(),
+                1 => vec![("plan".into(), ["free", "pro"][next(2) as usize].into())],
+                _ => vec![("method".into(), "pro".into()), ("plan".into(), "team".into())],
+            },
             ..Event::default()
         })
         .collect()
@@ -58,6 +63,8 @@ fn key_of(e: &Event, key: Key) -> String {
             "screen_width" => format!("{:?}", e.screen_width),
             other => unreachable!("{other}"),
         },
+        // The one property the key lists of these tests name.
+        Key::Prop(_) => format!("{:?}", e.props.iter().rev().find(|(k, _)| k == "plan").map(|(_, v)| v)),
     }
 }
 
@@ -155,7 +162,7 @@ fn render(value: Value<'_>) -> String {
 
 /// The keys rendered as [`key_of`] does.
 fn render_key(value: Value<'_>, key: Key) -> String {
-    let nullable = matches!(key, Key::Column(c) if ["country", "screen_width"].contains(&COLUMNS[c]));
+    let nullable = matches!(key, Key::Prop(_)) || matches!(key, Key::Column(c) if ["country", "screen_width"].contains(&COLUMNS[c]));
     match (value, nullable) {
         (Value::Null, _) => "None".into(),
         (Value::Str(s), true) => format!("Some({s:?})"),
@@ -221,13 +228,16 @@ fn every_function_under_every_grouping() {
         vec![Key::Column(at("pathname")), Key::Column(at("country")), Key::Column(at("screen_width")), Key::Column(at("site_id"))],
         // More combinations than a segment's dense table takes: packed keys, hashed.
         vec![Key::Column(at("visitor_id")), Key::Column(at("session_id")), Key::Column(at("pathname"))],
+        // `props ->> 'plan'` (NULL on most events), alone and with a column.
+        vec![Key::Prop(0)],
+        vec![Key::Column(at("country")), Key::Prop(0)],
     ];
     let pageviews = || Filter::Codes(vec![CodeFilter::new(at("name"), CodeTest::In(vec!["pageview".into()])).unwrap()]);
     for keys in keys {
         let funcs = all_funcs();
         let filters = funcs.iter().enumerate().map(|(i, _)| [Filter::All, pageviews(), Filter::Nothing][i % 3].clone()).collect();
-        run(Spec { keys: keys.clone(), funcs: funcs.clone() }, filters, &Bounds::default(), &[]);
-        run(Spec { keys, funcs: funcs.clone() }, vec![Filter::All; funcs.len()], &Bounds::default(), &[]);
+        run(Spec { keys: keys.clone(), funcs: funcs.clone(), props: vec!["plan".into()] }, filters, &Bounds::default(), &[]);
+        run(Spec { keys, funcs: funcs.clone(), props: vec!["plan".into()] }, vec![Filter::All; funcs.len()], &Bounds::default(), &[]);
     }
 }
 
@@ -238,18 +248,18 @@ fn scan_filters_and_empty_answers() {
     let mut bounds = Bounds::default();
     bounds.ts_before(1_700_000_000_000_000 + 20 * 1_234_567_891);
     let us = CodeFilter::new(at("country"), CodeTest::In(vec!["US".into()])).unwrap();
-    run(Spec { keys: vec![Key::Column(at("pathname"))], funcs: funcs.clone() }, filters.clone(), &bounds, &[us]);
+    run(Spec { keys: vec![Key::Column(at("pathname"))], funcs: funcs.clone(), props: Vec::new() }, filters.clone(), &bounds, &[us]);
     // Nothing selected: one row without keys (count 0, the rest NULL), none with keys.
     let none = CodeFilter::new(at("country"), CodeTest::In(vec!["XX".into()])).unwrap();
-    run(Spec { keys: vec![], funcs: funcs.clone() }, filters.clone(), &Bounds::default(), std::slice::from_ref(&none));
-    run(Spec { keys: vec![Key::Column(at("pathname"))], funcs }, filters, &Bounds::default(), &[none]);
+    run(Spec { keys: vec![], funcs: funcs.clone(), props: Vec::new() }, filters.clone(), &Bounds::default(), std::slice::from_ref(&none));
+    run(Spec { keys: vec![Key::Column(at("pathname"))], funcs, props: Vec::new() }, filters, &Bounds::default(), &[none]);
 }
 
 #[test]
 fn cancelling_stops_between_chunks() {
     let segment = build(&events(4, 100, 1)).unwrap();
     let reader = SegmentReader::open(&segment.bytes).unwrap();
-    let mut agg = Aggregation::new(Spec { keys: vec![], funcs: vec![Func::CountRows] }, vec![Filter::All]);
+    let mut agg = Aggregation::new(Spec { keys: vec![], funcs: vec![Func::CountRows], props: Vec::new() }, vec![Filter::All]);
     let decoded = decode(&reader, &agg.columns(), &[], &Bounds::default()).unwrap();
     let cancel = || Err(crate::interrupt::Cancelled);
     assert!(agg.add(&decoded, &mut trunc, &cancel).is_err());
