@@ -102,6 +102,30 @@ BEGIN
     RETURN NEXT;
 END $$;
 
+-- `t` as an ISO 8601 date-time in time zone `tz` with that zone's offset at `t`
+-- (`2024-01-01T10:00:00+01:00`): how a range of instants is labelled.
+CREATE FUNCTION tally.local_iso(t timestamptz, tz text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT to_char(t AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN o < interval '0' THEN '-' ELSE '+' END || to_char(abs(extract(epoch FROM o)) * interval '1 second', 'HH24:MI')
+    FROM (SELECT (t AT TIME ZONE tz) - (t AT TIME ZONE 'UTC') AS o) z
+$$;
+
+-- The instants [first, stop) of a range of date-times, shifted as in query_period (the
+-- previous period is as long and ends where the range begins), and its labels in time
+-- zone `tz`: the first instant and the last second of the range.
+CREATE FUNCTION tally.query_instants(tz text, first timestamptz, stop timestamptz, shift text)
+RETURNS TABLE (from_ts timestamptz, to_ts timestamptz, from_label text, to_label text)
+LANGUAGE sql STABLE AS $$
+    SELECT f, t, tally.local_iso(f, tz), tally.local_iso(t - interval '1 second', tz)
+    FROM (SELECT CASE shift WHEN 'previous_period' THEN first - (stop - first)
+                            WHEN 'year_over_year' THEN ((first AT TIME ZONE tz) - interval '1 year') AT TIME ZONE tz
+                            ELSE first END AS f,
+                 CASE shift WHEN 'previous_period' THEN first
+                            WHEN 'year_over_year' THEN ((stop AT TIME ZONE tz) - interval '1 year') AT TIME ZONE tz
+                            ELSE stop END AS t) s
+$$;
+
 -- The time buckets of `unit` (hour, day, week, month) in time zone `tz` that overlap
 -- [from_ts, to_ts): each bucket's first instant and its label in local time.
 CREATE FUNCTION tally.query_buckets(tz text, unit text, from_ts timestamptz, to_ts timestamptz)

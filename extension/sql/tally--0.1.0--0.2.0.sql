@@ -686,3 +686,28 @@ CREATE OR REPLACE VIEW tally.events WITH (security_invoker = true) AS SELECT * F
 -- Imported sources gain the acquisition channel of their source and tags, for
 -- visit:channel with include.imports; rows loaded before have none ('').
 ALTER TABLE tally.imported_sources ADD COLUMN channel text NOT NULL DEFAULT '';
+
+-- Date ranges as a pair of date-times (Plausible's Stats API v2): their instants and labels.
+-- `t` as an ISO 8601 date-time in time zone `tz` with that zone's offset at `t`
+-- (`2024-01-01T10:00:00+01:00`): how a range of instants is labelled.
+CREATE FUNCTION tally.local_iso(t timestamptz, tz text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT to_char(t AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN o < interval '0' THEN '-' ELSE '+' END || to_char(abs(extract(epoch FROM o)) * interval '1 second', 'HH24:MI')
+    FROM (SELECT (t AT TIME ZONE tz) - (t AT TIME ZONE 'UTC') AS o) z
+$$;
+
+-- The instants [first, stop) of a range of date-times, shifted as in query_period (the
+-- previous period is as long and ends where the range begins), and its labels in time
+-- zone `tz`: the first instant and the last second of the range.
+CREATE FUNCTION tally.query_instants(tz text, first timestamptz, stop timestamptz, shift text)
+RETURNS TABLE (from_ts timestamptz, to_ts timestamptz, from_label text, to_label text)
+LANGUAGE sql STABLE AS $$
+    SELECT f, t, tally.local_iso(f, tz), tally.local_iso(t - interval '1 second', tz)
+    FROM (SELECT CASE shift WHEN 'previous_period' THEN first - (stop - first)
+                            WHEN 'year_over_year' THEN ((first AT TIME ZONE tz) - interval '1 year') AT TIME ZONE tz
+                            ELSE first END AS f,
+                 CASE shift WHEN 'previous_period' THEN first
+                            WHEN 'year_over_year' THEN ((stop AT TIME ZONE tz) - interval '1 year') AT TIME ZONE tz
+                            ELSE stop END AS t) s
+$$;

@@ -2,8 +2,9 @@
 //! engine already speaks that grammar (metrics × dimensions × filters, `has_done`,
 //! `case_sensitive`, `order_by`, `pagination`), so what is left is what depends on the
 //! site or on Plausible's wording:
-//! - date ranges the engine does not name (`6mo`, `12mo`, `all`, date-time pairs),
-//!   resolved to whole days of the site's time zone ([`SiteDays`]);
+//! - date ranges the engine does not name (`6mo`, `12mo`, `all`), resolved to whole
+//!   days of the site's time zone ([`SiteDays`]); pairs of date-times go to the engine
+//!   as they are;
 //! - `group_conversion_rate` (the engine's `conversion_rate`: the group's own
 //!   visitors as divisor) and `conversion_rate` (all visitors as divisor, a second
 //!   query without the goal filters when there are other dimensions);
@@ -14,7 +15,7 @@
 //! Errors are the gateway's 400s (`{"error", "field"}`): Plausible's `{"error"}` plus
 //! the field at fault.
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
 
 use tally_core::query::MAX_LIMIT;
@@ -35,9 +36,6 @@ pub struct SiteDays {
     pub today: NaiveDate,
     /// The local day of the site's first stored event (`all`); today without events.
     pub first: NaiveDate,
-    /// A date-time pair's ends as local dates, when both lie on day boundaries
-    /// (midnight and 23:59:59); `None` otherwise or without such a pair.
-    pub pair: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// A Plausible query made into `tally.query` form, and how to shape the answer back.
@@ -81,15 +79,6 @@ struct Include {
     total_rows: bool,
     time_labels: bool,
     imports: bool,
-}
-
-/// The requested range as Plausible names it, when the site's calendar decides it:
-/// what [`SiteDays`] must answer. `Some(pair)` for a date-time pair.
-pub fn date_time_pair(query: &Value) -> Option<(String, String)> {
-    match query.get("date_range")?.as_array()?.as_slice() {
-        [Value::String(from), Value::String(to)] if from.contains('T') || to.contains('T') => Some((from.clone(), to.clone())),
-        _ => None,
-    }
 }
 
 /// The site's domain, required as a string (Plausible's `site_id`).
@@ -305,15 +294,14 @@ fn date_range(value: Option<&Value>, days: SiteDays) -> Result<(Value, i64), Api
                 Ok((json!(other), n))
             }
         },
-        Some(Value::Array(pair)) if pair.len() == 2 && pair.iter().all(|v| v.as_str().is_some_and(|s| s.contains('T'))) => {
-            match days.pair {
-                Some((from, to)) if from <= to => Ok(dates(from, to)),
-                _ => Err(ApiError::bad_request(
-                    "date_range",
-                    "a date-time range must start at 00:00:00 and end at 23:59:59 in the site's time zone: \
-                     Tally answers whole days",
-                )),
-            }
+        Some(Value::Array(pair)) if pair.len() == 2 && pair.iter().any(|v| v.as_str().is_some_and(|s| s.contains('T'))) => {
+            let parse = |i: usize| pair[i].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+            let span = match (parse(0), parse(1)) {
+                (Some(from), Some(to)) => (to - from).num_seconds().div_euclid(86_400) + 1,
+                _ => 1,
+            };
+            // The engine takes the pair of instants as it is, checks it and names the end at fault.
+            Ok((Value::Array(pair.clone()), span))
         }
         Some(Value::Array(pair)) if pair.len() == 2 => {
             let parse = |i: usize| pair[i].as_str().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
@@ -457,7 +445,7 @@ mod tests {
 
     fn days() -> SiteDays {
         let date = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        SiteDays { today: date("2024-09-10"), first: date("2021-09-26"), pair: None }
+        SiteDays { today: date("2024-09-10"), first: date("2021-09-26") }
     }
 
     fn field_of(query: Value) -> String {
@@ -477,11 +465,11 @@ mod tests {
         assert_eq!(range("12mo"), json!(["2023-10-01", "2024-09-30"]));
         assert_eq!(range("all"), json!(["2021-09-26", "2024-09-10"]));
         assert_eq!(range("7d"), json!("7d"));
-        let pair = SiteDays { pair: Some((days().today, days().today)), ..days() };
-        let q =
-            json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": ["2024-09-10T00:00:00+02:00", "2024-09-10T23:59:59+02:00"]});
-        assert_eq!(translate(&q, pair).unwrap().query["date_range"], json!(["2024-09-10", "2024-09-10"]));
-        assert_eq!(field_of(q), "date_range", "not on day boundaries");
+        let pair = json!(["2024-09-10T10:00:00+02:00", "2024-09-10T12:00:00+02:00"]);
+        let q = json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": pair, "dimensions": ["time"]});
+        let t = translate(&q, days()).unwrap();
+        assert_eq!(t.query["date_range"], pair, "the engine resolves a pair of instants");
+        assert_eq!(t.query["dimensions"], json!(["time:hour"]));
     }
 
     #[test]
@@ -528,7 +516,6 @@ mod tests {
         assert_eq!(field_of(split), "metrics", "no goal to convert to");
         assert_eq!(field_of(with("include", json!({"time_labels": true}))), "include.time_labels");
         assert_eq!(field_of(with("include", json!({"totals": true}))), "include.totals");
-        assert_eq!(field_of(with("date_range", json!(["2024-09-10T10:00:00+02:00", "2024-09-10T12:00:00+02:00"]))), "date_range");
         assert_eq!(field_of(with("sort", json!([]))), "sort");
     }
 

@@ -54,6 +54,48 @@ async fn the_gateway_answers_queries_with_totals_comparison_and_pages() {
 }
 
 #[tokio::test]
+async fn a_pair_of_date_times_cuts_hours_and_compares_with_the_period_before() {
+    let t = loaded().await;
+    let analyst = t.user_with_role("site1.example", "analyst").await;
+    // 09:20:00 to 12:44:59 UTC (inclusive), on two days: neither end on an hour.
+    let query = json!({
+        "site_id": "site1.example", "date_range": ["2024-03-29T10:20:00+01:00", "2024-03-30T13:44:59+01:00"],
+        "metrics": ["visitors", "pageviews"], "dimensions": ["time:hour"],
+        "include": {"totals": true, "comparisons": {"mode": "previous_period"}}
+    });
+    let (status, answer) = analyst.post("/api/v1/query", query.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["query"]["date_range"], json!(["2024-03-29T09:20:00+00:00", "2024-03-30T12:44:59+00:00"]));
+    // The previous period is as long (27 h 25 min) and ends where the range begins.
+    assert_eq!(answer["query"]["comparison"]["date_range"], json!(["2024-03-28T05:55:00+00:00", "2024-03-29T09:19:59+00:00"]));
+    let counted = |from: &'static str, to: &'static str| {
+        let db = &t.db;
+        async move {
+            let row = db
+                .query(&format!(
+                    "SELECT count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview') FROM tally.events
+                     WHERE site_id = 1 AND ts >= '{from}' AND ts < '{to}'"
+                ))
+                .await;
+            json!([row[0].get::<_, i64>(0), row[0].get::<_, i64>(1)])
+        }
+    };
+    assert_eq!(answer["totals"]["metrics"], counted("2024-03-29 09:20:00+00", "2024-03-30 12:45:00+00").await);
+    let mut whole = query.clone();
+    whole.as_object_mut().unwrap().remove("dimensions");
+    let (_, whole) = analyst.post("/api/v1/query", whole).await;
+    assert_eq!(whole["results"][0]["comparison"]["metrics"], counted("2024-03-28 05:55:00+00", "2024-03-29 09:20:00+00").await, "{whole}");
+    // The first bucket holds 09:20 to 10:00 only.
+    let first = &answer["results"][0];
+    assert_eq!(first["dimensions"], json!(["2024-03-29 09:00:00"]));
+    assert_eq!(first["metrics"], counted("2024-03-29 09:20:00+00", "2024-03-29 10:00:00+00").await);
+    assert_eq!(answer["results"].as_array().unwrap().len(), 28, "09:00 on the 29th to 12:00 on the 30th");
+    // tally.query in SQL takes the same pair.
+    let sql: Value = t.db.client.query_one("SELECT tally.query($1)", &[&query]).await.unwrap().get(0);
+    assert_eq!(sql["totals"], answer["totals"]);
+}
+
+#[tokio::test]
 async fn live_events_count_in_realtime_before_compaction() {
     let t = Tally::start().await;
     t.sql("SELECT tally.create_site('live.example')").await;
@@ -84,6 +126,8 @@ async fn bad_queries_get_400_naming_the_field() {
         ("filters", json!([["is", "event:goal", ["Nope"]]]), "filters[0][2][0]"),
         ("date_range", json!("fortnight"), "date_range"),
         ("date_range", json!(["2024-02-30", "2024-03-01"]), "date_range[0]"),
+        ("date_range", json!(["2024-03-29T10:00:00+01:00", "2024-03-29T11:00:00"]), "date_range[1]"),
+        ("date_range", json!(["2024-03-29T11:00:00Z", "2024-03-29T10:59:59Z"]), "date_range"),
         ("site_id", json!("nosuch.example"), "site_id"),
         // A site the caller may not see answers like one that does not exist.
         ("site_id", json!("site2.example"), "site_id"),

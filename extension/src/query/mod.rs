@@ -301,23 +301,28 @@ fn stored_funnel(client: &SpiClient<'_>, site_id: i32, name: &str) -> Result<Vec
 
 /// Resolves the query's range (shifted for a comparison) and its time buckets.
 fn period(client: &SpiClient<'_>, plan: &Plan, timezone: &str, shift: &str) -> Result<PeriodRange, QueryError> {
-    let (kind, days, first, last) = match &plan.query.date_range {
-        DateRange::Day => ("day", 1, None, None),
-        DateRange::LastDays(n) => ("days", *n as i32, None, None),
-        DateRange::Month => ("month", 0, None, None),
-        DateRange::Year => ("year", 0, None, None),
-        DateRange::Realtime => ("realtime", 0, None, None),
-        DateRange::Last24Hours => ("24h", 0, None, None),
-        DateRange::Custom(f, l) => ("custom", 0, Some(f.to_string()), Some(l.to_string())),
-    };
-    let row = client
-        .select(
+    let named = |kind: &str, days: i32, first: Option<String>, last: Option<String>| {
+        client.select(
             "SELECT from_ts, to_ts, from_label, to_label FROM tally.query_period($1, $2, $3, $4::date, $5::date, $6)",
             Some(1),
             &[timezone.into(), kind.into(), days.into(), first.into(), last.into(), shift.into()],
         )
-        .unwrap_or_else(|e| fail("resolving the date range", e))
-        .first();
+    };
+    let resolved = match &plan.query.date_range {
+        DateRange::Day => named("day", 1, None, None),
+        DateRange::LastDays(n) => named("days", *n as i32, None, None),
+        DateRange::Month => named("month", 0, None, None),
+        DateRange::Year => named("year", 0, None, None),
+        DateRange::Realtime => named("realtime", 0, None, None),
+        DateRange::Last24Hours => named("24h", 0, None, None),
+        DateRange::Custom(f, l) => named("custom", 0, Some(f.to_string()), Some(l.to_string())),
+        DateRange::Instants { from_us, to_us } => client.select(
+            "SELECT from_ts, to_ts, from_label, to_label FROM tally.query_instants($1, $2, $3, $4)",
+            Some(1),
+            &[timezone.into(), row_ts(*from_us).into(), row_ts(*to_us).into(), shift.into()],
+        ),
+    };
+    let row = resolved.unwrap_or_else(|e| fail("resolving the date range", e)).first();
     let instant = |i: usize| -> Result<i64, QueryError> {
         let ts: Option<TimestampWithTimeZone> = row.value(i);
         ts.map(to_unix_us).ok_or_else(|| QueryError::new("date_range", "the date range is out of bounds"))

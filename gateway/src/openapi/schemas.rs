@@ -71,7 +71,8 @@ pub struct IngestAnswer {
 pub struct StatsQuery {
     /// The site's domain.
     pub site_id: String,
-    /// `day`, `7d`, `30d`, `month`, `6mo`, `12mo`, `year`, `all` or `[from, to]` dates.
+    /// `day`, `7d`, `30d`, `month`, `6mo`, `12mo`, `year`, `all`, or a pair `[from, to]` of
+    /// dates or of ISO 8601 date-times with offsets.
     pub date_range: Value,
     /// `visitors`, `visits`, `pageviews`, `bounce_rate`, `visit_duration`, `events`, ...
     pub metrics: Vec<String>,

@@ -9,7 +9,7 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use serde_json::Value;
 
 use crate::auth::Caller;
@@ -42,7 +42,7 @@ pub struct Api;
 )]
 async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(request): JsonBody<Value>) -> Result<Json<Value>, ApiError> {
     let domain = stats_v2::site_id(&request)?;
-    let (timezone, days) = site_days(&state, &caller, &domain, stats_v2::date_time_pair(&request)).await?;
+    let (timezone, days) = site_days(&state, &caller, &domain).await?;
     let translated = stats_v2::translate(&request, days)?;
     let engine = if translated.includes_imports() {
         crate::imports::merge::answer(&state, &caller, &translated.query, Some("query"), Work::Query).await?
@@ -59,51 +59,48 @@ async fn run_query(State(state): State<AppState>, caller: Caller, JsonBody(reque
 
 /// The site's time zone and calendar; a site the caller may not see is "no such
 /// site", as in `tally.query`.
-async fn site_days(
-    state: &AppState,
-    caller: &Caller,
-    domain: &str,
-    pair: Option<(String, String)>,
-) -> Result<(String, SiteDays), ApiError> {
+async fn site_days(state: &AppState, caller: &Caller, domain: &str) -> Result<(String, SiteDays), ApiError> {
     let mut client = Cancellable::new(state.pool.get().await?);
     let tx = caller.transaction(&mut client).await?;
     statement::limit(&tx, &state.config.timeouts, Work::Query).await?;
-    let (from, to) = pair.unzip();
-    // Each end of a date-time pair as a local date, when it lies on a day boundary.
     let row = tx
         .query_opt(
             "SELECT s.timezone, (now() AT TIME ZONE s.timezone)::date,
                     (LEAST((SELECT min(min_ts) FROM tally.segments g WHERE g.site_id = s.site_id),
                            (SELECT min(ts) FROM tally.events_hot h WHERE h.site_id = s.site_id),
-                           now()) AT TIME ZONE s.timezone)::date,
-                    CASE WHEN ($2::text::timestamptz AT TIME ZONE s.timezone)::time = '00:00:00'
-                         THEN ($2::text::timestamptz AT TIME ZONE s.timezone)::date END,
-                    CASE WHEN date_trunc('second', $3::text::timestamptz AT TIME ZONE s.timezone)::time = '23:59:59'
-                         THEN ($3::text::timestamptz AT TIME ZONE s.timezone)::date END
+                           now()) AT TIME ZONE s.timezone)::date
              FROM tally.sites s WHERE s.domain = $1",
-            &[&domain, &from, &to],
+            &[&domain],
         )
         .await
-        .map_err(|e| match e.as_db_error() {
-            Some(db) if db.code().code().starts_with("22") => ApiError::bad_request("date_range", format!("date_range: {}", db.message())),
-            _ => bad_query(e),
-        })?;
+        .map_err(bad_query)?;
     tx.commit().await?;
     client.disarm();
     let row = row.ok_or_else(|| ApiError::bad_request("site_id", "no such site"))?;
-    let pair = match (row.get::<_, Option<NaiveDate>>(3), row.get::<_, Option<NaiveDate>>(4)) {
-        (Some(from), Some(to)) => Some((from, to)),
-        _ => None,
-    };
-    Ok((row.get(0), SiteDays { today: row.get(1), first: row.get(2), pair }))
+    Ok((row.get(0), SiteDays { today: row.get(1), first: row.get(2) }))
 }
 
 /// The answered range's ends as ISO 8601 date-times in the site's zone (Plausible's
 /// `query.date_range`) and, for `unit`, the label of every time bucket in it. The
-/// engine labels whole-day ranges with their dates; a realtime range's labels are
-/// already date-times and stay as they are.
+/// engine labels whole-day ranges with their dates and a range of instants with
+/// ISO 8601 date-times in the site's zone (its first and last second); a realtime
+/// range's labels are already date-times and stay as they are.
 async fn labels(state: &AppState, caller: &Caller, timezone: &str, range: &Value, unit: Option<&str>) -> Result<Labels, ApiError> {
     let ends = (range[0].as_str().unwrap_or_default(), range[1].as_str().unwrap_or_default());
+    let instant = |s: &str| DateTime::parse_from_rfc3339(s).ok();
+    if let (Some(first), Some(last), Some(unit)) = (instant(ends.0), instant(ends.1), unit) {
+        let mut client = Cancellable::new(state.pool.get().await?);
+        let tx = caller.transaction(&mut client).await?;
+        let row = tx
+            .query_one(
+                "SELECT ARRAY(SELECT label FROM tally.query_buckets($1, $2, $3::timestamptz, $4::timestamptz + interval '1 second'))",
+                &[&timezone, &unit, &first, &last],
+            )
+            .await?;
+        tx.commit().await?;
+        client.disarm();
+        return Ok(Labels { from: ends.0.to_owned(), to: ends.1.to_owned(), time_labels: row.get(0) });
+    }
     let parse = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     let (Some(first), Some(last)) = (parse(ends.0), parse(ends.1)) else {
         return Ok(Labels { from: ends.0.to_owned(), to: ends.1.to_owned(), time_labels: None });

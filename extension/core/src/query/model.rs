@@ -56,7 +56,12 @@ pub enum DateRange {
     Last24Hours,
     /// Whole days from the first to the last date, inclusive.
     Custom(Date, Date),
+    /// The instants [from_us, to_us) in microseconds since the Unix epoch: a pair of
+    /// date-times, the second inclusive to the end of its second as in Plausible.
+    Instants { from_us: i64, to_us: i64 },
 }
+
+const DAY_US: i64 = 86_400_000_000;
 
 impl DateRange {
     /// The most calendar days the range spans (a month is at most 31, a year 366): what
@@ -70,6 +75,8 @@ impl DateRange {
             DateRange::Month => 31,
             DateRange::Year => 366,
             DateRange::Custom(from, to) => to.days_since_epoch() - from.days_since_epoch() + 1,
+            // Its length in days rounded up, plus the day a local midnight inside may add.
+            DateRange::Instants { from_us, to_us } => (to_us - from_us + DAY_US - 1).div_euclid(DAY_US) + 1,
         }
     }
 }

@@ -155,7 +155,8 @@ fn site(value: Option<&Value>) -> Result<SiteRef, QueryError> {
 }
 
 fn date_range(value: &Value) -> Result<DateRange, QueryError> {
-    const HELP: &str = "use \"day\", \"24h\", \"7d\", \"30d\", \"month\", \"year\", \"realtime\" or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
+    const HELP: &str = "use \"day\", \"24h\", \"7d\", \"30d\", \"month\", \"year\", \"realtime\", [\"YYYY-MM-DD\", \"YYYY-MM-DD\"] \
+                        or a pair of ISO 8601 date-times with offsets [\"YYYY-MM-DDTHH:MM:SS+HH:MM\", ...]";
     match value {
         Value::String(s) => match s.as_str() {
             "day" | "today" => Ok(DateRange::Day),
@@ -170,6 +171,23 @@ fn date_range(value: &Value) -> Result<DateRange, QueryError> {
                 .map(DateRange::LastDays)
                 .ok_or_else(|| QueryError::new("date_range", format!("unknown date range {other:?}: {HELP}"))),
         },
+        Value::Array(pair) if pair.len() == 2 && pair.iter().any(|v| v.as_str().is_some_and(|s| s.contains('T'))) => {
+            let from_us = instant(&pair[0], "date_range[0]")?;
+            // Inclusive to the end of its second, as Plausible reads `…T13:59:59`.
+            let to_us = instant(&pair[1], "date_range[1]")?.div_euclid(SECOND_US) * SECOND_US + SECOND_US;
+            if from_us >= to_us {
+                return Err(QueryError::new("date_range", "the first date-time is after the second"));
+            }
+            let range = DateRange::Instants { from_us, to_us };
+            let days = range.max_days();
+            if days > MAX_DAYS {
+                return Err(QueryError::new(
+                    "date_range",
+                    format!("a date range spans at most {MAX_DAYS} days (ten years); this one spans {days}"),
+                ));
+            }
+            Ok(range)
+        }
         Value::Array(pair) if pair.len() == 2 => {
             let from = date(&pair[0], "date_range[0]")?;
             let to = date(&pair[1], "date_range[1]")?;
@@ -187,6 +205,18 @@ fn date_range(value: &Value) -> Result<DateRange, QueryError> {
         }
         _ => Err(QueryError::new("date_range", HELP)),
     }
+}
+
+const SECOND_US: i64 = 1_000_000;
+
+/// An RFC 3339 date-time with its offset (`2024-01-01T10:00:00+01:00`, `…Z`) in
+/// microseconds since the Unix epoch.
+fn instant(value: &Value, field: &str) -> Result<i64, QueryError> {
+    const FORM: &str = "an ISO 8601 date-time with an offset, as \"2024-01-01T10:00:00+01:00\"";
+    let s = value.as_str().ok_or_else(|| QueryError::new(field, format!("expected {FORM}")))?;
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| QueryError::new(field, format!("{s:?} is not {FORM}: {e}")))
 }
 
 /// A `YYYY-MM-DD` date that exists in the proleptic Gregorian calendar.
@@ -518,6 +548,28 @@ mod tests {
         assert_eq!((q.limit, q.offset, q.totals), (5, 10, true));
         assert_eq!(q.comparison, Some(Comparison::PreviousPeriod));
         assert!(q.has_goal());
+    }
+
+    #[test]
+    fn a_pair_of_date_times_is_a_range_of_instants_to_the_end_of_its_second() {
+        let range = |pair: Value| parse(&json!({"site_id": "a.com", "date_range": pair, "metrics": ["visitors"]})).map(|q| q.date_range);
+        // 2024-01-01T09:00:00Z is 1_704_099_600 s after the epoch.
+        let from_us = 1_704_099_600_000_000;
+        let hours = |h: i64| h * 3_600_000_000;
+        assert_eq!(
+            range(json!(["2024-01-01T10:00:00+01:00", "2024-01-01T13:59:59+01:00"])).unwrap(),
+            DateRange::Instants { from_us, to_us: from_us + hours(4) }
+        );
+        let fraction = range(json!(["2024-01-01T09:00:00.250Z", "2024-01-01T09:29:59.5Z"])).unwrap();
+        assert_eq!(fraction, DateRange::Instants { from_us: from_us + 250_000, to_us: from_us + hours(1) / 2 });
+        assert_eq!(fraction.max_days(), 2, "half an hour may cross a local midnight");
+        assert_eq!(range(json!(["2024-01-01T00:00:00Z", "2024-01-01T23:59:59Z"])).unwrap().max_days(), 2);
+        let field = |pair: Value| range(pair).expect_err("should be rejected").field;
+        assert_eq!(field(json!(["2024-01-01T10:00:00", "2024-01-01T12:00:00Z"])), "date_range[0]", "no offset");
+        assert_eq!(field(json!(["2024-01-01T10:00:00Z", "2024-02-30T12:00:00Z"])), "date_range[1]");
+        assert_eq!(field(json!(["2024-01-01T10:00:00Z", 5])), "date_range[1]");
+        assert_eq!(field(json!(["2024-01-01T12:00:00Z", "2024-01-01T10:00:00Z"])), "date_range", "from after to");
+        assert_eq!(field(json!(["2000-01-01T00:00:00Z", "2024-01-01T00:00:00Z"])), "date_range", "longer than ten years");
     }
 
     #[test]
