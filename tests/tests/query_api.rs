@@ -90,9 +90,14 @@ async fn a_pair_of_date_times_cuts_hours_and_compares_with_the_period_before() {
     assert_eq!(first["dimensions"], json!(["2024-03-29 09:00:00"]));
     assert_eq!(first["metrics"], counted("2024-03-29 09:20:00+00", "2024-03-29 10:00:00+00").await);
     assert_eq!(answer["results"].as_array().unwrap().len(), 28, "09:00 on the 29th to 12:00 on the 30th");
-    // tally.query in SQL takes the same pair.
-    let sql: Value = t.db.client.query_one("SELECT tally.query($1)", &[&query]).await.unwrap().get(0);
-    assert_eq!(sql["totals"], answer["totals"]);
+    // tally.query in SQL takes the same pair, from rollups (the covered hours, the cut
+    // ones scanned) as from the scan alone.
+    for (setting, path) in [("SET tally.query_rollup_min_events_per_row = 0", "rollups"), ("SET tally.query_rollups = off", "scan")] {
+        t.db.query(setting).await;
+        let sql: Value = t.db.client.query_one("SELECT tally.query($1)", &[&query]).await.unwrap().get(0);
+        assert_eq!((sql["totals"].clone(), sql["results"].clone()), (answer["totals"].clone(), answer["results"].clone()), "{setting}");
+        assert_eq!(sql["meta"]["path"], path, "{setting}");
+    }
 }
 
 #[tokio::test]
