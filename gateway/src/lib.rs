@@ -27,6 +27,7 @@ pub mod state;
 pub mod statement;
 pub mod stats_v2;
 pub mod tls;
+pub mod tracker_script;
 
 use std::future::Future;
 use std::net::SocketAddr;

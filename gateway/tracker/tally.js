@@ -7,10 +7,15 @@
    elements (class="plausible-event-name=Sign+Up plausible-event-plan=pro") are tracked, and
    each page's engaged time and scroll depth (Plausible's engagement events). Served at Plausible's /js/script.<ext>.js too,
    it answers to window.plausible and its file name's extensions (hash, outbound-links,
-   file-downloads, tagged-events, pageview-props, manual) choose what it tracks, as Plausible's variants do. */
+   file-downloads, tagged-events, pageview-props, manual) choose what it tracks, as Plausible's variants do.
+   Pages on localhost or file: send nothing, as with Plausible's script, but for script.local.js.
+   The gateway serves builds of this file (crate::tracker_script): a fragment opened by
+   the comment "@+feature" is kept only when the script's name asks for the feature, one
+   opened by "@-feature" only when it does not (the comment "@" closes either), and
+   comments are dropped. */
 (function () {
   "use strict";
-  var w = window, d = document, l = location, s = d.currentScript;
+  var w = window, d = document, l = location, s = d.currentScript/*@+compat*/ || d.getElementById("plausible")/*@*/;
   var api = s.getAttribute("data-api") || new URL(s.src).origin + "/api/event";
   var domain = s.getAttribute("data-domain") || l.hostname;
   var variant = /\/js\/script((?:\.[a-z-]+)*)\.js(?:[?#]|$)/.exec(s.src);
@@ -21,13 +26,34 @@
   var last;
 
   function ignored() {
+    /*@-local*/
+    if (/^localhost$|^127(\.\d+){0,2}\.\d+$|^\[::1?\]$/.test(l.hostname) || l.protocol == "file:") return true;
+    /*@*/
     try { return localStorage.getItem("tally_ignore") === "true"; } catch (e) { return false; }
   }
+
+  /*@+exclusions*/
+  // Plausible's data-include and data-exclude: comma-separated paths (with the hash in
+  // hash mode) where * is a run of characters but "/" and ** any run; a pageview is sent
+  // on an included page (any, when none is listed) that no exclusion matches.
+  function matches(list) {
+    var p = l.pathname + (hash ? l.hash : "");
+    return list.split(",").some(function (w) {
+      return new RegExp("^" + w.trim().replace(/\*\*|\*|[.?+^${}()|[\]\\]/g, function (c) {
+        return c == "**" ? ".*" : c == "*" ? "[^\\s/]*" : "\\" + c;
+      }) + "/?$").test(p);
+    });
+  }
+  function excluded() {
+    var i = s.getAttribute("data-include"), x = s.getAttribute("data-exclude");
+    return (i && !matches(i)) || (x && matches(x));
+  }
+  /*@*/
 
   function send(name, o) {
     o = o || {};
     var done = function () { if (o.callback) o.callback(); };
-    if (ignored()) return done();
+    if (ignored()/*@+exclusions*/ || (name == "pageview" && excluded())/*@*/) return done();
     var body = { n: name, u: o.u || (hash ? l.href : l.href.split("#")[0]), d: domain, r: d.referrer || null, w: w.innerWidth };
     if (o.props) body.p = o.props;
     if (o.revenue) body.$ = o.revenue;
@@ -64,7 +90,8 @@
     engage();
     last = p;
     send("pageview", { props: pv });
-    url = hash ? l.href : l.href.split("#")[0];
+    // An excluded page reports no engagement either.
+    url = /*@+exclusions*/excluded() ? 0 : /*@*/hash ? l.href : l.href.split("#")[0];
     deepest = told = 0;
     scroll();
   }

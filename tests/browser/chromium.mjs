@@ -4,12 +4,12 @@
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-/** Headless Chromium: $CHROMIUM or Debian's /usr/bin/chromium. */
-export function launch() {
+/** Headless Chromium: $CHROMIUM or Debian's /usr/bin/chromium, with `args` of the caller's. */
+export function launch(args = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", ...args],
   });
 }
 

@@ -3,7 +3,9 @@
 // answered 202, with no CORS or other console error. The pages are served here, by a
 // server of their own on another port, so the tracker runs as on a customer's site:
 // loaded from the gateway's origin into another, posting across origins
-// ({{GATEWAY}} in a page is the gateway's address). The Rust test
+// ({{GATEWAY}} in a page is the gateway's address). The site answers as site.test
+// (resolved to 127.0.0.1 by Chromium alone), as the script ignores pages on localhost
+// unless it is script.local.js; the local steps load it at 127.0.0.1. The Rust test
 // (tests/tests/tracker_browser.rs) then checks what was stored.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -23,8 +25,8 @@ const site = createServer(async (req, res) => {
   }
 });
 await new Promise((ready) => site.listen(0, "127.0.0.1", ready));
-const origin = `http://127.0.0.1:${site.address().port}`;
-const browser = await launch();
+const origin = `http://site.test:${site.address().port}`;
+const browser = await launch(["--host-resolver-rules=MAP site.test 127.0.0.1"]);
 // A regular desktop Chrome: the gateway drops HeadlessChrome as a bot.
 const context = await browser.newContext({
   userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
@@ -41,6 +43,7 @@ page.on("response", (r) => {
 });
 const consoleErrors = [];
 page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+page.on("pageerror", (e) => consoleErrors.push(e.message));
 
 async function expectEvents(total, what) {
   const deadline = Date.now() + 10000;
@@ -102,6 +105,27 @@ try {
   if (engagements.length !== before + 1 || engagements.some((s) => s !== 202)) {
     throw new Error(`engagement: expected one more report answered 202, got ${JSON.stringify(engagements)} (${before} before)`);
   }
+  // script.exclusions.js: pageviews only where data-include and data-exclude let them
+  // (this page and /shop/**, not right under /shop/private/); custom events anywhere.
+  await page.goto(`${origin}/exclusions.html`);
+  await expectEvents(19, "included page");
+  await page.evaluate(() => history.pushState({}, "", "/elsewhere"));
+  await page.evaluate(() => history.pushState({}, "", "/shop/private/x"));
+  await page.evaluate(() => plausible("Excluded Page Event"));
+  await expectEvents(20, "excluded pages: their custom event, no pageview");
+  await page.evaluate(() => history.pushState({}, "", "/shop/a/b"));
+  await page.evaluate(() => history.pushState({}, "", "/shop/private/x/y"));
+  await expectEvents(22, "included pages under /shop/");
+  // On a developer's machine the default script sends nothing, script.local.js does.
+  const local = origin.replace("site.test", "127.0.0.1");
+  await page.goto(`${local}/demo.html`);
+  await page.click("#signup");
+  await expectEvents(22, "localhost: nothing sent");
+  await page.goto(`${local}/local.html`);
+  await expectEvents(23, "local extension on localhost");
+  // script.compat.js where document.currentScript is missing: found by id="plausible".
+  await page.goto(`${origin}/compat.html`);
+  await expectEvents(24, "compat pageview");
   console.log(JSON.stringify({ events: answers.length, site: origin }));
 } finally {
   await browser.close();

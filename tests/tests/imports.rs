@@ -372,11 +372,12 @@ async fn raw_events_from_parquet_through_the_api_report_progress() {
     assert_eq!(count(&t, "SELECT count(*) FROM tally.events").await, events as i64);
 }
 
-/// Three pageviews of two visits on 2024-01-01 (one from Google, one direct bounce).
+/// Three pageviews of two visits on 2024-01-01 (one from Google, one direct bounce), on
+/// desktops spelled as exports (`Desktop`) and as the tracker (`desktop`) write them.
 const JANUARY_CSV: &str = "ts,name,visitor_id,session_id,hostname,pathname,referrer_source,device\n\
     2024-01-01T10:00:00Z,pageview,1,11,imports.example,/,Google,Desktop\n\
     2024-01-01T10:01:00Z,pageview,1,11,imports.example,/pricing,Google,Desktop\n\
-    2024-01-01T11:00:00Z,pageview,2,22,imports.example,/,,Desktop\n";
+    2024-01-01T11:00:00Z,pageview,2,22,imports.example,/,,desktop\n";
 
 /// The answer (200) to `base` with the keys of `extra` replaced, posted to `path`.
 async fn ask(admin: Session, path: &str, mut base: Value, extra: Value) -> Value {
@@ -446,8 +447,17 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
         v2(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "filters": [["contains", "event:page", ["pric"]]]}))
             .await;
     assert_eq!(pages["results"], json!([{"dimensions": ["/pricing"], "metrics": [5, 11]}]), "{pages}");
+    // One device class is one row, however the export and the raw events spelled it.
+    let devices = v2(json!({"metrics": ["visitors"], "dimensions": ["visit:device"]})).await;
+    assert_eq!(
+        devices["results"],
+        json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]),
+        "{devices}"
+    );
     let devices = v2(json!({"metrics": ["visitors"], "dimensions": ["visit:device"], "pagination": {"limit": 1, "offset": 1}})).await;
     assert_eq!(devices["results"], json!([{"dimensions": ["Mobile"], "metrics": [2]}]), "{devices}");
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.imported_devices WHERE device <> lower(device)").await, 0);
+    assert_eq!(count(&t, "SELECT count(*) FROM tally.events WHERE device <> lower(device)").await, 0);
 
     // Where imports cannot answer: Plausible's reasons and warnings.
     let two_tables =
@@ -478,7 +488,8 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     let (_, body) = admin.post("/api/v1/query", totals).await;
     // The totals of a breakdown add the imported table's groups, as its rows do.
     assert_eq!((body["totals"]["metrics"].clone(), body["query"]["metrics"].clone()), (json!([12]), json!(["visitors"])), "{body}");
-    assert_eq!(body["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
+    // v1 names device classes as the tracker stores them.
+    assert_eq!(body["results"], json!([{"dimensions": ["desktop"], "metrics": [10]}, {"dimensions": ["mobile"], "metrics": [2]}]));
     let (status, body) = admin.post("/api/v1/query?with_imported=maybe", query.clone()).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("with_imported")));
     let mut bad = query;
@@ -502,7 +513,7 @@ async fn include_imports_adds_imported_figures_as_plausible_does() {
     assert_eq!(status, 200, "{batch}");
     let answers = &batch["results"];
     assert_eq!((answers[0]["results"][0]["metrics"].clone(), answers[0]["meta"]["imports_included"].clone()), (json!([17]), json!(true)));
-    assert_eq!(answers[1]["results"], json!([{"dimensions": ["Desktop"], "metrics": [10]}, {"dimensions": ["Mobile"], "metrics": [2]}]));
+    assert_eq!(answers[1]["results"], json!([{"dimensions": ["desktop"], "metrics": [10]}, {"dimensions": ["mobile"], "metrics": [2]}]));
     assert_eq!((answers[2]["results"][0]["metrics"].clone(), answers[2]["meta"].get("imports_included")), (json!([2]), None));
     assert_eq!(answers[3]["error"]["field"], "include.imports", "{batch}");
 

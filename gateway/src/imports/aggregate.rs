@@ -196,6 +196,13 @@ fn channel_of(row: &Map<String, Value>) -> &'static str {
     .name()
 }
 
+/// A device class as the tracker stores it (`desktop`, `mobile`, `tablet`): exports
+/// spell them capitalized (`Desktop`), and one class must stay one group when imported
+/// and live rows are merged.
+pub fn device_class(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// How many rows go into one INSERT: a few megabytes of JSON.
 const CHUNK_ROWS: usize = 5_000;
 
@@ -241,6 +248,9 @@ pub async fn store(tx: &Transaction<'_>, site_id: i32, import: &Import) -> Resul
                     let mut row = row.clone();
                     if rows.table.name == "sources" {
                         row.insert("channel".into(), channel_of(&row).into());
+                    }
+                    if let Some(Value::String(device)) = row.get_mut("device") {
+                        *device = device_class(device);
                     }
                     row.insert("site_id".into(), site_id.into());
                     row.insert("import_id".into(), import_id.into());

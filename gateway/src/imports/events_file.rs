@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use tally_core::event::{SqlType, SCHEMA};
 
+use super::aggregate::device_class;
 use super::FileError;
 use crate::ingest::channel::{channel, Acquisition};
 
@@ -166,6 +167,10 @@ impl Events {
                 }
             }
             with_channel(&mut cells);
+            let device = COLUMNS.iter().position(|(c, _)| *c == "device").expect("an event column");
+            if let Some(class) = cells[device].as_mut() {
+                *class = device_class(class);
+            }
             let site = site_id.to_string();
             let record = std::iter::once(site.as_str()).chain(cells.iter().map(|c| c.as_deref().unwrap_or("")));
             out.write_record(record).map_err(|e| FileError::file(file, format!("cannot be written for COPY: {e}")))?;
@@ -319,6 +324,10 @@ mod tests {
                 cells[at(name)] = Some(value.to_string());
             }
             with_channel(&mut cells);
+            let device = COLUMNS.iter().position(|(c, _)| *c == "device").expect("an event column");
+            if let Some(class) = cells[device].as_mut() {
+                *class = device_class(class);
+            }
             cells[at("channel")].clone()
         };
         assert_eq!(record(&[]).as_deref(), Some("Direct"));

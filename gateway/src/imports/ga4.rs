@@ -42,11 +42,9 @@ enum Origin {
     Metric(&'static str),
     /// GA4 has no such figure: empty text or 0.
     Nothing,
-    /// GA4's device category (`desktop`) as Plausible names devices (`Desktop`).
-    Device,
 }
 
-use Origin::{Device, Dimension as D, Metric as M, Nothing};
+use Origin::{Dimension as D, Metric as M, Nothing};
 
 const VISIT_METRICS: [(&str, Origin); 5] = [
     ("visitors", M("totalUsers")),
@@ -110,7 +108,7 @@ const REPORTS: [Report; 8] = [
         columns: &[("country", D("countryId")), ("region", Nothing), ("city", Nothing)],
         metrics: &VISIT_METRICS,
     },
-    Report { table: "devices", dimensions: &["deviceCategory"], columns: &[("device", Device)], metrics: &VISIT_METRICS },
+    Report { table: "devices", dimensions: &["deviceCategory"], columns: &[("device", D("deviceCategory"))], metrics: &VISIT_METRICS },
     Report {
         table: "browsers",
         dimensions: &["browser"],
@@ -195,7 +193,6 @@ fn read_report(file: &str, report: &Value) -> Result<Rows, FileError> {
             let text = match from {
                 Origin::Dimension(d) => placeholder(value("dimensionValues", &dimensions, d)?),
                 Origin::Metric(m) => value("metricValues", &metrics, m)?,
-                Origin::Device => device(&value("dimensionValues", &dimensions, "deviceCategory")?),
                 Origin::Nothing if kind == Kind::Text => String::new(),
                 Origin::Nothing => "0".into(),
             };
@@ -216,15 +213,6 @@ fn placeholder(value: String) -> String {
         String::new()
     } else {
         value
-    }
-}
-
-fn device(category: &str) -> String {
-    match category {
-        "desktop" => "Desktop".into(),
-        "mobile" => "Mobile".into(),
-        "tablet" => "Tablet".into(),
-        other => placeholder(other.to_owned()),
     }
 }
 
@@ -253,7 +241,7 @@ mod tests {
         assert_eq!((import.first.to_string(), import.last.to_string()), ("2024-01-05".into(), "2024-01-05".into()));
         assert_eq!(
             Value::Object(import.tables[0].rows[0].clone()),
-            json!({"date": "2024-01-05", "device": "Tablet", "visitors": 3, "visits": 4, "visit_duration": 95, "bounces": 1, "pageviews": 7})
+            json!({"date": "2024-01-05", "device": "tablet", "visitors": 3, "visits": 4, "visit_duration": 95, "bounces": 1, "pageviews": 7})
         );
     }
 

@@ -1,8 +1,9 @@
 //! `GET /tally.js`: the tracker script (`gateway/tracker/tally.js`), compiled into the
 //! binary so the gateway serves the script that matches its API. The same script
 //! answers at Plausible's paths, `/js/script.js` and its `script.<ext>.<ext>.js`
-//! variants, so a Plausible snippet switches by changing its host: the script reads the
-//! variant from its own file name.
+//! variants, so a Plausible snippet switches by changing its host: each name gets the
+//! build of its extensions ([`crate::tracker_script`]), and the script reads the rest
+//! of its variant from its own file name.
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -11,9 +12,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::state::AppState;
-
-/// The tracker's source.
-pub const TRACKER_JS: &str = include_str!("../../tracker/tally.js");
+use crate::tracker_script;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/tally.js", get(tracker)).route("/js/{file}", get(plausible_script))
@@ -25,7 +24,8 @@ pub fn router() -> Router<AppState> {
 pub struct Api;
 
 /// `script.js`, or `script.` followed by Plausible's dot-separated extensions
-/// (`hash`, `outbound-links`, `file-downloads`, `manual`, ...) and `.js`.
+/// (`hash`, `outbound-links`, `file-downloads`, `manual`, `exclusions`, `local`,
+/// `compat`, ...) and `.js`.
 #[utoipa::path(
     get,
     path = "/js/{file}",
@@ -37,11 +37,10 @@ pub struct Api;
 )]
 async fn plausible_script(Path(file): Path<String>) -> Response {
     let variant = file.strip_prefix("script").and_then(|rest| rest.strip_suffix(".js"));
-    let valid = variant.is_some_and(|v| v.is_empty() || (v.starts_with('.') && v[1..].split('.').all(is_extension)));
-    if valid {
-        tracker().await.into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
+    match variant {
+        Some("") => script(tracker_script::build([])),
+        Some(v) if v.starts_with('.') && v[1..].split('.').all(is_extension) => script(tracker_script::build(v[1..].split('.'))),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -57,7 +56,12 @@ fn is_extension(ext: &str) -> bool {
     responses((status = 200, description = "The tracker script", body = String, content_type = "application/javascript")),
     security(())
 )]
-async fn tracker() -> impl IntoResponse {
+async fn tracker() -> Response {
+    script(tracker_script::build([]))
+}
+
+fn script(source: &'static str) -> Response {
     // An hour of caching: sites pick up a new tracker the same day without hammering us.
-    ([(header::CONTENT_TYPE, "application/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], TRACKER_JS)
+    ([(header::CONTENT_TYPE, "application/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], source)
+        .into_response()
 }
