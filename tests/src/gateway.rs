@@ -32,12 +32,6 @@ impl TestGateway {
     /// [`TestGateway::start`] connecting to `db` with another connection string (another
     /// database role, say).
     pub async fn start_at(db: &TestDb, url: &str, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
-        TestGateway::start_pooled(db, url, 4, configure).await
-    }
-
-    /// [`TestGateway::start_at`] with `api_connections` in the API's pool (one makes
-    /// consecutive requests share a backend).
-    pub async fn start_pooled(db: &TestDb, url: &str, api_connections: usize, configure: impl FnOnce(&mut ServeConfig)) -> TestGateway {
         static SPOOLS: AtomicU32 = AtomicU32::new(0);
         let mut config = ServeConfig::from_env();
         config.dashboard_dir = repo_root().join("dashboards/dist");
@@ -56,7 +50,7 @@ impl TestGateway {
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let pools = tally_gateway::pool::Pools::build(url, api_connections, 3).expect("pools");
+        let pools = tally_gateway::pool::Pools::build(url, 4, 3).expect("pools");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(tally_gateway::serve(pools, config, listener, async {
             let _ = stopped.await;
