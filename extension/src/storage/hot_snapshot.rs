@@ -22,7 +22,7 @@ use pgrx::prelude::*;
 use super::hot::HOT_PARTITIONS;
 
 /// `tally.events_hot` and each of its partitions.
-pub fn hot_relations() -> Vec<pg_sys::Oid> {
+fn hot_relations() -> Vec<pg_sys::Oid> {
     // SAFETY: catalog lookups by name, valid in any transaction.
     unsafe {
         let namespace = pg_sys::get_namespace_oid(c"tally".as_ptr(), false);
@@ -41,24 +41,26 @@ pub fn hot_relations() -> Vec<pg_sys::Oid> {
 }
 
 /// Takes the lock every read of hot rows takes (ACCESS SHARE) on `tally.events_hot`
-/// and its partitions, held until the transaction ends.
-pub fn lock_hot_relations() {
-    for relation in hot_relations() {
+/// and its partitions, held until the transaction ends; returns them.
+pub fn lock_hot_relations() -> Vec<pg_sys::Oid> {
+    let relations = hot_relations();
+    for &relation in &relations {
         // SAFETY: a lock on an existing relation, released at transaction end.
         unsafe { pg_sys::LockRelationOid(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     }
+    relations
 }
 
 /// Runs `read` (SPI reads of segments and hot rows under the active snapshot) after
 /// locking the hot partitions, under a snapshot that has seen every compaction that
 /// truncated one of them (see the module's documentation).
 pub fn reading<T>(read: impl FnOnce() -> T) -> T {
-    lock_hot_relations();
+    let relations = lock_hot_relations();
     // SAFETY: the active snapshot is the running statement's; one pushed here is popped
     // below, or by the (sub)transaction's abort if `read` fails.
     unsafe {
         let snapshot = pg_sys::GetActiveSnapshot();
-        if snapshot.is_null() || sees_every_truncation(snapshot) {
+        if snapshot.is_null() || sees_every_truncation(&relations, snapshot) {
             return read();
         }
         if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
@@ -77,12 +79,12 @@ pub fn reading<T>(read: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Whether `snapshot` sees the last change of every hot partition's `pg_class` row.
+/// Whether `snapshot` sees the last change of the `pg_class` row of each of `relations`.
 ///
 /// # Safety
 /// `snapshot` is a valid MVCC snapshot.
-unsafe fn sees_every_truncation(snapshot: pg_sys::Snapshot) -> bool {
-    hot_relations().into_iter().all(|relation| unsafe {
+unsafe fn sees_every_truncation(relations: &[pg_sys::Oid], snapshot: pg_sys::Snapshot) -> bool {
+    relations.iter().all(|&relation| unsafe {
         let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(relation));
         if tuple.is_null() {
             error!("tally.events_hot: relation {relation:?} disappeared");
