@@ -16,17 +16,21 @@ fn event(i: usize) -> serde_json::Value {
 
 /// Opens `GET /api/v1/realtime?site=shop.example` for `who` and reads its first update.
 async fn open_stream(who: &Session) -> reqwest::Response {
-    let mut resp = who
-        .http
-        .get(format!("{}/api/v1/realtime?site=shop.example", who.base))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .expect("GET realtime");
+    let mut resp = ask_for_stream(who).await;
     assert_eq!(resp.status(), 200);
     let first = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.expect("first update").expect("read");
     assert!(first.is_some_and(|c| String::from_utf8_lossy(&c).contains("visitors")));
     resp
+}
+
+/// `GET /api/v1/realtime` of shop.example as an event stream, whatever it answers.
+async fn ask_for_stream(who: &Session) -> reqwest::Response {
+    who.http
+        .get(format!("{}/api/v1/realtime?site=shop.example", who.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET realtime")
 }
 
 /// Reads `stream` until it ends or `within` passes; returns what it sent and whether it ended.
@@ -88,26 +92,14 @@ async fn realtime_streams_are_capped() {
     let viewer = t.user_with_role("shop.example", "viewer").await;
     let first = open_stream(&viewer).await;
     let _second = open_stream(&viewer).await;
-    let third = viewer
-        .http
-        .get(format!("{}/api/v1/realtime?site=shop.example", viewer.base))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let third = ask_for_stream(&viewer).await;
     assert_eq!(third.status(), 429);
     assert!(third.headers().contains_key("retry-after"));
     // A stream closed gives its place back.
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let again = viewer
-            .http
-            .get(format!("{}/api/v1/realtime?site=shop.example", viewer.base))
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .unwrap();
+        let again = ask_for_stream(&viewer).await;
         if again.status() == 200 {
             break;
         }
