@@ -106,7 +106,8 @@ impl From<tokio_postgres::Error> for ApiError {
     /// security check (42501) is 403, a clash with an existing row 409, a reference to a
     /// row that is not there (or not visible) 404, text Postgres cannot store (a NUL
     /// character: `\u0000` in JSON is 22P05, `%00` in a query string or a NUL in a text
-    /// parameter 22021) 400. Everything else is ours: 503.
+    /// parameter 22021) 400. Everything else is ours: 503 when it may pass (see
+    /// [`DbError::is_transient`]), 500 otherwise.
     fn from(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
         match e.code() {
@@ -159,8 +160,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooSlow => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // Retrying helps only when the failure may pass; an engine error (a corrupt
+            // segment, a bug) would fail again, so it is ours: 500.
+            ApiError::Database(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -177,9 +180,13 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge | ApiError::Overloaded { .. } | ApiError::TooManyRequests { .. } | ApiError::TooSlow => {
                 json!({ "error": self.to_string() })
             }
-            ApiError::Database(e) => {
+            ApiError::Database(e) if e.is_transient() => {
                 tracing::error!(error = %e, "database error");
                 json!({ "error": "database unavailable, retry later" })
+            }
+            ApiError::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                json!({ "error": "internal error" })
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
@@ -190,7 +197,7 @@ impl IntoResponse for ApiError {
         let retry_after = match &self {
             ApiError::Overloaded { retry_after_secs } => Some(u64::from(*retry_after_secs)),
             ApiError::TooManyRequests { retry_after_secs } => Some((*retry_after_secs).max(1)),
-            ApiError::Database(_) => Some(1),
+            ApiError::Database(e) if e.is_transient() => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

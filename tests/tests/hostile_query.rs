@@ -347,3 +347,21 @@ async fn a_cancelled_connection_never_serves_the_next_statement() {
         next.query_one("SELECT pg_sleep(0.3)", &[]).await.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
     }
 }
+
+/// A segment the engine cannot read is the server's fault, not an outage: the API answers
+/// 500 without Retry-After, where a 503 would tell clients to retry what fails again.
+#[tokio::test]
+async fn an_unreadable_segment_is_a_500_and_not_retry_later() {
+    let db = TestDb::create().await;
+    db.load(2_000, 3, 1, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    db.query("UPDATE tally.segments SET data = '\\x544c5953ffffffff'::bytea").await;
+    let gateway = tally_tests::TestGateway::start(&db, |_| {}).await;
+    let t = Tally { db, gateway };
+    let analyst = t.user_with_role("site1.example", "analyst").await;
+    let resp = analyst.http.get(format!("{}/api/v1/events?site=site1.example&limit=100", analyst.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert!(resp.headers().get("retry-after").is_none(), "{:?}", resp.headers());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"error": "internal error"}));
+}
