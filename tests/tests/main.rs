@@ -1,5 +1,6 @@
 //! Every integration test, as one module per file, in one binary: run one file's tests
-//! with `cargo test -p tally-tests --test integration <file>::`.
+//! with `cargo test -p tally-tests --test integration <file>::`. Files whose tests read
+//! the process's metrics exactly are in `metrics.rs`, a binary of their own.
 
 mod acquisition_channel;
 mod admin_browser;
@@ -18,7 +19,6 @@ mod durability;
 mod engagement;
 mod event_schema;
 mod failover;
-mod first_event;
 mod goals_api;
 mod goals_segments_api;
 mod goals_segments_browser;
@@ -33,7 +33,6 @@ mod ingest_batch;
 mod isolation;
 mod lighthouse;
 mod memory;
-mod monitoring;
 mod openapi;
 mod query_api;
 mod query_correctness;
