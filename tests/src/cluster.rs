@@ -77,11 +77,14 @@ pub async fn connect(url: &str) -> Client {
 }
 
 /// A database of its own for one test, with `CREATE EXTENSION tally CASCADE` done.
-/// Databases are not dropped: the cluster is thrown away at the start of the next run.
+/// It is dropped when the test passes (see `Drop`); a failed test's stays to be looked
+/// at, until the next run throws the cluster away.
 pub struct TestDb {
     pub name: String,
     pub url: String,
     pub client: Client,
+    /// Made by [`TestDb::create_with`] in the run's cluster, so the test's to drop.
+    made_here: bool,
 }
 
 impl TestDb {
@@ -100,7 +103,13 @@ impl TestDb {
         let url = url_of(&name);
         let client = connect(&url).await;
         client.batch_execute(create).await.unwrap_or_else(|e| panic!("{create}: {e:?}"));
-        TestDb { name, url, client }
+        TestDb { name, url, client, made_here: true }
+    }
+
+    /// A database the test made some other way (in a cluster of its own, or the
+    /// background worker's database), left as it is when the test ends.
+    pub fn existing(name: &str, url: &str, client: Client) -> TestDb {
+        TestDb { name: name.into(), url: url.into(), client, made_here: false }
     }
 
     pub async fn query(&self, sql: &str) -> Vec<Row> {
@@ -134,5 +143,31 @@ impl TestDb {
     /// The single value of a one-row, one-column query.
     pub async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops the database of a passed test: kept, every test's data would stay in the
+    /// run's cluster to its end (gigabytes on a fresh machine's disk, copied again by
+    /// each base backup the replication tests take).
+    fn drop(&mut self) {
+        if !self.made_here || std::thread::panicking() {
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Its own thread and runtime: a drop cannot await, and may run inside the test's.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(&url_of("postgres"), NoTls).await?;
+                tokio::spawn(connection);
+                client.batch_execute(&sql).await
+            })
+        })
+        .join()
+        .expect("the drop's thread");
+        if let Err(e) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
     }
 }

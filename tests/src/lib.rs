@@ -29,8 +29,9 @@ use tokio_postgres::Row;
 
 /// A test's world: its database and a gateway serving it.
 pub struct Tally {
-    pub db: TestDb,
+    /// Declared first, so dropped first: its connections close before the database goes.
     pub gateway: TestGateway,
+    pub db: TestDb,
 }
 
 impl Tally {

@@ -69,7 +69,7 @@ async fn pgbackrest_restores_to_a_point_in_time_between_two_ingest_batches() {
         .batch_execute("CREATE DATABASE shop")
         .await
         .unwrap();
-    let db = TestDb { name: "shop".into(), url: url(&port), client: connect(&url(&port)).await };
+    let db = TestDb::existing("shop", &url(&port), connect(&url(&port)).await);
     db.query("CREATE EXTENSION tally CASCADE").await;
 
     db.load(4_000, 3, 2, END_US).await;
@@ -188,7 +188,7 @@ async fn a_logical_dump_restores_into_another_cluster_with_roles_idempotency_and
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"), "a second restore is refused");
 
     let url = format!("{server} dbname=shop");
-    let db = TestDb { name: "shop".into(), url: url.clone(), client: connect(&url).await };
+    let db = TestDb::existing("shop", &url, connect(&url).await);
     assert_eq!(carried(&db.client).await, before);
     let gateway = TestGateway::start(&db, |_| {}).await;
     let restored = Tally { db, gateway };

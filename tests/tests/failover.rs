@@ -81,7 +81,7 @@ async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_even
     let url = formation(&["url", &base]).await;
     let monitor_url = format!("host=127.0.0.1 port={} user=postgres dbname=pg_auto_failover", ports[0]);
 
-    let db = TestDb { name: "tally".into(), url: url.clone(), client: connect(&url).await };
+    let db = TestDb::existing("tally", &url, connect(&url).await);
     db.query("CREATE EXTENSION tally CASCADE").await;
     db.load(3_000, 3, 2, END_US).await;
     let live: i32 = db.value("SELECT tally.create_site('d.example')").await;
@@ -164,7 +164,7 @@ async fn the_secondary_takes_over_when_the_primary_dies_and_no_acknowledged_even
 
     // Work goes on on the new primary: the background worker compacts what arrives now,
     // and pg_cron's alert job runs there.
-    let db = TestDb { name: "tally".into(), url: url.clone(), client: new_primary };
+    let db = TestDb::existing("tally", &url, new_primary);
     db.load(1_000, 2, 2, END_US - 30 * 86_400_000_000).await;
     wait_until(&url, "SELECT NOT EXISTS (SELECT FROM tally.events_hot WHERE site_id IN (1, 2))", Duration::from_secs(60)).await;
     let admin_url = url.replace("dbname=tally", "dbname=postgres");

@@ -85,7 +85,7 @@ async fn the_background_worker_compacts_builds_daily_rollups_and_applies_retenti
     let admin = connect(&url_of("tally")).await;
     // The database outlives a test run when tests are re-run by hand: start it afresh.
     admin.batch_execute("DROP EXTENSION IF EXISTS tally CASCADE; CREATE EXTENSION tally").await.unwrap();
-    let db = TestDb { name: "tally".into(), url: url_of("tally"), client: admin };
+    let db = TestDb::existing("tally", &url_of("tally"), admin);
     db.load(3_000, 2, 1, END_US).await;
     let started = Instant::now();
     while db.value::<i64>("SELECT count(*) FROM tally.events_hot").await > 0 {
