@@ -264,6 +264,9 @@ impl Run {
     pub(super) unsafe fn start(&mut self, econtext: *mut pg_sys::ExprContext, instrumented: bool) {
         unsafe {
             let (bounds, filters) = self.quals.evaluate(econtext);
+            // The segments read stay in this backend's cache for the next queries, as
+            // `tally.segment_cache_mb` sets it.
+            segment_cache::configure();
             self.sources = if bounds.is_empty() { Sources::default() } else { source::read(&bounds, instrumented, self.scan_cxt) };
             if instrumented {
                 let visible = self.sources.visible.unwrap_or(0);
