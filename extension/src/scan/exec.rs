@@ -305,7 +305,7 @@ impl Run {
                 let whole = without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds);
                 let decoded = whole.map(Ok).unwrap_or_else(|| {
                     let bytes = segment_cache::load((segment.id, segment.xmin), || source::detoast(segment, self.segment_cxt));
-                    SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
+                    bytes.reader().and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
                 });
                 decoded.map_err(|e| (Some(segment.id), e))
             } else {
