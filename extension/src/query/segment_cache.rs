@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use tally_core::segment::SegmentCache;
+use tally_core::segment::{SegmentCache, SegmentError, SegmentReader};
 
 use crate::gucs;
 
@@ -42,15 +42,27 @@ pub(crate) fn configure() {
     CACHE.with_borrow_mut(|cache| cache.set_capacity(bytes));
 }
 
-/// The bytes of the segment `key`, from the cache or from `detoast` (kept when they fit).
+impl Loaded<'_> {
+    /// A reader of the bytes; the cache's were verified when they were kept, so their
+    /// checksum is not computed again.
+    pub(crate) fn reader(&self) -> Result<SegmentReader<'_>, SegmentError> {
+        match self {
+            Loaded::Cached(bytes) => SegmentReader::open_verified(bytes),
+            Loaded::Detoasted(bytes) => SegmentReader::open(bytes),
+        }
+    }
+}
+
+/// The bytes of the segment `key`, from the cache or from `detoast` (kept when they fit
+/// and their checksum is right; otherwise opening them reports the error).
 pub(crate) fn load<'a>(key: Key, detoast: impl FnOnce() -> &'a [u8]) -> Loaded<'a> {
     CACHE.with_borrow_mut(|cache| {
         if let Some(bytes) = cache.get(&key) {
             return Loaded::Cached(bytes);
         }
         let bytes = detoast();
-        if bytes.len() > cache.capacity() {
-            // Not kept (the cache is off, or too small): no copy.
+        if bytes.len() > cache.capacity() || SegmentReader::verify(bytes).is_err() {
+            // Not kept (the cache is off or too small, or the bytes are corrupt): no copy.
             return Loaded::Detoasted(bytes);
         }
         let kept: Arc<[u8]> = bytes.into();

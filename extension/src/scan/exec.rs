@@ -264,6 +264,9 @@ impl Run {
     pub(super) unsafe fn start(&mut self, econtext: *mut pg_sys::ExprContext, instrumented: bool) {
         unsafe {
             let (bounds, filters) = self.quals.evaluate(econtext);
+            // The segments read stay in this backend's cache for the next queries, as
+            // `tally.segment_cache_mb` sets it.
+            segment_cache::configure();
             self.sources = if bounds.is_empty() { Sources::default() } else { source::read(&bounds, instrumented, self.scan_cxt) };
             if instrumented {
                 let visible = self.sources.visible.unwrap_or(0);
@@ -302,7 +305,7 @@ impl Run {
                 let whole = without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds);
                 let decoded = whole.map(Ok).unwrap_or_else(|| {
                     let bytes = segment_cache::load((segment.id, segment.xmin), || source::detoast(segment, self.segment_cxt));
-                    SegmentReader::open(&bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
+                    bytes.reader().and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
                 });
                 decoded.map_err(|e| (Some(segment.id), e))
             } else {

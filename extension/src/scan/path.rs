@@ -160,22 +160,7 @@ pub(super) unsafe fn order_of(plan: *mut pg_sys::CustomScan) -> Option<Direction
 /// low a scan per row.
 unsafe fn estimate(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo) {
     unsafe {
-        // A read-only SPI query (`select`, not `Spi::get_one`, which marks the transaction
-        // as writing and so needs a transaction id: refused on a standby).
-        let total = Spi::connect(|client| {
-            client
-                .select(
-                    "SELECT ((SELECT coalesce(sum(row_count), 0) FROM tally.segments) \
-                           + (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_catalog.pg_class c \
-                              JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'tally.events_hot'::regclass))::float8",
-                    Some(1),
-                    &[],
-                )?
-                .first()
-                .get_one::<f64>()
-        })
-        .unwrap_or_else(|e| error!("tally.events: estimating its size: {e}"))
-        .unwrap_or(0.0);
+        let total = super::source::total_rows();
         let selectivity =
             pg_sys::clauselist_selectivity(root, (*rel).baserestrictinfo, 0, pg_sys::JoinType::JOIN_INNER, std::ptr::null_mut());
         (*rel).tuples = total;

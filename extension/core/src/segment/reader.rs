@@ -29,16 +29,25 @@ pub struct SegmentReader<'a> {
 impl<'a> SegmentReader<'a> {
     /// Verifies the checksum and parses header, visit structure and column directory.
     pub fn open(bytes: &'a [u8]) -> Result<Self, SegmentError> {
-        if bytes.len() < MAGIC.len() + 1 + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
-            return Err(SegmentError::BadMagic);
-        }
-        let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        Self::verify(bytes)?;
+        Self::open_verified(bytes)
+    }
+
+    /// Checks the magic bytes and the checksum of a segment's bytes.
+    pub fn verify(bytes: &[u8]) -> Result<(), SegmentError> {
+        let (body, checksum) = split(bytes)?;
         let mut stored = [0u8; CHECKSUM_LEN];
         stored.copy_from_slice(checksum);
         if crc32fast::hash(body) != u32::from_le_bytes(stored) {
             return Err(SegmentError::Checksum);
         }
+        Ok(())
+    }
 
+    /// [`SegmentReader::open`] of bytes [`SegmentReader::verify`] accepted before (a
+    /// cache's copy of them), without hashing them again; the rest is still checked.
+    pub fn open_verified(bytes: &'a [u8]) -> Result<Self, SegmentError> {
+        let (body, _) = split(bytes)?;
         let mut cur = Cursor::new(&body[MAGIC.len()..]);
         let version = cur.u8("version")?;
         if version != VERSION {
@@ -187,6 +196,14 @@ impl<'a> SegmentReader<'a> {
             _ => Err(SegmentError::MissingColumn(COLUMNS[column])),
         }
     }
+}
+
+/// The body and the checksum of a segment's bytes, once its magic bytes are checked.
+fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), SegmentError> {
+    if bytes.len() < MAGIC.len() + 1 + CHECKSUM_LEN || bytes[..MAGIC.len()] != MAGIC {
+        return Err(SegmentError::BadMagic);
+    }
+    Ok(bytes.split_at(bytes.len() - CHECKSUM_LEN))
 }
 
 #[cfg(test)]

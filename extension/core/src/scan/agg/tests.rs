@@ -237,7 +237,16 @@ fn every_function_under_every_grouping() {
         let funcs = all_funcs();
         let filters = funcs.iter().enumerate().map(|(i, _)| [Filter::All, pageviews(), Filter::Nothing][i % 3].clone()).collect();
         run(Spec { keys: keys.clone(), funcs: funcs.clone(), props: vec!["plan".into()] }, filters, &Bounds::default(), &[]);
-        run(Spec { keys, funcs: funcs.clone(), props: vec!["plan".into()] }, vec![Filter::All; funcs.len()], &Bounds::default(), &[]);
+        run(
+            Spec { keys: keys.clone(), funcs: funcs.clone(), props: vec!["plan".into()] },
+            vec![Filter::All; funcs.len()],
+            &Bounds::default(),
+            &[],
+        );
+        // Groups alone (the aggregates of a grouped subquery nobody reads), and
+        // `count(*)` alone, which needs no group per row when there is no key.
+        run(Spec { keys: keys.clone(), funcs: Vec::new(), props: vec!["plan".into()] }, Vec::new(), &Bounds::default(), &[]);
+        run(Spec { keys, funcs: vec![Func::CountRows], props: vec!["plan".into()] }, vec![Filter::All], &Bounds::default(), &[]);
     }
 }
 
