@@ -49,7 +49,8 @@ if [ "$SHAPE" = hicard ]; then
 fi
 columns="site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source,
          utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os,
-         os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props"
+         os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props, scroll_depth,
+         interactive, channel"
 # The baseline: the same events as a plain heap table with a (site_id, ts) index.
 q -d "$DB" -c "CREATE TABLE heap AS SELECT $columns FROM tally.events_hot" \
            -c "CREATE INDEX heap_site_ts ON heap (site_id, ts)" -c "VACUUM ANALYZE heap"
