@@ -14,7 +14,7 @@
 # extension (tally.import_events from a staging table), else the hot table then
 # `tally.compact()` and `tally.build_daily_rollups()`; both are timed end to end (the
 # import's progress NOTICEs go to $TALLY_STATE/bench-import.log). The database is left
-# behind for benches/rollup_layouts.sql.
+# behind (for benches/rollup_layouts.sql, on builds that store every rollup as rows).
 # Runs in a cluster of its own ($TALLY_STATE/bench, port TALLY_BENCH_PORT, default
 # 54317) and prints markdown tables for benches/RESULTS.md. Not part of ./dev test.
 source "$(dirname "$0")/lib.sh"
