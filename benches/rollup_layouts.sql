@@ -8,6 +8,9 @@
 -- extension/core/src/rollup/FOOTPRINT.md rebuilt from the stored rows with CREATE TABLE
 -- AS and an index on the same key, its size (table, TOAST, index) per event. Temporary
 -- tables only; the stored rollups are left as they are.
+-- It measures heap-row layouts, so it needs a database that stores every dimension as
+-- rows: one made by a build before tally.rollup_blocks (main at d35b015 and earlier),
+-- where the per-value rows are still in tally.rollups and its daily and weekly sums.
 \pset format aligned
 SELECT 'hourly' AS t, dimension, count(*) AS rows, round(avg(pg_column_size(r.*))) AS row_b,
        round(avg(pg_column_size(visitors))) AS hll_b, round(avg(coalesce(pg_column_size(visit_durations),0)+coalesce(pg_column_size(engagement_times),0))) AS dd_b,

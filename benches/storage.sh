@@ -14,7 +14,7 @@
 # extension (tally.import_events from a staging table), else the hot table then
 # `tally.compact()` and `tally.build_daily_rollups()`; both are timed end to end (the
 # import's progress NOTICEs go to $TALLY_STATE/bench-import.log). The database is left
-# behind for benches/rollup_layouts.sql.
+# behind (for benches/rollup_layouts.sql, on builds that store every rollup as rows).
 # Runs in a cluster of its own ($TALLY_STATE/bench, port TALLY_BENCH_PORT, default
 # 54317) and prints markdown tables for benches/RESULTS.md. Not part of ./dev test.
 source "$(dirname "$0")/lib.sh"
@@ -49,7 +49,8 @@ if [ "$SHAPE" = hicard ]; then
 fi
 columns="site_id, ts, name, visitor_id, session_id, hostname, pathname, referrer, referrer_source, utm_source,
          utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os,
-         os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props"
+         os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props, scroll_depth,
+         interactive, channel"
 # The baseline: the same events as a plain heap table with a (site_id, ts) index.
 q -d "$DB" -c "CREATE TABLE heap AS SELECT $columns FROM tally.events_hot" \
            -c "CREATE INDEX heap_site_ts ON heap (site_id, ts)" -c "VACUUM ANALYZE heap"

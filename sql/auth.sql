@@ -219,7 +219,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['sites', 'events_hot', 'events_hot_0', 'events_hot_1', 'events_hot_2', 'events_hot_3',
-                             'segments', 'rollups', 'rollups_daily', 'rollups_weekly', 'rollups_settled', 'goals', 'funnels', 'ingest_keys', 'ingest_event_ids'] LOOP
+                             'segments', 'rollups', 'rollup_blocks', 'rollups_daily', 'rollups_weekly', 'rollups_settled', 'goals', 'funnels', 'ingest_keys', 'ingest_event_ids'] LOOP
         EXECUTE format('ALTER TABLE tally.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY site_members ON tally.%I FOR SELECT USING (site_id = ANY ((SELECT tally.visible_site_ids())::int[]))', t);
     END LOOP;
@@ -269,7 +269,7 @@ ALTER VIEW tally.events SET (security_invoker = true);
 -- users, sessions, api_keys or memberships except through tally.me and tally.my_sites.
 GRANT USAGE ON SCHEMA tally TO tally_viewer, tally_gateway;
 GRANT SELECT ON tally.sites, tally.events_hot, tally.segments, tally.rollups, tally.rollups_daily, tally.rollups_weekly,
-                tally.rollups_settled,
+                tally.rollups_settled, tally.rollup_blocks, tally.rollup_rows,
                 tally.goals, tally.funnels, tally.events, tally.events_scan,
                 tally.me, tally.my_sites TO tally_viewer;
 GRANT SELECT ON tally.me TO tally_gateway;
@@ -294,7 +294,7 @@ GRANT SELECT, INSERT, UPDATE (revoked_at) ON tally.api_keys TO tally_gateway;
 -- Maintenance and ingest functions are not for users.
 REVOKE EXECUTE ON FUNCTION tally.compact(boolean), tally.apply_retention(), tally.erase_visitor(int, bigint),
     tally.rebuild_rollups(int, timestamptz, timestamptz), tally.rollups_recompute(int[], timestamptz, timestamptz),
-    tally.build_daily_rollups(), tally.import_events(regclass),
+    tally.build_daily_rollups(), tally.rollup_rows_to_blocks(), tally.import_events(regclass),
     tally.prune_ingest_ids(interval), tally.daily_salt(date), tally.ingest_batch(uuid, bytea, text[]) FROM PUBLIC;
 -- ingest_batch runs as its caller (no SECURITY DEFINER): it checks INSERT on
 -- tally.events_hot and refuses a caller under row-level security, as COPY does.

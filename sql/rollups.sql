@@ -52,22 +52,37 @@ CREATE TABLE tally.rollups (
     visit_durations   tally.ddsketch,
     engagement_times  tally.ddsketch
 );
--- Rows are read and rewritten by site, dimension and hours. The index leaves out the
--- value: B-tree deduplication then stores one key per site, dimension and hour (a
--- unique index with the value was 38% of the table's bytes, 16 times this one,
--- extension/core/src/rollup/FOOTPRINT.md). A filter by one country (device, browser,
--- OS) reads that value's rows by the partial index. No unique key: every writer
+-- Holds the `total` rows only: every other dimension is in tally.rollup_blocks (below).
+-- Rows are read and rewritten by site and hours. No unique key: every writer
 -- (compaction, erasure, retention, tally.rebuild_rollups, the daily build) holds the
 -- storage lock and deletes an hour's rows before writing them (tally.rollups_recompute,
 -- for maintenance only, leaves the lock to its caller).
 CREATE INDEX rollups_hours ON tally.rollups (site_id, dimension, hour);
-CREATE INDEX rollups_values ON tally.rollups (site_id, dimension, value, hour)
-    WHERE dimension IN ('country', 'device', 'browser', 'os');
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 
--- Daily rollups: per site, UTC day, dimension and value, the sums of the day's hourly
--- rows (sketches unioned), so that a 30-day breakdown by page reads one row per page
--- and day instead of one per page and hour. A day's rows exist only while they equal
+-- Every rollup row but the `total` ones: per site and UTC day, one compressed columnar
+-- block of the day's hourly rows of every other dimension (values as a dictionary,
+-- counts as integer columns, the day's visitor hashes stored once;
+-- extension/core/src/rollup/block/). A row of tally.rollups costs about 190 bytes with
+-- its index entry whatever it holds, and high-cardinality dimensions (pages, entry
+-- pages, sources) have about one row per event; an entry of a block costs a few bytes
+-- (extension/core/src/rollup/FOOTPRINT.md). The rows have the columns of
+-- tally.rollups but the quantile sketches; tally.rollup_rows lists them. Every rewrite
+-- of hours rewrites their days' blocks, keeping the entries of the other hours.
+CREATE TABLE tally.rollup_blocks (
+    site_id int NOT NULL,
+    day     timestamptz NOT NULL,
+    data    bytea NOT NULL,
+    PRIMARY KEY (site_id, day)
+);
+-- Compressed already: pglz would try again for nothing.
+ALTER TABLE tally.rollup_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+SELECT pg_catalog.pg_extension_config_dump('tally.rollup_blocks', '');
+
+-- Daily rollups: per site and UTC day, the sums of the day's hourly `total` rows
+-- (sketches unioned), for SQL users' site-wide figures and quantiles and so that a
+-- 30-day question reads one row per day instead of 24 (the other dimensions' days are
+-- their blocks). A day's rows exist only while they equal
 -- the sum of its current hourly rows: every rewrite of an hour of tally.rollups
 -- deletes its day's rows (and its week's, below) and queues the day in
 -- tally.rollups_daily_pending, and the background worker (or
@@ -77,13 +92,13 @@ SELECT pg_catalog.pg_extension_config_dump('tally.rollups', '');
 -- whether they exist. Columns as in tally.rollups.
 CREATE TABLE tally.rollups_daily (LIKE tally.rollups);
 ALTER TABLE tally.rollups_daily RENAME COLUMN hour TO day;
--- Day before dimension: readers ask for a list of days of one dimension, and a rewrite
--- drops whole days. Without the value, as tally.rollups_hours.
+-- Readers ask for a list of days, and a rewrite drops whole days.
 CREATE INDEX rollups_daily_days ON tally.rollups_daily (site_id, day, dimension);
 SELECT pg_catalog.pg_extension_config_dump('tally.rollups_daily', '');
 
 -- Weekly rollups: the same per week (Monday 00:00 UTC to the next), the sums of its
--- seven days' rows, built with the week's last daily rows and dropped with any of them.
+-- seven days' `total` rows, built with the week's last daily rows and dropped with any
+-- of them.
 CREATE TABLE tally.rollups_weekly (LIKE tally.rollups_daily);
 ALTER TABLE tally.rollups_weekly RENAME COLUMN day TO week;
 CREATE INDEX rollups_weekly_weeks ON tally.rollups_weekly (site_id, week, dimension);

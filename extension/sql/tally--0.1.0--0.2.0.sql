@@ -711,3 +711,55 @@ LANGUAGE sql STABLE AS $$
                             WHEN 'year_over_year' THEN ((stop AT TIME ZONE tz) - interval '1 year') AT TIME ZONE tz
                             ELSE stop END AS t) s
 $$;
+
+-- Rollup rows of every dimension but `total` move into one compressed block per site
+-- and day (sql/rollups.sql, extension/core/src/rollup/FOOTPRINT.md): the stored rows are
+-- encoded unchanged, then deleted with their daily and weekly sums.
+CREATE TABLE tally.rollup_blocks (
+    site_id int NOT NULL,
+    day     timestamptz NOT NULL,
+    data    bytea NOT NULL,
+    PRIMARY KEY (site_id, day)
+);
+ALTER TABLE tally.rollup_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+SELECT pg_catalog.pg_extension_config_dump('tally.rollup_blocks', '');
+ALTER TABLE tally.rollup_blocks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY site_members ON tally.rollup_blocks FOR SELECT USING (site_id = ANY ((SELECT tally.visible_site_ids())::int[]));
+GRANT SELECT ON tally.rollup_blocks TO tally_viewer;
+DROP INDEX tally.rollups_values;
+
+CREATE FUNCTION tally."rollup_block_rows"(
+	"data" bytea
+) RETURNS TABLE (
+	"hour" timestamp with time zone,
+	"dimension" TEXT,
+	"value" TEXT,
+	"events" bigint,
+	"pageviews" bigint,
+	"visits" bigint,
+	"bounces" bigint,
+	"visit_duration_us" bigint,
+	"visit_pageviews" bigint,
+	"open_visits" bigint,
+	"mixed_visits" bigint,
+	"engagement_ms" bigint,
+	"visitors" bytea
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'rollup_block_rows_wrapper';
+CREATE VIEW tally.rollup_rows WITH (security_invoker = true) AS
+SELECT site_id, hour, dimension, value, events, pageviews, visits, bounces, visit_duration_us, visit_pageviews,
+       open_visits, mixed_visits, engagement_ms, visitors, visit_durations, engagement_times
+FROM tally.rollups
+UNION ALL
+SELECT b.site_id, r.hour, r.dimension, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us,
+       r.visit_pageviews, r.open_visits, r.mixed_visits, r.engagement_ms, r.visitors::tally.hll,
+       NULL::tally.ddsketch, NULL::tally.ddsketch
+FROM tally.rollup_blocks b CROSS JOIN LATERAL tally.rollup_block_rows(b.data) r;
+GRANT SELECT ON tally.rollup_rows TO tally_viewer;
+
+CREATE FUNCTION tally."rollup_rows_to_blocks"() RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'rollup_rows_to_blocks_wrapper';
+REVOKE EXECUTE ON FUNCTION tally.rollup_rows_to_blocks() FROM PUBLIC;
+SELECT tally.rollup_rows_to_blocks();

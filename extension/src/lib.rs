@@ -35,6 +35,7 @@ pgrx::extension_sql_file!("../../sql/relations.sql", name = "relations", require
 pgrx::extension_sql_file!("../../sql/hll.sql", name = "hll");
 pgrx::extension_sql_file!("../../sql/ddsketch.sql", name = "ddsketch", requires = ["hll"]);
 pgrx::extension_sql_file!("../../sql/rollups.sql", name = "rollups", requires = ["relations", "ddsketch"]);
+pgrx::extension_sql_file!("../../sql/rollup_rows.sql", name = "rollup_rows", requires = ["rollups", rollup_block_rows]);
 pgrx::extension_sql_file!("../../sql/ingest.sql", name = "ingest");
 pgrx::extension_sql_file!("../../sql/query.sql", name = "query", requires = ["schema"]);
 // Users, roles and row-level security: after every per-site table and the functions it
@@ -47,6 +48,7 @@ pgrx::extension_sql_file!(
         "ingest",
         "query",
         "rollups",
+        "rollup_rows",
         ingest_batch,
         compact,
         apply_retention,
@@ -54,6 +56,7 @@ pgrx::extension_sql_file!(
         rebuild_rollups,
         rollups_recompute,
         build_daily_rollups,
+        rollup_rows_to_blocks,
         import_events
     ]
 );

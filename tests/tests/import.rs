@@ -23,7 +23,7 @@ fn columns() -> String {
 async fn stored(db: &TestDb) -> (String, Vec<String>, Vec<String>, i64) {
     let events = db.value("SELECT count(*) || '/' || sum(visitor_id % 1000) || '/' || count(DISTINCT pathname) FROM tally.events").await;
     let rows = |sql: &'static str| async move { db.query(sql).await.iter().map(|r| r.get(0)).collect::<Vec<String>>() };
-    let hourly = rows("SELECT r::text FROM tally.rollups r ORDER BY site_id, dimension, hour, value NULLS FIRST").await;
+    let hourly = rows("SELECT r::text FROM tally.rollup_rows r ORDER BY site_id, dimension, hour, value NULLS FIRST").await;
     let daily = rows("SELECT r::text FROM tally.rollups_daily r ORDER BY site_id, dimension, day, value NULLS FIRST").await;
     (events, hourly, daily, db.value("SELECT count(*) FROM tally.events_hot").await)
 }
@@ -47,7 +47,7 @@ async fn compacted() -> ((String, Vec<String>, Vec<String>, i64), u64) {
     compacted.query("SELECT tally.compact()").await;
     compacted.query("SELECT tally.build_daily_rollups()").await;
     let expected = stored(&compacted).await;
-    assert!(expected.1.len() > 100 && expected.2.len() > 50, "{} hourly, {} daily rows", expected.1.len(), expected.2.len());
+    assert!(expected.1.len() > 100 && expected.2.len() >= 6, "{} hourly, {} daily rows", expected.1.len(), expected.2.len());
     (expected, loaded)
 }
 

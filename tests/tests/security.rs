@@ -73,7 +73,7 @@ async fn world() -> World {
         assert_eq!(status, 202);
     }
     // Every table the attacks aim at holds rows of B, or "no rows" would prove nothing.
-    for table in ["events_hot", "segments", "rollups", "rollups_daily"] {
+    for table in ["events_hot", "segments", "rollups", "rollup_blocks", "rollups_daily"] {
         assert!(count(&t.db.client, &format!("SELECT count(*) FROM tally.{table} WHERE site_id = {B}")).await > 0, "{table}");
     }
     t.sql(&format!("SELECT tally.create_goal({B}, 'Secret goal of B', event_name => 'Signup')")).await;
@@ -132,6 +132,8 @@ async fn sql_attempts(w: &World, n: &mut Attempts) {
         ("sql: segments of B", format!("SELECT count(*) FROM tally.segments WHERE site_id = {B}")),
         ("sql: rollups of B", format!("SELECT count(*) FROM tally.rollups WHERE site_id = {B}")),
         ("sql: daily rollups of B", format!("SELECT count(*) FROM tally.rollups_daily WHERE site_id = {B}")),
+        ("sql: rollup blocks of B", format!("SELECT count(*) FROM tally.rollup_blocks WHERE site_id = {B}")),
+        ("sql: rollup rows of B", format!("SELECT count(*) FROM tally.rollup_rows WHERE site_id = {B}")),
         ("sql: goals of B", format!("SELECT count(*) FROM tally.goals WHERE site_id = {B}")),
         ("sql: funnels of B", format!("SELECT count(*) FROM tally.funnels WHERE site_id = {B}")),
         ("sql: site row of B", format!("SELECT count(*) FROM tally.sites WHERE site_id = {B} OR domain = '{B_DOMAIN}'")),

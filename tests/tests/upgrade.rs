@@ -60,12 +60,17 @@ async fn answers(db: &TestDb) -> Vec<String> {
                       utm_medium, utm_campaign, utm_term, utm_content, country, region, city, browser, browser_version, os,
                       os_version, device, screen_width, engagement_ms, revenue_micros, revenue_currency, props
                FROM tally.events) e",
-        "SELECT count(*)::text || ' ' || coalesce(sum(visits), 0)::text FROM tally.rollups",
+        // Every hourly rollup row, wherever the release stores it.
+        "SELECT count(*)::text || ' ' || coalesce(sum(visits), 0)::text || ' ' || md5(string_agg(r::text, '|' ORDER BY r::text))
+         FROM (SELECT site_id, hour, dimension, value, events, pageviews, visits, bounces, visit_duration_us, visit_pageviews,
+                      open_visits, mixed_visits, engagement_ms, visitors FROM ROLLUP_ROWS) r",
         "SELECT count(*)::text FROM tally.segments",
         "SELECT count(*)::text FROM tally.ingest_batches",
         "SELECT string_agg(rule_id::text || ' ' || status, ',' ORDER BY rule_id) FROM tally.alert_state",
     ] {
-        all.push(db.value::<Option<String>>(sql).await.unwrap_or_default());
+        let rows =
+            if db.value::<bool>("SELECT to_regclass('tally.rollup_rows') IS NULL").await { "tally.rollups" } else { "tally.rollup_rows" };
+        all.push(db.value::<Option<String>>(&sql.replace("ROLLUP_ROWS", rows)).await.unwrap_or_default());
     }
     for site in ["site1.example", "site2.example"] {
         for query in [

@@ -1,22 +1,27 @@
 //! The rollup path of `tally.query`: the SPI reads behind
 //! `tally_core::query::RollupReads` (hot row times, open hours, the settle point, the
 //! periods that have daily and weekly rows, rollup rows and their counts, segments and
-//! hot rows around the edges). Everything the answer decides is in tally-core
-//! (`answer_from_rollups`).
+//! hot rows around the edges). `total` rows are heap rows (`tally.rollups` and its
+//! daily and weekly sums); every other dimension is read from the days' blocks
+//! (`tally.rollup_blocks`), a week as its seven days. Everything the answer decides is
+//! in tally-core (`answer_from_rollups`).
+
+use std::collections::{HashMap, HashSet};
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
 use tally_core::query::{answer_from_rollups, Acc, Answer, EdgeCache, Plan, RollupReads, TimeRange};
-use tally_core::rollup::periods::{Period, Split};
-use tally_core::rollup::{Row, VISITOR_PARAMS};
+use tally_core::rollup::block::{Block, Filter};
+use tally_core::rollup::periods::{Period, Split, DAY_US};
+use tally_core::rollup::{Row, RowSums, VISITOR_PARAMS};
 use tally_core::sketch::hll::Hll;
 
-use crate::gucs;
 use crate::spi_value::SpiValue;
 use crate::storage::arrays::{from_unix_us, to_unix_us};
 use crate::storage::hot_scan::hot_events;
+use crate::{gucs, rollup};
 
 fn fail(what: &str, e: pgrx::spi::SpiError) -> ! {
     error!("tally.query from rollups: {what}: {e}")
@@ -36,8 +41,16 @@ pub(crate) fn answer<'c>(
         return None;
     }
     let min_events_per_row = i64::from(gucs::QUERY_ROLLUP_MIN_EVENTS_PER_ROW.get());
-    answer_from_rollups(&mut SpiReads { client, site_id }, edges, min_events_per_row, plan, range, buckets)
-        .unwrap_or_else(|e| error!("{e}"))
+    let in_blocks = rollup::blocks::stored(client);
+    answer_from_rollups(
+        &mut SpiReads { client, site_id, in_blocks, blocks: HashMap::new() },
+        edges,
+        min_events_per_row,
+        plan,
+        range,
+        buckets,
+    )
+    .unwrap_or_else(|e| error!("{e}"))
 }
 
 /// The reads of one site's rollups, segments and hot rows over SPI (the segments'
@@ -45,9 +58,63 @@ pub(crate) fn answer<'c>(
 struct SpiReads<'c, 'a> {
     client: &'c SpiClient<'a>,
     site_id: i32,
+    /// Whether dimensions other than `total` are read from blocks, not rows
+    /// ([`rollup::blocks::stored`]).
+    in_blocks: bool,
+    /// The blocks read so far, by day (`None`: the day has none).
+    blocks: HashMap<i64, Option<&'c [u8]>>,
 }
 
-impl SpiReads<'_, '_> {
+impl<'c> SpiReads<'c, '_> {
+    /// The stored blocks of `days`, read once per answer.
+    fn load(&mut self, days: &[i64]) {
+        let missing: Vec<TimestampWithTimeZone> = days.iter().filter(|d| !self.blocks.contains_key(d)).map(|&d| from_unix_us(d)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        days.iter().for_each(|&d| {
+            self.blocks.entry(d).or_insert(None);
+        });
+        let found = self
+            .client
+            .select(
+                "SELECT day, data FROM tally.rollup_blocks WHERE site_id = $1 AND day = ANY($2)",
+                None,
+                &[self.site_id.into(), missing.into()],
+            )
+            .unwrap_or_else(|e| fail("reading rollup blocks", e));
+        for row in found {
+            let day = row.value::<TimestampWithTimeZone>(1).map(to_unix_us).unwrap_or_default();
+            self.blocks.insert(day, row.value::<&'c [u8]>(2));
+        }
+    }
+
+    /// Each entry of `dimension` in the blocks over `split` that is of `values` (when
+    /// given), with its visitors when `visitors`.
+    fn block_rows(
+        &mut self,
+        dimension: &'static str,
+        split: &Split,
+        values: Option<&[Option<String>]>,
+        visitors: bool,
+        each: &mut dyn FnMut(Row),
+    ) {
+        let mut spans: Vec<(i64, i64, i64)> = Vec::new();
+        for &(lo, hi) in &split.hours {
+            spans.extend(Period::Day.overlapping(lo, hi).into_iter().map(|day| (day, lo.max(day), hi.min(day + DAY_US))));
+        }
+        let days = split.days.iter().copied().chain(split.weeks.iter().flat_map(|&week| (0..7).map(move |d| week + d * DAY_US)));
+        spans.extend(days.map(|day| (day, day, day + DAY_US)));
+        self.load(&spans.iter().map(|s| s.0).collect::<Vec<_>>());
+        for (day, from_us, to_us) in spans {
+            let Some(bytes) = self.blocks[&day] else { continue };
+            let filter = Filter { values, from_us, to_us, visitors };
+            Block::open(bytes)
+                .and_then(|block| block.rows(dimension, &filter, &mut *each))
+                .unwrap_or_else(|e| error!("tally.query from rollups: the block of site {} at {day} µs: {e}", self.site_id));
+        }
+    }
+
     /// The one `int8` of `sql`, 0 when NULL.
     fn count(&self, sql: &str, args: &[DatumWithOid]) -> i64 {
         self.client
@@ -123,14 +190,32 @@ impl<'c> RollupReads<'c> for SpiReads<'c, '_> {
         )
     }
 
+    /// Blocks count as the rows they replace: an entry per value and hour, one per
+    /// value and day (week) over whole days (weeks).
     fn count_rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, limit: i64) -> i64 {
+        if self.in_blocks && dimension != "total" {
+            let mut rows = 0;
+            self.block_rows(dimension, &Split::hourly(&split.hours), values, false, &mut |_| rows += 1);
+            let periods = split.days.iter().map(|&d| Split { days: vec![d], ..Split::default() });
+            for period in periods.chain(split.weeks.iter().map(|&w| Split { weeks: vec![w], ..Split::default() })) {
+                let mut distinct = HashSet::new();
+                self.block_rows(dimension, &period, values, false, &mut |row| {
+                    distinct.insert(row.value);
+                });
+                rows += distinct.len() as i64;
+            }
+            return rows.min(limit);
+        }
         let mut args = split_args(self.site_id, dimension, split);
         let only = only_values(values, &mut args);
         args.push(limit.into());
         self.count(&format!("SELECT count(*) FROM (SELECT FROM {SPLIT_ROWS}{only} LIMIT ${}) capped", args.len()), &args)
     }
 
-    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row, &[u8])) {
+    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row)) {
+        if self.in_blocks && dimension != "total" {
+            return self.block_rows(dimension, split, values, true, each);
+        }
         let mut sql = format!(
             "SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, r.visit_pageviews, \
                     r.mixed_visits, r.visitors::bytea FROM {SPLIT_ROWS}"
@@ -138,11 +223,20 @@ impl<'c> RollupReads<'c> for SpiReads<'c, '_> {
         let mut args = split_args(self.site_id, dimension, split);
         sql.push_str(&only_values(values, &mut args));
         for r in self.client.select(&sql, None, &args).unwrap_or_else(|e| fail("reading rollup rows", e)) {
-            each(row_of(&r, dimension), r.value(10).unwrap_or_default());
+            let visitors = Hll::from_bytes(r.value(10).unwrap_or_default())
+                .unwrap_or_else(|e| error!("tally.query from rollups: a visitors sketch of tally.rollups: {e}"));
+            each(Row { visitors, ..row_of(&r, dimension) });
         }
     }
 
     fn value_counts(&mut self, dimension: &'static str, split: &Split) -> Vec<Row> {
+        if self.in_blocks && dimension != "total" {
+            let mut sums = RowSums::new(false);
+            self.block_rows(dimension, split, None, false, &mut |row| {
+                sums.add(row).unwrap_or_else(|e| error!("tally.query from rollups: {e}"));
+            });
+            return sums.finish();
+        }
         let sql = format!(
             "SELECT min(r.hour), r.value, sum(r.events)::int8, sum(r.pageviews)::int8, sum(r.visits)::int8, sum(r.bounces)::int8, \
                     sum(r.visit_duration_us)::int8, sum(r.visit_pageviews)::int8, sum(r.mixed_visits)::int8 \
@@ -164,8 +258,8 @@ impl<'c> RollupReads<'c> for SpiReads<'c, '_> {
     }
 }
 
-/// The relation `r(hour, value, events, ...)` of the rollup rows of the dimensions
-/// `$2` (text[]) of site `$1` over a [`Split`]: hourly rows of the hours between `$3`
+/// The relation `r(hour, value, events, ...)` of the heap rollup rows (`total`) of the
+/// dimensions `$2` (text[]) of site `$1` over a [`Split`]: hourly rows of the hours between `$3`
 /// and `$4` (timestamptz[] of starts and ends), daily rows of the days `$5` and weekly
 /// rows of the weeks `$6` (timestamptz[]), which start their `hour`.
 const SPLIT_ROWS: &str = "(SELECT r.hour, r.value, r.events, r.pageviews, r.visits, r.bounces, r.visit_duration_us, \

@@ -1,4 +1,4 @@
-//! Keeps `tally.rollups` current: compaction (and erasure, and retention, which remove
+//! Keeps `tally.rollups` and `tally.rollup_blocks` current: compaction (and erasure, and retention, which remove
 //! events) notes the hours of the events it adds or removes per site, then, inside
 //! the same transaction, recomputes the settled rollup hours those events can affect
 //! and computes the hours that settled since the last pass ([`refresh`]). A
@@ -7,6 +7,7 @@
 //! hours' rows, so what compaction leaves before the settle point equals what
 //! `tally.rebuild_rollups` produces for the same hours.
 
+pub mod blocks;
 pub mod periods;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -173,9 +174,12 @@ impl Window {
     }
 }
 
-/// Replaces the rows of `hours` with `rows`: one DELETE, then one INSERT of every row
-/// from per-column arrays, and queues the days for new daily and weekly rows. The sketches travel
-/// as bytea and are checked by the casts to `tally.hll` and `tally.ddsketch`.
+/// Replaces the rows of `hours` with `rows`: the `total` rows in `tally.rollups` (one
+/// DELETE, then one INSERT of them from per-column arrays), the others in the days'
+/// blocks ([`blocks::replace`]; in `tally.rollups` too before the upgrade to blocks,
+/// [`blocks::stored`]), and queues the days for new daily and weekly rows.
+/// The sketches travel as bytea and are checked by the casts to `tally.hll` and
+/// `tally.ddsketch`.
 fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("writing rollups of site {site}: {e}") };
     periods::invalidate(client, site, hours);
@@ -188,10 +192,16 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
             &[site.into(), from_unix_us(hours.lo).into(), from_unix_us(hours.hi).into(), DIMENSIONS.to_vec().into()],
         )
         .unwrap_or_else(|e| fail(e));
-    if rows.is_empty() {
-        return 0;
+    let written = rows.len() as i64;
+    let in_blocks = blocks::stored(client);
+    if in_blocks {
+        blocks::replace(client, site, hours, rows);
     }
-    let column = |f: fn(&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
+    let rows: Vec<&Row> = rows.iter().filter(|r| !in_blocks || r.dimension == "total").collect();
+    if rows.is_empty() {
+        return written;
+    }
+    let column = |f: fn(&&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
     let args: [DatumWithOid; 16] = [
         site.into(),
         rows.iter().map(|r| from_unix_us(r.hour)).collect::<Vec<_>>().into(),
@@ -225,5 +235,5 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
             &args,
         )
         .unwrap_or_else(|e| fail(e));
-    rows.len() as i64
+    written
 }

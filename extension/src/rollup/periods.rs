@@ -1,5 +1,5 @@
-//! Keeps `tally.rollups_daily` and `tally.rollups_weekly` the sums of the hourly rows
-//! of each day and week they hold (see `tally_core::rollup::periods` and
+//! Keeps `tally.rollups_daily` and `tally.rollups_weekly` the sums of the hourly `total`
+//! rows of each day and week they hold (see `tally_core::rollup::periods` and
 //! sql/rollups.sql): a rewrite of hours drops their days' and weeks' rows and queues
 //! the days; [`build`] sums the queued days that ended long enough ago, then the weeks
 //! those days complete. Both run under the storage lock, so a build never reads hours
@@ -67,8 +67,11 @@ pub fn invalidate(client: &mut SpiClient, site: i32, hours: Hours) {
 /// hour retention removed gets no rows (as retention drops them): the rest of it is
 /// read from shorter periods.
 pub fn build(client: &mut SpiClient, limit: i64) -> i64 {
-    // The hourly rows are read per dimension: the key of `tally.rollups` leads with the
-    // dimension, so one range of hours across all of them would read every row of the site.
+    // Of `total` only where the other dimensions are in blocks, whose days and weeks are
+    // read from the blocks ([`super::blocks::stored`]). The hourly rows are read per
+    // dimension: the key of `tally.rollups` leads with the dimension, so one range of
+    // hours across all of them would read every row of the site.
+    let dimensions: Vec<&str> = if super::blocks::stored(client) { vec!["total"] } else { DIMENSIONS.to_vec() };
     let days = format!(
         "WITH ready AS ( \
              DELETE FROM tally.rollups_daily_pending p USING ( \
@@ -88,7 +91,7 @@ pub fn build(client: &mut SpiClient, limit: i64) -> i64 {
          SELECT site_id, day FROM ready"
     );
     let built: Vec<(i32, i64)> = client
-        .update(&days, None, &[limit.into(), DIMENSIONS.to_vec().into()])
+        .update(&days, None, &[limit.into(), dimensions.into()])
         .unwrap_or_else(|e| error!("building daily rollups: {e}"))
         .map(|row| {
             let day = row.value::<TimestampWithTimeZone>(2).map(to_unix_us).unwrap_or_default();

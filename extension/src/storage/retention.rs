@@ -82,6 +82,16 @@ pub fn apply(client: &mut SpiClient) -> i64 {
             &[],
         )
         .unwrap_or_else(|e| error!("retention of rollups: {e}"));
+    if rollup::blocks::stored(client) {
+        let horizons: Vec<(i32, i64)> = client
+            .select("SELECT site_id, now() - retention FROM tally.sites WHERE retention IS NOT NULL", None, &[])
+            .unwrap_or_else(|e| error!("retention of rollup blocks: {e}"))
+            .map(|row| (row.value::<i32>(1).unwrap_or_default(), row.value::<TimestampWithTimeZone>(2).map(to_unix_us).unwrap_or_default()))
+            .collect();
+        for (site, horizon) in horizons {
+            rollup::blocks::expire(client, site, horizon);
+        }
+    }
     // A day or week loses its rows with its first hour: the rest of it is read from
     // shorter periods.
     for (table, start) in [("tally.rollups_daily", "day"), ("tally.rollups_weekly", "week")] {

@@ -10,7 +10,7 @@ use crate::event::Event;
 use crate::rollup::periods::{Period, Split};
 use crate::rollup::{Row, RowSums};
 use crate::segment::SegmentError;
-use crate::sketch::hll::{Hll, HllError};
+use crate::sketch::hll::HllError;
 
 use super::super::plan::Plan;
 use super::super::scan::{Answer, TimeRange};
@@ -43,9 +43,9 @@ pub trait RollupReads<'s> {
     fn count_rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, limit: i64) -> i64;
 
     /// Each row of `dimension` over `split` (hourly rows of its hours, daily and weekly
-    /// rows of its days and weeks), only those of `values` when given: `each` gets the
-    /// row without its visitors and the stored bytes of its visitors sketch.
-    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row, &[u8]));
+    /// rows of its days and weeks), only those of `values` when given, with its
+    /// visitors sketch.
+    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row));
 
     /// The rows of `dimension` over `split` summed per value, without sketches.
     fn value_counts(&mut self, dimension: &'static str, split: &Split) -> Vec<Row>;
@@ -237,15 +237,10 @@ fn summed_rows(
 ) -> Result<Vec<Row>, RollupError> {
     let mut sums = RowSums::new(hourly);
     let mut failed = None;
-    reads.rows(dimension, split, values, &mut |mut row, visitors| {
-        if failed.is_some() {
-            return;
+    reads.rows(dimension, split, values, &mut |row| {
+        if failed.is_none() {
+            failed = sums.add(row).err();
         }
-        let added = Hll::from_bytes(visitors).and_then(|visitors| {
-            row.visitors = visitors;
-            sums.add(row)
-        });
-        failed = added.err();
     });
     match failed {
         Some(e) => Err(e.into()),

@@ -121,11 +121,8 @@ impl<'s> RollupReads<'s> for MemoryReads<'s> {
         (self.split_rows(dimension, split, values).len() as i64).min(limit)
     }
 
-    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row, &[u8])) {
-        for row in self.split_rows(dimension, split, values) {
-            let visitors = row.visitors.to_bytes();
-            each(Row { visitors: Hll::new(VISITOR_PARAMS), ..row }, &visitors);
-        }
+    fn rows(&mut self, dimension: &'static str, split: &Split, values: Option<&[Option<String>]>, each: &mut dyn FnMut(Row)) {
+        self.split_rows(dimension, split, values).into_iter().for_each(each);
     }
 
     fn value_counts(&mut self, dimension: &'static str, split: &Split) -> Vec<Row> {

@@ -32,7 +32,7 @@ use crate::query::Acc;
 use crate::sketch::hll::{Hll, HllError, Params, Repr};
 
 use super::periods::DAY_US;
-use super::{Row, RowSums, DIMENSIONS, HOUR_US};
+use super::{Hours, Row, RowSums, DIMENSIONS, HOUR_US};
 
 const VERSION: u8 = 1;
 
@@ -177,6 +177,31 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
     out.extend_from_slice(&visitors);
     payloads.iter().for_each(|payload| out.extend_from_slice(payload));
     Ok(out)
+}
+
+/// The block of `day` after its entries of `hours` are replaced by `rows` (hourly rows
+/// of any dimensions, `total` and those of other days left out): how a recomputation
+/// of some hours, or retention of the first ones, rewrites a stored day. The entries
+/// of `old` outside `hours` are kept as they are. `None` when nothing is left.
+pub fn replace(old: Option<&[u8]>, day: i64, hours: Hours, rows: &[Row]) -> Result<Option<Vec<u8>>, BlockError> {
+    let mut kept: Vec<Row> = rows.iter().filter(|r| r.dimension != "total" && (day..day + DAY_US).contains(&r.hour)).cloned().collect();
+    if let Some(old) = old {
+        let block = Block::open(old)?;
+        if block.day() != day {
+            return Err(DecodeError::Invalid("block day").into());
+        }
+        let before = Filter { values: None, from_us: day, to_us: hours.lo.clamp(day, day + DAY_US), visitors: true };
+        let after = Filter { from_us: hours.hi.clamp(day, day + DAY_US), to_us: day + DAY_US, ..before };
+        for dimension in &DIMENSIONS[1..] {
+            for filter in [&before, &after] {
+                block.rows(dimension, filter, &mut |row| kept.push(row))?;
+            }
+        }
+    }
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    encode(day, &kept, &[]).map(Some)
 }
 
 /// One dimension's entries (sorted by value, then hour) as a section.

@@ -218,3 +218,25 @@ fn a_day_without_rows_is_a_small_block() {
     let block = Block::open(&bytes).unwrap();
     assert_eq!((block.day(), block.grain("page"), block.entries("page")), (DAY, None, 0));
 }
+
+#[test]
+fn replacing_hours_keeps_the_other_hours_entries() {
+    let old = [
+        row("page", Some("/a"), 1, [1; COUNTS], &[spread(1)]),
+        row("page", Some("/a"), 5, [2; COUNTS], &[spread(2)]),
+        row("country", Some("FR"), 9, [3; COUNTS], &[spread(3), spread(4)]),
+    ];
+    let bytes = encode(DAY, &old, &[]).unwrap();
+    let hours = Hours { lo: DAY + 4 * HOUR_US, hi: DAY + 6 * HOUR_US };
+    let new = [row("page", Some("/b"), 4, [4; COUNTS], &[spread(5)]), row("total", None, 4, [9; COUNTS], &[spread(5)])];
+    let replaced = replace(Some(&bytes), DAY, hours, &new).unwrap().unwrap();
+    let block = Block::open(&replaced).unwrap();
+    let pages = sorted(all(&block, "page", &EVERYTHING));
+    assert_eq!(pages, vec![old[0].clone(), new[0].clone()]);
+    assert_eq!(all(&block, "country", &EVERYTHING), vec![old[2].clone()]);
+    assert!(all(&block, "total", &EVERYTHING).is_empty(), "total rows stay out of blocks");
+    // Replacing every hour with nothing leaves no block.
+    let day = Hours { lo: DAY - HOUR_US, hi: DAY + DAY_US };
+    assert_eq!(replace(Some(&replaced), DAY, day, &[]).unwrap(), None);
+    assert!(replace(Some(&replaced), DAY + DAY_US, day, &[]).is_err(), "a block of another day");
+}
