@@ -158,8 +158,8 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"tally.query_threads",
-        c"Threads one tally.query scans segments with.",
-        c"Small queries use one thread whatever this says.",
+        c"Threads one tally.query scans segments with, and that decode an aggregation over tally.events.",
+        c"Small queries use one thread whatever this says; an aggregation over tally.events uses at most two.",
         &QUERY_THREADS,
         1,
         64,

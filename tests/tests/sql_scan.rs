@@ -666,6 +666,47 @@ async fn an_aggregation_past_query_memory_mb_fails_with_a_hint() {
     assert!(groups > 100_000, "{groups} groups");
 }
 
+/// Aggregations over more than one batch of rows are decoded on two threads (the
+/// backend's and a second one, `tally.query_threads`): the same generated queries
+/// answer as on one thread, EXPLAIN ANALYZE says how many threads decoded, and a
+/// damaged segment still fails the query with its id.
+#[tokio::test]
+async fn aggregations_decoded_on_two_threads_answer_as_on_one() {
+    let db = TestDb::create().await;
+    db.load(200_000, DAYS as u32, SITES, END_US).await;
+    db.query("SELECT tally.compact()").await;
+    let whole = "SELECT site_id, name, count(*), count(DISTINCT visitor_id) FROM {rel} e GROUP BY 1, 2";
+    for threads in [1, 2] {
+        db.query(&format!("SET tally.query_threads = {threads}")).await;
+        let explained = plan(&db, whole, true).await;
+        assert!(explained.contains(&format!("Decoding Threads: {threads}")), "{explained}");
+    }
+    let mut rng = StdRng::seed_from_u64(2025);
+    let mut compared = 0;
+    while compared < 60 {
+        let sql = query(&mut rng);
+        if !pushed_down(&db, &sql).await {
+            continue;
+        }
+        let sql = answer(&sql.replace("{rel}", "tally.events"));
+        db.query("SET tally.query_threads = 1").await;
+        let one: String = db.value(&sql).await;
+        db.query("SET tally.query_threads = 2").await;
+        let two: String = db.value(&sql).await;
+        assert_eq!(one, two, "answers differ for {sql}");
+        compared += 1;
+    }
+    let id: i64 = db.value("SELECT max(segment_id) FROM tally.segments").await;
+    db.query(&format!(
+        "UPDATE tally.segments SET data = set_byte(data, length(data) / 2, (get_byte(data, length(data) / 2) + 1) % 256) \
+         WHERE segment_id = {id}"
+    ))
+    .await;
+    let e = db.client.query(&whole.replace("{rel}", "tally.events"), &[]).await.expect_err("a damaged segment");
+    let message = e.as_db_error().map(|e| e.message().to_owned()).unwrap_or_else(|| e.to_string());
+    assert!(message.contains(&format!("segment {id} of tally.segments cannot be decoded")), "{message}");
+}
+
 /// A query that starts while a compaction is about to commit (its hot rows moved into
 /// segments, their partitions truncated) waits for it and reads each event once: in
 /// segments, not lost with the truncated partitions its snapshot would otherwise

@@ -11,7 +11,7 @@ use tally_core::query::saved_segments;
 use tally_core::query::{
     self, DateRange, Dimension, Funnel, Goal, Period, Plan, QueryError, ScanError, Shape, SharedPlan, SiteRef, TimeRange, Workers,
 };
-use tally_core::segment;
+use tally_core::segment::{self, SegmentBytes};
 
 use crate::gucs;
 use crate::spi_value::SpiValue;
@@ -402,11 +402,12 @@ fn scan_with(client: &SpiClient<'_>, plan: &Plan, site_id: i32, range: TimeRange
         bytes += hot.bytes.len();
     }
     let loaded: Vec<std::cell::OnceCell<segment_cache::Loaded<'_>>> = segments.iter().map(|_| Default::default()).collect();
-    let load = |i: usize| -> &[u8] {
+    let load = |i: usize| -> SegmentBytes<'_> {
         match segments.get(i) {
             Some(&(key, _, _, ref row)) => loaded[i]
-                .get_or_init(|| segment_cache::load(key, || row.value(6).unwrap_or_else(|| error!("segment {} has no data", key.0)))),
-            None => hot.as_ref().map(|hot| hot.bytes.as_slice()).expect("the hot rows are the last batch"),
+                .get_or_init(|| segment_cache::load(key, || row.value(6).unwrap_or_else(|| error!("segment {} has no data", key.0))))
+                .bytes(),
+            None => hot.as_ref().map(|hot| hot.bytes.as_slice()).expect("the hot rows are the last batch").into(),
         }
     };
     let threads = (gucs::QUERY_THREADS.get().max(1) as usize).min(bytes / MIN_BYTES_PER_THREAD).max(1);

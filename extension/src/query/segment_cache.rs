@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use tally_core::segment::{SegmentCache, SegmentError, SegmentReader};
+use tally_core::segment::{SegmentBytes, SegmentCache, SegmentReader};
 
 use crate::gucs;
 
@@ -25,17 +25,6 @@ pub(crate) enum Loaded<'a> {
     Detoasted(&'a [u8]),
 }
 
-impl std::ops::Deref for Loaded<'_> {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Loaded::Cached(bytes) => bytes,
-            Loaded::Detoasted(bytes) => bytes,
-        }
-    }
-}
-
 /// Applies `tally.segment_cache_mb` (a scan calls this first; it may have changed).
 pub(crate) fn configure() {
     let bytes = gucs::SEGMENT_CACHE_MB.get().max(0) as usize * 1024 * 1024;
@@ -43,12 +32,11 @@ pub(crate) fn configure() {
 }
 
 impl Loaded<'_> {
-    /// A reader of the bytes; the cache's were verified when they were kept, so their
-    /// checksum is not computed again.
-    pub(crate) fn reader(&self) -> Result<SegmentReader<'_>, SegmentError> {
+    /// The bytes, with whether they were verified: the cache's were when it kept them.
+    pub(crate) fn bytes(&self) -> SegmentBytes<'_> {
         match self {
-            Loaded::Cached(bytes) => SegmentReader::open_verified(bytes),
-            Loaded::Detoasted(bytes) => SegmentReader::open(bytes),
+            Loaded::Cached(bytes) => SegmentBytes { bytes, verified: true },
+            Loaded::Detoasted(bytes) => SegmentBytes { bytes, verified: false },
         }
     }
 }

@@ -206,12 +206,12 @@ impl AggRun {
                 pg_sys::MemoryContextSwitchTo(previous);
                 truncated.expect("date_trunc of a timestamp is not NULL").value() as i64 + PG_EPOCH_OFFSET_US
             };
-            while self.scan.advance() {
-                if aggregation.add(&self.scan.current, &mut trunc, &|| interrupts.check()).is_err() {
+            self.scan.for_each_decoded(|decoded| {
+                if aggregation.add(decoded, &mut trunc, &|| interrupts.check()).is_err() {
                     interrupts.raise();
                 }
                 pg_sys::MemoryContextReset(call_cxt);
-            }
+            });
             aggregation.finish();
             self.result = Some(aggregation);
             self.next = 0;

@@ -15,7 +15,7 @@ use super::quals::Quals;
 use super::source::{self, Sources};
 use super::tuple::{self, Texts};
 use super::Methods;
-use crate::query::segment_cache;
+use crate::query::segment_cache::{self, Loaded};
 
 static SCAN_METHODS: Methods<pg_sys::CustomScanMethods> =
     Methods(pg_sys::CustomScanMethods { CustomName: c"TallyScan".as_ptr(), CreateCustomScanState: Some(create_state) });
@@ -71,8 +71,8 @@ pub(super) struct Run {
     /// Datums of the last row returned (properties as jsonb).
     pub(super) row_cxt: pg_sys::MemoryContext,
     started: bool,
-    bounds: Bounds,
-    filters: Vec<CodeFilter>,
+    pub(super) bounds: Bounds,
+    pub(super) filters: Vec<CodeFilter>,
     pub(super) sources: Sources,
     /// The next source: stored segments first, then hot ones.
     next: usize,
@@ -80,18 +80,49 @@ pub(super) struct Run {
     position: usize,
     texts: Texts,
     since_check: u32,
-    stats: Stats,
+    pub(super) stats: Stats,
 }
 
 /// What EXPLAIN ANALYZE reports.
 #[derive(Default)]
-struct Stats {
+pub(super) struct Stats {
     segments_read: i64,
     /// Of those read, the ones a code filter's dictionary ruled out undecoded.
     segments_ruled_out: i64,
     segments_visible: Option<i64>,
     hot_rows: i64,
     rows_selected: i64,
+    /// Threads that decoded an aggregation's sources (0 for a scan returning rows).
+    pub(super) decoding_threads: i64,
+}
+
+/// A source that cannot be decoded: the stored segment's id (`None` for hot rows) and
+/// why.
+pub(super) type SourceError = (Option<i64>, SegmentError);
+
+/// One source's input to decoding, gathered on the backend's thread ([`Run::fetch`]);
+/// decoding it calls no Postgres function, so any thread may.
+pub(super) enum Fetched<'a> {
+    /// The rows, known from the catalog entry alone.
+    Known(Decoded),
+    /// A stored segment: its id and bytes.
+    Stored(i64, Loaded<'a>),
+    /// Hot rows encoded as a segment.
+    Hot(&'a [u8]),
+}
+
+impl Fetched<'_> {
+    /// The columns and rows of the source that the query's columns, filters and bounds
+    /// ask for.
+    pub(super) fn decode(self, columns: &[usize], filters: &[CodeFilter], bounds: &Bounds) -> Result<Decoded, SourceError> {
+        match self {
+            Fetched::Known(decoded) => Ok(decoded),
+            Fetched::Stored(id, bytes) => {
+                bytes.bytes().reader().and_then(|r| decode(&r, columns, filters, bounds)).map_err(|e| (Some(id), e))
+            }
+            Fetched::Hot(bytes) => SegmentReader::open(bytes).and_then(|r| decode(&r, columns, filters, bounds)).map_err(|e| (None, e)),
+        }
+    }
 }
 
 #[pg_guard]
@@ -297,31 +328,45 @@ impl Run {
     /// the segment context, counting what EXPLAIN ANALYZE reports.
     pub(super) unsafe fn decode_source(&mut self, index: usize) -> Decoded {
         unsafe {
-            pgrx::check_for_interrupts!();
             pg_sys::MemoryContextReset(self.segment_cxt);
-            let stored = self.sources.stored.len();
-            let result = if let Some(segment) = self.sources.stored.get(index) {
-                self.stats.segments_read += 1;
-                let whole = without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds);
-                let decoded = whole.map(Ok).unwrap_or_else(|| {
-                    let bytes = segment_cache::load((segment.id, segment.xmin), || source::detoast(segment, self.segment_cxt));
-                    bytes.reader().and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds))
-                });
-                decoded.map_err(|e| (Some(segment.id), e))
-            } else {
-                let hot = &self.sources.hot[index - stored];
-                self.stats.hot_rows += hot.zone.rows as i64;
-                let decoded = SegmentReader::open(&hot.bytes).and_then(|r| decode(&r, &self.columns, &self.filters, &self.bounds));
-                decoded.map_err(|e| (None, e))
-            };
-            let decoded = result.unwrap_or_else(|(id, e): (Option<i64>, SegmentError)| match id {
-                Some(id) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
-                None => error!("tally.events: hot rows: {e}"),
-            });
-            self.stats.rows_selected += decoded.rows.len() as i64;
-            self.stats.segments_ruled_out += i64::from(decoded.skipped_by_dictionary && index < stored);
-            decoded
+            let fetched = self.fetch(index, self.segment_cxt);
+            let decoded = fetched.decode(&self.columns, &self.filters, &self.bounds);
+            self.decoded(index, decoded)
         }
+    }
+
+    /// What decoding source `index` needs, read on the backend's thread: a stored
+    /// segment's bytes (detoasted into `cxt` unless the segment cache has them), a hot
+    /// chunk's, or the rows when they are known without reading.
+    pub(super) unsafe fn fetch(&mut self, index: usize, cxt: pg_sys::MemoryContext) -> Fetched<'static> {
+        unsafe {
+            pgrx::check_for_interrupts!();
+            let Some(segment) = self.sources.stored.get(index) else {
+                let hot = &self.sources.hot[index - self.sources.stored.len()];
+                self.stats.hot_rows += hot.zone.rows as i64;
+                // SAFETY: the hot chunks live until the scan restarts or ends, after
+                // every decoding of them.
+                return Fetched::Hot(std::slice::from_raw_parts(hot.bytes.as_ptr(), hot.bytes.len()));
+            };
+            self.stats.segments_read += 1;
+            match without_reading(segment.rows, segment.ts_min, segment.ts_max, &self.columns, &self.filters, &self.bounds) {
+                Some(decoded) => Fetched::Known(decoded),
+                None => Fetched::Stored(segment.id, segment_cache::load((segment.id, segment.xmin), || source::detoast(segment, cxt))),
+            }
+        }
+    }
+
+    /// The rows of source `index` as [`Fetched::decode`] gave them, counted for
+    /// EXPLAIN ANALYZE; raises the error of a source that cannot be decoded.
+    pub(super) fn decoded(&mut self, index: usize, decoded: Result<Decoded, SourceError>) -> Decoded {
+        let decoded = decoded.unwrap_or_else(|(id, e)| match id {
+            Some(id) => error!("segment {id} of tally.segments cannot be decoded: {e}"),
+            None => error!("tally.events: hot rows: {e}"),
+        });
+        let stored = index < self.sources.stored.len();
+        self.stats.rows_selected += decoded.rows.len() as i64;
+        self.stats.segments_ruled_out += i64::from(decoded.skipped_by_dictionary && stored);
+        decoded
     }
 
     /// The times of the rows of `decoded` (empty when it selected none).
@@ -445,6 +490,9 @@ impl Run {
                 explain_integer(es, "Segments Ruled Out by Dictionary", self.stats.segments_ruled_out);
                 explain_integer(es, "Hot Rows", self.stats.hot_rows);
                 explain_integer(es, "Rows Selected", self.stats.rows_selected);
+                if self.stats.decoding_threads > 0 {
+                    explain_integer(es, "Decoding Threads", self.stats.decoding_threads);
+                }
             }
         }
     }

@@ -15,6 +15,7 @@
 
 mod agg_exec;
 mod agg_path;
+mod ahead;
 mod exec;
 mod list;
 mod ordered;

@@ -41,6 +41,11 @@ impl Sources {
         self.stored.len() + self.hot.len()
     }
 
+    /// The rows of each source, stored segments first.
+    pub fn rows(&self) -> Vec<usize> {
+        self.stored.iter().map(|s| s.rows).chain(self.hot.iter().map(|h| h.zone.rows)).collect()
+    }
+
     /// The time range of each source, stored segments first (µs since the Unix epoch).
     pub fn ranges(&self) -> Vec<(i64, i64)> {
         let stored = self.stored.iter().map(|s| (s.ts_min, s.ts_max));

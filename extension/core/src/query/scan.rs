@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::interrupt::{self, Cancelled, Interrupt};
-use crate::segment::{SegmentError, SegmentReader};
+use crate::segment::{SegmentBytes, SegmentError, SegmentReader};
 
 use super::batch::{Batch, Undecoded};
 use super::funnel::FunnelState;
@@ -300,7 +300,7 @@ pub fn scan_all(
     threads: usize,
     on_thread: fn(),
 ) -> Result<Answer, (usize, SegmentError)> {
-    match scan_loaded(plan, range, bucket_starts, zones, |i| batches[i], Workers::uninterrupted(threads, on_thread)) {
+    match scan_loaded(plan, range, bucket_starts, zones, |i| batches[i].into(), Workers::uninterrupted(threads, on_thread)) {
         Ok(answer) => Ok(answer),
         Err(ScanError::Corrupt(index, e)) => Err((index, e)),
         Err(ScanError::Cancelled(_)) => unreachable!("nothing interrupts this scan"),
@@ -314,14 +314,14 @@ pub fn scan_all(
 /// free, this one joining in once every batch is loaded. Loading so overlaps scanning,
 /// and a thread that is ahead takes more batches. This thread checks
 /// `workers.interrupted` before each batch it loads or scans and between the final
-/// steps; once it says stop, the other threads end after the batch in hand. A batch
-/// that cannot be decoded is returned with its index (the lowest, if several).
+/// steps; once it says stop, the other threads end after the batch in hand. Bytes
+/// `load` says were verified are not hashed again. A batch that cannot be decoded is returned with its index (the lowest, if several).
 pub fn scan_loaded<'b>(
     plan: &Plan,
     range: TimeRange,
     bucket_starts: Option<Vec<i64>>,
     zones: Vec<(i64, i64)>,
-    mut load: impl FnMut(usize) -> &'b [u8],
+    mut load: impl FnMut(usize) -> SegmentBytes<'b>,
     workers: Workers<'_>,
 ) -> Result<Answer, ScanError> {
     let batches = zones.len();
@@ -339,7 +339,7 @@ pub fn scan_loaded<'b>(
         while let Some((i, bytes)) = queue.take() {
             stopping()?;
             if failed.is_none() {
-                failed = match SegmentReader::open(bytes) {
+                failed = match bytes.reader() {
                     Ok(reader) => scan.add(i, &reader, &stopping).err(),
                     Err(e) => Some(ScanError::Corrupt(i, e)),
                 };
@@ -425,13 +425,13 @@ struct Queue<'b> {
 /// whether the scan was abandoned (what is left is not taken).
 #[derive(Default)]
 struct Waiting<'b> {
-    batches: VecDeque<(usize, &'b [u8])>,
+    batches: VecDeque<(usize, SegmentBytes<'b>)>,
     closed: bool,
     stopped: bool,
 }
 
 impl<'b> Queue<'b> {
-    fn push(&self, index: usize, bytes: &'b [u8]) {
+    fn push(&self, index: usize, bytes: SegmentBytes<'b>) {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).batches.push_back((index, bytes));
         self.ready.notify_one();
     }
@@ -451,7 +451,7 @@ impl<'b> Queue<'b> {
     }
 
     /// The next batch; `None` once the queue is closed and empty, or stopped.
-    fn take(&self) -> Option<(usize, &'b [u8])> {
+    fn take(&self) -> Option<(usize, SegmentBytes<'b>)> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if state.stopped {

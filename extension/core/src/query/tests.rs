@@ -457,7 +457,7 @@ fn undecodable_batches_are_named_and_failed_loads_do_not_hang_the_threads() {
     let garbage: &[u8] = b"not a segment";
     for threads in [1, 2, 3] {
         // Batches 4 and 2 are broken: the lowest index is reported, whichever thread saw it.
-        let load = |i: usize| if i == 2 || i == 4 { garbage } else { days[i].bytes.as_slice() };
+        let load = |i: usize| if i == 2 || i == 4 { garbage.into() } else { days[i].bytes.as_slice().into() };
         let failed = scan_loaded(&plan, range, None, zones.clone(), load, Workers::uninterrupted(threads, || {})).map(|_| ()).unwrap_err();
         assert!(matches!(failed, ScanError::Corrupt(2, _)), "{threads} threads: {failed:?}");
         // A load that raises an error (Postgres's ERROR unwinds as a panic) reaches the caller.
@@ -467,7 +467,7 @@ fn undecodable_batches_are_named_and_failed_loads_do_not_hang_the_threads() {
                 range,
                 None,
                 zones.clone(),
-                |i| if i == 3 { panic!("load failed") } else { days[i].bytes.as_slice() },
+                |i| if i == 3 { panic!("load failed") } else { days[i].bytes.as_slice().into() },
                 Workers::uninterrupted(threads, || {}),
             )
             .map(|_| ())
@@ -497,7 +497,7 @@ fn a_scan_stops_at_the_first_check_that_says_cancelled() {
             };
             let load = |i: usize| {
                 loads.set(loads.get() + 1);
-                days[i].bytes.as_slice()
+                days[i].bytes.as_slice().into()
             };
             let result = scan_loaded(&plan, range, None, zones.clone(), load, Workers { threads, on_thread: || {}, interrupted: &check });
             assert_eq!(result.map(|_| ()), Err(ScanError::Cancelled(crate::interrupt::Cancelled)), "{threads} threads, {allowed}");
@@ -531,8 +531,14 @@ fn one_large_batch_is_checked_between_its_steps_and_stops_inside() {
             }
         };
         let zones = vec![(big.zone.ts_min, big.zone.ts_max); batches];
-        let result =
-            scan_loaded(&plan, range, None, zones, |_| big.bytes.as_slice(), Workers { threads: 1, on_thread: || {}, interrupted: &check });
+        let result = scan_loaded(
+            &plan,
+            range,
+            None,
+            zones,
+            |_| big.bytes.as_slice().into(),
+            Workers { threads: 1, on_thread: || {}, interrupted: &check },
+        );
         (checks.get(), result.map(|answer| answer.views.len()))
     };
     let (without, answer) = scan(0, usize::MAX);

@@ -6,11 +6,13 @@
 //! conservative, never exact by assumption.
 
 pub mod agg;
+mod batches;
 mod bounds;
 mod decode;
 mod filter;
 mod order;
 
+pub use batches::batches;
 pub use bounds::Bounds;
 pub use decode::{decode, without_reading, Decoded};
 pub use filter::{CodeFilter, CodeTest};

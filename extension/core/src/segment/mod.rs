@@ -31,7 +31,7 @@ pub use cache::SegmentCache;
 pub use column::{Column, IntColumn, StoredColumn};
 pub use error::SegmentError;
 pub use merge::merge;
-pub use reader::SegmentReader;
+pub use reader::{SegmentBytes, SegmentReader};
 pub use schema::Kind;
 pub(crate) use schema::{index_of, kind as kind_of};
 

@@ -152,6 +152,8 @@ pub struct Aggregation {
     coders: Vec<Coder>,
     groups: GroupTable,
     accs: Vec<Acc>,
+    /// Scratch of the dense path of [`Aggregation::group_ids`]: group per combination.
+    dense: Vec<u32>,
 }
 
 impl Aggregation {
@@ -177,7 +179,7 @@ impl Aggregation {
         for acc in &mut accs {
             acc.grow(groups.keys().len());
         }
-        Aggregation { spec, filters, coders, groups, accs }
+        Aggregation { spec, filters, coders, groups, accs, dense: Vec::new() }
     }
 
     /// The columns to decode: the spec's and the filters'.
@@ -286,7 +288,12 @@ impl Aggregation {
                     continue;
                 };
                 let passes = |row: usize| mask.iter().all(|(codes, accepted)| accepted[codes[row] as usize]);
-                update(acc, func, func.source().map(column), rows, &ids, passes, &distinct_tables[i]);
+                let source = func.source().map(column);
+                // Without a FILTER, a loop with no test per row.
+                match mask.is_empty() {
+                    true => update(acc, func, source, rows, &ids, |_| true, &distinct_tables[i]),
+                    false => update(acc, func, source, rows, &ids, passes, &distinct_tables[i]),
+                }
                 if func.zero_otherwise() && !mask.is_empty() {
                     zeros(acc, rows, &ids, |row| !passes(row));
                 }
@@ -348,14 +355,28 @@ impl Aggregation {
         let combinations = parts.iter().try_fold(1usize, |n, (_, range)| n.checked_mul(*range).filter(|&n| n <= DENSE_LOCAL));
         match combinations {
             Some(combinations) if combinations <= 4 * rows.len() + 64 => {
-                let mut dense = vec![NO_GROUP; combinations];
-                ids.extend((0..rows.len()).map(|i| {
-                    let (local, _) =
-                        parts.iter().fold((0usize, 1usize), |(at, stride), (part, range)| (at + part[i] as usize * stride, stride * range));
-                    if dense[local] == NO_GROUP {
-                        dense[local] = self.groups.group(key_of(&mut parts.iter().map(|(part, _)| part[i])));
+                // Each row's combined local number, one key at a time (loops the
+                // compiler vectorises), then one table lookup per row.
+                let (first, rest) = parts.split_first().expect("a key");
+                let mut local = first.0.clone();
+                let mut stride = first.1;
+                for (part, range) in rest {
+                    let factor = stride as u32;
+                    for (l, &p) in local.iter_mut().zip(part) {
+                        *l += p * factor;
                     }
-                    dense[local]
+                    stride *= range;
+                }
+                let dense = &mut self.dense;
+                dense.clear();
+                dense.resize(combinations, NO_GROUP);
+                let groups = &mut self.groups;
+                ids.extend(local.iter().enumerate().map(|(i, &l)| {
+                    let slot = &mut dense[l as usize];
+                    if *slot == NO_GROUP {
+                        *slot = groups.group(key_of(&mut parts.iter().map(|(part, _)| part[i])));
+                    }
+                    *slot
                 }));
             }
             // Rows come sorted by visitor and visit, so neighbours often share keys
