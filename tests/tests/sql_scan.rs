@@ -705,6 +705,16 @@ async fn aggregations_decoded_on_two_threads_answer_as_on_one() {
     let e = db.client.query(&whole.replace("{rel}", "tally.events"), &[]).await.expect_err("a damaged segment");
     let message = e.as_db_error().map(|e| e.message().to_owned()).unwrap_or_else(|| e.to_string());
     assert!(message.contains(&format!("segment {id} of tally.segments cannot be decoded")), "{message}");
+    // The session's decoding thread serves the next aggregation as before.
+    let site: i32 = db.value(&format!("SELECT site_id FROM tally.segments WHERE segment_id = {id}")).await;
+    let others: Vec<String> = (1..=SITES as i32).filter(|&s| s != site).map(|s| s.to_string()).collect();
+    let others = whole.replace("{rel} e", &format!("{{rel}} e WHERE site_id IN ({})", others.join(", ")));
+    assert!(plan(&db, &others, true).await.contains("Decoding Threads: 2"));
+    db.query("SET tally.query_threads = 1").await;
+    let one: String = db.value(&answer(&others.replace("{rel}", "tally.events"))).await;
+    db.query("SET tally.query_threads = 2").await;
+    let two: String = db.value(&answer(&others.replace("{rel}", "tally.events"))).await;
+    assert_eq!(one, two);
 }
 
 /// A query that starts while a compaction is about to commit (its hot rows moved into

@@ -5,15 +5,21 @@
 //! takes the next batch. Batches of many rows keep the hand-overs rare: one per
 //! segment of a few thousand rows cost about what the second thread saved.
 //!
+//! The second thread is the backend's decoding thread, started on first use and kept:
+//! a thread started per query met fresh memory for its first allocations (faulting in
+//! and zeroing huge pages, a few milliseconds a query), where a kept one reuses its own.
+//!
 //! The backend's thread still reads every source (detoasting and the segment cache
 //! call Postgres) and aggregates the decoded batches in the order it read them: the
 //! aggregation sees exactly what a scan on one thread gives it, and its Postgres calls
 //! (`date_trunc`, interrupts, errors) stay on the backend's thread.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use pgrx::pg_sys;
+use pgrx::prelude::*;
 use tally_core::scan::{batches, Bounds, CodeFilter, Decoded};
 
 use super::exec::{Fetched, Run, SourceError};
@@ -29,6 +35,40 @@ const AHEAD: usize = 2;
 
 type Results = Vec<Result<Decoded, SourceError>>;
 
+/// Work the decoding thread runs.
+type Job = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// The way to the backend's decoding thread (only the backend's thread sends).
+    static DECODER: RefCell<Option<mpsc::Sender<Job>>> = const { RefCell::new(None) };
+}
+
+/// Runs `job` on the backend's decoding thread, starting it when there is none (or the
+/// last one ended by a panic).
+fn on_decoder(job: Job) {
+    DECODER.with_borrow_mut(|decoder| {
+        let job = match decoder.as_ref() {
+            Some(to) => match to.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (to, from) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("tally decoder".into())
+            .spawn(move || {
+                block_signals();
+                for job in from {
+                    job();
+                }
+            })
+            .unwrap_or_else(|e| error!("tally.events: starting a decoding thread: {e}"));
+        to.send(job).unwrap_or_else(|_| error!("tally.events: the decoding thread ended at once"));
+        *decoder = Some(to);
+    });
+}
+
 /// The batches read and not decoded yet, and those decoded and not aggregated yet.
 #[derive(Default)]
 struct Work {
@@ -36,6 +76,9 @@ struct Work {
     decoded: Vec<Option<Results>>,
     /// No batch will come: the scan ended or failed.
     closed: bool,
+    /// The decoding thread has left this scan: nothing it holds refers to the scan's
+    /// memory any more.
+    left: bool,
 }
 
 #[derive(Default)]
@@ -53,19 +96,55 @@ impl Shared {
         self.changed.wait(work).unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn done(&self, batch: usize, results: Results) {
-        self.lock().decoded[batch] = Some(results);
+    fn update(&self, change: impl FnOnce(&mut Work)) {
+        change(&mut self.lock());
         self.changed.notify_all();
+    }
+
+    /// The decoding thread's part: decodes waiting batches until the work closes (the
+    /// scan has every batch decoded then, or ended by an error).
+    fn decode_waiting(&self, query: &Query) {
+        let mut work = self.lock();
+        loop {
+            if work.closed {
+                return;
+            } else if let Some((batch, fetched)) = work.waiting.pop_front() {
+                drop(work);
+                let results = query.decode(fetched);
+                self.update(|work| work.decoded[batch] = Some(results));
+                work = self.lock();
+            } else {
+                work = self.wait(work);
+            }
+        }
     }
 }
 
-/// Closes the work when dropped, however the scan ends, so the second thread stops.
+/// Marks the decoding thread gone from the scan when dropped, after its last batch or
+/// by a panic, so the backend's thread neither waits for a batch that will not come
+/// nor frees memory the thread still reads.
+struct Leaving(Arc<Shared>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.update(|work| {
+            work.left = true;
+            work.closed = true;
+        });
+    }
+}
+
+/// Closes the work when dropped, however the scan ends (an error raised while
+/// aggregating too), and waits for the decoding thread to leave it.
 struct Closing<'s>(&'s Shared);
 
 impl Drop for Closing<'_> {
     fn drop(&mut self) {
-        self.0.lock().closed = true;
-        self.0.changed.notify_all();
+        self.0.update(|work| work.closed = true);
+        let mut work = self.0.lock();
+        while !work.left {
+            work = self.0.wait(work);
+        }
     }
 }
 
@@ -102,61 +181,45 @@ impl Run {
             // A batch's detoasted bytes live in its slot's context until the batch read
             // AHEAD + 1 later reuses it: by then it was decoded and aggregated.
             let slots: Vec<pg_sys::MemoryContext> = (0..=AHEAD).map(|_| self.child_context(c"TallyScan batch")).collect();
-            let query = Query { columns: self.columns.clone(), filters: self.filters.clone(), bounds: self.bounds.clone() };
-            let shared = Shared::default();
+            let query = Arc::new(Query { columns: self.columns.clone(), filters: self.filters.clone(), bounds: self.bounds.clone() });
+            let shared = Arc::new(Shared::default());
             shared.lock().decoded = batches.iter().map(|_| None).collect();
-            std::thread::scope(|scope| {
-                let closing = Closing(&shared);
-                scope.spawn(|| {
-                    block_signals();
-                    // A panic here closes the work too, so the backend's thread does not
-                    // wait for a batch that will not come.
-                    let _closing = Closing(&shared);
-                    let mut work = shared.lock();
-                    loop {
-                        if let Some((batch, fetched)) = work.waiting.pop_front() {
-                            drop(work);
-                            shared.done(batch, query.decode(fetched));
-                            work = shared.lock();
-                        } else if work.closed {
-                            return;
-                        } else {
-                            work = shared.wait(work);
-                        }
-                    }
-                });
-                let mut read = 0;
-                for (batch, sources) in batches.iter().enumerate() {
-                    while read < batches.len() && read <= batch + AHEAD {
-                        let slot = slots[read % slots.len()];
-                        pg_sys::MemoryContextReset(slot);
-                        let fetched = batches[read].clone().map(|source| self.fetch(source, slot)).collect();
-                        shared.lock().waiting.push_back((read, fetched));
-                        shared.changed.notify_all();
-                        read += 1;
-                    }
-                    // Decode waiting batches here until this one is decoded (by either).
-                    let results = loop {
-                        let mut work = shared.lock();
-                        if let Some(results) = work.decoded[batch].take() {
-                            break results;
-                        }
-                        match work.waiting.pop_front() {
-                            Some((other, fetched)) => {
-                                drop(work);
-                                shared.done(other, query.decode(fetched));
-                            }
-                            None if work.closed => panic!("the decoding thread stopped before batch {batch}"),
-                            None => drop(shared.wait(work)),
-                        }
-                    };
-                    for (source, decoded) in sources.clone().zip(results) {
-                        let decoded = self.decoded(source, decoded);
-                        each(&decoded);
-                    }
+            let (theirs, query_theirs) = (Arc::clone(&shared), Arc::clone(&query));
+            on_decoder(Box::new(move || {
+                let leaving = Leaving(theirs);
+                leaving.0.decode_waiting(&query_theirs);
+            }));
+            let _closing = Closing(&shared);
+            let mut read = 0;
+            for (batch, sources) in batches.iter().enumerate() {
+                while read < batches.len() && read <= batch + AHEAD {
+                    let slot = slots[read % slots.len()];
+                    pg_sys::MemoryContextReset(slot);
+                    let fetched = batches[read].clone().map(|source| self.fetch(source, slot)).collect();
+                    shared.update(|work| work.waiting.push_back((read, fetched)));
+                    read += 1;
                 }
-                drop(closing);
-            });
+                // Decode waiting batches here until this one is decoded (by either).
+                let results = loop {
+                    let mut work = shared.lock();
+                    if let Some(results) = work.decoded[batch].take() {
+                        break results;
+                    }
+                    match work.waiting.pop_front() {
+                        Some((other, fetched)) => {
+                            drop(work);
+                            let results = query.decode(fetched);
+                            shared.update(|work| work.decoded[other] = Some(results));
+                        }
+                        None if work.left => error!("tally.events: the decoding thread stopped before batch {batch}"),
+                        None => drop(shared.wait(work)),
+                    }
+                };
+                for (source, decoded) in sources.clone().zip(results) {
+                    let decoded = self.decoded(source, decoded);
+                    each(&decoded);
+                }
+            }
         }
     }
 }

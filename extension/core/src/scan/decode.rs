@@ -81,15 +81,19 @@ fn load<'d>(reader: &SegmentReader<'_>, decoded: &'d mut [Option<Column>], colum
     Ok(decoded[column].as_ref().expect("just decoded"))
 }
 
-/// The rows of `rows` (every row of `count` when `None`) that pass `test`.
+/// The rows of `rows` (every row of `count` when `None`) that pass `test`. Each row is
+/// written and the end moved on by whether it passed, without a branch: about half the
+/// rows of a filter on a common value pass, which a branch per row mispredicts.
 fn keep(rows: Option<Vec<u32>>, count: usize, test: impl Fn(usize) -> bool) -> Vec<u32> {
-    match rows {
-        Some(mut rows) => {
-            rows.retain(|&row| test(row as usize));
-            rows
-        }
-        None => (0..count as u32).filter(|&row| test(row as usize)).collect(),
+    let mut rows = rows.unwrap_or_else(|| (0..count as u32).collect());
+    let mut kept = 0;
+    for i in 0..rows.len() {
+        let row = rows[i];
+        rows[kept] = row;
+        kept += usize::from(test(row as usize));
     }
+    rows.truncate(kept);
+    rows
 }
 
 impl Decoded {

@@ -8,28 +8,41 @@ use rustc_hash::FxHashMap;
 
 const HOUR_US: i64 = 3_600_000_000;
 
+/// Hours remembered in a direct-mapped table before the map: rows come sorted by
+/// visitor, so consecutive rows jump between the hours of a segment's day or two.
+const RECENT: usize = 64;
+
 /// The truncation of the hours met so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Buckets {
     /// Per UTC hour (its start): the truncation of each of its timestamps, or `None`
     /// when they differ.
     hours: FxHashMap<i64, Option<i64>>,
-    last: Option<(i64, Option<i64>)>,
+    /// Hours looked up lately, at their hour number modulo [`RECENT`].
+    recent: [Option<(i64, Option<i64>)>; RECENT],
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets { hours: FxHashMap::default(), recent: [None; RECENT] }
+    }
 }
 
 impl Buckets {
     /// The truncation of `ts` (µs since the Unix epoch), `trunc` computing it when
     /// the hour is new or split.
     pub fn of(&mut self, ts: i64, trunc: &mut dyn FnMut(i64) -> i64) -> i64 {
-        let hour = ts.div_euclid(HOUR_US).saturating_mul(HOUR_US);
-        let whole = match self.last {
+        let number = ts.div_euclid(HOUR_US);
+        let hour = number.saturating_mul(HOUR_US);
+        let slot = &mut self.recent[number.rem_euclid(RECENT as i64) as usize];
+        let whole = match *slot {
             Some((h, whole)) if h == hour => whole,
             _ => {
                 let whole = *self.hours.entry(hour).or_insert_with(|| {
                     let first = trunc(hour);
                     (first == trunc(hour.saturating_add(HOUR_US - 1))).then_some(first)
                 });
-                self.last = Some((hour, whole));
+                *slot = Some((hour, whole));
                 whole
             }
         };
@@ -39,6 +52,8 @@ impl Buckets {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Truncation to whole local hours in a zone `offset` µs east of UTC.
@@ -62,6 +77,27 @@ mod tests {
             }
             if offset == 0 {
                 assert!(calls <= 2 * 170, "{calls} calls for whole hours");
+            }
+        }
+    }
+
+    proptest! {
+        /// Times in any order, hours sharing a slot of the recent table included, the
+        /// extremes too, truncate as the zone's own truncation does.
+        #[test]
+        fn times_in_any_order_truncate_as_the_zone_does(
+            times in prop::collection::vec(
+                prop_oneof![
+                    (0i64..4, 0i64..4 * HOUR_US).prop_map(|(k, us)| k * RECENT as i64 * HOUR_US + us),
+                    any::<i64>().prop_map(|t| t / 2),
+                ],
+                1..300,
+            ),
+            offset in prop_oneof![Just(0i64), Just(30 * 60_000_000)],
+        ) {
+            let mut buckets = Buckets::default();
+            for ts in times {
+                prop_assert_eq!(buckets.of(ts, &mut local_hours(offset)), local_hours(offset)(ts));
             }
         }
     }
