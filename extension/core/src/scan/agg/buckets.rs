@@ -8,9 +8,13 @@ use rustc_hash::FxHashMap;
 
 const HOUR_US: i64 = 3_600_000_000;
 
-/// Hours remembered in a direct-mapped table before the map: rows come sorted by
+/// Hours remembered in a direct-mapped table before the map (a power of two): rows come sorted by
 /// visitor, so consecutive rows jump between the hours of a segment's day or two.
 const RECENT: usize = 64;
+
+/// An hour's start and the truncation of each of its timestamps, `None` when they
+/// differ.
+type Hour = (i64, Option<i64>);
 
 /// The truncation of the hours met so far.
 #[derive(Debug)]
@@ -19,12 +23,12 @@ pub struct Buckets {
     /// when they differ.
     hours: FxHashMap<i64, Option<i64>>,
     /// Hours looked up lately, at their hour number modulo [`RECENT`].
-    recent: [Option<(i64, Option<i64>)>; RECENT],
+    recent: Box<[Option<Hour>; RECENT]>,
 }
 
 impl Default for Buckets {
     fn default() -> Self {
-        Buckets { hours: FxHashMap::default(), recent: [None; RECENT] }
+        Buckets { hours: FxHashMap::default(), recent: Box::new([None; RECENT]) }
     }
 }
 
@@ -34,7 +38,8 @@ impl Buckets {
     pub fn of(&mut self, ts: i64, trunc: &mut dyn FnMut(i64) -> i64) -> i64 {
         let number = ts.div_euclid(HOUR_US);
         let hour = number.saturating_mul(HOUR_US);
-        let slot = &mut self.recent[number.rem_euclid(RECENT as i64) as usize];
+        // RECENT is a power of two: the mask is the remainder, negative hours included.
+        let slot = &mut self.recent[(number & (RECENT as i64 - 1)) as usize];
         let whole = match *slot {
             Some((h, whole)) if h == hour => whole,
             _ => {
