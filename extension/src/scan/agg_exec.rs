@@ -9,7 +9,7 @@ use pgrx::prelude::*;
 use tally_core::scan::agg::{Aggregation, Filter, Key, Spec, Value};
 
 use super::exec::{explain_integer, explain_text, own, release, Run};
-use super::quals::{Quals, Use};
+use super::quals::{uses_of, Quals, Use};
 use super::{list, tuple, Methods};
 use crate::query::interrupts::Interrupts;
 use crate::storage::arrays::PG_EPOCH_OFFSET_US;
@@ -74,11 +74,6 @@ unsafe extern "C-unwind" fn create_state(_plan: *mut pg_sys::CustomScan) -> *mut
         (*state).css.methods = &EXEC_METHODS.0;
         state.cast()
     }
-}
-
-/// The uses in `ints` (three integers each).
-fn uses_of(ints: &[i32]) -> Vec<Use> {
-    ints.chunks(3).map(|u| Use::decode(u).unwrap_or_else(|| error!("TallyAgg: a plan with an unknown qual {u:?}"))).collect()
 }
 
 #[pg_guard]

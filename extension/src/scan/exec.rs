@@ -11,10 +11,10 @@ use tally_core::scan::{decode, without_reading, Bounds, CodeFilter, Decoded, Dir
 use tally_core::segment::{Column, SegmentError, SegmentReader};
 
 use super::ordered::Ordered;
-use super::quals::Quals;
+use super::quals::{self, Quals};
 use super::source::{self, Sources};
 use super::tuple::{self, Texts};
-use super::Methods;
+use super::{list, Methods};
 use crate::query::segment_cache::{self, Loaded};
 
 static SCAN_METHODS: Methods<pg_sys::CustomScanMethods> =
@@ -143,7 +143,10 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
         let scanrelid = (*plan).scan.scanrelid as i32;
         tuple::check_layout((*node).ss.ss_currentRelation);
         let mut columns = referenced(plan, scanrelid);
-        let quals = Quals::analyze((*plan).scan.plan.qual, scanrelid, &mut (*node).ss.ps);
+        let uses = quals::uses_of(list::ints((*plan).custom_private).get(1..).unwrap_or_default());
+        let exact: Vec<*mut pg_sys::Expr> = list::nodes((*plan).custom_exprs).map(|n| n.cast()).collect();
+        let parent_state = &mut (*node).ss.ps as *mut pg_sys::PlanState;
+        let quals = Quals::prepare(&uses, &exact, parent_state).with(Quals::analyze((*plan).scan.plan.qual, scanrelid, parent_state));
         let parent = (*estate).es_query_cxt;
         let order = super::path::order_of(plan);
         let ts = tally_core::scan::ts_column();
@@ -472,7 +475,10 @@ impl Run {
     /// `es` is the running EXPLAIN's state.
     pub(super) unsafe fn explain(&self, es: *mut pg_sys::ExplainState) {
         unsafe {
-            let names: Vec<&str> = self.columns.iter().map(|&c| COLUMNS[c]).collect();
+            let mut decoded: Vec<usize> = self.columns.iter().copied().chain(self.quals.columns()).collect();
+            decoded.sort_unstable();
+            decoded.dedup();
+            let names: Vec<&str> = decoded.iter().map(|&c| COLUMNS[c]).collect();
             explain_text(es, "Columns Decoded", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
             if let Some(direction) = self.order {
                 explain_text(es, "Merged In Order", if direction == Direction::Ascending { "ts".into() } else { "ts DESC".into() });

@@ -4,8 +4,9 @@
 //! query's `site_id` and `ts` predicates leave (as the querying role, so row-level
 //! security applies as to any query), decodes only the columns the query references,
 //! runs the filters it can on dictionary codes, adds the hot rows, and hands Postgres
-//! ordinary tuples: every qual is still checked by the executor, joins, sorts and
-//! aggregates run on top unchanged. The decisions (bounds, code filters, decoding)
+//! ordinary tuples: the quals it decides exactly (site and time bounds, dictionary
+//! filters) are not evaluated again per row, the executor checks every other qual, and
+//! joins, sorts and aggregates run on top unchanged. The decisions (bounds, code filters, decoding)
 //! are `tally_core::scan`; this module binds them to the planner and executor.
 //!
 //! A second hook offers TallyAgg for `GROUP BY` and aggregates over the relation

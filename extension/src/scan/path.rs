@@ -31,7 +31,8 @@ const ROW_COST: f64 = 0.002;
 /// pathkey in it orders by `<`/`>` on the timestamps, as the scan's merge does.
 const DATETIME_BTREE_FAMILY: u32 = 434;
 
-/// `custom_private` of an unordered scan's plan, and of ascending and descending ones.
+/// The first integer of `custom_private`: an unordered scan, an ascending or a
+/// descending one.
 const ORDERS: [Option<Direction>; 3] = [None, Some(Direction::Ascending), Some(Direction::Descending)];
 
 pub(super) fn install() {
@@ -168,8 +169,10 @@ unsafe fn estimate(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo)
     }
 }
 
-/// The plan node of the path: TallyScan over the relation, every qual kept for the
-/// executor to check.
+/// The plan node of the path: TallyScan over the relation. The quals the scan decides
+/// exactly (site and time bounds, code filters: [`quals::exact`], as TallyAgg takes
+/// them) go to `custom_exprs`, their uses after the order in `custom_private`, and are
+/// not checked again on each row; the executor checks the others.
 #[pg_guard]
 unsafe extern "C-unwind" fn plan_path(
     _root: *mut pg_sys::PlannerInfo,
@@ -183,10 +186,22 @@ unsafe extern "C-unwind" fn plan_path(
         let scan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
         (*scan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
         (*scan).scan.plan.targetlist = tlist;
-        (*scan).scan.plan.qual = pg_sys::extract_actual_clauses(clauses, false);
+        let scanrelid = (*rel).relid as i32;
+        let (mut checked, mut exact, mut uses) = (std::ptr::null_mut(), std::ptr::null_mut(), list::ints((*best_path).custom_private));
+        for clause in list::nodes(pg_sys::extract_actual_clauses(clauses, false)) {
+            match quals::exact(clause, scanrelid) {
+                Some((how, value)) => {
+                    uses.extend(how.encode());
+                    exact = pg_sys::lappend(exact, value.cast());
+                }
+                None => checked = pg_sys::lappend(checked, clause.cast()),
+            }
+        }
+        (*scan).scan.plan.qual = checked;
         (*scan).scan.scanrelid = (*rel).relid;
         (*scan).flags = (*best_path).flags;
-        (*scan).custom_private = (*best_path).custom_private;
+        (*scan).custom_exprs = exact;
+        (*scan).custom_private = list::int_list(&uses);
         (*scan).methods = exec::scan_methods();
         scan.cast()
     }

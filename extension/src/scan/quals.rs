@@ -1,8 +1,9 @@
 //! Reads a scan's quals for what can prune segments (`site_id`, `ts` against values
 //! known when the scan starts) and what can run on dictionary codes (`=`, `IN`,
-//! `LIKE 'x%'`, `IS [NOT] NULL` on string columns). Every qual also stays with
-//! Postgres, which checks it on each row the scan returns: what is read here only
-//! lets the scan skip rows no answer contains.
+//! `LIKE 'x%'`, `IS [NOT] NULL` on string columns). The quals the scan decides
+//! exactly ([`exact`]) are not checked again by Postgres; every other qual stays with
+//! Postgres, which checks it on each row the scan returns, and what is read of it here
+//! only lets the scan skip rows no answer contains.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -112,6 +113,11 @@ pub(super) unsafe fn exact(clause: *mut pg_sys::Node, scanrelid: i32) -> Option<
     }
 }
 
+/// The uses in `ints` (three integers each), as a plan node keeps them.
+pub(super) fn uses_of(ints: &[i32]) -> Vec<Use> {
+    ints.chunks(3).map(|u| Use::decode(u).unwrap_or_else(|| error!("tally.events: a plan with an unknown qual {u:?}"))).collect()
+}
+
 /// A qual the scan uses and the executor state of its comparison value.
 struct Usable {
     how: Use,
@@ -134,6 +140,12 @@ impl Quals {
             let (uses, values): (Vec<Use>, Vec<*mut pg_sys::Expr>) = list::nodes(qual).filter_map(|c| classify(c, scanrelid)).unzip();
             Self::prepare(&uses, &values, parent)
         }
+    }
+
+    /// These quals and `more`.
+    pub(super) fn with(mut self, more: Quals) -> Self {
+        self.usable.extend(more.usable);
+        self
     }
 
     /// The quals `uses`, their values (null for `IS NULL`) prepared for evaluation in
@@ -221,6 +233,21 @@ impl Quals {
     }
 
     /// The quals in use, for EXPLAIN: `site_id`, `ts`, `pathname LIKE`.
+    /// The columns the scan decodes to apply these quals: `ts` to cut the segments
+    /// a time bound crosses, and each code filter's column (site bounds pick whole
+    /// segments from the catalog).
+    pub(super) fn columns(&self) -> Vec<usize> {
+        let ts = tally_core::scan::ts_column();
+        self.usable
+            .iter()
+            .filter_map(|u| match u.how {
+                Use::Site { .. } => None,
+                Use::Ts(_) => Some(ts),
+                Use::Code { column, .. } | Use::Null { column, .. } => Some(column),
+            })
+            .collect()
+    }
+
     pub(super) fn describe(&self) -> Vec<String> {
         self.usable
             .iter()
