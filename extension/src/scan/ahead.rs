@@ -170,7 +170,10 @@ impl Run {
     pub(super) unsafe fn for_each_decoded(&mut self, mut each: impl FnMut(&Decoded)) {
         unsafe {
             let batches = batches(&self.sources.rows(), BATCH_ROWS);
-            let threaded = batches.len() >= 2 && gucs::QUERY_THREADS.get() >= 2;
+            // With no column to decode and no filter (count(*)), the sources are their
+            // catalog row counts but for a time bound's edges: nothing to share.
+            let decoding = !(self.columns.is_empty() && self.filters.is_empty());
+            let threaded = decoding && batches.len() >= 2 && gucs::QUERY_THREADS.get() >= 2;
             self.stats.decoding_threads = if threaded { 2 } else { 1 };
             if !threaded {
                 while self.advance() {
