@@ -164,7 +164,13 @@ impl Builder {
         let days = (day_of(self.hours.hi - 1) - first_day + 1).max(0) as usize;
         let visits_by_day = by_day(first_day, days, self.visits.iter().map(|v| v.start));
         let events_by_day = by_day(first_day, days, self.events.iter().map(|e| e.ts));
-        Indexed { builder: self, order, starts, first_day, visits_by_day, events_by_day }
+        let mut codes: Vec<u32> = (1..self.strings.len() as u32).collect();
+        codes.sort_unstable_by(|&a, &b| self.strings.value(a).cmp(&self.strings.value(b)));
+        let mut ranks = vec![0u32; self.strings.len()];
+        for (rank, &code) in codes.iter().enumerate() {
+            ranks[code as usize] = rank as u32 + 1;
+        }
+        Indexed { builder: self, order, starts, first_day, visits_by_day, events_by_day, ranks }
     }
 
     /// The indices of the events of every visit, visit by visit (a counting sort):
@@ -202,6 +208,9 @@ pub struct Indexed {
     /// in it, ascending.
     visits_by_day: Vec<Vec<u32>>,
     events_by_day: Vec<Vec<u32>>,
+    /// Per code of the builder's strings, its place in byte order (NULL first): rows
+    /// sort by value without comparing strings.
+    ranks: Vec<u32>,
 }
 
 impl Indexed {
@@ -278,13 +287,21 @@ impl Indexed {
                 }
             }
         }
-        let mut rows: Vec<Row> =
-            groups.into_iter().map(|((hour, dimension, code), acc)| acc.row(hour, dimension, b.strings.value(code))).collect();
-        rows.sort_unstable_by(|a, b| {
-            let dim = |r: &Row| DIMENSIONS.iter().position(|d| *d == r.dimension);
-            (dim(a), a.hour, &a.value).cmp(&(dim(b), b.hour, &b.value))
-        });
-        rows
+        // Sorted by integer keys (the values by rank), the figures staying in place.
+        let mut groups: Vec<((i64, u8, u32), Figures)> = groups.into_iter().collect();
+        let mut order: Vec<(u8, i64, u32, u32)> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &((hour, dimension, code), _))| (dimension, hour, self.ranks[code as usize], i as u32))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(.., i)| {
+                let ((hour, dimension, code), acc) = std::mem::take(&mut groups[i as usize]);
+                acc.row(hour, dimension, b.strings.value(code))
+            })
+            .collect()
     }
 
     /// The hours the builder computes.
