@@ -96,8 +96,7 @@ const RECOMPUTE_BATCH_BYTES: usize = 64 << 20;
 /// Recomputes the rollup hours of each `(site, from_us, to_us)` (the hours overlapping
 /// [from_us, to_us)) from the raw events, replacing what was there: idempotent.
 /// Windows are read one after the other, computed side by side on the compaction
-/// threads (a settling pass has one per site), and written in order. Returns rows
-/// written.
+/// threads in batches ([`write_all`]), and written in order. Returns rows written.
 pub fn recompute(client: &mut SpiClient, spans: &[(i32, i64, i64)]) -> i64 {
     let mut written = 0;
     let mut batch: Vec<Window> = Vec::new();
