@@ -29,7 +29,7 @@ pub fn stored(client: &SpiClient) -> bool {
 
 /// Replaces the entries of `hours` in the blocks of the days they overlap with `rows`
 /// (the hours' rows of every dimension; `total` ones are left out).
-pub fn replace(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) {
+fn replace(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) {
     if hours.is_empty() {
         return;
     }
@@ -53,7 +53,7 @@ pub fn expire(client: &mut SpiClient, site: i32, horizon: i64) {
 }
 
 /// The stored block of one site's day, copied out of SPI.
-fn read(client: &SpiClient, site: i32, day: i64) -> Option<Vec<u8>> {
+pub(super) fn read(client: &SpiClient, site: i32, day: i64) -> Option<Vec<u8>> {
     client
         .select("SELECT data FROM tally.rollup_blocks WHERE site_id = $1 AND day = $2", Some(1), &[site.into(), from_unix_us(day).into()])
         .unwrap_or_else(|e| error!("reading the rollup block of site {site}: {e}"))
@@ -62,7 +62,7 @@ fn read(client: &SpiClient, site: i32, day: i64) -> Option<Vec<u8>> {
 }
 
 /// Writes (or, with `None`, deletes) one site's block of `day`.
-fn store(client: &mut SpiClient, site: i32, day: i64, data: Option<Vec<u8>>) {
+pub(super) fn store(client: &mut SpiClient, site: i32, day: i64, data: Option<Vec<u8>>) {
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("writing the rollup block of site {site} for {}: {e}", day_name(day)) };
     match data {
         Some(data) => client.update(
@@ -77,7 +77,7 @@ fn store(client: &mut SpiClient, site: i32, day: i64, data: Option<Vec<u8>>) {
     .unwrap_or_else(|e| fail(e));
 }
 
-fn day_name(day: i64) -> String {
+pub(super) fn day_name(day: i64) -> String {
     format!("the day {} days after 1970-01-01", day.div_euclid(DAY_US))
 }
 

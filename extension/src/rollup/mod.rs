@@ -16,8 +16,10 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use tally_core::event::Event;
+use tally_core::rollup::block::{self, BlockError};
+use tally_core::rollup::periods::Period;
 use tally_core::rollup::settle::{refresh_spans, settle_point};
-use tally_core::rollup::{hour_of, Builder, Hours, Row, DIMENSIONS};
+use tally_core::rollup::{hour_of, Builder, Hours, Indexed, Row, DIMENSIONS};
 use tally_core::segment::{SegmentError, SegmentReader};
 
 use crate::spi_value::SpiValue;
@@ -94,8 +96,7 @@ const RECOMPUTE_BATCH_BYTES: usize = 64 << 20;
 /// Recomputes the rollup hours of each `(site, from_us, to_us)` (the hours overlapping
 /// [from_us, to_us)) from the raw events, replacing what was there: idempotent.
 /// Windows are read one after the other, computed side by side on the compaction
-/// threads (a settling pass has one per site), and written in order. Returns rows
-/// written.
+/// threads in batches ([`write_all`]), and written in order. Returns rows written.
 pub fn recompute(client: &mut SpiClient, spans: &[(i32, i64, i64)]) -> i64 {
     let mut written = 0;
     let mut batch: Vec<Window> = Vec::new();
@@ -112,16 +113,90 @@ pub fn recompute(client: &mut SpiClient, spans: &[(i32, i64, i64)]) -> i64 {
     written + write_all(client, &mut batch)
 }
 
-/// Computes a batch of windows in parallel, writes their rows, then empties it.
+/// Computes a batch of windows, writes their rows, then empties it. The windows'
+/// events are taken in side by side (a window each), then the rows of every site's
+/// day computed and encoded as its block side by side (a day each), so a site with
+/// a third of the events over thirty days spreads over every thread instead of
+/// keeping one busy alone. Postgres is called on the backend's thread only, before
+/// (the stored blocks) and after (the writes).
 fn write_all(client: &mut SpiClient, batch: &mut Vec<Window>) -> i64 {
-    let results = parallel::map(batch, Window::bytes, Window::rows);
+    let indexed = parallel::map(batch, Window::bytes, Window::index);
+    let indexed: Vec<(i32, Indexed)> = batch
+        .drain(..)
+        .zip(indexed)
+        .map(|(window, built)| {
+            (window.site, built.unwrap_or_else(|(id, e)| error!("segment {id} of tally.segments cannot be decoded: {e}")))
+        })
+        .collect();
+    let in_blocks = blocks::stored(client);
+    let days = Day::all(client, &indexed, in_blocks);
+    let size = |day: &Day| day.parts.iter().map(|&(w, hours)| indexed[w].1.events_in(hours)).sum::<usize>();
+    let computed = parallel::map(&days, size, |day| day.compute(&indexed, in_blocks));
+    // Per window, its rows to insert into `tally.rollups`: every row before the
+    // upgrade to blocks, only the `total` ones after.
+    let mut rows: Vec<Vec<Row>> = indexed.iter().map(|_| Vec::new()).collect();
     let mut written = 0;
-    for (window, rows) in batch.iter().zip(results) {
-        let rows = rows.unwrap_or_else(|(id, e)| error!("segment {id} of tally.segments cannot be decoded: {e}"));
-        written += write(client, window.site, window.hours, &rows);
+    for (day, computed) in days.iter().zip(computed) {
+        let (block, parts) =
+            computed.unwrap_or_else(|e| error!("the rollup block of site {} for {}: {e}", day.site, blocks::day_name(day.day)));
+        if in_blocks {
+            blocks::store(client, day.site, day.day, block);
+        }
+        for (&(w, _), (count, part)) in day.parts.iter().zip(parts) {
+            written += count as i64;
+            rows[w].extend(part);
+        }
     }
-    batch.clear();
+    for ((site, window), rows) in indexed.iter().zip(&rows) {
+        write(client, *site, window.hours(), rows);
+    }
     written
+}
+
+/// One site's day of a batch of windows: the hours of it each window recomputes, and
+/// its stored block.
+struct Day {
+    site: i32,
+    day: i64,
+    /// (window, its hours in this day), in window order: windows of one site are apart
+    /// in hours but may share a day (late events and the newly settled hours).
+    parts: Vec<(usize, Hours)>,
+    old: Option<Vec<u8>>,
+}
+
+impl Day {
+    /// The days of `windows`, with their stored blocks when the database has blocks.
+    fn all(client: &SpiClient, windows: &[(i32, Indexed)], in_blocks: bool) -> Vec<Day> {
+        let mut days: BTreeMap<(i32, i64), Vec<(usize, Hours)>> = BTreeMap::new();
+        for (w, (site, window)) in windows.iter().enumerate() {
+            let Hours { lo, hi } = window.hours();
+            for day in Period::Day.overlapping(lo, hi) {
+                let hours = Hours { lo: lo.max(day), hi: hi.min(day + Period::Day.length()) };
+                days.entry((*site, day)).or_default().push((w, hours));
+            }
+        }
+        days.into_iter()
+            .map(|((site, day), parts)| Day { site, day, parts, old: if in_blocks { blocks::read(client, site, day) } else { None } })
+            .collect()
+    }
+
+    /// The day's new block (`None`: nothing left) and, per part, its rows of every
+    /// dimension and those for `tally.rollups`; pure Rust, for any thread.
+    #[allow(clippy::type_complexity)]
+    fn compute(&self, windows: &[(i32, Indexed)], in_blocks: bool) -> Result<(Option<Vec<u8>>, Vec<(usize, Vec<Row>)>), BlockError> {
+        let mut block = self.old.clone();
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for &(w, hours) in &self.parts {
+            let mut rows = windows[w].1.rows(hours);
+            let count = rows.len();
+            if in_blocks {
+                block = block::replace(block.as_deref(), self.day, hours, &rows)?;
+                rows.retain(|r| r.dimension == "total");
+            }
+            parts.push((count, rows));
+        }
+        Ok((block, parts))
+    }
 }
 
 /// The raw events of one site's rollup hours and their window: the segments' bytes
@@ -163,24 +238,25 @@ impl Window {
         self.segments.iter().map(|(_, data)| data.len()).sum::<usize>() + self.hot.len() * 200
     }
 
-    /// The rows of the hours; `Err` names the segment that cannot be decoded.
-    fn rows(&self) -> Result<Vec<Row>, (i64, SegmentError)> {
+    /// The window's events taken in, ready for the rows of its hours; `Err` names the
+    /// segment that cannot be decoded.
+    fn index(&self) -> Result<Indexed, (i64, SegmentError)> {
         let mut builder = Builder::new(self.hours);
         for (id, data) in &self.segments {
             SegmentReader::open(data).and_then(|segment| builder.add_segment(&segment)).map_err(|e| (*id, e))?;
         }
         builder.add_events(&self.hot);
-        Ok(builder.finish())
+        Ok(builder.index())
     }
 }
 
-/// Replaces the rows of `hours` with `rows`: the `total` rows in `tally.rollups` (one
-/// DELETE, then one INSERT of them from per-column arrays), the others in the days'
-/// blocks ([`blocks::replace`]; in `tally.rollups` too before the upgrade to blocks,
-/// [`blocks::stored`]), and queues the days for new daily and weekly rows.
-/// The sketches travel as bytea and are checked by the casts to `tally.hll` and
+/// Replaces the rows of `hours` in `tally.rollups` with `rows` (one DELETE, then one
+/// INSERT of them from per-column arrays; the rows of every dimension before the
+/// upgrade to blocks, [`blocks::stored`], else the `total` ones, the others being in
+/// the days' blocks [`write_all`] stored) and queues the days for new daily and weekly
+/// rows. The sketches travel as bytea and are checked by the casts to `tally.hll` and
 /// `tally.ddsketch`.
-fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
+fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) {
     let fail = |e: pgrx::spi::SpiError| -> ! { error!("writing rollups of site {site}: {e}") };
     periods::invalidate(client, site, hours);
     // Per dimension: the key leads with it, so a range of hours alone would walk every
@@ -192,16 +268,10 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
             &[site.into(), from_unix_us(hours.lo).into(), from_unix_us(hours.hi).into(), DIMENSIONS.to_vec().into()],
         )
         .unwrap_or_else(|e| fail(e));
-    let written = rows.len() as i64;
-    let in_blocks = blocks::stored(client);
-    if in_blocks {
-        blocks::replace(client, site, hours, rows);
-    }
-    let rows: Vec<&Row> = rows.iter().filter(|r| !in_blocks || r.dimension == "total").collect();
     if rows.is_empty() {
-        return written;
+        return;
     }
-    let column = |f: fn(&&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
+    let column = |f: fn(&Row) -> i64| -> DatumWithOid { rows.iter().map(f).collect::<Vec<i64>>().into() };
     let args: [DatumWithOid; 16] = [
         site.into(),
         rows.iter().map(|r| from_unix_us(r.hour)).collect::<Vec<_>>().into(),
@@ -235,5 +305,4 @@ fn write(client: &mut SpiClient, site: i32, hours: Hours, rows: &[Row]) -> i64 {
             &args,
         )
         .unwrap_or_else(|e| fail(e));
-    written
 }

@@ -12,6 +12,7 @@ use crate::sketch::ddsketch::DDSketch;
 use crate::sketch::hash::{hash_bigint, DEFAULT_SEED};
 use crate::sketch::hll::Hll;
 
+use super::periods::DAY_US;
 use super::visit::{Acquisition, Visit};
 use super::{hour_of, Hours, Row, ACQUISITION_COLUMNS, DIMENSIONS, LOOK_BEHIND_US, VISITOR_PARAMS};
 
@@ -151,73 +152,25 @@ impl Builder {
 
     /// The rows of the hours, ordered by dimension, hour and value.
     pub fn finish(self) -> Vec<Row> {
-        let Hours { lo, hi } = self.hours;
-        // A visit active this close to the window's end may go on past it, unseen.
-        let open_from = self.hours.window().1 - LOOK_BEHIND_US;
-        let mut groups: FxHashMap<(i64, u8, u32), Figures> = FxHashMap::default();
+        let hours = self.hours;
+        self.index().rows(hours)
+    }
+
+    /// The events and visits taken in, indexed by UTC day, for computing the rows of
+    /// the hours a piece at a time ([`Indexed::rows`]).
+    pub fn index(self) -> Indexed {
         let (order, starts) = self.events_by_visit();
-        for (v, visit) in self.visits.iter().enumerate() {
-            let events = &order[starts[v]..starts[v + 1]];
-            if !(lo..hi).contains(&visit.start) {
-                continue;
-            }
-            let hour = hour_of(visit.start);
-            let open = visit.end >= open_from;
-            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open, true);
-            for (i, code) in visit.values().into_iter().enumerate() {
-                let acc = groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default();
-                acc.add_visit(visit, open, false);
-                // A visit's values are known from its first event: its visitors count
-                // here, where it started, not at its later events, which a
-                // recomputation starting mid-visit would file under other values.
-                for &e in events {
-                    acc.add_visitor(self.events[e as usize].visitor_hash);
-                }
-            }
-            // Every distinct own value of the visit's events counts the visit once; a
-            // page only through its pageviews, as the query engine's top pages.
-            let mut own: Vec<(u8, u32)> = events
-                .iter()
-                .flat_map(|&e| {
-                    let own = self.events[e as usize].own;
-                    let pageview = own[NAME] == self.pageview;
-                    own.into_iter().enumerate().filter(move |&(i, _)| i != PAGE || pageview).map(|(i, c)| (i as u8, c))
-                })
-                .collect();
-            own.sort_unstable();
-            own.dedup();
-            for (j, &(i, code)) in own.iter().enumerate() {
-                let mixed = own.get(j.wrapping_sub(1)).is_some_and(|p| p.0 == i) || own.get(j + 1).is_some_and(|n| n.0 == i);
-                let acc = groups.entry((hour, FIRST_OWN + i, code)).or_default();
-                acc.add_visit(visit, open, false);
-                acc.mixed_visits += i64::from(mixed);
-            }
+        let first_day = day_of(self.hours.lo);
+        let days = (day_of(self.hours.hi - 1) - first_day + 1).max(0) as usize;
+        let visits_by_day = by_day(first_day, days, self.visits.iter().map(|v| v.start));
+        let events_by_day = by_day(first_day, days, self.events.iter().map(|e| e.ts));
+        let mut codes: Vec<u32> = (1..self.strings.len() as u32).collect();
+        codes.sort_unstable_by(|&a, &b| self.strings.value(a).cmp(&self.strings.value(b)));
+        let mut ranks = vec![0u32; self.strings.len()];
+        for (rank, &code) in codes.iter().enumerate() {
+            ranks[code as usize] = rank as u32 + 1;
         }
-        for e in self.events.iter().filter(|e| (lo..hi).contains(&e.ts)) {
-            let hour = hour_of(e.ts);
-            let (pageview, interaction) = (e.own[NAME] == self.pageview, e.own[NAME] != self.engagement);
-            let visit = self.visits[e.visit as usize].values();
-            let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
-            for (dimension, code) in codes.enumerate() {
-                let page = dimension as u8 == FIRST_OWN + PAGE as u8;
-                // Page rows hold pageviews and the engagement that measures them.
-                if page && !pageview && interaction {
-                    continue;
-                }
-                let acc = groups.entry((hour, dimension as u8, code)).or_default();
-                acc.add_event(e, pageview, interaction, dimension == 0);
-                if (dimension as u8) < FIRST_OF_VISIT && (pageview || !page) {
-                    acc.add_visitor(e.visitor_hash);
-                }
-            }
-        }
-        let mut rows: Vec<Row> =
-            groups.into_iter().map(|((hour, dimension, code), acc)| acc.row(hour, dimension, self.strings.value(code))).collect();
-        rows.sort_unstable_by(|a, b| {
-            let dim = |r: &Row| DIMENSIONS.iter().position(|d| *d == r.dimension);
-            (dim(a), a.hour, &a.value).cmp(&(dim(b), b.hour, &b.value))
-        });
-        rows
+        Indexed { builder: self, order, starts, first_day, visits_by_day, events_by_day, ranks }
     }
 
     /// The indices of the events of every visit, visit by visit (a counting sort):
@@ -238,6 +191,149 @@ impl Builder {
         }
         (order, starts)
     }
+}
+
+/// A [`Builder`] whose events are all in ([`Builder::index`]): the rows of any of its
+/// hours can be computed apart, side by side (a window of many days computed on
+/// several threads a day each).
+#[derive(Debug)]
+pub struct Indexed {
+    builder: Builder,
+    /// The events of every visit ([`Builder::events_by_visit`]).
+    order: Vec<u32>,
+    starts: Vec<usize>,
+    /// The UTC day (days since the epoch) of the builder's first hour.
+    first_day: i64,
+    /// Per UTC day of the builder's hours, the visits starting and the events lying
+    /// in it, ascending.
+    visits_by_day: Vec<Vec<u32>>,
+    events_by_day: Vec<Vec<u32>>,
+    /// Per code of the builder's strings, its place in byte order (NULL first): rows
+    /// sort by value without comparing strings.
+    ranks: Vec<u32>,
+}
+
+impl Indexed {
+    /// The rows of the builder's hours that lie in `hours`, ordered by dimension, hour
+    /// and value: those [`Builder::finish`] gives for them, whatever the pieces the
+    /// hours are asked in (a visit keeps the start, end and values of the whole
+    /// window's events).
+    pub fn rows(&self, hours: Hours) -> Vec<Row> {
+        let b = &self.builder;
+        let (lo, hi) = (hours.lo.max(b.hours.lo), hours.hi.min(b.hours.hi));
+        if lo >= hi {
+            return Vec::new();
+        }
+        // A visit active this close to the window's end may go on past it, unseen.
+        let open_from = b.hours.window().1 - LOOK_BEHIND_US;
+        let mut groups: FxHashMap<(i64, u8, u32), Figures> = FxHashMap::default();
+        // Buckets keep the order events and visits came in, so every group takes its
+        // figures in the order a single pass over the window gives them.
+        let days = (day_of(lo) - self.first_day) as usize..(day_of(hi - 1) - self.first_day + 1) as usize;
+        for &v in self.visits_by_day[days.clone()].iter().flatten() {
+            let (v, visit) = (v as usize, &b.visits[v as usize]);
+            let events = &self.order[self.starts[v]..self.starts[v + 1]];
+            if !(lo..hi).contains(&visit.start) {
+                continue;
+            }
+            let hour = hour_of(visit.start);
+            let open = visit.end >= open_from;
+            groups.entry((hour, 0, NULL_CODE)).or_default().add_visit(visit, open, true);
+            for (i, code) in visit.values().into_iter().enumerate() {
+                let acc = groups.entry((hour, FIRST_OF_VISIT + i as u8, code)).or_default();
+                acc.add_visit(visit, open, false);
+                // A visit's values are known from its first event: its visitors count
+                // here, where it started, not at its later events, which a
+                // recomputation starting mid-visit would file under other values.
+                for &e in events {
+                    acc.add_visitor(b.events[e as usize].visitor_hash);
+                }
+            }
+            // Every distinct own value of the visit's events counts the visit once; a
+            // page only through its pageviews, as the query engine's top pages.
+            let mut own: Vec<(u8, u32)> = events
+                .iter()
+                .flat_map(|&e| {
+                    let own = b.events[e as usize].own;
+                    let pageview = own[NAME] == b.pageview;
+                    own.into_iter().enumerate().filter(move |&(i, _)| i != PAGE || pageview).map(|(i, c)| (i as u8, c))
+                })
+                .collect();
+            own.sort_unstable();
+            own.dedup();
+            for (j, &(i, code)) in own.iter().enumerate() {
+                let mixed = own.get(j.wrapping_sub(1)).is_some_and(|p| p.0 == i) || own.get(j + 1).is_some_and(|n| n.0 == i);
+                let acc = groups.entry((hour, FIRST_OWN + i, code)).or_default();
+                acc.add_visit(visit, open, false);
+                acc.mixed_visits += i64::from(mixed);
+            }
+        }
+        let events = self.events_by_day[days].iter().flatten().map(|&e| &b.events[e as usize]);
+        for e in events.filter(|e| (lo..hi).contains(&e.ts)) {
+            let hour = hour_of(e.ts);
+            let (pageview, interaction) = (e.own[NAME] == b.pageview, e.own[NAME] != b.engagement);
+            let visit = b.visits[e.visit as usize].values();
+            let codes = std::iter::once(NULL_CODE).chain(e.own).chain(visit);
+            for (dimension, code) in codes.enumerate() {
+                let page = dimension as u8 == FIRST_OWN + PAGE as u8;
+                // Page rows hold pageviews and the engagement that measures them.
+                if page && !pageview && interaction {
+                    continue;
+                }
+                let acc = groups.entry((hour, dimension as u8, code)).or_default();
+                acc.add_event(e, pageview, interaction, dimension == 0);
+                if (dimension as u8) < FIRST_OF_VISIT && (pageview || !page) {
+                    acc.add_visitor(e.visitor_hash);
+                }
+            }
+        }
+        // Sorted by integer keys (the values by rank), the figures staying in place.
+        let mut groups: Vec<((i64, u8, u32), Figures)> = groups.into_iter().collect();
+        let mut order: Vec<(u8, i64, u32, u32)> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &((hour, dimension, code), _))| (dimension, hour, self.ranks[code as usize], i as u32))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(.., i)| {
+                let ((hour, dimension, code), acc) = std::mem::take(&mut groups[i as usize]);
+                acc.row(hour, dimension, b.strings.value(code))
+            })
+            .collect()
+    }
+
+    /// The hours the builder computes.
+    pub fn hours(&self) -> Hours {
+        self.builder.hours
+    }
+
+    /// How many events of the window lie in the days of `hours`: what computing their
+    /// rows costs, to start the largest pieces first.
+    pub fn events_in(&self, hours: Hours) -> usize {
+        let days = self.events_by_day.len() as i64;
+        let from = (day_of(hours.lo) - self.first_day).clamp(0, days) as usize;
+        let to = (day_of(hours.hi - 1) - self.first_day + 1).clamp(0, days) as usize;
+        self.events_by_day[from..to.max(from)].iter().map(Vec::len).sum()
+    }
+}
+
+/// Days since the epoch of `ts` (UTC).
+fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(DAY_US)
+}
+
+/// The indices of `times` per UTC day of `days` days from `first_day`, ascending;
+/// those of other days left out.
+fn by_day(first_day: i64, days: usize, times: impl Iterator<Item = i64>) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); days];
+    for (i, ts) in times.enumerate() {
+        if let Some(day) = usize::try_from(day_of(ts) - first_day).ok().and_then(|d| out.get_mut(d)) {
+            day.push(i as u32);
+        }
+    }
+    out
 }
 
 /// Visitor hashes a [`Figures`] holds before adding them to its sketch at once.

@@ -36,7 +36,7 @@ mod visit;
 #[cfg(test)]
 mod tests;
 
-pub use builder::Builder;
+pub use builder::{Builder, Indexed};
 pub use sums::RowSums;
 
 use crate::query::Acc;

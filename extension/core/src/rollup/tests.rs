@@ -258,3 +258,29 @@ proptest! {
         prop_assert_eq!(rows.iter().filter(|r| r.dimension == "total").map(|r| r.acc.visits).sum::<u64>(), visits);
     }
 }
+
+proptest! {
+    /// The rows of a window's hours computed a piece at a time ([`Indexed::rows`], as
+    /// a recomputation spreads a long window over threads a day each) are those of the
+    /// whole window at once, visits crossing a piece's edge or midnight included.
+    #[test]
+    fn rows_computed_in_pieces_are_those_of_the_whole_window(events in traffic(), cut in 1i64..8) {
+        // The traffic moved to 21:50-02:50 UTC: its visits cross midnight.
+        let shift = 11 * HOUR_US + 30 * MINUTE;
+        let events: Vec<Event> = events.into_iter().map(|e| Event { ts: e.ts + shift, ..e }).collect();
+        let hours = Hours::overlapping(T0 + shift, T0 + shift + 5 * HOUR_US);
+        let expected = rows_of(hours, &events);
+        let mut b = Builder::new(hours);
+        b.add_events(&events);
+        let indexed = b.index();
+        let midnight = hours.lo.div_euclid(periods::DAY_US) * periods::DAY_US + periods::DAY_US;
+        let edge = hours.lo + cut * HOUR_US;
+        let mut pieces: Vec<Row> = [(hours.lo, midnight.min(edge)), (midnight.min(edge), midnight.max(edge)), (midnight.max(edge), hours.hi)]
+            .into_iter()
+            .flat_map(|(lo, hi)| indexed.rows(Hours { lo, hi }))
+            .collect();
+        let dim = |r: &Row| DIMENSIONS.iter().position(|d| *d == r.dimension);
+        pieces.sort_by(|a, b| (dim(a), a.hour, &a.value).cmp(&(dim(b), b.hour, &b.value)));
+        prop_assert_eq!(pieces, expected);
+    }
+}

@@ -26,6 +26,8 @@
 //! from the previous][block: per registers entry, varint length and hll bytes]`.
 //! Entries are sorted by value, then hour.
 
+use rustc_hash::FxHashMap;
+
 use crate::codec::dict::{self, DictColumn};
 use crate::codec::{block as zblock, ints, put_varint, zigzag, Cursor, DecodeError, MAX_VALUES};
 use crate::query::Acc;
@@ -98,6 +100,11 @@ fn counts_of(row: &Row) -> [i64; COUNTS] {
 /// but their quantile sketches: the rows of the dimensions in `daily` are summed per
 /// value over the day ([`RowSums`]), the others kept per hour.
 pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockError> {
+    encode_rows(day, rows.iter(), daily)
+}
+
+/// [`encode`] of rows held anywhere.
+fn encode_rows<'r>(day: i64, rows: impl Iterator<Item = &'r Row>, daily: &[&str]) -> Result<Vec<u8>, BlockError> {
     if day.rem_euclid(DAY_US) != 0 {
         return Err(BlockError::NotADay(day));
     }
@@ -117,7 +124,12 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
             Some(p) => p.check_same(&row.visitors.params())?,
             None => params = Some(row.visitors.params()),
         }
-        let index = DIMENSIONS.iter().position(|d| *d == row.dimension).ok_or_else(|| BlockError::Dimension(row.dimension.into()))?;
+        // Rows name their dimension by the `DIMENSIONS` entry itself: the address finds it.
+        let index = DIMENSIONS
+            .iter()
+            .position(|d| std::ptr::eq(*d, row.dimension))
+            .or_else(|| DIMENSIONS.iter().position(|d| *d == row.dimension))
+            .ok_or_else(|| BlockError::Dimension(row.dimension.into()))?;
         by_dimension[index].push(row);
     }
     let params = params.unwrap_or(super::VISITOR_PARAMS);
@@ -147,19 +159,24 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
         }
         sections.push((index, grain, entries));
     }
-    let mut hashes: Vec<i64> = sections
-        .iter()
-        .flat_map(|(_, _, entries)| entries)
-        .flat_map(|row| match row.visitors.repr() {
-            Repr::Explicit(list) => list.as_slice(),
-            _ => &[],
-        })
-        .copied()
-        .collect();
+    // The distinct hashes, then each one's place among them: a day's entries list
+    // about a dozen times as many hashes as it has visitors, so they are deduplicated
+    // through a hash set rather than sorted all, and placed by lookup.
+    let mut places: FxHashMap<i64, u32> = FxHashMap::default();
+    for row in sections.iter().flat_map(|(_, _, entries)| entries) {
+        if let Repr::Explicit(list) = row.visitors.repr() {
+            for &hash in list {
+                places.insert(hash, 0);
+            }
+        }
+    }
+    let mut hashes: Vec<i64> = places.keys().copied().collect();
     hashes.sort_unstable();
-    hashes.dedup();
+    for (at, hash) in hashes.iter().enumerate() {
+        places.insert(*hash, at as u32);
+    }
 
-    let payloads: Vec<Vec<u8>> = sections.iter().map(|(_, grain, entries)| encode_section(day, *grain, entries, &hashes)).collect();
+    let payloads: Vec<Vec<u8>> = sections.iter().map(|(_, grain, entries)| encode_section(day, *grain, entries, &places)).collect();
     let mut visitors = Vec::new();
     ints::encode_into(&hashes, &mut visitors);
 
@@ -184,7 +201,7 @@ pub fn encode(day: i64, rows: &[Row], daily: &[&str]) -> Result<Vec<u8>, BlockEr
 /// of some hours, or retention of the first ones, rewrites a stored day. The entries
 /// of `old` outside `hours` are kept as they are. `None` when nothing is left.
 pub fn replace(old: Option<&[u8]>, day: i64, hours: Hours, rows: &[Row]) -> Result<Option<Vec<u8>>, BlockError> {
-    let mut kept: Vec<Row> = rows.iter().filter(|r| r.dimension != "total" && (day..day + DAY_US).contains(&r.hour)).cloned().collect();
+    let mut kept: Vec<Row> = Vec::new();
     if let Some(old) = old {
         let block = Block::open(old)?;
         if block.day() != day {
@@ -198,14 +215,15 @@ pub fn replace(old: Option<&[u8]>, day: i64, hours: Hours, rows: &[Row]) -> Resu
             }
         }
     }
-    if kept.is_empty() {
+    let mut new = rows.iter().filter(|r| r.dimension != "total" && (day..day + DAY_US).contains(&r.hour)).peekable();
+    if kept.is_empty() && new.peek().is_none() {
         return Ok(None);
     }
-    encode(day, &kept, &[]).map(Some)
+    encode_rows(day, new.chain(&kept), &[]).map(Some)
 }
 
 /// One dimension's entries (sorted by value, then hour) as a section.
-fn encode_section(day: i64, grain: Grain, entries: &[&Row], hashes: &[i64]) -> Vec<u8> {
+fn encode_section(day: i64, grain: Grain, entries: &[&Row], places: &FxHashMap<i64, u32>) -> Vec<u8> {
     let mut out = Vec::new();
     let values: Vec<Option<&str>> = entries.iter().map(|row| row.value.as_deref()).collect();
     dict::encode_into(&DictColumn::from_values(&values), &mut out);
@@ -225,8 +243,8 @@ fn encode_section(day: i64, grain: Grain, entries: &[&Row], hashes: &[i64]) -> V
                 sizes.push(list.len() as i64);
                 let mut previous = 0;
                 for (i, hash) in list.iter().enumerate() {
-                    // Every hash of an explicit list is in `hashes`, both ascending.
-                    let at = hashes.binary_search(hash).map_or(0, |at| at as i64);
+                    // Every hash of an explicit list has a place, both ascending.
+                    let at = places.get(hash).map_or(0, |&at| i64::from(at));
                     positions.push(if i == 0 { at } else { at - previous });
                     previous = at;
                 }
