@@ -101,6 +101,12 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// Decodes batch `batch` (taken off `waiting`) and hands its results over.
+    fn decode(&self, batch: usize, fetched: Vec<Fetched<'static>>, query: &Query) {
+        let results = query.decode(fetched);
+        self.update(|work| work.decoded[batch] = Some(results));
+    }
+
     /// The decoding thread's part: decodes waiting batches until the work closes (the
     /// scan has every batch decoded then, or ended by an error).
     fn decode_waiting(&self, query: &Query) {
@@ -110,8 +116,7 @@ impl Shared {
                 return;
             } else if let Some((batch, fetched)) = work.waiting.pop_front() {
                 drop(work);
-                let results = query.decode(fetched);
-                self.update(|work| work.decoded[batch] = Some(results));
+                self.decode(batch, fetched, query);
                 work = self.lock();
             } else {
                 work = self.wait(work);
@@ -211,8 +216,7 @@ impl Run {
                     match work.waiting.pop_front() {
                         Some((other, fetched)) => {
                             drop(work);
-                            let results = query.decode(fetched);
-                            shared.update(|work| work.decoded[other] = Some(results));
+                            shared.decode(other, fetched, &query);
                         }
                         None if work.left => error!("tally.events: the decoding thread stopped before batch {batch}"),
                         None => drop(shared.wait(work)),

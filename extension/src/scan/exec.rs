@@ -8,7 +8,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use tally_core::event::COLUMNS;
 use tally_core::scan::{decode, without_reading, Bounds, CodeFilter, Decoded, Direction};
-use tally_core::segment::{Column, SegmentError, SegmentReader};
+use tally_core::segment::{Column, SegmentBytes, SegmentError};
 
 use super::ordered::Ordered;
 use super::quals::{self, Quals};
@@ -115,13 +115,16 @@ impl Fetched<'_> {
     /// The columns and rows of the source that the query's columns, filters and bounds
     /// ask for.
     pub(super) fn decode(self, columns: &[usize], filters: &[CodeFilter], bounds: &Bounds) -> Result<Decoded, SourceError> {
-        match self {
-            Fetched::Known(decoded) => Ok(decoded),
-            Fetched::Stored(id, bytes) => {
-                bytes.bytes().reader().and_then(|r| decode(&r, columns, filters, bounds)).map_err(|e| (Some(id), e))
+        let loaded;
+        let (id, bytes) = match self {
+            Fetched::Known(decoded) => return Ok(decoded),
+            Fetched::Stored(id, kept) => {
+                loaded = kept;
+                (Some(id), loaded.bytes())
             }
-            Fetched::Hot(bytes) => SegmentReader::open(bytes).and_then(|r| decode(&r, columns, filters, bounds)).map_err(|e| (None, e)),
-        }
+            Fetched::Hot(bytes) => (None, SegmentBytes::from(bytes)),
+        };
+        bytes.reader().and_then(|r| decode(&r, columns, filters, bounds)).map_err(|e| (id, e))
     }
 }
 

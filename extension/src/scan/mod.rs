@@ -6,8 +6,9 @@
 //! runs the filters it can on dictionary codes, adds the hot rows, and hands Postgres
 //! ordinary tuples: the quals it decides exactly (site and time bounds, dictionary
 //! filters) are not evaluated again per row, the executor checks every other qual, and
-//! joins, sorts and aggregates run on top unchanged. The decisions (bounds, code filters, decoding)
-//! are `tally_core::scan`; this module binds them to the planner and executor.
+//! joins, sorts and aggregates run on top unchanged. The decisions (bounds, code
+//! filters, decoding) are `tally_core::scan`; this module binds them to the planner
+//! and executor.
 //!
 //! A second hook offers TallyAgg for `GROUP BY` and aggregates over the relation
 //! alone: the scan computes the groups on the decoded column vectors

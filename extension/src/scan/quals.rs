@@ -232,7 +232,6 @@ impl Quals {
         }
     }
 
-    /// The quals in use, for EXPLAIN: `site_id`, `ts`, `pathname LIKE`.
     /// The columns the scan decodes to apply these quals: `ts` to cut the segments
     /// a time bound crosses, and each code filter's column (site bounds pick whole
     /// segments from the catalog).
@@ -248,6 +247,7 @@ impl Quals {
             .collect()
     }
 
+    /// The quals in use, for EXPLAIN: `site_id`, `ts`, `pathname LIKE`.
     pub(super) fn describe(&self) -> Vec<String> {
         self.usable
             .iter()

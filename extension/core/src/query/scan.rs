@@ -315,7 +315,8 @@ pub fn scan_all(
 /// and a thread that is ahead takes more batches. This thread checks
 /// `workers.interrupted` before each batch it loads or scans and between the final
 /// steps; once it says stop, the other threads end after the batch in hand. Bytes
-/// `load` says were verified are not hashed again. A batch that cannot be decoded is returned with its index (the lowest, if several).
+/// `load` says were verified are not hashed again. A batch that cannot be decoded is
+/// returned with its index (the lowest, if several).
 pub fn scan_loaded<'b>(
     plan: &Plan,
     range: TimeRange,

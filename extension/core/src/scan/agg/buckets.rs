@@ -8,8 +8,9 @@ use rustc_hash::FxHashMap;
 
 const HOUR_US: i64 = 3_600_000_000;
 
-/// Hours remembered in a direct-mapped table before the map (a power of two): rows come sorted by
-/// visitor, so consecutive rows jump between the hours of a segment's day or two.
+/// Hours remembered in a direct-mapped table before the map (a power of two): rows
+/// come sorted by visitor, so consecutive rows jump between the hours of a segment's
+/// day or two.
 const RECENT: usize = 64;
 
 /// An hour's start and the truncation of each of its timestamps, `None` when they
