@@ -27,7 +27,11 @@ CREATE TABLE tally.segments (
     max_ts     timestamptz NOT NULL,
     row_count  int NOT NULL CHECK (row_count > 0),
     created_at timestamptz NOT NULL DEFAULT now(),
-    data       bytea NOT NULL
+    data       bytea NOT NULL,
+    -- The smallest and largest value of each string column (tally_core's
+    -- segment::StringRanges), so a filter on one skips the segment unread; NULL for a
+    -- segment written before Tally recorded them.
+    string_ranges bytea
 );
 -- The segment bytes are already compressed: TOAST should store them out of line
 -- without trying pglz again.

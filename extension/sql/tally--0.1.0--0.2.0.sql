@@ -763,3 +763,8 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'rollup_rows_to_blocks_wrapper';
 REVOKE EXECUTE ON FUNCTION tally.rollup_rows_to_blocks() FROM PUBLIC;
 SELECT tally.rollup_rows_to_blocks();
+
+-- Each segment's string columns' value ranges, so the SQL scan skips a segment that a
+-- filter on a string column rules out without reading it (segments written before
+-- have none and are read as before).
+ALTER TABLE tally.segments ADD COLUMN string_ranges bytea;

@@ -254,7 +254,7 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
             return if more { slot } else { pg_sys::ExecClearTuple(slot) };
         }
         loop {
-            if let Some(&row) = run.current.rows.get(run.position) {
+            if let Some(row) = run.current.rows.get(run.position) {
                 run.position += 1;
                 tuple::fill(slot, &run.current, row as usize, &run.columns, &mut run.texts, run.segment_cxt);
                 return slot;
@@ -304,7 +304,8 @@ impl Run {
             // The segments read stay in this backend's cache for the next queries, as
             // `tally.segment_cache_mb` sets it.
             segment_cache::configure();
-            self.sources = if bounds.is_empty() { Sources::default() } else { source::read(&bounds, instrumented, self.scan_cxt) };
+            self.sources =
+                if bounds.is_empty() { Sources::default() } else { source::read(&bounds, &filters, instrumented, self.scan_cxt) };
             if instrumented {
                 let visible = self.sources.visible.unwrap_or(0);
                 self.stats.segments_visible = Some(self.stats.segments_visible.unwrap_or(0) + visible);

@@ -62,7 +62,7 @@ impl Ordered {
                     Step::Open(source) => {
                         let decoded = run.decode_source(source);
                         let ts = run.ts_values(&decoded);
-                        self.merge.opened(source, &decoded.rows, ts);
+                        self.merge.opened(source, &decoded.rows.indices(), ts);
                         if !decoded.rows.is_empty() {
                             let mut texts = Texts::default();
                             texts.reset(&decoded);

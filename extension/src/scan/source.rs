@@ -1,14 +1,15 @@
 //! What a scan reads besides segment bytes: the catalog rows of the segments its
-//! bounds leave, and the hot rows inside them, both through SPI as the querying role
+//! bounds and the string ranges of its code filters leave, and the hot rows inside them, both through SPI as the querying role
 //! (row-level security applies) and under the query's own snapshot (`read_only`), so
 //! a compaction committing meanwhile neither hides nor doubles an event.
 
 use std::ffi::CString;
 
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use tally_core::scan::Bounds;
-use tally_core::segment::{self, Segment};
+use tally_core::scan::{Bounds, CodeFilter};
+use tally_core::segment::{self, Segment, StringRanges};
 
 use crate::storage::arrays::PG_EPOCH_OFFSET_US;
 use crate::storage::hot_scan::{event_of, EventColumns};
@@ -53,8 +54,9 @@ impl Sources {
     }
 }
 
-/// Reads the sources `bounds` leave; the segments' TOAST pointers are copied into
-/// `keep`, which lives until the scan ends or restarts.
+/// Reads the sources `bounds` leave, without the segments whose catalog string ranges
+/// `filters` rule out; the segments' TOAST pointers are copied into `keep`, which
+/// lives until the scan ends or restarts.
 ///
 /// Under a snapshot that saw every compaction of the hot rows
 /// (`storage::hot_snapshot`): the query's own, or a later one in READ COMMITTED
@@ -63,12 +65,12 @@ impl Sources {
 ///
 /// # Safety
 /// Called from the executor, with the query's snapshot active.
-pub(super) unsafe fn read(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
-    crate::storage::hot_snapshot::reading(|| unsafe { read_now(bounds, count_visible, keep) })
+pub(super) unsafe fn read(bounds: &Bounds, filters: &[CodeFilter], count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
+    crate::storage::hot_snapshot::reading(|| unsafe { read_now(bounds, filters, count_visible, keep) })
 }
 
 /// [`read`] under the active snapshot.
-unsafe fn read_now(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
+unsafe fn read_now(bounds: &Bounds, filters: &[CodeFilter], count_visible: bool, keep: pg_sys::MemoryContext) -> Sources {
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             error!("tally.events: SPI_connect failed");
@@ -83,21 +85,31 @@ unsafe fn read_now(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryCon
         let (to_seg, to_hot) = to.map(|p| (format!(" AND min_ts <= ${p}"), format!(" AND ts <= ${p}"))).unwrap_or_default();
 
         let mut sources = Sources::default();
-        let rows = params
-            .select(&format!("SELECT segment_id, xmin::text::bigint, data, row_count, min_ts, max_ts FROM tally.segments WHERE true{site_cond}{from_seg}{to_seg}"));
+        // The ranges only when a filter can use them: the other scans read less.
+        let filters = if crate::storage::layout::segments_have_string_ranges() { filters } else { &[] };
+        let ranges = if filters.is_empty() { "" } else { ", string_ranges" };
+        let rows = params.select(&format!(
+            "SELECT segment_id, xmin, row_count, min_ts, max_ts, data{ranges} FROM tally.segments WHERE true{site_cond}{from_seg}{to_seg}"
+        ));
         for row in rows {
-            // The row's `data` as read (a TOAST pointer, or the bytes when stored inline).
-            let data: *const pg_sys::varlena = row.datum(2).expect("data is NOT NULL").cast_mut_ptr();
+            let id: i64 = row.get(0).expect("segment_id is NOT NULL");
+            if !filters.is_empty() && !may_pass(id, &row, filters) {
+                continue;
+            }
+            // The row's `data` as read (a TOAST pointer, or the bytes when stored inline),
+            // last in the row so that the columns before it have fixed offsets.
+            let data: *const pg_sys::varlena = row.datum(5).expect("data is NOT NULL").cast_mut_ptr();
             let len = pgrx::varlena::varsize_any(data);
             let copied = pg_sys::MemoryContextAlloc(keep, len) as *mut pg_sys::varlena;
             std::ptr::copy_nonoverlapping(data as *const u8, copied as *mut u8, len);
             let time = |column: usize| row.datum(column).expect("segment times are NOT NULL").value() as i64 + PG_EPOCH_OFFSET_US;
             sources.stored.push(Stored {
-                id: row.get(0).expect("segment_id is NOT NULL"),
-                xmin: row.get(1).expect("xmin is set"),
-                rows: row.get::<i32>(3).expect("row_count is NOT NULL") as usize,
-                ts_min: time(4),
-                ts_max: time(5),
+                id,
+                // A TransactionId, unsigned 32 bits in its datum.
+                xmin: row.datum(1).expect("xmin is set").value() as u32 as i64,
+                rows: row.get::<i32>(2).expect("row_count is NOT NULL") as usize,
+                ts_min: time(3),
+                ts_max: time(4),
                 data: copied,
             });
         }
@@ -117,6 +129,23 @@ unsafe fn read_now(bounds: &Bounds, count_visible: bool, keep: pg_sys::MemoryCon
         pg_sys::SPI_finish();
         sources
     }
+}
+
+/// Whether segment `id`, whose catalog `row` ends with its `string_ranges`, may hold a
+/// row passing every filter (true when it has no ranges recorded).
+fn may_pass(id: i64, row: &SpiRow, filters: &[CodeFilter]) -> bool {
+    let Some(bytes) = row.get::<&[u8]>(6) else { return true };
+    let ranges = StringRanges::decode(bytes).unwrap_or_else(|e| {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("segment {id} of tally.segments has damaged string ranges: {e}"),
+            "tally.events",
+        )
+        .set_hint(format!("UPDATE tally.segments SET string_ranges = NULL WHERE segment_id = {id} lets scans read the segment itself."))
+        .report(PgLogLevel::ERROR);
+        unreachable!("an ERROR does not return")
+    });
+    filters.iter().all(|filter| filter.may_pass_ranges(&ranges))
 }
 
 /// The rows of every visible segment plus the hot partitions' estimated rows: the

@@ -144,22 +144,28 @@ fn write_slices(client: &mut SpiClient, slices: &[((i32, i64), &[Event])]) -> i6
     written
 }
 
-/// Inserts one encoded segment of `site_id` and UTC `day` (days since the epoch).
+/// Inserts one encoded segment of `site_id` and UTC `day` (days since the epoch),
+/// with its string ranges where the catalog has their column.
 fn insert_segment(client: &mut SpiClient, site_id: i32, day: i64, seg: &Segment) {
-    let args: [DatumWithOid; 6] = [
+    let strings = crate::storage::layout::segments_have_string_ranges().then(|| seg.strings.encode());
+    let args: [DatumWithOid; 7] = [
         site_id.into(),
         (day as i32).into(),
         from_unix_us(seg.zone.ts_min).into(),
         from_unix_us(seg.zone.ts_max).into(),
         (seg.zone.rows as i32).into(),
         seg.bytes.as_slice().into(),
+        strings.as_deref().into(),
     ];
+    let (column, value) = if strings.is_some() { (", string_ranges", ", $7") } else { ("", "") };
     client
         .update(
-            "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data) \
-             VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6)",
+            &format!(
+                "INSERT INTO tally.segments (site_id, day, min_ts, max_ts, row_count, data{column}) \
+                 VALUES ($1, DATE '1970-01-01' + $2, $3, $4, $5, $6{value})"
+            ),
             None,
-            &args,
+            &args[..if strings.is_some() { 7 } else { 6 }],
         )
         .unwrap_or_else(|e| error!("inserting a segment of site {site_id}: {e}"));
 }

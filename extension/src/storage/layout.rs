@@ -34,12 +34,26 @@ pub fn present(relid: pg_sys::Oid) -> usize {
 
 /// `tally.events_hot`.
 pub fn events_hot() -> pg_sys::Oid {
+    relation(c"events_hot")
+}
+
+/// Whether `tally.segments` has its `string_ranges` column, which an older release's
+/// SQL lacks until `ALTER EXTENSION tally UPDATE`: segments are then written without
+/// ranges, and scans read each segment the ranges would have let them skip. A lookup
+/// in the catalog caches, so it costs no query.
+pub fn segments_have_string_ranges() -> bool {
+    // SAFETY: a catalog lookup by OID and name.
+    unsafe { pg_sys::get_attnum(relation(c"segments"), c"string_ranges".as_ptr()) != pg_sys::InvalidAttrNumber as pg_sys::AttrNumber }
+}
+
+/// The relation `tally.<name>`.
+fn relation(name: &std::ffi::CStr) -> pg_sys::Oid {
     // SAFETY: catalog lookups by name.
     unsafe {
         let nsp = pg_sys::get_namespace_oid(c"tally".as_ptr(), false);
-        let relid = pg_sys::get_relname_relid(c"events_hot".as_ptr(), nsp);
+        let relid = pg_sys::get_relname_relid(name.as_ptr(), nsp);
         if relid == pg_sys::InvalidOid {
-            pgrx::error!("tally.events_hot does not exist");
+            pgrx::error!("tally.{} does not exist", name.to_string_lossy());
         }
         relid
     }

@@ -5,14 +5,14 @@ use crate::codec::dict::DictColumn;
 use crate::event::COLUMNS;
 use crate::segment::{Column, SegmentError, SegmentReader};
 
-use super::{Bounds, CodeFilter};
+use super::{Bounds, CodeFilter, Selection};
 
 /// The decoded columns (indexed like [`COLUMNS`], `None` where not asked for) and the
 /// rows, in storage order, that may pass the query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decoded {
     pub columns: Vec<Option<Column>>,
-    pub rows: Vec<u32>,
+    pub rows: Selection,
     /// True when a filter's dictionary had no accepted value, so nothing was decoded.
     pub skipped_by_dictionary: bool,
 }
@@ -25,7 +25,7 @@ pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilt
     let mut decoded: Vec<Option<Column>> = (0..COLUMNS.len()).map(|_| None).collect();
     for filter in filters {
         if !filter.may_pass(reader)? {
-            return Ok(Decoded { columns: decoded, rows: Vec::new(), skipped_by_dictionary: true });
+            return Ok(Decoded { columns: decoded, rows: Selection::default(), skipped_by_dictionary: true });
         }
     }
     let mut rows: Option<Vec<u32>> = None;
@@ -44,7 +44,7 @@ pub fn decode(reader: &SegmentReader<'_>, columns: &[usize], filters: &[CodeFilt
         let codes = &dict.codes;
         rows = Some(keep(rows, zone.rows, |row| accepted[codes[row] as usize]));
     }
-    let rows = rows.unwrap_or_else(|| (0..zone.rows as u32).collect());
+    let rows = rows.map_or(Selection::Every(zone.rows), Selection::Rows);
     if !rows.is_empty() {
         for &column in columns {
             load(reader, &mut decoded, column)?;
@@ -68,7 +68,7 @@ pub fn without_reading(
     let inside = bounds.admits_ts(ts_min) && bounds.admits_ts(ts_max);
     (columns.is_empty() && filters.is_empty() && inside).then(|| Decoded {
         columns: (0..COLUMNS.len()).map(|_| None).collect(),
-        rows: (0..rows as u32).collect(),
+        rows: Selection::Every(rows),
         skipped_by_dictionary: false,
     })
 }
@@ -139,12 +139,12 @@ mod tests {
         let reader = SegmentReader::open(&segment.bytes).unwrap();
         let all = reader.events().unwrap();
         let d = decode(&reader, &[at("pathname")], filters, bounds).unwrap();
-        let got: Vec<&Event> = d.rows.iter().map(|&r| &all[r as usize]).collect();
+        let got: Vec<&Event> = d.rows.indices().iter().map(|&r| &all[r as usize]).collect();
         let want: Vec<&Event> = all.iter().filter(|e| expect(e)).collect();
         assert_eq!(got, want);
         if !d.rows.is_empty() {
             let paths = d.dict(at("pathname")).expect("asked for");
-            for &r in &d.rows {
+            for &r in d.rows.indices().iter() {
                 assert_eq!(paths.get(r as usize), Some(all[r as usize].pathname.as_str()));
             }
         }
@@ -208,7 +208,7 @@ mod tests {
         let mut bounds = Bounds::default();
         bounds.ts_at_least(1_000);
         let d = without_reading(100, 1_000, 1_099, &[], &[], &bounds).expect("nothing to read");
-        assert_eq!(d.rows, (0..100).collect::<Vec<u32>>());
+        assert_eq!(d.rows, Selection::Every(100));
         assert_eq!(d, decode(&SegmentReader::open(&build(&events()).unwrap().bytes).unwrap(), &[], &[], &bounds).unwrap());
         assert!(without_reading(100, 999, 1_099, &[], &[], &bounds).is_none(), "the bounds cut it");
         assert!(without_reading(100, 1_000, 1_099, &[at("ts")], &[], &bounds).is_none(), "a column to decode");

@@ -4,7 +4,7 @@
 
 use crate::codec::dict::{DictColumn, NULL_CODE};
 use crate::event::COLUMNS;
-use crate::segment::{Kind, SegmentError, SegmentReader};
+use crate::segment::{Kind, SegmentError, SegmentReader, StringRange, StringRanges};
 
 /// What a row's string must satisfy. Comparisons are bytewise, as Postgres's `=` and
 /// `LIKE` are under a deterministic collation; the caller only builds filters there.
@@ -101,6 +101,27 @@ impl CodeFilter {
         }
     }
 
+    /// Whether a row of a segment whose string columns span `ranges` (its catalog
+    /// entry) may pass: false when every value of the column sorts outside what the
+    /// test accepts, or the column is all NULL and the test wants a value.
+    pub fn may_pass_ranges(&self, ranges: &StringRanges) -> bool {
+        let (min, max) = match ranges.get(self.column) {
+            None => return true,
+            Some(StringRange::Null) => return self.test == CodeTest::IsNull,
+            Some(StringRange::Between(min, max)) => (&**min, &**max),
+        };
+        match &self.test {
+            CodeTest::In(values) => values.iter().any(|v| (min..=max).contains(&v.as_bytes())),
+            // Every string with the prefix sorts at or after it, and a smallest value
+            // after the prefix that does not start with it sorts after all of them.
+            CodeTest::Prefix(prefix) => {
+                let prefix = prefix.as_bytes();
+                max >= prefix && (min <= prefix || min.starts_with(prefix))
+            }
+            CodeTest::IsNull | CodeTest::IsNotNull => true,
+        }
+    }
+
     /// A readable form for EXPLAIN: `pathname LIKE 'x%'`.
     pub fn describe(&self) -> String {
         let name = COLUMNS[self.column];
@@ -117,6 +138,9 @@ impl CodeFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event;
+    use crate::segment::build;
+    use proptest::prelude::*;
 
     fn column(name: &str, test: CodeTest) -> CodeFilter {
         CodeFilter::new(COLUMNS.iter().position(|c| *c == name).unwrap(), test).unwrap()
@@ -170,5 +194,55 @@ mod tests {
         assert_eq!(passing(&column("referrer", CodeTest::IsNull), PATHS), vec![None, None]);
         assert_eq!(passing(&column("referrer", CodeTest::IsNotNull), PATHS).len(), 6);
         assert!(passing(&column("referrer", CodeTest::IsNull), &[Some("x")]).is_empty());
+    }
+
+    fn a_test() -> impl Strategy<Value = CodeTest> {
+        prop_oneof![
+            proptest::collection::vec("[ab/]{0,3}", 1..3).prop_map(CodeTest::In),
+            "[ab/]{0,3}".prop_map(CodeTest::Prefix),
+            Just(CodeTest::IsNull),
+            Just(CodeTest::IsNotNull),
+        ]
+    }
+
+    proptest! {
+        /// A segment that the catalog's ranges rule out has no row the test accepts.
+        #[test]
+        fn ranges_rule_out_only_segments_without_a_passing_row(
+            referrers in proptest::collection::vec(proptest::option::of("[ab/]{0,4}"), 1..8),
+            test in a_test(),
+        ) {
+            let events: Vec<Event> = referrers
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Event { ts: i as i64, name: "pageview".into(), referrer: r.clone(), ..Event::default() })
+                .collect();
+            let ranges = build(&events).unwrap().strings;
+            let filter = column("referrer", test);
+            prop_assert!(ranges.get(filter.column()).is_some());
+            let values: Vec<Option<&str>> = referrers.iter().map(|r| r.as_deref()).collect();
+            if !passing(&filter, &values).is_empty() {
+                prop_assert!(filter.may_pass_ranges(&ranges));
+            }
+        }
+    }
+
+    #[test]
+    fn ranges_rule_out_prefixes_and_values_outside_them() {
+        let events: Vec<Event> = ["/p/1", "/p/20"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Event { ts: i as i64, name: "pageview".into(), pathname: (*p).into(), ..Event::default() })
+            .collect();
+        let ranges = build(&events).unwrap().strings;
+        let passes = |test| column("pathname", test).may_pass_ranges(&ranges);
+        assert!(!passes(CodeTest::Prefix("/blog".into())), "sorts before every path");
+        assert!(!passes(CodeTest::Prefix("/q".into())), "sorts after every path");
+        assert!(!passes(CodeTest::Prefix("/p/3".into())), "inside the range's prefix but after its largest value");
+        assert!(passes(CodeTest::Prefix("/p/".into())) && passes(CodeTest::Prefix("/p/2".into())) && passes(CodeTest::Prefix("/".into())));
+        assert!(!passes(CodeTest::In(vec!["/a".into(), "/z".into()])));
+        assert!(passes(CodeTest::In(vec!["/p/15".into()])), "inside the range, so possible");
+        assert!(!column("referrer", CodeTest::IsNotNull).may_pass_ranges(&ranges), "every referrer is NULL");
+        assert!(column("referrer", CodeTest::IsNull).may_pass_ranges(&StringRanges::default()), "no ranges: may pass");
     }
 }

@@ -11,9 +11,11 @@ mod bounds;
 mod decode;
 mod filter;
 mod order;
+mod selection;
 
 pub use batches::batches;
 pub use bounds::Bounds;
 pub use decode::{decode, without_reading, Decoded};
 pub use filter::{CodeFilter, CodeTest};
 pub use order::{ts_column, Direction, Step, TsMerge};
+pub use selection::Selection;

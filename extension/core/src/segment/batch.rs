@@ -206,8 +206,7 @@ pub fn build_rows(batch: &Batch, rows: &[u32]) -> Result<Segment, SegmentError> 
             BatchColumn::Str(s) => Values::Str(s.dict_column(&order)),
             BatchColumn::Props(p) => Values::Props(order.iter().map(|&r| p[r as usize].as_slice()).collect()),
         };
-        encode_block(values, &runs, blocks);
-        Ok(())
+        Ok(encode_block(values, &runs, blocks))
     })
 }
 

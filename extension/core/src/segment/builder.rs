@@ -4,15 +4,17 @@ use crate::codec::{put_varint, zigzag};
 use crate::event::{Event, COLUMNS};
 
 use super::column::encode_block;
+use super::ranges::{StringRange, StringRanges};
 use super::runs::Runs;
 use super::schema::{extract, string_columns, Values};
 use super::{SegmentError, ZoneMap, MAGIC, MAX_ROWS, VERSION};
 
-/// An encoded segment and the zone map the catalog stores beside it.
+/// An encoded segment and what the catalog stores beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub bytes: Vec<u8>,
     pub zone: ZoneMap,
+    pub strings: StringRanges,
 }
 
 /// Encodes `events` (meant to be one site and time slice, in any order) as a segment.
@@ -40,20 +42,20 @@ pub fn build(events: &[Event]) -> Result<Segment, SegmentError> {
             Some(dict) => Values::Str(dict),
             None => extract(column, events, &order),
         };
-        encode_block(values, &runs, blocks);
-        Ok(())
+        Ok(encode_block(values, &runs, blocks))
     })
 }
 
 /// Writes a segment of `zone` and `runs` (the visit structure of its sorted rows)
 /// whose column blocks `encode(column, blocks)` appends to `blocks`, column by column
-/// in [`COLUMNS`] order: header, directory, blocks, checksum. Shared by [`build`] and
+/// in [`COLUMNS`] order (returning [`encode_block`]'s string range): header,
+/// directory, blocks, checksum. Shared by [`build`] and
 /// [`super::merge`], which differ in where the values come from.
 pub(crate) fn assemble(
     zone: ZoneMap,
     runs: &Runs,
     rows: usize,
-    encode: impl FnMut(usize, &mut Vec<u8>) -> Result<(), SegmentError>,
+    encode: impl FnMut(usize, &mut Vec<u8>) -> Result<Option<StringRange>, SegmentError>,
 ) -> Result<Segment, SegmentError> {
     assemble_first(COLUMNS.len(), zone, runs, rows, encode)
 }
@@ -65,7 +67,7 @@ pub(crate) fn assemble_first(
     zone: ZoneMap,
     runs: &Runs,
     rows: usize,
-    mut encode: impl FnMut(usize, &mut Vec<u8>) -> Result<(), SegmentError>,
+    mut encode: impl FnMut(usize, &mut Vec<u8>) -> Result<Option<StringRange>, SegmentError>,
 ) -> Result<Segment, SegmentError> {
     let mut bytes = Vec::with_capacity(rows * 16);
     bytes.extend_from_slice(&MAGIC);
@@ -78,8 +80,9 @@ pub(crate) fn assemble_first(
     // All blocks go into one buffer; the directory needs their lengths first.
     let mut blocks = Vec::with_capacity(rows * 16);
     let mut ends = Vec::with_capacity(columns);
+    let mut strings = StringRanges::default();
     for column in 0..columns {
-        encode(column, &mut blocks)?;
+        strings.set(column, encode(column, &mut blocks)?);
         ends.push(blocks.len());
     }
     put_varint(&mut bytes, ends.len() as u64);
@@ -92,5 +95,5 @@ pub(crate) fn assemble_first(
     bytes.extend_from_slice(&blocks);
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
-    Ok(Segment { bytes, zone })
+    Ok(Segment { bytes, zone, strings })
 }

@@ -4,6 +4,7 @@ use crate::codec::dict::{self, DictColumn};
 use crate::codec::props::{self, PropsColumn};
 use crate::codec::{ints, Cursor, DecodeError};
 
+use super::ranges::StringRange;
 use super::runs::{Level, Runs};
 use super::schema::{Kind, Values};
 
@@ -72,8 +73,9 @@ const SOME_NULLS: u8 = 2;
 /// Encodes one column block: `[u8 level][payload]`, at the coarsest level the values
 /// allow. String columns are dictionary-coded first, so finding their level compares
 /// `u32` codes rather than strings (the dictionary is the same at every level, since
-/// a value constant within units appears in the first row of one).
-pub(crate) fn encode_block(values: Values<'_>, runs: &Runs, out: &mut Vec<u8>) {
+/// a value constant within units appears in the first row of one). The range of a
+/// string column's values, for the catalog.
+pub(crate) fn encode_block(values: Values<'_>, runs: &Runs, out: &mut Vec<u8>) -> Option<StringRange> {
     match values {
         Values::Int(v) => {
             let level = runs.level_of(&v);
@@ -82,23 +84,28 @@ pub(crate) fn encode_block(values: Values<'_>, runs: &Runs, out: &mut Vec<u8>) {
                 Level::Row => ints::encode_into(&v, out),
                 _ => ints::encode_into(&runs.at_level(level, &v), out),
             }
+            None
         }
         Values::NullableInt(v) => {
             let level = runs.level_of(&v);
             out.push(level as u8);
             encode_nullable(&runs.at_level(level, &v), out);
+            None
         }
         Values::Str(mut column) => {
+            let range = StringRange::of(&column);
             let level = runs.level_of(&column.codes);
             out.push(level as u8);
             if level != Level::Row {
                 column.codes = runs.at_level(level, &column.codes);
             }
             dict::encode_into(&column, out);
+            range
         }
         Values::Props(rows) => {
             out.push(Level::Row as u8);
             props::encode_into(&PropsColumn::from_rows(&rows), out);
+            None
         }
     }
 }

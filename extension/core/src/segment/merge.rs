@@ -41,7 +41,7 @@ pub fn merge(readers: &[SegmentReader<'_>]) -> Result<Segment, SegmentError> {
     assemble(zone, &runs, rows, |column, blocks| {
         let decoded = readers.iter().map(|r| r.column_at(column)).collect::<Result<Vec<Column>, _>>()?;
         let bad = SegmentError::BadColumn { column: COLUMNS[column], reason: "column kinds differ between segments" };
-        match kind(column) {
+        Ok(match kind(column) {
             Kind::Int | Kind::NullableInt => {
                 let columns = decoded.iter().map(|c| if let Column::Int(c) = c { Ok(c) } else { Err(bad.clone()) });
                 let columns = columns.collect::<Result<Vec<&IntColumn>, _>>()?;
@@ -50,11 +50,11 @@ pub fn merge(readers: &[SegmentReader<'_>]) -> Result<Segment, SegmentError> {
                 } else {
                     Values::NullableInt(order.iter().map(|&(i, row)| columns[i].get(row)).collect())
                 };
-                encode_block(values, &runs, blocks);
+                encode_block(values, &runs, blocks)
             }
             Kind::Str => {
                 let dicts = decoded.iter().map(|c| if let Column::Str(d) = c { Ok(d) } else { Err(bad.clone()) });
-                encode_block(Values::Str(merged_dict(&dicts.collect::<Result<Vec<_>, _>>()?, &order)), &runs, blocks);
+                encode_block(Values::Str(merged_dict(&dicts.collect::<Result<Vec<_>, _>>()?, &order)), &runs, blocks)
             }
             Kind::Props => {
                 // Few rows have properties: only theirs are allocated.
@@ -63,10 +63,9 @@ pub fn merge(readers: &[SegmentReader<'_>]) -> Result<Segment, SegmentError> {
                     let Column::Props(props) = &decoded[i] else { return Err(bad) };
                     owned.push(props.row(row).map(|(k, v)| (k.to_owned(), v.to_owned())).collect());
                 }
-                encode_block(Values::Props(owned.iter().map(Vec::as_slice).collect()), &runs, blocks);
+                encode_block(Values::Props(owned.iter().map(Vec::as_slice).collect()), &runs, blocks)
             }
-        }
-        Ok(())
+        })
     })
 }
 

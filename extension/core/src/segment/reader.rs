@@ -264,12 +264,9 @@ mod tests {
             ts_min: sorted.iter().map(|e| e.ts).min().unwrap_or(0),
             ts_max: sorted.iter().map(|e| e.ts).max().unwrap_or(0),
         };
-        assemble_first(columns, zone, &runs, sorted.len(), |column, out| {
-            encode_block(extract(column, &sorted, &order), &runs, out);
-            Ok(())
-        })
-        .unwrap()
-        .bytes
+        assemble_first(columns, zone, &runs, sorted.len(), |column, out| Ok(encode_block(extract(column, &sorted, &order), &runs, out)))
+            .unwrap()
+            .bytes
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl Aggregation {
             return interrupt();
         }
         let mut ids = Vec::with_capacity(CHUNK.min(decoded.rows.len()));
-        for rows in decoded.rows.chunks(CHUNK) {
+        for rows in decoded.rows.indices().chunks(CHUNK) {
             interrupt()?;
             self.group_ids(rows, &keys, &tables, trunc, &mut ids);
             let groups = self.groups.keys().len();

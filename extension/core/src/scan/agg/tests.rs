@@ -180,7 +180,7 @@ fn run(spec: Spec, filters: Vec<Filter>, bounds: &Bounds, scan_filters: &[CodeFi
     for (segment, all) in built.iter().zip(&stored) {
         let reader = SegmentReader::open(&segment.bytes).unwrap();
         let decoded = decode(&reader, &agg.columns(), scan_filters, bounds).unwrap();
-        selected.extend(decoded.rows.iter().map(|&r| &all[r as usize]));
+        selected.extend(decoded.rows.indices().iter().map(|&r| &all[r as usize]));
         agg.add(&decoded, &mut trunc, &never).unwrap();
     }
     agg.finish();
