@@ -588,7 +588,7 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
     ];
     let not_pushed = [
         // A filter the scan does not decide exactly, an expression as argument or key,
-        // text order under a collation, an aggregate over a join, grouping sets.
+        // text order under a collation, grouping sets.
         "SELECT count(*) FROM {rel} WHERE pathname LIKE '%o%'",
         "SELECT count(*) FROM {rel} WHERE revenue_micros > 0",
         "SELECT sum(CASE WHEN screen_width > 500 THEN 1 ELSE 0 END) FROM {rel}",
@@ -599,7 +599,6 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT min(pathname) FROM {rel}",
         "SELECT date_trunc('minute', ts), count(*) FROM {rel} GROUP BY 1",
         "SELECT count(*) FILTER (WHERE screen_width > 500) FROM {rel}",
-        "SELECT s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY 1",
         "SELECT site_id, name, count(*) FROM {rel} GROUP BY GROUPING SETS ((site_id), (name))",
         // Nothing to scan: Postgres answers without reading.
         "SELECT count(*), sum(screen_width) FROM {rel} WHERE false",
@@ -640,6 +639,58 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
 
 /// `date_trunc` truncates in the session's time zone, half-hour offsets and daylight
 /// saving changes included; prepared statements with parameters aggregate per value.
+/// Aggregates over `tally.events` joined with one relation on `site_id`, grouped by
+/// its columns and the events' own, run in the scan (the events grouped by site, then
+/// regrouped by the joined rows) with the answers of Postgres's join and Agg: rows
+/// joining a site twice count it twice, NULL keys group together, a NULL site joins
+/// nothing. Other joins stay with Postgres.
+#[tokio::test]
+async fn aggregates_over_a_join_on_site_id_run_in_the_scan() {
+    let db = setup().await;
+    // Site 1 joined twice under one key, site 2 under two keys, site 3 under a NULL
+    // key, a row with a NULL site, site 4 not at all.
+    db.query(
+        "CREATE TABLE owners AS SELECT * FROM (VALUES (1, 'ann'), (1, 'ann'), (2, 'bob'), (2, 'cy'), (3, NULL), (NULL, 'dee'), \
+         (5, 'ann'), (99, 'eve')) v (site_id, owner)",
+    )
+    .await;
+    let pushed = [
+        "SELECT s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY 1",
+        "SELECT s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) WHERE e.ts >= '2024-03-29' GROUP BY 1 ORDER BY 2 DESC",
+        "SELECT s.domain, e.device, count(DISTINCT e.visitor_id), sum(e.engagement_ms), avg(e.revenue_micros), max(e.ts) \
+         FROM {rel} e JOIN tally.sites s ON s.site_id = e.site_id GROUP BY 1, 2",
+        "SELECT e.pathname, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) WHERE s.domain LIKE 'site1%' GROUP BY 1",
+        "SELECT o.owner, date_trunc('day', e.ts), count(*), count(DISTINCT e.visitor_id), min(e.screen_width) \
+         FROM {rel} e JOIN owners o ON o.site_id = e.site_id WHERE e.name = 'pageview' GROUP BY 1, 2",
+        "SELECT e.site_id, o.owner, count(*) FILTER (WHERE e.country = 'US') FROM owners o JOIN {rel} e USING (site_id) GROUP BY 1, 2",
+        "SELECT o.owner, count(*) AS n FROM {rel} e JOIN owners o USING (site_id) GROUP BY 1 HAVING count(*) > 100 ORDER BY n DESC",
+        "SELECT e.name, count(*) FROM {rel} e JOIN owners o USING (site_id) GROUP BY 1",
+    ];
+    for sql in pushed {
+        assert!(pushed_down(&db, sql).await, "not pushed down: {}", plan(&db, sql, false).await);
+        compare(&db, sql, "heap").await;
+    }
+    let not_pushed = [
+        "SELECT o.owner, count(*) FROM {rel} e LEFT JOIN owners o USING (site_id) GROUP BY 1",
+        "SELECT o.owner, count(*) FROM owners o LEFT JOIN {rel} e USING (site_id) GROUP BY 1",
+        "SELECT o.owner, count(*) FROM {rel} e JOIN owners o ON o.site_id = e.site_id AND o.owner < e.pathname GROUP BY 1",
+        "SELECT o.owner, count(o.site_id) FROM {rel} e JOIN owners o USING (site_id) GROUP BY 1",
+        "SELECT count(*) FROM {rel} e JOIN owners o USING (site_id)",
+        // A column the grouped primary key determines.
+        "SELECT s.site_id, s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY s.site_id",
+    ];
+    for sql in not_pushed {
+        assert!(!pushed_down(&db, sql).await, "pushed down: {}", plan(&db, sql, false).await);
+        compare(&db, sql, "heap").await;
+    }
+    let plan = plan(&db, pushed[4], true).await;
+    assert!(plan.contains("Groups Joined By: site_id") && plan.contains("Seq Scan on owners o"), "{plan}");
+    // A rescan with the joined rows changed: a correlated subquery per owner.
+    let sql = "SELECT o.owner, (SELECT count(*) FROM (SELECT x.owner FROM {rel} e JOIN owners x USING (site_id) \
+               WHERE x.owner = o.owner GROUP BY 1) g) FROM (SELECT DISTINCT owner FROM owners) o";
+    compare(&db, sql, "heap").await;
+}
+
 #[tokio::test]
 async fn aggregates_follow_the_time_zone_and_parameters() {
     let db = setup().await;

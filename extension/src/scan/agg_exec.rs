@@ -1,13 +1,16 @@
 //! The executor side of TallyAgg: when the first row is asked for, the scan's sources
 //! are read and decoded one segment at a time into a [`tally_core::scan::agg`]
 //! aggregation; then each group is returned as a virtual tuple of keys and
-//! aggregate values, which Postgres filters (`HAVING`) and projects.
+//! aggregate values, which Postgres filters (`HAVING`) and projects. Over a join
+//! ([`super::agg_join`]) the events are grouped by site as well, and the child plan's
+//! rows then regroup them before the groups are returned.
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use tally_core::scan::agg::{Aggregation, Filter, Key, Spec, Value};
 
+use super::agg_join::Joined;
 use super::exec::{explain_integer, explain_text, own, release, Run};
 use super::quals::{uses_of, Quals, Use};
 use super::{list, tuple, Methods};
@@ -64,6 +67,22 @@ struct AggRun {
     result: Option<Aggregation>,
     /// The next group to return.
     next: usize,
+    /// Over a join: the joined relation.
+    join: Option<JoinRun>,
+}
+
+/// The joined relation of a TallyAgg over a join.
+struct JoinRun {
+    /// The child plan reading it.
+    child: *mut pg_sys::PlanState,
+    /// Per group key of the scan tuple: the index of the joined relation's column
+    /// among `keys`, or -1 for a key of the events.
+    outer: Vec<i32>,
+    /// Where the child's rows hold the column joining `site_id` and the key columns.
+    site: i32,
+    keys: Vec<i32>,
+    /// Its rows, once read.
+    joined: Joined,
 }
 
 #[pg_guard]
@@ -77,7 +96,7 @@ unsafe extern "C-unwind" fn create_state(_plan: *mut pg_sys::CustomScan) -> *mut
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, _eflags: i32) {
+unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, eflags: i32) {
     unsafe {
         let state = node as *mut State;
         let plan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
@@ -87,7 +106,7 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
         pg_sys::RelationClose(rel);
 
         let private: Vec<*mut pg_sys::Node> = list::nodes((*plan).custom_private).collect();
-        let [spec, uses, filters] = private[..] else { error!("TallyAgg: a plan without its private list") };
+        let [spec, uses, filters, outer, positions] = private[..] else { error!("TallyAgg: a plan without its private list") };
         let spec = Spec::decode(&list::ints(spec.cast())).unwrap_or_else(|| error!("TallyAgg: a plan with an unknown aggregation"));
         let values: Vec<*mut pg_sys::Expr> = list::nodes((*plan).custom_exprs).map(|n| n.cast()).collect();
         let parent = &mut (*node).ss.ps as *mut pg_sys::PlanState;
@@ -133,9 +152,17 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
                 Key::Column(_) | Key::Prop(_) => pg_sys::Datum::from(0usize),
             })
             .collect();
+        let join = match list::ints(positions.cast())[..] {
+            [] => None,
+            [site, ref keys @ ..] => {
+                let child = pg_sys::ExecInitNode(list::nodes((*plan).custom_plans).next().expect("a child plan").cast(), estate, eflags);
+                (*node).custom_ps = list::node_list(&[child.cast()]);
+                Some(JoinRun { child, outer: list::ints(outer.cast()), site, keys: keys.to_vec(), joined: Joined::default() })
+            }
+        };
         let query_cxt = (*estate).es_query_cxt;
-        let run =
-            AggRun { scan: Run::new(columns, quals, query_cxt), spec, filters: filter_quals, filter_names, units, result: None, next: 0 };
+        let scan = Run::new(columns, quals, query_cxt);
+        let run = AggRun { scan, spec, filters: filter_quals, filter_names, units, result: None, next: 0, join };
         own(&raw mut (*state).run, run, query_cxt);
     }
 }
@@ -166,7 +193,7 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
         if run.next >= result.len() {
             return pg_sys::ExecClearTuple(slot);
         }
-        fill(slot, result, run.next, run.spec.keys.len(), run.scan.row_cxt);
+        fill(slot, result, run.next, run.join.as_ref(), run.scan.row_cxt);
         run.next += 1;
         slot
     }
@@ -207,6 +234,13 @@ impl AggRun {
                 }
                 pg_sys::MemoryContextReset(call_cxt);
             });
+            if let Some(join) = &mut self.join {
+                let cxt = self.scan.child_context(c"TallyAgg joined rows");
+                join.joined = Joined::read(join.child, join.site, &join.keys, cxt);
+                let sites = &join.joined.sites;
+                let by = self.spec.keys.len() - 1;
+                aggregation = aggregation.regroup(by, |site| site.and_then(|s| sites.get(&(s as i32))).map_or_else(Vec::new, Vec::clone));
+            }
             aggregation.finish();
             self.result = Some(aggregation);
             self.next = 0;
@@ -215,8 +249,15 @@ impl AggRun {
 }
 
 /// Stores group `group` of `result` in `slot`: the keys, then the aggregates, each as
-/// the type the plan's scan tuple gives it.
-unsafe fn fill(slot: *mut pg_sys::TupleTableSlot, result: &Aggregation, group: usize, keys: usize, row_cxt: pg_sys::MemoryContext) {
+/// the type the plan's scan tuple gives it. Over a join, a key of the joined relation
+/// is its copied datum, found through the joined group the site key holds.
+unsafe fn fill(
+    slot: *mut pg_sys::TupleTableSlot,
+    result: &Aggregation,
+    group: usize,
+    join: Option<&JoinRun>,
+    row_cxt: pg_sys::MemoryContext,
+) {
     unsafe {
         pg_sys::ExecClearTuple(slot);
         let desc = (*slot).tts_tupleDescriptor;
@@ -225,8 +266,31 @@ unsafe fn fill(slot: *mut pg_sys::TupleTableSlot, result: &Aggregation, group: u
         let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
         let previous = pg_sys::MemoryContextSwitchTo(row_cxt);
+        let (keys, outer) = match join {
+            Some(join) => (join.outer.len(), join.outer.as_slice()),
+            None => (result.spec().keys.len(), &[][..]),
+        };
+        let mut part = 0;
         for i in 0..natts {
-            let value = if i < keys { result.key(group, i) } else { result.value(group, i - keys) };
+            let value = match outer.get(i) {
+                Some(&j) if j >= 0 => {
+                    let join = join.expect("a join's keys");
+                    let Value::Int(row) = result.key(group, result.spec().keys.len() - 1) else { unreachable!("a joined group") };
+                    match join.joined.keys[row as usize][j as usize] {
+                        Some(d) => {
+                            values[i] = d;
+                            nulls[i] = false;
+                        }
+                        None => nulls[i] = true,
+                    }
+                    continue;
+                }
+                _ if i < keys => {
+                    part += 1;
+                    result.key(group, part - 1)
+                }
+                _ => result.value(group, i - keys),
+            };
             match datum(value, attrs[i].atttypid) {
                 Some(d) => {
                     values[i] = d;
@@ -285,6 +349,9 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
             run.scan.restart();
             run.result = None;
             run.next = 0;
+            if let Some(join) = &run.join {
+                pg_sys::ExecReScan(join.child);
+            }
         }
         pg_sys::ExecScanReScan(&mut (*node).ss);
     }
@@ -293,7 +360,11 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
 #[pg_guard]
 unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
     unsafe {
-        release(&raw mut (*(node as *mut State)).run);
+        let state = node as *mut State;
+        if let Some(join) = (*state).run.as_ref().and_then(|run| run.join.as_ref()) {
+            pg_sys::ExecEndNode(join.child);
+        }
+        release(&raw mut (*state).run);
     }
 }
 
@@ -304,6 +375,9 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
         let Some(run) = (*state).run.as_ref() else { return };
         if !run.spec.keys.is_empty() {
             explain_text(es, "Group Keys", run.spec.keys.iter().map(|&k| run.spec.describe_key(k)).collect::<Vec<_>>().join(", "));
+        }
+        if run.join.is_some() {
+            explain_text(es, "Groups Joined By", "site_id".into());
         }
         let aggregates: Vec<String> = run
             .spec

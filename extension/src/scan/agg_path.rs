@@ -4,8 +4,9 @@
 //! beside Postgres's own Agg paths. Its plan's scan tuple is the group keys followed
 //! by the aggregates (`custom_scan_tlist`), so Postgres maps the query's target list
 //! and `HAVING` onto it and computes whatever lies above (expressions over
-//! aggregates, `ORDER BY`, `LIMIT`) as for any Agg node. Any part that does not fit
-//! [`Spec`] leaves the query to the ordinary plan.
+//! aggregates, `ORDER BY`, `LIMIT`) as for any Agg node. The same holds for a join
+//! of `tally.events` with one other relation on `site_id` ([`agg_join`]). Any part
+//! that does not fit [`Spec`] leaves the query to the ordinary plan.
 
 use std::ffi::CStr;
 
@@ -15,7 +16,7 @@ use tally_core::event::COLUMNS;
 use tally_core::scan::agg::{Func, Key, Spec, Unit, MAX_KEYS};
 
 use super::quals::{self, Use};
-use super::{agg_exec, list, Methods};
+use super::{agg_exec, agg_join, list, Methods};
 use crate::gucs;
 
 /// The hook that was installed before ours, called first.
@@ -79,6 +80,12 @@ struct Private {
     aggrefs: Vec<*mut pg_sys::Node>,
     values: Vec<*mut pg_sys::Node>,
     having: *mut pg_sys::Node,
+    /// Over a join: per group key, the index of the joined relation's column it is
+    /// among `joined` (-1 for a key of the events).
+    outer: Vec<i32>,
+    /// Over a join: the joined relation's column equal to `site_id`, then its
+    /// columns the query groups by.
+    joined: Vec<*mut pg_sys::Node>,
 }
 
 /// The TallyAgg path of the grouping of `input` into `output`, if it fits.
@@ -90,18 +97,24 @@ unsafe fn pushdown(
 ) -> Option<*mut pg_sys::CustomPath> {
     unsafe {
         let parse = (*root).parse;
-        if (*input).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
-            || pg_sys::is_dummy_rel(input)
-            || !(*parse).groupingSets.is_null()
-            || (*parse).hasTargetSRFs
-        {
+        if pg_sys::is_dummy_rel(input) || !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
             return None;
         }
-        let rte = *(*root).simple_rte_array.add((*input).relid as usize);
+        let (events, join) = match (*input).reloptkind {
+            pg_sys::RelOptKind::RELOPT_BASEREL => (input, None),
+            // Without GROUP BY, an aggregate over a join that meets no row still
+            // returns its one row, which groups combined by site cannot give.
+            pg_sys::RelOptKind::RELOPT_JOINREL if !(*parse).groupClause.is_null() => {
+                let join = agg_join::of(root, input)?;
+                (join.events, Some(join))
+            }
+            _ => return None,
+        };
+        let rte = *(*root).simple_rte_array.add((*events).relid as usize);
         if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || Some((*rte).relid) != super::relation() {
             return None;
         }
-        let scanrelid = (*input).relid as i32;
+        let scanrelid = (*events).relid as i32;
         let mut private = Private {
             spec: Vec::new(),
             uses: Vec::new(),
@@ -110,10 +123,12 @@ unsafe fn pushdown(
             aggrefs: Vec::new(),
             values: Vec::new(),
             having: (*extra).havingQual,
+            outer: Vec::new(),
+            joined: join.as_ref().map(|j| vec![j.column.cast()]).unwrap_or_default(),
         };
 
-        // Every WHERE clause decided by the scan itself.
-        for info in list::nodes((*input).baserestrictinfo) {
+        // Every WHERE clause on the events decided by the scan itself.
+        for info in list::nodes((*events).baserestrictinfo) {
             let info = info as *mut pg_sys::RestrictInfo;
             if (*info).pseudoconstant {
                 return None;
@@ -125,9 +140,23 @@ unsafe fn pushdown(
 
         let mut spec = Spec::default();
         for expr in list::nodes(pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*root).processed_tlist)) {
-            let key = key_of(expr, scanrelid, &mut spec)?;
-            spec.keys.push(key);
+            match join.as_ref().and_then(|j| agg_join::var_of(expr, j.other)) {
+                Some(var) if agg_join::groups_by_bytes(var) => {
+                    private.outer.push(private.joined.len() as i32 - 1);
+                    private.joined.push(var.cast());
+                }
+                Some(_) => return None,
+                None => {
+                    let key = key_of(expr, scanrelid, &mut spec)?;
+                    spec.keys.push(key);
+                    private.outer.push(-1);
+                }
+            }
             private.keys.push(expr);
+        }
+        if join.is_some() {
+            // The events grouped by site as well, then regrouped by the joined rows.
+            spec.keys.push(Key::column(COLUMNS.iter().position(|&c| c == "site_id")?)?);
         }
         if spec.keys.len() > MAX_KEYS {
             return None;
@@ -136,6 +165,23 @@ unsafe fn pushdown(
         let target = (*(*output).reltarget).exprs;
         if pg_sys::contain_subplans(target.cast()) || pg_sys::contain_subplans(private.having) {
             return None;
+        }
+        if let Some(join) = &join {
+            // Columns of the joined relation above the grouping must be group keys
+            // (Postgres allows others that a grouped primary key determines).
+            let flags = (pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
+            let used = list::nodes(pg_sys::pull_var_clause(target.cast(), flags))
+                .chain(list::nodes(pg_sys::pull_var_clause(private.having, flags)));
+            for node in used {
+                let Some(var) = agg_join::var_of(node, join.other) else { continue };
+                let grouped = private.joined[1..].iter().any(|&k| {
+                    let k = k as *mut pg_sys::Var;
+                    (*k).varattno == (*var).varattno
+                });
+                if !grouped {
+                    return None;
+                }
+            }
         }
         let flags = (pg_sys::PVC_INCLUDE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
         let found =
@@ -177,9 +223,13 @@ unsafe fn pushdown(
         (*path).path.parent = output;
         (*path).path.pathtarget = (*output).reltarget;
         (*path).path.rows = rows;
-        (*path).path.startup_cost = STARTUP_COST + (*input).tuples * ROW_COST;
+        let child = join.as_ref().map_or(0.0, |j| (*(*j.other).cheapest_total_path).total_cost);
+        (*path).path.startup_cost = STARTUP_COST + (*events).tuples * ROW_COST + child;
         (*path).path.total_cost = (*path).path.startup_cost + rows * pg_sys::cpu_tuple_cost;
         (*path).methods = &PATH_METHODS.0;
+        if let Some(join) = &join {
+            (*path).custom_paths = list::node_list(&[(*join.other).cheapest_total_path.cast()]);
+        }
         (*path).custom_private = list::node_list(&[
             list::int_list(&private.spec).cast(),
             list::int_list(&private.uses).cast(),
@@ -188,6 +238,8 @@ unsafe fn pushdown(
             list::node_list(&private.aggrefs).cast(),
             list::node_list(&private.values).cast(),
             private.having,
+            list::int_list(&private.outer).cast(),
+            list::node_list(&private.joined).cast(),
         ]);
         Some(path)
     }
@@ -378,11 +430,19 @@ unsafe extern "C-unwind" fn plan_path(
     best_path: *mut pg_sys::CustomPath,
     tlist: *mut pg_sys::List,
     _clauses: *mut pg_sys::List,
-    _custom_plans: *mut pg_sys::List,
+    custom_plans: *mut pg_sys::List,
 ) -> *mut pg_sys::Plan {
     unsafe {
         let private: Vec<*mut pg_sys::Node> = list::nodes((*best_path).custom_private).collect();
-        let [spec, uses, filters, keys, aggrefs, values, having] = private[..] else { error!("TallyAgg: a path without its private list") };
+        let [spec, uses, filters, keys, aggrefs, values, having, outer, joined] = private[..] else {
+            error!("TallyAgg: a path without its private list")
+        };
+        // Over a join: where the child plan returns the join column and each key.
+        let child = list::nodes(custom_plans).next();
+        let positions: Vec<i32> = match child {
+            Some(child) => list::nodes(joined.cast()).map(|var| agg_join::position(child.cast(), var.cast())).collect(),
+            None => Vec::new(),
+        };
         let mut scan_tlist = std::ptr::null_mut();
         for (i, expr) in list::nodes(keys.cast()).chain(list::nodes(aggrefs.cast())).enumerate() {
             let entry = pg_sys::makeTargetEntry(expr.cast(), i as pg_sys::AttrNumber + 1, std::ptr::null_mut(), false);
@@ -395,7 +455,8 @@ unsafe extern "C-unwind" fn plan_path(
         (*scan).scan.scanrelid = 0;
         (*scan).custom_scan_tlist = scan_tlist;
         (*scan).custom_exprs = values.cast();
-        (*scan).custom_private = list::node_list(&[spec, uses, filters]);
+        (*scan).custom_plans = custom_plans;
+        (*scan).custom_private = list::node_list(&[spec, uses, filters, outer, list::int_list(&positions).cast()]);
         (*scan).methods = agg_exec::scan_methods();
         scan.cast()
     }

@@ -16,6 +16,7 @@
 //! event. TimescaleDB's VectorAgg node over DecompressChunk is the model.
 
 mod agg_exec;
+mod agg_join;
 mod agg_path;
 mod ahead;
 mod exec;

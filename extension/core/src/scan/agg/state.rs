@@ -398,6 +398,68 @@ impl Aggregation {
         }
     }
 
+    /// The groups with the value of integer key `by` replaced by each of
+    /// `targets(value)`, groups that meet combined: the inner join of the groups with
+    /// rows that carry other keys for a value (a site's domain for its `site_id`),
+    /// computed on the groups instead of on every row. A target listed twice counts
+    /// its group twice, as a joined row met twice would; a group whose value has no
+    /// target is dropped. Call before [`Aggregation::finish`].
+    pub fn regroup(self, by: usize, targets: impl Fn(Option<i64>) -> Vec<i64>) -> Aggregation {
+        let Aggregation { spec, filters, mut coders, groups, accs, .. } = self;
+        let old = std::mem::replace(&mut coders[by], Coder::Int(IntCodes::default()));
+        let Coder::Int(old) = old else { panic!("regrouping by a key that is not an integer column") };
+        let Coder::Int(codes) = &mut coders[by] else { unreachable!("just set") };
+        let mask = !(u128::from(u32::MAX) << (32 * by));
+        let mut table = GroupTable::default();
+        // Per old group, the new groups it goes to.
+        let moves: Vec<Vec<u32>> = groups
+            .keys()
+            .iter()
+            .map(|&key| {
+                let value = old.value((key >> (32 * by)) as u32);
+                let rest = key & mask;
+                targets(value).into_iter().map(|t| table.group(rest | (u128::from(codes.code(Some(t))) << (32 * by)))).collect()
+            })
+            .collect();
+        let len = table.keys().len();
+        let accs = accs
+            .into_iter()
+            .zip(&spec.funcs)
+            .map(|(acc, &func)| {
+                let mut new = Acc::new(func);
+                new.grow(len);
+                let each = |f: &mut dyn FnMut(usize, usize)| {
+                    for (g, to) in moves.iter().enumerate() {
+                        to.iter().for_each(|&n| f(g, n as usize));
+                    }
+                };
+                match (acc, &mut new) {
+                    (Acc::Count(old), Acc::Count(counts)) => each(&mut |g, n| counts[n] += old[g]),
+                    (Acc::Sum { sums: old_sums, counts: old_counts }, Acc::Sum { sums, counts }) => each(&mut |g, n| {
+                        sums[n] += old_sums[g];
+                        counts[n] += old_counts[g];
+                    }),
+                    (Acc::Extreme { values: old_values, set: old_set, max }, Acc::Extreme { values, set, .. }) => each(&mut |g, n| {
+                        let v = old_values[g];
+                        if old_set[g] && (!set[n] || (max && v > values[n]) || (!max && v < values[n])) {
+                            values[n] = v;
+                            set[n] = true;
+                        }
+                    }),
+                    (Acc::Distinct { strings: old_strings, seen: old_seen, .. }, Acc::Distinct { strings, seen, .. }) => {
+                        *strings = old_strings;
+                        for (g, value) in old_seen {
+                            seen.extend(moves[g as usize].iter().map(|&n| (n, value)));
+                        }
+                    }
+                    _ => unreachable!("a function keeps its figures"),
+                }
+                new
+            })
+            .collect();
+        Aggregation { spec, filters, coders, groups: table, accs, dense: Vec::new() }
+    }
+
     /// Completes the distinct counts; call once, after the last [`Aggregation::add`].
     pub fn finish(&mut self) {
         let groups = self.groups.keys().len();

@@ -172,16 +172,41 @@ fn render_key(value: Value<'_>, key: Key) -> String {
 }
 
 fn run(spec: Spec, filters: Vec<Filter>, bounds: &Bounds, scan_filters: &[CodeFilter]) {
-    let segments = [events(1, 3_000, 1), events(2, 1, 2), events(3, 2_000, 2)];
+    run_joined(spec, filters, bounds, scan_filters, None);
+}
+
+/// The sites each site joins (for [`Aggregation::regroup`]): site 1 one, site 2 two
+/// (one shared with site 1), site 3 none.
+fn joined(site: Option<i64>) -> Vec<i64> {
+    match site {
+        Some(1) => vec![70],
+        Some(2) => vec![70, 90],
+        _ => vec![],
+    }
+}
+
+/// Aggregates three segments (sites 1, 2, 2 and 3) and checks the answer against
+/// [`naive`]'s; with `join` (the position of the `site_id` key), regrouped by
+/// [`joined`] sites and checked against the naive answer over the joined events.
+fn run_joined(spec: Spec, filters: Vec<Filter>, bounds: &Bounds, scan_filters: &[CodeFilter], join: Option<usize>) {
+    let segments = [events(1, 3_000, 1), events(2, 1, 2), events(3, 2_000, 2), events(5, 300, 3)];
     let mut agg = Aggregation::new(spec.clone(), filters.clone());
-    let mut selected: Vec<&Event> = Vec::new();
+    let mut selected: Vec<Event> = Vec::new();
     let built: Vec<_> = segments.iter().map(|s| build(s).unwrap()).collect();
     let stored: Vec<Vec<Event>> = built.iter().map(|b| SegmentReader::open(&b.bytes).unwrap().events().unwrap()).collect();
     for (segment, all) in built.iter().zip(&stored) {
         let reader = SegmentReader::open(&segment.bytes).unwrap();
         let decoded = decode(&reader, &agg.columns(), scan_filters, bounds).unwrap();
-        selected.extend(decoded.rows.indices().iter().map(|&r| &all[r as usize]));
+        selected.extend(decoded.rows.indices().iter().map(|&r| all[r as usize].clone()));
         agg.add(&decoded, &mut trunc, &never).unwrap();
+    }
+    if let Some(by) = join {
+        assert_eq!(spec.keys[by], Key::Column(at("site_id")));
+        agg = agg.regroup(by, joined);
+        selected = selected
+            .iter()
+            .flat_map(|e| joined(Some(i64::from(e.site_id))).into_iter().map(|site| Event { site_id: site as i32, ..e.clone() }))
+            .collect();
     }
     agg.finish();
     let got: BTreeMap<Vec<String>, Vec<String>> = (0..agg.len())
@@ -191,7 +216,25 @@ fn run(spec: Spec, filters: Vec<Filter>, bounds: &Bounds, scan_filters: &[CodeFi
             (key, values)
         })
         .collect();
-    assert_eq!(got, naive(&selected, &spec, &filters), "{spec:?}");
+    assert_eq!(got, naive(&selected.iter().collect::<Vec<_>>(), &spec, &filters), "{spec:?}");
+}
+
+#[test]
+fn regrouped_by_joined_sites_as_over_the_joined_rows() {
+    let site = Key::Column(at("site_id"));
+    let pageviews = || Filter::Codes(vec![CodeFilter::new(at("name"), CodeTest::In(vec!["pageview".into()])).unwrap()]);
+    let funcs = all_funcs();
+    let filters: Vec<Filter> = funcs.iter().enumerate().map(|(i, _)| [Filter::All, pageviews(), Filter::Nothing][i % 3].clone()).collect();
+    for (keys, by) in [
+        (vec![site], 0),
+        (vec![Key::Column(at("pathname")), site], 1),
+        (vec![site, Key::Column(at("country")), Key::Trunc(Unit::Day)], 0),
+        (vec![Key::Column(at("visitor_id")), Key::Column(at("session_id")), site], 2),
+    ] {
+        let spec = Spec { keys, funcs: funcs.clone(), props: Vec::new() };
+        run_joined(spec.clone(), filters.clone(), &Bounds::default(), &[], Some(by));
+        run_joined(spec, vec![Filter::All; funcs.len()], &Bounds::default(), &[], Some(by));
+    }
 }
 
 fn all_funcs() -> Vec<Func> {
