@@ -148,6 +148,42 @@ async fn an_import_in_many_chunks_reports_progress_and_stores_the_same() {
     assert_eq!(stored(&shuffled).await, expected, "a failed import changed what was stored");
 }
 
+/// The import reads short text and `{}` props in place and detoasts the rest: values
+/// stored compressed in the row, out of line uncompressed and out of line compressed,
+/// and empty, small and large props, come back as they were staged.
+#[tokio::test]
+async fn an_import_keeps_long_and_toasted_values() {
+    let columns = columns();
+    let db = TestDb::create().await;
+    db.load(300, 1, 1, END_US).await;
+    hot_to_staging(&db).await;
+    db.client
+        .batch_execute(
+            "ALTER TABLE staging ALTER COLUMN utm_content SET STORAGE EXTERNAL;
+             UPDATE staging SET props = '{}' WHERE visitor_id % 5 = 0;
+             UPDATE staging SET referrer = 'https://long.example/' || repeat('a', 5000) || visitor_id WHERE visitor_id % 3 = 0;
+             UPDATE staging SET utm_content = 'c' || repeat(md5(visitor_id::text), 100) WHERE visitor_id % 4 = 0;
+             UPDATE staging SET city = (SELECT string_agg(((i * 7919 + visitor_id % 1000) % 100000)::text, ',')
+                                        FROM generate_series(1, 20000) i) WHERE visitor_id % 7 = 0;
+             UPDATE staging SET props = jsonb_build_object('big', repeat('b', 4000), 'n', visitor_id::text) WHERE visitor_id % 6 = 0;",
+        )
+        .await
+        .expect("staging");
+    let storage = "SELECT (count(*) FILTER (WHERE pg_column_compression(referrer) IS NOT NULL) > 0
+                     AND count(*) FILTER (WHERE pg_column_size(utm_content) < length(utm_content)) = 0
+                     AND count(*) FILTER (WHERE pg_column_size(city) < length(city)) > 0
+                     AND count(*) FILTER (WHERE props = '{}') > 0 AND count(*) FILTER (WHERE props ? 'big') > 0
+                     AND count(*) FILTER (WHERE props <> '{}' AND NOT props ? 'big') > 0)::text FROM staging";
+    assert_eq!(db.value::<String>(storage).await, "true", "the staged values are not stored as the test means");
+    let count: i64 = db.value("SELECT tally.import_events('staging')").await;
+    assert_eq!(count, 300);
+    let differ = format!(
+        "SELECT count(*) FROM ((SELECT {columns} FROM staging EXCEPT ALL SELECT {columns} FROM tally.events)
+                               UNION ALL (SELECT {columns} FROM tally.events EXCEPT ALL SELECT {columns} FROM staging)) d"
+    );
+    assert_eq!(db.value::<i64>(&differ).await, 0, "imported events differ from the staged rows");
+}
+
 #[tokio::test]
 async fn a_bad_row_is_named_and_nothing_of_its_import_is_stored() {
     let columns = columns();

@@ -212,6 +212,9 @@ pub fn build_rows(batch: &Batch, rows: &[u32]) -> Result<Segment, SegmentError> 
 
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
     use super::*;
     use crate::datagen::{Config, DataGen};
     use crate::event::Event;
@@ -274,5 +277,42 @@ mod tests {
         let expected: Vec<Event> = kept.iter().map(|&r| events[r as usize].clone()).chain(events[1_200..].iter().cloned()).collect();
         let all: Vec<u32> = (0..next.len() as u32).collect();
         assert_eq!(build_rows(&next, &all).unwrap(), build(&expected).unwrap());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Whatever strings repeat (in runs or not), are NULL, empty, prefixes of each
+        /// other, of one length or long with a long common prefix, the interned rows
+        /// (and the rows kept from them for a later chunk) encode as their events do
+        /// through `DictBuilder`.
+        #[test]
+        fn interned_strings_encode_as_their_events(
+            pool in vec("[ab/é]{0,3}|[ab]{14,19}", 1..8),
+            picks in vec((any::<u8>(), any::<u8>(), any::<u8>()), 200),
+            keep_every in 1..4u32,
+        ) {
+            let mut events: Vec<Event> = DataGen::new(Config { events: 200, sites: 2, days: 2, ..Config::default() }).collect();
+            let pick = |i: u8| pool[usize::from(i) % pool.len()].clone();
+            for (e, (path, referrer, country)) in events.iter_mut().zip(picks) {
+                e.pathname = pick(path);
+                e.referrer = (referrer % 4 != 0).then(|| pick(referrer / 4));
+                e.country = (country % 3 != 0).then(|| pick(country / 3));
+            }
+            let mut batch = Batch::default();
+            for e in &events[..120] {
+                push_event(&mut batch, e);
+            }
+            let all: Vec<u32> = (0..120).collect();
+            prop_assert_eq!(build_rows(&batch, &all).unwrap(), build(&events[..120]).unwrap());
+            let kept: Vec<u32> = (0..120).filter(|r| r % keep_every == 0).collect();
+            let mut next = batch.with_rows(&kept);
+            for e in &events[120..] {
+                push_event(&mut next, e);
+            }
+            let expected: Vec<Event> = kept.iter().map(|&r| events[r as usize].clone()).chain(events[120..].iter().cloned()).collect();
+            let all: Vec<u32> = (0..next.len() as u32).collect();
+            prop_assert_eq!(build_rows(&next, &all).unwrap(), build(&expected).unwrap());
+        }
     }
 }
