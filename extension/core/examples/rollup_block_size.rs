@@ -22,7 +22,7 @@ use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tally_core::datagen::{Config, DataGen};
 use tally_core::event::Event;
 use tally_core::rollup::block::{self, Block, Filter};
@@ -170,7 +170,7 @@ fn main() {
     let mut day = config.start_ts.div_euclid(DAY_US) * DAY_US;
     for mut event in DataGen::new(config) {
         if shape == "hicard" {
-            redraw(&mut event, &mut rng);
+            tally_core::datagen::redraw_hicard(&mut event, &mut rng);
         }
         while event.ts >= (Hours { lo: day, hi: day + DAY_US }).window().1 {
             days.add(day, &mut window, &grains);
@@ -217,17 +217,5 @@ fn main() {
             let (alone, _, _) = read_all(&total.largest, dimension, false);
             println!("| {dimension} | {entries} | {values} | {:.1} | {:.1} |", with.as_secs_f64() * 1e3, alone.as_secs_f64() * 1e3);
         }
-    }
-}
-
-/// The `hicard` shape: a pathname per event and a source per visit, drawn log-uniform
-/// (weight ~1/k, as Zipf(1)) from 50,000 and 2,000 values.
-fn redraw(event: &mut Event, rng: &mut StdRng) {
-    let log_uniform = |u: f64, n: f64| (u * n.ln()).exp().floor() as i64;
-    event.pathname = format!("/p/{}", log_uniform(rng.random::<f64>(), 50_000.0));
-    if event.referrer_source.is_some() {
-        // A fixed fraction of the session id: every event of a visit has the same source.
-        let u = (event.session_id.unsigned_abs() % 1_000_000) as f64 / 1e6;
-        event.referrer_source = Some(format!("source{}", log_uniform(u, 2_000.0)));
     }
 }

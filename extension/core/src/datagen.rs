@@ -486,6 +486,18 @@ fn standard_normal(rng: &mut StdRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
 }
 
+/// The `hicard` shape: a pathname per event and a source per visit, drawn log-uniform
+/// (weight ~1/k, as Zipf(1)) from 50,000 and 2,000 values.
+pub fn redraw_hicard(event: &mut Event, rng: &mut StdRng) {
+    let log_uniform = |u: f64, n: f64| (u * n.ln()).exp().floor() as i64;
+    event.pathname = format!("/p/{}", log_uniform(rng.random::<f64>(), 50_000.0));
+    if event.referrer_source.is_some() {
+        // A fixed fraction of the session id: every event of a visit has the same source.
+        let u = (event.session_id.unsigned_abs() % 1_000_000) as f64 / 1e6;
+        event.referrer_source = Some(format!("source{}", log_uniform(u, 2_000.0)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,11 +27,17 @@ const SHORT_RUN: usize = 8;
 
 /// Repeats each value by its length. Errors if the counts differ or the total exceeds
 /// [`MAX_VALUES`], so a corrupt length cannot make it allocate without bound.
-pub fn expand<T: Copy + Default>(values: &[T], lengths: &[u32]) -> Result<Vec<T>, DecodeError> {
+pub fn expand<T: Copy + Default + PartialEq>(values: &[T], lengths: &[u32]) -> Result<Vec<T>, DecodeError> {
     if values.len() != lengths.len() {
         return Err(DecodeError::Invalid("run count"));
     }
     let total = total_len(lengths)?;
+    // One value for every run (a segment's site, hostname or currency): one fill.
+    if let Some(&first) = values.first() {
+        if values.iter().all(|&v| v == first) {
+            return Ok(vec![first; total]);
+        }
+    }
     let mut out = vec![T::default(); total + SHORT_RUN];
     let mut at = 0usize;
     for (&v, &len) in values.iter().zip(lengths) {

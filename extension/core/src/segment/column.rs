@@ -169,12 +169,12 @@ impl<'r> StoredColumn<'r> {
     }
 
     /// `values`, one per unit, repeated for every row of its unit.
-    pub fn to_rows<T: Copy + Default>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+    pub fn to_rows<T: Copy + Default + PartialEq>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         self.runs.expand(self.level, values)
     }
 
     /// `values`, one per unit, as one per visit (the first row's, for values per row).
-    pub fn to_visits<T: Copy + Default>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+    pub fn to_visits<T: Copy + Default + PartialEq>(&self, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         self.runs.to_sessions(self.level, values)
     }
 }

@@ -141,7 +141,7 @@ impl Runs {
     }
 
     /// Expands one value per unit at `level` back to one per row.
-    pub(crate) fn expand<T: Copy + Default>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+    pub(crate) fn expand<T: Copy + Default + PartialEq>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         match self.unit_rows(level) {
             None => Ok(values),
             Some(units) => rle::expand(&values, units),
@@ -150,7 +150,7 @@ impl Runs {
 
     /// Converts one value per unit at `level` to one per session: the first row's
     /// value for values per row, each visitor's value repeated for their sessions.
-    pub(crate) fn to_sessions<T: Copy + Default>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
+    pub(crate) fn to_sessions<T: Copy + Default + PartialEq>(&self, level: Level, values: Vec<T>) -> Result<Vec<T>, DecodeError> {
         match level {
             Level::Row => Ok(self.at_level(Level::Session, &values)),
             Level::Session => Ok(values),

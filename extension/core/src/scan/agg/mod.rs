@@ -5,6 +5,7 @@
 //! [`Spec`] and turns the groups into tuples; what does not fit runs in Postgres.
 
 mod buckets;
+mod chunk;
 mod spec;
 mod state;
 

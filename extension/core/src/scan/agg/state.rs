@@ -5,6 +5,8 @@
 //! a hash lookup for several), and every aggregate keeps one vector per figure
 //! indexed by group. The vectors grow with the groups, never with the rows.
 
+use std::borrow::Cow;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::dict::NULL_CODE;
@@ -15,10 +17,8 @@ use crate::scan::{CodeFilter, Decoded};
 use crate::segment::{Column, IntColumn};
 
 use super::buckets::Buckets;
+use super::chunk::{counting, figures, Chunk, Source};
 use super::spec::{Func, Key, Spec};
-
-/// Rows aggregated between two interrupt checks (a millisecond or so).
-const CHUNK: usize = 1 << 16;
 
 /// Most combinations of a segment's key values grouped through a dense table.
 const DENSE_LOCAL: usize = 1 << 16;
@@ -273,127 +273,190 @@ impl Aggregation {
         if self.coders.is_empty() && whole.iter().all(|&w| w) {
             return interrupt();
         }
-        let mut ids = Vec::with_capacity(CHUNK.min(decoded.rows.len()));
-        for rows in decoded.rows.indices().chunks(CHUNK) {
+        for chunk in Chunk::all(&decoded.rows) {
             interrupt()?;
-            self.group_ids(rows, &keys, &tables, trunc, &mut ids);
-            let groups = self.groups.keys().len();
-            for (i, acc) in self.accs.iter_mut().enumerate().filter(|(i, _)| !whole[*i]) {
+            let grouping = self.group(chunk, &keys, &tables, trunc);
+            let Aggregation { spec, accs, groups, dense, .. } = self;
+            let groups = groups.keys().len();
+            // The group of each row, listed only when a function needs it.
+            let mut ids: Option<Cow<'_, [u32]>> = None;
+            for (i, acc) in accs.iter_mut().enumerate().filter(|(i, _)| !whole[*i]) {
                 acc.grow(groups);
-                let func = self.spec.funcs[i];
-                let Some(mask) = &masks[i] else {
-                    if func.zero_otherwise() {
-                        zeros(acc, rows, &ids, |_| true);
+                let func = spec.funcs[i];
+                let pass: Option<Vec<bool>> = match &masks[i] {
+                    // A comparison with NULL passes no row, but a sum of zeros counts each.
+                    None if func.zero_otherwise() => Some(vec![false; chunk.len()]),
+                    None => continue,
+                    Some(mask) if mask.is_empty() => None,
+                    Some(mask) => {
+                        let mask: Vec<(Cow<'_, [u32]>, &[bool])> =
+                            mask.iter().map(|(codes, ok)| (chunk.gather(codes), ok.as_slice())).collect();
+                        Some((0..chunk.len()).map(|r| mask.iter().all(|(codes, ok)| ok[codes[r] as usize])).collect())
                     }
-                    continue;
                 };
-                let passes = |row: usize| mask.iter().all(|(codes, accepted)| accepted[codes[row] as usize]);
-                let source = func.source().map(column);
-                // Without a FILTER, a loop with no test per row.
-                match mask.is_empty() {
-                    true => update(acc, func, source, rows, &ids, |_| true, &distinct_tables[i]),
-                    false => update(acc, func, source, rows, &ids, passes, &distinct_tables[i]),
-                }
-                if func.zero_otherwise() && !mask.is_empty() {
-                    zeros(acc, rows, &ids, |row| !passes(row));
+                let source = Source::of(func.source().map(column), chunk);
+                match (&grouping, acc) {
+                    // Counts and sums gathered per combination of the keys' local
+                    // codes, then added to the combinations' groups.
+                    (Grouping::Dense { local, combinations }, acc) if counting(func) => {
+                        let mut counts = vec![0i64; *combinations];
+                        let mut sums = match acc {
+                            Acc::Sum { .. } => vec![0i128; *combinations],
+                            _ => Vec::new(),
+                        };
+                        figures(func, &source, pass.as_deref(), local, &mut counts, &mut sums);
+                        let slots = dense.iter().enumerate().filter(|(_, &g)| g != NO_GROUP);
+                        match acc {
+                            Acc::Count(to) => slots.for_each(|(c, &g)| to[g as usize] += counts[c]),
+                            Acc::Sum { sums: to_sums, counts: to_counts } => slots.for_each(|(c, &g)| {
+                                to_sums[g as usize] += sums[c];
+                                to_counts[g as usize] += counts[c];
+                            }),
+                            _ => unreachable!("counting functions keep counts and sums"),
+                        }
+                    }
+                    (grouping, acc) => {
+                        let ids = ids.get_or_insert_with(|| match grouping {
+                            Grouping::Ids(ids) => Cow::Borrowed(ids.as_slice()),
+                            Grouping::Dense { local, .. } => Cow::Owned(local.iter().map(|&c| dense[c as usize]).collect()),
+                        });
+                        match acc {
+                            Acc::Count(counts) => figures(func, &source, pass.as_deref(), ids, counts, &mut []),
+                            Acc::Sum { sums, counts } => figures(func, &source, pass.as_deref(), ids, counts, sums),
+                            acc => update(acc, func, &source, pass.as_deref(), ids, &distinct_tables[i]),
+                        }
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    /// The group of each of `rows` into `ids`, new groups numbered as met.
+    /// How the rows of `chunk` fall into groups, new groups numbered as met.
     ///
     /// Each key's part of a row is first a small number local to the segment (a
-    /// string's code in the segment's dictionary, an integer's or bucket's query code);
-    /// when the product of the parts' ranges is small, the combined local number
-    /// indexes a dense table of groups, so the query-wide key is packed and looked up
-    /// once per distinct combination rather than once per row.
-    fn group_ids(
+    /// string's code in the segment's dictionary, an integer's or bucket's query code),
+    /// and a part equal on every row (the site of a segment, the day of a day's
+    /// segment) is left out of the rows. When the product of the other parts' ranges
+    /// is small, a row's combination of parts is one number, and the query-wide key is
+    /// packed and looked up once per combination met rather than once per row.
+    fn group<'d>(
         &mut self,
-        rows: &[u32],
-        keys: &[&Column],
+        chunk: Chunk<'_>,
+        keys: &[&'d Column],
         tables: &[Vec<u32>],
         trunc: &mut dyn FnMut(usize, i64) -> i64,
-        ids: &mut Vec<u32>,
-    ) {
-        ids.clear();
-        if self.coders.is_empty() {
-            ids.resize(rows.len(), 0);
-            return;
-        }
-        // Per key: the local part of each row and how many values a part can take.
-        let parts: Vec<(Vec<u32>, usize)> = self
+    ) -> Grouping<'d> {
+        let rows = chunk.len();
+        let parts: Vec<Part<'d>> = self
             .coders
             .iter_mut()
             .zip(keys)
             .enumerate()
             .map(|(k, (coder, &column))| match (coder, column) {
-                (Coder::Str(_), Column::Str(dict)) => (rows.iter().map(|&r| dict.codes[r as usize]).collect(), tables[k].len()),
-                (Coder::Int(codes), Column::Int(values)) => {
-                    let part = rows.iter().map(|&r| codes.code(values.get(r as usize))).collect();
-                    (part, codes.values.len() + 1)
+                (Coder::Str(_), Column::Str(dict)) => Part::of(chunk.gather(&dict.codes), tables[k].len()),
+                (Coder::Int(codes), Column::Int(IntColumn { values, validity })) => {
+                    let values = chunk.gather(values);
+                    match validity {
+                        None if same(&values) => Part::Const(codes.code(Some(values[0]))),
+                        None => Part::Codes(Cow::Owned(values.iter().map(|&v| codes.code(Some(v))).collect()), 0),
+                        Some(validity) => {
+                            let validity = chunk.gather(validity);
+                            let part = values.iter().zip(validity.iter()).map(|(&v, &ok)| codes.code(ok.then_some(v))).collect();
+                            Part::of(Cow::Owned(part), 0)
+                        }
+                    }
+                    .with_range(codes.values.len() + 1)
                 }
                 (Coder::Trunc(buckets, codes), Column::Int(IntColumn { values, .. })) => {
-                    let part = rows.iter().map(|&r| codes.code(Some(buckets.of(values[r as usize], &mut |ts| trunc(k, ts))))).collect();
-                    (part, codes.values.len() + 1)
+                    let values = chunk.gather(values);
+                    let mut bucket = |ts: i64| codes.code(Some(buckets.of(ts, &mut |ts| trunc(k, ts))));
+                    // date_trunc is monotone: when the earliest and latest rows share a
+                    // bucket, every row does.
+                    let (lo, hi) = values.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                    let (first, last) = (bucket(lo), bucket(hi));
+                    match first == last {
+                        true => Part::Const(first),
+                        false => Part::Codes(Cow::Owned(values.iter().map(|&v| bucket(v)).collect()), 0),
+                    }
+                    .with_range(codes.values.len() + 1)
                 }
                 _ => unreachable!("a key's coder fits its column"),
             })
             .collect();
         // The query-wide key of a row's local parts.
         let coders = &self.coders;
-        let key_of = |locals: &mut dyn Iterator<Item = u32>| -> u128 {
-            locals.zip(coders).enumerate().fold(0u128, |key, (p, (local, coder))| {
+        let key_of = |local: &dyn Fn(usize, &Part<'_>) -> u32| -> u128 {
+            parts.iter().zip(coders).enumerate().fold(0u128, |key, (p, (part, coder))| {
                 let code = match coder {
-                    Coder::Str(_) => tables[p][local as usize],
-                    Coder::Int(_) | Coder::Trunc(..) => local,
+                    Coder::Str(_) => tables[p][local(p, part) as usize],
+                    Coder::Int(_) | Coder::Trunc(..) => local(p, part),
                 };
                 key | (u128::from(code) << (32 * p))
             })
         };
-        let combinations = parts.iter().try_fold(1usize, |n, (_, range)| n.checked_mul(*range).filter(|&n| n <= DENSE_LOCAL));
+        let combinations = parts.iter().try_fold(1usize, |n, part| n.checked_mul(part.range()).filter(|&n| n <= DENSE_LOCAL));
         match combinations {
-            Some(combinations) if combinations <= 4 * rows.len() + 64 => {
-                // Each row's combined local number, one key at a time (loops the
-                // compiler vectorises), then one table lookup per row.
-                let (first, rest) = parts.split_first().expect("a key");
-                let mut local = first.0.clone();
-                let mut stride = first.1;
-                for (part, range) in rest {
-                    let factor = stride as u32;
-                    for (l, &p) in local.iter_mut().zip(part) {
-                        *l += p * factor;
+            Some(combinations) if combinations <= 4 * rows + 64 => {
+                // A row's combination: its varying parts, each scaled by the ranges
+                // of those before it (loops the compiler vectorises).
+                let strides: Vec<usize> =
+                    parts.iter().scan(1, |stride, part| Some(std::mem::replace(stride, *stride * part.range()))).collect();
+                let mut varying = parts.iter().zip(&strides).filter_map(|(part, &stride)| match part {
+                    Part::Codes(codes, _) => Some((codes, stride as u32)),
+                    Part::Const(_) => None,
+                });
+                let local: Cow<'d, [u32]> = match (varying.next(), varying.next()) {
+                    (None, _) => Cow::Owned(vec![0; rows]),
+                    (Some((codes, 1)), None) => codes.clone(),
+                    (Some((first, s0)), second) => {
+                        let mut local: Vec<u32> = first.iter().map(|&c| c * s0).collect();
+                        for (codes, stride) in second.into_iter().chain(varying) {
+                            local.iter_mut().zip(codes.iter()).for_each(|(l, &c)| *l += c * stride);
+                        }
+                        Cow::Owned(local)
                     }
-                    stride *= range;
-                }
+                };
                 let dense = &mut self.dense;
                 dense.clear();
                 dense.resize(combinations, NO_GROUP);
                 let groups = &mut self.groups;
-                ids.extend(local.iter().enumerate().map(|(i, &l)| {
-                    let slot = &mut dense[l as usize];
-                    if *slot == NO_GROUP {
-                        *slot = groups.group(key_of(&mut parts.iter().map(|(part, _)| part[i])));
+                let strides = &strides;
+                let part_of = |combination: usize| {
+                    move |p: usize, part: &Part<'_>| match part {
+                        Part::Const(code) => *code,
+                        Part::Codes(_, range) => ((combination / strides[p]) % range) as u32,
                     }
-                    *slot
-                }));
+                };
+                for &c in local.iter() {
+                    let slot = &mut dense[c as usize];
+                    if *slot == NO_GROUP {
+                        *slot = groups.group(key_of(&part_of(c as usize)));
+                    }
+                }
+                Grouping::Dense { local, combinations }
             }
             // Rows come sorted by visitor and visit, so neighbours often share keys
             // (a visitor's browser and device): the last key's group is kept.
             _ => {
                 let mut last: Option<(u128, u32)> = None;
-                ids.extend((0..rows.len()).map(|i| {
-                    let key = key_of(&mut parts.iter().map(|(part, _)| part[i]));
-                    match last {
-                        Some((k, group)) if k == key => group,
-                        _ => {
-                            let group = self.groups.group(key);
-                            last = Some((key, group));
-                            group
+                let ids = (0..rows)
+                    .map(|i| {
+                        let key = key_of(&|_, part: &Part<'_>| match part {
+                            Part::Const(code) => *code,
+                            Part::Codes(codes, _) => codes[i],
+                        });
+                        match last {
+                            Some((k, group)) if k == key => group,
+                            _ => {
+                                let group = self.groups.group(key);
+                                last = Some((key, group));
+                                group
+                            }
                         }
-                    }
-                }))
+                    })
+                    .collect();
+                Grouping::Ids(ids)
             }
         }
     }
@@ -511,86 +574,101 @@ impl Aggregation {
     }
 }
 
-/// Adds `rows` (their groups in `ids`) that `passes` to `acc`, `func`'s figures,
-/// reading `column`; `strings` translates a distinct count's string codes.
-fn update(acc: &mut Acc, func: Func, column: Option<&Column>, rows: &[u32], ids: &[u32], passes: impl Fn(usize) -> bool, strings: &[u32]) {
-    let valid = |c: &IntColumn, row: usize| c.validity.as_ref().is_none_or(|v| v[row]);
-    match (acc, column) {
-        (Acc::Sum { sums, counts }, None) => {
-            let (Func::SumConst(k) | Func::SumConstOrZero(k)) = func else { unreachable!("a sum without a column sums a constant") };
-            each(rows, ids, &passes, |_, g| {
-                sums[g] += i128::from(k);
-                counts[g] += 1;
-            })
+/// One key's local codes over a chunk.
+enum Part<'d> {
+    /// The same code on every row.
+    Const(u32),
+    /// A code per row, and how many codes the key can take in this segment.
+    Codes(Cow<'d, [u32]>, usize),
+}
+
+impl<'d> Part<'d> {
+    /// The part of `codes`, of `range` values, folded to [`Part::Const`] when all equal.
+    fn of(codes: Cow<'d, [u32]>, range: usize) -> Part<'d> {
+        match same(&codes) {
+            true => Part::Const(codes[0]),
+            false => Part::Codes(codes, range),
         }
-        (Acc::Count(counts), None) => each(rows, ids, &passes, |_, g| counts[g] += 1),
-        (Acc::Count(counts), Some(Column::Str(dict))) => {
-            each(rows, ids, &passes, |r, g| counts[g] += i64::from(dict.codes[r] != NULL_CODE))
+    }
+
+    fn with_range(self, range: usize) -> Part<'d> {
+        match self {
+            Part::Codes(codes, _) => Part::Codes(codes, range),
+            constant => constant,
         }
-        (Acc::Count(counts), Some(Column::Int(c))) => each(rows, ids, &passes, |r, g| counts[g] += i64::from(valid(c, r))),
-        (Acc::Sum { sums, counts }, Some(Column::Int(c))) => each(rows, ids, &passes, |r, g| {
-            if valid(c, r) {
-                sums[g] += i128::from(c.values[r]);
-                counts[g] += 1;
-            }
-        }),
-        (Acc::Extreme { values, set, max }, Some(Column::Int(c))) => {
+    }
+
+    /// How many values the part spreads a chunk's rows over: 1 for a constant.
+    fn range(&self) -> usize {
+        match self {
+            Part::Const(_) => 1,
+            Part::Codes(_, range) => *range,
+        }
+    }
+}
+
+/// Whether every value equals the first (and there is one).
+fn same<T: PartialEq + Copy>(values: &[T]) -> bool {
+    values.first().is_some_and(|&first| values.iter().all(|&v| v == first))
+}
+
+/// How a chunk's rows fall into groups.
+enum Grouping<'d> {
+    /// Row `i`'s combination of key parts is `local[i]`, below `combinations`; the
+    /// group of a combination met is in the aggregation's dense table.
+    Dense { local: Cow<'d, [u32]>, combinations: usize },
+    /// Row `i`'s group.
+    Ids(Vec<u32>),
+}
+
+/// Adds each row (its group in `ids`) that passes `pass` to `acc`, the figures of
+/// `func` (a minimum, maximum or distinct count), reading `source`; `strings`
+/// translates a distinct count's string codes.
+fn update(acc: &mut Acc, func: Func, source: &Source<'_>, pass: Option<&[bool]>, ids: &[u32], strings: &[u32]) {
+    let passes = |i: usize| pass.is_none_or(|p| p[i]);
+    let valid = |validity: &Option<Cow<'_, [bool]>>, i: usize| validity.as_ref().is_none_or(|v| v[i]);
+    match (acc, source) {
+        (Acc::Extreme { values: best, set, max }, Source::Int { values, validity }) => {
             let max = *max;
-            each(rows, ids, &passes, |r, g| {
-                if valid(c, r) {
-                    let v = c.values[r];
-                    if !set[g] || (max && v > values[g]) || (!max && v < values[g]) {
-                        values[g] = v;
+            for (i, &g) in ids.iter().enumerate() {
+                let g = g as usize;
+                if passes(i) && valid(validity, i) {
+                    let v = values[i];
+                    if !set[g] || (max && v > best[g]) || (!max && v < best[g]) {
+                        best[g] = v;
                         set[g] = true;
                     }
                 }
-            })
+            }
         }
         // Rows come sorted by visitor and visit, so a value often repeats its
         // neighbour's within a group: the pair just inserted is not hashed again.
-        (Acc::Distinct { seen, .. }, Some(Column::Str(dict))) => {
+        (Acc::Distinct { seen, .. }, Source::Str(codes)) => {
             let mut last = None;
-            each(rows, ids, &passes, |r, g| {
-                let code = strings[dict.codes[r] as usize];
-                let pair = (g as u32, i64::from(code));
-                if code != NULL_CODE && last != Some(pair) {
+            for (i, &g) in ids.iter().enumerate() {
+                let code = strings[codes[i] as usize];
+                let pair = (g, i64::from(code));
+                if passes(i) && code != NULL_CODE && last != Some(pair) {
                     seen.insert(pair);
                     last = Some(pair);
                 }
-            })
+            }
         }
-        (Acc::Distinct { seen, .. }, Some(Column::Int(c))) => {
+        (Acc::Distinct { seen, .. }, Source::Int { values, validity }) => {
             let mut last = None;
-            each(rows, ids, &passes, |r, g| {
-                let pair = (g as u32, c.values[r]);
-                if valid(c, r) && last != Some(pair) {
+            for (i, &g) in ids.iter().enumerate() {
+                let pair = (g, values[i]);
+                if passes(i) && valid(validity, i) && last != Some(pair) {
                     seen.insert(pair);
                     last = Some(pair);
                 }
-            })
+            }
         }
-        _ => unreachable!("functions read the columns their spec allows"),
+        _ => unreachable!("{} reads the columns its spec allows", func.describe()),
     }
 }
 
 /// Whether `func` under `mask` (its filter's masks, `None` for no row) counts every row.
 fn counts_rows(func: Func, mask: Option<&[Mask<'_>]>) -> bool {
     func == Func::CountRows && mask.is_some_and(|mask| mask.is_empty())
-}
-
-/// Counts a 0 added to the sum of each of `rows` that `fails` (the ELSE 0 of a CASE).
-fn zeros(acc: &mut Acc, rows: &[u32], ids: &[u32], fails: impl Fn(usize) -> bool) {
-    let Acc::Sum { counts, .. } = acc else { unreachable!("only sums add zeros") };
-    each(rows, ids, &fails, |_, g| counts[g] += 1);
-}
-
-/// Calls `f(row, group)` for each of `rows` (their groups in `ids`) that `passes`.
-#[inline(always)]
-fn each(rows: &[u32], ids: &[u32], passes: &impl Fn(usize) -> bool, mut f: impl FnMut(usize, usize)) {
-    for (&row, &group) in rows.iter().zip(ids) {
-        let row = row as usize;
-        if passes(row) {
-            f(row, group as usize);
-        }
-    }
 }

@@ -316,3 +316,33 @@ fn cancelling_stops_between_chunks() {
     let cancel = || Err(crate::interrupt::Cancelled);
     assert!(agg.add(&decoded, &mut trunc, &cancel).is_err());
 }
+
+#[test]
+fn a_segment_over_several_chunks_adds_up() {
+    // Over 2^16 rows: chunks of every row, and of listed rows under a filter.
+    let all = events(9, 70_000, 1);
+    let segment = build(&all).unwrap();
+    let reader = SegmentReader::open(&segment.bytes).unwrap();
+    let stored = reader.events().unwrap();
+    let funcs = all_funcs();
+    let us = CodeFilter::new(at("country"), CodeTest::In(vec!["US".into()])).unwrap();
+    for (keys, scan_filters) in [
+        (vec![Key::Column(at("pathname")), Key::Trunc(Unit::Hour)], vec![]),
+        (vec![Key::Column(at("site_id"))], vec![us.clone()]),
+        (vec![], vec![us]),
+    ] {
+        let spec = Spec { keys, funcs: funcs.clone(), props: Vec::new() };
+        let mut agg = Aggregation::new(spec.clone(), vec![Filter::All; funcs.len()]);
+        let decoded = decode(&reader, &agg.columns(), &scan_filters, &Bounds::default()).unwrap();
+        let selected: Vec<&Event> = decoded.rows.indices().iter().map(|&r| &stored[r as usize]).collect();
+        agg.add(&decoded, &mut trunc, &never).unwrap();
+        agg.finish();
+        let got: BTreeMap<Vec<String>, Vec<String>> = (0..agg.len())
+            .map(|g| {
+                let key = spec.keys.iter().enumerate().map(|(p, &k)| render_key(agg.key(g, p), k)).collect();
+                (key, (0..funcs.len()).map(|f| render(agg.value(g, f))).collect())
+            })
+            .collect();
+        assert_eq!(got, naive(&selected, &spec, &vec![Filter::All; funcs.len()]), "{spec:?}");
+    }
+}
