@@ -408,7 +408,8 @@ impl Aggregation {
                 });
                 let local: Cow<'d, [u32]> = match (varying.next(), varying.next()) {
                     (None, _) => Cow::Owned(vec![0; rows]),
-                    (Some((codes, 1)), None) => codes.clone(),
+                    // Alone, a part's stride is 1 (the parts before it are constants).
+                    (Some((codes, _)), None) => codes.clone(),
                     (Some((first, s0)), second) => {
                         let mut local: Vec<u32> = first.iter().map(|&c| c * s0).collect();
                         for (codes, stride) in second.into_iter().chain(varying) {
