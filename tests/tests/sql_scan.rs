@@ -339,6 +339,15 @@ async fn pushed_down(db: &TestDb, sql: &str) -> bool {
     plan(db, sql, false).await.contains("Custom Scan (TallyAgg)")
 }
 
+/// Each of `sqls` is aggregated by TallyAgg (`pushed`) or by Postgres (not), and
+/// answers as over the heap copy.
+async fn answers_as_the_heap(db: &TestDb, sqls: &[&str], pushed: bool) {
+    for &sql in sqls {
+        assert_eq!(pushed_down(db, sql).await, pushed, "pushed down {pushed} expected: {}", plan(db, sql, false).await);
+        compare(db, sql, "heap").await;
+    }
+}
+
 #[tokio::test]
 async fn generated_queries_answer_as_over_a_heap_copy() {
     let db = setup().await;
@@ -604,14 +613,8 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
         "SELECT count(*), sum(screen_width) FROM {rel} WHERE false",
         "SELECT name, count(*) FROM {rel} WHERE 1 = 0 GROUP BY 1",
     ];
-    for sql in pushed {
-        assert!(pushed_down(&db, sql).await, "not pushed down: {}", plan(&db, sql, false).await);
-        compare(&db, sql, "heap").await;
-    }
-    for sql in not_pushed {
-        assert!(!pushed_down(&db, sql).await, "pushed down: {}", plan(&db, sql, false).await);
-        compare(&db, sql, "heap").await;
-    }
+    answers_as_the_heap(&db, &pushed, true).await;
+    answers_as_the_heap(&db, &not_pushed, false).await;
     db.query("SET tally.scan_aggregates = off").await;
     assert!(!pushed_down(&db, pushed[1]).await, "tally.scan_aggregates = off keeps Postgres's Agg");
     db.query("RESET tally.scan_aggregates").await;
@@ -637,8 +640,6 @@ async fn explain_shows_which_aggregates_run_in_the_scan() {
     assert!(plan.contains(&format!("Groups: {groups}")), "{plan}");
 }
 
-/// `date_trunc` truncates in the session's time zone, half-hour offsets and daylight
-/// saving changes included; prepared statements with parameters aggregate per value.
 /// Aggregates over `tally.events` joined with one relation on `site_id`, grouped by
 /// its columns and the events' own, run in the scan (the events grouped by site, then
 /// regrouped by the joined rows) with the answers of Postgres's join and Agg: rows
@@ -666,10 +667,7 @@ async fn aggregates_over_a_join_on_site_id_run_in_the_scan() {
         "SELECT o.owner, count(*) AS n FROM {rel} e JOIN owners o USING (site_id) GROUP BY 1 HAVING count(*) > 100 ORDER BY n DESC",
         "SELECT e.name, count(*) FROM {rel} e JOIN owners o USING (site_id) GROUP BY 1",
     ];
-    for sql in pushed {
-        assert!(pushed_down(&db, sql).await, "not pushed down: {}", plan(&db, sql, false).await);
-        compare(&db, sql, "heap").await;
-    }
+    answers_as_the_heap(&db, &pushed, true).await;
     let not_pushed = [
         "SELECT o.owner, count(*) FROM {rel} e LEFT JOIN owners o USING (site_id) GROUP BY 1",
         "SELECT o.owner, count(*) FROM owners o LEFT JOIN {rel} e USING (site_id) GROUP BY 1",
@@ -679,10 +677,7 @@ async fn aggregates_over_a_join_on_site_id_run_in_the_scan() {
         // A column the grouped primary key determines.
         "SELECT s.site_id, s.domain, count(*) FROM {rel} e JOIN tally.sites s USING (site_id) GROUP BY s.site_id",
     ];
-    for sql in not_pushed {
-        assert!(!pushed_down(&db, sql).await, "pushed down: {}", plan(&db, sql, false).await);
-        compare(&db, sql, "heap").await;
-    }
+    answers_as_the_heap(&db, &not_pushed, false).await;
     let plan = plan(&db, pushed[4], true).await;
     assert!(plan.contains("Groups Joined By: site_id") && plan.contains("Seq Scan on owners o"), "{plan}");
     // A rescan with the joined rows changed: a correlated subquery per owner.
@@ -691,6 +686,8 @@ async fn aggregates_over_a_join_on_site_id_run_in_the_scan() {
     compare(&db, sql, "heap").await;
 }
 
+/// `date_trunc` truncates in the session's time zone, half-hour offsets and daylight
+/// saving changes included; prepared statements with parameters aggregate per value.
 #[tokio::test]
 async fn aggregates_follow_the_time_zone_and_parameters() {
     let db = setup().await;

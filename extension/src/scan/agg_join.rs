@@ -151,13 +151,13 @@ impl Joined {
     pub unsafe fn read(child: *mut pg_sys::PlanState, site: i32, keys: &[i32], cxt: pg_sys::MemoryContext) -> Joined {
         unsafe {
             let mut joined = Joined::default();
+            let last = keys.iter().copied().chain([site]).max().expect("the join column");
             loop {
                 pgrx::check_for_interrupts!();
                 let slot = pg_sys::ExecProcNode(child);
                 if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
                     return joined;
                 }
-                let last = keys.iter().copied().chain([site]).max().expect("the join column");
                 pg_sys::slot_getsomeattrs(slot, last);
                 let value = |at: i32| {
                     let i = at as usize - 1;

@@ -1,7 +1,8 @@
 //! What a scan reads besides segment bytes: the catalog rows of the segments its
-//! bounds and the string ranges of its code filters leave, and the hot rows inside them, both through SPI as the querying role
-//! (row-level security applies) and under the query's own snapshot (`read_only`), so
-//! a compaction committing meanwhile neither hides nor doubles an event.
+//! bounds and the string ranges of its code filters leave, and the hot rows inside
+//! them, both through SPI as the querying role (row-level security applies) and under
+//! the query's own snapshot (`read_only`), so a compaction committing meanwhile
+//! neither hides nor doubles an event.
 
 use std::ffi::CString;
 

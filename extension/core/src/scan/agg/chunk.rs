@@ -72,15 +72,16 @@ impl<'d> Source<'d> {
         }
     }
 
+    /// Whether row `i` of a gathered integer column holds a value.
     #[inline(always)]
-    fn valid(validity: &Option<Cow<'_, [bool]>>, i: usize) -> bool {
+    pub fn valid(validity: &Option<Cow<'_, [bool]>>, i: usize) -> bool {
         validity.as_ref().is_none_or(|v| v[i])
     }
 }
 
 /// Whether row `i` passes its function's filter (`None`: every row does).
 #[inline(always)]
-fn passes(pass: Option<&[bool]>, i: usize) -> bool {
+pub(super) fn passes(pass: Option<&[bool]>, i: usize) -> bool {
     pass.is_none_or(|p| p[i])
 }
 

@@ -17,7 +17,7 @@ use crate::scan::{CodeFilter, Decoded};
 use crate::segment::{Column, IntColumn};
 
 use super::buckets::Buckets;
-use super::chunk::{counting, figures, Chunk, Source};
+use super::chunk::{counting, figures, passes, Chunk, Source};
 use super::spec::{Func, Key, Spec};
 
 /// Most combinations of a segment's key values grouped through a dense table.
@@ -626,14 +626,13 @@ enum Grouping<'d> {
 /// `func` (a minimum, maximum or distinct count), reading `source`; `strings`
 /// translates a distinct count's string codes.
 fn update(acc: &mut Acc, func: Func, source: &Source<'_>, pass: Option<&[bool]>, ids: &[u32], strings: &[u32]) {
-    let passes = |i: usize| pass.is_none_or(|p| p[i]);
-    let valid = |validity: &Option<Cow<'_, [bool]>>, i: usize| validity.as_ref().is_none_or(|v| v[i]);
+    let passes = |i: usize| passes(pass, i);
     match (acc, source) {
         (Acc::Extreme { values: best, set, max }, Source::Int { values, validity }) => {
             let max = *max;
             for (i, &g) in ids.iter().enumerate() {
                 let g = g as usize;
-                if passes(i) && valid(validity, i) {
+                if passes(i) && Source::valid(validity, i) {
                     let v = values[i];
                     if !set[g] || (max && v > best[g]) || (!max && v < best[g]) {
                         best[g] = v;
@@ -659,7 +658,7 @@ fn update(acc: &mut Acc, func: Func, source: &Source<'_>, pass: Option<&[bool]>,
             let mut last = None;
             for (i, &g) in ids.iter().enumerate() {
                 let pair = (g, values[i]);
-                if passes(i) && valid(validity, i) && last != Some(pair) {
+                if passes(i) && Source::valid(validity, i) && last != Some(pair) {
                     seen.insert(pair);
                     last = Some(pair);
                 }
